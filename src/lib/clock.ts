@@ -1,0 +1,62 @@
+// Time as a dependency: production uses the system clock, tests step a manual one.
+export interface Clock {
+  /** epoch milliseconds */
+  now(): number;
+  /** Resolves after ms (or rejects with the signal's reason when aborted). */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(signal?.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    }),
+};
+
+/** A clock that moves only when told to: `advance(ms)` wakes every sleeper whose time has come. */
+export function createManualClock(start = 0): Clock & { advance(ms: number): Promise<void> } {
+  let now = start;
+  const sleepers: { until: number; resolve: () => void }[] = [];
+  return {
+    now: () => now,
+    sleep(ms, signal) {
+      return new Promise<void>((resolve, reject) => {
+        if (signal?.aborted) return reject(signal.reason);
+        const sleeper = { until: now + ms, resolve };
+        sleepers.push(sleeper);
+        signal?.addEventListener(
+          'abort',
+          () => {
+            sleepers.splice(sleepers.indexOf(sleeper), 1);
+            reject(signal.reason);
+          },
+          { once: true },
+        );
+      });
+    },
+    async advance(ms) {
+      const end = now + ms;
+      for (;;) {
+        sleepers.sort((a, b) => a.until - b.until);
+        const next = sleepers[0];
+        if (!next || next.until > end) break;
+        sleepers.shift();
+        now = Math.max(now, next.until);
+        next.resolve();
+        // let the woken task run up to its next await before waking the next sleeper
+        await new Promise((r) => setImmediate(r));
+      }
+      now = end;
+    },
+  };
+}
