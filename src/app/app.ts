@@ -1,0 +1,157 @@
+// Wiring: builds the collectors, the scheduler, the embedded PostgreSQL when no target is configured,
+// and the HTTP server from one loaded config. The only module that knows every concrete piece.
+import { hostname } from 'node:os';
+import type { FastifyInstance } from 'fastify';
+import type { Config, TargetConfig } from '../config/index.ts';
+import { createHostCollectors } from '../collect/host/index.ts';
+import { createPostgresTarget, type PostgresTarget } from '../collect/postgres/index.ts';
+import { createScoreCollector } from '../collect/derived/scores.ts';
+import { createScheduler, type ScheduledCollector, type Scheduler } from '../collect/scheduler.ts';
+import { createHttpServer } from '../api/server.ts';
+import { systemClock, type Clock } from '../lib/clock.ts';
+import type { Logger } from '../lib/logger.ts';
+import { createLatestStore, type LatestStore } from '../store/latest.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded-postgres.ts';
+
+export interface App {
+  start(): Promise<{ address: string }>;
+  stop(): Promise<void>;
+  readonly latest: LatestStore;
+}
+
+export interface AppOptions {
+  readonly log: Logger;
+  readonly clock?: Clock;
+  /** overrides server.listen (CLI --listen) */
+  readonly listen?: { host: string; port: number };
+  /** overrides storage.data_dir (CLI --data-dir) */
+  readonly dataDir?: string;
+}
+
+export function createApp(config: Config, opts: AppOptions): App {
+  const log = opts.log;
+  const clock = opts.clock ?? systemClock;
+  const latest = createLatestStore();
+  const dataDir = opts.dataDir ?? config.storage.dataDir;
+  let embedded: EmbeddedPostgresHandle | undefined;
+  let targets: PostgresTarget[] = [];
+  let scheduler: Scheduler | undefined;
+  let server: FastifyInstance | undefined;
+  let ready = false;
+
+  async function resolveTargets(): Promise<readonly TargetConfig[]> {
+    if (config.targets.length > 0) return config.targets;
+    embedded = await startEmbeddedPostgres(dataDir, log.child({ component: 'embedded-postgres' }));
+    return [embeddedTarget(embedded.dsn)];
+  }
+
+  function buildCollectors(targetConfigs: readonly TargetConfig[]): ScheduledCollector[] {
+    const sm = config.systemMetrics.resourceMonitoring;
+    const defaultMs = config.resourceMonitoring.collectionIntervalMs;
+    const hostLabels = { instance: hostname() };
+    const host = createHostCollectors({
+      procPath: config.host.procPath,
+      sysPath: config.host.sysPath,
+      cpuIntervalMs: sm.cpuUsage.intervalMs,
+      memoryIntervalMs: sm.memoryUsage.intervalMs,
+      diskIntervalMs: sm.diskUsage.intervalMs,
+      defaultIntervalMs: defaultMs,
+      monitoredPaths: [...sm.diskUsage.monitoredPaths],
+      processGroups: sm.cpuUsage.collection.processGroups.map((g) => ({
+        name: g.name,
+        comm: [...g.comm],
+        cmdline: [...g.cmdline],
+        user: [...g.user],
+      })),
+    }).map((collector) => ({ collector, labels: hostLabels }));
+
+    const db = config.databaseMetrics;
+    targets = targetConfigs.map((t) =>
+      createPostgresTarget({
+        name: t.name,
+        dsn: t.dsn,
+        statementTimeoutMs: t.statementTimeoutMs,
+        connectTimeoutMs: t.connectTimeoutMs,
+        pgStatStatementsTop: t.pgStatStatementsTop,
+        collectTables: t.collectTables,
+        excludeDatabases: [...t.excludeDatabases],
+        intervals: {
+          defaultMs,
+          connectionsMs: db.connectionPools.monitoring.intervalMs,
+          replicationMs: db.replication.monitoring.intervalMs,
+          deadlockMs: db.queryPerformance.deadlockCheckIntervalMs,
+        },
+        log: log.child({ component: 'postgres', target: t.name }),
+        clock,
+      }),
+    );
+
+    const scores = createScoreCollector({
+      latest,
+      intervalMs: defaultMs,
+      thresholds: {
+        cpu: { warning: sm.cpuUsage.thresholdWarning, critical: sm.cpuUsage.thresholdCritical },
+        memory: { warning: sm.memoryUsage.thresholdWarning, critical: sm.memoryUsage.thresholdCritical },
+        disk: { warning: sm.diskUsage.thresholdWarning, critical: sm.diskUsage.thresholdCritical },
+        connections: {
+          warning: db.connectionPools.thresholdWarning,
+          critical: db.connectionPools.thresholdCritical,
+        },
+      },
+    });
+    return [
+      ...host,
+      ...targets.map((t) => ({ collector: t.collector })),
+      // scores read the others' latest values, so they run at the shared default interval
+      { collector: scores, labels: hostLabels },
+    ];
+  }
+
+  return {
+    latest,
+    async start() {
+      const targetConfigs = await resolveTargets();
+      scheduler = createScheduler({
+        collectors: buildCollectors(targetConfigs),
+        latest,
+        clock,
+        log: log.child({ component: 'collect' }),
+      });
+      server = createHttpServer({
+        metricsPath: config.monitoringIntegration.prometheus.endpoint,
+        constLabels: config.monitoringIntegration.prometheus.labels,
+        latest,
+        isReady: () => ready,
+      });
+      const listen = opts.listen ?? { host: config.server.host, port: config.server.port };
+      const address = await server.listen(listen);
+      log.info({ address, metrics: config.monitoringIntegration.prometheus.endpoint }, 'dpmon listening');
+      scheduler.start();
+      // /-/ready means "every collector has run once", so a first scrape is never half empty
+      void scheduler.firstRunDone.then(() => {
+        ready = true;
+        log.info('first collection complete');
+      });
+      return { address };
+    },
+    async stop() {
+      await server?.close();
+      await scheduler?.stop();
+      await Promise.all(targets.map((t) => t.close()));
+      await embedded?.stop();
+    },
+  };
+}
+
+function embeddedTarget(dsn: string): TargetConfig {
+  return {
+    name: 'embedded',
+    dsn,
+    role: 'auto',
+    statementTimeoutMs: 5000,
+    connectTimeoutMs: 5000,
+    pgStatStatementsTop: 100,
+    collectTables: true,
+    excludeDatabases: ['template0', 'template1'],
+  } as TargetConfig;
+}

@@ -1,0 +1,57 @@
+// The Linux host collectors: node_exporter-compatible series read straight from /proc and /sys
+// (and fs.statfs), each collector at the interval the spec gives its resource.
+import type { Collector } from '../collector.ts';
+import { createCgroupCollector } from './cgroup.ts';
+import { createCpuCollector } from './cpu.ts';
+import { createDiskstatsCollector } from './diskstats.ts';
+import { createFilefdCollector } from './filefd.ts';
+import { createFilesystemCollector } from './filesystem.ts';
+import { createMeminfoCollector } from './meminfo.ts';
+import { createNetdevCollector } from './netdev.ts';
+import { createProcessesCollector, type ProcessGroup } from './processes.ts';
+import { createUnameCollector } from './uname.ts';
+
+export type { ProcessGroup };
+
+export interface HostCollectorOptions {
+  /** default '/proc' (tests use fixture trees) */
+  procPath: string;
+  /** default '/sys' */
+  sysPath: string;
+  /** spec cpu_usage.interval (30s): cpu, cgroup, processes */
+  cpuIntervalMs: number;
+  /** spec memory_usage.interval (30s): meminfo */
+  memoryIntervalMs: number;
+  /** spec disk_usage.interval (5m): filesystem, diskstats */
+  diskIntervalMs: number;
+  /** resource_monitoring.collection_interval (15s): netdev, filefd, uname */
+  defaultIntervalMs: number;
+  /** disk_usage.monitored_paths */
+  monitoredPaths: string[];
+  /** cpu_usage.collection.process_groups; regex sources, a process joins the first group any of whose lists matches */
+  processGroups: ProcessGroup[];
+}
+
+export const hostCollectorDefaults = {
+  procPath: '/proc',
+  sysPath: '/sys',
+  cpuIntervalMs: 30_000,
+  memoryIntervalMs: 30_000,
+  diskIntervalMs: 300_000,
+  defaultIntervalMs: 15_000,
+} as const;
+
+export function createHostCollectors(opts: HostCollectorOptions): Collector[] {
+  const { procPath, sysPath } = opts;
+  return [
+    createCpuCollector({ procPath, intervalMs: opts.cpuIntervalMs }),
+    createCgroupCollector({ procPath, sysPath, intervalMs: opts.cpuIntervalMs }),
+    createMeminfoCollector({ procPath, intervalMs: opts.memoryIntervalMs }),
+    createFilesystemCollector({ procPath, intervalMs: opts.diskIntervalMs, monitoredPaths: opts.monitoredPaths }),
+    createDiskstatsCollector({ procPath, intervalMs: opts.diskIntervalMs }),
+    createNetdevCollector({ procPath, intervalMs: opts.defaultIntervalMs }),
+    createFilefdCollector({ procPath, intervalMs: opts.defaultIntervalMs }),
+    createUnameCollector({ procPath, intervalMs: opts.defaultIntervalMs }),
+    createProcessesCollector({ procPath, intervalMs: opts.cpuIntervalMs, groups: opts.processGroups }),
+  ];
+}

@@ -1,0 +1,113 @@
+// Runs every collector on its own interval, each in its own loop, so a slow or failing collector
+// never delays or stops the others. Each run's output replaces that collector's snapshot, together
+// with dpmon_collector_success and dpmon_collector_duration_seconds for it.
+import type { Clock } from '../lib/clock.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { Labels } from '../model/labels.ts';
+import { gauge } from '../model/metric.ts';
+import { createSnapshotBuilder, type LatestStore, type SourceSnapshot } from '../store/latest.ts';
+import type { Collector } from './collector.ts';
+
+export const collectorSuccess = gauge('dpmon_collector_success', 'Whether the last run of a collector succeeded (1) or failed (0).');
+export const collectorDuration = gauge('dpmon_collector_duration_seconds', 'Wall time of the last run of a collector.');
+
+export interface ScheduledCollector {
+  readonly collector: Collector;
+  /** labels added to every sample of this collector (e.g. `instance` for host metrics) */
+  readonly labels?: Labels;
+  /** the longest a run may take; defaults to the interval, at most 60 s */
+  readonly timeoutMs?: number;
+}
+
+export interface Scheduler {
+  /** starts every collector's loop; the first runs begin at once */
+  start(): void;
+  /** resolves when every collector has finished its first run after start() */
+  readonly firstRunDone: Promise<void>;
+  /** runs every collector once, now, and waits for all of them (tests and the bench use it) */
+  runOnce(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function createScheduler(opts: {
+  collectors: ScheduledCollector[];
+  latest: LatestStore;
+  clock: Clock;
+  log: Logger;
+  onSnapshot?: (source: string, snapshot: SourceSnapshot) => void;
+}): Scheduler {
+  const stopping = new AbortController();
+  const loops: Promise<void>[] = [];
+  const lastError = new Map<string, string>();
+  const firstRuns: Promise<void>[] = [];
+  let firstRunsStarted!: () => void;
+  const started = new Promise<void>((resolve) => (firstRunsStarted = resolve));
+  const firstRunDone = started.then(() => Promise.all(firstRuns)).then(() => undefined);
+
+  async function runCollector(entry: ScheduledCollector): Promise<void> {
+    const { collector } = entry;
+    const started = opts.clock.now();
+    const startedHr = performance.now();
+    const builder = createSnapshotBuilder(entry.labels);
+    const timeout = AbortSignal.timeout(entry.timeoutMs ?? Math.min(collector.intervalMs, 60_000));
+    const signal = AbortSignal.any([timeout, stopping.signal]);
+    const log = opts.log.child({ collector: collector.name });
+    let ok = 1;
+    try {
+      await collector.collect({ now: started, signal, log }, builder.emit);
+      if (lastError.delete(collector.name)) log.info('collector recovered');
+    } catch (err) {
+      ok = 0;
+      const message = err instanceof Error ? err.message : String(err);
+      // log only when the error changes, so a collector failing every 15 s does not flood the log
+      if (lastError.get(collector.name) !== message) {
+        lastError.set(collector.name, message);
+        log.warn({ err }, 'collector failed');
+      }
+    }
+    const own = { collector: collector.name };
+    builder.emit(collectorSuccess, own, ok);
+    builder.emit(collectorDuration, own, (performance.now() - startedHr) / 1000);
+    const snapshot = builder.build(started);
+    opts.latest.put(collector.name, snapshot);
+    opts.onSnapshot?.(collector.name, snapshot);
+  }
+
+  async function loop(entry: ScheduledCollector, first: Promise<void>, firstAt: number): Promise<void> {
+    const interval = entry.collector.intervalMs;
+    let next = firstAt;
+    await first;
+    while (!stopping.signal.aborted) {
+      next += interval;
+      // after a run longer than the interval, skip the missed slots instead of running back to back
+      const now = opts.clock.now();
+      if (next <= now) next = now + interval - ((now - next) % interval);
+      try {
+        await opts.clock.sleep(next - now, stopping.signal);
+      } catch {
+        return;
+      }
+      await runCollector(entry);
+    }
+  }
+
+  return {
+    firstRunDone,
+    start() {
+      for (const entry of opts.collectors) {
+        const firstAt = opts.clock.now();
+        const first = runCollector(entry);
+        firstRuns.push(first);
+        loops.push(loop(entry, first, firstAt));
+      }
+      firstRunsStarted();
+    },
+    async runOnce() {
+      await Promise.all(opts.collectors.map(runCollector));
+    },
+    async stop() {
+      stopping.abort(new Error('monitor stopping'));
+      await Promise.allSettled(loops);
+    },
+  };
+}

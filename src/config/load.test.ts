@@ -1,0 +1,298 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, DEFAULT_PROCESS_GROUPS, formatConfigIssue, loadConfig, printConfig, type LoadedConfig } from './index.ts';
+
+/** fixtures as a path relative to the working directory, as a user would type it */
+const F = relative(process.cwd(), fileURLToPath(new URL('./fixtures', import.meta.url)));
+// copies of ../shared/seed-config: the spec's merged YAML and the same blocks as 20 fragments
+const SEED = `${F}/seed/datapunk.yaml`;
+const FRAGMENTS = `${F}/seed/fragments`;
+
+/** The formatted errors of a load that must fail. */
+function errorsOf(paths: string[], env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    loadConfig(paths, env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    return err.errors.map(formatConfigIssue);
+  }
+  assert.fail('expected loadConfig to throw');
+}
+
+function load(paths: string[], env: NodeJS.ProcessEnv = {}): LoadedConfig {
+  return loadConfig(paths, env);
+}
+
+describe('loadConfig: the spec seed', () => {
+  it('loads the seed file without errors, warning only about the unset PagerDuty key', () => {
+    const loaded = load([SEED]);
+    assert.deepEqual(loaded.sources, [SEED]);
+    assert.deepEqual(loaded.warnings.map(formatConfigIssue), [
+      `${SEED}:287:18 notification_channels.pagerduty.service_key: environment variable PAGERDUTY_KEY is not set: this secret is unset and what uses it will refuse to work`,
+    ]);
+    assert.equal(loaded.config.notificationChannels.pagerduty?.serviceKey, undefined);
+  });
+
+  it('loads the fragments folder, its 20 files merged in name order', () => {
+    const loaded = load([FRAGMENTS]);
+    assert.equal(loaded.sources.length, 20);
+    assert.equal(loaded.sources[0], `${FRAGMENTS}/01-system-metrics.yaml`);
+    assert.equal(loaded.sources[19], `${FRAGMENTS}/20-compliance-reporting.yaml`);
+    assert.deepEqual(loaded.config.monitoringIntegration.grafana.dashboards, [
+      'system-health',
+      'resource-trends',
+      'capacity-planning',
+      'connection_pool_status',
+      'query_performance',
+      'replication_health',
+    ]);
+  });
+
+  it('prints the seed file and the fragments folder byte for byte the same', () => {
+    assert.equal(printConfig(load([FRAGMENTS])), printConfig(load([SEED])));
+    const env = { PAGERDUTY_KEY: 'k' };
+    assert.equal(printConfig(load([FRAGMENTS], env)), printConfig(load([SEED], env)));
+  });
+
+  it('uses the spec values as defaults: no config equals the seed', () => {
+    for (const env of [{}, { PAGERDUTY_KEY: 'k' }]) {
+      assert.equal(printConfig(load([], env)), printConfig(load([SEED], env)));
+      assert.deepEqual(load([], env).config, load([SEED], env).config);
+    }
+  });
+
+  it('exposes the typed camelCase paths other modules read', () => {
+    const c = load([]).config;
+    const cpu = c.systemMetrics.resourceMonitoring.cpuUsage;
+    assert.equal(cpu.thresholdWarning, 70);
+    assert.equal(cpu.intervalMs, 30_000);
+    assert.equal(cpu.remediation.coolingPeriodMs, 300_000);
+    assert.deepEqual(cpu.collection.processGroups, [
+      DEFAULT_PROCESS_GROUPS.database,
+      DEFAULT_PROCESS_GROUPS.application,
+      DEFAULT_PROCESS_GROUPS.background_tasks,
+    ]);
+    assert.equal(c.systemMetrics.resourceMonitoring.diskUsage.intervalMs, 300_000);
+    assert.equal(c.systemMetrics.resourceMonitoring.diskUsage.cleanupPolicies.oldLogsMs, 7 * 86_400_000);
+    assert.equal(c.monitoringIntegration.prometheus.endpoint, '/metrics');
+    assert.deepEqual(c.monitoringIntegration.prometheus.labels, { environment: 'production', component: 'datapunk-lake' });
+    assert.equal(c.resourceMonitoring.collectionIntervalMs, 15_000);
+    assert.equal(c.resourceMonitoring.retentionPeriodMs, 30 * 86_400_000);
+    assert.equal(c.databaseMetrics.connectionPools.monitoring.intervalMs, 15_000);
+    assert.deepEqual(c.databaseMetrics.connectionPools.monitoring.actions.critical, ['terminate_idle_connections', 'scale_connection_pool']);
+    assert.equal(c.databaseMetrics.queryPerformance.longRunningThresholdMs, 30_000);
+    assert.equal(c.databaseMetrics.queryPerformance.deadlockCheckIntervalMs, 300_000);
+    assert.deepEqual(c.databaseMetrics.replication.lagThresholdWarning, { kind: 'duration', value: 1000 });
+    assert.equal(c.prometheusConfig.scrapeIntervalMs, 15_000);
+    assert.deepEqual(c.alertRules.highSeverity?.response_time?.threshold, { kind: 'duration', value: 1000 });
+    assert.deepEqual(c.alertRules.highSeverity?.disk_space?.threshold, { kind: 'percent', value: 90 });
+    assert.deepEqual(c.alertRules.mediumSeverity?.replication_lag?.threshold, { kind: 'number', value: 1000 });
+    assert.equal(c.alertRules.highSeverity?.disk_space?.monitoring?.predictionWindowMs, 6 * 3_600_000);
+    assert.equal(c.monitoringIntegration.alertManager.routes.cpu_alerts?.groupWaitMs, 30_000);
+    assert.equal(c.escalationProcedures.levels[2]?.timeoutMs, 3_600_000);
+    assert.deepEqual(c.targets, []);
+    assert.deepEqual(c.server, { listen: '127.0.0.1:9817', host: '127.0.0.1', port: 9817 });
+    assert.deepEqual(c.storage, { dataDir: './dpmon-data', rawRetentionMs: 15 * 86_400_000 });
+    assert.deepEqual(c.host, { procPath: '/proc', sysPath: '/sys' });
+  });
+
+  it('freezes the whole config', () => {
+    const c = load([]).config;
+    assert.ok(Object.isFrozen(c));
+    assert.ok(Object.isFrozen(c.systemMetrics.resourceMonitoring.cpuUsage.collection.processGroups[0]));
+    assert.throws(() => {
+      (c.storage as { dataDir: string }).dataDir = '/tmp';
+    }, TypeError);
+  });
+});
+
+describe('loadConfig: merging', () => {
+  it('lets a later --config path override an earlier scalar and unites their lists', () => {
+    const c = load([`${F}/override-a.yaml`, `${F}/override-b.yaml`]).config;
+    assert.equal(c.systemMetrics.resourceMonitoring.cpuUsage.thresholdWarning, 65);
+    assert.deepEqual(c.systemMetrics.resourceMonitoring.diskUsage.monitoredPaths, ['/data', '/wal', '/archive']);
+  });
+
+  it('replaces a default list with the list a file gives', () => {
+    const c = load([`${F}/override-a.yaml`]).config;
+    assert.deepEqual(c.systemMetrics.resourceMonitoring.diskUsage.monitoredPaths, ['/data', '/wal']);
+  });
+
+  it('keeps user-named keys as written and normalises process groups', () => {
+    const c = load([`${F}/custom.yaml`]).config;
+    assert.equal(c.monitoringIntegration.prometheus.labels.Environment_Name, 'staging');
+    assert.deepEqual(c.alertRules.lowSeverity?.cache_hit_ratio?.threshold, { kind: 'percent', value: 90 });
+    assert.ok(c.remediationActions.replication_broken);
+    assert.ok(c.receivers['ops-team']);
+    assert.equal(c.remoteWrite[0]?.headers?.['X-Scope-OrgID'], 'tenant1');
+    assert.deepEqual(c.systemMetrics.resourceMonitoring.cpuUsage.collection.processGroups[1], {
+      name: 'etl',
+      comm: ['^etl-worker$'],
+      cmdline: ['airflow'],
+      user: ['etl'],
+    });
+    assert.deepEqual(c.databaseMetrics.replication.lagThresholdCritical, { kind: 'bytes', value: 64 * 1024 * 1024 });
+    assert.equal(c.scrapeTargets[0]?.intervalMs, 30_000);
+  });
+});
+
+describe('loadConfig: environment and secrets', () => {
+  it('substitutes ${VAR} and ${VAR:-default}, numbers included', () => {
+    const env = { DPMON_TEST_PW: 'pw', DPMON_TEST_MAXCONN: '200', DPMON_TEST_TOKEN: 'tok' };
+    const c = load([`${F}/env.yaml`], env).config;
+    assert.equal(c.targets[0]?.dsn, 'postgres://dpmon:pw@db1:5432/lake');
+    assert.equal(c.storage.dataDir, '/var/lib/dpmon');
+    assert.equal(c.databaseMetrics.connectionPools.maxConnections, 200);
+    assert.equal(c.server.authToken, 'tok');
+    assert.equal(load([`${F}/env.yaml`], { ...env, DPMON_TEST_DIR: '/srv/dpmon' }).config.storage.dataDir, '/srv/dpmon');
+  });
+
+  it('prints secrets as <secret> and never their text', () => {
+    const text = printConfig(load([`${F}/custom.yaml`], { PAGERDUTY_KEY: 'pd-key-123' }));
+    assert.match(text, /service_key: <secret>/);
+    assert.match(text, /slack_webhook_url: <secret>/);
+    assert.match(text, /pagerduty_routing_key: <secret>/);
+    assert.match(text, /password: <secret>/);
+    for (const secret of ['pd-key-123', 'abc123', 'hooks.slack.invalid', 'tenant1']) assert.ok(!text.includes(secret), secret);
+  });
+
+  it('prints an optional secret whose variable is undefined as <unset>', () => {
+    assert.match(printConfig(load([SEED])), /service_key: <unset>/);
+  });
+
+  it('takes DATABASE_URL as the one target when none is configured', () => {
+    const loaded = load([], { DATABASE_URL: 'postgres://monitor:pw@db1/postgres' });
+    assert.deepEqual(loaded.config.targets, [
+      {
+        name: 'default',
+        dsn: 'postgres://monitor:pw@db1/postgres',
+        role: 'auto',
+        statementTimeoutMs: 5000,
+        connectTimeoutMs: 5000,
+        pgStatStatementsTop: 100,
+        collectTables: true,
+        excludeDatabases: ['template0', 'template1'],
+      },
+    ]);
+    assert.match(printConfig(loaded), /- name: default\n {4}dsn: <secret>\n/);
+  });
+
+  it('ignores DATABASE_URL when targets are configured', () => {
+    const c = load([`${F}/env.yaml`], { DPMON_TEST_PW: 'x', DPMON_TEST_MAXCONN: '1', DPMON_TEST_TOKEN: 't', DATABASE_URL: 'postgres://h/db' }).config;
+    assert.deepEqual(c.targets.map((t) => t.name), ['lake']);
+  });
+
+  it('reports a bad DATABASE_URL at <env DATABASE_URL>', () => {
+    assert.deepEqual(errorsOf([], { DATABASE_URL: 'mysql://u:pw@h/db' }), [
+      '<env DATABASE_URL>:1:1 targets[0].dsn: invalid DSN: unsupported scheme "mysql://": expected postgres:// or postgresql://',
+    ]);
+  });
+});
+
+describe('loadConfig: errors', () => {
+  it('reports a misspelt key with a suggestion', () => {
+    assert.deepEqual(errorsOf([`${F}/unknown-key.yaml`]), [
+      `${F}/unknown-key.yaml:4:7 system_metrics.resource_monitoring.cpu_usage.threshold_warnin: unknown key "threshold_warnin"; did you mean "threshold_warning"?`,
+    ]);
+  });
+
+  it('reports values of the wrong type', () => {
+    assert.deepEqual(errorsOf([`${F}/wrong-type.yaml`]), [
+      `${F}/wrong-type.yaml:3:22 database_metrics.connection_pools.max_connections: expected a number, got "lots"`,
+      `${F}/wrong-type.yaml:7:24 system_metrics.resource_monitoring.disk_usage.monitored_paths: expected a list, got "/data"`,
+    ]);
+  });
+
+  it('reports missing required keys, values outside a closed set and non-text durations', () => {
+    assert.deepEqual(errorsOf([`${F}/required.yaml`]), [
+      `${F}/required.yaml:2:5 targets[0].dsn: missing required key "dsn"`,
+      `${F}/required.yaml:3:11 targets[0].role: expected one of auto, primary, standby, got "leader"`,
+      `${F}/required.yaml:7:17 system_metrics.resource_monitoring.cpu_usage.interval: expected a duration (30s, 5m, 1h30m), got true`,
+    ]);
+  });
+
+  it('reports bad durations', () => {
+    assert.deepEqual(errorsOf([`${F}/bad-duration.yaml`]), [
+      `${F}/bad-duration.yaml:4:17 system_metrics.resource_monitoring.cpu_usage.interval: invalid duration "30 seconds": expected a number with a unit (ms, s, m, h, d, w), e.g. 30s, 5m, 1h30m`,
+      `${F}/bad-duration.yaml:6:17 system_metrics.resource_monitoring.memory_usage.interval: duration 30 needs a unit (ms, s, m, h, d, w), e.g. "30s"`,
+    ]);
+  });
+
+  it('reports bad percentages', () => {
+    assert.deepEqual(errorsOf([`${F}/bad-percent.yaml`]), [
+      `${F}/bad-percent.yaml:4:27 system_metrics.resource_monitoring.cpu_usage.threshold_critical: percentage 120% is out of range (0 to 100)`,
+      `${F}/bad-percent.yaml:6:26 system_metrics.resource_monitoring.memory_usage.threshold_warning: invalid percentage "abc": expected a number from 0 to 100, optionally followed by %`,
+    ]);
+  });
+
+  it('reports malformed YAML', () => {
+    assert.deepEqual(errorsOf([`${F}/malformed.yaml`]), [
+      `${F}/malformed.yaml:5:1: Flow sequence in block collection must be sufficiently indented and end with a ]`,
+    ]);
+  });
+
+  it('reports two fragments of one folder setting different values, naming both files', () => {
+    assert.deepEqual(errorsOf([`${F}/conflict`]), [
+      `${F}/conflict/02-cpu.yaml:4:26 system_metrics.resource_monitoring.cpu_usage.threshold_warning: conflicting value 75, also set in ${F}/conflict/01-cpu.yaml:4 to 70`,
+    ]);
+  });
+
+  it('reports bad DSNs without showing the password', () => {
+    const errors = errorsOf([`${F}/bad-dsn.yaml`]);
+    assert.deepEqual(errors, [
+      `${F}/bad-dsn.yaml:3:10 targets[0].dsn: invalid DSN: not a valid postgres:// URL (expected postgres://user:password@host:port/dbname; check that the port is a number and that special characters such as @ : / # in the user name or password are percent-encoded)`,
+      `${F}/bad-dsn.yaml:5:10 targets[1].dsn: invalid DSN: unknown connection parameter "hots"`,
+    ]);
+    for (const e of errors) assert.ok(!e.includes('s3cret'));
+  });
+
+  it('reports an undefined environment variable', () => {
+    assert.deepEqual(errorsOf([`${F}/undefined-var.yaml`]), [
+      `${F}/undefined-var.yaml:2:13 storage.data_dir: undefined environment variable DPMON_TEST_UNDEFINED_DIR`,
+    ]);
+  });
+
+  it('reports an undefined variable in a DSN as an error, since a target needs it', () => {
+    assert.deepEqual(errorsOf([`${F}/env.yaml`], { DPMON_TEST_MAXCONN: '1', DPMON_TEST_TOKEN: 't' }), [
+      `${F}/env.yaml:3:10 targets[0].dsn: undefined environment variable DPMON_TEST_PW`,
+    ]);
+  });
+
+  it('refuses a non-loopback listen address without an auth token', () => {
+    assert.deepEqual(errorsOf([`${F}/listen.yaml`]), [
+      `${F}/listen.yaml:2:11 server.listen: 0.0.0.0 is not a loopback address: listening on it requires server.auth_token`,
+    ]);
+  });
+
+  it('reports every error of a file together, in position order', () => {
+    assert.deepEqual(errorsOf([`${F}/multiple.yaml`]), [
+      `${F}/multiple.yaml:4:7 system_metrics.resource_monitoring.cpu_usage.threshold_warnin: unknown key "threshold_warnin"; did you mean "threshold_warning"?`,
+      `${F}/multiple.yaml:5:17 system_metrics.resource_monitoring.cpu_usage.interval: invalid duration "soon": expected a number with a unit (ms, s, m, h, d, w), e.g. 30s, 5m, 1h30m`,
+      `${F}/multiple.yaml:7:11 server.listen: 10.0.0.1 is not a loopback address: listening on it requires server.auth_token`,
+      `${F}/multiple.yaml:10:10 targets[0].dsn: invalid DSN: unsupported scheme "mysql://": expected postgres:// or postgresql://`,
+    ]);
+  });
+
+  it('reports errors of several paths together, in command-line order', () => {
+    assert.deepEqual(errorsOf([`${F}/listen.yaml`, `${F}/unknown-key.yaml`, `${F}/missing.yaml`]), [
+      `${F}/listen.yaml:2:11 server.listen: 0.0.0.0 is not a loopback address: listening on it requires server.auth_token`,
+      `${F}/unknown-key.yaml:4:7 system_metrics.resource_monitoring.cpu_usage.threshold_warnin: unknown key "threshold_warnin"; did you mean "threshold_warning"?`,
+      `${F}/missing.yaml:1:1: cannot read: no such file or directory`,
+    ]);
+  });
+
+  it('gives every issue a stable code', () => {
+    try {
+      loadConfig([`${F}/multiple.yaml`], {});
+      assert.fail('expected an error');
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      assert.deepEqual(
+        err.errors.map((e) => e.code),
+        ['CONFIG_UNKNOWN_KEY', 'CONFIG_DURATION', 'CONFIG_LISTEN', 'CONFIG_DSN'],
+      );
+    }
+  });
+});

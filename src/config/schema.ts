@@ -1,0 +1,594 @@
+// The typed config tree: one zod schema per section of the spec plus the sections dpmon adds.
+// YAML keys stay snake_case; each object schema maps its own keys to camelCase once, here, and
+// duration keys gain an `Ms` suffix (`interval: 30s` → `intervalMs: 30000`). Maps whose keys the user
+// names (labels, rule names, routes, receivers, dashboards, remediation triggers) keep their keys as written.
+// Unknown keys are issues (code CONFIG_UNKNOWN_KEY); every other problem carries its code in `params.cfgCode`.
+import { z } from 'zod';
+import { parseDuration } from '../lib/duration.ts';
+import type { ConfigIssueCode } from './errors.ts';
+import { parseDsn } from './dsn.ts';
+import { parseLagThreshold, parseListen, parsePercent, parseThreshold } from './values.ts';
+
+// ---------------------------------------------------------------- helpers
+
+type CamelCase<S extends string> = S extends `${infer H}_${infer T}` ? `${H}${Capitalize<CamelCase<T>>}` : S;
+type Camelize<T, M extends string> = {
+  [K in keyof T as K extends string ? (K extends M ? `${CamelCase<K>}Ms` : CamelCase<K>) : never]: T[K];
+};
+
+export type DeepReadonly<T> = T extends (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+export function camelCase(key: string): string {
+  return key.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+}
+
+type Ctx = z.core.$RefinementCtx;
+
+function fail(ctx: Ctx, code: ConfigIssueCode, message: string): never {
+  ctx.addIssue({ code: 'custom', message, params: { cfgCode: code } });
+  return z.NEVER;
+}
+
+/** Reports every key the object does not define, with the defined ones for a suggestion. */
+function unknownKey(known: readonly string[]) {
+  return z.any().superRefine((_v, ctx) => {
+    ctx.addIssue({ code: 'custom', message: 'unknown key', params: { cfgCode: 'CONFIG_UNKNOWN_KEY', known } });
+  });
+}
+
+/** A strict object whose output keys are camelCase; keys listed in `ms` are durations and gain `Ms`. */
+function obj<S extends z.ZodRawShape, M extends keyof S & string = never>(shape: S, ms: readonly M[] = []) {
+  const known = Object.keys(shape);
+  const msKeys = new Set<string>(ms);
+  return z
+    .object(shape)
+    .catchall(unknownKey(known))
+    .transform((v) => {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+        if (x === undefined) continue;
+        out[msKeys.has(k) ? `${camelCase(k)}Ms` : camelCase(k)] = x;
+      }
+      return out as Camelize<z.output<z.ZodObject<S, z.core.$strip>>, M>;
+    });
+}
+
+const NUMERIC = /^\s*-?\d+(?:\.\d+)?\s*$/;
+// Numbers and booleans may come from `${VAR}` substitution as text, so numeric text is accepted.
+const coerceNumber = (v: unknown) => (typeof v === 'string' && NUMERIC.test(v) ? Number(v) : v);
+const coerceBool = (v: unknown) => (v === 'true' ? true : v === 'false' ? false : v);
+
+const str = z.string();
+const name = z.string().min(1);
+const num = z.preprocess(coerceNumber, z.number());
+const int = z.preprocess(coerceNumber, z.number().int());
+const posInt = z.preprocess(coerceNumber, z.number().int().min(1));
+const bool = z.preprocess(coerceBool, z.boolean());
+const strList = z.array(z.string());
+/** A secret: a plain string in the typed config, printed as `<secret>` (see secrets.ts for which keys). */
+const secret = z.string();
+/** Text or a number, for the value types written as text; `what` names the type in a wrong-type message. */
+const scalarText = (what: string) => z.union([z.string(), z.number()], { error: `expected ${what}` });
+
+const duration = scalarText('a duration (30s, 5m, 1h30m)').transform((v, ctx) => {
+  if (typeof v === 'number') {
+    if (v === 0) return 0;
+    return fail(ctx, 'CONFIG_DURATION', `duration ${v} needs a unit (ms, s, m, h, d, w), e.g. "${v}s"`);
+  }
+  try {
+    return parseDuration(v);
+  } catch (err) {
+    return fail(ctx, 'CONFIG_DURATION', (err as Error).message);
+  }
+});
+
+const percent = scalarText('a percentage (90 or 90%)').transform((v, ctx) => {
+  try {
+    return parsePercent(v);
+  } catch (err) {
+    return fail(ctx, 'CONFIG_PERCENT', (err as Error).message);
+  }
+});
+
+const threshold = scalarText('a threshold (1000, 90%, 1000ms, 16MB)').transform((v, ctx) => {
+  try {
+    return parseThreshold(v);
+  } catch (err) {
+    const message = (err as Error).message;
+    return fail(ctx, message.startsWith('percentage') || message.startsWith('invalid percentage') ? 'CONFIG_PERCENT' : 'CONFIG_VALUE', message);
+  }
+});
+
+const lagThreshold = scalarText('a lag threshold (1000, 5s, 16MB)').transform((v, ctx) => {
+  try {
+    return parseLagThreshold(v);
+  } catch (err) {
+    return fail(ctx, 'CONFIG_VALUE', (err as Error).message);
+  }
+});
+
+const email = z.string().regex(/^[^@\s]+@[^@\s]+$/, { error: 'expected an email address (name@domain)' });
+const httpUrl = z.string().superRefine((v, ctx) => {
+  let ok = false;
+  try {
+    const u = new URL(v);
+    ok = u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    ok = false;
+  }
+  if (!ok) fail(ctx, 'CONFIG_VALUE', `expected an http:// or https:// URL`);
+});
+const regexSource = z.string().superRefine((v, ctx) => {
+  try {
+    new RegExp(v);
+  } catch (err) {
+    fail(ctx, 'CONFIG_VALUE', `invalid regular expression: ${(err as Error).message}`);
+  }
+});
+const labelName = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, { error: 'label names are [a-zA-Z_][a-zA-Z0-9_]*' });
+
+// ---------------------------------------------------------------- system_metrics
+
+export type ProcessGroupName = 'database' | 'application' | 'background_tasks';
+
+/** A process group after normalisation: regex sources on comm and command line, user names. */
+export interface ProcessGroupConfig {
+  readonly name: string;
+  /** regex sources matched against /proc/PID/comm */
+  readonly comm: readonly string[];
+  /** regex sources matched against the command line (arguments joined by spaces) */
+  readonly cmdline: readonly string[];
+  /** user names (or numeric uids) owning the process */
+  readonly user: readonly string[];
+}
+
+/** The matchers behind the spec's three group names, used when a group is given as a plain name. */
+export const DEFAULT_PROCESS_GROUPS: Readonly<Record<ProcessGroupName, ProcessGroupConfig>> = Object.freeze({
+  database: Object.freeze({ name: 'database', comm: Object.freeze(['^(postgres|postmaster|pgbouncer)$']), cmdline: Object.freeze([]), user: Object.freeze([]) }),
+  application: Object.freeze({
+    name: 'application',
+    comm: Object.freeze(['^(node|java|python[0-9.]*|ruby|php-fpm|gunicorn|uwsgi)$']),
+    cmdline: Object.freeze([]),
+    user: Object.freeze([]),
+  }),
+  background_tasks: Object.freeze({
+    name: 'background_tasks',
+    comm: Object.freeze(['^(cron|anacron|logrotate|rsync|pg_dump|pg_basebackup|vacuumdb|tar|gzip|xz|zstd)$']),
+    cmdline: Object.freeze([]),
+    user: Object.freeze([]),
+  }),
+});
+
+const processGroup = z.preprocess(
+  (v) => (typeof v === 'string' ? { name: v } : v),
+  z
+    .object({ name, comm: z.array(regexSource).optional(), cmdline: z.array(regexSource).optional(), user: strList.optional() })
+    .catchall(unknownKey(['name', 'comm', 'cmdline', 'user']))
+    .transform((g, ctx): ProcessGroupConfig => {
+      if (g.comm === undefined && g.cmdline === undefined && g.user === undefined) {
+        const builtin = (DEFAULT_PROCESS_GROUPS as Record<string, ProcessGroupConfig>)[g.name];
+        if (builtin) return { name: g.name, comm: [...builtin.comm], cmdline: [], user: [] };
+        return fail(
+          ctx,
+          'CONFIG_VALUE',
+          `process group "${g.name}" has no matchers: built-in groups are ${Object.keys(DEFAULT_PROCESS_GROUPS).join(', ')}; define others as {name, comm, cmdline, user}`,
+        );
+      }
+      return { name: g.name, comm: g.comm ?? [], cmdline: g.cmdline ?? [], user: g.user ?? [] };
+    }),
+);
+
+const processGroups = z.array(processGroup).superRefine((groups, ctx) => {
+  const seen = new Set<string>();
+  groups.forEach((g, i) => {
+    if (seen.has(g.name)) ctx.addIssue({ code: 'custom', path: [i], message: `duplicate process group "${g.name}"`, params: { cfgCode: 'CONFIG_VALUE' } });
+    seen.add(g.name);
+  });
+});
+
+const cpuUsage = obj(
+  {
+    threshold_warning: percent,
+    threshold_critical: percent,
+    interval: duration,
+    collection: obj({
+      method: z.enum(['avg_load', 'utilization']),
+      cores: z.union([z.literal('all'), z.array(z.preprocess(coerceNumber, z.number().int().min(0)))]),
+      process_groups: processGroups,
+    }),
+    remediation: obj(
+      { auto_scale: bool, process_priority: z.enum(['static', 'dynamic']), cooling_period: duration },
+      ['cooling_period'],
+    ),
+  },
+  ['interval'],
+);
+
+const memoryUsage = obj(
+  {
+    threshold_warning: percent,
+    threshold_critical: percent,
+    interval: duration,
+    monitoring_areas: z.array(z.enum(['heap_memory', 'stack_usage', 'shared_memory', 'buffer_pools'])),
+    optimization: obj({ gc_trigger: bool, swap_prevention: bool, cache_adjustment: z.enum(['static', 'dynamic']) }),
+  },
+  ['interval'],
+);
+
+const diskUsage = obj(
+  {
+    threshold_warning: percent,
+    threshold_critical: percent,
+    interval: duration,
+    monitored_paths: strList,
+    cleanup_policies: obj(
+      { temp_files: duration, old_logs: duration, backup_rotation: duration },
+      ['temp_files', 'old_logs', 'backup_rotation'],
+    ),
+  },
+  ['interval'],
+);
+
+const systemMetrics = obj({
+  resource_monitoring: obj({ cpu_usage: cpuUsage, memory_usage: memoryUsage, disk_usage: diskUsage }),
+});
+
+// ---------------------------------------------------------------- monitoring_integration
+
+const aggregationFunction = z
+  .string()
+  .regex(/^(avg|max|min|sum|count|percentile_\d{1,2})$/, { error: 'expected avg, max, min, sum, count or percentile_NN' });
+
+const monitoringIntegration = obj({
+  prometheus: obj({
+    endpoint: z.string().regex(/^\/\S*$/, { error: 'expected a URL path starting with /' }),
+    labels: z.record(labelName, str),
+    custom_metrics: z.array(obj({ name: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, { error: 'metric names are [a-zA-Z_:][a-zA-Z0-9_:]*' }) })),
+    metrics: strList,
+    alerts: strList,
+  }),
+  grafana: obj({ dashboards: strList, alerts: strList }),
+  alert_manager: obj({
+    routes: z.record(
+      name,
+      obj(
+        { receiver: name, group_wait: duration, group_interval: duration.optional(), repeat_interval: duration.optional() },
+        ['group_wait', 'group_interval', 'repeat_interval'],
+      ),
+    ),
+  }),
+  metrics_aggregation: obj(
+    { window_size: duration, retention: duration, aggregation_functions: z.array(aggregationFunction) },
+    ['window_size', 'retention'],
+  ),
+  alert_correlation: obj({ cross_service: bool, root_cause_analysis: bool, impact_assessment: bool }),
+});
+
+// ---------------------------------------------------------------- remediation_actions
+
+const remediationAction = obj(
+  {
+    action: name,
+    threshold: threshold.optional(),
+    cooldown: duration.optional(),
+    grace_period: duration.optional(),
+    target: str.optional(),
+    increment: z.union([z.string(), z.number()]).optional(),
+    age: duration.optional(),
+  },
+  ['cooldown', 'grace_period', 'age'],
+);
+const remediationActions = z.record(name, z.array(remediationAction));
+
+// ---------------------------------------------------------------- service_integration
+
+const service = obj({ metrics: strList, controls: strList.optional(), optimization: strList.optional() });
+const serviceIntegration = obj({
+  stream_processing: service.optional(),
+  vector_operations: service.optional(),
+  storage_management: service.optional(),
+  query_processing: service.optional(),
+});
+
+// ---------------------------------------------------------------- database_metrics
+
+const databaseMetrics = obj({
+  connection_pools: obj({
+    max_connections: posInt,
+    threshold_warning: percent,
+    threshold_critical: percent,
+    monitoring: obj(
+      { interval: duration, metrics: strList, actions: obj({ warning: strList, critical: strList }) },
+      ['interval'],
+    ),
+  }),
+  query_performance: obj(
+    {
+      long_running_threshold: duration,
+      deadlock_check_interval: duration,
+      monitoring: obj({ slow_query_logging: bool, execution_plans: bool, metrics: strList, analysis: strList }),
+    },
+    ['long_running_threshold', 'deadlock_check_interval'],
+  ),
+  replication: obj({
+    lag_threshold_warning: lagThreshold,
+    lag_threshold_critical: lagThreshold,
+    monitoring: obj({ interval: duration, metrics: strList, health_checks: strList }, ['interval']),
+  }),
+});
+
+// ---------------------------------------------------------------- stream / vector integration
+
+const streamIntegration = obj({
+  metrics: strList,
+  controls: strList,
+  alert_handling: obj({ backpressure_events: strList, metrics_collection: strList }),
+});
+
+const vectorIntegration = obj({
+  metrics: strList,
+  optimization: strList,
+  performance_monitoring: strList,
+  alert_correlation: strList,
+});
+
+// ---------------------------------------------------------------- alert_rules
+
+const alertRule = obj(
+  {
+    threshold,
+    window: duration,
+    action: name,
+    /** added: PromQL for a rule name the rules engine has no built-in expression for */
+    expr: str.optional(),
+    remediation: z.record(name, z.union([bool, z.string()])).optional(),
+    monitoring: obj(
+      {
+        frequency: duration.optional(),
+        consecutive_failures: posInt.optional(),
+        recovery_threshold: threshold.optional(),
+        prediction_window: duration.optional(),
+        trend_analysis: bool.optional(),
+        connection_trends: bool.optional(),
+        peak_analysis: bool.optional(),
+        lag_trending: bool.optional(),
+        bandwidth_analysis: bool.optional(),
+      },
+      ['frequency', 'prediction_window'],
+    ).optional(),
+  },
+  ['window'],
+);
+const ruleGroup = z.record(name, alertRule);
+const alertRules = obj({
+  high_severity: ruleGroup.optional(),
+  medium_severity: ruleGroup.optional(),
+  low_severity: ruleGroup.optional(),
+});
+
+// ---------------------------------------------------------------- notification_channels
+
+const notificationChannels = obj({
+  slack: obj({ channel: name, mention_group: str.optional() }).optional(),
+  pagerduty: obj({ service_key: secret.optional(), escalation_policy: str.optional() }).optional(),
+  email: obj({ recipients: z.array(email) }).optional(),
+});
+
+// ---------------------------------------------------------------- prometheus_config
+
+const promRule = obj(
+  { alert: name, expr: name, for: duration.optional(), labels: z.record(labelName, str).optional(), annotations: z.record(labelName, str).optional() },
+  ['for'],
+);
+const prometheusConfig = obj(
+  {
+    scrape_interval: duration,
+    evaluation_interval: duration,
+    rules: z.array(obj({ name, interval: duration.optional(), rules: z.array(promRule) }, ['interval'])),
+  },
+  ['scrape_interval', 'evaluation_interval'],
+);
+
+// ---------------------------------------------------------------- dashboards, auto_remediation, escalation
+
+const dashboards = z.record(
+  name,
+  obj(
+    { refresh: duration, panels: z.array(obj({ name, type: z.enum(['gauge', 'graph', 'table', 'stat', 'heatmap', 'text']) })) },
+    ['refresh'],
+  ),
+);
+
+const autoRemediation = obj({ actions: z.array(obj({ trigger: name, action: name, threshold })) });
+
+const escalationProcedures = obj({ levels: z.array(obj({ level: posInt, responder: name, timeout: duration }, ['timeout'])) });
+
+// ---------------------------------------------------------------- resource_monitoring, audit, compliance
+
+const resourceMonitoring = obj(
+  {
+    collection_interval: duration,
+    retention_period: duration,
+    metrics: z.array(obj({ name, type: z.enum(['gauge', 'counter']) })),
+  },
+  ['collection_interval', 'retention_period'],
+);
+
+const auditConfig = obj(
+  {
+    enabled: bool,
+    log_level: z.enum(['DEBUG', 'INFO', 'NOTICE', 'WARNING', 'ERROR']),
+    retention: duration,
+    events: strList,
+  },
+  ['retention'],
+);
+
+const CRON_FIELD = /^[0-9*,/\-A-Za-z?LW#]+$/;
+const cron = z.string().superRefine((v, ctx) => {
+  const s = v.trim();
+  if (/^@(yearly|annually|monthly|weekly|daily|midnight|hourly)$/.test(s)) return;
+  const fields = s.split(/\s+/);
+  if ((fields.length !== 5 && fields.length !== 6) || !fields.every((f) => CRON_FIELD.test(f))) {
+    fail(ctx, 'CONFIG_VALUE', `invalid cron schedule ${JSON.stringify(v)}: expected 5 fields (minute hour day month weekday), e.g. "0 0 * * 0"`);
+  }
+});
+
+const complianceReporting = obj({ schedule: cron, reports: strList });
+
+// ---------------------------------------------------------------- sections dpmon adds
+
+/** Per-target defaults, also filled into the printed config. */
+export const TARGET_DEFAULTS = Object.freeze({
+  role: 'auto',
+  statement_timeout: '5s',
+  connect_timeout: '5s',
+  pg_stat_statements_top: 100,
+  collect_tables: true,
+  exclude_databases: Object.freeze(['template0', 'template1']),
+});
+
+const dsn = z.string().superRefine((v, ctx) => {
+  const parsed = parseDsn(v);
+  if ('problem' in parsed) fail(ctx, 'CONFIG_DSN', `invalid DSN: ${parsed.problem}`);
+});
+
+const target = obj(
+  {
+    name,
+    dsn,
+    role: z.enum(['auto', 'primary', 'standby']).default('auto'),
+    statement_timeout: duration.default(5000),
+    connect_timeout: duration.default(5000),
+    pg_stat_statements_top: z.preprocess(coerceNumber, z.number().int().min(0)).default(100),
+    collect_tables: bool.default(true),
+    exclude_databases: strList.default(['template0', 'template1']),
+  },
+  ['statement_timeout', 'connect_timeout'],
+);
+
+const targets = z.array(target).superRefine((list, ctx) => {
+  const seen = new Set<string>();
+  list.forEach((t, i) => {
+    if (seen.has(t.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate target name "${t.name}"`, params: { cfgCode: 'CONFIG_VALUE' } });
+    seen.add(t.name);
+  });
+});
+
+const listen = z.string().superRefine((v, ctx) => {
+  if (!parseListen(v)) fail(ctx, 'CONFIG_LISTEN', `expected HOST:PORT (e.g. 127.0.0.1:9817 or [::1]:9817), got ${JSON.stringify(v)}`);
+});
+
+const server = obj({
+  listen,
+  auth_token: secret.optional(),
+  tls: obj({ cert_file: name, key_file: name }).optional(),
+}).transform((s) => {
+  const hp = parseListen(s.listen) ?? { host: '127.0.0.1', port: 9817 };
+  return { ...s, host: hp.host, port: hp.port };
+});
+
+const storage = obj({ data_dir: name, raw_retention: duration }, ['raw_retention']);
+
+const host = obj({ proc_path: name, sys_path: name });
+
+export const CHANNEL_TYPES = ['pagerduty', 'slack', 'email', 'webhook', 'dashboard'] as const;
+
+const receivers = z.record(
+  name,
+  obj({
+    channels: z.array(z.enum(CHANNEL_TYPES)).optional(),
+    email: z.array(email).optional(),
+    webhook_url: httpUrl.optional(),
+    slack_webhook_url: secret.optional(),
+    pagerduty_routing_key: secret.optional(),
+  }),
+);
+
+export const SERVICE_NAMES = ['stream_processing', 'vector_operations', 'storage_management', 'query_processing'] as const;
+
+const scrapeTargets = z
+  .array(obj({ name, url: httpUrl, service: z.enum(SERVICE_NAMES).optional(), interval: duration.optional() }, ['interval']))
+  .superRefine((list, ctx) => {
+    const seen = new Set<string>();
+    list.forEach((t, i) => {
+      if (seen.has(t.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate scrape target name "${t.name}"`, params: { cfgCode: 'CONFIG_VALUE' } });
+      seen.add(t.name);
+    });
+  });
+
+const remoteWrite = z.array(
+  obj({
+    url: httpUrl,
+    headers: z.record(name, secret).optional(),
+    basic_auth: obj({ username: name, password: secret }).optional(),
+  }),
+);
+
+// ---------------------------------------------------------------- the whole tree
+
+export const configSchema = obj({
+  system_metrics: systemMetrics,
+  monitoring_integration: monitoringIntegration,
+  remediation_actions: remediationActions,
+  service_integration: serviceIntegration,
+  database_metrics: databaseMetrics,
+  stream_integration: streamIntegration,
+  vector_integration: vectorIntegration,
+  alert_rules: alertRules,
+  notification_channels: notificationChannels,
+  prometheus_config: prometheusConfig,
+  dashboards,
+  auto_remediation: autoRemediation,
+  escalation_procedures: escalationProcedures,
+  resource_monitoring: resourceMonitoring,
+  audit_config: auditConfig,
+  compliance_reporting: complianceReporting,
+  targets,
+  server,
+  storage,
+  host,
+  receivers,
+  scrape_targets: scrapeTargets,
+  remote_write: remoteWrite,
+});
+
+/** The typed, camelCase, frozen configuration the rest of dpmon reads. */
+export type Config = DeepReadonly<z.output<typeof configSchema>>;
+
+export type SystemMetricsConfig = Config['systemMetrics'];
+export type CpuUsageConfig = SystemMetricsConfig['resourceMonitoring']['cpuUsage'];
+export type MemoryUsageConfig = SystemMetricsConfig['resourceMonitoring']['memoryUsage'];
+export type DiskUsageConfig = SystemMetricsConfig['resourceMonitoring']['diskUsage'];
+export type MonitoringIntegrationConfig = Config['monitoringIntegration'];
+export type RouteConfig = MonitoringIntegrationConfig['alertManager']['routes'][string];
+export type RemediationActionsConfig = Config['remediationActions'];
+export type RemediationActionConfig = RemediationActionsConfig[string][number];
+export type ServiceIntegrationConfig = Config['serviceIntegration'];
+export type DatabaseMetricsConfig = Config['databaseMetrics'];
+export type StreamIntegrationConfig = Config['streamIntegration'];
+export type VectorIntegrationConfig = Config['vectorIntegration'];
+export type AlertRulesConfig = Config['alertRules'];
+export type AlertRuleConfig = NonNullable<AlertRulesConfig['highSeverity']>[string];
+export type Severity = 'high_severity' | 'medium_severity' | 'low_severity';
+export type NotificationChannelsConfig = Config['notificationChannels'];
+export type PrometheusConfig = Config['prometheusConfig'];
+export type DashboardsConfig = Config['dashboards'];
+export type AutoRemediationConfig = Config['autoRemediation'];
+export type EscalationProceduresConfig = Config['escalationProcedures'];
+export type ResourceMonitoringConfig = Config['resourceMonitoring'];
+export type AuditConfig = Config['auditConfig'];
+export type ComplianceReportingConfig = Config['complianceReporting'];
+export type TargetConfig = Config['targets'][number];
+export type ServerConfig = Config['server'];
+export type StorageConfig = Config['storage'];
+export type HostConfig = Config['host'];
+export type ReceiversConfig = Config['receivers'];
+export type ReceiverConfig = ReceiversConfig[string];
+export type ChannelType = (typeof CHANNEL_TYPES)[number];
+export type ScrapeTargetConfig = Config['scrapeTargets'][number];
+export type RemoteWriteConfig = Config['remoteWrite'][number];

@@ -1,0 +1,162 @@
+// The dpmon command line. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad config.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ConfigError, formatConfigIssue, isLoopbackHost, loadConfig, parseListen, printConfig, type LoadedConfig } from './config/index.ts';
+import { createApp } from './app/app.ts';
+import { createLogger } from './lib/logger.ts';
+
+const EXIT_OK = 0;
+const EXIT_RUNTIME = 1;
+const EXIT_USAGE = 2;
+
+const USAGE = `dpmon — watches PostgreSQL servers and their hosts
+
+Usage:
+  dpmon start [--config PATH]... [--listen HOST:PORT] [--data-dir DIR]
+  dpmon check-config [--config PATH]...
+  dpmon config print [--config PATH]...
+  dpmon COMMAND --help
+
+--config takes a YAML file or a folder of *.yaml fragments (merged in name order) and may repeat.
+With no --config, the spec's values are the defaults. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.
+`;
+
+const HELP: Record<string, string> = {
+  start: `Usage: dpmon start [--config PATH]... [--listen HOST:PORT] [--data-dir DIR]
+
+Runs the monitor: host and PostgreSQL collectors, and /metrics on server.listen (default 127.0.0.1:9817).
+With no PostgreSQL target configured (no targets:, no DATABASE_URL), runs an embedded PostgreSQL 16
+under the data directory and monitors it. SIGINT or SIGTERM stop it cleanly.
+
+Options:
+  --config PATH      YAML file or folder of fragments; may repeat
+  --listen HOST:PORT overrides server.listen
+  --data-dir DIR     overrides storage.data_dir (default ./dpmon-data)
+  -h, --help         this text
+`,
+  'check-config': `Usage: dpmon check-config [--config PATH]...
+
+Loads and validates the configuration without starting anything. Prints every error as
+file:line:col key.path: message and exits 2, or prints "config OK" and exits 0.
+`,
+  config: `Usage: dpmon config print [--config PATH]...
+
+Prints the effective configuration (defaults, files and environment merged) as YAML, secrets as <secret>.
+`,
+};
+
+const OPTIONS = {
+  config: { type: 'string', multiple: true },
+  listen: { type: 'string' },
+  'data-dir': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} satisfies ParseArgsConfig['options'];
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    process.stderr.write(`dpmon: ${(err as Error).message}\n\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+  const { values, positionals } = parsed;
+  const [command, sub] = positionals;
+  if (!command) {
+    process.stdout.write(USAGE);
+    return values.help ? EXIT_OK : EXIT_USAGE;
+  }
+  if (values.help) {
+    const text = HELP[command];
+    if (!text) return unknownCommand(command);
+    process.stdout.write(text);
+    return EXIT_OK;
+  }
+  switch (command) {
+    case 'start':
+      return start(values);
+    case 'check-config': {
+      const loaded = load(values.config);
+      if (!loaded) return EXIT_USAGE;
+      for (const w of loaded.warnings) process.stderr.write(`warning: ${formatConfigIssue(w)}\n`);
+      process.stdout.write(`config OK (${loaded.sources.length ? loaded.sources.join(', ') : 'built-in defaults'})\n`);
+      return EXIT_OK;
+    }
+    case 'config': {
+      if (sub !== 'print') {
+        process.stderr.write(`dpmon: unknown "config ${sub ?? ''}"; did you mean "config print"?\n`);
+        return EXIT_USAGE;
+      }
+      const loaded = load(values.config);
+      if (!loaded) return EXIT_USAGE;
+      process.stdout.write(printConfig(loaded));
+      return EXIT_OK;
+    }
+    default:
+      return unknownCommand(command);
+  }
+}
+
+function unknownCommand(command: string): number {
+  process.stderr.write(`dpmon: unknown command "${command}"\n\n${USAGE}`);
+  return EXIT_USAGE;
+}
+
+/** Loads the config or prints every error and returns undefined. */
+function load(paths: string[] | undefined): LoadedConfig | undefined {
+  try {
+    return loadConfig(paths ?? [], process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const issue of err.errors) process.stderr.write(`${formatConfigIssue(issue)}\n`);
+    process.stderr.write(`dpmon: ${err.errors.length} configuration error(s); nothing started\n`);
+    return undefined;
+  }
+}
+
+async function start(values: { config?: string[]; listen?: string; 'data-dir'?: string }): Promise<number> {
+  const loaded = load(values.config);
+  if (!loaded) return EXIT_USAGE;
+  let listen;
+  if (values.listen !== undefined) {
+    listen = parseListen(values.listen);
+    if (!listen) {
+      process.stderr.write(`dpmon: --listen "${values.listen}" is not HOST:PORT\n`);
+      return EXIT_USAGE;
+    }
+    if (!isLoopbackHost(listen.host) && !loaded.config.server.authToken) {
+      process.stderr.write(`dpmon: --listen ${values.listen} is not a loopback address and server.auth_token is not set\n`);
+      return EXIT_USAGE;
+    }
+  }
+  const log = createLogger();
+  for (const w of loaded.warnings) log.warn({ config: formatConfigIssue(w), code: w.code }, 'config warning');
+  const app = createApp(loaded.config, { log, listen, dataDir: values['data-dir'] });
+  const stopped = new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'shutting down');
+      app.stop().then(
+        () => resolve(EXIT_OK),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          resolve(EXIT_RUNTIME);
+        },
+      );
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+  try {
+    await app.start();
+  } catch (err) {
+    log.fatal({ err }, 'dpmon failed to start');
+    await app.stop().catch(() => {});
+    return EXIT_RUNTIME;
+  }
+  return stopped;
+}
+
+// Exit explicitly: a pg client's reconnect timer or a library's handle must not keep a finished command alive.
+process.exit(await main(process.argv.slice(2)));

@@ -1,0 +1,93 @@
+// `npm start` on a fresh machine: dpmon with no target runs an embedded PostgreSQL 16, monitors it and
+// the host, serves /metrics, stops the embedded server on SIGTERM, and reuses it on a second start.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, promtoolCheckMetrics, requirePeer, runDpmon, waitFor, type DpmonProcess } from './harness/process.ts';
+
+async function scrape(port: number, path = '/metrics'): Promise<string | undefined> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  return res.ok ? res.text() : undefined;
+}
+
+function stopAndWait(p: DpmonProcess) {
+  p.child.kill('SIGTERM');
+  return p.exited;
+}
+
+describe('dpmon start with no target (embedded default)', () => {
+  let dataDir: string;
+  let port: number;
+  let dpmon: DpmonProcess | undefined;
+  let metrics = '';
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'dpmon-embedded-'));
+    port = await freePort();
+    dpmon = runDpmon(['start', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`]);
+    metrics = await waitFor(
+      '/metrics with pg_up 1',
+      async () => {
+        const text = await scrape(port);
+        return text && /^pg_up\{[^}]*instance="embedded"[^}]*\} 1$/m.test(text) ? text : undefined;
+      },
+      90_000,
+    );
+  });
+
+  after(async () => {
+    if (dpmon && dpmon.child.exitCode === null) await stopAndWait(dpmon);
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('serves pg_up 1 for the embedded server and the host metrics', () => {
+    assert.match(metrics, /^node_cpu_seconds_total\{.*mode="idle".*\} \d/m);
+    assert.match(metrics, /^node_memory_MemAvailable_bytes\{.*\} \d+/m);
+    assert.match(metrics, /^node_load1\{.*\} \d/m);
+    assert.match(metrics, /^pg_settings_max_connections\{.*instance="embedded".*\} \d+/m);
+  });
+
+  it('puts the spec labels on every sample', () => {
+    const samples = metrics.split('\n').filter((l) => l && !l.startsWith('#'));
+    assert.ok(samples.length > 100);
+    for (const line of samples) assert.match(line, /environment="production".*component="datapunk-lake"|component="datapunk-lake".*environment="production"/, line);
+  });
+
+  it('says in its log that it monitors the embedded PostgreSQL 16', () => {
+    assert.match(dpmon!.output(), /monitoring the embedded PostgreSQL 16/);
+  });
+
+  it('is ready once every collector has run', async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/-/ready`);
+    assert.equal(res.status, 200);
+  });
+
+  it('serves output that promtool parses, with lint findings only on the exporters\' inherited names', (t) => {
+    const promtool = requirePeer('promtool', t);
+    if (!promtool) return;
+    const { lintedNames, parseError, raw } = promtoolCheckMetrics(promtool, metrics);
+    assert.equal(parseError, undefined, raw);
+    const ours = lintedNames.filter((n) => !n.startsWith('pg_') && !n.startsWith('node_'));
+    assert.deepEqual(ours, [], raw);
+  });
+
+  it('stops the embedded server on SIGTERM and reuses the cluster on a second start', async () => {
+    const state = JSON.parse(readFileSync(join(dataDir, 'embedded-postgres.json'), 'utf8')) as { port: number };
+    const pidFile = join(dataDir, 'postgres', 'postmaster.pid');
+    assert.ok(existsSync(pidFile));
+    assert.equal(await stopAndWait(dpmon!), 0);
+    assert.ok(!existsSync(pidFile), 'postmaster.pid is gone: the embedded server stopped');
+
+    dpmon = runDpmon(['start', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`]);
+    await waitFor('second start', async () => {
+      const text = await scrape(port);
+      return text && /^pg_up\{[^}]*instance="embedded"[^}]*\} 1$/m.test(text) ? true : undefined;
+    }, 60_000);
+    assert.doesNotMatch(dpmon.output(), /initialising embedded PostgreSQL/);
+    const again = JSON.parse(readFileSync(join(dataDir, 'embedded-postgres.json'), 'utf8')) as { port: number };
+    assert.equal(again.port, state.port);
+  });
+});
