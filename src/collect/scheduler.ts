@@ -1,6 +1,7 @@
 // Runs every collector on its own interval, each in its own loop, so a slow or failing collector
 // never delays or stops the others. Each run's output replaces that collector's snapshot, together
 // with dpmon_collector_success and dpmon_collector_duration_seconds for it.
+import { setMaxListeners } from 'node:events';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Labels } from '../model/labels.ts';
@@ -37,6 +38,8 @@ export function createScheduler(opts: {
   onSnapshot?: (source: string, snapshot: SourceSnapshot) => void;
 }): Scheduler {
   const stopping = new AbortController();
+  // every collector's loop waits on this one signal: one listener per collector is expected, not a leak
+  setMaxListeners(0, stopping.signal);
   const loops: Promise<void>[] = [];
   const lastError = new Map<string, string>();
   const firstRuns: Promise<void>[] = [];

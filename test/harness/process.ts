@@ -91,7 +91,12 @@ export function promtoolCheckMetrics(promtool: string, text: string): { lintedNa
   let parseError: string | undefined;
   for (const line of raw.split('\n')) {
     if (!line.trim()) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*): /.exec(line);
+    // promtool 2.42 prints "name message" per finding and "error while linting: ..." on a parse error
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*):? (?!while linting)/.exec(line);
+    if (line.startsWith('error while linting')) {
+      parseError = (parseError ? parseError + '\n' : '') + line;
+      continue;
+    }
     if (m) lintedNames.push(m[1]!);
     else parseError = (parseError ? parseError + '\n' : '') + line;
   }
