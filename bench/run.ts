@@ -39,6 +39,31 @@ function processCpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
 }
 
+/**
+ * CPU per cycle, measured as the anchors were (shared/anchors/RESULTS.md): BATCHES batches of
+ * ROUNDS/BATCHES cycles, CPU of a batch divided by its cycles, median over the batches. /proc's CPU
+ * counters tick at 10 ms, too coarse for a single cycle.
+ */
+const BATCHES = 5;
+async function measureBatches(
+  cycle: () => Promise<void>,
+  cpuMs: () => number,
+): Promise<{ wall: number[]; cpuPerCycle: number[] }> {
+  const perBatch = Math.max(1, Math.floor(ROUNDS / BATCHES));
+  const wall: number[] = [];
+  const cpuPerCycle: number[] = [];
+  for (let b = 0; b < BATCHES; b++) {
+    const before = cpuMs();
+    for (let i = 0; i < perBatch; i++) {
+      const t0 = performance.now();
+      await cycle();
+      wall.push(performance.now() - t0);
+    }
+    cpuPerCycle.push((cpuMs() - before) / perBatch);
+  }
+  return { wall, cpuPerCycle };
+}
+
 async function prepareWorkload(dsn: string): Promise<pg.Client[]> {
   const c = new pg.Client({ connectionString: dsn });
   await c.connect();
@@ -77,13 +102,16 @@ async function prepareWorkload(dsn: string): Promise<pg.Client[]> {
   return idle;
 }
 
-async function backendPid(dsn: string, application: string): Promise<number | undefined> {
+/** The server processes of an application's sessions (postgres_exporter keeps several open). */
+async function backendPids(dsn: string, application: string): Promise<number[]> {
   const c = new pg.Client({ connectionString: dsn });
   await c.connect();
-  const r = await c.query('SELECT pid FROM pg_stat_activity WHERE application_name = $1 LIMIT 1', [application]);
+  const r = await c.query('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [application]);
   await c.end();
-  return r.rows[0]?.pid as number | undefined;
+  return r.rows.map((row) => row.pid as number);
 }
+
+const sumCpu = (pids: number[]) => pids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
 
 async function benchDpmon(dsn: string) {
   const target = createPostgresTarget({
@@ -100,22 +128,15 @@ async function benchDpmon(dsn: string) {
     clock: systemClock,
   });
   const latest = createLatestStore();
-  const scheduler = createScheduler({ collectors: [{ collector: target.collector }], latest, clock: systemClock, log: silentLogger });
+  const scheduler = createScheduler({ collectors: [{ collector: target.collector, timeoutMs: 60_000 }], latest, clock: systemClock, log: silentLogger });
   await scheduler.runOnce(); // connect and warm up
-  const pid = await backendPid(dsn, 'dpmon');
-  const wall: number[] = [];
-  const cpu: number[] = [];
-  const backendCpu: number[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    const before = process.cpuUsage();
-    const backendBefore = pid ? processCpuMs(pid) : 0;
-    const t0 = performance.now();
-    await scheduler.runOnce();
-    wall.push(performance.now() - t0);
-    const used = process.cpuUsage(before);
-    cpu.push((used.user + used.system) / 1000);
-    if (pid) backendCpu.push(processCpuMs(pid) - backendBefore);
-  }
+  const pids = await backendPids(dsn, 'dpmon');
+  const ownCpuMs = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  const backend = await measureBatches(() => scheduler.runOnce(), () => sumCpu(pids));
+  const { wall, cpuPerCycle } = await measureBatches(() => scheduler.runOnce(), ownCpuMs);
   const series = [...latest.families().values()].reduce((n, parts) => n + parts.reduce((m, p) => m + p.series.length, 0), 0);
 
   // the full /metrics of this target plus the host, as served
@@ -123,7 +144,7 @@ async function benchDpmon(dsn: string) {
     procPath: '/proc', sysPath: '/sys', cpuIntervalMs: 1, memoryIntervalMs: 1, diskIntervalMs: 1, defaultIntervalMs: 1,
     monitoredPaths: ['/'], processGroups: [],
   });
-  const hostScheduler = createScheduler({ collectors: host.map((collector) => ({ collector })), latest, clock: systemClock, log: silentLogger });
+  const hostScheduler = createScheduler({ collectors: host.map((collector) => ({ collector, timeoutMs: 60_000 })), latest, clock: systemClock, log: silentLogger });
   await hostScheduler.runOnce();
   const renderServed: number[] = [];
   let bytes = 0;
@@ -135,8 +156,8 @@ async function benchDpmon(dsn: string) {
   await target.close();
   return {
     cycle_wall_ms: round(median(wall)),
-    cycle_cpu_ms: round(median(cpu)),
-    backend_cpu_ms: backendCpu.length ? round(median(backendCpu)) : null,
+    cycle_cpu_ms: round(median(cpuPerCycle)),
+    backend_cpu_ms: round(median(backend.cpuPerCycle)),
     series_pg: series,
     render_served_ms: round(median(renderServed)),
     served_bytes: bytes,
@@ -172,23 +193,19 @@ async function benchExporter(dsn: string) {
   try {
     const url = `http://127.0.0.1:${port}/metrics`;
     await waitFor('postgres_exporter', async () => ((await fetch(url)).ok ? true : undefined), 20_000);
-    await fetch(url); // warm up
-    const wall: number[] = [];
-    const cpu: number[] = [];
-    let text = '';
-    for (let i = 0; i < ROUNDS; i++) {
-      const before = processCpuMs(child.pid!);
-      const t0 = performance.now();
+    let text = await (await fetch(url)).text(); // warm up: opens its sessions
+    const pids = await backendPids(dsn, 'postgres_exporter');
+    const scrape = async () => {
       text = await (await fetch(url)).text();
-      wall.push(performance.now() - t0);
-      cpu.push(processCpuMs(child.pid!) - before);
-    }
+    };
+    const backend = await measureBatches(scrape, () => sumCpu(pids));
+    const { wall, cpuPerCycle } = await measureBatches(scrape, () => processCpuMs(child.pid!));
     const series = text.split('\n').filter((l) => l && !l.startsWith('#')).length;
     return {
       version: '0.11.1 (Debian), queries: shared/anchors/conf/queries-stmt100.yaml',
       scrape_wall_ms: round(median(wall)),
-      scrape_cpu_ms: round(median(cpu)),
-      cpu_resolution_ms: 1000 / CLK_TCK,
+      scrape_cpu_ms: round(median(cpuPerCycle)),
+      backend_cpu_ms: round(median(backend.cpuPerCycle)),
       series,
     };
   } finally {

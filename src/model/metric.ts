@@ -19,7 +19,10 @@ export interface Sample {
   readonly t: number;
 }
 
-/** How a collector hands over a value: the family, the series' labels, the value. */
+/**
+ * How a collector hands over a value: the family, the series' labels, the value. The labels object
+ * is kept, not copied, and may be shared by several samples: never change it after emitting it.
+ */
 export type Emit = (desc: MetricDesc, labels: Labels, value: number) => void;
 
 export function counter(name: string, help: string): MetricDesc {

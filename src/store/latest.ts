@@ -26,6 +26,10 @@ export interface SourceSnapshot {
 export function createSnapshotBuilder(extraLabels: Labels = {}) {
   const families = new Map<string, FamilySnapshot>();
   const hasExtra = Object.keys(extraLabels).length > 0;
+  // collectors often emit several families with one label object (a row's columns): compute its text once
+  let lastLabels: Labels | undefined;
+  let lastAll: Labels = {};
+  let lastText = '';
   return {
     emit(desc: MetricDesc, labels: Labels, value: number): void {
       let family = families.get(desc.name);
@@ -33,8 +37,12 @@ export function createSnapshotBuilder(extraLabels: Labels = {}) {
         family = { desc, series: [] };
         families.set(desc.name, family);
       }
-      const all = hasExtra ? { ...labels, ...extraLabels } : labels;
-      family.series.push({ labels: all, labelsText: labelsKey(all), value });
+      if (labels !== lastLabels) {
+        lastLabels = labels;
+        lastAll = hasExtra ? { ...labels, ...extraLabels } : labels;
+        lastText = labelsKey(lastAll);
+      }
+      family.series.push({ labels: lastAll, labelsText: lastText, value });
     },
     build(t: number): SourceSnapshot {
       return { t, families };

@@ -86,22 +86,25 @@ export async function runDefinition(
       const value = toNumber(row[def.dynamic.valueColumn]);
       if (typeof name !== 'string' || value === undefined) continue;
       const help = labelValue(row[def.dynamic.helpColumn]);
-      emit({ name, type: 'gauge', help }, { ...rowLabels, instance }, value);
+      rowLabels.instance = instance;
+      emit({ name, type: 'gauge', help }, rowLabels, value);
       continue;
     }
+    // one label object shared by every plain column of the row: fewer allocations, and the
+    // snapshot builder reuses the label text it computed for the previous sample of the same object
+    rowLabels.instance = instance;
     for (const column of metricCols) {
       const value = toNumber(row[column]);
       if (value === undefined) continue;
       const col = def.metrics[column]!;
-      let labels: Record<string, string>;
-      if (col.labels) {
+      let labels: Record<string, string> = rowLabels;
+      if (col.labels || col.constLabels) {
         labels = {};
-        for (const l of col.labels) labels[l] = rowLabels[l] ?? '';
-      } else {
-        labels = { ...rowLabels };
+        if (col.labels) for (const l of col.labels) labels[l] = rowLabels[l] ?? '';
+        else Object.assign(labels, rowLabels);
+        if (col.constLabels) Object.assign(labels, col.constLabels);
+        labels.instance = instance;
       }
-      if (col.constLabels) Object.assign(labels, col.constLabels);
-      labels.instance = instance;
       emit(descFor(def, column), labels as Labels, value);
     }
   }
