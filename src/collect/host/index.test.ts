@@ -42,7 +42,7 @@ describe('host collectors', () => {
   it('gives each collector its spec interval', () => {
     const byName = new Map(createHostCollectors({ ...options('/proc', '/sys'), cpuIntervalMs: 1, memoryIntervalMs: 2, diskIntervalMs: 3, defaultIntervalMs: 4 }).map((c) => [c.name, c.intervalMs]));
     assert.deepEqual(Object.fromEntries(byName), {
-      cpu: 1, cgroup: 1, processes: 1, meminfo: 2, filesystem: 3, diskstats: 3, netdev: 4, filefd: 4, uname: 4,
+      cpu: 1, cgroup: 1, processes: 1, meminfo: 2, filesystem: 3, diskstats: 3, netdev: 4, filefd: 4, uname: 4, conntrack: 4, build_info: 4,
     });
   });
 

@@ -1,7 +1,9 @@
 // The Linux host collectors: node_exporter-compatible series read straight from /proc and /sys
 // (and fs.statfs), each collector at the interval the spec gives its resource.
 import type { Collector } from '../collector.ts';
+import { createBuildInfoCollector } from './build-info.ts';
 import { createCgroupCollector } from './cgroup.ts';
+import { createConntrackCollector } from './conntrack.ts';
 import { createCpuCollector } from './cpu.ts';
 import { createDiskstatsCollector } from './diskstats.ts';
 import { createFilefdCollector } from './filefd.ts';
@@ -24,7 +26,7 @@ export interface HostCollectorOptions {
   memoryIntervalMs: number;
   /** spec disk_usage.interval (5m): filesystem, diskstats */
   diskIntervalMs: number;
-  /** resource_monitoring.collection_interval (15s): netdev, filefd, uname */
+  /** resource_monitoring.collection_interval (15s): netdev, filefd, uname, conntrack, build_info */
   defaultIntervalMs: number;
   /** disk_usage.monitored_paths */
   monitoredPaths: string[];
@@ -52,6 +54,8 @@ export function createHostCollectors(opts: HostCollectorOptions): Collector[] {
     createNetdevCollector({ procPath, intervalMs: opts.defaultIntervalMs }),
     createFilefdCollector({ procPath, intervalMs: opts.defaultIntervalMs }),
     createUnameCollector({ procPath, intervalMs: opts.defaultIntervalMs }),
+    createConntrackCollector({ procPath, intervalMs: opts.defaultIntervalMs }),
+    createBuildInfoCollector({ intervalMs: opts.defaultIntervalMs }),
     createProcessesCollector({ procPath, intervalMs: opts.cpuIntervalMs, groups: opts.processGroups }),
   ];
 }

@@ -12,8 +12,14 @@ const epoch = (col: string) => `extract(epoch FROM COALESCE(${col}, '1970-01-01Z
 // The size functions take an AccessShareLock: against a relation someone holds ACCESS EXCLUSIVE on
 // (ALTER TABLE, VACUUM FULL, LOCK TABLE) they would wait until statement_timeout and fail the whole
 // definition. Such relations report no size for that run instead.
-const unlocked = (rel: string) =>
-  `NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.relation = ${rel} AND l.mode = 'AccessExclusiveLock' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))`;
+// Relations under ACCESS EXCLUSIVE lock (a running ALTER, VACUUM FULL, LOCK TABLE): their size
+// functions would wait for the lock, so their sizes are skipped this run. pg_locks is read once per
+// query through the CTE; a correlated subquery per row made these queries 5x slower with 200 tables.
+const lockedCte = `WITH locked AS MATERIALIZED (
+  SELECT relation FROM pg_locks
+  WHERE mode = 'AccessExclusiveLock' AND relation IS NOT NULL
+    AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))`;
+const unlocked = (rel: string) => `${rel} NOT IN (SELECT relation FROM locked)`;
 
 export const userTablesDefinition: PgDefinition = {
   name: 'pg_stat_user_tables',
@@ -23,7 +29,7 @@ export const userTablesDefinition: PgDefinition = {
   variants: [
     {
       minVersion: 13,
-      sql: `
+      sql: `${lockedCte}
 SELECT current_database() AS datname, schemaname, relname, seq_scan, seq_tup_read, idx_scan, idx_tup_fetch,
        n_tup_ins, n_tup_upd, n_tup_del, n_tup_hot_upd, n_live_tup, n_dead_tup, n_mod_since_analyze,
        ${epoch('last_vacuum')}, ${epoch('last_autovacuum')}, ${epoch('last_analyze')}, ${epoch('last_autoanalyze')},
@@ -112,7 +118,7 @@ export const userIndexesDefinition: PgDefinition = {
   variants: [
     {
       minVersion: 13,
-      sql: `
+      sql: `${lockedCte}
 SELECT current_database() AS datname, schemaname, relname, indexrelname, idx_scan, idx_tup_read, idx_tup_fetch,
        CASE WHEN ${unlocked('indexrelid')} AND ${unlocked('relid')} THEN pg_relation_size(indexrelid) END AS size_bytes
 FROM pg_stat_user_indexes`,

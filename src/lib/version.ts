@@ -1,0 +1,6 @@
+// dpmon's version, from package.json.
+import { readFileSync } from 'node:fs';
+
+export const DPMON_VERSION: string = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
