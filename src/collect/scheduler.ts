@@ -5,12 +5,9 @@ import { setMaxListeners } from 'node:events';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Labels } from '../model/labels.ts';
-import { gauge } from '../model/metric.ts';
 import { createSnapshotBuilder, type LatestStore, type SourceSnapshot } from '../store/latest.ts';
-import type { Collector } from './collector.ts';
+import { collectorDuration, collectorSuccess, type Collector } from './collector.ts';
 
-export const collectorSuccess = gauge('dpmon_collector_success', 'Whether the last run of a collector succeeded (1) or failed (0).');
-export const collectorDuration = gauge('dpmon_collector_duration_seconds', 'Wall time of the last run of a collector.');
 
 export interface ScheduledCollector {
   readonly collector: Collector;

@@ -16,7 +16,7 @@
 // Connection loss: pg_up 0, no throw, and reconnect attempts on later runs only when the exponential
 // backoff (1 s doubling to 60 s, ±20 % jitter) allows: the collector never blocks a run sleeping.
 import pg from 'pg';
-import type { Collector } from '../collector.ts';
+import { collectorDuration, collectorSuccess, type Collector } from '../collector.ts';
 import { systemClock, type Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Labels } from '../../model/labels.ts';
@@ -55,8 +55,6 @@ export interface PostgresTarget {
 export const pgUpDesc = gauge('pg_up', 'Whether the last scrape of metrics from PostgreSQL was able to connect to the server (1 for yes, 0 for no).');
 const lastScrapeErrorDesc = gauge('pg_exporter_last_scrape_error', 'Whether the last scrape of metrics from PostgreSQL resulted in an error (1 for error, 0 for success).');
 const attemptsDesc = counter('dpmon_pg_connection_attempts_total', 'Connection attempts dpmon made to this target');
-const successDesc = gauge('dpmon_collector_success', 'Whether the collector succeeded in its last run (1) or failed (0).');
-const durationDesc = gauge('dpmon_collector_duration_seconds', 'How long the collector took in its last run.');
 const statStatementsAvailableDesc = gauge(
   'dpmon_pg_stat_statements_available',
   "Whether the pg_stat_statements extension is installed in the target's database (1) or not (0).",
@@ -218,7 +216,7 @@ export function createPostgresTarget(opts: PostgresTargetOptions): PostgresTarge
         const cached = cache.get(def.name);
         if (cached) {
           for (const [d, l, v] of cached) emit(d, l, v);
-          if (cached.some(([d, l, v]) => d === successDesc && v === 0 && l.collector === def.name)) anyError = true;
+          if (cached.some(([d, l, v]) => d === collectorSuccess && v === 0 && l.collector === def.name)) anyError = true;
         }
         continue;
       }
@@ -243,8 +241,8 @@ export function createPostgresTarget(opts: PostgresTargetOptions): PostgresTarge
           noteError(def.name, err);
         }
       }
-      record(successDesc, labels, ok ? 1 : 0);
-      record(durationDesc, labels, (performance.now() - started) / 1000);
+      record(collectorSuccess, labels, ok ? 1 : 0);
+      record(collectorDuration, labels, (performance.now() - started) / 1000);
       lastRun.set(def.name, now);
       cache.set(def.name, recorded);
       for (const [d, l, v] of recorded) emit(d, l, v);
