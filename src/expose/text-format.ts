@@ -13,11 +13,12 @@ export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 export function renderTextFormat(families: Map<string, FamilySnapshot[]>, constLabels: Labels = {}): string {
   const constText = labelsKey(constLabels);
   const constNames = Object.keys(constLabels);
-  const chunks: string[] = [];
+  // string += builds a rope in V8: measured faster than pushing chunks and joining them
+  let out = '';
   for (const name of [...families.keys()].sort()) {
     const parts = families.get(name) as FamilySnapshot[];
     const desc = parts[0]!.desc;
-    chunks.push(`# HELP ${name} ${escapeHelp(desc.help)}\n# TYPE ${name} ${desc.type}\n`);
+    out += `# HELP ${name} ${escapeHelp(desc.help)}\n# TYPE ${name} ${desc.type}\n`;
     const seen = parts.length > 1 ? new Set<string>() : undefined;
     for (const family of parts) {
       for (const s of family.series) {
@@ -26,18 +27,20 @@ export function renderTextFormat(families: Map<string, FamilySnapshot[]>, constL
           seen.add(s.labelsText);
         }
         const labels = joinLabels(s.labelsText, constText, constLabels, constNames, s.labels);
-        chunks.push(labels ? `${name}{${labels}} ${formatValue(s.value)}\n` : `${name} ${formatValue(s.value)}\n`);
+        out += labels ? `${name}{${labels}} ${formatValue(s.value)}\n` : `${name} ${formatValue(s.value)}\n`;
       }
     }
   }
-  return chunks.join('');
+  return out;
 }
 
 function joinLabels(own: string, constText: string, constLabels: Labels, constNames: string[], labels: Labels): string {
   if (!constText) return own;
   if (!own) return constText;
+  let overlap = false;
+  for (const n of constNames) if (n in labels) overlap = true;
   // a series' own label wins over a constant label of the same name
-  if (!constNames.some((n) => n in labels)) return `${own},${constText}`;
+  if (!overlap) return `${own},${constText}`;
   let out = own;
   for (const n of constNames) if (!(n in labels)) out += `,${n}="${escapeLabelValue(constLabels[n] as string)}"`;
   return out;
