@@ -2,7 +2,7 @@
 // and the HTTP server from one loaded config. The only module that knows every concrete piece.
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
-import type { Config, TargetConfig } from '../config/index.ts';
+import { targetWithDefaults, type Config, type TargetConfig } from '../config/index.ts';
 import { createHostCollectors } from '../collect/host/index.ts';
 import { createPostgresTarget, type PostgresTarget } from '../collect/postgres/index.ts';
 import { createScoreCollector } from '../collect/derived/scores.ts';
@@ -42,7 +42,7 @@ export function createApp(config: Config, opts: AppOptions): App {
   async function resolveTargets(): Promise<readonly TargetConfig[]> {
     if (config.targets.length > 0) return config.targets;
     embedded = await startEmbeddedPostgres(dataDir, log.child({ component: 'embedded-postgres' }));
-    return [embeddedTarget(embedded.dsn)];
+    return [targetWithDefaults('embedded', embedded.dsn)];
   }
 
   function buildCollectors(targetConfigs: readonly TargetConfig[]): ScheduledCollector[] {
@@ -141,17 +141,4 @@ export function createApp(config: Config, opts: AppOptions): App {
       await embedded?.stop();
     },
   };
-}
-
-function embeddedTarget(dsn: string): TargetConfig {
-  return {
-    name: 'embedded',
-    dsn,
-    role: 'auto',
-    statementTimeoutMs: 5000,
-    connectTimeoutMs: 5000,
-    pgStatStatementsTop: 100,
-    collectTables: true,
-    excludeDatabases: ['template0', 'template1'],
-  } as TargetConfig;
 }

@@ -584,6 +584,11 @@ export type ResourceMonitoringConfig = Config['resourceMonitoring'];
 export type AuditConfig = Config['auditConfig'];
 export type ComplianceReportingConfig = Config['complianceReporting'];
 export type TargetConfig = Config['targets'][number];
+
+/** A target with every per-target default, as the schema fills them (the embedded server uses it). */
+export function targetWithDefaults(name: string, dsn: string): TargetConfig {
+  return target.parse({ name, dsn }) as TargetConfig;
+}
 export type ServerConfig = Config['server'];
 export type StorageConfig = Config['storage'];
 export type HostConfig = Config['host'];
