@@ -14,7 +14,7 @@ import { renderTextFormat } from '../src/expose/text-format.ts';
 import { createLatestStore, createSnapshotBuilder } from '../src/store/latest.ts';
 import { gauge } from '../src/model/metric.ts';
 import { silentLogger } from '../src/lib/logger.ts';
-import { systemClock } from '../src/lib/clock.ts';
+import { createManualClock, systemClock } from '../src/lib/clock.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
 const TABLES = 200;
@@ -113,6 +113,46 @@ async function backendPids(dsn: string, application: string): Promise<number[]> 
 
 const sumCpu = (pids: number[]) => pids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
 
+/**
+ * The steady state: the spec's intervals (15 s default and connections, 30 s replication, 5 m sizes),
+ * 20 cycles 15 s apart on a stepped clock = 5 minutes, so every definition runs at its own rate and
+ * the others re-emit their cached samples. CPU of dpmon and of its server session per 15 s cycle.
+ */
+async function benchSteadyState(dsn: string) {
+  const clock = createManualClock(Date.now());
+  const target = createPostgresTarget({
+    name: 'steady',
+    dsn,
+    statementTimeoutMs: 10_000,
+    connectTimeoutMs: 5_000,
+    pgStatStatementsTop: 100,
+    collectTables: true,
+    excludeDatabases: ['template0', 'template1'],
+    intervals: { defaultMs: 15_000, connectionsMs: 15_000, replicationMs: 30_000, deadlockMs: 300_000, diskMs: 300_000 },
+    log: silentLogger,
+    clock,
+  });
+  const latest = createLatestStore();
+  const scheduler = createScheduler({ collectors: [{ collector: target.collector, timeoutMs: 60_000 }], latest, clock, log: silentLogger });
+  await scheduler.runOnce();
+  const pids = await backendPids(dsn, 'dpmon');
+  const cycles = 20;
+  const before = process.cpuUsage();
+  const backendBefore = sumCpu(pids);
+  for (let i = 0; i < cycles; i++) {
+    await clock.advance(15_000);
+    await scheduler.runOnce();
+  }
+  const used = process.cpuUsage(before);
+  const result = {
+    cycles,
+    cycle_cpu_ms: round((used.user + used.system) / 1000 / cycles),
+    backend_cpu_ms: round((sumCpu(pids) - backendBefore) / cycles),
+  };
+  await target.close();
+  return result;
+}
+
 async function benchDpmon(dsn: string) {
   const target = createPostgresTarget({
     name: 'bench',
@@ -123,7 +163,7 @@ async function benchDpmon(dsn: string) {
     collectTables: true,
     excludeDatabases: ['template0', 'template1'],
     // every definition is due on every cycle: one full cycle per run
-    intervals: { defaultMs: 1, connectionsMs: 1, replicationMs: 1, deadlockMs: 1 },
+    intervals: { defaultMs: 1, connectionsMs: 1, replicationMs: 1, deadlockMs: 1, diskMs: 1 },
     log: silentLogger,
     clock: systemClock,
   });
@@ -150,7 +190,8 @@ async function benchDpmon(dsn: string) {
   let bytes = 0;
   for (let i = 0; i < ROUNDS; i++) {
     const t0 = performance.now();
-    bytes = renderTextFormat(latest.families(), { environment: 'production', component: 'datapunk-lake' }).length;
+    // Buffer.from: the text as the HTTP server writes it (a concatenated string is flattened only here)
+    bytes = Buffer.from(renderTextFormat(latest.families(), { environment: 'production', component: 'datapunk-lake' })).length;
     renderServed.push(performance.now() - t0);
   }
   await target.close();
@@ -175,7 +216,7 @@ function benchRender10k() {
   const times: number[] = [];
   for (let i = 0; i < Math.max(ROUNDS, 50); i++) {
     const t0 = performance.now();
-    renderTextFormat(latest.families(), { environment: 'production', component: 'datapunk-lake' });
+    Buffer.from(renderTextFormat(latest.families(), { environment: 'production', component: 'datapunk-lake' }));
     times.push(performance.now() - t0);
   }
   return { series: 10_000, render_ms: round(median(times)) };
@@ -221,6 +262,7 @@ async function main() {
     idle = await prepareWorkload(cluster.primary.dsn);
     log('measuring dpmon');
     const dpmon = await benchDpmon(cluster.primary.dsn);
+    const steady = await benchSteadyState(cluster.primary.dsn);
     log('measuring postgres_exporter');
     const exporter = await benchExporter(cluster.primary.dsn);
     const render = benchRender10k();
@@ -231,6 +273,7 @@ async function main() {
       machine: { cpus: cpus().length, node: process.version },
       workload: { tables: TABLES, idle_connections: IDLE_CONNECTIONS, distinct_statements: STATEMENT_SHAPES * TABLES, rounds: ROUNDS },
       postgres_collection: dpmon,
+      postgres_steady_state_15s: steady,
       postgres_exporter: exporter,
       cpu_ratio_dpmon_to_exporter_per_series: ratio,
       cpu_ratio_dpmon_to_exporter_raw: measured ? round(dpmon.cycle_cpu_ms / measured.scrape_cpu_ms, 3) : null,

@@ -156,7 +156,7 @@ describe('community mixins against what dpmon serves (PostgreSQL 16 primary + st
           pgStatStatementsTop: 10,
           collectTables: true,
           excludeDatabases: ['template0', 'template1'],
-          intervals: { defaultMs: 15_000, connectionsMs: 15_000, replicationMs: 30_000, deadlockMs: 300_000 },
+          intervals: { defaultMs: 15_000, connectionsMs: 15_000, replicationMs: 30_000, deadlockMs: 300_000, diskMs: 300_000 },
           log: silentLogger,
         }),
       );

@@ -34,7 +34,7 @@ describe('postgres target (PostgreSQL 16 primary + standby)', { skip }, () => {
   it('is one collector named after the target, run at the shortest interval', async () => {
     const t = makeTarget(cluster.primary.dsn, {
       name: 'main',
-      intervals: { defaultMs: 15_000, connectionsMs: 10_000, replicationMs: 30_000, deadlockMs: 300_000 },
+      intervals: { defaultMs: 15_000, connectionsMs: 10_000, replicationMs: 30_000, deadlockMs: 300_000, diskMs: 300_000 },
     });
     assert.equal(t.collector.name, 'postgres:main');
     assert.equal(t.collector.intervalMs, 10_000);
@@ -171,7 +171,7 @@ describe('postgres target (PostgreSQL 16 primary + standby)', { skip }, () => {
     const t = makeTarget(cluster.primary.dsn, {
       name: 'sched',
       definitions: [sqlDefinition('fast', now, 'default'), sqlDefinition('slow', now, 'replication')],
-      intervals: { defaultMs: 15_000, connectionsMs: 15_000, replicationMs: 30_000, deadlockMs: 300_000 },
+      intervals: { defaultMs: 15_000, connectionsMs: 15_000, replicationMs: 30_000, deadlockMs: 300_000, diskMs: 300_000 },
     });
     try {
       const t0 = 10_000_000;

@@ -80,6 +80,7 @@ export function createApp(config: Config, opts: AppOptions): App {
           connectionsMs: db.connectionPools.monitoring.intervalMs,
           replicationMs: db.replication.monitoring.intervalMs,
           deadlockMs: db.queryPerformance.deadlockCheckIntervalMs,
+          diskMs: sm.diskUsage.intervalMs,
         },
         log: log.child({ component: 'postgres', target: t.name }),
         clock,

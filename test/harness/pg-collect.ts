@@ -21,7 +21,7 @@ export function makeTarget(dsn: string, overrides: Partial<PostgresTargetOptions
     pgStatStatementsTop: 3,
     collectTables: true,
     excludeDatabases: ['template0'],
-    intervals: { defaultMs: 15_000, connectionsMs: 15_000, replicationMs: 30_000, deadlockMs: 300_000 },
+    intervals: { defaultMs: 15_000, connectionsMs: 15_000, replicationMs: 30_000, deadlockMs: 300_000, diskMs: 300_000 },
     log: silentLogger,
     ...overrides,
   });

@@ -5,7 +5,7 @@ import type { Labels } from '../../model/labels.ts';
 import type { MetricType } from '../../model/metric.ts';
 
 /** Which configured interval drives a definition (see `PostgresTargetOptions.intervals`). */
-export type PgInterval = 'default' | 'connections' | 'replication' | 'deadlock';
+export type PgInterval = 'default' | 'connections' | 'replication' | 'deadlock' | 'disk';
 
 /** Values the runner binds as `$1`, `$2`, ... in the order a definition lists them. */
 export type PgParam =

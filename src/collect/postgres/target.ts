@@ -9,7 +9,8 @@
 // between a definition's runs.
 //
 // Intervals: `default` (15 s) drives most definitions, `connections` (the spec's
-// connection_pools.monitoring.interval) the pool view, `replication` the replication definitions.
+// connection_pools.monitoring.interval) the pool view, `replication` the replication definitions,
+// `disk` (the spec's disk_usage.interval, 5m) the size functions (database, table and index sizes).
 // `deadlock` (the spec's deadlock_check_interval) is accepted but drives no query: deadlocks are a
 // counter of pg_stat_database, which is read at the default interval anyway.
 //
@@ -34,7 +35,7 @@ export interface PostgresTargetOptions {
   pgStatStatementsTop: number;
   collectTables: boolean;
   excludeDatabases: string[];
-  intervals: { defaultMs: number; connectionsMs: number; replicationMs: number; deadlockMs: number };
+  intervals: { defaultMs: number; connectionsMs: number; replicationMs: number; deadlockMs: number; diskMs: number };
   log: Logger;
   clock?: Clock;
   /** the definitions to run instead of the built-in ones */
@@ -80,6 +81,7 @@ export function createPostgresTarget(opts: PostgresTargetOptions): PostgresTarge
     connections: opts.intervals.connectionsMs,
     replication: opts.intervals.replicationMs,
     deadlock: opts.intervals.deadlockMs,
+    disk: opts.intervals.diskMs,
   };
   const baseIntervalMs = Math.min(...Object.values(intervalMs));
   const params: ParamValues = { top: opts.pgStatStatementsTop, excludeDatabases: opts.excludeDatabases };

@@ -84,9 +84,10 @@ FROM pg_stat_database_conflicts WHERE datname <> ALL($1::text[])`,
   },
 };
 
+// pg_database_size walks every file of the database: at the disk interval, like table sizes.
 export const databaseDefinition: PgDefinition = {
   name: 'pg_database',
-  interval: 'default',
+  interval: 'disk',
   labels: ['datname'],
   params: ['excludeDatabases'],
   variants: [

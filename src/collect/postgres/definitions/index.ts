@@ -14,7 +14,14 @@ import {
 } from './replication.ts';
 import { archiverDefinition, serverDefinition, settingsDefinition } from './server.ts';
 import { statStatementsDefinition } from './statements.ts';
-import { statioUserIndexesDefinition, statioUserTablesDefinition, userIndexesDefinition, userTablesDefinition } from './tables.ts';
+import {
+  indexSizesDefinition,
+  statioUserIndexesDefinition,
+  statioUserTablesDefinition,
+  tableSizesDefinition,
+  userIndexesDefinition,
+  userTablesDefinition,
+} from './tables.ts';
 import { statWalDefinition, walDefinition, walPositionDefinition } from './wal.ts';
 
 export const postgresDefinitions: readonly PgDefinition[] = [
@@ -43,7 +50,9 @@ export const postgresDefinitions: readonly PgDefinition[] = [
   walReceiverDefinition,
   statStatementsDefinition,
   userTablesDefinition,
+  tableSizesDefinition,
   statioUserTablesDefinition,
   statioUserIndexesDefinition,
   userIndexesDefinition,
+  indexSizesDefinition,
 ];
