@@ -90,6 +90,7 @@ export function createApp(config: Config, opts: AppOptions): App {
     const scores = createScoreCollector({
       latest,
       intervalMs: defaultMs,
+      cpu: { method: sm.cpuUsage.collection.method, cores: sm.cpuUsage.collection.cores },
       thresholds: {
         cpu: { warning: sm.cpuUsage.thresholdWarning, critical: sm.cpuUsage.thresholdCritical },
         memory: { warning: sm.memoryUsage.thresholdWarning, critical: sm.memoryUsage.thresholdCritical },

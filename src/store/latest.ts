@@ -39,7 +39,8 @@ export function createSnapshotBuilder(extraLabels: Labels = {}) {
       }
       if (labels !== lastLabels) {
         lastLabels = labels;
-        lastAll = hasExtra ? { ...labels, ...extraLabels } : labels;
+        // a series' own label wins over the collector-wide one (as over the constant labels at render)
+        lastAll = hasExtra ? { ...extraLabels, ...labels } : labels;
         lastText = labelsKey(lastAll);
       }
       family.series.push({ labels: lastAll, labelsText: lastText, value });

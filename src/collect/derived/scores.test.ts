@@ -52,23 +52,46 @@ describe('custom metrics', () => {
     const out = await run(latest);
     assert.equal(out.find('resource_usage_score'), 95);
     assert.equal(out.find('dpmon_resource_utilization_ratio', { resource: 'memory' }), 0.8);
-    assert.equal(out.find('dpmon_health_component_score', { component: 'postgres', instance: 'b' }), 0);
+    assert.equal(out.find('dpmon_health_component_score', { check: 'postgres', instance: 'b' }), 0);
     assert.equal(out.find('system_health_index'), (100 * (0.5 + 1 + 0 + 0)) / 4);
   });
 
   it('derives CPU utilisation from the change in node_cpu_seconds_total between runs', async () => {
     const latest = createLatestStore();
     const cpu = counter('node_cpu_seconds_total', '');
-    const collector = createScoreCollector({ latest, thresholds, intervalMs: 1 });
+    const collector = createScoreCollector({ latest, thresholds, intervalMs: 1, cpu: { method: 'utilization', cores: [0] } });
     put(latest, 'cpu', (emit) => {
       emit(cpu, { cpu: '0', mode: 'idle' }, 100);
       emit(cpu, { cpu: '0', mode: 'user' }, 100);
+      emit(cpu, { cpu: '1', mode: 'idle' }, 0); // not a selected core
     });
     assert.equal((await run(latest, collector)).find('dpmon_resource_utilization_ratio', { resource: 'cpu' }), undefined);
     put(latest, 'cpu', (emit) => {
       emit(cpu, { cpu: '0', mode: 'idle' }, 110);
       emit(cpu, { cpu: '0', mode: 'user' }, 130);
+      emit(cpu, { cpu: '1', mode: 'idle' }, 1000);
     });
     assert.equal((await run(latest, collector)).find('dpmon_resource_utilization_ratio', { resource: 'cpu' }), 0.75);
+    // no new cpu sample since (the cpu collector runs at half this rate): the last ratio is kept
+    assert.equal((await run(latest, collector)).find('dpmon_resource_utilization_ratio', { resource: 'cpu' }), 0.75);
+  });
+
+  it("with the spec's avg_load method, CPU usage is the 1-minute load per core, and the score is capped at 100", async () => {
+    const latest = createLatestStore();
+    put(latest, 'cpu', (emit) => {
+      const cpu = counter('node_cpu_seconds_total', '');
+      for (const n of ['0', '1']) emit(cpu, { cpu: n, mode: 'idle' }, 1);
+      emit(gauge('node_load1', ''), {}, 1.5);
+    });
+    const collector = createScoreCollector({ latest, thresholds, intervalMs: 1, cpu: { method: 'avg_load', cores: 'all' } });
+    const out = await run(latest, collector);
+    assert.equal(out.find('dpmon_resource_utilization_ratio', { resource: 'cpu' }), 0.75);
+    put(latest, 'cpu', (emit) => {
+      for (const n of ['0', '1']) emit(counter('node_cpu_seconds_total', ''), { cpu: n, mode: 'idle' }, 1);
+      emit(gauge('node_load1', ''), {}, 5);
+    });
+    const busy = await run(latest, collector);
+    assert.equal(busy.find('dpmon_resource_utilization_ratio', { resource: 'cpu' }), 2.5);
+    assert.equal(busy.find('resource_usage_score'), 100);
   });
 });

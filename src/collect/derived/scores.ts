@@ -18,13 +18,20 @@ export const resourceUtilization = gauge(
 );
 export const healthComponentScore = gauge(
   'dpmon_health_component_score',
-  'Score of one input of system_health_index, 0-1 (1 = below warning, 0 = at or above critical, or down).',
+  'Score of one check of system_health_index, 0-1 (1 = below warning, 0 = at or above critical, or down); label check = cpu, memory, disk, connections or postgres.',
 );
 
 export interface Thresholds {
   /** percent, as in the spec */
   readonly warning: number;
   readonly critical: number;
+}
+
+/** The spec's `cpu_usage.collection`: which CPU measure is "CPU usage", over which cores. */
+export interface CpuMeasure {
+  /** avg_load: node_load1 per core; utilization: busy share of node_cpu_seconds_total */
+  readonly method: 'avg_load' | 'utilization';
+  readonly cores: 'all' | readonly number[];
 }
 
 export interface ScoreInputs {
@@ -41,8 +48,17 @@ export function thresholdScore(percent: number, t: Thresholds): number {
   return (t.critical - percent) / (t.critical - t.warning);
 }
 
-export function createScoreCollector(opts: { latest: LatestStore; thresholds: ScoreInputs; intervalMs: number }): Collector {
+export function createScoreCollector(opts: {
+  latest: LatestStore;
+  thresholds: ScoreInputs;
+  intervalMs: number;
+  cpu?: CpuMeasure;
+}): Collector {
+  const cpuMeasure: CpuMeasure = opts.cpu ?? { method: 'utilization', cores: 'all' };
+  const coreSelected = (cpu: string | undefined) =>
+    cpuMeasure.cores === 'all' || cpuMeasure.cores.includes(Number(cpu));
   let previousCpu: { busy: number; total: number } | undefined;
+  let lastCpuRatio: number | undefined;
 
   function cpuRatio(): number | undefined {
     const family = opts.latest.families().get('node_cpu_seconds_total');
@@ -51,13 +67,29 @@ export function createScoreCollector(opts: { latest: LatestStore; thresholds: Sc
     let total = 0;
     for (const part of family)
       for (const s of part.series) {
+        if (!coreSelected(s.labels.cpu)) continue;
         total += s.value;
         if (s.labels.mode !== 'idle' && s.labels.mode !== 'iowait') busy += s.value;
       }
     const prev = previousCpu;
+    // the cpu collector runs every 30 s and this one every 15 s: between two cpu runs keep the last
+    // ratio, so the scores do not alternate between including and leaving out CPU
+    if (prev && total <= prev.total) return lastCpuRatio;
     previousCpu = { busy, total };
-    if (!prev || total <= prev.total) return undefined;
-    return (busy - prev.busy) / (total - prev.total);
+    if (!prev) return undefined;
+    lastCpuRatio = (busy - prev.busy) / (total - prev.total);
+    return lastCpuRatio;
+  }
+
+  /** The spec's avg_load: the 1-minute load average per selected core (system-wide load, so `cores` only sets the divisor). */
+  function loadRatio(): number | undefined {
+    const load = opts.latest.find('node_load1');
+    if (load === undefined) return undefined;
+    let cores = cpuMeasure.cores === 'all' ? 0 : cpuMeasure.cores.length;
+    if (cpuMeasure.cores === 'all')
+      for (const part of opts.latest.families().get('node_cpu_seconds_total') ?? [])
+        for (const s of part.series) if (s.labels.mode === 'idle') cores++;
+    return cores > 0 ? load / cores : undefined;
   }
 
   return {
@@ -67,15 +99,15 @@ export function createScoreCollector(opts: { latest: LatestStore; thresholds: Sc
       const { latest, thresholds } = opts;
       const usage: number[] = [];
       const health: number[] = [];
-      const record = (component: string, labels: Record<string, string>, ratio: number, t: Thresholds) => {
-        emit(resourceUtilization, { resource: component, ...labels }, ratio);
+      const record = (resource: string, labels: Record<string, string>, ratio: number, t: Thresholds) => {
+        emit(resourceUtilization, { resource, ...labels }, ratio);
         const score = thresholdScore(ratio * 100, t);
-        emit(healthComponentScore, { component, ...labels }, score);
+        emit(healthComponentScore, { check: resource, ...labels }, score);
         usage.push(ratio * 100);
         health.push(score);
       };
 
-      const cpu = cpuRatio();
+      const cpu = cpuMeasure.method === 'avg_load' ? loadRatio() : cpuRatio();
       if (cpu !== undefined) record('cpu', {}, cpu, thresholds.cpu);
 
       const memTotal = latest.find('node_memory_MemTotal_bytes');
@@ -97,7 +129,7 @@ export function createScoreCollector(opts: { latest: LatestStore; thresholds: Sc
         for (const s of part.series) {
           const instance = s.labels.instance ?? '';
           if (s.value !== 1) {
-            emit(healthComponentScore, { component: 'postgres', instance }, 0);
+            emit(healthComponentScore, { check: 'postgres', instance }, 0);
             health.push(0);
             continue;
           }
@@ -105,7 +137,8 @@ export function createScoreCollector(opts: { latest: LatestStore; thresholds: Sc
           if (ratio !== undefined) record('connections', { instance }, ratio, thresholds.connections);
         }
 
-      if (usage.length > 0) emit(resourceUsageScore, {}, Math.max(...usage));
+      // a load above the core count is a utilisation above 1; the score stays within 0-100
+      if (usage.length > 0) emit(resourceUsageScore, {}, Math.min(100, Math.max(...usage)));
       if (health.length > 0) emit(systemHealthIndex, {}, (100 * health.reduce((a, b) => a + b, 0)) / health.length);
     },
   };

@@ -83,7 +83,8 @@ export function createPostgresTarget(opts: PostgresTargetOptions): PostgresTarge
     deadlock: opts.intervals.deadlockMs,
     disk: opts.intervals.diskMs,
   };
-  const baseIntervalMs = Math.min(...Object.values(intervalMs));
+  // the intervals some definition uses (deadlock drives none): a short unused one must not wake the target
+  const baseIntervalMs = Math.min(opts.intervals.defaultMs, ...definitions.map((d) => intervalMs[d.interval]));
   const params: ParamValues = { top: opts.pgStatStatementsTop, excludeDatabases: opts.excludeDatabases };
 
   let conn: Connection | undefined;

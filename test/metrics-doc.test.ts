@@ -1,0 +1,182 @@
+// docs/metrics.md against what dpmon really serves: every family name on /metrics must be documented,
+// and the `promtool check metrics` findings on it must be exactly the doc's lint-exception list (modulo
+// names this host does not produce), with none on a name dpmon introduces.
+//
+// dpmon here is wired as src/app/app.ts wires it: every host collector over this machine's /proc and
+// /sys (host `instance` label), a postgres target for a PostgreSQL 16 primary and one for its streaming
+// standby, and the scores collector (the custom metrics), all run twice through the scheduler into the
+// latest store and rendered by renderTextFormat with the spec's constant labels.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { after, before, describe, it } from 'node:test';
+import { createScoreCollector } from '../src/collect/derived/scores.ts';
+import { createHostCollectors, hostCollectorDefaults } from '../src/collect/host/index.ts';
+import { createPostgresTarget, type PostgresTarget } from '../src/collect/postgres/index.ts';
+import { createScheduler, type ScheduledCollector } from '../src/collect/scheduler.ts';
+import { DEFAULT_PROCESS_GROUPS } from '../src/config/index.ts';
+import { renderTextFormat } from '../src/expose/text-format.ts';
+import { systemClock } from '../src/lib/clock.ts';
+import { silentLogger } from '../src/lib/logger.ts';
+import { createLatestStore } from '../src/store/latest.ts';
+import { startCluster, versionSkipReason, withClient, type Cluster } from './harness/postgres.ts';
+import { promtoolCheckMetrics, requirePeer } from './harness/process.ts';
+
+const doc = readFileSync(new URL('../docs/metrics.md', import.meta.url), 'utf8');
+
+/** Every `name` written in backticks in the doc (patterns such as `node_memory_<Field>_bytes` included). */
+const documented = new Set([...doc.matchAll(/`([a-zA-Z_:][a-zA-Z0-9_:<>]*)`/g)].map((m) => m[1]!));
+
+/**
+ * Families whose names are data, not code: node_memory_* (one per /proc/meminfo field of this kernel),
+ * node_vmstat_* (the /proc/vmstat fields node_exporter's default regex selects) and pg_settings_* (one
+ * per setting of this server version). For these only, a documented pattern line like
+ * `node_memory_<Field>_bytes` or `pg_settings_<name>` stands for every name it matches (`<...>` matches
+ * one or more name characters). A pattern is accepted only under these prefixes, so that a loose pattern
+ * elsewhere cannot hide an undocumented family.
+ */
+const DYNAMIC_PREFIXES = ['node_memory_', 'node_vmstat_', 'pg_settings_'];
+const patterns = [...documented]
+  .filter((n) => n.includes('<') && DYNAMIC_PREFIXES.some((p) => n.startsWith(p)))
+  .map((n) => new RegExp(`^${n.replace(/<[^>]*>/g, '[a-zA-Z0-9_]+')}$`));
+
+function isDocumented(name: string): boolean {
+  if (documented.has(name)) return true;
+  return DYNAMIC_PREFIXES.some((p) => name.startsWith(p)) && patterns.some((r) => r.test(name));
+}
+
+/** The doc's `## promtool lint exceptions` section: bullets `- \`name\` — message`, as `name message`. */
+function lintExceptions(): Set<string> {
+  const start = doc.indexOf('\n## promtool lint exceptions\n');
+  assert.ok(start >= 0, 'docs/metrics.md has no "## promtool lint exceptions" section');
+  const rest = doc.slice(start + 1);
+  const end = rest.slice(1).search(/\n#{1,2} /);
+  const section = end < 0 ? rest : rest.slice(0, end + 1);
+  const out = new Set<string>();
+  for (const m of section.matchAll(/^- `([a-zA-Z_:][a-zA-Z0-9_:]*)` — (.+)$/gm)) out.add(`${m[1]} ${m[2]!.trim()}`);
+  return out;
+}
+
+const nameOf = (finding: string) => finding.slice(0, finding.indexOf(' '));
+const isDpmonName = (name: string) => name.startsWith('dpmon_') || name === 'resource_usage_score' || name === 'system_health_index';
+
+const skip = versionSkipReason(16);
+
+describe('docs/metrics.md against what dpmon serves (PostgreSQL 16 primary + standby, this host)', { skip }, () => {
+  let cluster: Cluster;
+  const targets: PostgresTarget[] = [];
+  let text: string;
+  let served: Set<string>;
+
+  before(async () => {
+    cluster = await startCluster({ version: 16, standby: true });
+    // a user table and index with some activity, so the table and index families are served
+    await withClient(cluster.primary.dsn, async (c) => {
+      await c.query('CREATE TABLE metrics_doc_t (id int PRIMARY KEY, v text)');
+      await c.query(`INSERT INTO metrics_doc_t SELECT g, 'x' FROM generate_series(1, 100) g`);
+      await c.query('DELETE FROM metrics_doc_t WHERE id <= 10');
+    });
+
+    const hostLabels = { instance: hostname() };
+    const latest = createLatestStore();
+    const host: ScheduledCollector[] = createHostCollectors({
+      ...hostCollectorDefaults,
+      // a missing path too: dpmon_host_path_present 0
+      monitoredPaths: ['/', '/nonexistent-dpmon-metrics-doc'],
+      processGroups: Object.values(DEFAULT_PROCESS_GROUPS).map((g) => ({ name: g.name, comm: [...g.comm], cmdline: [...g.cmdline], user: [...g.user] })),
+    }).map((collector) => ({ collector, labels: hostLabels }));
+    for (const [name, server] of [
+      ['primary', cluster.primary],
+      ['standby', cluster.standby!],
+    ] as const) {
+      targets.push(
+        createPostgresTarget({
+          name,
+          dsn: server.dsn,
+          statementTimeoutMs: 5000,
+          connectTimeoutMs: 2000,
+          pgStatStatementsTop: 10,
+          collectTables: true,
+          excludeDatabases: ['template0', 'template1'],
+          intervals: { defaultMs: 15_000, connectionsMs: 15_000, replicationMs: 30_000, deadlockMs: 300_000, diskMs: 300_000 },
+          log: silentLogger,
+        }),
+      );
+    }
+    const scores = createScoreCollector({
+      latest,
+      intervalMs: 15_000,
+      thresholds: {
+        cpu: { warning: 70, critical: 85 },
+        memory: { warning: 75, critical: 90 },
+        disk: { warning: 80, critical: 90 },
+        connections: { warning: 70, critical: 85 },
+      },
+    });
+    const collectors = createScheduler({
+      collectors: [...host, ...targets.map((t) => ({ collector: t.collector }))],
+      latest,
+      clock: systemClock,
+      log: silentLogger,
+    });
+    // the scores read the others' latest values (the CPU ratio needs two cpu readings), so they run
+    // after each round of the other collectors, as their own scheduler
+    const derived = createScheduler({ collectors: [{ collector: scores, labels: hostLabels }], latest, clock: systemClock, log: silentLogger });
+    await collectors.runOnce();
+    await derived.runOnce();
+    await new Promise((r) => setTimeout(r, 1100));
+    await collectors.runOnce();
+    await derived.runOnce();
+    await collectors.stop();
+    await derived.stop();
+    text = renderTextFormat(latest.families(), { environment: 'production', component: 'datapunk-lake' });
+    served = new Set([...text.matchAll(/^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) /gm)].map((m) => m[1]!));
+  });
+
+  after(async () => {
+    for (const t of targets) await t.close();
+    await cluster?.stop();
+  });
+
+  it('serves the families this run is set up to produce', () => {
+    for (const name of ['node_cpu_seconds_total', 'node_memory_MemTotal_bytes', 'pg_up', 'pg_stat_user_tables_n_dead_tup', 'pg_stat_wal_receiver_received_tli', 'pg_settings_max_connections', 'resource_usage_score', 'system_health_index', 'dpmon_resource_utilization_ratio', 'dpmon_health_component_score'])
+      assert.ok(served.has(name), `${name} not served: the setup is broken`);
+  });
+
+  it('documents every family name served (dynamic families by a documented pattern)', () => {
+    assert.ok(patterns.length >= 3, `expected patterns for node_memory_*, node_vmstat_* and pg_settings_* in the doc, found ${patterns.length}`);
+    const missing = [...served].filter((n) => !isDocumented(n)).sort();
+    assert.deepEqual(missing, [], `served but not in docs/metrics.md (as \`name\`):\n  ${missing.join('\n  ')}`);
+  });
+
+  it('lists exactly the promtool findings in "promtool lint exceptions", none on a dpmon name', (t) => {
+    const promtool = requirePeer('promtool', t);
+    if (!promtool) return;
+    const listed = lintExceptions();
+    assert.ok(listed.size > 0, 'the lint-exception section lists nothing');
+    for (const entry of listed) assert.ok(!isDpmonName(nameOf(entry)), `a dpmon name is in the lint-exception list: ${entry}`);
+
+    const result = promtoolCheckMetrics(promtool, text);
+    assert.equal(result.parseError, undefined, `promtool could not lint the output:\n${result.raw}`);
+    // one finding per line, "name message" (a name may have several findings)
+    const findings = new Set(
+      result.raw
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && result.lintedNames.includes(nameOf(l))),
+    );
+    assert.ok(findings.size > 0, `promtool reported no findings at all:\n${result.raw}`);
+
+    const onDpmon = [...findings].filter((f) => isDpmonName(nameOf(f)));
+    assert.deepEqual(onDpmon, [], 'promtool findings on names dpmon introduces');
+
+    const unlisted = [...findings].filter((f) => !listed.has(f)).sort();
+    assert.deepEqual(unlisted, [], `promtool findings not in the doc's lint-exception list:\n  ${unlisted.join('\n  ')}`);
+
+    // the doc may list findings of names this host or server does not produce; a listed name that is
+    // served without that finding is stale
+    const stale = [...listed].filter((f) => served.has(nameOf(f)) && !findings.has(f)).sort();
+    assert.deepEqual(stale, [], `listed in the doc, served, but promtool no longer reports it:\n  ${stale.join('\n  ')}`);
+  });
+});
+
