@@ -1,0 +1,37 @@
+// Label matchers, as in PromQL selectors: =, !=, =~ and !~ (regexes fully anchored, as Prometheus).
+import type { Labels } from './labels.ts';
+
+export type MatchType = '=' | '!=' | '=~' | '!~';
+
+export interface Matcher {
+  readonly name: string;
+  readonly type: MatchType;
+  readonly value: string;
+}
+
+export interface CompiledMatcher extends Matcher {
+  matches(value: string): boolean;
+}
+
+export function compileMatcher(m: Matcher): CompiledMatcher {
+  switch (m.type) {
+    case '=':
+      return { ...m, matches: (v) => v === m.value };
+    case '!=':
+      return { ...m, matches: (v) => v !== m.value };
+    case '=~': {
+      const re = new RegExp(`^(?:${m.value})$`, 's');
+      return { ...m, matches: (v) => re.test(v) };
+    }
+    case '!~': {
+      const re = new RegExp(`^(?:${m.value})$`, 's');
+      return { ...m, matches: (v) => !re.test(v) };
+    }
+  }
+}
+
+/** A missing label matches as the empty string, as in Prometheus (`{foo=""}` matches series without foo). */
+export function matchesAll(labels: Labels, matchers: readonly CompiledMatcher[]): boolean {
+  for (const m of matchers) if (!m.matches(labels[m.name] ?? '')) return false;
+  return true;
+}

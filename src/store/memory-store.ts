@@ -1,0 +1,93 @@
+// The reference Store: every point in memory, no persistence, no retention. For tests (PromQL's
+// promqltest scripts load into it) and as the model the contract suite holds other stores to.
+import { labelsKey, type Labels } from '../model/labels.ts';
+import { compileMatcher, matchesAll, type Matcher } from '../model/matcher.ts';
+import type { Point, RollupFunction, SeriesPoints, Store, StoredSample } from './store.ts';
+
+export function createMemoryStore(opts: { rollupWindowMs?: number } = {}): Store {
+  const windowMs = opts.rollupWindowMs ?? 300_000;
+  const series = new Map<string, { labels: Labels; points: Point[] }>();
+
+  function matching(matchers: readonly Matcher[]) {
+    const compiled = matchers.map(compileMatcher);
+    return [...series.values()].filter((s) => matchesAll(s.labels, compiled));
+  }
+
+  function inRange(points: readonly Point[], start: number, end: number): Point[] {
+    return points.filter((p) => p.t >= start && p.t <= end);
+  }
+
+  return {
+    append(samples: readonly StoredSample[]) {
+      for (const s of samples) {
+        const key = labelsKey(s.labels);
+        let entry = series.get(key);
+        if (!entry) series.set(key, (entry = { labels: s.labels, points: [] }));
+        const last = entry.points.at(-1);
+        if (last && s.t <= last.t) continue;
+        entry.points.push({ t: s.t, v: s.v });
+      }
+    },
+    select(matchers, start, end): SeriesPoints[] {
+      return matching(matchers)
+        .map((s) => ({ labels: s.labels, points: inRange(s.points, start, end) }))
+        .filter((s) => s.points.length > 0);
+    },
+    selectRollup(matchers, fn, start, end): SeriesPoints[] {
+      const out: SeriesPoints[] = [];
+      for (const s of matching(matchers)) {
+        const windows = new Map<number, number[]>();
+        for (const p of s.points) {
+          const w = Math.floor(p.t / windowMs) * windowMs;
+          if (w < start || w > end) continue;
+          let vs = windows.get(w);
+          if (!vs) windows.set(w, (vs = []));
+          vs.push(p.v);
+        }
+        const points = [...windows].sort((a, b) => a[0] - b[0]).map(([t, vs]) => ({ t, v: rollup(fn, vs) }));
+        if (points.length) out.push({ labels: s.labels, points });
+      }
+      return out;
+    },
+    series(matchers, start, end) {
+      return matching(matchers)
+        .filter((s) => s.points.some((p) => p.t >= start && p.t <= end))
+        .map((s) => s.labels);
+    },
+    labelNames(start, end) {
+      const names = new Set<string>();
+      for (const s of series.values()) if (s.points.some((p) => p.t >= start && p.t <= end)) for (const n of Object.keys(s.labels)) names.add(n);
+      return [...names].sort();
+    },
+    labelValues(name, start, end) {
+      const values = new Set<string>();
+      for (const s of series.values()) {
+        const v = s.labels[name];
+        if (v !== undefined && s.points.some((p) => p.t >= start && p.t <= end)) values.add(v);
+      }
+      return [...values].sort();
+    },
+    async close() {},
+  };
+}
+
+/** One rollup function over a window's values (values in time order). */
+export function rollup(fn: RollupFunction, values: readonly number[]): number {
+  switch (fn) {
+    case 'avg':
+      return values.reduce((a, b) => a + b, 0) / values.length;
+    case 'max':
+      return Math.max(...values);
+    case 'min':
+      return Math.min(...values);
+    case 'count':
+      return values.length;
+    case 'last':
+      return values[values.length - 1]!;
+    case 'percentile_95': {
+      // nearest-rank on the sorted values, as the rollup tables store it
+      const sorted = [...values].sort((a, b) => a - b);
+      return sorted[Math.min(sorted.length - 1, Math.ceil(0.95 * sorted.length) - 1)]!;
+    }
+  }
+}

@@ -1,0 +1,44 @@
+// The history store contract: what the rules engine, PromQL and the HTTP API read, and what the
+// scheduler writes. Series are identified by their full label set, `__name__` included.
+import type { Labels } from '../model/labels.ts';
+import type { Matcher } from '../model/matcher.ts';
+
+/** One stored point: epoch ms and value. */
+export interface Point {
+  readonly t: number;
+  readonly v: number;
+}
+
+/** A sample to append: the full label set with `__name__`. */
+export interface StoredSample {
+  readonly labels: Labels;
+  readonly t: number;
+  readonly v: number;
+}
+
+export interface SeriesPoints {
+  /** full label set, `__name__` included */
+  readonly labels: Labels;
+  /** ascending by t, within the requested range (inclusive) */
+  readonly points: readonly Point[];
+}
+
+/** The spec's `metrics_aggregation.aggregation_functions`, plus min, count and last. */
+export type RollupFunction = 'avg' | 'max' | 'min' | 'percentile_95' | 'count' | 'last';
+
+export interface Store {
+  /** Appends samples; a sample older than its series' newest is dropped (out of order). */
+  append(samples: readonly StoredSample[]): void;
+  /** Raw points of every series matching all matchers, with t in [start, end]. */
+  select(matchers: readonly Matcher[], start: number, end: number): SeriesPoints[];
+  /** Label sets of the series matching the matchers that have points in [start, end]. */
+  series(matchers: readonly Matcher[], start: number, end: number): Labels[];
+  /**
+   * Rollup points of the matching series over fixed windows (`metrics_aggregation.window_size`, 5m):
+   * one point per window that has samples, t = the window's start, v = fn over the window's samples.
+   */
+  selectRollup(matchers: readonly Matcher[], fn: RollupFunction, start: number, end: number): SeriesPoints[];
+  labelNames(start: number, end: number): string[];
+  labelValues(name: string, start: number, end: number): string[];
+  close(): Promise<void>;
+}
