@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { chooseVariant, postgresDefinitions, type PostgresTarget } from '../src/collect/postgres/index.ts';
 import { startCluster, versionSkipReason, withClient, type Cluster } from './harness/postgres.ts';
-import { collectOnce, collectUntil, findAll, makeTarget, toExposition, value } from './harness/pg-collect.ts';
+import { collectOnce, collectUntil, duplicateSeries, findAll, makeTarget, toExposition, value } from './harness/pg-collect.ts';
 import { requirePeer } from './harness/process.ts';
 
 const skip = versionSkipReason(16);
@@ -259,5 +259,35 @@ describe('postgres collectors (PostgreSQL 16 primary + standby)', { skip }, () =
     assert.ok(names.every((n) => n !== undefined), `unparsed promtool output:\n${findings.join('\n')}`);
     assert.deepEqual(findings.filter((l) => l.startsWith('dpmon_')), []);
     assert.ok(findings.some((l) => l.startsWith('pg_stat_activity_count')), 'postgres_exporter names keep their form');
+  });
+
+  it('never repeats a label set within a family, even with pg_stat_statements.track = all', async () => {
+    await withClient(cluster.primary.dsn, async (c) => {
+      await c.query(`ALTER SYSTEM SET pg_stat_statements.track = 'all'`);
+      await c.query('SELECT pg_reload_conf()');
+    });
+    try {
+      // the same statement run at top level and nested in a function: two entries (toplevel t/f) since 14
+      await withClient(cluster.primary.dsn, async (c) => {
+        await c.query(`CREATE OR REPLACE FUNCTION dpmon_nested() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM pg_class'`);
+        for (let i = 0; i < 3; i++) {
+          await c.query('SELECT count(*) FROM pg_class');
+          await c.query('SELECT dpmon_nested()');
+        }
+      });
+      const entries = await withClient(cluster.primary.dsn, (c) =>
+        c.query(`SELECT count(*)::int AS n FROM pg_stat_statements WHERE query = 'SELECT count(*) FROM pg_class' GROUP BY queryid`),
+      );
+      assert.ok(entries.rows.some((r) => r.n >= 2), 'the statement has a top-level and a nested entry');
+      const p = await collectOnce(makeTarget(cluster.primary.dsn, { name: 'dups', pgStatStatementsTop: 1000 }));
+      const s = await collectOnce(standby);
+      assert.deepEqual(duplicateSeries(p), []);
+      assert.deepEqual(duplicateSeries(s), []);
+    } finally {
+      await withClient(cluster.primary.dsn, async (c) => {
+        await c.query('ALTER SYSTEM RESET pg_stat_statements.track');
+        await c.query('SELECT pg_reload_conf()');
+      });
+    }
   });
 });

@@ -41,6 +41,18 @@ describe('postgres target (PostgreSQL 16 primary + standby)', { skip }, () => {
     await t.close();
   });
 
+  it('connects with a libpq key=value DSN as with a URL', async () => {
+    const { port } = cluster.primary;
+    const t = makeTarget(`host=127.0.0.1 port=${port} user=postgres dbname='postgres' connect_timeout=5 sslmode=disable`, { name: 'kv' });
+    try {
+      const s = await collectOnce(t);
+      assert.equal(value(s, 'pg_up', { instance: 'kv' }), 1);
+      assert.ok((value(s, 'pg_settings_max_connections', { instance: 'kv' }) ?? 0) > 0);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('reports pg_up 0 without throwing when nothing listens, and retries only after the backoff', async () => {
     const clock = createManualClock(1_000_000);
     const port = await freePort();

@@ -41,4 +41,13 @@ describe('redactDsn', () => {
     assert.equal(redactDsn('postgres://mon:pw@db1:5432/lake'), 'postgres://mon:****@db1:5432/lake');
     assert.equal(redactDsn('host=db1 user=mon password=pw'), 'host=db1 user=mon password=****');
   });
+
+  it('rejects parameters dpmon cannot honour, and several hosts', () => {
+    assert.deepEqual(parseDsn('host=a service=lake'), { problem: 'connection parameter "service" is not supported by dpmon (it is libpq-only)' });
+    assert.deepEqual(parseDsn('postgres://a/b?target_session_attrs=read-write'), {
+      problem: 'connection parameter "target_session_attrs" is not supported by dpmon (it is libpq-only)',
+    });
+    assert.deepEqual(parseDsn('host=a,b port=5432'), { problem: 'several hosts in one DSN are not supported: configure one target per server' });
+    assert.deepEqual(parseDsn('host=a sslmode=maybe'), { problem: 'sslmode "maybe" is not one of disable, allow, prefer, require, verify-ca, verify-full' });
+  });
 });

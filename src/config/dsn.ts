@@ -12,6 +12,18 @@ const LIBPQ_KEYS = new Set([
   'target_session_attrs', 'load_balance_hosts',
 ]);
 
+/**
+ * The parameters dpmon's driver (node-postgres) honours; `src/collect/postgres/client-config.ts` maps
+ * them. Others are libpq-only (service files, multiple hosts, GSSAPI...): accepting them would be a
+ * promise dpmon cannot keep, so they are errors naming the parameter.
+ */
+export const SUPPORTED_DSN_KEYS = new Set([
+  'host', 'port', 'dbname', 'user', 'password', 'connect_timeout', 'options', 'application_name',
+  'sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'keepalives', 'keepalives_idle',
+]);
+
+const SSL_MODES = new Set(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']);
+
 export interface ParsedDsn {
   readonly form: 'url' | 'keyvalue';
   /** libpq parameters, URL parts included (host, port, dbname, user, password) */
@@ -58,7 +70,7 @@ function parseUrl(text: string): ParsedDsn | { problem: string } {
     if (!LIBPQ_KEYS.has(k)) return { problem: `unknown connection parameter "${k}" in the URL query` };
     params[k] = v;
   }
-  return checkPort(params) ?? { form: 'url', params };
+  return checkParams(params) ?? { form: 'url', params };
 }
 
 function parseKeyValue(text: string): ParsedDsn | { problem: string } {
@@ -113,16 +125,20 @@ function parseKeyValue(text: string): ParsedDsn | { problem: string } {
     params[key] = value;
     skipSpace();
   }
-  return checkPort(params) ?? { form: 'keyvalue', params };
+  return checkParams(params) ?? { form: 'keyvalue', params };
 }
 
-function checkPort(params: Record<string, string>): { problem: string } | undefined {
-  if (params.port === undefined) return undefined;
-  // libpq allows a port per host: "5432,5433"
-  for (const p of params.port.split(',')) {
-    const port = Number(p);
-    if (!/^\d+$/.test(p) || port < 1 || port > 65535) return { problem: `port "${p}" is not a number from 1 to 65535` };
+function checkParams(params: Record<string, string>): { problem: string } | undefined {
+  for (const key of Object.keys(params)) {
+    if (!SUPPORTED_DSN_KEYS.has(key)) return { problem: `connection parameter "${key}" is not supported by dpmon (it is libpq-only)` };
   }
+  if ((params.host ?? '').includes(',')) return { problem: 'several hosts in one DSN are not supported: configure one target per server' };
+  if (params.sslmode !== undefined && !SSL_MODES.has(params.sslmode)) {
+    return { problem: `sslmode "${params.sslmode}" is not one of ${[...SSL_MODES].join(', ')}` };
+  }
+  if (params.port === undefined) return undefined;
+  const port = Number(params.port);
+  if (!/^\d+$/.test(params.port) || port < 1 || port > 65535) return { problem: `port "${params.port}" is not a number from 1 to 65535` };
   return undefined;
 }
 

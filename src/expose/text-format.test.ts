@@ -47,6 +47,15 @@ describe('renderTextFormat', () => {
     assert.ok(text.includes('dpmon_test_value{q="inf"} +Inf\n'));
   });
 
+  it('writes a series repeated within one source once', () => {
+    const latest = createLatestStore();
+    const b = createSnapshotBuilder();
+    b.emit(up, { instance: 'x' }, 1);
+    b.emit(up, { instance: 'x' }, 0);
+    latest.put('s', b.build(0));
+    assert.deepEqual(renderTextFormat(latest.families()).split('\n').filter((l) => l.startsWith('pg_up')), ['pg_up{instance="x"} 1']);
+  });
+
   it('writes a series repeated by two sources once', () => {
     const latest = createLatestStore();
     for (const source of ['one', 'two']) {

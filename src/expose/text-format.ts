@@ -8,7 +8,7 @@ export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 /**
  * Renders families sorted by name, HELP and TYPE once per family, with `constLabels` (the spec's
  * `monitoring_integration.prometheus.labels`) added to every series that does not already set them.
- * A series repeated across sources (same name and labels) is written once: the first source wins.
+ * A series repeated (same name and labels, within a source or across sources) is written once: the first wins.
  */
 export function renderTextFormat(families: Map<string, FamilySnapshot[]>, constLabels: Labels = {}): string {
   const constText = labelsKey(constLabels);
@@ -19,13 +19,12 @@ export function renderTextFormat(families: Map<string, FamilySnapshot[]>, constL
     const parts = families.get(name) as FamilySnapshot[];
     const desc = parts[0]!.desc;
     out += `# HELP ${name} ${escapeHelp(desc.help)}\n# TYPE ${name} ${desc.type}\n`;
-    const seen = parts.length > 1 ? new Set<string>() : undefined;
+    // Prometheus rejects a whole scrape with a repeated series: drop repeats, whichever source made them
+    const seen = new Set<string>();
     for (const family of parts) {
       for (const s of family.series) {
-        if (seen) {
-          if (seen.has(s.labelsText)) continue;
-          seen.add(s.labelsText);
-        }
+        if (seen.has(s.labelsText)) continue;
+        seen.add(s.labelsText);
         const labels = joinLabels(s.labelsText, constText, constLabels, constNames, s.labels);
         out += labels ? `${name}{${labels}} ${formatValue(s.value)}\n` : `${name} ${formatValue(s.value)}\n`;
       }

@@ -90,3 +90,15 @@ export function toExposition(samples: TestSample[]): string {
   }
   return out;
 }
+
+/** Label sets that occur more than once in one family (Prometheus rejects a scrape that has any). */
+export function duplicateSeries(samples: TestSample[]): string[] {
+  const seen = new Set<string>();
+  const dups: string[] = [];
+  for (const s of samples) {
+    const key = `${s.name}{${Object.entries(s.labels).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')}}`;
+    if (seen.has(key)) dups.push(key);
+    seen.add(key);
+  }
+  return dups;
+}

@@ -25,6 +25,7 @@ import { counter, gauge, type Emit, type MetricDesc } from '../../model/metric.t
 import { chooseVariant, type PgDefinition, type PgInterval } from './definition.ts';
 import { postgresDefinitions } from './definitions/index.ts';
 import { runDefinition, tagSql, type ParamValues } from './runner.ts';
+import { pgClientConfig } from './client-config.ts';
 
 export interface PostgresTargetOptions {
   /** the target's name: the `instance` label of every sample */
@@ -115,7 +116,7 @@ export function createPostgresTarget(opts: PostgresTargetOptions): PostgresTarge
 
   async function connect(): Promise<Connection> {
     const client = new pg.Client({
-      connectionString: opts.dsn,
+      ...pgClientConfig(opts.dsn),
       application_name: 'dpmon',
       statement_timeout: opts.statementTimeoutMs,
       // a monitoring query should give up on a lock quickly rather than queue behind DDL

@@ -30,7 +30,11 @@ FROM (
   },
 };
 
-// NULL lag columns mean the standby has caught up and no WAL is flowing: reported as 0.
+// NULL lag columns mean the standby has caught up and no WAL is flowing: reported as 0. A NULL
+// replay_lsn (a standby still starting) gives no byte-lag sample rather than a false 0.
+// Two standbys can share all four labels (same host, the default application_name "walreceiver", no
+// slot): rows are grouped by the labels, keeping the worst lag, so no family repeats a label set
+// (Prometheus rejects a whole scrape with a duplicate series).
 export const statReplicationDefinition: PgDefinition = {
   name: 'pg_stat_replication',
   interval: 'replication',
@@ -41,33 +45,26 @@ export const statReplicationDefinition: PgDefinition = {
       sql: `
 SELECT r.application_name, COALESCE(host(r.client_addr), '') AS client_addr, r.state,
        COALESCE(s.slot_name::text, '') AS slot_name,
-       (${CURRENT_LSN} - '0/0'::pg_lsn)::float8 AS pg_current_wal_lsn_bytes,
-       (${CURRENT_LSN} - r.replay_lsn)::float8 AS pg_wal_lsn_diff,
-       GREATEST(0, ${CURRENT_LSN} - r.replay_lsn)::float8 AS lag_bytes,
-       extract(epoch FROM r.reply_time) AS reply_time,
-       COALESCE(extract(epoch FROM r.write_lag), 0) AS write_lag,
-       COALESCE(extract(epoch FROM r.flush_lag), 0) AS flush_lag,
-       COALESCE(extract(epoch FROM r.replay_lag), 0) AS replay_lag
+       max((${CURRENT_LSN} - '0/0'::pg_lsn)::float8) AS pg_current_wal_lsn_bytes,
+       max((${CURRENT_LSN} - r.replay_lsn)::float8) AS pg_wal_lsn_diff,
+       max(CASE WHEN r.replay_lsn IS NOT NULL THEN GREATEST(0, (${CURRENT_LSN} - r.replay_lsn)::float8) END) AS lag_bytes,
+       min(extract(epoch FROM r.reply_time)) AS reply_time,
+       max(COALESCE(extract(epoch FROM r.write_lag), 0)) AS write_lag,
+       max(COALESCE(extract(epoch FROM r.flush_lag), 0)) AS flush_lag,
+       max(COALESCE(extract(epoch FROM r.replay_lag), 0)) AS replay_lag
 FROM pg_stat_replication r
-LEFT JOIN pg_replication_slots s ON s.active_pid = r.pid`,
+LEFT JOIN pg_replication_slots s ON s.active_pid = r.pid
+GROUP BY 1, 2, 3, 4`,
     },
   ],
   metrics: {
     pg_current_wal_lsn_bytes: gaugeCol('pg_stat_replication_pg_current_wal_lsn_bytes', 'WAL position in bytes'),
     pg_wal_lsn_diff: gaugeCol('pg_stat_replication_pg_wal_lsn_diff', 'Lag in bytes between master and slave'),
     reply_time: gaugeCol('pg_stat_replication_reply_time', 'Send time of last reply message received from standby server'),
-    lag_bytes: gaugeCol('dpmon_pg_replication_lag_bytes', 'WAL bytes the standby has not replayed yet', {
-      labels: ['application_name', 'client_addr'],
-    }),
-    write_lag: gaugeCol('dpmon_pg_replication_write_lag_seconds', 'Time until the standby wrote recent WAL', {
-      labels: ['application_name', 'client_addr'],
-    }),
-    flush_lag: gaugeCol('dpmon_pg_replication_flush_lag_seconds', 'Time until the standby flushed recent WAL', {
-      labels: ['application_name', 'client_addr'],
-    }),
-    replay_lag: gaugeCol('dpmon_pg_replication_replay_lag_seconds', 'Time until the standby replayed recent WAL', {
-      labels: ['application_name', 'client_addr'],
-    }),
+    lag_bytes: gaugeCol('dpmon_pg_replication_lag_bytes', 'WAL bytes the standby has not replayed yet'),
+    write_lag: gaugeCol('dpmon_pg_replication_write_lag_seconds', 'Time until the standby wrote recent WAL'),
+    flush_lag: gaugeCol('dpmon_pg_replication_flush_lag_seconds', 'Time until the standby flushed recent WAL'),
+    replay_lag: gaugeCol('dpmon_pg_replication_replay_lag_seconds', 'Time until the standby replayed recent WAL'),
   },
 };
 

@@ -7,14 +7,22 @@
 import type { PgDefinition } from '../definition.ts';
 import { counterCol } from './helpers.ts';
 
+// Since 14 an entry is keyed by (userid, dbid, queryid, toplevel): with pg_stat_statements.track = all
+// one statement can have two entries, and with compute_query_id off queryid is NULL for all. Entries are
+// summed per (user, database, queryid) first, so no series repeats a label set.
 function topNSql(readTime: string, writeTime: string): string {
   return `
-WITH s AS (
-  SELECT pg_get_userbyid(s.userid) AS "user", d.datname, s.queryid::text AS queryid,
-         s.calls, s.total_exec_time, s.rows, s.${readTime} AS read_time, s.${writeTime} AS write_time,
-         row_number() OVER (ORDER BY s.total_exec_time DESC, s.queryid) AS rank
-  FROM pg_stat_statements(false) s
-  JOIN pg_database d ON d.oid = s.dbid
+WITH a AS (
+  SELECT userid, dbid, queryid, sum(calls) AS calls, sum(total_exec_time) AS total_exec_time, sum(rows) AS rows,
+         sum(${readTime}) AS read_time, sum(${writeTime}) AS write_time
+  FROM pg_stat_statements(false)
+  GROUP BY userid, dbid, queryid
+), s AS (
+  SELECT pg_get_userbyid(a.userid) AS "user", d.datname, COALESCE(a.queryid::text, '') AS queryid,
+         a.calls, a.total_exec_time, a.rows, a.read_time, a.write_time,
+         row_number() OVER (ORDER BY a.total_exec_time DESC, a.queryid) AS rank
+  FROM a
+  JOIN pg_database d ON d.oid = a.dbid
   WHERE d.datname <> ALL($2::text[])
 )
 SELECT "user", datname, queryid, calls AS calls_total, total_exec_time / 1000 AS seconds_total,
