@@ -131,25 +131,30 @@ async function start(values: { config?: string[]; listen?: string; 'data-dir'?: 
   const log = createLogger();
   for (const w of loaded.warnings) log.warn({ config: formatConfigIssue(w), code: w.code }, 'config warning');
   const app = createApp(loaded.config, { log, listen, dataDir: values['data-dir'] });
+  const starting = app.start();
   const stopped = new Promise<number>((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'shutting down');
-      app.stop().then(
-        () => resolve(EXIT_OK),
-        (err: unknown) => {
-          log.error({ err }, 'shutdown failed');
-          resolve(EXIT_RUNTIME);
-        },
-      );
+      // a signal during start (initdb takes seconds) waits for start to finish, then stops what it built
+      starting
+        .catch(() => {})
+        .then(() => app.stop())
+        .then(
+          () => resolve(EXIT_OK),
+          (err: unknown) => {
+            log.error({ err }, 'shutdown failed');
+            resolve(EXIT_RUNTIME);
+          },
+        );
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   });
   try {
-    await app.start();
+    await starting;
   } catch (err) {
     log.fatal({ err }, 'dpmon failed to start');
     await app.stop().catch(() => {});

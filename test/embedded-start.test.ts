@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { freePort, promtoolCheckMetrics, requirePeer, runDpmon, waitFor, type DpmonProcess } from './harness/process.ts';
 
 async function scrape(port: number, path = '/metrics'): Promise<string | undefined> {
@@ -107,5 +107,32 @@ describe('dpmon start with no target (embedded default)', () => {
     assert.match(dpmon.output(), /embedded PostgreSQL already running: adopting it/);
     assert.equal(await stopAndWait(dpmon), 0);
     assert.ok(!existsSync(pidFile), 'the adopted server was stopped too');
+  });
+});
+
+describe('dpmon start with no target, as root, from a directory user postgres cannot enter', () => {
+  it('puts the embedded cluster under /var/lib/dpmon and says so', async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('only root runs PostgreSQL as another user (CI runs as root)');
+    const closed = await mkdtemp(join(tmpdir(), 'dpmon-closed-')); // mode 700, like /root
+    const dataDir = join(closed, 'data');
+    const port = await freePort();
+    const dpmon = runDpmon(['start', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`]);
+    try {
+      await waitFor('pg_up 1', async () => {
+        const text = await scrape(port);
+        return text && /^pg_up\{[^}]*instance="embedded"[^}]*\} 1$/m.test(text) ? true : undefined;
+      }, 90_000);
+      const line = dpmon.output().split('\n').find((l) => l.includes('the embedded cluster lives here instead'));
+      assert.ok(line, dpmon.output());
+      const clusterDir = (JSON.parse(line) as { dataDir: string }).dataDir;
+      assert.match(clusterDir, /^\/var\/lib\/dpmon\/embedded-[0-9a-f]{12}\/postgres$/);
+      assert.ok(existsSync(join(clusterDir, 'PG_VERSION')));
+      assert.equal(await stopAndWait(dpmon), 0);
+      assert.ok(!existsSync(join(clusterDir, 'postmaster.pid')));
+      await rm(dirname(clusterDir), { recursive: true, force: true });
+    } finally {
+      if (dpmon.child.exitCode === null) await stopAndWait(dpmon);
+      await rm(closed, { recursive: true, force: true });
+    }
   });
 });

@@ -82,7 +82,7 @@ export function createApp(config: Config, opts: AppOptions): App {
           deadlockMs: db.queryPerformance.deadlockCheckIntervalMs,
           diskMs: sm.diskUsage.intervalMs,
         },
-        log: log.child({ component: 'postgres', target: t.name }),
+        log, // the target binds component and target itself
         clock,
       }),
     );

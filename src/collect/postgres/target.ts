@@ -26,6 +26,7 @@ import { chooseVariant, type PgDefinition, type PgInterval } from './definition.
 import { postgresDefinitions } from './definitions/index.ts';
 import { runDefinition, tagSql, type ParamValues } from './runner.ts';
 import { pgClientConfig } from './client-config.ts';
+import { redactDsn } from '../../config/dsn.ts';
 
 export interface PostgresTargetOptions {
   /** the target's name: the `instance` label of every sample */
@@ -180,7 +181,7 @@ export function createPostgresTarget(opts: PostgresTargetOptions): PostgresTarge
         lastConnectError = undefined;
       } catch (err) {
         const msg = err instanceof Error ? err.message : String(err);
-        if (msg !== lastConnectError) log.warn({ err }, 'postgres connect failed, will retry with backoff');
+        if (msg !== lastConnectError) log.warn({ err, dsn: redactDsn(opts.dsn) }, 'postgres connect failed, will retry with backoff');
         lastConnectError = msg;
         scheduleReconnect();
         return down();
@@ -209,14 +210,15 @@ export function createPostgresTarget(opts: PostgresTargetOptions): PostgresTarge
 
     let anyError = false;
     for (const def of definitions) {
-      if (signal.aborted || c.lost) break;
+      if (c.lost) break;
       if (def.onlyOn === 'primary' && inRecovery) continue;
       if (def.onlyOn === 'standby' && !inRecovery) continue;
       if (def.requires === 'tables' && !opts.collectTables) continue;
       const variant = chooseVariant(def, c.major);
       if (!variant) continue;
       const labels = { collector: def.name, instance };
-      if (!isDue(def, now)) {
+      // a run cut short by its timeout still serves the last samples of the definitions it did not reach
+      if (signal.aborted || !isDue(def, now)) {
         const cached = cache.get(def.name);
         if (cached) {
           for (const [d, l, v] of cached) emit(d, l, v);
