@@ -1,0 +1,4 @@
+import { createMemoryStore } from './memory-store.ts';
+import { runStoreContract } from './store.contract.ts';
+
+runStoreContract('memory', () => createMemoryStore());

@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { createManualClock } from '../lib/clock.ts';
+import type { Matcher } from '../model/matcher.ts';
+import { createMemoryStore } from './memory-store.ts';
+import { createSqliteStore, StoreError, type SqliteStore, type SqliteStoreOptions } from './sqlite-store.ts';
+import { runStoreContract } from './store.contract.ts';
+import type { RollupFunction, Store, StoredSample } from './store.ts';
+
+const S = 1000;
+const M = 60 * S;
+const H = 60 * M;
+const D = 24 * H;
+const W = 5 * M;
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'dpmon-store-'));
+  dirs.push(d);
+  return d;
+}
+
+function open(dataDir: string, clock: { now(): number } & ReturnType<typeof createManualClock>, extra: Partial<SqliteStoreOptions> = {}) {
+  return createSqliteStore({
+    dataDir,
+    clock,
+    rawRetentionMs: 15 * D,
+    rollupWindowMs: W,
+    rollupRetentionMs: 30 * D,
+    flushIntervalMs: 0,
+    headRetentionMs: H,
+    ...extra,
+  });
+}
+
+// answered from the head: the clock stays at 0, nothing is flushed
+runStoreContract('sqlite (head)', () => open(tempDir(), createManualClock(0)));
+
+// answered from SQLite: flush, close, and reopen two days later, so nothing is reloaded into the head
+{
+  const clocks = new WeakMap<Store, { dir: string; clock: ReturnType<typeof createManualClock> }>();
+  runStoreContract(
+    'sqlite (persisted)',
+    () => {
+      const dir = tempDir();
+      const clock = createManualClock(0);
+      const store = open(dir, clock);
+      clocks.set(store, { dir, clock });
+      return store;
+    },
+    {
+      async settle(store) {
+        const { dir, clock } = clocks.get(store)!;
+        (store as SqliteStore).flush();
+        await store.close();
+        await clock.advance(2 * D);
+        const reopened = open(dir, clock);
+        assert.equal(reopened.stats().headPoints, 0);
+        return reopened;
+      },
+    },
+  );
+}
+
+const conn = (db: string) => ({ __name__: 'pg_connections', db });
+const all: Matcher[] = [{ name: '__name__', type: '=', value: 'pg_connections' }];
+
+/** 15 s samples of `series` series from `from` for `span` ms, values a noisy function of time. */
+function scrape(from: number, span: number, series = 3): StoredSample[] {
+  const out: StoredSample[] = [];
+  for (let t = from; t < from + span; t += 15 * S) {
+    for (let i = 0; i < series; i++) out.push({ labels: conn(`db${i}`), t, v: Math.round(50 + 40 * Math.sin(t / 1e6 + i) + ((t / 15000) % 7)) });
+  }
+  return out;
+}
+
+describe('sqlite store', () => {
+  it('keeps its data across close and reopen', async () => {
+    const dir = tempDir();
+    const clock = createManualClock(10 * D);
+    let store = open(dir, clock);
+    const samples = scrape(10 * D - 2 * H, 2 * H);
+    store.append(samples);
+    await store.close();
+    store = open(dir, clock);
+    const got = store.select(all, 0, 11 * D);
+    assert.equal(got.length, 3);
+    assert.equal(
+      got.reduce((n, s) => n + s.points.length, 0),
+      samples.length,
+    );
+    // out-of-order detection survives the restart: an old sample is still dropped
+    store.append([{ labels: conn('db0'), t: 10 * D - H, v: 1 }]);
+    assert.equal(store.select(all, 0, 11 * D).reduce((n, s) => n + s.points.length, 0), samples.length);
+    await store.close();
+  });
+
+  it('answers a range spanning SQLite and the head after the head was trimmed', async () => {
+    const dir = tempDir();
+    const clock = createManualClock(0);
+    const store = open(dir, clock);
+    const memory = createMemoryStore();
+    for (let t = 0; t < 3 * H; t += M) {
+      const batch = scrape(t, M);
+      store.append(batch);
+      memory.append(batch);
+      await clock.advance(M);
+      store.flush();
+    }
+    assert.ok(store.stats().headPoints < 3 * 3 * 4 * 60, 'the head dropped chunks older than its span');
+    assert.deepEqual(store.select(all, 0, 3 * H), memory.select(all, 0, 3 * H));
+    assert.deepEqual(store.select(all, 30 * M, 2 * H + 7 * S), memory.select(all, 30 * M, 2 * H + 7 * S));
+    for (const fn of ['avg', 'max', 'min', 'percentile_95', 'count', 'last'] as RollupFunction[]) {
+      assert.deepEqual(store.selectRollup(all, fn, 0, 3 * H), memory.selectRollup(all, fn, 0, 3 * H), fn);
+    }
+    await store.close();
+  });
+
+  it('computes the same rollups as the memory store, from the head and after a restart mid-window', async () => {
+    const dir = tempDir();
+    const clock = createManualClock(0);
+    let store = open(dir, clock);
+    const memory = createMemoryStore();
+    const first = scrape(0, 47 * M, 5);
+    store.append(first);
+    memory.append(first);
+    await clock.advance(47 * M);
+    store.flush();
+    await store.close();
+    // restart in the middle of the window [45m, 50m), within the head span: the window is recomputed
+    store = open(dir, clock);
+    const second = scrape(47 * M, 20 * M, 5);
+    store.append(second);
+    memory.append(second);
+    await clock.advance(20 * M);
+    store.flush();
+    for (const fn of ['avg', 'max', 'min', 'percentile_95', 'count', 'last'] as RollupFunction[]) {
+      assert.deepEqual(store.selectRollup(all, fn, 0, 2 * H), memory.selectRollup(all, fn, 0, 2 * H), fn);
+    }
+    await store.close();
+    // and once everything is only in SQLite
+    await clock.advance(D);
+    store = open(dir, clock);
+    for (const fn of ['avg', 'max', 'min', 'percentile_95', 'count', 'last'] as RollupFunction[]) {
+      assert.deepEqual(store.selectRollup(all, fn, 0, 2 * H), memory.selectRollup(all, fn, 0, 2 * H), fn);
+    }
+    await store.close();
+  });
+
+  it('deletes raw samples after the raw retention and rollups after the rollup retention', async () => {
+    const dir = tempDir();
+    const clock = createManualClock(0);
+    const store = open(dir, clock);
+    store.append(scrape(0, H));
+    await clock.advance(H);
+    store.flush();
+    await clock.advance(15 * D); // now = 15d + 1h: raw samples of [0, 1h) are older than 15 days
+    store.append(scrape(15 * D + H, 10 * M));
+    store.flush(); // runs retention: its last run is more than a minute ago
+    assert.deepEqual(store.select(all, 0, H), [], 'raw samples past 15 days are gone');
+    assert.equal(store.select(all, 15 * D, 16 * D)[0]!.points.length, 40);
+    const rollups = store.selectRollup(all, 'count', 0, H);
+    assert.equal(rollups.length, 3, 'rollups are kept');
+    assert.deepEqual(
+      rollups[0]!.points.map((p) => p.v),
+      Array(12).fill(20),
+    );
+    store.enforceRetention(30 * D + 30 * M);
+    assert.deepEqual(
+      store.selectRollup(all, 'count', 0, H)[0]!.points.map((p) => p.t),
+      [30, 35, 40, 45, 50, 55].map((m) => m * M),
+      'rollup windows older than 30 days are gone',
+    );
+    await store.close();
+  });
+
+  it('stores NaN (staleness markers) and reads it back as NaN', async () => {
+    const dir = tempDir();
+    const clock = createManualClock(0);
+    let store = open(dir, clock);
+    store.append([{ labels: conn('a'), t: 1000, v: NaN }]);
+    await store.close();
+    await clock.advance(D);
+    store = open(dir, clock);
+    assert.ok(Number.isNaN(store.select(all, 0, 2000)[0]!.points[0]!.v));
+    await store.close();
+  });
+
+  it('reports a corrupt database as a StoreError naming the path', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'history.db'), 'this is not a database, only text that looks nothing like one'.repeat(100));
+    assert.throws(
+      () => open(dir, createManualClock(0)),
+      (err: unknown) =>
+        err instanceof StoreError &&
+        err.code === 'STORE_OPEN' &&
+        err.message.includes(join(dir, 'history.db')) &&
+        /not a database/.test(err.message),
+    );
+  });
+
+  it('reports a data directory that cannot be created as a StoreError naming the path', () => {
+    const file = join(tempDir(), 'plain-file');
+    writeFileSync(file, '');
+    assert.throws(
+      () => open(join(file, 'data'), createManualClock(0)),
+      (err: unknown) => err instanceof StoreError && err.code === 'STORE_OPEN' && err.message.includes(file) && /ENOTDIR|not a directory/.test(err.message),
+    );
+  });
+});
