@@ -101,6 +101,16 @@ describe('dpmon command line', () => {
     await assert.rejects(fetch(`http://127.0.0.1:${port}/-/healthy`));
   });
 
+  it('exits 1 with a clear message when the history store cannot be opened (corrupt history.db)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dpmon-corrupt-'));
+    await writeFile(join(dir, 'history.db'), 'this is not an SQLite database, it is a text file long enough to be read as a header');
+    const port = await freePort();
+    const r = runDpmonSync(['start', '--data-dir', dir, '--listen', `127.0.0.1:${port}`], { DATABASE_URL: 'postgres://dpmon@127.0.0.1:1/x' });
+    await rm(dir, { recursive: true, force: true });
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /cannot open history store [^"]*history\.db/);
+  });
+
   it('refuses a non-loopback --listen without server.auth_token', () => {
     const r = runDpmonSync(['start', '--listen', '0.0.0.0:9817']);
     assert.equal(r.code, 2);

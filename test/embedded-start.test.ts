@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { createSqliteStore } from '../src/store/sqlite-store.ts';
 import { freePort, promtoolCheckMetrics, requirePeer, runDpmon, waitFor, type DpmonProcess } from './harness/process.ts';
 
 async function scrape(port: number, path = '/metrics'): Promise<string | undefined> {
@@ -82,6 +83,14 @@ describe('dpmon start with no target (embedded default)', () => {
     assert.ok(existsSync(pidFile));
     assert.equal(await stopAndWait(dpmon!), 0);
     assert.ok(!existsSync(pidFile), 'postmaster.pid is gone: the embedded server stopped');
+
+    // what was collected is in the history store
+    const history = createSqliteStore({ dataDir, rawRetentionMs: 86_400_000, rollupWindowMs: 300_000, rollupRetentionMs: 86_400_000, flushIntervalMs: 0 });
+    const up = history.select([{ name: '__name__', type: '=', value: 'pg_up' }], 0, Date.now());
+    await history.close();
+    assert.equal(up.length, 1);
+    assert.equal(up[0]!.labels.instance, 'embedded');
+    assert.ok(up[0]!.points.length >= 1 && up[0]!.points.every((p) => p.v === 1));
 
     dpmon = runDpmon(['start', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`]);
     await waitFor('second start', async () => {

@@ -10,13 +10,17 @@ import { createScheduler, type ScheduledCollector, type Scheduler } from '../col
 import { createHttpServer } from '../api/server.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
-import { createLatestStore, type LatestStore } from '../store/latest.ts';
+import { createLatestStore, type LatestStore, type SourceSnapshot } from '../store/latest.ts';
+import { createSqliteStore, type SqliteStore } from '../store/sqlite-store.ts';
+import type { StoredSample } from '../store/store.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded-postgres.ts';
 
 export interface App {
   start(): Promise<{ address: string }>;
   stop(): Promise<void>;
   readonly latest: LatestStore;
+  /** the history store, once started */
+  history(): SqliteStore | undefined;
 }
 
 export interface AppOptions {
@@ -37,7 +41,21 @@ export function createApp(config: Config, opts: AppOptions): App {
   let targets: PostgresTarget[] = [];
   let scheduler: Scheduler | undefined;
   let server: FastifyInstance | undefined;
+  let store: SqliteStore | undefined;
   let ready = false;
+
+  function openHistory(): SqliteStore {
+    const agg = config.monitoringIntegration.metricsAggregation;
+    return createSqliteStore({
+      dataDir,
+      clock,
+      rawRetentionMs: config.storage.rawRetentionMs,
+      rollupWindowMs: agg.windowSizeMs,
+      // the spec gives rollup retention twice (metrics_aggregation.retention, resource_monitoring.retention_period): keep the longer
+      rollupRetentionMs: Math.max(agg.retentionMs, config.resourceMonitoring.retentionPeriodMs),
+      onError: (err) => log.error({ err }, 'history store write failed, will retry'),
+    });
+  }
 
   async function resolveTargets(): Promise<readonly TargetConfig[]> {
     if (config.targets.length > 0) return config.targets;
@@ -112,12 +130,15 @@ export function createApp(config: Config, opts: AppOptions): App {
   return {
     latest,
     async start() {
+      store = openHistory();
       const targetConfigs = await resolveTargets();
+      const history = store;
       scheduler = createScheduler({
         collectors: buildCollectors(targetConfigs),
         latest,
         clock,
         log: log.child({ component: 'collect' }),
+        onSnapshot: (_source, snapshot) => history.append(toStoredSamples(snapshot)),
       });
       server = createHttpServer({
         metricsPath: config.monitoringIntegration.prometheus.endpoint,
@@ -140,7 +161,20 @@ export function createApp(config: Config, opts: AppOptions): App {
       await server?.close();
       await scheduler?.stop();
       await Promise.all(targets.map((t) => t.close()));
+      await store?.close();
       await embedded?.stop();
     },
+    history: () => store,
   };
+}
+
+/**
+ * A collector run's samples as history: `__name__` joins the labels. The spec's constant labels are
+ * an exposition concern (/metrics, remote_write) and are not stored.
+ */
+export function toStoredSamples(snapshot: SourceSnapshot): StoredSample[] {
+  const out: StoredSample[] = [];
+  for (const [name, family] of snapshot.families)
+    for (const s of family.series) out.push({ labels: { ...s.labels, __name__: name }, t: snapshot.t, v: s.value });
+  return out;
 }
