@@ -1,7 +1,7 @@
 // `npm run bench`: figures of the PostgreSQL collection cycle and /metrics rendering, with
 // postgres_exporter (Debian's prometheus-postgres-exporter) measured beside dpmon on the same server.
 // Prints one JSON document on stdout; progress goes to stderr. Medians over ROUNDS runs.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import pg from 'pg';
@@ -254,6 +254,17 @@ async function benchExporter(dsn: string) {
   }
 }
 
+/** The history store's figures (bench/store.ts), run in its own process with --expose-gc for memory. */
+function storeFigures(): Record<string, unknown> {
+  log('measuring the history store');
+  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', new URL('./store.ts', import.meta.url).pathname], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  if (r.status !== 0) return { store: { failed: `bench/store.ts exited ${r.status}` } };
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
 async function main() {
   log('starting PostgreSQL 16');
   const cluster = await startCluster({ version: 16, settings: { max_connections: 300, 'pg_stat_statements.max': 5000 } });
@@ -278,6 +289,7 @@ async function main() {
       cpu_ratio_dpmon_to_exporter_per_series: ratio,
       cpu_ratio_dpmon_to_exporter_raw: measured ? round(dpmon.cycle_cpu_ms / measured.scrape_cpu_ms, 3) : null,
       render_10k: render,
+      ...storeFigures(),
     };
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   } finally {
