@@ -61,6 +61,15 @@ describe('dpmon start with no target (embedded default)', () => {
     assert.match(dpmon!.output(), /monitoring the embedded PostgreSQL 16/);
   });
 
+  it('answers PromQL over what it collected at /api/v1/query', async () => {
+    const body = await waitFor('pg_up in the history', async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent('max by (instance) (pg_up)')}`);
+      const json = (await res.json()) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+      return json.data.result.length > 0 ? json : undefined;
+    });
+    assert.deepEqual(body.data.result.map((r) => [r.metric.instance, r.value[1]]), [['embedded', '1']]);
+  });
+
   it('is ready once every collector has run', async () => {
     const res = await fetch(`http://127.0.0.1:${port}/-/ready`);
     assert.equal(res.status, 200);

@@ -8,6 +8,8 @@ import { createPostgresTarget, type PostgresTarget } from '../collect/postgres/i
 import { createScoreCollector } from '../collect/derived/scores.ts';
 import { createScheduler, type ScheduledCollector, type Scheduler } from '../collect/scheduler.ts';
 import { createHttpServer } from '../api/server.ts';
+import { registerPrometheusApi } from '../api/prometheus-api.ts';
+import { createQueryEngine } from '../query/index.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import { createLatestStore, type LatestStore, type SourceSnapshot } from '../store/latest.ts';
@@ -146,6 +148,7 @@ export function createApp(config: Config, opts: AppOptions): App {
         latest,
         isReady: () => ready,
       });
+      registerPrometheusApi(server, { engine: createQueryEngine(history), store: history, clock });
       const listen = opts.listen ?? { host: config.server.host, port: config.server.port };
       const address = await server.listen(listen);
       log.info({ address, metrics: config.monitoringIntegration.prometheus.endpoint }, 'dpmon listening');

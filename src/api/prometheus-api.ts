@@ -1,0 +1,121 @@
+// The Prometheus HTTP API over dpmon's history: /api/v1/query, query_range, series, labels and
+// label values, with Prometheus's JSON shapes and error format, so Grafana can use dpmon as a
+// Prometheus data source.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Matcher } from '../model/matcher.ts';
+import type { QueryEngine } from '../query/index.ts';
+import { QueryError, parseSeriesSelector } from '../query/index.ts';
+import type { Store } from '../store/store.ts';
+import type { Clock } from '../lib/clock.ts';
+import { BadParam, parseStep, parseTime } from './prometheus-params.ts';
+
+type Params = Record<string, string | string[] | undefined>;
+
+// Prometheus's defaults for series/labels without start and end: all of time
+const MIN_TIME = -62135596800000;
+const MAX_TIME = 253402300799000;
+
+export function registerPrometheusApi(app: FastifyInstance, deps: { engine: QueryEngine; store: Store; clock: Clock }): void {
+  const { engine, store, clock } = deps;
+
+  // GET with a query string and POST with a form body, as Prometheus accepts both
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+  const params = (req: FastifyRequest): Params => {
+    const query = new URLSearchParams(req.raw.url?.split('?')[1] ?? '');
+    const out: Params = {};
+    for (const key of new Set(query.keys())) {
+      const all = query.getAll(key);
+      out[key] = all.length > 1 ? all : all[0];
+    }
+    if (req.body && typeof req.body === 'object') Object.assign(out, req.body as Params);
+    return out;
+  };
+  const one = (p: Params, key: string) => {
+    const v = p[key];
+    return Array.isArray(v) ? v[0] : v;
+  };
+  const many = (p: Params, key: string) => {
+    const v = p[key] ?? p[`${key}[]`];
+    return v === undefined ? [] : Array.isArray(v) ? v : [v];
+  };
+
+  const handle = (fn: (p: Params) => Promise<unknown> | unknown) => async (req: FastifyRequest, reply: FastifyReply) => {
+    try {
+      const data = await fn(params(req));
+      return { status: 'success', data };
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  };
+
+  const query = handle(async (p) => {
+    const q = one(p, 'query');
+    if (!q) throw new BadParam('invalid parameter "query": missing');
+    return engine.instant(q, parseTime(one(p, 'time'), 'time', clock.now()));
+  });
+  const queryRange = handle(async (p) => {
+    const q = one(p, 'query');
+    if (!q) throw new BadParam('invalid parameter "query": missing');
+    const start = parseTime(one(p, 'start'), 'start', NaN);
+    const end = parseTime(one(p, 'end'), 'end', NaN);
+    if (Number.isNaN(start)) throw new BadParam('invalid parameter "start": missing');
+    if (Number.isNaN(end)) throw new BadParam('invalid parameter "end": missing');
+    if (end < start) throw new BadParam('invalid parameter "end": end timestamp must not be before start time');
+    return engine.range(q, start, end, parseStep(one(p, 'step'), 'step'));
+  });
+  const selectors = (p: Params): Matcher[][] => many(p, 'match').map((m) => parseSeriesSelector(m));
+  const series = handle((p) => {
+    const sets = selectors(p);
+    if (sets.length === 0) throw new BadParam('no match[] parameter provided');
+    const start = parseTime(one(p, 'start'), 'start', MIN_TIME);
+    const end = parseTime(one(p, 'end'), 'end', MAX_TIME);
+    const seen = new Map<string, unknown>();
+    for (const matchers of sets)
+      for (const labels of store.series(matchers, start, end)) seen.set(JSON.stringify(Object.entries(labels).sort()), labels);
+    return [...seen.values()];
+  });
+  const labels = handle((p) => {
+    const start = parseTime(one(p, 'start'), 'start', MIN_TIME);
+    const end = parseTime(one(p, 'end'), 'end', MAX_TIME);
+    const sets = selectors(p);
+    if (sets.length === 0) return store.labelNames(start, end);
+    const names = new Set<string>();
+    for (const matchers of sets) for (const l of store.series(matchers, start, end)) for (const n of Object.keys(l)) names.add(n);
+    return [...names].sort();
+  });
+
+  for (const method of ['GET', 'POST'] as const) {
+    app.route({ method, url: '/api/v1/query', handler: query });
+    app.route({ method, url: '/api/v1/query_range', handler: queryRange });
+    app.route({ method, url: '/api/v1/series', handler: series });
+    app.route({ method, url: '/api/v1/labels', handler: labels });
+  }
+  app.get('/api/v1/label/:name/values', async (req, reply) => {
+    const { name } = req.params as { name: string };
+    try {
+      const p = params(req);
+      const start = parseTime(one(p, 'start'), 'start', MIN_TIME);
+      const end = parseTime(one(p, 'end'), 'end', MAX_TIME);
+      const sets = selectors(p);
+      if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name)) throw new BadParam(`invalid label name: "${name}"`);
+      if (sets.length === 0) return { status: 'success', data: store.labelValues(name, start, end) };
+      const values = new Set<string>();
+      for (const matchers of sets) for (const l of store.series(matchers, start, end)) if (l[name] !== undefined) values.add(l[name]);
+      return { status: 'success', data: [...values].sort() };
+    } catch (err) {
+      return sendError(reply, err);
+    }
+  });
+}
+
+/** Prometheus's error envelope: bad_data → 400, execution/timeout → 422/503, anything else → 500. */
+function sendError(reply: FastifyReply, err: unknown) {
+  if (err instanceof BadParam) return reply.code(400).send({ status: 'error', errorType: 'bad_data', error: err.message });
+  if (err instanceof QueryError) {
+    const code = err.errorType === 'bad_data' ? 400 : err.errorType === 'timeout' ? 503 : 422;
+    return reply.code(code).send({ status: 'error', errorType: err.errorType, error: err.message });
+  }
+  return reply.code(500).send({ status: 'error', errorType: 'internal', error: err instanceof Error ? err.message : String(err) });
+}

@@ -1,0 +1,30 @@
+// Parsing of the Prometheus HTTP API's parameters, with its rules: times are RFC 3339 or Unix seconds
+// (fractions allowed), durations are Prometheus durations or float seconds.
+import { parseDuration } from '../lib/duration.ts';
+
+export class BadParam extends Error {}
+
+/** A time parameter in epoch ms; `fallback` when absent. */
+export function parseTime(text: string | undefined, name: string, fallback: number): number {
+  if (text === undefined || text === '') return fallback;
+  if (/^[+-]?\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  const ms = Date.parse(text);
+  if (Number.isNaN(ms) || !/^\d{4}-\d\d-\d\dT/.test(text)) throw new BadParam(`invalid parameter "${name}": cannot parse "${text}" to a valid timestamp`);
+  return ms;
+}
+
+/** A duration parameter (step, timeout) in ms. */
+export function parseStep(text: string | undefined, name: string): number {
+  if (text === undefined || text === '') throw new BadParam(`invalid parameter "${name}": missing`);
+  let ms: number;
+  if (/^\d+(\.\d+)?$/.test(text)) ms = Number(text) * 1000;
+  else {
+    try {
+      ms = parseDuration(text);
+    } catch {
+      throw new BadParam(`invalid parameter "${name}": cannot parse "${text}" to a valid duration`);
+    }
+  }
+  if (!(ms > 0)) throw new BadParam(`invalid parameter "${name}": zero or negative query resolution step widths are not accepted. Try a positive integer`);
+  return ms;
+}

@@ -1,0 +1,69 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createMemoryStore } from '../store/memory-store.ts';
+import { createQueryEngine, QueryError } from './index.ts';
+import { formatValue } from './engine.ts';
+
+function engine() {
+  const store = createMemoryStore();
+  const samples = [];
+  for (let i = 0; i <= 20; i++) samples.push({ labels: { __name__: 'x', job: 'a' }, t: i * 15_000, v: i * 3 });
+  store.append(samples);
+  return createQueryEngine(store);
+}
+
+async function rejects(p: Promise<unknown>, type: string, re: RegExp) {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof QueryError);
+    assert.equal(err.errorType, type);
+    assert.match(err.message, re);
+    return true;
+  });
+}
+
+describe('query engine', () => {
+  it('returns Prometheus API shapes for an instant vector', async () => {
+    const r = await engine().instant('x', 300_000);
+    assert.deepEqual(r, { resultType: 'vector', result: [{ metric: { __name__: 'x', job: 'a' }, value: [300, '60'] }] });
+  });
+  it('returns a scalar as [seconds, "string"]', async () => {
+    assert.deepEqual(await engine().instant('1 + 2', 1500), { resultType: 'scalar', result: [1.5, '3'] });
+  });
+  it('returns a matrix for a range query, one point per step', async () => {
+    const r = await engine().range('rate(x[1m])', 60_000, 180_000, 60_000);
+    assert.equal(r.resultType, 'matrix');
+    assert.equal(r.result.length, 1);
+    const [series] = r.result as { metric: Record<string, string>; values: [number, string][] }[];
+    assert.deepEqual(series!.metric, { job: 'a' });
+    assert.deepEqual(series!.values.map(([t]) => t), [60, 120, 180]);
+    for (const [, v] of series!.values) assert.ok(Math.abs(Number(v) - 0.2) < 1e-12);
+  });
+  it('rejects malformed PromQL as bad_data naming the position', () => rejects(engine().instant('sum(x', 0), 'bad_data', /^parse error at char \d+/));
+  it('rejects an unknown function', () => rejects(engine().instant('foo(x)', 0), 'bad_data', /unknown function with name "foo"/));
+  it('rejects an unsupported function by name', () => rejects(engine().instant('holt_winters(x[5m], 0.1, 0.1)', 0), 'bad_data', /unsupported function "holt_winters"/));
+  it('rejects subqueries and @ as unsupported', async () => {
+    await rejects(engine().instant('max_over_time(x[5m:1m])', 0), 'bad_data', /unsupported subquery/);
+    await rejects(engine().instant('x @ 100', 0), 'bad_data', /unsupported @ modifier/);
+  });
+  it('rejects too many points per series', () =>
+    rejects(engine().range('x', 0, 11_000_000, 1000), 'bad_data', /exceeded maximum resolution of 11,000 points per timeseries/));
+  it('accepts exactly 11,000 points', async () => {
+    const r = await engine().range('x', 0, 10_999_000, 1000);
+    assert.equal(r.resultType, 'matrix');
+  });
+  it('returns an empty vector for a missing series', async () => {
+    assert.deepEqual(await engine().instant('nope{job="z"}', 300_000), { resultType: 'vector', result: [] });
+  });
+  it('reports many-to-many matching as an execution error', async () => {
+    const store = createMemoryStore();
+    store.append([
+      { labels: { __name__: 'a', i: '1' }, t: 0, v: 1 },
+      { labels: { __name__: 'a', i: '2' }, t: 0, v: 1 },
+      { labels: { __name__: 'b' }, t: 0, v: 1 },
+    ]);
+    await rejects(createQueryEngine(store).instant('b + on() a', 0), 'execution', /many-to-many matching not allowed/);
+  });
+  it('formats values like Go strconv.FormatFloat', () => {
+    assert.deepEqual([1e21, 1e-7, NaN, Infinity, -Infinity, 0.1].map(formatValue), ['1000000000000000000000', '0.0000001', 'NaN', '+Inf', '-Inf', '0.1']);
+  });
+});

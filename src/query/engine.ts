@@ -1,0 +1,741 @@
+// The PromQL evaluator: instant and range queries over a Store, following Prometheus's engine.go and
+// functions.go (lookback, left-open windows, extrapolatedRate, vector matching, name dropping).
+// Range queries are evaluated step by step; each selector's points are read from the store once per
+// query (covering every step) and sliced per step.
+import type { Labels } from '../model/labels.ts';
+import type { Point, SeriesPoints, Store } from '../store/store.ts';
+import { QueryError, badData, execError } from './errors.ts';
+import {
+  isComparison,
+  isSetOp,
+  parseExpr,
+  typeOf,
+  type AggrOp,
+  type BinaryOp,
+  type Expr,
+  type MatrixSelectorNode,
+  type VectorMatching,
+  type VectorSelectorNode,
+} from './parse.ts';
+
+export interface QueryEngineOptions {
+  lookbackDeltaMs?: number;
+  maxPoints?: number;
+}
+
+export type SampleValue = [number, string];
+export type QueryResult =
+  | { resultType: 'vector'; result: { metric: Record<string, string>; value: SampleValue }[] }
+  | { resultType: 'matrix'; result: { metric: Record<string, string>; values: SampleValue[] }[] }
+  | { resultType: 'scalar'; result: SampleValue }
+  | { resultType: 'string'; result: SampleValue };
+
+export interface QueryEngine {
+  instant(expr: string, at: number): Promise<QueryResult>;
+  range(expr: string, start: number, end: number, stepMs: number): Promise<QueryResult>;
+}
+
+interface Sample {
+  labels: Labels;
+  v: number;
+}
+interface Series {
+  labels: Labels;
+  points: Point[];
+}
+type Value =
+  | { type: 'scalar'; v: number }
+  | { type: 'string'; s: string }
+  | { type: 'vector'; samples: Sample[] }
+  | { type: 'matrix'; series: Series[] };
+
+export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): QueryEngine {
+  const lookback = opts.lookbackDeltaMs ?? 300_000;
+  const maxPoints = opts.maxPoints ?? 11_000;
+
+  function run(exprText: string, start: number, end: number, step: number) {
+    const expr = parseExpr(exprText);
+    const ev = new Evaluator(store, lookback, start, end);
+    return { expr, ev };
+  }
+
+  return {
+    async instant(exprText, at) {
+      return guard(() => {
+        const { expr, ev } = run(exprText, at, at, 0);
+        const v = ev.eval(expr, at);
+        switch (v.type) {
+          case 'scalar':
+            return { resultType: 'scalar', result: [at / 1000, formatValue(v.v)] };
+          case 'string':
+            return { resultType: 'string', result: [at / 1000, v.s] };
+          case 'vector':
+            return { resultType: 'vector', result: v.samples.map((s) => ({ metric: { ...s.labels }, value: [at / 1000, formatValue(s.v)] as SampleValue })) };
+          case 'matrix':
+            return {
+              resultType: 'matrix',
+              result: sortSeries(v.series).map((s) => ({ metric: { ...s.labels }, values: s.points.map((p) => [p.t / 1000, formatValue(p.v)] as SampleValue) })),
+            };
+        }
+      });
+    },
+    async range(exprText, start, end, stepMs) {
+      return guard(() => {
+        if (!(stepMs > 0)) throw badData('zero or negative query resolution step widths are not accepted. Try a positive integer');
+        if (end < start) throw badData('end timestamp must not be before start time');
+        if (Math.floor((end - start) / stepMs) + 1 > maxPoints)
+          throw badData('exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
+        const { expr, ev } = run(exprText, start, end, stepMs);
+        const t = typeOf(expr);
+        if (t !== 'scalar' && t !== 'vector') throw badData(`invalid expression type "${t === 'matrix' ? 'range vector' : t}" for range query, must be Scalar or instant Vector`);
+        const out = new Map<string, Series>();
+        for (let ts = start; ts <= end; ts += stepMs) {
+          const v = ev.eval(expr, ts);
+          const samples = v.type === 'scalar' ? [{ labels: {}, v: v.v }] : v.type === 'vector' ? v.samples : [];
+          for (const s of samples) {
+            const key = labelsId(s.labels);
+            let series = out.get(key);
+            if (!series) out.set(key, (series = { labels: s.labels, points: [] }));
+            series.points.push({ t: ts, v: s.v });
+          }
+        }
+        return {
+          resultType: 'matrix',
+          result: sortSeries([...out.values()]).map((s) => ({ metric: { ...s.labels }, values: s.points.map((p) => [p.t / 1000, formatValue(p.v)] as SampleValue) })),
+        };
+      });
+    },
+  };
+}
+
+function guard(fn: () => QueryResult): QueryResult {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof QueryError) throw err;
+    // never let an evaluator bug escape as a crash: report it as an execution error naming the cause
+    throw new QueryError('execution', `internal error evaluating query: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
+/** Prometheus's number format (strconv.FormatFloat 'f', -1): no exponent, NaN, +Inf, -Inf. */
+export function formatValue(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  const s = String(v);
+  if (!s.includes('e')) return s;
+  const [mant, expStr] = s.split('e') as [string, string];
+  const exp = Number(expStr);
+  const neg = mant.startsWith('-');
+  const digits = mant.replace('-', '').replace('.', '');
+  const pointPos = (mant.replace('-', '').indexOf('.') === -1 ? mant.replace('-', '').length : mant.replace('-', '').indexOf('.')) + exp;
+  let out: string;
+  if (pointPos <= 0) out = '0.' + '0'.repeat(-pointPos) + digits;
+  else if (pointPos >= digits.length) out = digits + '0'.repeat(pointPos - digits.length);
+  else out = digits.slice(0, pointPos) + '.' + digits.slice(pointPos);
+  return (neg ? '-' : '') + out;
+}
+
+export function labelsId(l: Labels): string {
+  return JSON.stringify(Object.keys(l).sort().map((k) => [k, l[k]]));
+}
+
+/** Prometheus's labels.Compare: label by label in name order, then by length. */
+export function compareLabels(a: Labels, b: Labels): number {
+  const ak = Object.keys(a).sort();
+  const bk = Object.keys(b).sort();
+  for (let i = 0; i < Math.min(ak.length, bk.length); i++) {
+    const an = ak[i]!;
+    const bn = bk[i]!;
+    if (an !== bn) return an < bn ? -1 : 1;
+    const av = a[an]!;
+    const bv = b[bn]!;
+    if (av !== bv) return av < bv ? -1 : 1;
+  }
+  return ak.length - bk.length;
+}
+
+function sortSeries<T extends { labels: Labels }>(s: T[]): T[] {
+  return s.sort((a, b) => compareLabels(a.labels, b.labels));
+}
+
+function dropName(l: Labels): Labels {
+  if (!('__name__' in l)) return l;
+  const { __name__: _drop, ...rest } = l;
+  return rest;
+}
+
+/** Index of the first point with t > bound (points ascending). */
+function upperBound(points: readonly Point[], bound: number): number {
+  let lo = 0;
+  let hi = points.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (points[mid]!.t > bound) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+class Evaluator {
+  private readonly cache = new Map<VectorSelectorNode, SeriesPoints[]>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly lookback: number,
+    private readonly start: number,
+    private readonly end: number,
+  ) {}
+
+  /** All points a selector can need over the whole query, read once and sorted by labels. */
+  private fetch(vs: VectorSelectorNode, windowMs: number): SeriesPoints[] {
+    let got = this.cache.get(vs);
+    if (!got) {
+      got = sortSeries(this.store.select(vs.matchers, this.start - vs.offsetMs - windowMs, this.end - vs.offsetMs).map((s) => ({ ...s })));
+      this.cache.set(vs, got);
+    }
+    return got;
+  }
+
+  /** Points of each series in the left-open window (ts - offset - window, ts - offset]. */
+  private window(vs: VectorSelectorNode, windowMs: number, ts: number): Series[] {
+    const hi = ts - vs.offsetMs;
+    const lo = hi - windowMs;
+    const out: Series[] = [];
+    for (const s of this.fetch(vs, windowMs)) {
+      const b = upperBound(s.points, hi);
+      const a = upperBound(s.points, lo);
+      if (b > a) out.push({ labels: s.labels, points: s.points.slice(a, b) as Point[] });
+    }
+    return out;
+  }
+
+  eval(e: Expr, ts: number): Value {
+    switch (e.kind) {
+      case 'number':
+        return { type: 'scalar', v: e.value };
+      case 'string':
+        return { type: 'string', s: e.value };
+      case 'paren':
+        return this.eval(e.expr, ts);
+      case 'vector': {
+        const samples: Sample[] = [];
+        for (const s of this.window(e, this.lookback, ts)) samples.push({ labels: s.labels, v: s.points[s.points.length - 1]!.v });
+        return { type: 'vector', samples };
+      }
+      case 'matrix':
+        return { type: 'matrix', series: this.window(e.vs, e.rangeMs, ts) };
+      case 'unary': {
+        const v = this.eval(e.expr, ts);
+        if (e.op === '+') return v;
+        if (v.type === 'scalar') return { type: 'scalar', v: -v.v };
+        if (v.type === 'vector') return { type: 'vector', samples: checkDuplicates(v.samples.map((s) => ({ labels: dropName(s.labels), v: -s.v }))) };
+        throw badData('unary expression only allowed on expressions of type scalar or instant vector');
+      }
+      case 'call':
+        return this.call(e.fn, e.args, ts);
+      case 'aggr':
+        return this.aggregate(e.op, e.param, e.expr, e.grouping, e.without, ts);
+      case 'binary':
+        return this.binary(e.op, e.lhs, e.rhs, e.bool, e.matching, ts);
+    }
+  }
+
+  private scalarArg(e: Expr, ts: number): number {
+    const v = this.eval(e, ts);
+    if (v.type !== 'scalar') throw badData('expected scalar argument');
+    return v.v;
+  }
+  private vectorArg(e: Expr, ts: number): Sample[] {
+    const v = this.eval(e, ts);
+    if (v.type !== 'vector') throw badData('expected instant vector argument');
+    return v.samples;
+  }
+  private stringArg(e: Expr, ts: number): string {
+    const v = this.eval(e, ts);
+    if (v.type !== 'string') throw badData('expected string argument');
+    return v.s;
+  }
+
+  private call(fn: string, args: Expr[], ts: number): Value {
+    const vec = (samples: Sample[]): Value => ({ type: 'vector', samples: checkDuplicates(samples) });
+    const simple = (f: (v: number) => number): Value => vec(this.vectorArg(args[0]!, ts).map((s) => ({ labels: dropName(s.labels), v: f(s.v) })));
+    // range-vector functions: f(points) → value or null (series dropped); names dropped except last_over_time
+    const overRange = (f: (pts: Point[], m: MatrixSelectorNode) => number | null, keepName = false): Value => {
+      const m = args.find((a) => a.kind === 'matrix') as MatrixSelectorNode;
+      const out: Sample[] = [];
+      for (const s of this.window(m.vs, m.rangeMs, ts)) {
+        const v = f(s.points, m);
+        if (v !== null) out.push({ labels: keepName ? s.labels : dropName(s.labels), v });
+      }
+      return vec(out);
+    };
+    switch (fn) {
+      case 'rate':
+      case 'increase':
+      case 'delta':
+        return overRange((pts, m) => extrapolatedRate(pts, ts - m.vs.offsetMs - m.rangeMs, ts - m.vs.offsetMs, m.rangeMs, fn !== 'delta', fn === 'rate'));
+      case 'irate':
+        return overRange((pts) => {
+          if (pts.length < 2) return null;
+          const last = pts[pts.length - 1]!;
+          const prev = pts[pts.length - 2]!;
+          // counter reset between the last two samples: the increase is the last value
+          const d = last.v < prev.v ? last.v : last.v - prev.v;
+          const dt = last.t - prev.t;
+          if (dt === 0) return null;
+          return d / (dt / 1000);
+        });
+      case 'deriv':
+        return overRange((pts) => (pts.length < 2 ? null : linearRegression(pts, pts[0]!.t)[0]));
+      case 'predict_linear': {
+        const dur = this.scalarArg(args[1]!, ts);
+        return overRange((pts) => {
+          if (pts.length < 2) return null;
+          const [slope, intercept] = linearRegression(pts, ts);
+          return slope * dur + intercept;
+        });
+      }
+      case 'avg_over_time':
+        return overRange((pts) => avg(pts.map((p) => p.v)));
+      case 'sum_over_time':
+        return overRange((pts) => kahanSum(pts.map((p) => p.v)));
+      case 'count_over_time':
+        return overRange((pts) => pts.length);
+      case 'min_over_time':
+        return overRange((pts) => pts.reduce((m, p) => (p.v < m || Number.isNaN(m) ? p.v : m), pts[0]!.v));
+      case 'max_over_time':
+        return overRange((pts) => pts.reduce((m, p) => (p.v > m || Number.isNaN(m) ? p.v : m), pts[0]!.v));
+      case 'last_over_time':
+        return overRange((pts) => pts[pts.length - 1]!.v, true);
+      case 'quantile_over_time': {
+        const q = this.scalarArg(args[0]!, ts);
+        return overRange((pts) => quantile(q, pts.map((p) => p.v)));
+      }
+      case 'absent': {
+        if (this.vectorArg(args[0]!, ts).length > 0) return { type: 'vector', samples: [] };
+        return { type: 'vector', samples: [{ labels: absentLabels(args[0]!), v: 1 }] };
+      }
+      case 'absent_over_time': {
+        const m = args[0] as MatrixSelectorNode;
+        if (this.window(m.vs, m.rangeMs, ts).length > 0) return { type: 'vector', samples: [] };
+        return { type: 'vector', samples: [{ labels: absentLabels(m), v: 1 }] };
+      }
+      case 'time':
+        return { type: 'scalar', v: ts / 1000 };
+      case 'clamp_min': {
+        const min = this.scalarArg(args[1]!, ts);
+        return simple((v) => (Number.isNaN(min) ? NaN : Math.max(min, v)));
+      }
+      case 'clamp_max': {
+        const max = this.scalarArg(args[1]!, ts);
+        return simple((v) => (Number.isNaN(max) ? NaN : Math.min(max, v)));
+      }
+      case 'abs':
+        return simple(Math.abs);
+      case 'round': {
+        const toNearest = args.length > 1 ? this.scalarArg(args[1]!, ts) : 1;
+        const inv = 1 / toNearest;
+        return simple((v) => Math.floor(v * inv + 0.5) / inv);
+      }
+      case 'vector':
+        return { type: 'vector', samples: [{ labels: {}, v: this.scalarArg(args[0]!, ts) }] };
+      case 'scalar': {
+        const s = this.vectorArg(args[0]!, ts);
+        return { type: 'scalar', v: s.length === 1 ? s[0]!.v : NaN };
+      }
+      case 'label_replace':
+        return vec(
+          labelReplace(
+            this.vectorArg(args[0]!, ts),
+            this.stringArg(args[1]!, ts),
+            this.stringArg(args[2]!, ts),
+            this.stringArg(args[3]!, ts),
+            this.stringArg(args[4]!, ts),
+          ),
+        );
+      default:
+        throw badData(`unsupported function "${fn}"`);
+    }
+  }
+
+  private aggregate(op: AggrOp, paramExpr: Expr | null, inner: Expr, grouping: string[], without: boolean, ts: number): Value {
+    const input = this.vectorArg(inner, ts);
+    const param = paramExpr ? this.scalarArg(paramExpr, ts) : 0;
+    if ((op === 'topk' || op === 'bottomk') && Number.isNaN(param)) throw execError('Parameter value is NaN');
+    const groupLabels = (l: Labels): Labels => {
+      const out: Record<string, string> = {};
+      if (without) {
+        for (const [k, v] of Object.entries(l)) if (k !== '__name__' && !grouping.includes(k)) out[k] = v;
+      } else {
+        for (const k of grouping) if (l[k] !== undefined && l[k] !== '') out[k] = l[k];
+      }
+      return out;
+    };
+    const groups = new Map<string, { labels: Labels; samples: Sample[] }>();
+    for (const s of input) {
+      const gl = groupLabels(s.labels);
+      const key = labelsId(gl);
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = { labels: gl, samples: [] }));
+      g.samples.push(s);
+    }
+    const out: Sample[] = [];
+    for (const g of groups.values()) {
+      const vals = g.samples.map((s) => s.v);
+      switch (op) {
+        case 'sum':
+          out.push({ labels: g.labels, v: kahanSum(vals) });
+          break;
+        case 'avg':
+          out.push({ labels: g.labels, v: avg(vals) });
+          break;
+        case 'count':
+          out.push({ labels: g.labels, v: vals.length });
+          break;
+        case 'min':
+          out.push({ labels: g.labels, v: vals.reduce((m, v) => (v < m || Number.isNaN(m) ? v : m)) });
+          break;
+        case 'max':
+          out.push({ labels: g.labels, v: vals.reduce((m, v) => (v > m || Number.isNaN(m) ? v : m)) });
+          break;
+        case 'quantile':
+          out.push({ labels: g.labels, v: quantile(param, vals) });
+          break;
+        case 'topk':
+        case 'bottomk': {
+          // Prometheus converts k with int64(); k < 1 selects nothing
+          const k = Number.isNaN(param) ? 0 : Math.trunc(param);
+          if (k < 1) break;
+          const top = op === 'topk';
+          const better = (a: number, b: number) => {
+            // NaN always loses
+            if (Number.isNaN(a)) return false;
+            if (Number.isNaN(b)) return true;
+            return top ? a > b : a < b;
+          };
+          const sorted = [...g.samples].sort((a, b) => (better(a.v, b.v) ? -1 : better(b.v, a.v) ? 1 : 0));
+          out.push(...sorted.slice(0, k));
+          break;
+        }
+      }
+    }
+    return { type: 'vector', samples: out };
+  }
+
+  private binary(op: BinaryOp, lhsE: Expr, rhsE: Expr, bool: boolean, matching: VectorMatching, ts: number): Value {
+    const lhs = this.eval(lhsE, ts);
+    const rhs = this.eval(rhsE, ts);
+    if (lhs.type === 'scalar' && rhs.type === 'scalar') {
+      const [v, keep] = binop(op, lhs.v, rhs.v);
+      return { type: 'scalar', v: isComparison(op) ? (keep ? 1 : 0) : v };
+    }
+    if (lhs.type === 'vector' && rhs.type === 'vector') {
+      if (isSetOp(op)) return { type: 'vector', samples: setOp(op, lhs.samples, rhs.samples, matching) };
+      return { type: 'vector', samples: vectorBinop(op, lhs.samples, rhs.samples, matching, bool) };
+    }
+    // scalar–vector
+    const swap = lhs.type === 'scalar';
+    const vecV = (swap ? rhs : lhs) as Extract<Value, { type: 'vector' }>;
+    const scal = (swap ? lhs : rhs) as Extract<Value, { type: 'scalar' }>;
+    const out: Sample[] = [];
+    for (const s of vecV.samples) {
+      const [l, r] = swap ? [scal.v, s.v] : [s.v, scal.v];
+      let [v, keep] = binop(op, l, r);
+      // a comparison keeps the vector element's value, even when the vector is on the right
+      if (isComparison(op) && swap) v = s.v;
+      if (bool) {
+        v = keep ? 1 : 0;
+        keep = true;
+      }
+      if (!keep) continue;
+      out.push({ labels: !isComparison(op) || bool ? dropName(s.labels) : s.labels, v });
+    }
+    return { type: 'vector', samples: checkDuplicates(out) };
+  }
+}
+
+/** Prometheus's extrapolatedRate (functions.go) for float samples. null drops the series. */
+export function extrapolatedRate(pts: Point[], rangeStart: number, rangeEnd: number, rangeMs: number, isCounter: boolean, isRate: boolean): number | null {
+  if (pts.length < 2) return null;
+  const first = pts[0]!;
+  const last = pts[pts.length - 1]!;
+  let result = last.v - first.v;
+  if (isCounter) for (let i = 1; i < pts.length; i++) if (pts[i]!.v < pts[i - 1]!.v) result += pts[i - 1]!.v;
+  let durationToStart = (first.t - rangeStart) / 1000;
+  let durationToEnd = (rangeEnd - last.t) / 1000;
+  const sampledInterval = (last.t - first.t) / 1000;
+  const avgBetween = sampledInterval / (pts.length - 1);
+  const threshold = avgBetween * 1.1;
+  if (durationToStart >= threshold) durationToStart = avgBetween / 2;
+  if (isCounter) {
+    let durationToZero = durationToStart;
+    if (result > 0 && first.v >= 0) durationToZero = sampledInterval * (first.v / result);
+    if (durationToZero < durationToStart) durationToStart = durationToZero;
+  }
+  if (durationToEnd >= threshold) durationToEnd = avgBetween / 2;
+  let factor = sampledInterval !== 0 ? (sampledInterval + durationToStart + durationToEnd) / sampledInterval : 1;
+  if (isRate) factor /= rangeMs / 1000;
+  return result * factor;
+}
+
+/** Prometheus's kahanSumInc. */
+function kahanInc(inc: number, sum: number, c: number): [number, number] {
+  const t = sum + inc;
+  if (!Number.isFinite(t) && !Number.isNaN(t)) c = 0;
+  else if (Math.abs(sum) >= Math.abs(inc)) c += sum - t + inc;
+  else c += inc - t + sum;
+  return [t, c];
+}
+
+/** Kahan-compensated summation, as Prometheus's sum and sum_over_time. */
+function kahanSum(vals: readonly number[]): number {
+  let sum = 0;
+  let c = 0;
+  for (const v of vals) [sum, c] = kahanInc(v, sum, c);
+  return sum + c;
+}
+
+const isInf = (v: number) => v === Infinity || v === -Infinity;
+
+/** Prometheus's avg: Kahan sum while it stays finite, then an incremental mean (aggregation avg / avg_over_time). */
+function avg(vals: readonly number[]): number {
+  let sum = vals[0]!;
+  let c = 0;
+  let incremental = false;
+  let mean = vals[0]!;
+  let mc = 0;
+  for (let i = 1; i < vals.length; i++) {
+    const v = vals[i]!;
+    const n = i + 1;
+    if (!incremental) {
+      const [ns, nc] = kahanInc(v, sum, c);
+      if (!isInf(ns)) {
+        sum = ns;
+        c = nc;
+        continue;
+      }
+      incremental = true;
+      mean = sum / (n - 1);
+      mc = c / (n - 1);
+    }
+    if (isInf(mean)) {
+      if (isInf(v) && mean > 0 === v > 0) continue;
+      if (!isInf(v) && !Number.isNaN(v)) continue;
+    }
+    const cur = mean + mc;
+    [mean, mc] = kahanInc(v / n - cur / n, mean, mc);
+  }
+  return incremental ? mean + mc : (sum + c) / vals.length;
+}
+
+/** Prometheus's linearRegression: least squares with x in seconds relative to interceptTime. */
+function linearRegression(pts: readonly Point[], interceptTime: number): [number, number] {
+  const initY = pts[0]!.v;
+  let constY = true;
+  let n = 0;
+  let sumX = 0;
+  let sumY = 0;
+  let sumXY = 0;
+  let sumX2 = 0;
+  for (let i = 0; i < pts.length; i++) {
+    const p = pts[i]!;
+    if (constY && i > 0 && p.v !== initY) constY = false;
+    n++;
+    const x = (p.t - interceptTime) / 1000;
+    sumX += x;
+    sumY += p.v;
+    sumXY += x * p.v;
+    sumX2 += x * x;
+  }
+  if (constY) return Number.isFinite(initY) ? [0, initY] : [NaN, NaN];
+  const covXY = sumXY - (sumX * sumY) / n;
+  const varX = sumX2 - (sumX * sumX) / n;
+  const slope = covXY / varX;
+  return [slope, sumY / n - (slope * sumX) / n];
+}
+
+/** Prometheus's quantile: linear interpolation between the closest ranks. */
+export function quantile(q: number, values: number[]): number {
+  if (values.length === 0 || Number.isNaN(q)) return NaN;
+  if (q < 0) return -Infinity;
+  if (q > 1) return Infinity;
+  // Go's sort puts NaN first for float64 Less (NaN < x is false); match: NaN sorts lowest
+  const sorted = [...values].sort((a, b) => (Number.isNaN(a) ? -1 : Number.isNaN(b) ? 1 : a - b));
+  const n = sorted.length;
+  const rank = q * (n - 1);
+  const lower = Math.max(0, Math.floor(rank));
+  const upper = Math.min(n - 1, lower + 1);
+  const weight = rank - Math.floor(rank);
+  return sorted[lower]! * (1 - weight) + sorted[upper]! * weight;
+}
+
+function absentLabels(arg: Expr): Labels {
+  const vs = arg.kind === 'vector' ? arg : arg.kind === 'matrix' ? arg.vs : null;
+  if (!vs) return {};
+  const out: Record<string, string> = {};
+  const seen = new Set<string>();
+  for (const m of vs.matchers) {
+    if (m.name === '__name__') continue;
+    if (m.type === '=' && !seen.has(m.name)) out[m.name] = m.value;
+    else if (m.type === '=' ) delete out[m.name];
+    seen.add(m.name);
+  }
+  // a label set by more than one matcher is dropped (Prometheus: ambiguous)
+  for (const m of vs.matchers) if (vs.matchers.filter((x) => x.name === m.name).length > 1) delete out[m.name];
+  return out;
+}
+
+function labelReplace(input: Sample[], dst: string, repl: string, src: string, regexText: string): Sample[] {
+  let re: RegExp;
+  try {
+    re = new RegExp(`^(?:${regexText})$`, 's');
+  } catch (err) {
+    throw badData(`invalid regular expression in label_replace(): ${regexText}`);
+  }
+  if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(dst) && dst.length === 0) throw badData(`invalid destination label name in label_replace(): ${dst}`);
+  return input.map((s) => {
+    const m = re.exec(s.labels[src] ?? '');
+    if (!m) return s;
+    const value = expandTemplate(repl, m);
+    const labels: Record<string, string> = { ...s.labels };
+    if (value === '') delete labels[dst];
+    else labels[dst] = value;
+    return { labels, v: s.v };
+  });
+}
+
+/** Go's regexp.Expand: $1, ${1}, $name, ${name}, $$. A name is the longest run of [A-Za-z0-9_]. */
+function expandTemplate(tpl: string, m: RegExpExecArray): string {
+  return tpl.replace(/\$(\$|\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))/g, (_all, _x, braced?: string, bare?: string) => {
+    if (_x === '$') return '$';
+    const name = (braced ?? bare)!;
+    if (/^\d+$/.test(name)) return m[Number(name)] ?? '';
+    return m.groups?.[name] ?? '';
+  });
+}
+
+function checkDuplicates(samples: Sample[]): Sample[] {
+  if (samples.length < 2) return samples;
+  const seen = new Set<string>();
+  for (const s of samples) {
+    const id = labelsId(s.labels);
+    if (seen.has(id)) throw execError('vector cannot contain metrics with the same labelset');
+    seen.add(id);
+  }
+  return samples;
+}
+
+/** Float binary operation: [value, keep] where keep is false for a comparison that does not hold. */
+function binop(op: BinaryOp, l: number, r: number): [number, boolean] {
+  switch (op) {
+    case '+': return [l + r, true];
+    case '-': return [l - r, true];
+    case '*': return [l * r, true];
+    case '/': return [l / r, true];
+    case '%': return [l % r, true];
+    case '^': return [Math.pow(l, r), true];
+    case '==': return [l, l === r];
+    case '!=': return [l, l !== r];
+    case '>': return [l, l > r];
+    case '<': return [l, l < r];
+    case '>=': return [l, l >= r];
+    case '<=': return [l, l <= r];
+    default: throw badData(`operator "${op}" not allowed between scalars`);
+  }
+}
+
+function signature(l: Labels, matching: VectorMatching): string {
+  const parts: [string, string][] = [];
+  if (matching.on) {
+    for (const name of [...matching.labels].sort()) if (l[name] !== undefined && l[name] !== '') parts.push([name, l[name]]);
+  } else {
+    for (const name of Object.keys(l).sort()) if (name !== '__name__' && !matching.labels.includes(name)) parts.push([name, l[name]!]);
+  }
+  return JSON.stringify(parts);
+}
+
+function setOp(op: BinaryOp, lhs: Sample[], rhs: Sample[], matching: VectorMatching): Sample[] {
+  switch (op) {
+    case 'and': {
+      if (lhs.length === 0 || rhs.length === 0) return [];
+      const right = new Set(rhs.map((s) => signature(s.labels, matching)));
+      return lhs.filter((s) => right.has(signature(s.labels, matching)));
+    }
+    case 'or': {
+      const left = new Set(lhs.map((s) => signature(s.labels, matching)));
+      return [...lhs, ...rhs.filter((s) => !left.has(signature(s.labels, matching)))];
+    }
+    default: {
+      const right = new Set(rhs.map((s) => signature(s.labels, matching)));
+      return lhs.filter((s) => !right.has(signature(s.labels, matching)));
+    }
+  }
+}
+
+/** Prometheus's labels.String(): `{__name__="x", a="b"}`. */
+function formatLabels(l: Labels): string {
+  return `{${Object.keys(l).sort().map((n) => `${n}=${JSON.stringify(l[n])}`).join(', ')}}`;
+}
+
+/** Prometheus's VectorBinop for arithmetic and comparison operators between two vectors. */
+function vectorBinop(op: BinaryOp, lhsIn: Sample[], rhsIn: Sample[], matching: VectorMatching, bool: boolean): Sample[] {
+  let lhs = lhsIn;
+  let rhs = rhsIn;
+  if (matching.card === 'one-to-many') [lhs, rhs] = [rhs, lhs];
+  const right = new Map<string, Sample>();
+  for (const rs of rhs) {
+    const sig = signature(rs.labels, matching);
+    const dup = right.get(sig);
+    if (dup) {
+      const oneSide = matching.card === 'one-to-many' ? 'left' : 'right';
+      const matched = formatLabels(Object.fromEntries(JSON.parse(sig) as [string, string][]));
+      const [a, b] = [formatLabels(rs.labels), formatLabels(dup.labels)].sort();
+      throw execError(
+        `found duplicate series for the match group ${matched} on the ${oneSide} hand-side of the operation: [${a}, ${b}];many-to-many matching not allowed: matching labels must be unique on one side`,
+      );
+    }
+    right.set(sig, rs);
+  }
+  const matchedOne = new Set<string>();
+  const matchedMany = new Map<string, Set<string>>();
+  const out: Sample[] = [];
+  const dropMetricName = !isComparison(op) || bool;
+  for (const ls of lhs) {
+    const sig = signature(ls.labels, matching);
+    const rs = right.get(sig);
+    if (!rs) continue;
+    let [fl, fr] = [ls.v, rs.v];
+    if (matching.card === 'one-to-many') [fl, fr] = [fr, fl];
+    let [v, keep] = binop(op, fl, fr);
+    if (bool) {
+      v = keep ? 1 : 0;
+    }
+    // result labels: the "many" side's, reduced for one-to-one matching, plus group_x includes
+    const labels: Record<string, string> = { ...(dropMetricName ? dropName(ls.labels) : ls.labels) };
+    if (matching.card === 'one-to-one') {
+      if (matching.on) {
+        for (const k of Object.keys(labels)) if (!matching.labels.includes(k)) delete labels[k];
+      } else for (const k of matching.labels) delete labels[k];
+    }
+    for (const ln of matching.include) {
+      const val = rs.labels[ln];
+      if (val !== undefined && val !== '') labels[ln] = val;
+      else delete labels[ln];
+    }
+    if (matching.card === 'one-to-one') {
+      if (matchedOne.has(sig)) throw execError('multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)');
+      matchedOne.add(sig);
+    } else {
+      const id = labelsId(labels);
+      let set = matchedMany.get(sig);
+      if (!set) matchedMany.set(sig, (set = new Set()));
+      if (set.has(id)) throw execError('multiple matches for labels: grouping labels must ensure unique matches');
+      set.add(id);
+    }
+    if (!keep && !bool) continue;
+    out.push({ labels, v });
+  }
+  return out;
+}

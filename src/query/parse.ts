@@ -1,0 +1,463 @@
+// Turns PromQL text into dpmon's own small AST, using @prometheus-io/lezer-promql's syntax tree.
+// The lezer parser never throws (it marks error nodes), so this module reports the first error node
+// as a parse error, rejects constructs the evaluator does not implement as `unsupported ...`, and
+// type-checks the tree the way Prometheus's parser does (checkAST), with Prometheus's messages.
+import { parser } from '@prometheus-io/lezer-promql';
+import type { SyntaxNode } from '@lezer/common';
+import type { Matcher, MatchType } from '../model/matcher.ts';
+import { QueryError, badData, unsupported } from './errors.ts';
+import { translateRegex } from './regex.ts';
+
+export type ValueType = 'scalar' | 'vector' | 'matrix' | 'string';
+
+export interface VectorSelectorNode {
+  kind: 'vector';
+  matchers: Matcher[];
+  offsetMs: number;
+}
+export interface MatrixSelectorNode {
+  kind: 'matrix';
+  vs: VectorSelectorNode;
+  rangeMs: number;
+}
+export type BinaryOp = '+' | '-' | '*' | '/' | '%' | '^' | '==' | '!=' | '>' | '<' | '>=' | '<=' | 'and' | 'or' | 'unless';
+export interface VectorMatching {
+  card: 'one-to-one' | 'many-to-one' | 'one-to-many' | 'many-to-many';
+  on: boolean;
+  labels: string[];
+  include: string[];
+}
+export type AggrOp = 'sum' | 'avg' | 'min' | 'max' | 'count' | 'quantile' | 'topk' | 'bottomk';
+export type Expr =
+  | { kind: 'number'; value: number }
+  | { kind: 'string'; value: string }
+  | VectorSelectorNode
+  | MatrixSelectorNode
+  | { kind: 'call'; fn: string; args: Expr[] }
+  | { kind: 'aggr'; op: AggrOp; param: Expr | null; expr: Expr; grouping: string[]; without: boolean }
+  | { kind: 'binary'; op: BinaryOp; lhs: Expr; rhs: Expr; bool: boolean; matching: VectorMatching }
+  | { kind: 'unary'; op: '-' | '+'; expr: Expr }
+  | { kind: 'paren'; expr: Expr };
+
+/** Argument types and return type of each supported function; a trailing `?` argument is optional. */
+export const FUNCTIONS: Record<string, { args: ValueType[]; optional?: number; returns: ValueType }> = {
+  rate: { args: ['matrix'], returns: 'vector' },
+  irate: { args: ['matrix'], returns: 'vector' },
+  increase: { args: ['matrix'], returns: 'vector' },
+  delta: { args: ['matrix'], returns: 'vector' },
+  deriv: { args: ['matrix'], returns: 'vector' },
+  predict_linear: { args: ['matrix', 'scalar'], returns: 'vector' },
+  avg_over_time: { args: ['matrix'], returns: 'vector' },
+  min_over_time: { args: ['matrix'], returns: 'vector' },
+  max_over_time: { args: ['matrix'], returns: 'vector' },
+  sum_over_time: { args: ['matrix'], returns: 'vector' },
+  count_over_time: { args: ['matrix'], returns: 'vector' },
+  last_over_time: { args: ['matrix'], returns: 'vector' },
+  quantile_over_time: { args: ['scalar', 'matrix'], returns: 'vector' },
+  absent: { args: ['vector'], returns: 'vector' },
+  absent_over_time: { args: ['matrix'], returns: 'vector' },
+  time: { args: [], returns: 'scalar' },
+  clamp_min: { args: ['vector', 'scalar'], returns: 'vector' },
+  clamp_max: { args: ['vector', 'scalar'], returns: 'vector' },
+  abs: { args: ['vector'], returns: 'vector' },
+  round: { args: ['vector', 'scalar'], optional: 1, returns: 'vector' },
+  label_replace: { args: ['vector', 'string', 'string', 'string', 'string'], returns: 'vector' },
+  vector: { args: ['scalar'], returns: 'vector' },
+  scalar: { args: ['vector'], returns: 'scalar' },
+};
+
+/** Prometheus functions dpmon knows by name but does not evaluate (so they are `unsupported`, not `unknown`). */
+const KNOWN_UNSUPPORTED_FUNCTIONS = new Set(
+  'acos acosh asin asinh atan atanh ceil changes clamp cos cosh day_of_month day_of_week day_of_year days_in_month deg exp floor first_over_time histogram_avg histogram_count histogram_fraction histogram_quantile histogram_quantiles histogram_stddev histogram_stdvar histogram_sum double_exponential_smoothing holt_winters hour idelta info label_join ln log10 log2 mad_over_time minute month pi present_over_time rad resets sgn sin sinh sort sort_desc sort_by_label sort_by_label_desc sqrt stddev_over_time stdvar_over_time tan tanh timestamp ts_of_first_over_time ts_of_last_over_time ts_of_max_over_time ts_of_min_over_time ts_of_max_over_time year start_timestamp step range min_of max_of'.split(
+    ' ',
+  ),
+);
+
+const AGGR_OPS = new Set<string>(['sum', 'avg', 'min', 'max', 'count', 'quantile', 'topk', 'bottomk']);
+const BINARY_OPS: Record<string, BinaryOp> = {
+  Add: '+', Sub: '-', Mul: '*', Div: '/', Mod: '%', Pow: '^',
+  Eql: '==', Neq: '!=', Gtr: '>', Lss: '<', Gte: '>=', Lte: '<=',
+  And: 'and', Or: 'or', Unless: 'unless',
+};
+export const isComparison = (op: BinaryOp) => op === '==' || op === '!=' || op === '>' || op === '<' || op === '>=' || op === '<=';
+export const isSetOp = (op: BinaryOp) => op === 'and' || op === 'or' || op === 'unless';
+
+export function typeOf(e: Expr): ValueType {
+  switch (e.kind) {
+    case 'number':
+      return 'scalar';
+    case 'string':
+      return 'string';
+    case 'vector':
+      return 'vector';
+    case 'matrix':
+      return 'matrix';
+    case 'call':
+      return FUNCTIONS[e.fn]!.returns;
+    case 'aggr':
+      return 'vector';
+    case 'binary':
+      return typeOf(e.lhs) === 'scalar' && typeOf(e.rhs) === 'scalar' ? 'scalar' : 'vector';
+    case 'unary':
+    case 'paren':
+      return typeOf(e.expr);
+  }
+}
+
+const TYPE_NAMES: Record<ValueType, string> = { scalar: 'scalar', vector: 'instant vector', matrix: 'range vector', string: 'string' };
+export const typeName = (t: ValueType) => TYPE_NAMES[t];
+
+/** Parses and checks a PromQL expression; throws QueryError (bad_data) on any problem. */
+export function parseExpr(input: string): Expr {
+  const tree = parser.parse(input);
+  const top = tree.topNode;
+  reportErrors(input, top);
+  const children = nonComment(top);
+  if (children.length !== 1) throw badData(`parse error at char ${(children[1]?.from ?? 0) + 1}: unexpected input`);
+  return new Builder(input).expr(children[0]!);
+}
+
+/** Parses a series selector as used by `match[]` (`up{job="x"}`): its matchers. */
+export function parseSeriesSelector(input: string): Matcher[] {
+  const e = parseExpr(input);
+  if (e.kind !== 'vector' || e.offsetMs !== 0) throw badData(`parse error: expected a vector selector, got ${JSON.stringify(input)}`);
+  return e.matchers;
+}
+
+function unwrapMatrix(e: Expr): Expr {
+  let x = e;
+  while (x.kind === 'paren' && typeOf(x.expr) === 'matrix') x = x.expr;
+  return x;
+}
+
+function nonComment(node: SyntaxNode): SyntaxNode[] {
+  const out: SyntaxNode[] = [];
+  for (let c = node.firstChild; c; c = c.nextSibling) if (c.name !== 'LineComment') out.push(c);
+  return out;
+}
+
+function reportErrors(input: string, top: SyntaxNode): void {
+  let firstError: SyntaxNode | null = null;
+  let unknownFn: { name: string; from: number } | null = null;
+  top.cursor().iterate((n) => {
+    if (n.type.isError && !firstError) firstError = n.node;
+    if (n.name === 'Identifier' && !unknownFn && /^\s*\(/.test(input.slice(n.to))) {
+      const parent = n.node.parent;
+      if (parent?.name !== 'FunctionIdentifier') unknownFn = { name: input.slice(n.from, n.to), from: n.from };
+    }
+  });
+  if (!firstError) return;
+  if (unknownFn) {
+    const { name } = unknownFn;
+    if (KNOWN_UNSUPPORTED_FUNCTIONS.has(name)) throw unsupported(`function "${name}"`);
+    throw badData(`unknown function with name "${name}"`);
+  }
+  const err = firstError as SyntaxNode;
+  const near = input.slice(err.from, err.to).trim();
+  const what = err.from >= input.length || near === '' ? 'unexpected end of input' : `unexpected ${JSON.stringify(near.slice(0, 20))}`;
+  throw badData(`parse error at char ${err.from + 1}: ${what}`);
+}
+
+class Builder {
+  constructor(private readonly src: string) {}
+
+  text(n: SyntaxNode): string {
+    return this.src.slice(n.from, n.to);
+  }
+
+  expr(n: SyntaxNode): Expr {
+    switch (n.name) {
+      case 'ParenExpr': {
+        const inner = nonComment(n)[0];
+        if (!inner) throw badData(`parse error at char ${n.from + 1}: empty parentheses`);
+        return { kind: 'paren', expr: this.expr(inner) };
+      }
+      case 'NumberDurationLiteral':
+        return { kind: 'number', value: parseNumberOrDuration(this.text(n)) };
+      case 'StringLiteral':
+        return { kind: 'string', value: unquote(this.text(n)) };
+      case 'VectorSelector':
+        return this.vectorSelector(n);
+      case 'MatrixSelector':
+        return this.matrixSelector(n);
+      case 'OffsetExpr':
+        return this.offset(n);
+      case 'UnaryExpr': {
+        const [opNode, inner] = nonComment(n);
+        const e = this.expr(inner!);
+        const t = typeOf(e);
+        if (t !== 'scalar' && t !== 'vector') throw badData('unary expression only allowed on expressions of type scalar or instant vector');
+        const op = this.text(opNode!) === '-' ? '-' : '+';
+        // fold -<number> as Prometheus does, so `-1` is a literal
+        if (e.kind === 'number') return { kind: 'number', value: op === '-' ? -e.value : e.value };
+        return { kind: 'unary', op, expr: e };
+      }
+      case 'BinaryExpr':
+        return this.binary(n);
+      case 'FunctionCall':
+        return this.call(n);
+      case 'AggregateExpr':
+        return this.aggregate(n);
+      case 'SubqueryExpr':
+        throw unsupported(`subquery "${this.text(n)}"`);
+      case 'StepInvariantExpr':
+        throw unsupported('@ modifier');
+      case 'AnchoredExpr':
+        throw unsupported('anchored modifier');
+      case 'SmoothedExpr':
+        throw unsupported('smoothed modifier');
+      default:
+        throw unsupported(`expression "${this.text(n)}" (${n.name})`);
+    }
+  }
+
+  vectorSelector(n: SyntaxNode): VectorSelectorNode {
+    const matchers: Matcher[] = [];
+    let name: string | null = null;
+    for (const c of nonComment(n)) {
+      if (c.name === 'Identifier') name = this.text(c);
+      else if (c.name === 'LabelMatchers') {
+        for (const m of nonComment(c)) {
+          if (m.name === 'QuotedLabelName') {
+            // {"metric.name"}: a quoted metric name
+            if (name !== null) throw badData('metric name must not be set twice');
+            name = unquote(this.text(m.firstChild!));
+          } else if (m.name === 'UnquotedLabelMatcher' || m.name === 'QuotedLabelMatcher') {
+            const [ln, op, val] = nonComment(m);
+            const labelName = ln!.name === 'QuotedLabelName' ? unquote(this.text(ln!.firstChild!)) : this.text(ln!);
+            const type = this.text(op!) as MatchType;
+            const value = unquote(this.text(val!));
+            if (type === '=~' || type === '!~') {
+              try {
+                new RegExp(`^(?:${translateRegex(value)})$`, 's');
+              } catch (err) {
+                throw badData(`invalid regular expression in label matcher ${labelName}${type}${JSON.stringify(value)}: ${(err as Error).message}`);
+              }
+            }
+            matchers.push({ name: labelName, type, value: type === '=~' || type === '!~' ? translateRegex(value) : value });
+          } else throw badData(`parse error at char ${m.from + 1}: unexpected ${JSON.stringify(this.text(m))}`);
+        }
+      }
+    }
+    if (name !== null) {
+      if (matchers.some((m) => m.name === '__name__')) throw badData('metric name must not be set twice');
+      matchers.unshift({ name: '__name__', type: '=', value: name });
+    }
+    // Prometheus: at least one matcher must not match the empty string
+    const nonEmpty = matchers.some((m) => {
+      if (m.type === '=') return m.value !== '';
+      if (m.type === '!=') return m.value === '';
+      const re = new RegExp(`^(?:${m.value})$`, 's');
+      return m.type === '=~' ? !re.test('') : re.test('');
+    });
+    if (!nonEmpty) throw badData('vector selector must contain at least one non-empty matcher');
+    return { kind: 'vector', matchers, offsetMs: 0 };
+  }
+
+  matrixSelector(n: SyntaxNode): MatrixSelectorNode {
+    const [inner, dur] = nonComment(n);
+    if (inner!.name !== 'VectorSelector') throw badData('ranges only allowed for vector selectors');
+    const vs = this.vectorSelector(inner!);
+    const rangeMs = this.duration(dur!);
+    if (rangeMs <= 0) throw badData(`range must be positive, got ${this.text(dur!)}`);
+    return { kind: 'matrix', vs, rangeMs };
+  }
+
+  duration(n: SyntaxNode): number {
+    const parts = nonComment(n);
+    if (n.name === 'NumberDurationLiteralInDurationContext') return parseDurationMs(this.text(n));
+    if ((n.name === 'DurationExpr' || n.name === 'OffsetDurationExpr') && parts.length === 1) return this.duration(parts[0]!);
+    if (n.name === 'OffsetDurationExpr' && parts.length === 2 && parts[0]!.name === 'UnaryOp') {
+      const d = this.duration(parts[1]!);
+      return this.text(parts[0]!) === '-' ? -d : d;
+    }
+    throw unsupported(`duration expression "${this.text(n)}"`);
+  }
+
+  offset(n: SyntaxNode): Expr {
+    const parts = nonComment(n);
+    const target = this.expr(parts[0]!);
+    const dur = parts.find((p) => p.name === 'OffsetDurationExpr');
+    if (!dur) throw badData(`parse error at char ${n.from + 1}: bad offset`);
+    const ms = this.duration(dur);
+    return applyOffset(target, ms);
+  }
+
+
+  binary(n: SyntaxNode): Expr {
+    const parts = nonComment(n);
+    const lhs = this.expr(parts[0]!);
+    const rhs = this.expr(parts[parts.length - 1]!);
+    const opNode = parts[1]!;
+    const op = BINARY_OPS[opNode.name];
+    if (!op) throw unsupported(`binary operator "${this.text(opNode)}"`);
+    let bool = false;
+    const matching: VectorMatching = { card: isSetOp(op) ? 'many-to-many' : 'one-to-one', on: false, labels: [], include: [] };
+    let explicitMatching = false;
+    for (const p of parts.slice(2, -1)) {
+      if (p.name === 'BoolModifier') bool = true;
+      else if (p.name === 'MatchingModifierClause') {
+        explicitMatching = true;
+        const mp = nonComment(p);
+        for (let i = 0; i < mp.length; i++) {
+          const c = mp[i]!;
+          if (c.name === 'On' || c.name === 'Ignoring') {
+            matching.on = c.name === 'On';
+            matching.labels = this.grouping(mp[i + 1]);
+          } else if (c.name === 'GroupLeft' || c.name === 'GroupRight') {
+            if (isSetOp(op)) throw badData(`no grouping allowed for "${op}" operation`);
+            matching.card = c.name === 'GroupLeft' ? 'many-to-one' : 'one-to-many';
+            const next = mp[i + 1];
+            if (next?.name === 'GroupingLabels') matching.include = this.grouping(next);
+          } else if (c.name === 'FillModifier' || c.name.startsWith('Fill')) throw unsupported('fill modifier');
+        }
+      } else if (p.name.startsWith('Fill')) throw unsupported('fill modifier');
+    }
+    const lt = typeOf(lhs);
+    const rt = typeOf(rhs);
+    if (bool && !isComparison(op)) throw badData('bool modifier can only be used on comparison operators');
+    if (isComparison(op) && lt === 'scalar' && rt === 'scalar' && !bool) throw badData('comparisons between scalars must use BOOL modifier');
+    if ((lt !== 'scalar' && lt !== 'vector') || (rt !== 'scalar' && rt !== 'vector'))
+      throw badData('binary expression must contain only scalar and instant vector types');
+    if (explicitMatching && (lt !== 'vector' || rt !== 'vector')) throw badData('vector matching only allowed between instant vectors');
+    if (isSetOp(op) && (lt === 'scalar' || rt === 'scalar')) throw badData(`set operator "${op}" not allowed in binary scalar expression`);
+    if (matching.card !== 'one-to-one' && matching.card !== 'many-to-many') {
+      for (const l of matching.labels) if (matching.on && matching.include.includes(l)) throw badData(`label "${l}" must not occur in ON and GROUP clause at once`);
+    }
+    return { kind: 'binary', op, lhs, rhs, bool, matching };
+  }
+
+  grouping(n: SyntaxNode | undefined): string[] {
+    if (!n || n.name !== 'GroupingLabels') return [];
+    return nonComment(n).map((c) => (c.name === 'QuotedLabelName' ? unquote(this.text(c.firstChild!)) : this.text(c)));
+  }
+
+  call(n: SyntaxNode): Expr {
+    const [idNode, body] = nonComment(n);
+    const fn = this.text(idNode!);
+    const spec = FUNCTIONS[fn];
+    if (!spec) throw unsupported(`function "${fn}"`);
+    const argNodes = body ? nonComment(body) : [];
+    const args = argNodes.map((a) => unwrapMatrix(this.expr(a)));
+    const min = spec.args.length - (spec.optional ?? 0);
+    if (args.length < min || args.length > spec.args.length) {
+      const expected = spec.optional ? `at most ${spec.args.length}` : `${spec.args.length}`;
+      throw badData(`expected ${expected} argument(s) in call to "${fn}", got ${args.length}`);
+    }
+    args.forEach((a, i) => {
+      const want = spec.args[i]!;
+      const got = typeOf(a);
+      if (want !== got) throw badData(`expected type ${typeName(want)} in call to function "${fn}", got ${typeName(got)}`);
+    });
+    return { kind: 'call', fn, args };
+  }
+
+  aggregate(n: SyntaxNode): Expr {
+    let op = '';
+    let grouping: string[] = [];
+    let without = false;
+    let args: Expr[] = [];
+    for (const c of nonComment(n)) {
+      if (c.name === 'AggregateOp') op = this.text(c);
+      else if (c.name === 'AggregateModifier') {
+        const [kw, labels] = nonComment(c);
+        without = kw!.name === 'Without';
+        grouping = this.grouping(labels);
+      } else if (c.name === 'FunctionCallBody') args = nonComment(c).map((a) => this.expr(a));
+    }
+    if (!AGGR_OPS.has(op)) throw unsupported(`aggregation "${op}"`);
+    const aop = op as AggrOp;
+    const needsParam = aop === 'quantile' || aop === 'topk' || aop === 'bottomk';
+    const want = needsParam ? 2 : 1;
+    if (args.length !== want) throw badData(`wrong number of arguments for aggregate expression provided, expected ${want}, got ${args.length}`);
+    const expr = args[args.length - 1]!;
+    if (typeOf(expr) !== 'vector') throw badData(`expected type instant vector in aggregation expression, got ${typeName(typeOf(expr))}`);
+    const param = needsParam ? args[0]! : null;
+    if (param && typeOf(param) !== 'scalar') throw badData(`expected type scalar in aggregation parameter, got ${typeName(typeOf(param))}`);
+    return { kind: 'aggr', op: aop, param, expr, grouping, without };
+  }
+}
+
+/** `offset` applies to the selector directly before it; lezer may attach it to a whole binary expression. */
+function applyOffset(target: Expr, ms: number): Expr {
+  switch (target.kind) {
+    case 'vector':
+      if (target.offsetMs !== 0) throw badData('offset may not be set multiple times');
+      return { ...target, offsetMs: ms };
+    case 'matrix':
+      if (target.vs.offsetMs !== 0) throw badData('offset may not be set multiple times');
+      return { ...target, vs: { ...target.vs, offsetMs: ms } };
+    case 'binary':
+      return { ...target, rhs: applyOffset(target.rhs, ms) };
+    case 'unary':
+      return { ...target, expr: applyOffset(target.expr, ms) };
+    default:
+      throw badData('offset modifier must be preceded by an instant vector selector or range vector selector or a subquery');
+  }
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 };
+
+/** Prometheus durations: `1h30m`, `5m`, `500ms`, `2d`, or a plain number of seconds (`300`, `1.5`). */
+export function parseDurationMs(text: string): number {
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  const re = /(\d+)(ms|[smhdwy])/gy;
+  let total = 0;
+  let pos = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    total += Number(m[1]) * UNIT_MS[m[2]!]!;
+    pos = re.lastIndex;
+  }
+  if (pos !== text.length || text.length === 0) throw badData(`not a valid duration string: ${JSON.stringify(text)}`);
+  return total;
+}
+
+/** A number literal: decimal, hex, Inf/NaN, or a duration meaning its seconds (`5m` = 300). */
+export function parseNumberOrDuration(text: string): number {
+  const t = text.trim();
+  const sign = t.startsWith('-') ? -1 : 1;
+  const body = t.replace(/^[+-]\s*/, '');
+  if (/^inf(inity)?$/i.test(body)) return sign * Infinity;
+  if (/^nan$/i.test(body)) return NaN;
+  if (/^0x[0-9a-f]+$/i.test(body)) return sign * parseInt(body.slice(2), 16);
+  if (/^(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(body)) return sign * Number(body);
+  return (sign * parseDurationMs(body)) / 1000;
+}
+
+/** Unquotes a PromQL string literal: "..." and '...' with Go escapes, `...` raw. */
+export function unquote(lit: string): string {
+  const q = lit[0];
+  const body = lit.slice(1, -1);
+  if (q === '`') return body;
+  if (q !== '"' && q !== "'") throw badData(`invalid string literal ${lit}`);
+  let out = '';
+  for (let i = 0; i < body.length; i++) {
+    const ch = body[i]!;
+    if (ch !== '\\') {
+      out += ch;
+      continue;
+    }
+    const e = body[++i];
+    switch (e) {
+      case 'n': out += '\n'; break;
+      case 't': out += '\t'; break;
+      case 'r': out += '\r'; break;
+      case 'a': out += '\x07'; break;
+      case 'b': out += '\b'; break;
+      case 'f': out += '\f'; break;
+      case 'v': out += '\v'; break;
+      case '\\': case '"': case "'": out += e; break;
+      case 'x': out += String.fromCharCode(parseInt(body.slice(i + 1, i + 3), 16)); i += 2; break;
+      case 'u': out += String.fromCodePoint(parseInt(body.slice(i + 1, i + 5), 16)); i += 4; break;
+      case 'U': out += String.fromCodePoint(parseInt(body.slice(i + 1, i + 9), 16)); i += 8; break;
+      default:
+        if (e !== undefined && /[0-7]/.test(e)) {
+          out += String.fromCharCode(parseInt(body.slice(i, i + 3), 8));
+          i += 2;
+        } else throw badData(`invalid escape sequence in string literal ${lit}`);
+    }
+  }
+  return out;
+}
+
+export { QueryError };

@@ -1,0 +1,371 @@
+// Prometheus's promqltest script format (promql/promqltest/test.go), parsed and run against dpmon's
+// evaluator over a fresh memory store: `load <step>` series notation, `clear`, `eval[_fail|_ordered|
+// _warn|_info] instant at <t> <expr>`, `eval range from <t> to <t> step <d> <expr>`, expected series,
+// `expect ...` directives. Evals that need what dpmon cannot do (native histograms, stale markers,
+// unsupported PromQL) are counted as unsupported, never as passed.
+import type { Labels } from '../model/labels.ts';
+import { createMemoryStore } from '../store/memory-store.ts';
+import type { StoredSample } from '../store/store.ts';
+import { compareLabels, createQueryEngine, labelsId, type QueryResult } from './engine.ts';
+import { QueryError } from './errors.ts';
+import { parseDurationMs, parseSeriesSelector, unquote } from './parse.ts';
+
+/** One value of a series description; undefined = omitted (`_`), 'stale' = a staleness marker. */
+export type SeqValue = number | undefined | 'stale';
+
+export interface LoadCmd {
+  kind: 'load';
+  line: number;
+  stepMs: number;
+  series: { labels: Labels; values: SeqValue[] }[];
+  /** lines dpmon cannot load (native histograms), with the metric they name */
+  unsupported: { line: number; name: string; reason: string }[];
+}
+export interface EvalCmd {
+  kind: 'eval';
+  line: number;
+  expr: string;
+  instant: boolean;
+  at: number;
+  start: number;
+  end: number;
+  stepMs: number;
+  fail: boolean;
+  failMessage?: string;
+  failRegexp?: RegExp;
+  ordered: boolean;
+  /** warn/info annotations expected or forbidden: dpmon produces none, so these are not checked */
+  annotations: string[];
+  expectScalar?: number;
+  expectString?: string;
+  expected: { labels: Labels; values: SeqValue[]; line: number }[];
+  /** why the script asks for something this runner cannot check */
+  unsupported?: string;
+}
+export type Command = { kind: 'clear'; line: number } | LoadCmd | EvalCmd;
+
+const NUM = String.raw`(?:[+-]?(?:[Ii]nf|NaN|nan|0x[0-9a-fA-F]+|\d*\.?\d+(?:[eE][+-]?\d+)?))`;
+const SEQ_RE = new RegExp(String.raw`^(${NUM})(?:([+-])(${NUM}))?x(\d+)$`);
+
+function num(text: string): number {
+  const sign = text.startsWith('-') ? -1 : 1;
+  const body = text.replace(/^[+-]/, '');
+  if (/^inf$/i.test(body)) return sign * Infinity;
+  if (/^nan$/i.test(body)) return NaN;
+  if (/^0x/i.test(body)) return sign * parseInt(body.slice(2), 16);
+  const v = Number(body);
+  if (Number.isNaN(v)) throw new Error(`invalid number ${JSON.stringify(text)}`);
+  return sign * v;
+}
+
+/** Expands a values part: `1 2 _ stale 1+1x3 _x2 5x2 -2-0.5x4`. */
+export function parseSequence(text: string): SeqValue[] {
+  const out: SeqValue[] = [];
+  for (const tok of text.trim().split(/\s+/).filter(Boolean)) {
+    if (tok === '_') out.push(undefined);
+    else if (tok === 'stale') out.push('stale');
+    else if (/^_x\d+$/.test(tok)) for (let i = 0; i < Number(tok.slice(2)); i++) out.push(undefined);
+    else {
+      const m = SEQ_RE.exec(tok);
+      if (m) {
+        let v = num(m[1]!);
+        const inc = m[3] ? num(m[3]) * (m[2] === '-' ? -1 : 1) : 0;
+        // as Prometheus's series parser: N+1 values, accumulated by repeated addition
+        for (let i = 0; i <= Number(m[4]); i++) {
+          out.push(v);
+          v += inc;
+        }
+      } else out.push(num(tok));
+    }
+  }
+  return out;
+}
+
+/** Splits `metric{a="b"} 1 2 3` into the selector text and the values text. */
+function splitSeriesLine(line: string): [string, string] {
+  let depth = 0;
+  let quote: string | null = null;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quote) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = null;
+    } else if (c === '"' || c === "'" || c === '`') quote = c;
+    else if (c === '{') depth++;
+    else if (c === '}') {
+      depth--;
+      if (depth === 0) return [line.slice(0, i + 1), line.slice(i + 1)];
+    } else if (/\s/.test(c) && depth === 0) return [line.slice(0, i), line.slice(i)];
+  }
+  return [line, ''];
+}
+
+/** A series description's label set: `metric{a="b"}`, `{__name__="m"}`, `{"quoted.name"}` or `{}`. */
+export function parseSeriesLabels(text: string): Labels {
+  const t = text.trim();
+  if (t === '{}') return {};
+  if (/^[a-zA-Z_:][a-zA-Z0-9_:]*\{\s*\}$/.test(t)) return { __name__: t.slice(0, t.indexOf('{')) };
+  const labels: Record<string, string> = {};
+  for (const m of parseSeriesSelector(t)) {
+    if (m.type !== '=') throw new Error(`series description ${text} must use = matchers only`);
+    labels[m.name] = m.value;
+  }
+  return labels;
+}
+
+const EVAL_INSTANT = /^eval(?:_(fail|warn|ordered|info))?\s+instant\s+(?:at\s+(.+?))?\s+(.+)$/;
+const EVAL_RANGE = /^eval(?:_(fail|warn|info))?\s+range\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+?)\s+(.+)$/;
+
+/** Parses a whole script; throws Error with the line number on a line it cannot read. */
+export function parseScript(text: string): Command[] {
+  const lines = text.split('\n').map((l) => {
+    const t = l.trim();
+    return t.startsWith('#') ? '' : t;
+  });
+  const cmds: Command[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]!;
+    if (l === '') continue;
+    const word = l.split(/[\t ]+/)[0]!.toLowerCase();
+    const at = i + 1;
+    try {
+      if (word === 'clear') cmds.push({ kind: 'clear', line: at });
+      else if (word.startsWith('load')) {
+        const m = /^load(?:_(with_nhcb))?\s+(.+?)$/.exec(l);
+        if (!m) throw new Error('invalid load command');
+        const cmd: LoadCmd = { kind: 'load', line: at, stepMs: parseDurationMs(m[2]!), series: [], unsupported: [] };
+        for (; i + 1 < lines.length && lines[i + 1] !== ''; ) {
+          i++;
+          const def = lines[i]!;
+          const [sel, vals] = splitSeriesLine(def);
+          if (def.startsWith('@st') || def.includes('{{') || m[1]) {
+            const name = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(sel)?.[0] ?? '';
+            cmd.unsupported.push({ line: i + 1, name, reason: m[1] ? 'load_with_nhcb' : def.includes('{{') ? 'native histogram samples' : 'start timestamps (@st)' });
+            continue;
+          }
+          cmd.series.push({ labels: parseSeriesLabels(sel), values: parseSequence(vals) });
+        }
+        cmds.push(cmd);
+      } else if (word.startsWith('eval')) {
+        i = parseEval(lines, i, cmds);
+      } else throw new Error(`invalid command ${JSON.stringify(l)}`);
+    } catch (err) {
+      throw new Error(`line ${at}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return cmds;
+}
+
+function parseEval(lines: string[], i: number, cmds: Command[]): number {
+  const l = lines[i]!;
+  const inst = EVAL_INSTANT.exec(l);
+  const rng = inst ? null : EVAL_RANGE.exec(l);
+  if (!inst && !rng) throw new Error('invalid evaluation command');
+  const mod = (inst ?? rng)![1];
+  const cmd: EvalCmd = {
+    kind: 'eval',
+    line: i + 1,
+    expr: inst ? inst[3]! : rng![5]!,
+    instant: !!inst,
+    at: inst ? parseDurationMs(inst[2] ?? '0s') : 0,
+    start: rng ? parseDurationMs(rng[2]!.trim()) : 0,
+    end: rng ? parseDurationMs(rng[3]!.trim()) : 0,
+    stepMs: rng ? parseDurationMs(rng[4]!.trim()) : 0,
+    fail: mod === 'fail',
+    ordered: mod === 'ordered',
+    annotations: mod === 'warn' || mod === 'info' ? [mod] : [],
+    expected: [],
+  };
+  for (; i + 1 < lines.length && lines[i + 1] !== ''; ) {
+    i++;
+    const def = lines[i]!;
+    if (cmd.fail && def.startsWith('expected_fail_message')) {
+      cmd.failMessage = def.slice('expected_fail_message'.length).trim();
+      break;
+    }
+    if (cmd.fail && def.startsWith('expected_fail_regexp')) {
+      cmd.failRegexp = new RegExp(def.slice('expected_fail_regexp'.length).trim());
+      break;
+    }
+    if (def.startsWith('expect range vector')) {
+      cmd.unsupported ??= 'expect range vector';
+      continue;
+    }
+    if (def.startsWith('expect string')) {
+      cmd.expectString = unquote(def.slice('expect string'.length).trim());
+      continue;
+    }
+    if (def.split(' ')[0] === 'expect') {
+      const m = /^expect\s+(ordered|fail|warn|no_warn|info|no_info)(?:\s+(regex|msg):(.+))?$/.exec(def);
+      if (!m) throw new Error(`invalid expect directive ${JSON.stringify(def)}`);
+      if (m[1] === 'ordered') cmd.ordered = true;
+      else if (m[1] === 'fail') {
+        cmd.fail = true;
+        if (m[2] === 'msg') cmd.failMessage = m[3]!.trim();
+        if (m[2] === 'regex') cmd.failRegexp = new RegExp(m[3]!.trim());
+      } else cmd.annotations.push(m[1]!);
+      continue;
+    }
+    if (/^\S+$/.test(def) && !/[{a-zA-Z_:]/.test(def.replace(/^[+-]?(inf|nan)$/i, ''))) {
+      cmd.expectScalar = num(def);
+      break;
+    }
+    const [sel, vals] = splitSeriesLine(def);
+    if (def.includes('{{')) {
+      cmd.unsupported ??= 'native histogram expected values';
+      continue;
+    }
+    cmd.expected.push({ labels: parseSeriesLabels(sel), values: parseSequence(vals), line: i + 1 });
+  }
+  cmds.push(cmd);
+  return i;
+}
+
+export interface EvalOutcome {
+  line: number;
+  expr: string;
+  status: 'passed' | 'failed' | 'unsupported';
+  message?: string;
+}
+export interface ScriptResult {
+  passed: number;
+  failed: number;
+  unsupported: number;
+  /** evals that passed but expected warn/info annotations dpmon does not produce */
+  annotationsUnchecked: number;
+  outcomes: EvalOutcome[];
+}
+
+/** Relative tolerance as Prometheus's almost.Equal with defaultEpsilon 1e-6. */
+export function almostEqual(a: number, b: number, eps = 0.000001): boolean {
+  if (Number.isNaN(a) && Number.isNaN(b)) return true;
+  if (a === b) return true;
+  const absSum = Math.abs(a) + Math.abs(b);
+  const diff = Math.abs(a - b);
+  const minNormal = 2.2250738585072014e-308;
+  if (a === 0 || b === 0 || absSum < minNormal) return diff < eps * minNormal;
+  return diff / Math.min(absSum, Number.MAX_VALUE) < eps;
+}
+
+const parseVal = (s: string) => (s === '+Inf' ? Infinity : s === '-Inf' ? -Infinity : Number(s));
+
+/** Runs a script against a fresh memory store; never throws for a failing eval. */
+export async function runScript(text: string, opts: { lookbackDeltaMs?: number } = {}): Promise<ScriptResult> {
+  const res: ScriptResult = { passed: 0, failed: 0, unsupported: 0, annotationsUnchecked: 0, outcomes: [] };
+  let store = createMemoryStore();
+  let engine = createQueryEngine(store, opts);
+  // metric names whose samples could not be loaded faithfully (histograms, stale markers)
+  let tainted = new Map<string, string>();
+  for (const cmd of parseScript(text)) {
+    if (cmd.kind === 'clear') {
+      store = createMemoryStore();
+      engine = createQueryEngine(store, opts);
+      tainted = new Map();
+      continue;
+    }
+    if (cmd.kind === 'load') {
+      const samples: StoredSample[] = [];
+      for (const s of cmd.series) {
+        s.values.forEach((v, i) => {
+          if (v === 'stale') tainted.set(s.labels.__name__ ?? '', 'stale markers (the store has no staleness marker)');
+          else if (v !== undefined) samples.push({ labels: s.labels, t: i * cmd.stepMs, v });
+        });
+      }
+      for (const u of cmd.unsupported) tainted.set(u.name, u.reason);
+      // the store drops out-of-order points, so append in time order
+      samples.sort((a, b) => a.t - b.t);
+      store.append(samples);
+      continue;
+    }
+    const out = await runEval(cmd, engine, tainted);
+    res.outcomes.push(out);
+    res[out.status]++;
+    if (out.status === 'passed' && cmd.annotations.some((a) => a === 'warn' || a === 'info')) res.annotationsUnchecked++;
+  }
+  return res;
+}
+
+async function runEval(cmd: EvalCmd, engine: ReturnType<typeof createQueryEngine>, tainted: Map<string, string>): Promise<EvalOutcome> {
+  const base = { line: cmd.line, expr: cmd.expr };
+  if (cmd.unsupported) return { ...base, status: 'unsupported', message: cmd.unsupported };
+  for (const [name, reason] of tainted) {
+    const re = name === '' ? /__name__|\{/ : new RegExp(`(^|[^a-zA-Z0-9_:])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^a-zA-Z0-9_:])`);
+    if (re.test(cmd.expr) || /__name__/.test(cmd.expr) || /(^|[^a-zA-Z0-9_])\{/.test(cmd.expr))
+      return { ...base, status: 'unsupported', message: `loaded data uses ${reason} (${name || 'a series without a name'})` };
+  }
+  let result: QueryResult;
+  try {
+    result = cmd.instant ? await engine.instant(cmd.expr, cmd.at) : await engine.range(cmd.expr, cmd.start, cmd.end, cmd.stepMs);
+  } catch (err) {
+    if (err instanceof QueryError && err.unsupported) return { ...base, status: 'unsupported', message: err.message };
+    const msg = err instanceof Error ? err.message : String(err);
+    if (!cmd.fail) return { ...base, status: 'failed', message: `unexpected error: ${msg}` };
+    if (cmd.failMessage !== undefined && !msg.includes(cmd.failMessage))
+      return { ...base, status: 'failed', message: `expected error message ${JSON.stringify(cmd.failMessage)}, got ${JSON.stringify(msg)}` };
+    if (cmd.failRegexp && !cmd.failRegexp.test(msg))
+      return { ...base, status: 'failed', message: `expected error matching ${cmd.failRegexp}, got ${JSON.stringify(msg)}` };
+    return { ...base, status: 'passed' };
+  }
+  if (cmd.fail) return { ...base, status: 'failed', message: `expected an error, got ${JSON.stringify(result).slice(0, 300)}` };
+  const problem = compare(cmd, result);
+  return problem ? { ...base, status: 'failed', message: problem } : { ...base, status: 'passed' };
+}
+
+const fmtLabels = (l: Labels) => JSON.stringify(l);
+
+function compare(cmd: EvalCmd, result: QueryResult): string | null {
+  if (cmd.expectString !== undefined) {
+    if (result.resultType !== 'string') return `expected string, got ${result.resultType}`;
+    return result.result[1] === cmd.expectString ? null : `expected string ${JSON.stringify(cmd.expectString)}, got ${JSON.stringify(result.result[1])}`;
+  }
+  if (result.resultType === 'scalar') {
+    if (cmd.expectScalar === undefined) return `expected vector or matrix result, but got scalar ${result.result[1]}`;
+    const got = parseVal(result.result[1]);
+    return almostEqual(cmd.expectScalar, got) ? null : `expected scalar ${cmd.expectScalar} but got ${got}`;
+  }
+  if (cmd.expectScalar !== undefined) return `expected scalar result, but got ${result.resultType}`;
+  const expected = new Map(cmd.expected.map((e, i) => [labelsId(e.labels), { ...e, pos: i }]));
+  if (result.resultType === 'vector') {
+    if (!cmd.instant) return 'range query returned a vector';
+    const seen = new Set<string>();
+    for (const [pos, s] of result.result.entries()) {
+      const id = labelsId(s.metric);
+      const exp = expected.get(id);
+      const got = parseVal(s.value[1]);
+      if (!exp) return `unexpected metric ${fmtLabels(s.metric)} in result, has value ${got}`;
+      if (cmd.ordered && exp.pos !== pos) return `expected metric ${fmtLabels(s.metric)} at position ${exp.pos + 1} but was at ${pos + 1}`;
+      const want = exp.values[0];
+      if (typeof want !== 'number' || !almostEqual(want, got)) return `expected ${String(want)} for ${fmtLabels(s.metric)} but got ${got}`;
+      seen.add(id);
+    }
+    for (const [id, e] of expected) if (!seen.has(id)) return `expected metric ${fmtLabels(e.labels)} with ${String(e.values[0])} not found`;
+    return null;
+  }
+  if (result.resultType === 'matrix') {
+    if (cmd.instant) return `instant query returned a matrix; expected a vector`;
+    if (cmd.ordered) return 'expected ordered result, but query returned a matrix';
+    const seen = new Set<string>();
+    for (const s of result.result) {
+      const id = labelsId(s.metric);
+      const exp = expected.get(id);
+      if (!exp) return `unexpected metric ${fmtLabels(s.metric)} in result, has values ${JSON.stringify(s.values.slice(0, 5))}`;
+      const want: { t: number; v: number }[] = [];
+      exp.values.forEach((v, i) => {
+        if (typeof v === 'number') want.push({ t: cmd.start + i * cmd.stepMs, v });
+      });
+      if (want.length !== s.values.length)
+        return `expected ${want.length} points for ${fmtLabels(s.metric)}, but got ${s.values.length}: ${JSON.stringify(s.values.slice(0, 10))}`;
+      for (let i = 0; i < want.length; i++) {
+        const [t, str] = s.values[i]!;
+        if (Math.round(t * 1000) !== want[i]!.t) return `expected point ${i} of ${fmtLabels(s.metric)} at t=${want[i]!.t / 1000}s, got t=${t}s`;
+        if (!almostEqual(want[i]!.v, parseVal(str))) return `expected ${want[i]!.v} at t=${t}s for ${fmtLabels(s.metric)} but got ${str}`;
+      }
+      seen.add(id);
+    }
+    for (const [id, e] of expected) if (!seen.has(id)) return `expected metric ${fmtLabels(e.labels)} not found`;
+    return null;
+  }
+  return `unexpected result type ${result.resultType}`;
+}
+
+export { compareLabels };
