@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { ConfigError, formatConfigIssue, loadConfig } from '../src/config/index.ts';
 import { startCluster, type Cluster } from './harness/postgres.ts';
 import { freePort, runDpmon, runDpmonSync, waitFor } from './harness/process.ts';
+import { startTestReceiver } from './harness/remote-write-receiver.ts';
 
 const FIXTURES = 'src/config/fixtures';
 const SEED = `${FIXTURES}/seed/datapunk.yaml`;
@@ -132,8 +133,9 @@ describe('dpmon start with several targets, one unreachable', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('serves pg_up 1 for the live target and pg_up 0 for the dead one, then stops cleanly on SIGINT', async () => {
+  it('serves pg_up 1 for the live target and pg_up 0 for the dead one, remote-writes both, then stops cleanly on SIGINT', async () => {
     const deadPort = await freePort();
+    const receiver = await startTestReceiver();
     const config = join(dir, 'targets.yaml');
     await writeFile(
       config,
@@ -145,6 +147,8 @@ describe('dpmon start with several targets, one unreachable', () => {
     connect_timeout: 1s
 storage:
   data_dir: ${join(dir, 'data')}
+remote_write:
+  - url: ${receiver.url}
 `,
     );
     const port = await freePort();
@@ -159,8 +163,15 @@ storage:
       assert.match(dpmon.output(), /postgres connect failed, will retry with backoff/);
       // no embedded server when targets are configured
       assert.ok(!existsSync(join(dir, 'data', 'postgres')));
+      // remote_write carries the spec's constant labels, as Prometheus adds its external labels
+      const upLines = await waitFor('pg_up remote-written for both targets', async () => {
+        const lines = receiver.acceptedLines().filter((l) => l.includes('__name__="pg_up"'));
+        return lines.some((l) => l.includes('instance="live"')) && lines.some((l) => l.includes('instance="dead"')) ? lines : undefined;
+      });
+      assert.ok(upLines.every((l) => l.includes('environment="production"') && l.includes('component="datapunk-lake"')), upLines.join('\n'));
     } finally {
       dpmon.child.kill('SIGINT');
+      await receiver.close();
     }
     assert.equal(await dpmon.exited, 0);
     assert.match(dpmon.output(), /shutting down/);

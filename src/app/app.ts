@@ -10,11 +10,11 @@ import { createScheduler, type ScheduledCollector, type Scheduler } from '../col
 import { createHttpServer } from '../api/server.ts';
 import { registerPrometheusApi } from '../api/prometheus-api.ts';
 import { createQueryEngine } from '../query/index.ts';
+import { createRemoteWriter, type RemoteWriter } from '../remote-write/index.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
-import { createLatestStore, type LatestStore, type SourceSnapshot } from '../store/latest.ts';
+import { createLatestStore, snapshotSamples, type LatestStore } from '../store/latest.ts';
 import { createSqliteStore, type SqliteStore } from '../store/sqlite-store.ts';
-import type { StoredSample } from '../store/store.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded-postgres.ts';
 
 export interface App {
@@ -44,6 +44,7 @@ export function createApp(config: Config, opts: AppOptions): App {
   let scheduler: Scheduler | undefined;
   let server: FastifyInstance | undefined;
   let store: SqliteStore | undefined;
+  let remoteWriter: RemoteWriter | undefined;
   let ready = false;
 
   function openHistory(): SqliteStore {
@@ -133,15 +134,26 @@ export function createApp(config: Config, opts: AppOptions): App {
     latest,
     async start() {
       store = openHistory();
-      const targetConfigs = await resolveTargets();
       const history = store;
+      if (config.remoteWrite.length > 0) {
+        remoteWriter = createRemoteWriter({ endpoints: config.remoteWrite, dataDir, clock, log: log.child({ component: 'remote-write' }) });
+      }
+      const writer = remoteWriter;
+      const targetConfigs = await resolveTargets();
+      const constLabels = config.monitoringIntegration.prometheus.labels;
       scheduler = createScheduler({
-        collectors: buildCollectors(targetConfigs),
+        collectors: [...buildCollectors(targetConfigs), ...(writer ? [{ collector: writer.collector }] : [])],
         latest,
         clock,
         log: log.child({ component: 'collect' }),
-        onSnapshot: (_source, snapshot) => history.append(toStoredSamples(snapshot)),
+        onSnapshot: (_source, snapshot) => {
+          // history without the spec's constant labels (an exposition concern); remote_write with them,
+          // as Prometheus adds its external_labels, so a shared TSDB can tell environments apart
+          history.append(snapshotSamples(snapshot));
+          writer?.push(snapshotSamples(snapshot, constLabels));
+        },
       });
+      writer?.start();
       server = createHttpServer({
         metricsPath: config.monitoringIntegration.prometheus.endpoint,
         constLabels: config.monitoringIntegration.prometheus.labels,
@@ -164,20 +176,10 @@ export function createApp(config: Config, opts: AppOptions): App {
       await server?.close();
       await scheduler?.stop();
       await Promise.all(targets.map((t) => t.close()));
+      await remoteWriter?.stop();
       await store?.close();
       await embedded?.stop();
     },
     history: () => store,
   };
-}
-
-/**
- * A collector run's samples as history: `__name__` joins the labels. The spec's constant labels are
- * an exposition concern (/metrics, remote_write) and are not stored.
- */
-export function toStoredSamples(snapshot: SourceSnapshot): StoredSample[] {
-  const out: StoredSample[] = [];
-  for (const [name, family] of snapshot.families)
-    for (const s of family.series) out.push({ labels: { ...s.labels, __name__: name }, t: snapshot.t, v: s.value });
-  return out;
 }

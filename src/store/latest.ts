@@ -99,3 +99,17 @@ export function createLatestStore(): LatestStore {
     },
   };
 }
+
+/**
+ * A snapshot's series as flat samples: `__name__` joins the labels, and `extraLabels` (the spec's
+ * constant labels, for remote_write) are added where a series does not set them itself.
+ */
+export function snapshotSamples(
+  snapshot: SourceSnapshot,
+  extraLabels: Labels = {},
+): { labels: Labels; t: number; v: number }[] {
+  const out: { labels: Labels; t: number; v: number }[] = [];
+  for (const [name, family] of snapshot.families)
+    for (const s of family.series) out.push({ labels: { ...extraLabels, ...s.labels, __name__: name }, t: snapshot.t, v: s.value });
+  return out;
+}
