@@ -8,18 +8,9 @@
 // latest store and rendered by renderTextFormat with the spec's constant labels.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { after, before, describe, it } from 'node:test';
-import { createScoreCollector } from '../src/collect/derived/scores.ts';
-import { createHostCollectors, hostCollectorDefaults } from '../src/collect/host/index.ts';
-import { createPostgresTarget, type PostgresTarget } from '../src/collect/postgres/index.ts';
-import { createScheduler, type ScheduledCollector } from '../src/collect/scheduler.ts';
-import { DEFAULT_PROCESS_GROUPS } from '../src/config/index.ts';
-import { renderTextFormat } from '../src/expose/text-format.ts';
-import { systemClock } from '../src/lib/clock.ts';
-import { silentLogger } from '../src/lib/logger.ts';
-import { createLatestStore } from '../src/store/latest.ts';
-import { startCluster, versionSkipReason, withClient, type Cluster } from './harness/postgres.ts';
+import { startCluster, versionSkipReason, type Cluster } from './harness/postgres.ts';
+import { serveAll } from './harness/serve-all.ts';
 import { promtoolCheckMetrics, requirePeer } from './harness/process.ts';
 
 const doc = readFileSync(new URL('../docs/metrics.md', import.meta.url), 'utf8');
@@ -64,77 +55,16 @@ const skip = versionSkipReason(16);
 
 describe('docs/metrics.md against what dpmon serves (PostgreSQL 16 primary + standby, this host)', { skip }, () => {
   let cluster: Cluster;
-  const targets: PostgresTarget[] = [];
   let text: string;
   let served: Set<string>;
 
   before(async () => {
     cluster = await startCluster({ version: 16, standby: true });
-    // a user table and index with some activity, so the table and index families are served
-    await withClient(cluster.primary.dsn, async (c) => {
-      await c.query('CREATE TABLE metrics_doc_t (id int PRIMARY KEY, v text)');
-      await c.query(`INSERT INTO metrics_doc_t SELECT g, 'x' FROM generate_series(1, 100) g`);
-      await c.query('DELETE FROM metrics_doc_t WHERE id <= 10');
-    });
-
-    const hostLabels = { instance: hostname() };
-    const latest = createLatestStore();
-    const host: ScheduledCollector[] = createHostCollectors({
-      ...hostCollectorDefaults,
-      // a missing path too: dpmon_host_path_present 0
-      monitoredPaths: ['/', '/nonexistent-dpmon-metrics-doc'],
-      processGroups: Object.values(DEFAULT_PROCESS_GROUPS).map((g) => ({ name: g.name, comm: [...g.comm], cmdline: [...g.cmdline], user: [...g.user] })),
-    }).map((collector) => ({ collector, labels: hostLabels }));
-    for (const [name, server] of [
-      ['primary', cluster.primary],
-      ['standby', cluster.standby!],
-    ] as const) {
-      targets.push(
-        createPostgresTarget({
-          name,
-          dsn: server.dsn,
-          statementTimeoutMs: 5000,
-          connectTimeoutMs: 2000,
-          pgStatStatementsTop: 10,
-          collectTables: true,
-          excludeDatabases: ['template0', 'template1'],
-          intervals: { defaultMs: 15_000, connectionsMs: 15_000, replicationMs: 30_000, deadlockMs: 300_000, diskMs: 300_000 },
-          log: silentLogger,
-        }),
-      );
-    }
-    const scores = createScoreCollector({
-      latest,
-      intervalMs: 15_000,
-      thresholds: {
-        cpu: { warning: 70, critical: 85 },
-        memory: { warning: 75, critical: 90 },
-        disk: { warning: 80, critical: 90 },
-        connections: { warning: 70, critical: 85 },
-      },
-    });
-    const collectors = createScheduler({
-      collectors: [...host, ...targets.map((t) => ({ collector: t.collector }))],
-      latest,
-      clock: systemClock,
-      log: silentLogger,
-    });
-    // the scores read the others' latest values (the CPU ratio needs two cpu readings), so they run
-    // after each round of the other collectors, as their own scheduler
-    const derived = createScheduler({ collectors: [{ collector: scores, labels: hostLabels }], latest, clock: systemClock, log: silentLogger });
-    await collectors.runOnce();
-    await derived.runOnce();
-    await new Promise((r) => setTimeout(r, 1100));
-    await collectors.runOnce();
-    await derived.runOnce();
-    await collectors.stop();
-    await derived.stop();
-    text = renderTextFormat(latest.families(), { environment: 'production', component: 'datapunk-lake' });
+    text = await serveAll(cluster);
     served = new Set([...text.matchAll(/^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) /gm)].map((m) => m[1]!));
   });
 
   after(async () => {
-    for (const t of targets) await t.close();
     await cluster?.stop();
   });
 

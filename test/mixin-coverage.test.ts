@@ -8,18 +8,10 @@
 // by the scheduler into the latest store and rendered by the text exposition.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { after, before, describe, it } from 'node:test';
-import { createHostCollectors, hostCollectorDefaults } from '../src/collect/host/index.ts';
-import { createPostgresTarget, type PostgresTarget } from '../src/collect/postgres/index.ts';
-import { createScheduler, type ScheduledCollector } from '../src/collect/scheduler.ts';
-import { DEFAULT_PROCESS_GROUPS } from '../src/config/index.ts';
-import { renderTextFormat } from '../src/expose/text-format.ts';
-import { systemClock } from '../src/lib/clock.ts';
-import { silentLogger } from '../src/lib/logger.ts';
-import { createLatestStore } from '../src/store/latest.ts';
 import { analyzeQuery } from './fixtures/mixins/promql.ts';
-import { startCluster, versionSkipReason, withClient, type Cluster } from './harness/postgres.ts';
+import { startCluster, versionSkipReason, type Cluster } from './harness/postgres.ts';
+import { serveAll } from './harness/serve-all.ts';
 
 interface FixtureEntry {
   readonly name: string;
@@ -119,66 +111,14 @@ describe('community mixins against what dpmon serves (PostgreSQL 16 primary + st
     { title: 'node_exporter mixin', entries: readFixture('node-mixin.txt') },
   ];
   let cluster: Cluster;
-  const targets: PostgresTarget[] = [];
   let served: Map<string, Set<string>>;
 
   before(async () => {
     cluster = await startCluster({ version: 16, standby: true });
-    // a user table with dead tuples, a few transactions: series that exist only once there is activity
-    await withClient(cluster.primary.dsn, async (c) => {
-      await c.query('CREATE TABLE mixin_t (id int PRIMARY KEY, v text)');
-      await c.query(`INSERT INTO mixin_t SELECT g, 'x' FROM generate_series(1, 100) g`);
-      await c.query('DELETE FROM mixin_t WHERE id <= 10');
-    });
-
-    const hostLabels = { instance: hostname() };
-    const host: ScheduledCollector[] = createHostCollectors({
-      ...hostCollectorDefaults,
-      monitoredPaths: ['/'],
-      processGroups: Object.values(DEFAULT_PROCESS_GROUPS).map((g) => ({
-        name: g.name,
-        comm: [...g.comm],
-        cmdline: [...g.cmdline],
-        user: [...g.user],
-      })),
-    }).map((collector) => ({ collector, labels: hostLabels }));
-
-    for (const [name, server] of [
-      ['primary', cluster.primary],
-      ['standby', cluster.standby!],
-    ] as const) {
-      targets.push(
-        createPostgresTarget({
-          name,
-          dsn: server.dsn,
-          statementTimeoutMs: 5000,
-          connectTimeoutMs: 2000,
-          pgStatStatementsTop: 10,
-          collectTables: true,
-          excludeDatabases: ['template0', 'template1'],
-          intervals: { defaultMs: 15_000, connectionsMs: 15_000, replicationMs: 30_000, deadlockMs: 300_000, diskMs: 300_000 },
-          log: silentLogger,
-        }),
-      );
-    }
-
-    const latest = createLatestStore();
-    const scheduler = createScheduler({
-      collectors: [...host, ...targets.map((t) => ({ collector: t.collector }))],
-      latest,
-      clock: systemClock,
-      log: silentLogger,
-    });
-    // twice, a second apart: collectors that report rates or deltas have a previous reading
-    await scheduler.runOnce();
-    await new Promise((r) => setTimeout(r, 1100));
-    await scheduler.runOnce();
-    await scheduler.stop();
-    served = parseExposition(renderTextFormat(latest.families()));
+    served = parseExposition(await serveAll(cluster));
   });
 
   after(async () => {
-    for (const t of targets) await t.close();
     await cluster?.stop();
   });
 
