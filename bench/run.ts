@@ -15,6 +15,7 @@ import { createLatestStore, createSnapshotBuilder } from '../src/store/latest.ts
 import { gauge } from '../src/model/metric.ts';
 import { silentLogger } from '../src/lib/logger.ts';
 import { createManualClock, systemClock } from '../src/lib/clock.ts';
+import { queryFigures } from './query.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
 const TABLES = 200;
@@ -290,6 +291,7 @@ async function main() {
       cpu_ratio_dpmon_to_exporter_raw: measured ? round(dpmon.cycle_cpu_ms / measured.scrape_cpu_ms, 3) : null,
       render_10k: render,
       ...storeFigures(),
+      ...(await queryFigures()),
     };
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   } finally {

@@ -1,0 +1,115 @@
+// Query latency figures of issue 4 (`npm run bench`): `rate(x[5m])` over 1,000 series and a 24 h
+// `query_range` at 5 m step, evaluated by createQueryEngine over a SQLite history store holding
+// 1,000 counter series with 24 h of 15 s samples (the last hour in the head, the rest in SQLite).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createManualClock } from '../src/lib/clock.ts';
+import type { Labels } from '../src/model/labels.ts';
+import { createQueryEngine } from '../src/query/index.ts';
+import { createSqliteStore } from '../src/store/sqlite-store.ts';
+import type { StoredSample } from '../src/store/store.ts';
+
+const SERIES = 1000;
+const STEP = 15_000;
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const POINTS = DAY / STEP; // 5,760
+const RUNS = 7;
+const log = (msg: string) => process.stderr.write(`bench query: ${msg}\n`);
+const round = (x: number, d = 1) => Number(x.toFixed(d));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function time(runs: number, fn: () => Promise<unknown>): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+export async function queryFigures(): Promise<Record<string, unknown>> {
+  log('measuring queries');
+  const dir = mkdtempSync(join(tmpdir(), 'dpmon-bench-query-'));
+  try {
+    const T0 = 1_700_000_000_000;
+    const end = T0 + (POINTS - 1) * STEP;
+    const clock = createManualClock(T0);
+    const store = createSqliteStore({
+      dataDir: dir,
+      clock,
+      rawRetentionMs: 15 * 86_400_000,
+      rollupWindowMs: 300_000,
+      rollupRetentionMs: 30 * 86_400_000,
+      flushIntervalMs: 0,
+      headRetentionMs: HOUR,
+    });
+    try {
+      // label objects reused across appends, as a scheduler does
+      const labels: Labels[] = Array.from({ length: SERIES }, (_, i) => ({ __name__: 'bench_requests_total', instance: `i${i}` }));
+      let t0 = performance.now();
+      for (let p = 0; p < POINTS; p++) {
+        const t = T0 + p * STEP;
+        const batch: StoredSample[] = new Array(SERIES);
+        // counters growing at a per-series rate of (i % 10 + 1) per second
+        for (let i = 0; i < SERIES; i++) batch[i] = { labels: labels[i]!, t, v: (p * STEP * ((i % 10) + 1)) / 1000 };
+        store.append(batch);
+      }
+      await clock.advance(end - T0);
+      store.flush();
+      const loadMs = performance.now() - t0;
+      const samples = SERIES * POINTS;
+      log(`loaded ${samples} samples in ${round(loadMs, 0)} ms`);
+
+      const engine = createQueryEngine(store);
+      const check = (ok: boolean, what: string) => {
+        if (!ok) throw new Error(`bench query: wrong result of ${what}`);
+      };
+      const rate = 'rate(bench_requests_total[5m])';
+      const sumRate = 'sum(rate(bench_requests_total[5m]))';
+      const oneSeries = 'rate(bench_requests_total{instance="i1"}[5m])';
+      const start = end - DAY;
+      const steps = DAY / 300_000 + 1; // 289
+
+      const rateMs = await time(RUNS, async () => {
+        const r = await engine.instant(rate, end);
+        check(r.resultType === 'vector' && r.result.length === SERIES, rate);
+      });
+      log(`instant ${rate}: ${round(rateMs)} ms`);
+      const sumMs = await time(RUNS, async () => {
+        const r = await engine.instant(sumRate, end);
+        check(r.resultType === 'vector' && r.result.length === 1, sumRate);
+      });
+      log(`instant ${sumRate}: ${round(sumMs)} ms`);
+      const rangeSumMs = await time(RUNS, async () => {
+        const r = await engine.range(sumRate, start, end, 300_000);
+        // the first step is before the data (no samples in its 5 m window)
+        check(r.resultType === 'matrix' && r.result.length === 1 && r.result[0]!.values.length >= steps - 1, `range ${sumRate}`);
+      });
+      log(`range 24h/5m ${sumRate}: ${round(rangeSumMs)} ms`);
+      const rangeOneMs = await time(RUNS, async () => {
+        const r = await engine.range(oneSeries, start, end, 300_000);
+        check(r.resultType === 'matrix' && r.result.length === 1 && r.result[0]!.values.length >= steps - 1, `range ${oneSeries}`);
+      });
+      log(`range 24h/5m ${oneSeries}: ${round(rangeOneMs)} ms`);
+
+      return {
+        query: {
+          series: SERIES,
+          samples,
+          rate_5m_instant_ms: round(rateMs),
+          sum_rate_instant_ms: round(sumMs),
+          range_24h_step_5m_sum_ms: round(rangeSumMs),
+          range_24h_step_5m_one_series_ms: round(rangeOneMs),
+          load_ms: round(loadMs),
+        },
+      };
+    } finally {
+      await store.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
