@@ -21,8 +21,6 @@ export interface App {
   start(): Promise<{ address: string }>;
   stop(): Promise<void>;
   readonly latest: LatestStore;
-  /** the history store, once started */
-  history(): SqliteStore | undefined;
 }
 
 export interface AppOptions {
@@ -180,6 +178,5 @@ export function createApp(config: Config, opts: AppOptions): App {
       await store?.close();
       await embedded?.stop();
     },
-    history: () => store,
   };
 }
