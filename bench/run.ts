@@ -16,6 +16,7 @@ import { gauge } from '../src/model/metric.ts';
 import { silentLogger } from '../src/lib/logger.ts';
 import { createManualClock, systemClock } from '../src/lib/clock.ts';
 import { queryFigures } from './query.ts';
+import { memoryFigures } from './memory.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
 const TABLES = 200;
@@ -292,6 +293,7 @@ async function main() {
       render_10k: render,
       ...storeFigures(),
       ...(await queryFigures()),
+      ...(await memoryFigures()),
     };
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   } finally {
