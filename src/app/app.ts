@@ -13,6 +13,7 @@ import { createQueryEngine } from '../query/index.ts';
 import { createRemoteWriter, type RemoteWriter } from '../remote-write/index.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
+import { STALE_NAN } from '../model/stale.ts';
 import { createLatestStore, snapshotSamples, type LatestStore } from '../store/latest.ts';
 import { createSqliteStore, type SqliteStore } from '../store/sqlite-store.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded-postgres.ts';
@@ -149,6 +150,12 @@ export function createApp(config: Config, opts: AppOptions): App {
           // as Prometheus adds its external_labels, so a shared TSDB can tell environments apart
           history.append(snapshotSamples(snapshot));
           writer?.push(snapshotSamples(snapshot, constLabels));
+        },
+        onStale: (_source, series, t) => {
+          // series that stopped being reported: a stale marker each, to history and (as Prometheus
+          // sends them) to remote_write, so both stop returning them at once rather than after 5m
+          history.append(series.map((labels) => ({ labels, t, v: STALE_NAN })));
+          writer?.push(series.map((labels) => ({ labels: { ...constLabels, ...labels }, t, v: STALE_NAN })));
         },
       });
       writer?.start();

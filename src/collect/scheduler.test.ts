@@ -99,4 +99,94 @@ describe('scheduler', () => {
     clearInterval(keepAlive);
     assert.equal(latest.find('dpmon_collector_success', { collector: 'hang' }), 0);
   });
+
+  it('hands the series a run no longer has to onStale, at that run\'s timestamp', async () => {
+    const clock = createManualClock(0);
+    let emitFirst = true;
+    const c: Collector = {
+      name: 'c',
+      intervalMs: 1000,
+      async collect(_ctx, emit) {
+        if (emitFirst) emit(value, { which: 'first' }, 1);
+        emit(value, { which: 'always' }, 1);
+      },
+    };
+    const stale: { source: string; series: Record<string, string>[]; t: number }[] = [];
+    const s = createScheduler({
+      collectors: [{ collector: c, labels: { instance: 'h' } }],
+      latest: createLatestStore(),
+      clock,
+      log: silentLogger,
+      onStale: (source, series, t) => stale.push({ source, series, t }),
+    });
+    s.start();
+    await s.firstRunDone;
+    await clock.advance(1000);
+    assert.deepEqual(stale, []); // nothing vanished yet
+    emitFirst = false;
+    await clock.advance(1000);
+    assert.deepEqual(stale, [{ source: 'c', series: [{ __name__: 'dpmon_test_value', which: 'first', instance: 'h' }], t: 2000 }]);
+    await clock.advance(1000);
+    assert.equal(stale.length, 1, 'a marker once, not on every later run');
+    await s.stop();
+  });
+
+  it('marks every series of a collector that fails stale, but not its own dpmon_collector_* series', async () => {
+    const clock = createManualClock(0);
+    let fail = false;
+    const c: Collector = {
+      name: 'c',
+      intervalMs: 1000,
+      async collect(_ctx, emit) {
+        emit(value, { which: 'a' }, 1);
+        if (fail) throw new Error('broke half way');
+        emit(value, { which: 'b' }, 2);
+      },
+    };
+    const latest = createLatestStore();
+    const stale: { series: Record<string, string>[]; t: number }[] = [];
+    const s = createScheduler({ collectors: [{ collector: c }], latest, clock, log: silentLogger, onStale: (_src, series, t) => stale.push({ series, t }) });
+    s.start();
+    await s.firstRunDone;
+    fail = true;
+    await clock.advance(1000);
+    assert.deepEqual(stale, [
+      {
+        series: [
+          { __name__: 'dpmon_test_value', which: 'a' },
+          { __name__: 'dpmon_test_value', which: 'b' },
+        ],
+        t: 1000,
+      },
+    ]);
+    // as a failed scrape: the run's partial output is not kept either
+    assert.equal(latest.find('dpmon_test_value', { which: 'a' }), undefined);
+    assert.equal(latest.find('dpmon_collector_success', { collector: 'c' }), 0);
+    await s.stop();
+  });
+
+  it('writes no stale markers for a run cut short by stop()', async () => {
+    const clock = createManualClock(0);
+    let runs = 0;
+    const c: Collector = {
+      name: 'c',
+      intervalMs: 1000,
+      async collect(ctx, emit) {
+        runs++;
+        if (runs === 1) return emit(value, { which: 'a' }, 1);
+        // the second run waits until stop() aborts it
+        await new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)));
+      },
+    };
+    const stale: unknown[] = [];
+    const s = createScheduler({ collectors: [{ collector: c }], latest: createLatestStore(), clock, log: silentLogger, onStale: (...a) => stale.push(a) });
+    s.start();
+    await s.firstRunDone;
+    const advanced = clock.advance(1000);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(runs, 2);
+    await s.stop();
+    await advanced;
+    assert.deepEqual(stale, []);
+  });
 });

@@ -1,6 +1,8 @@
 // Runs every collector on its own interval, each in its own loop, so a slow or failing collector
 // never delays or stops the others. Each run's output replaces that collector's snapshot, together
-// with dpmon_collector_success and dpmon_collector_duration_seconds for it.
+// with dpmon_collector_success and dpmon_collector_duration_seconds for it. As Prometheus's scrape
+// loop does, every series of a collector's previous run that the new run no longer has (or all of
+// them, when the run failed) is handed to onStale at the new run's timestamp, for a stale marker.
 import { setMaxListeners } from 'node:events';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -33,12 +35,20 @@ export function createScheduler(opts: {
   clock: Clock;
   log: Logger;
   onSnapshot?: (source: string, snapshot: SourceSnapshot) => void;
+  /**
+   * Series (full label sets, `__name__` included) that were in the source's previous snapshot and
+   * are not in the new one, with the new run's timestamp: the caller appends a stale marker for each.
+   * Not called for runs cut short by stop(): like Prometheus on shutdown, no markers then.
+   */
+  onStale?: (source: string, series: Labels[], t: number) => void;
 }): Scheduler {
   const stopping = new AbortController();
   // every collector's loop waits on this one signal: one listener per collector is expected, not a leak
   setMaxListeners(0, stopping.signal);
   const loops: Promise<void>[] = [];
   const lastError = new Map<string, string>();
+  /** per collector: the series of its last snapshot, by name + label text */
+  const previous = new Map<string, Map<string, { name: string; labels: Labels }>>();
   const firstRuns: Promise<void>[] = [];
   let firstRunsStarted!: () => void;
   const started = new Promise<void>((resolve) => (firstRunsStarted = resolve));
@@ -48,7 +58,7 @@ export function createScheduler(opts: {
     const { collector } = entry;
     const started = opts.clock.now();
     const startedHr = performance.now();
-    const builder = createSnapshotBuilder(entry.labels);
+    let builder = createSnapshotBuilder(entry.labels);
     const timeout = AbortSignal.timeout(entry.timeoutMs ?? Math.min(collector.intervalMs, 60_000));
     const signal = AbortSignal.any([timeout, stopping.signal]);
     const log = opts.log.child({ collector: collector.name });
@@ -58,6 +68,8 @@ export function createScheduler(opts: {
       if (lastError.delete(collector.name)) log.info('collector recovered');
     } catch (err) {
       ok = 0;
+      // as a failed scrape in Prometheus: none of the run's samples, so all its series go stale
+      builder = createSnapshotBuilder(entry.labels);
       const message = err instanceof Error ? err.message : String(err);
       // log only when the error changes, so a collector failing every 15 s does not flood the log
       if (lastError.get(collector.name) !== message) {
@@ -71,6 +83,20 @@ export function createScheduler(opts: {
     const snapshot = builder.build(started);
     opts.latest.put(collector.name, snapshot);
     opts.onSnapshot?.(collector.name, snapshot);
+    // a run cut short by stop() is not evidence that its series went away
+    if (!stopping.signal.aborted) markVanished(collector.name, snapshot);
+  }
+
+  function markVanished(source: string, snapshot: SourceSnapshot): void {
+    const current = new Map<string, { name: string; labels: Labels }>();
+    for (const [name, family] of snapshot.families)
+      for (const s of family.series) current.set(`${name}{${s.labelsText}}`, { name, labels: s.labels });
+    const before = previous.get(source);
+    previous.set(source, current);
+    if (!before || !opts.onStale) return;
+    const gone: Labels[] = [];
+    for (const [key, s] of before) if (!current.has(key)) gone.push({ ...s.labels, __name__: s.name });
+    if (gone.length) opts.onStale(source, gone, snapshot.t);
   }
 
   async function loop(entry: ScheduledCollector, first: Promise<void>, firstAt: number): Promise<void> {

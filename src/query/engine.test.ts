@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { STALE_NAN } from '../model/stale.ts';
 import { createMemoryStore } from '../store/memory-store.ts';
 import { createQueryEngine, QueryError } from './index.ts';
 import { formatValue } from './engine.ts';
@@ -62,6 +63,36 @@ describe('query engine', () => {
       { labels: { __name__: 'b' }, t: 0, v: 1 },
     ]);
     await rejects(createQueryEngine(store).instant('b + on() a', 0), 'execution', /many-to-many matching not allowed/);
+  });
+  it('drops a series at its stale marker, not 5m after its last sample', async () => {
+    const store = createMemoryStore();
+    const a = { __name__: 'up', job: 'a' };
+    const b = { __name__: 'up', job: 'b' };
+    const samples = [];
+    for (let t = 0; t <= 60_000; t += 15_000) samples.push({ labels: a, t, v: 1 }, { labels: b, t, v: 1 });
+    // job a stops being reported: the scheduler's next run at 75 s writes its marker
+    samples.push({ labels: a, t: 75_000, v: STALE_NAN }, { labels: b, t: 75_000, v: 1 });
+    store.append(samples);
+    const e = createQueryEngine(store);
+    const jobs = async (t: number) => ((await e.instant('up', t)).result as { metric: Record<string, string> }[]).map((s) => s.metric.job);
+    assert.deepEqual(await jobs(74_999), ['a', 'b']);
+    assert.deepEqual(await jobs(75_000), ['b']); // gone at the marker...
+    assert.deepEqual(await jobs(200_000), ['b']); // ...and stays gone, where before it lasted until 360 s
+    // a range query: a's last point is at 60 s
+    const r = (await e.range('up{job="a"}', 0, 120_000, 15_000)).result as { values: [number, string][] }[];
+    assert.deepEqual(r[0]!.values.map(([t]) => t), [0, 15, 30, 45, 60]);
+    // range selectors skip the marker: it is not a value
+    assert.deepEqual(await e.instant('count_over_time(up{job="a"}[2m])', 90_000), {
+      resultType: 'vector',
+      result: [{ metric: { job: 'a' }, value: [90, '5'] }],
+    });
+    assert.deepEqual((await e.instant('up{job="a"}[1m]', 130_000)).result, []); // only the marker in (70 s, 130 s]
+    // a later sample brings the series back
+    store.append([{ labels: a, t: 90_000, v: 2 }]);
+    assert.deepEqual(await createQueryEngine(store).instant('up{job="a"}', 90_000), {
+      resultType: 'vector',
+      result: [{ metric: a, value: [90, '2'] }],
+    });
   });
   it('formats values like Go strconv.FormatFloat', () => {
     assert.deepEqual([1e21, 1e-7, NaN, Infinity, -Infinity, 0.1].map(formatValue), ['1000000000000000000000', '0.0000001', 'NaN', '+Inf', '-Inf', '0.1']);

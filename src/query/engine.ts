@@ -3,6 +3,7 @@
 // Range queries are evaluated step by step; each selector's points are read from the store once per
 // query (covering every step) and sliced per step.
 import type { Labels } from '../model/labels.ts';
+import { isStaleNaN } from '../model/stale.ts';
 import type { Point, SeriesPoints, Store } from '../store/store.ts';
 import { QueryError, badData, execError } from './errors.ts';
 import {
@@ -188,22 +189,30 @@ class Evaluator {
     private readonly end: number,
   ) {}
 
-  /** All points a selector can need over the whole query, read once and sorted by labels. */
-  private fetch(vs: VectorSelectorNode, windowMs: number): SeriesPoints[] {
+  /**
+   * All points a selector can need over the whole query, read once and sorted by labels. A range
+   * selector's points leave out stale markers (as Prometheus's matrix iteration skips them); an
+   * instant selector's keep them, to end the lookback at them. A selector node is only ever one of
+   * the two, so the cache is per node.
+   */
+  private fetch(vs: VectorSelectorNode, windowMs: number, dropStale: boolean): SeriesPoints[] {
     let got = this.cache.get(vs);
     if (!got) {
-      got = sortSeries(this.store.select(vs.matchers, this.start - vs.offsetMs - windowMs, this.end - vs.offsetMs).map((s) => ({ ...s })));
+      const found = this.store.select(vs.matchers, this.start - vs.offsetMs - windowMs, this.end - vs.offsetMs);
+      got = sortSeries(
+        found.map((s) => (dropStale && s.points.some((p) => isStaleNaN(p.v)) ? { labels: s.labels, points: s.points.filter((p) => !isStaleNaN(p.v)) } : { ...s })),
+      );
       this.cache.set(vs, got);
     }
     return got;
   }
 
   /** Points of each series in the left-open window (ts - offset - window, ts - offset]. */
-  private window(vs: VectorSelectorNode, windowMs: number, ts: number): Series[] {
+  private window(vs: VectorSelectorNode, windowMs: number, ts: number, dropStale = true): Series[] {
     const hi = ts - vs.offsetMs;
     const lo = hi - windowMs;
     const out: Series[] = [];
-    for (const s of this.fetch(vs, windowMs)) {
+    for (const s of this.fetch(vs, windowMs, dropStale)) {
       const b = upperBound(s.points, hi);
       const a = upperBound(s.points, lo);
       if (b > a) out.push({ labels: s.labels, points: s.points.slice(a, b) as Point[] });
@@ -221,7 +230,11 @@ class Evaluator {
         return this.eval(e.expr, ts);
       case 'vector': {
         const samples: Sample[] = [];
-        for (const s of this.window(e, this.lookback, ts)) samples.push({ labels: s.labels, v: s.points[s.points.length - 1]!.v });
+        // the newest sample within the lookback; none when it is a stale marker (engine.go vectorSelectorSingle)
+        for (const s of this.window(e, this.lookback, ts, false)) {
+          const v = s.points[s.points.length - 1]!.v;
+          if (!isStaleNaN(v)) samples.push({ labels: s.labels, v });
+        }
         return { type: 'vector', samples };
       }
       case 'matrix':

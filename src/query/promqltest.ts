@@ -1,9 +1,10 @@
 // Prometheus's promqltest script format (promql/promqltest/test.go), parsed and run against dpmon's
 // evaluator over a fresh memory store: `load <step>` series notation, `clear`, `eval[_fail|_ordered|
 // _warn|_info] instant at <t> <expr>`, `eval range from <t> to <t> step <d> <expr>`, expected series,
-// `expect ...` directives. Evals that need what dpmon cannot do (native histograms, stale markers,
-// unsupported PromQL) are counted as unsupported, never as passed.
+// `expect ...` directives. `stale` loads Prometheus's stale marker (model/stale.ts). Evals that need
+// what dpmon cannot do (native histograms, unsupported PromQL) are counted as unsupported, never as passed.
 import type { Labels } from '../model/labels.ts';
+import { STALE_NAN } from '../model/stale.ts';
 import { createMemoryStore } from '../store/memory-store.ts';
 import type { StoredSample } from '../store/store.ts';
 import { compareLabels, createQueryEngine, labelsId, type QueryResult } from './engine.ts';
@@ -254,7 +255,7 @@ export async function runScript(text: string, opts: { lookbackDeltaMs?: number }
   const res: ScriptResult = { passed: 0, failed: 0, unsupported: 0, annotationsUnchecked: 0, outcomes: [] };
   let store = createMemoryStore();
   let engine = createQueryEngine(store, opts);
-  // metric names whose samples could not be loaded faithfully (histograms, stale markers)
+  // metric names whose samples could not be loaded faithfully (histograms, @st)
   let tainted = new Map<string, string>();
   for (const cmd of parseScript(text)) {
     if (cmd.kind === 'clear') {
@@ -267,8 +268,7 @@ export async function runScript(text: string, opts: { lookbackDeltaMs?: number }
       const samples: StoredSample[] = [];
       for (const s of cmd.series) {
         s.values.forEach((v, i) => {
-          if (v === 'stale') tainted.set(s.labels.__name__ ?? '', 'stale markers (the store has no staleness marker)');
-          else if (v !== undefined) samples.push({ labels: s.labels, t: i * cmd.stepMs, v });
+          if (v !== undefined) samples.push({ labels: s.labels, t: i * cmd.stepMs, v: v === 'stale' ? STALE_NAN : v });
         });
       }
       for (const u of cmd.unsupported) tainted.set(u.name, u.reason);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import protobuf from 'protobufjs';
 import snappy from 'snappyjs';
+import { isStaleNaN, STALE_NAN } from '../model/stale.ts';
 import { decodeBody, encodeBody, encodeWriteRequest } from './encode.ts';
 
 // An independent reading of the wire format: the spec's .proto text, parsed by protobufjs.
@@ -57,6 +58,14 @@ describe('remote-write encoding', () => {
   it('sorts labels by name, byte-wise, with __name__ included', () => {
     const [series] = decodeBody(encodeBody([{ labels: { zeta: '1', Alpha: '2', __name__: 'm', a: '3' }, t: 1, v: 1 }]));
     assert.deepEqual(series!.labels.map((l) => l.name), ['Alpha', '__name__', 'a', 'zeta']);
+  });
+
+  it('sends the stale marker with its exact bits, as Prometheus does', () => {
+    const body = encodeWriteRequest([{ labels: { __name__: 'm' }, t: 1, v: STALE_NAN }]);
+    // field 1 of Sample, wire type 1 (fixed64): 0x7ff0000000000002 little-endian
+    assert.ok(Buffer.from(body).toString('hex').includes('09020000000000f07f'));
+    const [series] = decodeBody(encodeBody([{ labels: { __name__: 'm' }, t: 1, v: STALE_NAN }]));
+    assert.ok(isStaleNaN(series!.samples[0]!.value));
   });
 
   it('puts each series samples in timestamp order', () => {

@@ -1,7 +1,9 @@
 // The reference Store: every point in memory, no persistence, no retention. For tests (PromQL's
 // promqltest scripts load into it) and as the model the contract suite holds other stores to.
+// Points are objects, so a stale marker keeps its NaN bits (see model/stale.ts).
 import { labelsKey, type Labels } from '../model/labels.ts';
 import { compileMatcher, matchesAll, type Matcher } from '../model/matcher.ts';
+import { isStaleNaN } from '../model/stale.ts';
 import type { Point, RollupFunction, SeriesPoints, Store, StoredSample } from './store.ts';
 
 export function createMemoryStore(opts: { rollupWindowMs?: number } = {}): Store {
@@ -39,7 +41,7 @@ export function createMemoryStore(opts: { rollupWindowMs?: number } = {}): Store
         const windows = new Map<number, number[]>();
         for (const p of s.points) {
           const w = Math.floor(p.t / windowMs) * windowMs;
-          if (w < start || w > end) continue;
+          if (w < start || w > end || isStaleNaN(p.v)) continue; // stale markers are not values
           let vs = windows.get(w);
           if (!vs) windows.set(w, (vs = []));
           vs.push(p.v);

@@ -1,6 +1,7 @@
 // The head of the SQLite store: each series' recent points in memory, in fixed chunks of typed
 // arrays (an Int32 time offset from the chunk's base and a Float64 value per point, 12 bytes a point)
 // rather than an object per point. Pure data structure; the store decides what to keep and flush.
+// A Float64Array keeps a NaN's bits, so stale markers (model/stale.ts) survive the head as they are.
 import type { Labels } from '../model/labels.ts';
 
 /** Points per chunk: 120 × 15 s = 30 minutes, the unit the head is trimmed by. */

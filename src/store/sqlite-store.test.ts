@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createManualClock } from '../lib/clock.ts';
 import type { Matcher } from '../model/matcher.ts';
+import { isStaleNaN, STALE_NAN } from '../model/stale.ts';
 import { createMemoryStore } from './memory-store.ts';
 import { createSqliteStore, StoreError, type SqliteStore, type SqliteStoreOptions } from './sqlite-store.ts';
 import { runStoreContract } from './store.contract.ts';
@@ -180,7 +181,7 @@ describe('sqlite store', () => {
     await store.close();
   });
 
-  it('stores NaN (staleness markers) and reads it back as NaN', async () => {
+  it('stores an ordinary NaN and reads it back as NaN, not as a stale marker', async () => {
     const dir = tempDir();
     const clock = createManualClock(0);
     let store = open(dir, clock);
@@ -188,7 +189,31 @@ describe('sqlite store', () => {
     await store.close();
     await clock.advance(D);
     store = open(dir, clock);
-    assert.ok(Number.isNaN(store.select(all, 0, 2000)[0]!.points[0]!.v));
+    const v = store.select(all, 0, 2000)[0]!.points[0]!.v;
+    assert.ok(Number.isNaN(v) && !isStaleNaN(v));
+    await store.close();
+  });
+
+  it('keeps the stale marker through a flush and a reopen that reloads it into the head', async () => {
+    const dir = tempDir();
+    const clock = createManualClock(10 * M);
+    let store = open(dir, clock);
+    store.append([
+      { labels: conn('a'), t: 1000, v: 7 },
+      { labels: conn('a'), t: 16_000, v: STALE_NAN },
+      { labels: conn('b'), t: 16_000, v: NaN },
+    ]);
+    store.flush();
+    await store.close();
+    store = open(dir, clock); // within the head span: the rows are loaded back into the head
+    assert.ok(store.stats().headPoints > 0);
+    const got = store.select(all, 0, 20_000).sort((x, y) => x.labels.db!.localeCompare(y.labels.db!));
+    assert.deepEqual(got[0]!.points.map((p) => isStaleNaN(p.v)), [false, true]);
+    assert.ok(Number.isNaN(got[1]!.points[0]!.v) && !isStaleNaN(got[1]!.points[0]!.v));
+    assert.deepEqual(store.selectRollup(all, 'count', 0, W).map((s) => [s.labels.db, s.points[0]!.v]).sort(), [
+      ['a', 1],
+      ['b', 1],
+    ]);
     await store.close();
   });
 

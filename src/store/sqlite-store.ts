@@ -13,6 +13,7 @@ import Database from 'better-sqlite3';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import { labelsKey, type Labels } from '../model/labels.ts';
 import { compileMatcher, matchesAll, type Matcher } from '../model/matcher.ts';
+import { isStaleNaN, STALE_NAN } from '../model/stale.ts';
 import {
   chunkLastT,
   createHeadSeries,
@@ -203,10 +204,10 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     // rollup can be recomputed (rollups of windows closed after the last commit were lost with the crash)
     const loadFrom = floorW(clock.now() - headRetentionMs);
     for (const s of byId.values()) s.coveredFrom = loadFrom;
-    for (const row of selectRange.iterate(loadFrom, Number.MAX_SAFE_INTEGER) as IterableIterator<[number, number, number | null]>) {
+    for (const row of selectRange.iterate(loadFrom, Number.MAX_SAFE_INTEGER) as IterableIterator<[number, number, DbValue]>) {
       const s = byId.get(row[1]);
       if (!s || row[0] <= lastInHead(s)) continue;
-      headAppend(s, row[0], row[2] ?? NaN);
+      headAppend(s, row[0], fromDb(row[2]));
       if (row[0] > s.lastT) s.lastT = row[0];
       if (row[0] > s.lastBound) s.lastBound = row[0];
       if (row[0] > lastFlushedT) lastFlushedT = row[0];
@@ -287,7 +288,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
           w = tw;
           values.length = 0;
         }
-        values.push(v);
+        if (!isStaleNaN(v)) values.push(v); // a stale marker is not a value: rollups skip it
       });
       if (values.length) pushRollup(s.id, w, values);
       values.length = 0;
@@ -307,8 +308,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     rollClosedWindows(now, final);
     const n = bufN;
     let maxT = lastFlushedT;
-    const args: (number | null)[] = new Array(BATCH_ROWS * 3);
-    const nan = (v: number) => (Number.isNaN(v) ? null : v); // SQLite stores NaN as NULL; read back as NaN
+    const args: (number | Buffer | null)[] = new Array(BATCH_ROWS * 3);
     try {
       db.transaction(() => {
         for (const s of newSeries) {
@@ -322,22 +322,22 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
           for (let j = i; j < i + BATCH_ROWS; j++) {
             args[k++] = bufT[j]!;
             args[k++] = bufSid[j]!;
-            args[k++] = nan(bufV[j]!);
+            args[k++] = toDb(bufV[j]!);
           }
           insertMany.run(args);
         }
-        for (; i < n; i++) insertOne.run(bufT[i]!, bufSid[i]!, nan(bufV[i]!));
+        for (; i < n; i++) insertOne.run(bufT[i]!, bufSid[i]!, toDb(bufV[i]!));
         for (let j = 0; j < n; j++) if (bufT[j]! > maxT) maxT = bufT[j]!;
         for (let r = 0; r < rollupRows.length; r += 8) {
           insertRollup.run(
             rollupRows[r]!,
             rollupRows[r + 1]!,
-            nan(rollupRows[r + 2]!),
-            nan(rollupRows[r + 3]!),
-            nan(rollupRows[r + 4]!),
-            nan(rollupRows[r + 5]!),
+            rollupNull(rollupRows[r + 2]!),
+            rollupNull(rollupRows[r + 3]!),
+            rollupNull(rollupRows[r + 4]!),
+            rollupNull(rollupRows[r + 5]!),
             rollupRows[r + 6]!,
-            nan(rollupRows[r + 7]!),
+            rollupNull(rollupRows[r + 7]!),
           );
         }
         for (const s of byId.values()) {
@@ -437,20 +437,20 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
         for (const s of needDb) {
           const pts: Point[] = [];
           for (const [t, v] of selectRangeSid.iterate(start, Math.min(end, s.coveredFrom - 1), s.id) as IterableIterator<
-            [number, number | null]
+            [number, DbValue]
           >)
-            pts.push({ t, v: v ?? NaN });
+            pts.push({ t, v: fromDb(v) });
           dbPoints.set(s.id, pts);
         }
       } else {
         const want = new Map(needDb.map((s) => [s.id, s]));
         const ids = JSON.stringify(needDb.map((s) => s.id));
-        for (const [t, sid, v] of selectRangeSids.iterate(start, dbEnd, ids) as IterableIterator<[number, number, number | null]>) {
+        for (const [t, sid, v] of selectRangeSids.iterate(start, dbEnd, ids) as IterableIterator<[number, number, DbValue]>) {
           const s = want.get(sid);
           if (!s || t >= s.coveredFrom) continue;
           let pts = dbPoints.get(sid);
           if (!pts) dbPoints.set(sid, (pts = []));
-          pts.push({ t, v: v ?? NaN });
+          pts.push({ t, v: fromDb(v) });
         }
       }
     }
@@ -487,7 +487,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
             w = tw;
             values.length = 0;
           }
-          values.push(v);
+          if (!isStaleNaN(v)) values.push(v);
         });
         if (values.length) points.push({ t: w, v: summarizeOne(fn, values) });
         values.length = 0;
@@ -586,6 +586,27 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   };
 }
 
+/**
+ * A sample value as SQLite holds it: a REAL, NULL for an ordinary NaN (SQLite turns NaN into NULL
+ * itself), or for the stale marker an 8-byte BLOB of its bits, little-endian (a REAL column keeps a
+ * BLOB as it is), so that it survives a flush and a reopen distinct from NaN. Rollup columns never
+ * hold markers: rollups skip them.
+ */
+type DbValue = number | null | Buffer;
+const STALE_BLOB = Buffer.alloc(8);
+STALE_BLOB.writeBigUInt64LE(0x7ff0000000000002n);
+
+function toDb(v: number): DbValue {
+  if (v === v) return v;
+  return isStaleNaN(v) ? STALE_BLOB : null;
+}
+
+function fromDb(v: DbValue): number {
+  if (v === null) return NaN;
+  if (typeof v === 'number') return v;
+  return v.length === 8 && v.equals(STALE_BLOB) ? STALE_NAN : NaN;
+}
+
 function openDatabase(dataDir: string, path: string): Database.Database {
   try {
     mkdirSync(dataDir, { recursive: true });
@@ -608,6 +629,11 @@ function openDatabase(dataDir: string, path: string): Database.Database {
 
 function openError(path: string, err: unknown): StoreError {
   return new StoreError('STORE_OPEN', `cannot open history store ${path}: ${describe(err)}`, { cause: err });
+}
+
+/** A rollup value: SQLite stores NaN as NULL (read back as NaN). */
+function rollupNull(v: number): number | null {
+  return Number.isNaN(v) ? null : v;
 }
 
 function describe(err: unknown): string {

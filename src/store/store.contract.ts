@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Labels } from '../model/labels.ts';
 import type { Matcher } from '../model/matcher.ts';
+import { isStaleNaN, STALE_NAN } from '../model/stale.ts';
 import type { RollupFunction, SeriesPoints, Store, StoredSample } from './store.ts';
 
 export interface ContractOptions {
@@ -211,6 +212,54 @@ export function runStoreContract(name: string, factory: () => Store | Promise<St
           assert.deepEqual(tv(store.selectRollup([eq('__name__', 'conn')], 'count', W, W)[0]), [[W, 3]]);
           assert.deepEqual(store.selectRollup([eq('__name__', 'conn')], 'count', W + 1, 3 * W - 1), []);
         }));
+    });
+
+    it('keeps the stale marker bit for bit, apart from an ordinary NaN, and leaves it out of rollups', () => {
+      const gone: Labels = { __name__: 'gone', db: 'x' };
+      return withStore(
+        [
+          sample({ __name__: 'plain', db: 'x' }, 0, NaN),
+          sample(gone, 0, 1),
+          sample(gone, 15_000, 3),
+          sample(gone, 45_000, STALE_NAN),
+          sample(gone, W + 15_000, 5),
+          sample(gone, W + 30_000, STALE_NAN),
+          sample(gone, 2 * W + 15_000, STALE_NAN), // a window with nothing but a marker
+        ],
+        (store) => {
+          const [plain] = store.select([eq('__name__', 'plain')], 0, 4 * W);
+          assert.ok(Number.isNaN(plain!.points[0]!.v) && !isStaleNaN(plain!.points[0]!.v), 'an ordinary NaN stays an ordinary NaN');
+          const [s] = store.select([eq('__name__', 'gone')], 0, 4 * W);
+          assert.deepEqual(
+            s!.points.map((p) => [p.t, isStaleNaN(p.v) ? 'stale' : p.v]),
+            [
+              [0, 1],
+              [15_000, 3],
+              [45_000, 'stale'],
+              [W + 15_000, 5],
+              [W + 30_000, 'stale'],
+              [2 * W + 15_000, 'stale'],
+            ],
+          );
+          const roll = (fn: RollupFunction) => tv(store.selectRollup([eq('__name__', 'gone')], fn, 0, 4 * W)[0]);
+          assert.deepEqual(roll('count'), [
+            [0, 2],
+            [W, 1],
+          ]);
+          assert.deepEqual(roll('last'), [
+            [0, 3],
+            [W, 5],
+          ]);
+          assert.deepEqual(roll('avg'), [
+            [0, 2],
+            [W, 5],
+          ]);
+          assert.deepEqual(roll('max'), [
+            [0, 3],
+            [W, 5],
+          ]);
+        },
+      );
     });
 
     it('keeps many series apart', () => {
