@@ -95,6 +95,29 @@ export async function queryFigures(): Promise<Record<string, unknown>> {
       });
       log(`range 24h/5m ${oneSeries}: ${round(rangeOneMs)} ms`);
 
+      // shapes served from the rollups (docs/promql.md "Rollups in range queries"), against the same
+      // query read raw (useRollups: false, timed over fewer runs: it is the slow path)
+      const rawEngine = createQueryEngine(store, { useRollups: false });
+      const maxOver = 'max_over_time(bench_requests_total[1h])';
+      const avgOver = 'avg_over_time(bench_requests_total[1h])';
+      // start and end on the 5 m grid, as dashboards align them to the step
+      const aStart = Math.floor(start / 300_000) * 300_000;
+      const aEnd = Math.floor(end / 300_000) * 300_000;
+      const same = async (q: string, step: number) => {
+        const a = await engine.range(q, aStart, aEnd, step);
+        const b = await rawEngine.range(q, aStart, aEnd, step);
+        check(JSON.stringify(a) === JSON.stringify(b) || q.startsWith('avg'), `rollups vs raw ${q}`);
+        check(a.resultType === 'matrix' && a.result.length === SERIES, `range ${q}`);
+      };
+      await same(maxOver, 300_000);
+      await same(avgOver, HOUR);
+      const maxRollupMs = await time(RUNS, () => engine.range(maxOver, aStart, aEnd, 300_000));
+      const maxRawMs = await time(1, () => rawEngine.range(maxOver, aStart, aEnd, 300_000));
+      log(`range 24h/5m ${maxOver}: ${round(maxRollupMs)} ms from rollups, ${round(maxRawMs)} ms raw`);
+      const avgRollupMs = await time(RUNS, () => engine.range(avgOver, aStart, aEnd, HOUR));
+      const avgRawMs = await time(1, () => rawEngine.range(avgOver, aStart, aEnd, HOUR));
+      log(`range 24h/1h ${avgOver}: ${round(avgRollupMs)} ms from rollups, ${round(avgRawMs)} ms raw`);
+
       return {
         query: {
           series: SERIES,
@@ -103,6 +126,10 @@ export async function queryFigures(): Promise<Record<string, unknown>> {
           sum_rate_instant_ms: round(sumMs),
           range_24h_step_5m_sum_ms: round(rangeSumMs),
           range_24h_step_5m_one_series_ms: round(rangeOneMs),
+          range_24h_step_5m_max_over_time_1h_rollups_ms: round(maxRollupMs),
+          range_24h_step_5m_max_over_time_1h_raw_ms: round(maxRawMs),
+          range_24h_step_1h_avg_over_time_1h_rollups_ms: round(avgRollupMs),
+          range_24h_step_1h_avg_over_time_1h_raw_ms: round(avgRawMs),
           load_ms: round(loadMs),
         },
       };

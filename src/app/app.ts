@@ -165,7 +165,9 @@ export function createApp(config: Config, opts: AppOptions): App {
         latest,
         isReady: () => ready,
       });
-      registerPrometheusApi(server, { engine: createQueryEngine(history), store: history, clock });
+      // the engine serves some range queries from the rollups: it must know the store's window
+      const engine = createQueryEngine(history, { rollupWindowMs: config.monitoringIntegration.metricsAggregation.windowSizeMs });
+      registerPrometheusApi(server, { engine, store: history, clock });
       const listen = opts.listen ?? { host: config.server.host, port: config.server.port };
       const address = await server.listen(listen);
       log.info({ address, metrics: config.monitoringIntegration.prometheus.endpoint }, 'dpmon listening');

@@ -4,7 +4,7 @@
 // query (covering every step) and sliced per step.
 import type { Labels } from '../model/labels.ts';
 import { isStaleNaN } from '../model/stale.ts';
-import type { Point, SeriesPoints, Store } from '../store/store.ts';
+import type { Point, RollupFunction, SeriesPoints, Store } from '../store/store.ts';
 import { QueryError, badData, execError } from './errors.ts';
 import {
   isComparison,
@@ -22,6 +22,13 @@ import {
 export interface QueryEngineOptions {
   lookbackDeltaMs?: number;
   maxPoints?: number;
+  /**
+   * Serve eligible range-vector functions of range queries from the store's rollups (default true);
+   * see `docs/promql.md` "Rollups in range queries" for the rule. false always reads raw points.
+   */
+  useRollups?: boolean;
+  /** The store's rollup window (`metrics_aggregation.window_size`), default 300_000 (5 m). */
+  rollupWindowMs?: number;
 }
 
 export type SampleValue = [number, string];
@@ -53,10 +60,12 @@ type Value =
 export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): QueryEngine {
   const lookback = opts.lookbackDeltaMs ?? 300_000;
   const maxPoints = opts.maxPoints ?? 11_000;
+  const rollups = opts.useRollups ?? true;
+  const rollupWindowMs = opts.rollupWindowMs ?? 300_000;
 
   function run(exprText: string, start: number, end: number, step: number) {
     const expr = parseExpr(exprText);
-    const ev = new Evaluator(store, lookback, start, end);
+    const ev = new Evaluator(store, lookback, start, end, rollups && step > 0 ? { step, windowMs: rollupWindowMs } : null);
     return { expr, ev };
   }
 
@@ -167,6 +176,10 @@ function dropName(l: Labels): Labels {
   return rest;
 }
 
+function mod(a: number, b: number): number {
+  return ((a % b) + b) % b;
+}
+
 /** Index of the first point with t > bound (points ascending). */
 function upperBound(points: readonly Point[], bound: number): number {
   let lo = 0;
@@ -179,15 +192,155 @@ function upperBound(points: readonly Point[], bound: number): number {
   return lo;
 }
 
+/** The rollup functions an `*_over_time` function is served from. */
+const ROLLUP_SERVED: Record<string, RollupFunction> = {
+  avg_over_time: 'avg',
+  max_over_time: 'max',
+  min_over_time: 'min',
+  count_over_time: 'count',
+  last_over_time: 'last',
+};
+
+/** One series' rollups (window start → count and the function's value) and raw points on window edges. */
+interface RollupSeries {
+  labels: Labels;
+  windows: Map<number, { n: number; v: number }>;
+  edges: Map<number, number>;
+}
+
 class Evaluator {
   private readonly cache = new Map<VectorSelectorNode, SeriesPoints[]>();
+  private readonly rollupCache = new Map<MatrixSelectorNode, RollupSeries[] | null>();
 
   constructor(
     private readonly store: Store,
     private readonly lookback: number,
     private readonly start: number,
     private readonly end: number,
+    /** set for a range query that may use rollups */
+    private readonly rollupPlan: { step: number; windowMs: number } | null = null,
   ) {}
+
+  /**
+   * Rollups and edge points for a range selector, or null when the query's shape does not allow
+   * them: every step's window (ts - offset - range, ts - offset] must be made of whole rollup windows
+   * (start - offset, step and range multiples of the window, range ≥ 2 windows). The left-open
+   * window then equals the rollup windows [lo, hi) minus a raw point exactly at lo plus one exactly
+   * at hi, which are read raw (one narrow select per edge).
+   */
+  private rollupData(m: MatrixSelectorNode, fn: RollupFunction): RollupSeries[] | null {
+    if (this.rollupCache.has(m)) return this.rollupCache.get(m)!;
+    const plan = this.rollupPlan;
+    const W = plan?.windowMs ?? 0;
+    const first = this.start - m.vs.offsetMs;
+    const eligible =
+      plan !== null &&
+      W > 0 &&
+      Number.isInteger(W) &&
+      Number.isInteger(first) &&
+      Number.isInteger(plan.step) &&
+      mod(first, W) === 0 &&
+      plan.step % W === 0 &&
+      m.rangeMs % W === 0 &&
+      m.rangeMs >= 2 * W;
+    if (!eligible) {
+      this.rollupCache.set(m, null);
+      return null;
+    }
+    const last = this.end - m.vs.offsetMs;
+    const lastHi = first + Math.floor((last - first) / plan.step) * plan.step;
+    const byId = new Map<string, RollupSeries>();
+    const entry = (labels: Labels) => {
+      const id = labelsId(labels);
+      let e = byId.get(id);
+      if (!e) byId.set(id, (e = { labels, windows: new Map(), edges: new Map() }));
+      return e;
+    };
+    const counts = this.store.selectRollup(m.vs.matchers, 'count', first - m.rangeMs, lastHi - W);
+    for (const s of counts) {
+      const e = entry(s.labels);
+      for (const p of s.points) e.windows.set(p.t, { n: p.v, v: p.v });
+    }
+    if (fn !== 'count') {
+      for (const s of this.store.selectRollup(m.vs.matchers, fn, first - m.rangeMs, lastHi - W)) {
+        const e = entry(s.labels);
+        for (const p of s.points) {
+          const w = e.windows.get(p.t);
+          if (w) w.v = p.v;
+        }
+      }
+    }
+    // raw points exactly on the edges of the steps' windows (stale markers are not values here either)
+    const edges = new Set<number>();
+    for (let hi = first; hi <= lastHi; hi += plan.step) edges.add(hi).add(hi - m.rangeMs);
+    for (const b of edges) {
+      for (const s of this.store.select(m.vs.matchers, b, b)) {
+        for (const p of s.points) if (p.t === b && !isStaleNaN(p.v)) entry(s.labels).edges.set(b, p.v);
+      }
+    }
+    const got = sortSeries([...byId.values()]);
+    this.rollupCache.set(m, got);
+    return got;
+  }
+
+  /**
+   * An `*_over_time` function at ts from rollups, or null to evaluate it from raw points (shape not
+   * eligible, or a value the rollups cannot give exactly: non-finite values, or the point on the
+   * left edge being the extreme of its window). Once null for a selector, raw for the rest of the query.
+   */
+  private overTimeFromRollups(fnName: string, m: MatrixSelectorNode, ts: number): Sample[] | null {
+    const fn = ROLLUP_SERVED[fnName];
+    if (!fn) return null;
+    const data = this.rollupData(m, fn);
+    if (!data) return null;
+    const W = this.rollupPlan!.windowMs;
+    const hi = ts - m.vs.offsetMs;
+    const lo = hi - m.rangeMs;
+    const out: Sample[] = [];
+    for (const s of data) {
+      const vLo = s.edges.get(lo);
+      const vHi = s.edges.get(hi);
+      if ((vLo !== undefined && !Number.isFinite(vLo)) || (vHi !== undefined && !Number.isFinite(vHi))) return this.giveUp(m);
+      let n = 0;
+      let sum = 0;
+      let ext: number | undefined;
+      let lastV: number | undefined;
+      for (let w = lo; w < hi; w += W) {
+        const r = s.windows.get(w);
+        if (!r) continue;
+        if (!Number.isFinite(r.v)) return this.giveUp(m);
+        let wn = r.n;
+        if (w === lo && vLo !== undefined) {
+          // the window's first point (t = lo) is outside the left-open range: take it out
+          wn -= 1;
+          if (wn === 0) continue;
+          if (fn === 'avg') sum -= vLo;
+          if ((fn === 'max' && vLo >= r.v) || (fn === 'min' && vLo <= r.v)) return this.giveUp(m);
+        }
+        n += wn;
+        if (fn === 'avg') sum += r.v * r.n;
+        else if (fn === 'max') ext = ext === undefined || r.v > ext ? r.v : ext;
+        else if (fn === 'min') ext = ext === undefined || r.v < ext ? r.v : ext;
+        else if (fn === 'last') lastV = r.v;
+      }
+      if (vHi !== undefined) {
+        n += 1;
+        sum += vHi;
+        if (fn === 'max') ext = ext === undefined || vHi > ext ? vHi : ext;
+        else if (fn === 'min') ext = ext === undefined || vHi < ext ? vHi : ext;
+        lastV = vHi;
+      }
+      if (n === 0) continue;
+      const v = fn === 'count' ? n : fn === 'avg' ? sum / n : fn === 'last' ? lastV! : ext!;
+      out.push({ labels: fn === 'last' ? s.labels : dropName(s.labels), v });
+    }
+    return out;
+  }
+
+  private giveUp(m: MatrixSelectorNode): null {
+    this.rollupCache.set(m, null);
+    return null;
+  }
 
   /**
    * All points a selector can need over the whole query, read once and sorted by labels. A range
@@ -310,6 +463,18 @@ class Evaluator {
           return slope * dur + intercept;
         });
       }
+      case 'avg_over_time':
+      case 'max_over_time':
+      case 'min_over_time':
+      case 'count_over_time':
+      case 'last_over_time': {
+        const m = args[0]?.kind === 'matrix' ? args[0] : null;
+        const fromRollups = m && this.rollupPlan ? this.overTimeFromRollups(fn, m, ts) : null;
+        if (fromRollups) return vec(fromRollups);
+        break;
+      }
+    }
+    switch (fn) {
       case 'avg_over_time':
         return overRange((pts) => avg(pts.map((p) => p.v)));
       case 'sum_over_time':
