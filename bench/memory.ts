@@ -2,11 +2,12 @@
 // store against Prometheus for the same series, measured in one run. memoryFigures() starts Debian's
 // Prometheus 2.42 with an empty TSDB and fills its head through remote write; dpmon's side runs in a
 // child process (this file again, with --expose-gc and BENCH_MEMORY_CHILD=1) so that gc() is there.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitFor } from '../test/harness/process.ts';
+import { freePort } from '../test/harness/process.ts';
+import { startPrometheus } from '../test/harness/prometheus.ts';
 import { encodeBody, type RemoteSample } from '../src/remote-write/encode.ts';
 import { createManualClock } from '../src/lib/clock.ts';
 import type { Labels } from '../src/model/labels.ts';
@@ -111,20 +112,8 @@ async function measurePrometheus(firstT: number): Promise<{ bytes_per_series: nu
   const dir = mkdtempSync(join(tmpdir(), 'dpmon-bench-prometheus-'));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  writeFileSync(join(dir, 'prometheus.yml'), 'global:\n  scrape_interval: 15s\n');
-  const child = spawn(
-    PROMETHEUS,
-    [
-      `--config.file=${join(dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      '--web.enable-remote-write-receiver',
-      `--web.listen-address=127.0.0.1:${port}`,
-    ],
-    { stdio: 'ignore' },
-  );
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const prometheus = await startPrometheus(PROMETHEUS, dir, port, ['--web.enable-remote-write-receiver']);
   try {
-    await waitFor('prometheus', async () => ((await fetch(`${base}/-/ready`)).ok ? true : undefined), 30_000);
     const before = await heapInuseAfterGc(base);
     const labels = seriesLabels();
     log(`remote-writing ${SERIES} series × ${POINTS} samples to Prometheus`);
@@ -152,8 +141,7 @@ async function measurePrometheus(firstT: number): Promise<{ bytes_per_series: nu
     const after = await heapInuseAfterGc(base);
     return { bytes_per_series: (after - before) / SERIES, head_series: headSeries };
   } finally {
-    child.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    await prometheus.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -5,7 +5,7 @@
 // of label sets, timestamps, and values within a relative tolerance of 1e-9 (NaN equals NaN).
 // The data set is test/fixtures/promql-interop/dataset.ts.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { createQueryEngine } from '../src/query/index.ts';
 import { createSqliteStore, type SqliteStore } from '../src/store/sqlite-store.ts';
 import { generateDataset, toOpenMetrics, toSamples, type Dataset } from './fixtures/promql-interop/dataset.ts';
 import { freePort, requirePeer, waitFor } from './harness/process.ts';
+import { startPrometheus, type Prometheus } from './harness/prometheus.ts';
 
 // ---------------------------------------------------------------------------------------------
 // the data set: ends 3 hours ago, aligned to a minute; scrapes every 15 s with 1..999 ms of jitter
@@ -187,52 +188,10 @@ function differences(prom: Answer, dpmon: Answer): string[] {
 // ---------------------------------------------------------------------------------------------
 // the two servers
 
-interface Prom {
-  readonly child: ChildProcess;
-  output(): string;
-  stop(): Promise<void>;
-}
-
-async function startPrometheus(bin: string, dir: string, port: number): Promise<Prom> {
-  const config = join(dir, 'prometheus.yml');
-  writeFileSync(config, 'global:\n  scrape_interval: 1m\nscrape_configs: []\n');
-  const child = spawn(
-    bin,
-    [
-      `--config.file=${config}`,
-      `--storage.tsdb.path=${join(dir, 'tsdb')}`,
-      '--storage.tsdb.retention.time=100y',
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--log.level=warn',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  await waitFor(
-    'prometheus ready',
-    async () => {
-      if (child.exitCode !== null) throw new Error(`prometheus exited: ${out}`);
-      const r = await fetch(`http://127.0.0.1:${port}/-/ready`);
-      return r.ok ? true : undefined;
-    },
-    20_000,
-  );
-  return {
-    child,
-    output: () => out,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
 
 describe('PromQL interop with Prometheus', () => {
   let dir: string | undefined;
-  let prom: Prom | undefined;
+  let prom: Prometheus | undefined;
   let app: FastifyInstance | undefined;
   let store: SqliteStore | undefined;
   let promBase = '';
@@ -253,7 +212,7 @@ describe('PromQL interop with Prometheus', () => {
     const r = spawnSync(promtool, ['tsdb', 'create-blocks-from', 'openmetrics', om, join(dir, 'tsdb')], { encoding: 'utf8' });
     assert.equal(r.status, 0, `promtool tsdb create-blocks-from openmetrics failed:\n${r.stdout}${r.stderr}`);
     const promPort = await freePort();
-    prom = await startPrometheus(prometheus, dir, promPort);
+    prom = await startPrometheus(prometheus, dir, promPort, ['--storage.tsdb.retention.time=100y']);
     promBase = `http://127.0.0.1:${promPort}`;
 
     // dpmon: the production store (SQLite), flushed, behind the Prometheus API

@@ -2,57 +2,15 @@
 // --web.enable-remote-write-receiver). Samples pushed are read back through Prometheus's query API,
 // including samples pushed while Prometheus was down (they wait in dpmon's on-disk queue).
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { silentLogger } from '../src/lib/logger.ts';
 import { createRemoteWriter, type RemoteSample } from '../src/remote-write/index.ts';
 import { freePort, requirePeer, waitFor } from './harness/process.ts';
+import { startPrometheus } from './harness/prometheus.ts';
 
-interface Prom {
-  readonly child: ChildProcess;
-  output(): string;
-  stop(): Promise<void>;
-}
-
-async function startPrometheus(bin: string, dir: string, port: number): Promise<Prom> {
-  const config = join(dir, 'prometheus.yml');
-  writeFileSync(config, 'global:\n  scrape_interval: 1m\nscrape_configs: []\n');
-  const child = spawn(
-    bin,
-    [
-      `--config.file=${config}`,
-      `--storage.tsdb.path=${join(dir, 'tsdb')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--web.enable-remote-write-receiver',
-      '--log.level=warn',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  await waitFor(
-    'prometheus ready',
-    async () => {
-      if (child.exitCode !== null) throw new Error(`prometheus exited: ${out}`);
-      const r = await fetch(`http://127.0.0.1:${port}/-/ready`);
-      return r.ok ? true : undefined;
-    },
-    20_000,
-  );
-  return {
-    child,
-    output: () => out,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
 
 type Matrix = { metric: Record<string, string>; values: [number, string][] }[];
 
@@ -70,7 +28,7 @@ describe('remote_write interop with Prometheus', () => {
     if (!bin) return;
     const dir = mkdtempSync(join(tmpdir(), 'dpmon-rw-interop-'));
     const port = await freePort();
-    let prom = await startPrometheus(bin, dir, port);
+    let prom = await startPrometheus(bin, dir, port, ['--web.enable-remote-write-receiver']);
     const writer = createRemoteWriter({
       endpoints: [{ name: 'prometheus', url: `http://127.0.0.1:${port}/api/v1/write` }],
       dataDir: join(dir, 'dpmon'),
@@ -110,7 +68,7 @@ describe('remote_write interop with Prometheus', () => {
       writer.push(batch(N));
       await waitFor('a failed attempt', async () => (writer.stats()[0]!.retried > 0 ? true : undefined), 10_000);
       assert.equal(writer.stats()[0]!.pendingSamples, 2 * N);
-      prom = await startPrometheus(bin, dir, port);
+      prom = await startPrometheus(bin, dir, port, ['--web.enable-remote-write-receiver']);
       await waitFor('outage batch delivered', async () => (writer.stats()[0]!.pendingSamples === 0 ? true : undefined), 15_000);
 
       got = await query(port, '/api/v1/query', rangeAt());
