@@ -7,14 +7,14 @@ import { cpus } from 'node:os';
 import pg from 'pg';
 import { startCluster } from '../test/harness/postgres.ts';
 import { freePort, waitFor } from '../test/harness/process.ts';
-import { createPostgresTarget } from '../src/collect/postgres/index.ts';
+import { createPostgresTarget, type PostgresTargetOptions } from '../src/collect/postgres/index.ts';
 import { createHostCollectors } from '../src/collect/host/index.ts';
 import { createScheduler } from '../src/collect/scheduler.ts';
 import { renderTextFormat } from '../src/expose/text-format.ts';
 import { createLatestStore, createSnapshotBuilder } from '../src/store/latest.ts';
 import { gauge } from '../src/model/metric.ts';
 import { silentLogger } from '../src/lib/logger.ts';
-import { createManualClock, systemClock } from '../src/lib/clock.ts';
+import { createManualClock, systemClock, type Clock } from '../src/lib/clock.ts';
 import { queryFigures } from './query.ts';
 import { memoryFigures } from './memory.ts';
 
@@ -115,6 +115,22 @@ async function backendPids(dsn: string, application: string): Promise<number[]> 
 
 const sumCpu = (pids: number[]) => pids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
 
+/** A target as the bench measures it: tables on, the top 100 statements, the given intervals. */
+function benchTarget(dsn: string, name: string, clock: Clock, intervals: PostgresTargetOptions['intervals']) {
+  return createPostgresTarget({
+    name,
+    dsn,
+    statementTimeoutMs: 10_000,
+    connectTimeoutMs: 5_000,
+    pgStatStatementsTop: 100,
+    collectTables: true,
+    excludeDatabases: ['template0', 'template1'],
+    intervals,
+    log: silentLogger,
+    clock,
+  });
+}
+
 /**
  * The steady state: the spec's intervals (15 s default and connections, 30 s replication, 5 m sizes),
  * 20 cycles 15 s apart on a stepped clock = 5 minutes, so every definition runs at its own rate and
@@ -122,17 +138,12 @@ const sumCpu = (pids: number[]) => pids.reduce((sum, pid) => sum + processCpuMs(
  */
 async function benchSteadyState(dsn: string) {
   const clock = createManualClock(Date.now());
-  const target = createPostgresTarget({
-    name: 'steady',
-    dsn,
-    statementTimeoutMs: 10_000,
-    connectTimeoutMs: 5_000,
-    pgStatStatementsTop: 100,
-    collectTables: true,
-    excludeDatabases: ['template0', 'template1'],
-    intervals: { defaultMs: 15_000, connectionsMs: 15_000, replicationMs: 30_000, deadlockMs: 300_000, diskMs: 300_000 },
-    log: silentLogger,
-    clock,
+  const target = benchTarget(dsn, 'steady', clock, {
+    defaultMs: 15_000,
+    connectionsMs: 15_000,
+    replicationMs: 30_000,
+    deadlockMs: 300_000,
+    diskMs: 300_000,
   });
   const latest = createLatestStore();
   const scheduler = createScheduler({ collectors: [{ collector: target.collector, timeoutMs: 60_000 }], latest, clock, log: silentLogger });
@@ -156,19 +167,8 @@ async function benchSteadyState(dsn: string) {
 }
 
 async function benchDpmon(dsn: string) {
-  const target = createPostgresTarget({
-    name: 'bench',
-    dsn,
-    statementTimeoutMs: 10_000,
-    connectTimeoutMs: 5_000,
-    pgStatStatementsTop: 100,
-    collectTables: true,
-    excludeDatabases: ['template0', 'template1'],
-    // every definition is due on every cycle: one full cycle per run
-    intervals: { defaultMs: 1, connectionsMs: 1, replicationMs: 1, deadlockMs: 1, diskMs: 1 },
-    log: silentLogger,
-    clock: systemClock,
-  });
+  // every definition is due on every cycle: one full cycle per run
+  const target = benchTarget(dsn, 'bench', systemClock, { defaultMs: 1, connectionsMs: 1, replicationMs: 1, deadlockMs: 1, diskMs: 1 });
   const latest = createLatestStore();
   const scheduler = createScheduler({ collectors: [{ collector: target.collector, timeoutMs: 60_000 }], latest, clock: systemClock, log: silentLogger });
   await scheduler.runOnce(); // connect and warm up

@@ -47,8 +47,8 @@ export function createScheduler(opts: {
   setMaxListeners(0, stopping.signal);
   const loops: Promise<void>[] = [];
   const lastError = new Map<string, string>();
-  /** per collector: the series of its last snapshot, by name + label text */
-  const previous = new Map<string, Map<string, { name: string; labels: Labels }>>();
+  /** per collector: its last snapshot, to find the series the next run no longer has */
+  const previous = new Map<string, SourceSnapshot>();
   const firstRuns: Promise<void>[] = [];
   let firstRunsStarted!: () => void;
   const started = new Promise<void>((resolve) => (firstRunsStarted = resolve));
@@ -88,14 +88,17 @@ export function createScheduler(opts: {
   }
 
   function markVanished(source: string, snapshot: SourceSnapshot): void {
-    const current = new Map<string, { name: string; labels: Labels }>();
-    for (const [name, family] of snapshot.families)
-      for (const s of family.series) current.set(`${name}{${s.labelsText}}`, { name, labels: s.labels });
+    if (!opts.onStale) return;
     const before = previous.get(source);
-    previous.set(source, current);
-    if (!before || !opts.onStale) return;
+    previous.set(source, snapshot);
+    if (!before) return;
+    // compare by the label text each series already carries: no new key per series on this hot path
     const gone: Labels[] = [];
-    for (const [key, s] of before) if (!current.has(key)) gone.push({ ...s.labels, __name__: s.name });
+    for (const [name, family] of before.families) {
+      const now = snapshot.families.get(name);
+      const present = new Set(now ? now.series.map((s) => s.labelsText) : []);
+      for (const s of family.series) if (!present.has(s.labelsText)) gone.push({ ...s.labels, __name__: name });
+    }
     if (gone.length) opts.onStale(source, gone, snapshot.t);
   }
 
