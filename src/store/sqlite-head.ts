@@ -1,19 +1,14 @@
-// The head of the SQLite store: each series' recent points in memory, in fixed chunks of typed
-// arrays (an Int32 time offset from the chunk's base and a Float64 value per point, 12 bytes a point)
-// rather than an object per point. Pure data structure; the store decides what to keep and flush.
-// A Float64Array keeps a NaN's bits, so stale markers (model/stale.ts) survive the head as they are.
+// The head of the SQLite store: each series' recent points in memory, in chunks of up to 120 points
+// compressed as they arrive (xor-chunk.ts: Gorilla's encoding, as Prometheus's head) — about 1–3 bytes a
+// point for regular samples instead of 12. Pure data structure; the store decides what to keep and flush.
+// Values keep their exact bits, so stale markers (model/stale.ts) survive the head as they are.
 import type { Labels } from '../model/labels.ts';
+import { createXorChunk, MAX_CHUNK_GAP_MS, xorAppend, xorScan, xorSeal, type XorChunk } from './xor-chunk.ts';
 
 /** Points per chunk: 120 × 15 s = 30 minutes, the unit the head is trimmed by. */
 export const CHUNK_POINTS = 120;
-const MAX_OFFSET = 2 ** 31 - 1;
 
-export interface Chunk {
-  readonly base: number;
-  readonly t: Int32Array;
-  readonly v: Float64Array;
-  n: number;
-}
+export type Chunk = XorChunk;
 
 export interface HeadSeries {
   readonly id: number;
@@ -51,22 +46,21 @@ export function createHeadSeries(id: number, labels: Labels, key: string, covere
 
 /** Appends one point; the caller has checked that t is newer than the series' last. */
 export function headAppend(s: HeadSeries, t: number, v: number): void {
-  let c = s.chunks[s.chunks.length - 1];
-  if (!c || c.n === CHUNK_POINTS || t - c.base > MAX_OFFSET) {
-    const buf = new ArrayBuffer(CHUNK_POINTS * 12);
-    c = { base: t, v: new Float64Array(buf, 0, CHUNK_POINTS), t: new Int32Array(buf, CHUNK_POINTS * 8, CHUNK_POINTS), n: 0 };
-    s.chunks.push(c);
+  const c = s.chunks[s.chunks.length - 1];
+  if (c && c.n < CHUNK_POINTS && t - c.lastT <= MAX_CHUNK_GAP_MS) {
+    xorAppend(c, t, v);
+    if (c.n === CHUNK_POINTS) xorSeal(c);
+    return;
   }
-  c.t[c.n] = t - c.base;
-  c.v[c.n] = v;
-  c.n++;
+  if (c) xorSeal(c);
+  s.chunks.push(createXorChunk(t, v));
 }
 
 export function chunkFirstT(c: Chunk): number {
-  return c.base + c.t[0]!;
+  return c.firstT;
 }
 export function chunkLastT(c: Chunk): number {
-  return c.base + c.t[c.n - 1]!;
+  return c.lastT;
 }
 
 /** Calls fn(t, v) for every head point with t in [start, end], in time order. */
@@ -77,32 +71,13 @@ export function headScan(s: HeadSeries, start: number, end: number, fn: (t: numb
   let hi = chunks.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (chunkLastT(chunks[mid]!) < start) lo = mid + 1;
+    if (chunks[mid]!.lastT < start) lo = mid + 1;
     else hi = mid;
   }
   for (let ci = lo; ci < chunks.length; ci++) {
     const c = chunks[ci]!;
-    if (chunkFirstT(c) > end) return;
-    const lo2 = start - c.base;
-    const hi2 = end - c.base;
-    const ts = c.t;
-    const vs = c.v;
-    let i = 0;
-    if (lo2 > ts[0]!) {
-      let a = 0;
-      let b = c.n;
-      while (a < b) {
-        const m = (a + b) >> 1;
-        if (ts[m]! < lo2) a = m + 1;
-        else b = m;
-      }
-      i = a;
-    }
-    for (; i < c.n; i++) {
-      const off = ts[i]!;
-      if (off > hi2) return;
-      fn(c.base + off, vs[i]!);
-    }
+    if (c.firstT > end) return;
+    xorScan(c, start, end, fn);
   }
 }
 

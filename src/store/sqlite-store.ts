@@ -312,7 +312,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     try {
       db.transaction(() => {
         for (const s of newSeries) {
-          const first = s.chunks.length ? s.chunks[0]!.base + s.chunks[0]!.t[0]! : now;
+          const first = s.chunks.length ? s.chunks[0]!.firstT : now;
           insertSeries.run(s.id, s.labels.__name__ ?? '', JSON.stringify(s.labels), first, first);
           s.persistedLast = first;
         }
@@ -383,7 +383,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
       if (drop === 0) continue;
       s.chunks = s.chunks.slice(drop);
       const next = s.chunks[0];
-      s.coveredFrom = next ? next.base + next.t[0]! : s.lastT + 1;
+      s.coveredFrom = next ? next.firstT : s.lastT + 1;
     }
   }
 
