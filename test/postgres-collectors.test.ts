@@ -111,6 +111,22 @@ describe('postgres collectors (PostgreSQL 16 primary + standby)', { skip }, () =
     }
   });
 
+  it('sees how long the longest active query has been running', async () => {
+    const c = await openClient();
+    const sleeping = c.query('SELECT pg_sleep(2)');
+    await new Promise((r) => setTimeout(r, 600));
+    try {
+      const p = await collectOnce(primary);
+      const d = value(p, 'dpmon_pg_activity_max_query_duration_seconds', { datname: 'postgres' })!;
+      assert.ok(d > 0.4 && d < 30, `max query duration ${d}`);
+    } finally {
+      await sleeping;
+      await closeClients([c]);
+    }
+    const after = await collectOnce(primary);
+    assert.equal(value(after, 'dpmon_pg_activity_max_query_duration_seconds', { datname: 'postgres' }), 0);
+  });
+
   it('sees a session idle in a transaction and how long it has been', async () => {
     const c = await openClient();
     await c.query('BEGIN');

@@ -69,7 +69,9 @@ SELECT d.datname,
        count(a.pid) FILTER (WHERE a.wait_event_type = 'Lock') AS waiting,
        count(a.pid) FILTER (WHERE a.state LIKE 'idle in transaction%') AS idle_in_transaction,
        COALESCE(max(extract(epoch FROM now() - a.state_change))
-                FILTER (WHERE a.state LIKE 'idle in transaction%'), 0)::float8 AS max_idle_in_transaction
+                FILTER (WHERE a.state LIKE 'idle in transaction%'), 0)::float8 AS max_idle_in_transaction,
+       COALESCE(max(extract(epoch FROM now() - a.query_start))
+                FILTER (WHERE a.state = 'active' AND a.backend_type = 'client backend'), 0)::float8 AS max_query_duration
 FROM pg_database d
 LEFT JOIN pg_stat_activity a ON a.datid = d.oid AND a.pid <> pg_backend_pid()
 WHERE d.datname <> ALL($1::text[])
@@ -82,6 +84,10 @@ GROUP BY d.datname`,
     max_idle_in_transaction: gaugeCol(
       'dpmon_pg_activity_max_idle_in_transaction_seconds',
       'Longest time a session has been idle in a transaction, 0 when none is',
+    ),
+    max_query_duration: gaugeCol(
+      'dpmon_pg_activity_max_query_duration_seconds',
+      'Longest running active query of a client session (dpmon excluded), 0 when none is',
     ),
   },
 };
