@@ -17,6 +17,8 @@ import { silentLogger } from '../src/lib/logger.ts';
 import { createManualClock, systemClock, type Clock } from '../src/lib/clock.ts';
 import { queryFigures } from './query.ts';
 import { memoryFigures } from './memory.ts';
+import { anomalyFigures } from './anomaly.ts';
+import { rulesFigures } from './rules.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
 const TABLES = 200;
@@ -294,6 +296,8 @@ async function main() {
       ...storeFigures(),
       ...(await queryFigures()),
       ...(await memoryFigures()),
+      ...(await anomalyFigures()),
+      ...(await rulesFigures()),
     };
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   } finally {

@@ -3,6 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, formatConfigIssue, isLoopbackHost, loadConfig, parseListen, printConfig, type LoadedConfig } from './config/index.ts';
 import { createApp } from './app/app.ts';
 import { createLogger } from './lib/logger.ts';
+import { ruleIssues } from './rules/validate.ts';
 
 const EXIT_OK = 0;
 const EXIT_RUNTIME = 1;
@@ -14,6 +15,7 @@ Usage:
   dpmon start [--config PATH]... [--listen HOST:PORT] [--data-dir DIR]
   dpmon check-config [--config PATH]...
   dpmon config print [--config PATH]...
+  dpmon alerts [--url URL] [--json] [--config PATH]...
   dpmon COMMAND --help
 
 --config takes a YAML file or a folder of *.yaml fragments (merged in name order) and may repeat.
@@ -44,10 +46,23 @@ Prints the effective configuration (defaults, files and environment merged) as Y
 `,
 };
 
+HELP.alerts = `Usage: dpmon alerts [--url URL] [--json] [--config PATH]...
+
+Lists the pending and firing alerts of a running dpmon (GET /api/v1/alerts): state, alert name,
+severity, since when, value, labels and summary. --url defaults to http://<server.listen> of the config.
+Exit 0 when the instance answered, 1 when it could not be reached.
+
+Options:
+  --url URL      the running instance, e.g. http://127.0.0.1:9817
+  --json         print the API's JSON instead of a table
+`;
+
 const OPTIONS = {
   config: { type: 'string', multiple: true },
   listen: { type: 'string' },
   'data-dir': { type: 'string' },
+  url: { type: 'string' },
+  json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
@@ -91,9 +106,53 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(printConfig(loaded));
       return EXIT_OK;
     }
+    case 'alerts':
+      return alerts(values);
     default:
       return unknownCommand(command);
   }
+}
+
+/** The base URL of the running instance: --url, else server.listen of the config. */
+function instanceUrl(values: { url?: string; config?: string[] }): string | undefined {
+  if (values.url) return values.url.replace(/\/+$/, '');
+  const loaded = load(values.config);
+  if (!loaded) return undefined;
+  const { host, port } = loaded.config.server;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+async function alerts(values: { url?: string; json?: boolean; config?: string[] }): Promise<number> {
+  const base = instanceUrl(values);
+  if (!base) return EXIT_USAGE;
+  let body: { data?: { alerts?: { labels: Record<string, string>; annotations: Record<string, string>; state: string; activeAt: string; value: string }[] } };
+  try {
+    const res = await fetch(`${base}/api/v1/alerts`, { signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    body = (await res.json()) as typeof body;
+  } catch (err) {
+    process.stderr.write(`dpmon: cannot read alerts from ${base}: ${(err as Error).message}\n`);
+    return EXIT_RUNTIME;
+  }
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+    return EXIT_OK;
+  }
+  const list = body.data?.alerts ?? [];
+  if (!list.length) {
+    process.stdout.write('no pending or firing alerts\n');
+    return EXIT_OK;
+  }
+  const rows = list
+    .sort((a, b) => a.state.localeCompare(b.state) || a.activeAt.localeCompare(b.activeAt))
+    .map((a) => {
+      const { alertname = '', severity = '', ...rest } = a.labels;
+      return [a.state, alertname, severity, a.activeAt, String(Number(a.value)), Object.entries(rest).map(([k, v]) => `${k}=${v}`).join(','), a.annotations.summary ?? ''];
+    });
+  const header = ['STATE', 'ALERT', 'SEVERITY', 'ACTIVE SINCE', 'VALUE', 'LABELS', 'SUMMARY'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  for (const r of [header, ...rows]) process.stdout.write(`${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}\n`);
+  return EXIT_OK;
 }
 
 function unknownCommand(command: string): number {
@@ -101,16 +160,26 @@ function unknownCommand(command: string): number {
   return EXIT_USAGE;
 }
 
-/** Loads the config or prints every error and returns undefined. */
-function load(paths: string[] | undefined): LoadedConfig | undefined {
+/** Loads and checks the config (rules included): the config, or every problem as a formatted line. */
+function loadChecked(paths: string[] | undefined): { loaded: LoadedConfig } | { errors: string[] } {
   try {
-    return loadConfig(paths ?? [], process.env);
+    const loaded = loadConfig(paths ?? [], process.env);
+    const issues = ruleIssues(loaded);
+    if (issues.length) return { errors: issues.map(formatConfigIssue) };
+    return { loaded };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    for (const issue of err.errors) process.stderr.write(`${formatConfigIssue(issue)}\n`);
-    process.stderr.write(`dpmon: ${err.errors.length} configuration error(s); nothing started\n`);
-    return undefined;
+    return { errors: err.errors.map(formatConfigIssue) };
   }
+}
+
+/** Loads the config or prints every error and returns undefined. */
+function load(paths: string[] | undefined): LoadedConfig | undefined {
+  const r = loadChecked(paths);
+  if ('loaded' in r) return r.loaded;
+  for (const line of r.errors) process.stderr.write(`${line}\n`);
+  process.stderr.write(`dpmon: ${r.errors.length} configuration error(s); nothing started\n`);
+  return undefined;
 }
 
 async function start(values: { config?: string[]; listen?: string; 'data-dir'?: string }): Promise<number> {
@@ -130,7 +199,18 @@ async function start(values: { config?: string[]; listen?: string; 'data-dir'?: 
   }
   const log = createLogger();
   for (const w of loaded.warnings) log.warn({ config: formatConfigIssue(w), code: w.code }, 'config warning');
-  const app = createApp(loaded.config, { log, listen, dataDir: values['data-dir'] });
+  // a reload (SIGHUP, POST /-/reload) re-reads the same paths; a bad config is refused and the old one keeps running
+  const reloadConfig = async (): Promise<readonly string[]> => {
+    const r = loadChecked(values.config);
+    if ('errors' in r) {
+      log.error({ errors: r.errors }, 'config reload refused; the running config stays');
+      return r.errors;
+    }
+    app.reload(r.loaded.config);
+    return [];
+  };
+  const app = createApp(loaded.config, { log, listen, dataDir: values['data-dir'], reloadConfig });
+  process.on('SIGHUP', () => void reloadConfig());
   const starting = app.start();
   const stopped = new Promise<number>((resolve) => {
     let stopping = false;

@@ -26,6 +26,16 @@ function loaderErrors(path: string): string[] {
 }
 
 describe('dpmon check-config', () => {
+  it('exits 2 on rules that cannot be built, naming each with file:line:col key.path', () => {
+    const r = runDpmonSync(['check-config', '--config', `${FIXTURES}/bad-rules.yaml`]);
+    assert.equal(r.code, 2);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.at(-1), 'dpmon: 5 configuration error(s); nothing started');
+    assert.match(r.stderr, /bad-rules\.yaml:4:5 alert_rules\.low_severity\.cache_misses: no built-in expression/);
+    assert.match(r.stderr, /bad-rules\.yaml:30:11 prometheus_config\.rules\[0\]\.rules\[0\]\.expr: invalid PromQL/);
+  });
+
+
   it('accepts the spec seed file and its fragments folder with exit code 0', () => {
     for (const path of [SEED, `${FIXTURES}/seed/fragments`]) {
       const r = runDpmonSync(['check-config', '--config', path]);

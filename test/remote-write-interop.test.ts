@@ -23,7 +23,7 @@ async function query(port: number, path: string, params: Record<string, string>)
 }
 
 describe('remote_write interop with Prometheus', () => {
-  it('delivers samples, including those pushed while Prometheus was down', async (t) => {
+  it('delivers samples, including those pushed while Prometheus was down and those pushed just before stop()', async (t) => {
     const bin = requirePeer('prometheus', t);
     if (!bin) return;
     const dir = mkdtempSync(join(tmpdir(), 'dpmon-rw-interop-'));
@@ -86,6 +86,14 @@ describe('remote_write interop with Prometheus', () => {
       const s = writer.stats()[0]!;
       assert.equal(s.sent, 4 * N);
       assert.equal(s.failed + s.dropped, 0);
+
+      // stop() drains: samples pushed just before it are in Prometheus once it returns
+      writer.push(batch(2 * N));
+      await writer.stop();
+      assert.equal(writer.stats()[0]!.pendingSamples, 0);
+      got = await query(port, '/api/v1/query', rangeAt());
+      assert.deepEqual(got[0]!.values, expected(3 * N, (i) => i));
+      assert.deepEqual(got[1]!.values, expected(3 * N, (i) => i * 0.25 - 1));
     } finally {
       await writer.stop();
       await prom.stop();

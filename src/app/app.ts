@@ -9,8 +9,12 @@ import { createScoreCollector } from '../collect/derived/scores.ts';
 import { createScheduler, type ScheduledCollector, type Scheduler } from '../collect/scheduler.ts';
 import { createHttpServer } from '../api/server.ts';
 import { registerPrometheusApi } from '../api/prometheus-api.ts';
+import { registerRulesApi } from '../api/rules-api.ts';
+import { openAlertStore, type AlertStore } from '../rules/alert-store.ts';
+import { buildRules, runbookBaseUrl } from '../rules/builtin.ts';
+import { createRulesEngine, type RulesEngine } from '../rules/engine.ts';
 import { createQueryEngine } from '../query/index.ts';
-import { createRemoteWriter, type RemoteWriter } from '../remote-write/index.ts';
+import { createRemoteWriter, endpointFromConfig, type RemoteWriter } from '../remote-write/index.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import { STALE_NAN } from '../model/stale.ts';
@@ -21,6 +25,8 @@ import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded-p
 export interface App {
   start(): Promise<{ address: string }>;
   stop(): Promise<void>;
+  /** Applies a new, already validated config: the rules now (their state kept); other sections need a restart. */
+  reload(config: Config): void;
   readonly latest: LatestStore;
 }
 
@@ -31,6 +37,8 @@ export interface AppOptions {
   readonly listen?: { host: string; port: number };
   /** overrides storage.data_dir (CLI --data-dir) */
   readonly dataDir?: string;
+  /** re-reads and applies the config (POST /-/reload); resolves with the errors that refused it */
+  readonly reloadConfig?: () => Promise<readonly string[]>;
 }
 
 export function createApp(config: Config, opts: AppOptions): App {
@@ -44,7 +52,10 @@ export function createApp(config: Config, opts: AppOptions): App {
   let server: FastifyInstance | undefined;
   let store: SqliteStore | undefined;
   let remoteWriter: RemoteWriter | undefined;
+  let rules: RulesEngine | undefined;
+  let alertStore: AlertStore | undefined;
   let ready = false;
+  let current = config;
 
   function openHistory(): SqliteStore {
     const agg = config.monitoringIntegration.metricsAggregation;
@@ -135,13 +146,38 @@ export function createApp(config: Config, opts: AppOptions): App {
       store = openHistory();
       const history = store;
       if (config.remoteWrite.length > 0) {
-        remoteWriter = createRemoteWriter({ endpoints: config.remoteWrite, dataDir, clock, log: log.child({ component: 'remote-write' }) });
+        remoteWriter = createRemoteWriter({
+          endpoints: config.remoteWrite.map(endpointFromConfig),
+          dataDir,
+          clock,
+          log: log.child({ component: 'remote-write' }),
+        });
       }
       const writer = remoteWriter;
       const targetConfigs = await resolveTargets();
       const constLabels = config.monitoringIntegration.prometheus.labels;
+      // the engine serves some range queries from the rollups: it must know the store's window
+      const engine = createQueryEngine(history, { rollupWindowMs: config.monitoringIntegration.metricsAggregation.windowSizeMs });
+      const listen = opts.listen ?? { host: config.server.host, port: config.server.port };
+      alertStore = openAlertStore(dataDir);
+      rules = createRulesEngine({
+        groups: buildRules(config, { runbookBaseUrl: runbookBaseUrl(config, listen) }).groups,
+        engine,
+        store: history,
+        alertStore,
+        clock,
+        log: log.child({ component: 'rules' }),
+        settings: {
+          resolvedRetentionMs: config.rules.resolvedRetentionMs,
+          flapWindowMs: config.rules.flapWindowMs,
+          flapTransitions: config.rules.flapTransitions,
+          flapHoldMs: config.rules.flapHoldMs,
+          stepMs: config.resourceMonitoring.collectionIntervalMs,
+          externalLabels: constLabels,
+        },
+      });
       scheduler = createScheduler({
-        collectors: [...buildCollectors(targetConfigs), ...(writer ? [{ collector: writer.collector }] : [])],
+        collectors: [...buildCollectors(targetConfigs), ...(writer ? [{ collector: writer.collector }] : []), { collector: rules.collector }],
         latest,
         clock,
         log: log.child({ component: 'collect' }),
@@ -165,13 +201,15 @@ export function createApp(config: Config, opts: AppOptions): App {
         latest,
         isReady: () => ready,
       });
-      // the engine serves some range queries from the rollups: it must know the store's window
-      const engine = createQueryEngine(history, { rollupWindowMs: config.monitoringIntegration.metricsAggregation.windowSizeMs });
       registerPrometheusApi(server, { engine, store: history, clock });
-      const listen = opts.listen ?? { host: config.server.host, port: config.server.port };
+      registerRulesApi(server, { rules: () => rules, reload: opts.reloadConfig, authToken: config.server.authToken });
       const address = await server.listen(listen);
       log.info({ address, metrics: config.monitoringIntegration.prometheus.endpoint }, 'dpmon listening');
       scheduler.start();
+      // rules judge fresh data: after a restart they start once every collector has run, so an alert
+      // restored as firing is not resolved by a lookback that still sees the minutes before the stop
+      const engineOfRules = rules;
+      void scheduler.firstRunDone.then(() => engineOfRules.start());
       // /-/ready means "every collector has run once", so a first scrape is never half empty
       void scheduler.firstRunDone.then(() => {
         ready = true;
@@ -181,11 +219,24 @@ export function createApp(config: Config, opts: AppOptions): App {
     },
     async stop() {
       await server?.close();
+      await rules?.stop();
       await scheduler?.stop();
       await Promise.all(targets.map((t) => t.close()));
       await remoteWriter?.stop();
+      alertStore?.close();
       await store?.close();
       await embedded?.stop();
+    },
+    reload(next) {
+      if (!rules) return;
+      const listen = opts.listen ?? { host: next.server.host, port: next.server.port };
+      rules.reload(buildRules(next, { runbookBaseUrl: runbookBaseUrl(next, listen) }).groups);
+      // collectors, targets, storage and the server are built once; say which changes wait for a restart
+      const changed = (Object.keys(next) as (keyof Config)[]).filter(
+        (k) => k !== 'rules' && k !== 'alertRules' && k !== 'prometheusConfig' && JSON.stringify(next[k]) !== JSON.stringify(current[k]),
+      );
+      current = next;
+      log.info({ needRestart: changed }, changed.length ? 'config reloaded: rules applied; other changed sections apply at the next start' : 'config reloaded');
     },
   };
 }

@@ -296,3 +296,66 @@ describe('loadConfig: errors', () => {
     }
   });
 });
+
+describe('loadConfig: remote_write', () => {
+  const RW_ENV = { DPMON_TEST_RW_PASSWORD: 'pw-9c1e' };
+
+  it('reads each endpoint\'s own tuning, in Prometheus\'s key names, and gives the others the defaults', () => {
+    const [plain, mimir] = load([`${F}/remote-write.yaml`], RW_ENV).config.remoteWrite;
+    assert.deepEqual(plain, {
+      url: 'http://prometheus.invalid:9090/api/v1/write',
+      remoteTimeoutMs: 30_000,
+      bufferSize: 256 * 1024 * 1024,
+      queueConfig: { maxSamplesPerSend: 2000, batchSendDeadlineMs: 1000, minBackoffMs: 1000, maxBackoffMs: 30_000 },
+    });
+    assert.deepEqual(mimir, {
+      url: 'https://mimir.invalid/api/v1/push',
+      name: 'mimir',
+      headers: { 'X-Scope-OrgID': 'tenant-7f3a' },
+      basicAuth: { username: 'dpmon', password: 'pw-9c1e' },
+      remoteTimeoutMs: 10_000,
+      bufferSize: 512 * 1024 * 1024,
+      queueConfig: { maxSamplesPerSend: 500, batchSendDeadlineMs: 5000, minBackoffMs: 30, maxBackoffMs: 5000 },
+    });
+  });
+
+  it('prints the tuning as written and the headers and password as <secret>', () => {
+    const text = printConfig(load([`${F}/remote-write.yaml`], RW_ENV));
+    const section = text.slice(text.indexOf('remote_write:'));
+    assert.match(section, /X-Scope-OrgID: <secret>\n/);
+    assert.match(section, /username: dpmon\n {6}password: <secret>\n/);
+    assert.match(section, /remote_timeout: 10s\n {4}buffer_size: 512MB\n {4}queue_config:\n {6}max_samples_per_send: 500\n {6}batch_send_deadline: 5s\n {6}min_backoff: 30ms\n {6}max_backoff: 5s\n/);
+    for (const secret of ['pw-9c1e', 'tenant-7f3a']) assert.ok(!text.includes(secret), secret);
+  });
+
+  it('reports tuning values that are not positive durations, byte sizes or counts', () => {
+    const f = `${F}/remote-write-bad-values.yaml`;
+    assert.deepEqual(errorsOf([f]), [
+      `${f}:3:21 remote_write[0].remote_timeout: "0s" is too small: the minimum is 1ms`,
+      `${f}:4:18 remote_write[0].buffer_size: "64kB" is too small: the minimum is 1MB`,
+      `${f}:6:29 remote_write[0].queue_config.max_samples_per_send: 0 is too small: the minimum is 1`,
+      `${f}:7:28 remote_write[0].queue_config.batch_send_deadline: duration 5 needs a unit (ms, s, m, h, d, w), e.g. "5s"`,
+      `${f}:8:7 remote_write[0].queue_config.capacity: unknown key "capacity"`,
+      `${f}:10:21 remote_write[1].remote_timeout: invalid duration "soon": expected a number with a unit (ms, s, m, h, d, w), e.g. 30s, 5m, 1h30m`,
+      `${f}:11:18 remote_write[1].buffer_size: invalid byte size "lots": expected a number with an optional unit (B, kB, MB, GB, TB), e.g. 16MB`,
+      `${f}:12:33 remote_write[1].queue_config.max_backoff: 0 is too small: the minimum is 1ms`,
+    ]);
+  });
+
+  it('refuses a min_backoff above max_backoff, at the key written, naming a default as such', () => {
+    const f = `${F}/remote-write-backoff.yaml`;
+    assert.deepEqual(errorsOf([f]), [
+      `${f}:3:33 remote_write[0].queue_config.min_backoff: min_backoff 10s is above max_backoff 5s`,
+      `${f}:5:33 remote_write[1].queue_config.min_backoff: min_backoff 1m is above max_backoff 30s (the default)`,
+      `${f}:7:33 remote_write[2].queue_config.max_backoff: max_backoff 500ms is below min_backoff 1s (the default)`,
+    ]);
+  });
+
+  it('refuses two endpoints with the same label, since it names their metrics and queue folder', () => {
+    const f = `${F}/remote-write-duplicate.yaml`;
+    assert.deepEqual(errorsOf([f]), [
+      `${f}:4:10 remote_write[1].url: remote_write[0] is also labelled "mimir.invalid/api/v1/push" (host and path of the URL); give each endpoint a distinct name`,
+      `${f}:9:11 remote_write[3].name: remote_write[2] is also labelled "central"; give each endpoint a distinct name`,
+    ]);
+  });
+});

@@ -20,6 +20,8 @@ export interface LoadedConfig {
   readonly warnings: readonly ConfigIssue[];
   /** the effective configuration in the files' snake_case with secrets as `<secret>`/`<unset>`: what printConfig prints */
   readonly redacted: Readonly<Record<string, unknown>>;
+  /** An issue located at a key path of the merged config (for checks made after loading, such as rules). */
+  issueAt(path: readonly Segment[], code: ConfigIssueCode, message: string): ConfigIssue;
 }
 
 export const DEFAULTS_FILE = '<defaults>';
@@ -58,6 +60,10 @@ export function loadConfig(paths: readonly string[], env: NodeJS.ProcessEnv = pr
     sources,
     warnings: sortIssues(warnings, fileOrder),
     redacted: deepFreeze(redact(root, unset)),
+    issueAt: (path, code, message) => {
+      const found = locate(root, path);
+      return issueAt(found.keyPos ?? found.nearest, path, code, message);
+    },
   };
 }
 

@@ -4,7 +4,7 @@
 // names (labels, rule names, routes, receivers, dashboards, remediation triggers) keep their keys as written.
 // Unknown keys are issues (code CONFIG_UNKNOWN_KEY); every other problem carries its code in `params.cfgCode`.
 import { z } from 'zod';
-import { parseDuration } from '../lib/duration.ts';
+import { formatDuration, parseBytes, parseDuration } from '../lib/duration.ts';
 import type { ConfigIssueCode } from './errors.ts';
 import { parseDsn } from './dsn.ts';
 import { parseLagThreshold, parseListen, parsePercent, parseThreshold } from './values.ts';
@@ -345,6 +345,11 @@ const alertRule = obj(
     action: name,
     /** added: PromQL for a rule name the rules engine has no built-in expression for */
     expr: str.optional(),
+    /** added: how the window is judged (default avg) */
+    window_function: z.enum(['avg', 'max', 'min', 'last']).optional(),
+    /** added: extra labels and annotation templates of the alert */
+    labels: z.record(labelName, str).optional(),
+    annotations: z.record(labelName, str).optional(),
     remediation: z.record(name, z.union([bool, z.string()])).optional(),
     monitoring: obj(
       {
@@ -357,6 +362,8 @@ const alertRule = obj(
         peak_analysis: bool.optional(),
         lag_trending: bool.optional(),
         bandwidth_analysis: bool.optional(),
+        /** added: judge the value against its seasonal baseline too (docs/anomaly.md) */
+        anomaly_detection: bool.optional(),
       },
       ['frequency', 'prediction_window'],
     ).optional(),
@@ -381,9 +388,21 @@ const notificationChannels = obj({
 // ---------------------------------------------------------------- prometheus_config
 
 const promRule = obj(
-  { alert: name, expr: name, for: duration.optional(), labels: z.record(labelName, str).optional(), annotations: z.record(labelName, str).optional() },
-  ['for'],
-);
+  {
+    alert: name.optional(),
+    /** a recording rule: the metric name its result is stored under (exactly one of alert and record) */
+    record: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, { error: 'metric names are [a-zA-Z_:][a-zA-Z0-9_:]*' }).optional(),
+    expr: name,
+    for: duration.optional(),
+    keep_firing_for: duration.optional(),
+    labels: z.record(labelName, str).optional(),
+    annotations: z.record(labelName, str).optional(),
+  },
+  ['for', 'keep_firing_for'],
+).superRefine((r, ctx) => {
+  if ((r.alert === undefined) === (r.record === undefined))
+    ctx.addIssue({ code: 'custom', message: 'a rule has exactly one of alert and record', params: { cfgCode: 'CONFIG_VALUE' } });
+});
 const prometheusConfig = obj(
   {
     scrape_interval: duration,
@@ -521,15 +540,117 @@ const scrapeTargets = z
     });
   });
 
-const remoteWrite = z.array(
-  obj({
-    url: httpUrl,
-    headers: z.record(name, secret).optional(),
-    basic_auth: obj({ username: name, password: secret }).optional(),
-  }),
-);
+// remote_write: Prometheus's key names (remote_timeout, queue_config.*) where dpmon has the same knob,
+// with dpmon's defaults (docs/remote-write.md says why they differ from Prometheus's); buffer_size is
+// dpmon's own, the bound of the on-disk queue. The writer's code defaults (src/remote-write/writer.ts)
+// are the same values; src/remote-write/endpoint-config.test.ts checks the two agree.
+const RW_MIN_BACKOFF_MS = 1000;
+const RW_MAX_BACKOFF_MS = 30_000;
+/** below this the queue cannot hold a few full batches; it would drop nearly everything */
+const RW_MIN_BUFFER_BYTES = 1024 * 1024;
+
+/** The value as the user wrote it, for a message: text quoted, a number as is (as `describe` does). */
+const shown = (v: string | number) => (typeof v === 'string' ? JSON.stringify(v) : String(v));
+
+/** A duration above 0 (a zero timeout or backoff would mean none at all). */
+const positiveDuration = scalarText('a duration (30s, 5m, 1h30m)').transform((v, ctx) => {
+  if (typeof v === 'number' && v !== 0) return fail(ctx, 'CONFIG_DURATION', `duration ${v} needs a unit (ms, s, m, h, d, w), e.g. "${v}s"`);
+  let ms: number;
+  try {
+    ms = parseDuration(String(v));
+  } catch (err) {
+    return fail(ctx, 'CONFIG_DURATION', (err as Error).message);
+  }
+  if (ms <= 0) return fail(ctx, 'CONFIG_VALUE', `${shown(v)} is too small: the minimum is 1ms`);
+  return ms;
+});
+
+const bufferSize = scalarText('a byte size (512MB, 1GB)').transform((v, ctx) => {
+  let bytes: number;
+  try {
+    bytes = parseBytes(String(v));
+  } catch (err) {
+    return fail(ctx, 'CONFIG_VALUE', (err as Error).message);
+  }
+  if (bytes < RW_MIN_BUFFER_BYTES) return fail(ctx, 'CONFIG_VALUE', `${shown(v)} is too small: the minimum is 1MB`);
+  return bytes;
+});
+
+const queueConfig = obj(
+  {
+    max_samples_per_send: posInt.default(2000),
+    batch_send_deadline: positiveDuration.default(1000),
+    min_backoff: positiveDuration.optional(),
+    max_backoff: positiveDuration.optional(),
+  },
+  ['batch_send_deadline', 'min_backoff', 'max_backoff'],
+).transform((q, ctx) => {
+  const minBackoffMs = q.minBackoffMs ?? RW_MIN_BACKOFF_MS;
+  const maxBackoffMs = q.maxBackoffMs ?? RW_MAX_BACKOFF_MS;
+  if (minBackoffMs > maxBackoffMs) {
+    // reported at the key the user wrote; a default on the other side is named as such
+    const [key, message] =
+      q.minBackoffMs === undefined
+        ? ['max_backoff', `max_backoff ${formatDuration(maxBackoffMs)} is below min_backoff ${formatDuration(minBackoffMs)} (the default)`]
+        : ['min_backoff', `min_backoff ${formatDuration(minBackoffMs)} is above max_backoff ${formatDuration(maxBackoffMs)}${q.maxBackoffMs === undefined ? ' (the default)' : ''}`];
+    ctx.addIssue({ code: 'custom', path: [key], message, params: { cfgCode: 'CONFIG_VALUE' } });
+  }
+  return { maxSamplesPerSend: q.maxSamplesPerSend, batchSendDeadlineMs: q.batchSendDeadlineMs, minBackoffMs, maxBackoffMs };
+});
+
+/** The endpoint's label, as the writer derives it (endpointLabel in src/remote-write/writer.ts). */
+const remoteWriteLabel = (ep: { name?: string; url: string }) => {
+  if (ep.name) return ep.name;
+  const u = new URL(ep.url);
+  return `${u.host}${u.pathname === '/' ? '' : u.pathname}`;
+};
+
+const remoteWrite = z
+  .array(
+    obj(
+      {
+        url: httpUrl,
+        name: name.optional(),
+        headers: z.record(name, secret).optional(),
+        basic_auth: obj({ username: name, password: secret }).optional(),
+        remote_timeout: positiveDuration.default(30_000),
+        buffer_size: bufferSize.default(256 * 1024 * 1024),
+        queue_config: queueConfig.prefault({}),
+      },
+      ['remote_timeout'],
+    ),
+  )
+  .superRefine((list, ctx) => {
+    // the label names the endpoint's metrics and its queue folder: two endpoints must not share one
+    const seen = new Map<string, number>();
+    list.forEach((ep, i) => {
+      const label = remoteWriteLabel(ep);
+      const first = seen.get(label);
+      if (first !== undefined) {
+        const message = `remote_write[${first}] is also labelled "${label}"${ep.name ? '' : ' (host and path of the URL)'}; give each endpoint a distinct name`;
+        ctx.addIssue({ code: 'custom', path: [i, ep.name ? 'name' : 'url'], message, params: { cfgCode: 'CONFIG_VALUE' } });
+      } else seen.set(label, i);
+    });
+  });
 
 // ---------------------------------------------------------------- the whole tree
+
+// ---------------------------------------------------------------- rules (added: the rules engine's own settings)
+
+const rules = obj(
+  {
+    /** where runbook links point; default http://<server.listen>/runbooks (dpmon serves docs/runbooks.md) */
+    runbook_base_url: httpUrl.optional(),
+    /** resolved alerts are kept (and re-sent) this long */
+    resolved_retention: duration,
+    /** an alert that fires and resolves flap_transitions times within flap_window is flapping */
+    flap_window: duration,
+    flap_transitions: posInt,
+    /** a flapping alert resolves only after its condition stayed clear this long */
+    flap_hold: duration,
+  },
+  ['resolved_retention', 'flap_window', 'flap_hold'],
+);
 
 export const configSchema = obj({
   system_metrics: systemMetrics,
@@ -555,6 +676,7 @@ export const configSchema = obj({
   receivers,
   scrape_targets: scrapeTargets,
   remote_write: remoteWrite,
+  rules,
 });
 
 /** The typed, camelCase, frozen configuration the rest of dpmon reads. */

@@ -11,7 +11,7 @@ import { renderTextFormat } from '../expose/text-format.ts';
 import { promtoolCheckMetrics, requirePeer, waitFor } from '../../test/harness/process.ts';
 import { gauge } from '../model/metric.ts';
 import { startTestReceiver, type TestReceiver } from '../../test/harness/remote-write-receiver.ts';
-import { createRemoteWriter, type RemoteWriterOptions } from './writer.ts';
+import { createRemoteWriter, type RemoteWriteEndpoint, type RemoteWriterOptions } from './writer.ts';
 import { snapshotSamples } from '../store/latest.ts';
 
 const sample = (i: number, name = 'm') => ({ labels: { __name__: name, job: 'test' }, t: 1_000_000 + i * 1000, v: i });
@@ -109,7 +109,7 @@ describe('remote writer', () => {
   it('retries network errors and keeps everything on disk across a restart', async () => {
     const url = rx.url;
     await rx.close(); // receiver down
-    const w1 = writer({ endpoints: [{ url }] });
+    const w1 = writer({ endpoints: [{ url }], drainTimeoutMs: 100 });
     w1.start();
     for (let i = 1; i <= 5; i++) {
       w1.push([sample(i)]);
@@ -198,5 +198,135 @@ describe('remote writer', () => {
     const r = promtoolCheckMetrics(promtool, text);
     assert.deepEqual(r.lintedNames, [], r.raw);
     assert.equal(r.parseError, undefined, r.raw);
+  });
+  /** resolves to true once p has settled, false if it is still pending after a few ticks of real time */
+  async function settled(p: Promise<unknown>): Promise<boolean> {
+    let done = false;
+    void p.then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 50));
+    return done;
+  }
+
+  describe('stop()', () => {
+    it('delivers the samples still in memory and the queued backlog before it returns', async () => {
+      const w = writer({ batchMaxSamples: 3, flushIntervalMs: 60_000 });
+      w.push(Array.from({ length: 7 }, (_, i) => sample(i))); // 3 batches, queued on disk
+      w.push([sample(7), sample(8)]); // below a batch: held in memory
+      w.start();
+      await w.stop();
+      assert.deepEqual(rx.acceptedLines(), Array.from({ length: 9 }, (_, i) => `{__name__="m",job="test"} ${1_000_000 + i * 1000} ${i}`));
+      assert.deepEqual(rx.requests.map((r) => r.series[0]!.samples.length), [3, 3, 1, 2]);
+      const s = w.stats()[0]!;
+      assert.equal(s.sent, 9);
+      assert.equal(s.pendingSamples, 0);
+    });
+
+    it('keeps retrying within the drain time and returns as soon as the queue is empty', async () => {
+      const clock = createManualClock(Date.now());
+      const w = writer({ clock, minBackoffMs: 1000, maxBackoffMs: 1000 });
+      rx.answer({ status: 503 });
+      w.start();
+      w.push([sample(1)]);
+      w.flush();
+      await waitFor('first attempt', async () => rx.requests[0], 5000);
+      const stopping = w.stop();
+      assert.equal(await settled(stopping), false, 'waits for the backlog');
+      await clock.advance(1000); // the backoff (500..1000 ms), well inside the 5 s drain time
+      await stopping;
+      assert.deepEqual(rx.acceptedLines(), ['{__name__="m",job="test"} 1001000 1']);
+      assert.equal(w.stats()[0]!.pendingSamples, 0);
+    });
+
+    it('gives up at the drain deadline: the request in flight is aborted and its batch stays queued for the next start', async () => {
+      const clock = createManualClock(Date.now());
+      const w1 = writer({ clock, drainTimeoutMs: 5000 });
+      rx.answer({ hang: true });
+      w1.start();
+      w1.push([sample(1), sample(2)]);
+      w1.flush();
+      await waitFor('the request the receiver holds', async () => rx.requests[0], 5000);
+      const stopping = w1.stop();
+      await clock.advance(4999);
+      assert.equal(await settled(stopping), false, 'still draining before the deadline');
+      await clock.advance(1);
+      await stopping;
+      assert.deepEqual(rx.acceptedLines(), []);
+      const s = w1.stats()[0]!;
+      assert.deepEqual([s.sent, s.retried, s.pendingSamples], [0, 0, 2], 'not committed, not counted as a failed attempt');
+
+      const w2 = writer();
+      assert.equal(w2.stats()[0]!.pendingSamples, 2, 'the batch is still on disk');
+      w2.start();
+      await waitFor('delivery after the restart', async () => (rx.acceptedLines().length === 2 ? true : undefined), 5000);
+      assert.deepEqual(rx.acceptedLines(), ['{__name__="m",job="test"} 1001000 1', '{__name__="m",job="test"} 1002000 2']);
+    });
+
+    it('without start() only writes what is in memory to disk', async () => {
+      const w1 = writer();
+      w1.push([sample(1)]);
+      await w1.stop();
+      assert.equal(rx.requests.length, 0);
+      assert.equal(writer().stats()[0]!.pendingSamples, 1);
+    });
+  });
+
+  describe('per-endpoint tuning', () => {
+    /** two endpoints on the one receiver, told apart by a header */
+    const two = (a: Partial<RemoteWriteEndpoint>, b: Partial<RemoteWriteEndpoint>): RemoteWriteEndpoint[] => [
+      { url: rx.url, name: 'a', headers: { 'X-Ep': 'a' }, ...a },
+      { url: rx.url, name: 'b', headers: { 'X-Ep': 'b' }, ...b },
+    ];
+    const requestsOf = (ep: string) => rx.requests.filter((r) => r.headers['x-ep'] === ep);
+
+    it('batches each endpoint with its own batchMaxSamples', async () => {
+      const w = writer({ endpoints: two({ batchMaxSamples: 2 }, { batchMaxSamples: 5 }) });
+      w.start();
+      w.push(Array.from({ length: 5 }, (_, i) => sample(i)));
+      w.flush();
+      await waitFor('4 requests', async () => (rx.requests.length === 4 ? true : undefined), 5000);
+      assert.deepEqual(requestsOf('a').map((r) => r.series[0]!.samples.length), [2, 2, 1]);
+      assert.deepEqual(requestsOf('b').map((r) => r.series[0]!.samples.length), [5]);
+    });
+
+    it('flushes each endpoint after its own flushIntervalMs', async () => {
+      const clock = createManualClock(Date.now());
+      const w = writer({ clock, endpoints: two({ flushIntervalMs: 1000 }, { flushIntervalMs: 5000 }) });
+      w.start();
+      w.push([sample(1)]);
+      await clock.advance(1000);
+      await waitFor('endpoint a', async () => requestsOf('a')[0], 5000);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(requestsOf('b').length, 0);
+      await clock.advance(4000);
+      await waitFor('endpoint b', async () => requestsOf('b')[0], 5000);
+    });
+
+    it('bounds each endpoint\'s queue by its own maxBufferBytes', async () => {
+      await rx.close();
+      const w = writer({ endpoints: two({ maxBufferBytes: 2048 }, {}) });
+      for (let i = 0; i < 200; i++) {
+        w.push([sample(i)]);
+        w.flush();
+      }
+      const [a, b] = w.stats();
+      assert.ok(a!.pendingBytes <= 2048 && a!.dropped > 0);
+      assert.deepEqual([b!.dropped, b!.pendingSamples], [0, 200]);
+    });
+
+    it('times out each endpoint\'s requests after its own requestTimeoutMs', async () => {
+      rx.answer({ hang: true }, { hang: true });
+      const w = writer({ drainTimeoutMs: 100, endpoints: two({ requestTimeoutMs: 200 }, {}) });
+      w.start();
+      w.push([sample(1)]);
+      w.flush();
+      await waitFor('a delivers on its second attempt', async () => (w.stats()[0]!.sent === 1 ? true : undefined), 5000);
+      const [a, b] = w.stats();
+      assert.equal(a!.retried, 1);
+      assert.deepEqual([b!.sent, b!.retried], [0, 0], 'b still waits for its answer (30 s default)');
+    });
+
+    it('refuses a tuning value that is not positive', () => {
+      assert.throws(() => writer({ endpoints: [{ url: rx.url, batchMaxSamples: 0 }] }), /batchMaxSamples must be a positive number, got 0/);
+    });
   });
 });

@@ -15,7 +15,23 @@ import { encodeBody, type RemoteSample } from './encode.ts';
 
 export type { RemoteSample } from './encode.ts';
 
-export interface RemoteWriteEndpoint {
+/** The knobs each endpoint may set for itself; the writer's options give the defaults for all. */
+export interface EndpointTuning {
+  /** samples per request (config `queue_config.max_samples_per_send`; Prometheus's default is 2000 too) */
+  readonly batchMaxSamples?: number;
+  /** how long a sample may wait in memory before its batch is written to the queue (`queue_config.batch_send_deadline`) */
+  readonly flushIntervalMs?: number;
+  /** the most undelivered bytes the endpoint's queue holds; beyond it the oldest are dropped (`buffer_size`) */
+  readonly maxBufferBytes?: number;
+  /** first retry wait (`queue_config.min_backoff`; Prometheus: 30 ms, ours is longer: a monitor sends little and need not hurry) */
+  readonly minBackoffMs?: number;
+  /** longest retry wait (`queue_config.max_backoff`; Prometheus: 5 s) */
+  readonly maxBackoffMs?: number;
+  /** per-request timeout (`remote_timeout`, 30 s as in Prometheus) */
+  readonly requestTimeoutMs?: number;
+}
+
+export interface RemoteWriteEndpoint extends EndpointTuning {
   /** the `endpoint` label of the self-metrics and the queue's folder; default: host and path of the URL */
   readonly name?: string;
   readonly url: string;
@@ -23,24 +39,29 @@ export interface RemoteWriteEndpoint {
   readonly basicAuth?: { readonly username: string; readonly password: string };
 }
 
-export interface RemoteWriterOptions {
+/** The tuning every endpoint gets unless it or the writer's options say otherwise (the config's defaults too). */
+export const REMOTE_WRITE_DEFAULTS = Object.freeze({
+  batchMaxSamples: 2000,
+  flushIntervalMs: 1000,
+  maxBufferBytes: 256 * 1024 * 1024,
+  minBackoffMs: 1000,
+  maxBackoffMs: 30_000,
+  requestTimeoutMs: 30_000,
+  drainTimeoutMs: 5000,
+} satisfies Required<EndpointTuning> & { drainTimeoutMs: number });
+
+export interface RemoteWriterOptions extends EndpointTuning {
   readonly endpoints: readonly RemoteWriteEndpoint[];
   /** dpmon's data directory; queues live in <dataDir>/remote-write/<endpoint-id>/ */
   readonly dataDir: string;
   readonly clock?: Clock;
   readonly log: Logger;
-  /** samples per request (Prometheus: max_samples_per_send 2000) */
-  readonly batchMaxSamples?: number;
-  /** how long a sample may wait in memory before its batch is written to the queues */
-  readonly flushIntervalMs?: number;
-  /** the most undelivered bytes each endpoint's queue holds; beyond it the oldest are dropped */
-  readonly maxBufferBytes?: number;
-  /** first retry wait (Prometheus: 30 ms; ours is longer, a monitor sends little and need not hurry) */
-  readonly minBackoffMs?: number;
-  /** longest retry wait (Prometheus: 5 s) */
-  readonly maxBackoffMs?: number;
-  /** per-request timeout (Prometheus remote_timeout: 30 s) */
-  readonly requestTimeoutMs?: number;
+  /**
+   * How long stop() keeps delivering the queued backlog before it gives up (what is left is sent after
+   * the next start). Prometheus's equivalent is the command-line flag --storage.remote.flush-deadline
+   * (1 m); ours is shorter because a service manager waits for dpmon to exit.
+   */
+  readonly drainTimeoutMs?: number;
   /** the interval of the self-metrics collector */
   readonly collectorIntervalMs?: number;
 }
@@ -67,7 +88,11 @@ export interface RemoteWriter {
   /** writes the samples held in memory to every endpoint's queue now */
   flush(): void;
   start(): void;
-  /** writes what is in memory to disk and stops; undelivered batches are sent after the next start */
+  /**
+   * Writes what is in memory to the queues, then (if started) keeps delivering until every queue is
+   * empty or drainTimeoutMs has passed, and stops. A request still in flight at the deadline is
+   * aborted and its batch left uncommitted: what was not delivered is sent after the next start.
+   */
   stop(): Promise<void>;
   stats(): EndpointStats[];
   /** dpmon_remote_write_* self-metrics, for the scheduler */
@@ -109,6 +134,13 @@ interface EndpointState {
   readonly headers: Record<string, string>;
   readonly queue: DiskQueue;
   readonly log: Logger;
+  readonly batchMaxSamples: number;
+  readonly flushIntervalMs: number;
+  readonly minBackoffMs: number;
+  readonly maxBackoffMs: number;
+  readonly requestTimeoutMs: number;
+  /** samples pushed and not yet written to the queue: each endpoint batches on its own schedule */
+  pending: RemoteSample[];
   sent: number;
   failed: number;
   dropped: number;
@@ -135,16 +167,22 @@ export function endpointId(ep: RemoteWriteEndpoint): string {
   return `${safe}-${hash}`;
 }
 
+/** The endpoint's tuning: its own values, else the writer's, else the defaults; refused when not positive. */
+function resolveTuning(ep: RemoteWriteEndpoint, opts: RemoteWriterOptions, label: string): Required<EndpointTuning> {
+  const out = {} as Record<keyof EndpointTuning, number>;
+  for (const key of ['batchMaxSamples', 'flushIntervalMs', 'maxBufferBytes', 'minBackoffMs', 'maxBackoffMs', 'requestTimeoutMs'] as const) {
+    const v = ep[key] ?? opts[key] ?? REMOTE_WRITE_DEFAULTS[key];
+    // the config refuses these with a positioned message; this guards callers in code (a 0 batch size never ends)
+    if (!(v > 0) || !Number.isFinite(v)) throw new Error(`remote_write endpoint "${label}": ${key} must be a positive number, got ${v}`);
+    out[key] = v;
+  }
+  if (!Number.isInteger(out.batchMaxSamples)) throw new Error(`remote_write endpoint "${label}": batchMaxSamples must be a whole number, got ${out.batchMaxSamples}`);
+  return out;
+}
+
 export function createRemoteWriter(opts: RemoteWriterOptions): RemoteWriter {
   const clock = opts.clock ?? systemClock;
-  const batchMaxSamples = opts.batchMaxSamples ?? 2000;
-  const flushIntervalMs = opts.flushIntervalMs ?? 1000;
-  const maxBufferBytes = opts.maxBufferBytes ?? 256 * 1024 * 1024;
-  const minBackoffMs = opts.minBackoffMs ?? 1000;
-  const maxBackoffMs = opts.maxBackoffMs ?? 30_000;
-  const requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
-  // a Retry-After longer than this is treated as this: a receiver should not silence us for hours
-  const maxRetryAfterMs = Math.max(maxBackoffMs, 5 * 60_000);
+  const drainTimeoutMs = opts.drainTimeoutMs ?? REMOTE_WRITE_DEFAULTS.drainTimeoutMs;
   const log = opts.log.child({ component: 'remote_write' });
 
   const seen = new Set<string>();
@@ -152,6 +190,7 @@ export function createRemoteWriter(opts: RemoteWriterOptions): RemoteWriter {
     const label = endpointLabel(ep);
     if (seen.has(label)) throw new Error(`remote_write: two endpoints named "${label}"; give them distinct names`);
     seen.add(label);
+    const tuning = resolveTuning(ep, opts, label);
     const u = new URL(ep.url);
     const headers: Record<string, string> = {
       'Content-Encoding': 'snappy',
@@ -174,6 +213,12 @@ export function createRemoteWriter(opts: RemoteWriterOptions): RemoteWriter {
       headers,
       log: log.child({ endpoint: label }),
       queue: undefined as unknown as DiskQueue,
+      batchMaxSamples: tuning.batchMaxSamples,
+      flushIntervalMs: tuning.flushIntervalMs,
+      minBackoffMs: tuning.minBackoffMs,
+      maxBackoffMs: tuning.maxBackoffMs,
+      requestTimeoutMs: tuning.requestTimeoutMs,
+      pending: [],
       sent: 0,
       failed: 0,
       dropped: 0,
@@ -185,7 +230,7 @@ export function createRemoteWriter(opts: RemoteWriterOptions): RemoteWriter {
     };
     (state as { queue: DiskQueue }).queue = createDiskQueue({
       dir: join(opts.dataDir, 'remote-write', endpointId(ep)),
-      maxBytes: maxBufferBytes,
+      maxBytes: tuning.maxBufferBytes,
       onDrop(samples, reason) {
         if (samples > 0) state.dropped += samples;
         state.log.warn({ samples: samples < 0 ? undefined : samples, reason }, 'remote write queue dropped its oldest samples');
@@ -194,43 +239,59 @@ export function createRemoteWriter(opts: RemoteWriterOptions): RemoteWriter {
     return state;
   });
 
-  let pending: RemoteSample[] = [];
+  /** ends the flush timers (at stop, before the drain) */
+  const flushing = new AbortController();
+  /** ends the send loops: the drain is over, in-flight requests and backoff waits are cut off */
   const stopping = new AbortController();
-  const loops: Promise<void>[] = [];
+  const sendLoops: Promise<void>[] = [];
+  const flushLoops: Promise<void>[] = [];
   let started = false;
   let stopped = false;
+  /** set by stop(): a send loop that finds its queue empty ends instead of waiting for more */
+  let draining = false;
 
-  function flush(): void {
-    if (pending.length === 0) return;
-    const all = pending;
-    pending = [];
-    for (let i = 0; i < all.length; i += batchMaxSamples) {
-      const batch = all.slice(i, i + batchMaxSamples);
-      const body = encodeBody(batch);
-      for (const ep of endpoints) {
-        try {
-          ep.queue.append(body, batch.length);
-        } catch (err) {
-          // a full or failing disk: these samples are lost for this endpoint; count them
-          ep.dropped += batch.length;
-          ep.log.error({ err }, 'remote write queue append failed; batch dropped');
-        }
+  // Each endpoint encodes its own batches: endpoints may differ in batch size and flush time. At
+  // dpmon's rate (a few thousand samples a minute) encoding once per endpoint costs next to nothing.
+  function flushEndpoint(ep: EndpointState): void {
+    if (ep.pending.length === 0) return;
+    const all = ep.pending;
+    ep.pending = [];
+    for (let i = 0; i < all.length; i += ep.batchMaxSamples) {
+      const batch = all.slice(i, i + ep.batchMaxSamples);
+      try {
+        ep.queue.append(encodeBody(batch), batch.length);
+      } catch (err) {
+        // a full or failing disk: these samples are lost for this endpoint; count them
+        ep.dropped += batch.length;
+        ep.log.error({ err }, 'remote write queue append failed; batch dropped');
       }
     }
-    for (const ep of endpoints) ep.wake?.();
+    ep.wake?.();
+  }
+
+  function flush(): void {
+    for (const ep of endpoints) flushEndpoint(ep);
   }
 
   async function post(ep: EndpointState, body: Uint8Array): Promise<{ status?: number; retryAfter?: string | null; error?: string }> {
-    const signal = AbortSignal.any([AbortSignal.timeout(requestTimeoutMs), stopping.signal]);
+    const signal = AbortSignal.any([AbortSignal.timeout(ep.requestTimeoutMs), stopping.signal]);
+    let res: Response;
     try {
-      const res = await fetch(ep.url, { method: 'POST', headers: ep.headers, body, signal });
-      // read the body so the connection can be reused; keep a little of it for the log
-      const text = (await res.text()).slice(0, 256);
-      return { status: res.status, retryAfter: res.headers.get('retry-after'), error: res.ok ? undefined : `HTTP ${res.status}: ${text.trim()}` };
+      res = await fetch(ep.url, { method: 'POST', headers: ep.headers, body, signal });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       return { error: cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err)) };
     }
+    // the status is the receiver's answer even if reading the body is cut short (stop, timeout):
+    // a 2xx then still commits the batch, so it is not sent twice
+    let text = '';
+    try {
+      // read the body so the connection can be reused; keep a little of it for the log
+      text = (await res.text()).slice(0, 256);
+    } catch {
+      // the answer's status is all that matters
+    }
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), error: res.ok ? undefined : `HTTP ${res.status}: ${text.trim()}` };
   }
 
   async function sendLoop(ep: EndpointState): Promise<void> {
@@ -238,12 +299,14 @@ export function createRemoteWriter(opts: RemoteWriterOptions): RemoteWriter {
     while (!stopping.signal.aborted) {
       const record = ep.queue.peek();
       if (!record) {
+        if (draining) return; // delivered everything: this endpoint's drain is done
         await new Promise<void>((resolve) => (ep.wake = resolve));
         ep.wake = undefined;
         continue;
       }
       const r = await post(ep, record.payload);
-      if (stopping.signal.aborted) return; // cut short by stop(): resent after the next start
+      // cut off by stop() before an answer: the batch stays uncommitted and is sent after the next start
+      if (r.status === undefined && stopping.signal.aborted) return;
       const outcome = classifyStatus(r.status);
       switch (outcome) {
         case 'sent':
@@ -272,9 +335,10 @@ export function createRemoteWriter(opts: RemoteWriterOptions): RemoteWriter {
             ep.lastError = r.error;
             ep.log.warn({ error: r.error, attempt }, 'remote write failed, will retry');
           }
-          let wait = backoffMs(attempt, minBackoffMs, maxBackoffMs);
+          let wait = backoffMs(attempt, ep.minBackoffMs, ep.maxBackoffMs);
           const asked = parseRetryAfter(r.retryAfter, Date.now());
-          if (asked !== undefined) wait = Math.min(Math.max(wait, asked), maxRetryAfterMs);
+          // a Retry-After longer than this is treated as this: a receiver should not silence us for hours
+          if (asked !== undefined) wait = Math.min(Math.max(wait, asked), Math.max(ep.maxBackoffMs, 5 * 60_000));
           try {
             await clock.sleep(wait, stopping.signal);
           } catch {
@@ -285,6 +349,17 @@ export function createRemoteWriter(opts: RemoteWriterOptions): RemoteWriter {
         default:
           assertNever(outcome);
       }
+    }
+  }
+
+  async function flushLoop(ep: EndpointState): Promise<void> {
+    while (!flushing.signal.aborted) {
+      try {
+        await clock.sleep(ep.flushIntervalMs, flushing.signal);
+      } catch {
+        return;
+      }
+      flushEndpoint(ep);
     }
   }
 
@@ -310,34 +385,43 @@ export function createRemoteWriter(opts: RemoteWriterOptions): RemoteWriter {
     collector,
     push(samples) {
       if (stopped || endpoints.length === 0) return;
-      for (const s of samples) pending.push(s);
-      if (pending.length >= batchMaxSamples) flush();
+      for (const ep of endpoints) {
+        for (const s of samples) ep.pending.push(s);
+        if (ep.pending.length >= ep.batchMaxSamples) flushEndpoint(ep);
+      }
     },
     flush,
     start() {
       if (started || stopped) return;
       started = true;
-      for (const ep of endpoints) loops.push(sendLoop(ep));
-      loops.push(
-        (async () => {
-          while (!stopping.signal.aborted) {
-            try {
-              await clock.sleep(flushIntervalMs, stopping.signal);
-            } catch {
-              return;
-            }
-            flush();
-          }
-        })(),
-      );
+      for (const ep of endpoints) {
+        sendLoops.push(sendLoop(ep));
+        flushLoops.push(flushLoop(ep));
+      }
     },
     async stop() {
       if (stopped) return;
       stopped = true;
+      flushing.abort(new Error('remote writer stopping'));
       flush();
-      stopping.abort(new Error('remote writer stopping'));
-      for (const ep of endpoints) ep.wake?.();
-      await Promise.allSettled(loops);
+      if (started) {
+        // drain: each send loop delivers its backlog and ends when its queue is empty, unless time runs
+        // out first; the deadline counts from the call (its sleep is registered before any await)
+        draining = true;
+        for (const ep of endpoints) ep.wake?.();
+        const deadline = new AbortController();
+        const timeUp = drainTimeoutMs > 0 ? clock.sleep(drainTimeoutMs, deadline.signal).catch(() => undefined) : undefined;
+        if (timeUp) await Promise.race([Promise.allSettled(sendLoops), timeUp]);
+        deadline.abort(new Error('drained'));
+        stopping.abort(new Error('remote writer stopping'));
+        for (const ep of endpoints) ep.wake?.();
+        await Promise.allSettled(sendLoops);
+        for (const ep of endpoints) {
+          const p = ep.queue.pending();
+          if (p.samples > 0) ep.log.info({ pendingSamples: p.samples, drainTimeoutMs }, 'remote write stopped with undelivered samples; they are sent after the next start');
+        }
+      }
+      await Promise.allSettled(flushLoops);
       for (const ep of endpoints) ep.queue.close();
     },
     stats() {

@@ -150,6 +150,8 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   const byKey = new Map<string, HeadSeries>();
   const byId = new Map<number, HeadSeries>();
   const byName = new Map<string, Set<HeadSeries>>();
+  /** label name → value → series: the inverted index equality matchers select through (as Prometheus's postings) */
+  const postings = new Map<string, Map<string, Set<HeadSeries>>>();
   /** label objects seen before: skips labelsKey() for collectors that reuse their label sets */
   const byLabelsObject = new WeakMap<Labels, HeadSeries>();
   let nextId = 1;
@@ -176,11 +178,25 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     let set = byName.get(name);
     if (!set) byName.set(name, (set = new Set()));
     set.add(s);
+    for (const [k, v] of Object.entries(s.labels)) {
+      if (k === '__name__') continue;
+      let values = postings.get(k);
+      if (!values) postings.set(k, (values = new Map()));
+      let members = values.get(v);
+      if (!members) values.set(v, (members = new Set()));
+      members.add(s);
+    }
   }
   function unindexSeries(s: HeadSeries) {
     byKey.delete(s.key);
     byId.delete(s.id);
     byName.get(s.labels.__name__ ?? '')?.delete(s);
+    for (const [k, v] of Object.entries(s.labels)) {
+      const values = postings.get(k);
+      const members = values?.get(v);
+      members?.delete(s);
+      if (members?.size === 0) values!.delete(v);
+    }
   }
 
   // --- load: the series table, then the last headRetention of samples back into the head
@@ -409,11 +425,27 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   }
 
   function matching(matchers: readonly Matcher[]): HeadSeries[] {
-    const compiled = matchers.map(compileMatcher);
-    const byNameEq = matchers.find((m) => m.name === '__name__' && m.type === '=');
-    const candidates = byNameEq ? (byName.get(byNameEq.value) ?? []) : byId.values();
+    // equality matchers select through the postings: iterate the smallest set, test membership in the
+    // others; only the remaining matchers (regex, negations, empty values) run per series
+    const sets: ReadonlySet<HeadSeries>[] = [];
+    const rest: Matcher[] = [];
+    for (const m of matchers) {
+      if (m.type !== '=' || m.value === '') {
+        rest.push(m);
+        continue;
+      }
+      const set = m.name === '__name__' ? byName.get(m.value) : postings.get(m.name)?.get(m.value);
+      if (!set) return [];
+      sets.push(set);
+    }
+    sets.sort((a, b) => a.size - b.size);
+    const compiled = rest.map(compileMatcher);
+    const candidates: Iterable<HeadSeries> = sets[0] ?? byId.values();
     const out: HeadSeries[] = [];
-    for (const s of candidates) if (matchesAll(s.labels, compiled)) out.push(s);
+    outer: for (const s of candidates) {
+      for (let i = 1; i < sets.length; i++) if (!sets[i]!.has(s)) continue outer;
+      if (compiled.length === 0 || matchesAll(s.labels, compiled)) out.push(s);
+    }
     return out;
   }
 

@@ -96,26 +96,14 @@ export function xorSeal(c: XorChunk): void {
 /** Calls fn(t, v) for every point with t in [start, end], in time order. */
 export function xorScan(c: XorChunk, start: number, end: number, fn: (t: number, v: number) => void): void {
   if (c.firstT > end || c.lastT < start) return;
-  const buf = c.bytes;
-  let pos = 0;
-  const read = (n: number): number => {
-    let out = 0;
-    while (n > 0) {
-      const avail = 8 - (pos & 7);
-      const take = avail < n ? avail : n;
-      const byte = buf[pos >> 3]!;
-      out = out * (1 << take) + ((byte >> (avail - take)) & ((1 << take) - 1));
-      pos += take;
-      n -= take;
-    }
-    return out;
-  };
-  let hi = read(32);
-  let lo = read(32);
+  const r = new BitReader(c.bytes);
+  let hi = r.read(32);
+  let lo = r.read(32);
   let t = c.firstT;
   let delta = 0;
   let leading = 0;
   let trailing = 0;
+  const n = c.n;
   for (let i = 0; ; ) {
     if (t >= start) {
       if (t > end) return;
@@ -123,21 +111,20 @@ export function xorScan(c: XorChunk, start: number, end: number, fn: (t: number,
       u32[0] = lo;
       fn(t, f64[0]!);
     }
-    if (++i === c.n) return;
-    // time
-    let dod: number;
-    if (read(1) === 0) dod = 0;
-    else if (read(1) === 0) dod = signed(read(14), 14);
-    else if (read(1) === 0) dod = signed(read(17), 17);
-    else if (read(1) === 0) dod = signed(read(20), 20);
-    else dod = signed(read(32), 32);
-    delta += dod;
+    if (++i === n) return;
+    // time: the control bits are a unary prefix of at most four ones
+    if (r.bit() === 0) {
+      // dod 0: the same delta
+    } else if (r.bit() === 0) delta += signed(r.read(14), 14);
+    else if (r.bit() === 0) delta += signed(r.read(17), 17);
+    else if (r.bit() === 0) delta += signed(r.read(20), 20);
+    else delta += signed(r.read(32), 32);
     t += delta;
     // value
-    if (read(1) === 0) continue;
-    if (read(1) === 1) {
-      leading = read(5);
-      let sig = read(6);
+    if (r.bit() === 0) continue;
+    if (r.bit() === 1) {
+      leading = r.read(5);
+      let sig = r.read(6);
       if (sig === 0) sig = 64;
       trailing = 64 - leading - sig;
     }
@@ -145,9 +132,9 @@ export function xorScan(c: XorChunk, start: number, end: number, fn: (t: number,
     let mh = 0;
     let ml: number;
     if (sig > 32) {
-      mh = read(sig - 32);
-      ml = read(32);
-    } else ml = read(sig);
+      mh = r.read(sig - 32);
+      ml = r.read(32);
+    } else ml = r.read(sig);
     let xh: number;
     let xl: number;
     if (trailing >= 32) {
@@ -162,6 +149,45 @@ export function xorScan(c: XorChunk, start: number, end: number, fn: (t: number,
     }
     hi = (hi ^ xh) >>> 0;
     lo = (lo ^ xl) >>> 0;
+  }
+}
+
+/** Reads bits most significant first; a class so V8 keeps its fields in registers-friendly slots. */
+class BitReader {
+  pos = 0;
+  constructor(private readonly buf: Uint8Array) {}
+
+  bit(): number {
+    const p = this.pos++;
+    return (this.buf[p >> 3]! >> (7 - (p & 7))) & 1;
+  }
+
+  /** n ≤ 32 bits as an unsigned number */
+  read(n: number): number {
+    const buf = this.buf;
+    let pos = this.pos;
+    let out = 0;
+    // the partial first byte, then whole bytes, then the head of the last one
+    const avail = 8 - (pos & 7);
+    if (n <= avail) {
+      out = (buf[pos >> 3]! >> (avail - n)) & ((1 << n) - 1);
+      this.pos = pos + n;
+      return out;
+    }
+    out = buf[pos >> 3]! & ((1 << avail) - 1);
+    pos += avail;
+    n -= avail;
+    while (n >= 8) {
+      out = out * 256 + buf[pos >> 3]!;
+      pos += 8;
+      n -= 8;
+    }
+    if (n > 0) {
+      out = out * (1 << n) + (buf[pos >> 3]! >> (8 - n));
+      pos += n;
+    }
+    this.pos = pos;
+    return out;
   }
 }
 

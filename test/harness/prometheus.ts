@@ -12,9 +12,10 @@ export interface Prometheus {
   stop(): Promise<void>;
 }
 
-export async function startPrometheus(bin: string, dir: string, port: number, extraArgs: readonly string[] = []): Promise<Prometheus> {
+/** `configYaml` replaces the default config (no scrape jobs); write rule files beside it in `dir`. */
+export async function startPrometheus(bin: string, dir: string, port: number, extraArgs: readonly string[] = [], configYaml?: string): Promise<Prometheus> {
   const config = join(dir, 'prometheus.yml');
-  writeFileSync(config, 'global:\n  scrape_interval: 1m\nscrape_configs: []\n');
+  writeFileSync(config, configYaml ?? 'global:\n  scrape_interval: 1m\nscrape_configs: []\n');
   const child = spawn(
     bin,
     [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn', ...extraArgs],

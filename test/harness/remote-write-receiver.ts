@@ -1,11 +1,13 @@
 // A real remote-write receiver on 127.0.0.1 for tests: records every request (headers and decoded
-// body) and answers with the statuses it is told to, in order, then 204.
+// body) and answers with the statuses it is told to, in order, then 204; or, told to hang, never
+// answers (the request stays open until the client gives up or the receiver closes).
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decodeBody, type WireSeries } from '../../src/remote-write/encode.ts';
 
 export interface ReceivedRequest {
   readonly headers: IncomingHttpHeaders;
+  /** the status answered; 0 for a request left hanging */
   readonly status: number;
   readonly series: WireSeries[];
 }
@@ -13,27 +15,35 @@ export interface ReceivedRequest {
 export interface TestReceiver {
   readonly url: string;
   readonly requests: ReceivedRequest[];
-  /** the next requests get these answers, one each, e.g. `{ status: 429, headers: { 'retry-after': '2' } }` */
-  answer(...answers: { status: number; headers?: Record<string, string> }[]): void;
+  /** the next requests get these answers, one each, e.g. `{ status: 429, headers: { 'retry-after': '2' } }` or `{ hang: true }` */
+  answer(...answers: Answer[]): void;
   /** samples of accepted (2xx) requests, as `name{labels} t v` lines */
   acceptedLines(): string[];
   close(): Promise<void>;
 }
 
+export type Answer = { status: number; headers?: Record<string, string> } | { hang: true };
+
 export async function startTestReceiver(): Promise<TestReceiver> {
   const requests: ReceivedRequest[] = [];
-  const answers: { status: number; headers?: Record<string, string> }[] = [];
+  const answers: Answer[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const a = answers.shift() ?? { status: 204 };
+      const next = answers.shift() ?? { status: 204 };
       let series: WireSeries[] = [];
+      let decoded = true;
       try {
         series = decodeBody(Buffer.concat(chunks));
       } catch {
-        a.status = 400;
+        decoded = false;
       }
+      if ('hang' in next) {
+        requests.push({ headers: req.headers, status: 0, series });
+        return;
+      }
+      const a = decoded ? next : { status: 400 };
       requests.push({ headers: req.headers, status: a.status, series });
       res.writeHead(a.status, a.headers);
       res.end(a.status >= 300 ? `answer ${a.status}` : undefined);

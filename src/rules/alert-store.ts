@@ -1,0 +1,69 @@
+// Durable alert state: every alert instance of every rule, in `<dataDir>/state.db` (SQLite, WAL).
+// The engine writes a group's changes in one transaction after evaluating it and before announcing
+// them, so after `kill -9` a firing alert is still firing with its activeAt and nothing is announced
+// twice as new. A committed WAL transaction survives the death of the process (synchronous=NORMAL
+// only risks the last transactions on power loss).
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { AlertInstance } from './alert-state.ts';
+
+export interface AlertStore {
+  /** every stored instance, by rule key (group/name) and fingerprint */
+  load(): Map<string, Map<string, AlertInstance>>;
+  /** writes one evaluation's changes atomically */
+  save(changes: readonly { rule: string; upsert: readonly AlertInstance[]; remove: readonly string[] }[]): void;
+  /** drops the instances of rules that no longer exist */
+  retainRules(rules: ReadonlySet<string>): void;
+  close(): void;
+}
+
+export function openAlertStore(dataDir: string): AlertStore {
+  mkdirSync(dataDir, { recursive: true });
+  const path = join(dataDir, 'state.db');
+  let db: Database.Database;
+  try {
+    db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.exec(`CREATE TABLE IF NOT EXISTS alert_instances (
+      rule TEXT NOT NULL, fingerprint TEXT NOT NULL, body TEXT NOT NULL,
+      PRIMARY KEY (rule, fingerprint)) WITHOUT ROWID`);
+  } catch (err) {
+    throw new Error(`cannot open alert state ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  const upsert = db.prepare('INSERT OR REPLACE INTO alert_instances (rule, fingerprint, body) VALUES (?, ?, ?)');
+  const remove = db.prepare('DELETE FROM alert_instances WHERE rule = ? AND fingerprint = ?');
+  const rules = db.prepare('SELECT DISTINCT rule FROM alert_instances').pluck(true);
+  const removeRule = db.prepare('DELETE FROM alert_instances WHERE rule = ?');
+  const saveTx = db.transaction((changes: Parameters<AlertStore['save']>[0]) => {
+    for (const c of changes) {
+      for (const a of c.upsert) upsert.run(c.rule, a.fingerprint, JSON.stringify(a));
+      for (const fp of c.remove) remove.run(c.rule, fp);
+    }
+  });
+  return {
+    load() {
+      const out = new Map<string, Map<string, AlertInstance>>();
+      for (const row of db.prepare('SELECT rule, fingerprint, body FROM alert_instances').iterate() as IterableIterator<{ rule: string; fingerprint: string; body: string }>) {
+        let m = out.get(row.rule);
+        if (!m) out.set(row.rule, (m = new Map()));
+        const a = JSON.parse(row.body) as AlertInstance;
+        // JSON has no NaN: a NaN value comes back as null
+        m.set(row.fingerprint, { ...a, value: a.value ?? NaN });
+      }
+      return out;
+    },
+    save(changes) {
+      if (changes.every((c) => c.upsert.length === 0 && c.remove.length === 0)) return;
+      saveTx(changes);
+    },
+    retainRules(keep) {
+      const gone = (rules.all() as string[]).filter((r) => !keep.has(r));
+      if (gone.length) db.transaction(() => gone.forEach((r) => removeRule.run(r)))();
+    },
+    close() {
+      db.close();
+    },
+  };
+}
