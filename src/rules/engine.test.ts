@@ -344,3 +344,35 @@ describe('performance-degradation (anomaly against the seasonal baseline)', () =
     assert.ok(Number(a.annotations.baseline_median) < 0.05);
   });
 });
+
+describe("every built-in rule of the spec's config fires on a breaching series and stays quiet below it", () => {
+  // [group, series in promqltest notation (15 s steps) that breach, that stay below, alertname, expected labels]
+  const cases: [string, string, string, string, Record<string, string>][] = [
+    ['system_metrics.resource_monitoring.cpu_usage', 'dpmon_resource_utilization_ratio{resource="cpu",instance="h"} 0.9x10', 'dpmon_resource_utilization_ratio{resource="cpu",instance="h"} 0.6x10', 'cpu_usage', { level: 'critical', severity: 'high' }],
+    ['system_metrics.resource_monitoring.memory_usage', 'dpmon_resource_utilization_ratio{resource="memory",instance="h"} 0.8x10', 'dpmon_resource_utilization_ratio{resource="memory",instance="h"} 0.7x10', 'memory_usage', { level: 'warning', severity: 'medium' }],
+    ['system_metrics.resource_monitoring.disk_usage', 'dpmon_resource_utilization_ratio{resource="disk",mountpoint="/data",instance="h"} 0.95x10', 'dpmon_resource_utilization_ratio{resource="disk",mountpoint="/data",instance="h"} 0.5x10', 'disk_usage', { level: 'critical', mountpoint: '/data' }],
+    ['database_metrics.query_performance.long_running_threshold', 'dpmon_pg_activity_max_query_duration_seconds{instance="pg",datname="lake"} 45x10', 'dpmon_pg_activity_max_query_duration_seconds{instance="pg",datname="lake"} 29x10', 'query_timeout', { datname: 'lake', severity: 'medium' }],
+    ['database_metrics.query_performance.deadlock_check_interval', 'pg_stat_database_deadlocks{instance="pg",datname="lake"} 0 0 1 1 2x30', 'pg_stat_database_deadlocks{instance="pg",datname="lake"} 3x30', 'deadlocks', { datname: 'lake' }],
+    ['database_metrics.replication', 'dpmon_pg_replication_replay_lag_seconds{instance="pg",application_name="standby1"} 6x10', 'dpmon_pg_replication_replay_lag_seconds{instance="pg",application_name="standby1"} 0.5x10', 'replication_delay', { level: 'critical', application_name: 'standby1' }],
+    ['alert_rules.medium_severity.replication_lag', 'pg_replication_lag_seconds{instance="standby"} 2x60', 'pg_replication_lag_seconds{instance="standby"} 0.2x60', 'replication_lag', { severity: 'medium', action: 'notify_slack' }],
+    ['monitoring_integration.grafana.alerts.resource-exhaustion', 'dpmon_resource_utilization_ratio{resource="memory",instance="h"} 0.97x10', 'dpmon_resource_utilization_ratio{resource="memory",instance="h"} 0.92x10', 'resource-exhaustion', { resource: 'memory', severity: 'high' }],
+    ['database_rules', 'pg_stat_activity_count{instance="pg",datname="lake",state="active"} 81x10', 'pg_stat_activity_count{instance="pg",datname="lake",state="active"} 80x10', 'HighConnectionUsage', { datname: 'lake' }],
+    ['database_rules', 'pg_stat_activity_max_tx_duration{instance="pg",datname="lake",state="active"} 301x10', 'pg_stat_activity_max_tx_duration{instance="pg",datname="lake",state="active"} 300x10', 'LongRunningQueries', { datname: 'lake' }],
+  ];
+  for (const [G, breach, below, alertname, labels] of cases) {
+    it(`${alertname} (${G})`, async () => {
+      // three evaluations 15 s apart, enough for two consecutive failures
+      const times = [90_000, 105_000, 120_000];
+      const hot = kit([group(G)]);
+      loadSeries(hot.store, `load 15s\n  ${breach}`);
+      for (const t of times) await hot.evalAt(G, t);
+      const fired = firing(hot).filter((a) => a.labels.alertname === alertname);
+      assert.ok(fired.length > 0, `${alertname} fired: ${JSON.stringify(hot.engine.alerts())}`);
+      for (const [k, v] of Object.entries(labels)) assert.ok(fired.some((a) => a.labels[k] === v), `${k}=${v} in ${JSON.stringify(fired.map((a) => a.labels))}`);
+      const cold = kit([group(G)]);
+      loadSeries(cold.store, `load 15s\n  ${below}`);
+      for (const t of times) await cold.evalAt(G, t);
+      assert.deepEqual(cold.engine.alerts().filter((a) => a.labels.alertname === alertname).map((a) => a.state), []);
+    });
+  }
+});
