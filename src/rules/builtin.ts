@@ -279,6 +279,57 @@ export function buildRules(config: Config, opts: { runbookBaseUrl?: string } = {
     });
   }
 
+  // ---- causes the correlation model names (docs/correlation.md): an inactive slot, idle transactions
+  {
+    const source = 'database_metrics.replication.replication_slots';
+    const r = db.replication;
+    groups.push({
+      name: source,
+      intervalMs: r.monitoring.intervalMs,
+      source,
+      rules: [
+        alert({
+          group: source,
+          name: 'replication_slot_inactive',
+          // an unused slot keeps every WAL segment from its restart_lsn on: it fills pg_wal until the disk is full
+          expr: 'dpmon_pg_replication_slot_retained_wal_bytes and on(instance, slot_name) (pg_replication_slots_active == 0)',
+          unit: 'bytes',
+          source,
+          forMs: 2 * r.monitoring.intervalMs,
+          labels: { severity: 'medium' },
+          annotations: {
+            summary: compileTemplate('replication slot {{ $labels.slot_name }} on {{ $labels.instance }} is inactive and retains {{ $value | humanize1024 }}B of WAL'),
+            runbook_url: compileTemplate(runbook('replication_slot_inactive')),
+          },
+        }),
+      ],
+    });
+  }
+  {
+    const source = 'database_metrics.query_performance.idle_in_transaction';
+    groups.push({
+      name: source,
+      intervalMs: config.resourceMonitoring.collectionIntervalMs,
+      source,
+      rules: [
+        alert({
+          group: source,
+          name: 'idle_in_transaction',
+          // a session idle in a transaction longer than a query may run holds its locks and its connection
+          expr: 'dpmon_pg_activity_max_idle_in_transaction_seconds',
+          unit: 'seconds',
+          source,
+          condition: above(qp.longRunningThresholdMs / 1000),
+          labels: { severity: 'medium' },
+          annotations: {
+            summary: compileTemplate('a session on {{ $labels.instance }}/{{ $labels.datname }} has been idle in a transaction for {{ $value | humanizeDuration }}'),
+            runbook_url: compileTemplate(runbook('idle_in_transaction')),
+          },
+        }),
+      ],
+    });
+  }
+
   // ---- target down: a target that does not answer is an alert of its own, and holds the others
   groups.push({
     name: 'targets',

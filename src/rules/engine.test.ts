@@ -356,6 +356,7 @@ describe("every built-in rule of the spec's config fires on a breaching series a
     ['database_metrics.replication', 'dpmon_pg_replication_replay_lag_seconds{instance="pg",application_name="standby1"} 6x10', 'dpmon_pg_replication_replay_lag_seconds{instance="pg",application_name="standby1"} 0.5x10', 'replication_delay', { level: 'critical', application_name: 'standby1' }],
     ['alert_rules.medium_severity.replication_lag', 'pg_replication_lag_seconds{instance="standby"} 2x60', 'pg_replication_lag_seconds{instance="standby"} 0.2x60', 'replication_lag', { severity: 'medium', action: 'notify_slack' }],
     ['monitoring_integration.grafana.alerts.resource-exhaustion', 'dpmon_resource_utilization_ratio{resource="memory",instance="h"} 0.97x10', 'dpmon_resource_utilization_ratio{resource="memory",instance="h"} 0.92x10', 'resource-exhaustion', { resource: 'memory', severity: 'high' }],
+    ['database_metrics.query_performance.idle_in_transaction', 'dpmon_pg_activity_max_idle_in_transaction_seconds{instance="pg",datname="lake"} 40x10', 'dpmon_pg_activity_max_idle_in_transaction_seconds{instance="pg",datname="lake"} 20x10', 'idle_in_transaction', { datname: 'lake' }],
     ['database_rules', 'pg_stat_activity_count{instance="pg",datname="lake",state="active"} 81x10', 'pg_stat_activity_count{instance="pg",datname="lake",state="active"} 80x10', 'HighConnectionUsage', { datname: 'lake' }],
     ['database_rules', 'pg_stat_activity_max_tx_duration{instance="pg",datname="lake",state="active"} 301x10', 'pg_stat_activity_max_tx_duration{instance="pg",datname="lake",state="active"} 300x10', 'LongRunningQueries', { datname: 'lake' }],
   ];
@@ -375,4 +376,24 @@ describe("every built-in rule of the spec's config fires on a breaching series a
       assert.deepEqual(cold.engine.alerts().filter((a) => a.labels.alertname === alertname).map((a) => a.state), []);
     });
   }
+});
+
+describe('replication_slot_inactive', () => {
+  const G = 'database_metrics.replication.replication_slots';
+
+  it('fires for a slot inactive for two replication intervals, with its retained WAL, and not for an active one', async () => {
+    const k = kit([group(G)]);
+    loadSeries(
+      k.store,
+      `load 15s
+  dpmon_pg_replication_slot_retained_wal_bytes{instance="pg",slot_name="old",slot_type="physical"} 1073741824x10
+  pg_replication_slots_active{instance="pg",slot_name="old",database=""} 0x10
+  dpmon_pg_replication_slot_retained_wal_bytes{instance="pg",slot_name="live",slot_type="physical"} 1000x10
+  pg_replication_slots_active{instance="pg",slot_name="live",database=""} 1x10`,
+    );
+    for (const t of [0, 30_000, 60_000]) await k.evalAt(G, t);
+    const a = firing(k);
+    assert.deepEqual(a.map((x) => x.labels.slot_name), ['old']);
+    assert.equal(a[0]!.annotations.summary, 'replication slot old on pg is inactive and retains 1GiB of WAL');
+  });
 });

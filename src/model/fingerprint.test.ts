@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fingerprintOf } from './engine.ts';
+import { fingerprintOf } from './fingerprint.ts';
 
 /** FNV-1a 64 with BigInt, the reference the fast version must match. */
 function reference(text: string): string {
