@@ -1,0 +1,119 @@
+// Escalation (`escalation_procedures.levels`): a paging incident notifies level 1's responder when it
+// starts; not acknowledged within that level's timeout, it goes to the next level's responder; the
+// last level repeats at its own timeout. An acknowledgement or the incident's resolution stops it.
+// State lives in state.db (written before the notification it causes), so a restart neither loses a
+// deadline nor escalates twice. Time comes from the caller (`at`), so 15m/30m/1h run in milliseconds.
+import type Database from 'better-sqlite3';
+import type { Notification } from './types.ts';
+
+export interface EscalationLevel {
+  readonly level: number;
+  readonly responder: string;
+  readonly timeoutMs: number;
+}
+
+export interface Escalation {
+  readonly incidentId: string;
+  /** every alert fingerprint of the incident (an ack of any of them acknowledges the incident) */
+  readonly fingerprints: readonly string[];
+  readonly startedAt: number;
+  /** 1-based level last notified */
+  readonly level: number;
+  readonly responder: string;
+  readonly notifiedAt: number;
+  /** when the next level is due, unless acknowledged or resolved */
+  readonly nextAt: number;
+  readonly ackedAt?: number;
+  readonly ackedBy?: string;
+  readonly comment?: string;
+  readonly resolvedAt?: number;
+  /** the incident's latest notification, re-sent to each level's responder */
+  readonly notification: Notification;
+}
+
+/** What the escalator asks the pipeline to send: a notification to a responder, or an ack to the pages sent. */
+export type EscalationEffect =
+  | { readonly kind: 'page'; readonly escalation: Escalation }
+  | { readonly kind: 'acknowledge'; readonly escalation: Escalation };
+
+export interface Escalator {
+  /** a paging incident was notified: starts escalating it (level 1 now), or refreshes its alerts */
+  observe(n: Notification, fingerprints: readonly string[], at: number): EscalationEffect[];
+  /** every escalation due at `at` moves one level up (the last level repeats) */
+  tick(at: number): EscalationEffect[];
+  /** acknowledges the incident an alert belongs to; undefined when no active escalation holds it */
+  ack(fingerprint: string, by: string, comment: string, at: number): { escalation: Escalation; effects: EscalationEffect[] } | undefined;
+  resolve(incidentId: string, at: number): void;
+  /** active first, then acknowledged and resolved ones kept for `keepMs` */
+  list(): Escalation[];
+  nextDue(): number | undefined;
+  prune(at: number, keepMs: number): void;
+}
+
+export function createEscalator(db: Database.Database, levels: readonly EscalationLevel[]): Escalator {
+  if (levels.length === 0) throw new Error('escalation needs at least one level');
+  const sorted = [...levels].sort((a, b) => a.level - b.level);
+  db.exec('CREATE TABLE IF NOT EXISTS escalations (incident_id TEXT PRIMARY KEY, active INTEGER NOT NULL, next_at INTEGER NOT NULL, body TEXT NOT NULL)');
+  const put = db.prepare('INSERT OR REPLACE INTO escalations (incident_id, active, next_at, body) VALUES (?, ?, ?, ?)');
+  const get = db.prepare('SELECT body FROM escalations WHERE incident_id = ?').pluck(true);
+  const dueRows = db.prepare('SELECT body FROM escalations WHERE active = 1 AND next_at <= ? ORDER BY next_at').pluck(true);
+  const activeRows = db.prepare('SELECT body FROM escalations WHERE active = 1').pluck(true);
+  const allRows = db.prepare('SELECT body FROM escalations ORDER BY active DESC, next_at').pluck(true);
+  const next = db.prepare('SELECT min(next_at) FROM escalations WHERE active = 1').pluck(true);
+  const prune = db.prepare('DELETE FROM escalations WHERE active = 0 AND next_at < ?');
+
+  const parse = (b: unknown) => JSON.parse(b as string) as Escalation;
+  const save = (e: Escalation) => {
+    const active = e.ackedAt === undefined && e.resolvedAt === undefined;
+    // for inactive rows next_at holds when they ended, for pruning
+    put.run(e.incidentId, active ? 1 : 0, active ? e.nextAt : (e.ackedAt ?? e.resolvedAt ?? e.nextAt), JSON.stringify(e));
+  };
+  const levelAt = (n: number) => sorted[Math.min(n, sorted.length) - 1]!;
+
+  return {
+    observe(n, fingerprints, at) {
+      const id = n.incident?.id ?? n.groupKey;
+      const prev = get.get(id) as string | undefined;
+      if (prev) {
+        const e = parse(prev);
+        save({ ...e, fingerprints: [...new Set([...e.fingerprints, ...fingerprints])], notification: n });
+        return [];
+      }
+      const first = levelAt(1);
+      const e: Escalation = { incidentId: id, fingerprints: [...fingerprints], startedAt: at, level: first.level, responder: first.responder, notifiedAt: at, nextAt: at + first.timeoutMs, notification: n };
+      save(e);
+      return [{ kind: 'page', escalation: e }];
+    },
+    tick(at) {
+      const effects: EscalationEffect[] = [];
+      for (const body of dueRows.all(at)) {
+        const e = parse(body);
+        const index = sorted.findIndex((l) => l.level === e.level);
+        const up = levelAt(Math.min(index + 2, sorted.length));
+        const moved: Escalation = { ...e, level: up.level, responder: up.responder, notifiedAt: at, nextAt: at + up.timeoutMs };
+        save(moved);
+        effects.push({ kind: 'page', escalation: moved });
+      }
+      return effects;
+    },
+    ack(fingerprint, by, comment, at) {
+      for (const body of activeRows.all()) {
+        const e = parse(body);
+        if (!e.fingerprints.includes(fingerprint) && e.incidentId !== fingerprint) continue;
+        const acked: Escalation = { ...e, ackedAt: at, ackedBy: by, comment };
+        save(acked);
+        return { escalation: acked, effects: [{ kind: 'acknowledge', escalation: acked }] };
+      }
+      return undefined;
+    },
+    resolve(incidentId, at) {
+      const prev = get.get(incidentId) as string | undefined;
+      if (!prev) return;
+      const e = parse(prev);
+      if (e.resolvedAt === undefined) save({ ...e, resolvedAt: at });
+    },
+    list: () => allRows.all().map(parse),
+    nextDue: () => (next.get() as number | null) ?? undefined,
+    prune: (at, keepMs) => void prune.run(at - keepMs),
+  };
+}
