@@ -1,11 +1,14 @@
 // The PromQL evaluator: instant and range queries over a Store, following Prometheus's engine.go and
 // functions.go (lookback, left-open windows, extrapolatedRate, vector matching, name dropping).
-// Range queries are evaluated step by step; each selector's points are read from the store once per
-// query (covering every step) and sliced per step.
+// Before the first step, `prefetch` walks the expression and reads every selector once for the whole
+// query (raw points over [start - offset - range or lookback, end - offset], or the rollups and edge
+// points the rollup rule needs); range queries are then evaluated step by step on index ranges of
+// those arrays, without touching the store (Prometheus's populateSeries + rangeEval).
 import type { Labels } from '../model/labels.ts';
 import { isStaleNaN } from '../model/stale.ts';
 import type { Point, RollupFunction, SeriesPoints, Store } from '../store/store.ts';
 import { QueryError, badData, execError } from './errors.ts';
+import { createLabelMemo, type LabelMemo } from './label-memo.ts';
 import {
   isComparison,
   isSetOp,
@@ -73,6 +76,7 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
     async instant(exprText, at) {
       return guard(() => {
         const { expr, ev } = run(exprText, at, at, 0);
+        ev.prefetch(expr);
         const v = ev.eval(expr, at);
         switch (v.type) {
           case 'scalar':
@@ -98,12 +102,14 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
         const { expr, ev } = run(exprText, start, end, stepMs);
         const t = typeOf(expr);
         if (t !== 'scalar' && t !== 'vector') throw badData(`invalid expression type "${t === 'matrix' ? 'range vector' : t}" for range query, must be Scalar or instant Vector`);
+        ev.prefetch(expr);
         const out = new Map<string, Series>();
+        const noLabels: Labels = {};
         for (let ts = start; ts <= end; ts += stepMs) {
           const v = ev.eval(expr, ts);
-          const samples = v.type === 'scalar' ? [{ labels: {}, v: v.v }] : v.type === 'vector' ? v.samples : [];
+          const samples = v.type === 'scalar' ? [{ labels: noLabels, v: v.v }] : v.type === 'vector' ? v.samples : [];
           for (const s of samples) {
-            const key = labelsId(s.labels);
+            const key = ev.memo.id(s.labels);
             let series = out.get(key);
             if (!series) out.set(key, (series = { labels: s.labels, points: [] }));
             series.points.push({ t: ts, v: s.v });
@@ -170,6 +176,22 @@ function sortSeries<T extends { labels: Labels }>(s: T[]): T[] {
   return s.sort((a, b) => compareLabels(a.labels, b.labels));
 }
 
+/** The values of points [a, b). */
+function values(pts: readonly Point[], a: number, b: number): number[] {
+  const out = new Array<number>(b - a);
+  for (let i = a; i < b; i++) out[i - a] = pts[i]!.v;
+  return out;
+}
+
+/** A window as a Series of Point objects, for a range selector returned as a matrix value. */
+function toSeries({ s, a, b }: SeriesWindow): Series {
+  return { labels: s.labels, points: s.points.slice(a, b) };
+}
+
+function assertNever(x: never): never {
+  throw new Error(`unexpected expression ${JSON.stringify(x)}`);
+}
+
 function dropName(l: Labels): Labels {
   if (!('__name__' in l)) return l;
   const { __name__: _drop, ...rest } = l;
@@ -180,16 +202,53 @@ function mod(a: number, b: number): number {
   return ((a % b) + b) % b;
 }
 
-/** Index of the first point with t > bound (points ascending). */
-function upperBound(points: readonly Point[], bound: number): number {
-  let lo = 0;
-  let hi = points.length;
+/**
+ * One series of a selector, read once for the whole query, with where the previous step's window
+ * was: range query steps move forward, so the next window's bounds are found by scanning on from
+ * there (a few points) instead of binary-searching the whole series at every step, and the points
+ * are touched in order, once for the bounds and once by the function, while in cache.
+ */
+interface FetchedSeries {
+  labels: Labels;
+  /** the store's points; replaced by a copy without stale markers once a range selector meets one */
+  points: readonly Point[];
+  /** range selectors: points[0, checked) hold no stale marker; checked lazily as windows reach them */
+  checked: number;
+  /** the previous window [a, b): hints for the next */
+  a: number;
+  b: number;
+}
+
+/** A series' points in one step's window: indices [a, b) of its points, never empty. */
+interface SeriesWindow {
+  s: FetchedSeries;
+  a: number;
+  b: number;
+}
+
+/** Index of the first point in [from, to) with t > bound (points ascending). */
+function upperBound(points: readonly Point[], bound: number, from = 0, to = points.length): number {
+  let lo = from;
+  let hi = to;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (points[mid]!.t > bound) hi = mid;
     else lo = mid + 1;
   }
   return lo;
+}
+
+/**
+ * upperBound(points, bound) searched from a hint (the same bound's index at the previous step, 0 at
+ * the first): a short scan forward, then a binary search over the rest; a binary search below the
+ * hint if the bound moved back.
+ */
+function upperBoundFrom(points: readonly Point[], bound: number, hint: number): number {
+  const n = points.length;
+  let i = Math.min(hint, n);
+  if (i > 0 && points[i - 1]!.t > bound) return upperBound(points, bound, 0, i);
+  for (let k = 0; k < 32 && i < n; k++, i++) if (points[i]!.t > bound) return i;
+  return upperBound(points, bound, i, n);
 }
 
 /** The rollup functions an `*_over_time` function is served from. */
@@ -201,16 +260,29 @@ const ROLLUP_SERVED: Record<string, RollupFunction> = {
   last_over_time: 'last',
 };
 
-/** One series' rollups (window start → count and the function's value) and raw points on window edges. */
+/**
+ * One series' rollups and raw points on window edges. Window k starts at the selector's first window
+ * start + k·W (arrays rather than a map by start: a step reads range/W windows of every series).
+ */
 interface RollupSeries {
   labels: Labels;
-  windows: Map<number, { n: number; v: number }>;
+  /** the window's count, -1 when it has no rollup */
+  n: number[];
+  /** the function's value over the window (its count where the store had no such rollup) */
+  v: number[];
   edges: Map<number, number>;
 }
 
+type AggrNode = Extract<Expr, { kind: 'aggr' }>;
+type BinaryNode = Extract<Expr, { kind: 'binary' }>;
+
 class Evaluator {
-  private readonly cache = new Map<VectorSelectorNode, SeriesPoints[]>();
+  private readonly cache = new Map<VectorSelectorNode, FetchedSeries[]>();
   private readonly rollupCache = new Map<MatrixSelectorNode, RollupSeries[] | null>();
+  /** start of window 0 of a selector's RollupSeries */
+  private readonly rollupBase = new Map<MatrixSelectorNode, number>();
+  /** label ids, name-dropped sets and signatures, computed once per label object for the whole query */
+  readonly memo: LabelMemo = createLabelMemo(labelsId);
 
   constructor(
     private readonly store: Store,
@@ -220,6 +292,48 @@ class Evaluator {
     /** set for a range query that may use rollups */
     private readonly rollupPlan: { step: number; windowMs: number } | null = null,
   ) {}
+
+  /**
+   * Reads what every selector of the expression needs for the whole query, before the first step:
+   * raw points over [start - offset - window, end - offset] (window = range, or the lookback for an
+   * instant selector), or, for an `*_over_time` the rollup rule serves, the rollups and the edge points
+   * (docs/promql.md "Rollups in range queries"). Steps then only slice these arrays. The caches stay
+   * the single path to the data: a selector whose rollups turn out unusable at some step is read raw
+   * then, once, for the rest of the query. There are no subqueries or `@` (parse rejects them), so no
+   * span is ever wider than that.
+   */
+  prefetch(e: Expr): void {
+    switch (e.kind) {
+      case 'number':
+      case 'string':
+        return;
+      case 'paren':
+      case 'unary':
+        return this.prefetch(e.expr);
+      case 'vector':
+        this.fetch(e, this.lookback);
+        return;
+      case 'matrix':
+        this.fetch(e.vs, e.rangeMs);
+        return;
+      case 'call': {
+        // the same decision as call(): the first argument of a served function, in a rollup-eligible query
+        const fn = ROLLUP_SERVED[e.fn];
+        const m = fn && this.rollupPlan && e.args[0]?.kind === 'matrix' ? e.args[0] : null;
+        const fromRollups = m !== null && this.rollupData(m, fn!) !== null;
+        for (const a of e.args) if (!(fromRollups && a === m)) this.prefetch(a);
+        return;
+      }
+      case 'aggr':
+        if (e.param) this.prefetch(e.param);
+        return this.prefetch(e.expr);
+      case 'binary':
+        this.prefetch(e.lhs);
+        return this.prefetch(e.rhs);
+      default:
+        return assertNever(e);
+    }
+  }
 
   /**
    * Rollups and edge points for a range selector, or null when the query's shape does not allow
@@ -249,27 +363,40 @@ class Evaluator {
     }
     const last = this.end - m.vs.offsetMs;
     const lastHi = first + Math.floor((last - first) / plan.step) * plan.step;
+    const base = first - m.rangeMs;
+    const windows = (lastHi - W - base) / W + 1;
+    const index = (t: number) => {
+      const k = (t - base) / W;
+      return Number.isInteger(k) && k >= 0 && k < windows ? k : -1;
+    };
     const byId = new Map<string, RollupSeries>();
     const entry = (labels: Labels) => {
       const id = labelsId(labels);
       let e = byId.get(id);
-      if (!e) byId.set(id, (e = { labels, windows: new Map(), edges: new Map() }));
+      if (!e) byId.set(id, (e = { labels, n: new Array<number>(windows).fill(-1), v: new Array<number>(windows).fill(0), edges: new Map() }));
       return e;
     };
-    const counts = this.store.selectRollup(m.vs.matchers, 'count', first - m.rangeMs, lastHi - W);
+    const counts = this.store.selectRollup(m.vs.matchers, 'count', base, lastHi - W);
     for (const s of counts) {
       const e = entry(s.labels);
-      for (const p of s.points) e.windows.set(p.t, { n: p.v, v: p.v });
-    }
-    if (fn !== 'count') {
-      for (const s of this.store.selectRollup(m.vs.matchers, fn, first - m.rangeMs, lastHi - W)) {
-        const e = entry(s.labels);
-        for (const p of s.points) {
-          const w = e.windows.get(p.t);
-          if (w) w.v = p.v;
+      for (const p of s.points) {
+        const k = index(p.t);
+        if (k >= 0) {
+          e.n[k] = p.v;
+          e.v[k] = p.v;
         }
       }
     }
+    if (fn !== 'count') {
+      for (const s of this.store.selectRollup(m.vs.matchers, fn, base, lastHi - W)) {
+        const e = entry(s.labels);
+        for (const p of s.points) {
+          const k = index(p.t);
+          if (k >= 0 && e.n[k]! >= 0) e.v[k] = p.v;
+        }
+      }
+    }
+    this.rollupBase.set(m, base);
     // raw points exactly on the edges of the steps' windows (stale markers are not values here either)
     const edges = new Set<number>();
     for (let hi = first; hi <= lastHi; hi += plan.step) edges.add(hi).add(hi - m.rangeMs);
@@ -296,6 +423,9 @@ class Evaluator {
     const W = this.rollupPlan!.windowMs;
     const hi = ts - m.vs.offsetMs;
     const lo = hi - m.rangeMs;
+    // the step's windows [lo, hi) are k0 … k1-1 (lo, hi and the base are multiples of W)
+    const k0 = (lo - this.rollupBase.get(m)!) / W;
+    const k1 = k0 + m.rangeMs / W;
     const out: Sample[] = [];
     for (const s of data) {
       const vLo = s.edges.get(lo);
@@ -305,23 +435,24 @@ class Evaluator {
       let sum = 0;
       let ext: number | undefined;
       let lastV: number | undefined;
-      for (let w = lo; w < hi; w += W) {
-        const r = s.windows.get(w);
-        if (!r) continue;
-        if (!Number.isFinite(r.v)) return this.giveUp(m);
-        let wn = r.n;
-        if (w === lo && vLo !== undefined) {
+      for (let k = k0; k < k1; k++) {
+        const rn = s.n[k]!;
+        if (rn < 0) continue;
+        const rv = s.v[k]!;
+        if (!Number.isFinite(rv)) return this.giveUp(m);
+        let wn = rn;
+        if (k === k0 && vLo !== undefined) {
           // the window's first point (t = lo) is outside the left-open range: take it out
           wn -= 1;
           if (wn === 0) continue;
           if (fn === 'avg') sum -= vLo;
-          if ((fn === 'max' && vLo >= r.v) || (fn === 'min' && vLo <= r.v)) return this.giveUp(m);
+          if ((fn === 'max' && vLo >= rv) || (fn === 'min' && vLo <= rv)) return this.giveUp(m);
         }
         n += wn;
-        if (fn === 'avg') sum += r.v * r.n;
-        else if (fn === 'max') ext = ext === undefined || r.v > ext ? r.v : ext;
-        else if (fn === 'min') ext = ext === undefined || r.v < ext ? r.v : ext;
-        else if (fn === 'last') lastV = r.v;
+        if (fn === 'avg') sum += rv * rn;
+        else if (fn === 'max') ext = ext === undefined || rv > ext ? rv : ext;
+        else if (fn === 'min') ext = ext === undefined || rv < ext ? rv : ext;
+        else if (fn === 'last') lastV = rv;
       }
       if (vHi !== undefined) {
         n += 1;
@@ -332,7 +463,7 @@ class Evaluator {
       }
       if (n === 0) continue;
       const v = fn === 'count' ? n : fn === 'avg' ? sum / n : fn === 'last' ? lastV! : ext!;
-      out.push({ labels: fn === 'last' ? s.labels : dropName(s.labels), v });
+      out.push({ labels: fn === 'last' ? s.labels : this.memo.dropName(s.labels), v });
     }
     return out;
   }
@@ -343,32 +474,52 @@ class Evaluator {
   }
 
   /**
-   * All points a selector can need over the whole query, read once and sorted by labels. A range
-   * selector's points leave out stale markers (as Prometheus's matrix iteration skips them); an
-   * instant selector's keep them, to end the lookback at them. A selector node is only ever one of
-   * the two, so the cache is per node.
+   * All points a selector can need over the whole query, read once and sorted by labels. A selector
+   * node is only ever an instant or a range selector, so the cache (and its window hints) is per node.
    */
-  private fetch(vs: VectorSelectorNode, windowMs: number, dropStale: boolean): SeriesPoints[] {
+  private fetch(vs: VectorSelectorNode, windowMs: number): FetchedSeries[] {
     let got = this.cache.get(vs);
     if (!got) {
       const found = this.store.select(vs.matchers, this.start - vs.offsetMs - windowMs, this.end - vs.offsetMs);
-      got = sortSeries(
-        found.map((s) => (dropStale && s.points.some((p) => isStaleNaN(p.v)) ? { labels: s.labels, points: s.points.filter((p) => !isStaleNaN(p.v)) } : { ...s })),
-      );
+      got = sortSeries(found.map((s) => ({ labels: s.labels, points: s.points, checked: 0, a: 0, b: 0 })));
       this.cache.set(vs, got);
     }
     return got;
   }
 
-  /** Points of each series in the left-open window (ts - offset - window, ts - offset]. */
-  private window(vs: VectorSelectorNode, windowMs: number, ts: number, dropStale = true): Series[] {
+  /**
+   * Each series' points in the left-open window (ts - offset - window, ts - offset], as index ranges.
+   * With dropStale (range selectors) the window holds no stale marker: a series is copied without its
+   * markers when a window first reaches one (Prometheus's matrix iteration skips them).
+   */
+  private window(vs: VectorSelectorNode, windowMs: number, ts: number, dropStale = true): SeriesWindow[] {
     const hi = ts - vs.offsetMs;
     const lo = hi - windowMs;
-    const out: Series[] = [];
-    for (const s of this.fetch(vs, windowMs, dropStale)) {
-      const b = upperBound(s.points, hi);
-      const a = upperBound(s.points, lo);
-      if (b > a) out.push({ labels: s.labels, points: s.points.slice(a, b) as Point[] });
+    const out: SeriesWindow[] = [];
+    for (const s of this.fetch(vs, windowMs)) {
+      let b = upperBoundFrom(s.points, hi, s.b);
+      if (dropStale && b > s.checked) {
+        const pts = s.points;
+        let stale = false;
+        for (let i = s.checked; i < b; i++) {
+          const v = pts[i]!.v;
+          // v !== v first: only a NaN can be the marker, and the bit test is the slow part
+          if (v !== v && isStaleNaN(v)) {
+            stale = true;
+            break;
+          }
+        }
+        if (stale) {
+          s.points = pts.filter((p) => !isStaleNaN(p.v));
+          s.checked = s.points.length;
+          s.a = 0;
+          b = upperBound(s.points, hi);
+        } else s.checked = b;
+      }
+      const a = upperBoundFrom(s.points, lo, s.a);
+      s.a = a;
+      s.b = b;
+      if (b > a) out.push({ s, a, b });
     }
     return out;
   }
@@ -384,27 +535,27 @@ class Evaluator {
       case 'vector': {
         const samples: Sample[] = [];
         // the newest sample within the lookback; none when it is a stale marker (engine.go vectorSelectorSingle)
-        for (const s of this.window(e, this.lookback, ts, false)) {
-          const v = s.points[s.points.length - 1]!.v;
+        for (const { s, b } of this.window(e, this.lookback, ts, false)) {
+          const v = s.points[b - 1]!.v;
           if (!isStaleNaN(v)) samples.push({ labels: s.labels, v });
         }
         return { type: 'vector', samples };
       }
       case 'matrix':
-        return { type: 'matrix', series: this.window(e.vs, e.rangeMs, ts) };
+        return { type: 'matrix', series: this.window(e.vs, e.rangeMs, ts).map(toSeries) };
       case 'unary': {
         const v = this.eval(e.expr, ts);
         if (e.op === '+') return v;
         if (v.type === 'scalar') return { type: 'scalar', v: -v.v };
-        if (v.type === 'vector') return { type: 'vector', samples: checkDuplicates(v.samples.map((s) => ({ labels: dropName(s.labels), v: -s.v }))) };
+        if (v.type === 'vector') return { type: 'vector', samples: checkDuplicates(v.samples.map((s) => ({ labels: this.memo.dropName(s.labels), v: -s.v })), this.memo) };
         throw badData('unary expression only allowed on expressions of type scalar or instant vector');
       }
       case 'call':
         return this.call(e.fn, e.args, ts);
       case 'aggr':
-        return this.aggregate(e.op, e.param, e.expr, e.grouping, e.without, ts);
+        return this.aggregate(e, ts);
       case 'binary':
-        return this.binary(e.op, e.lhs, e.rhs, e.bool, e.matching, ts);
+        return this.binary(e, ts);
     }
   }
 
@@ -425,15 +576,16 @@ class Evaluator {
   }
 
   private call(fn: string, args: Expr[], ts: number): Value {
-    const vec = (samples: Sample[]): Value => ({ type: 'vector', samples: checkDuplicates(samples) });
-    const simple = (f: (v: number) => number): Value => vec(this.vectorArg(args[0]!, ts).map((s) => ({ labels: dropName(s.labels), v: f(s.v) })));
-    // range-vector functions: f(points) → value or null (series dropped); names dropped except last_over_time
-    const overRange = (f: (pts: Point[], m: MatrixSelectorNode) => number | null, keepName = false): Value => {
+    const vec = (samples: Sample[]): Value => ({ type: 'vector', samples: checkDuplicates(samples, this.memo) });
+    const simple = (f: (v: number) => number): Value => vec(this.vectorArg(args[0]!, ts).map((s) => ({ labels: this.memo.dropName(s.labels), v: f(s.v) })));
+    // range-vector functions: f(points, a, b) over the window's points [a, b) → value or null (series
+    // dropped); names dropped except last_over_time
+    const overRange = (f: (pts: readonly Point[], a: number, b: number, m: MatrixSelectorNode) => number | null, keepName = false): Value => {
       const m = args.find((a) => a.kind === 'matrix') as MatrixSelectorNode;
       const out: Sample[] = [];
-      for (const s of this.window(m.vs, m.rangeMs, ts)) {
-        const v = f(s.points, m);
-        if (v !== null) out.push({ labels: keepName ? s.labels : dropName(s.labels), v });
+      for (const { s, a, b } of this.window(m.vs, m.rangeMs, ts)) {
+        const v = f(s.points, a, b, m);
+        if (v !== null) out.push({ labels: keepName ? s.labels : this.memo.dropName(s.labels), v });
       }
       return vec(out);
     };
@@ -441,12 +593,14 @@ class Evaluator {
       case 'rate':
       case 'increase':
       case 'delta':
-        return overRange((pts, m) => extrapolatedRate(pts, ts - m.vs.offsetMs - m.rangeMs, ts - m.vs.offsetMs, m.rangeMs, fn !== 'delta', fn === 'rate'));
+        return overRange((pts, a, b, m) =>
+          extrapolatedRate(pts, a, b, ts - m.vs.offsetMs - m.rangeMs, ts - m.vs.offsetMs, m.rangeMs, fn !== 'delta', fn === 'rate'),
+        );
       case 'irate':
-        return overRange((pts) => {
-          if (pts.length < 2) return null;
-          const last = pts[pts.length - 1]!;
-          const prev = pts[pts.length - 2]!;
+        return overRange((pts, a, b) => {
+          if (b - a < 2) return null;
+          const last = pts[b - 1]!;
+          const prev = pts[b - 2]!;
           // counter reset between the last two samples: the increase is the last value
           const d = last.v < prev.v ? last.v : last.v - prev.v;
           const dt = last.t - prev.t;
@@ -454,12 +608,12 @@ class Evaluator {
           return d / (dt / 1000);
         });
       case 'deriv':
-        return overRange((pts) => (pts.length < 2 ? null : linearRegression(pts, pts[0]!.t)[0]));
+        return overRange((pts, a, b) => (b - a < 2 ? null : linearRegression(pts, a, b, pts[a]!.t)[0]));
       case 'predict_linear': {
         const dur = this.scalarArg(args[1]!, ts);
-        return overRange((pts) => {
-          if (pts.length < 2) return null;
-          const [slope, intercept] = linearRegression(pts, ts);
+        return overRange((pts, a, b) => {
+          if (b - a < 2) return null;
+          const [slope, intercept] = linearRegression(pts, a, b, ts);
           return slope * dur + intercept;
         });
       }
@@ -476,20 +630,28 @@ class Evaluator {
     }
     switch (fn) {
       case 'avg_over_time':
-        return overRange((pts) => avg(pts.map((p) => p.v)));
+        return overRange((pts, a, b) => avg(values(pts, a, b)));
       case 'sum_over_time':
-        return overRange((pts) => kahanSum(pts.map((p) => p.v)));
+        return overRange((pts, a, b) => kahanSum(values(pts, a, b)));
       case 'count_over_time':
-        return overRange((pts) => pts.length);
+        return overRange((_pts, a, b) => b - a);
       case 'min_over_time':
-        return overRange((pts) => pts.reduce((m, p) => (p.v < m || Number.isNaN(m) ? p.v : m), pts[0]!.v));
+        return overRange((pts, a, b) => {
+          let m = pts[a]!.v;
+          for (let i = a; i < b; i++) if (pts[i]!.v < m || Number.isNaN(m)) m = pts[i]!.v;
+          return m;
+        });
       case 'max_over_time':
-        return overRange((pts) => pts.reduce((m, p) => (p.v > m || Number.isNaN(m) ? p.v : m), pts[0]!.v));
+        return overRange((pts, a, b) => {
+          let m = pts[a]!.v;
+          for (let i = a; i < b; i++) if (pts[i]!.v > m || Number.isNaN(m)) m = pts[i]!.v;
+          return m;
+        });
       case 'last_over_time':
-        return overRange((pts) => pts[pts.length - 1]!.v, true);
+        return overRange((pts, _a, b) => pts[b - 1]!.v, true);
       case 'quantile_over_time': {
         const q = this.scalarArg(args[0]!, ts);
-        return overRange((pts) => quantile(q, pts.map((p) => p.v)));
+        return overRange((pts, a, b) => quantile(q, values(pts, a, b)));
       }
       case 'absent': {
         if (this.vectorArg(args[0]!, ts).length > 0) return { type: 'vector', samples: [] };
@@ -538,7 +700,8 @@ class Evaluator {
     }
   }
 
-  private aggregate(op: AggrOp, paramExpr: Expr | null, inner: Expr, grouping: string[], without: boolean, ts: number): Value {
+  private aggregate(node: AggrNode, ts: number): Value {
+    const { op, param: paramExpr, expr: inner, grouping, without } = node;
     const input = this.vectorArg(inner, ts);
     const param = paramExpr ? this.scalarArg(paramExpr, ts) : 0;
     if ((op === 'topk' || op === 'bottomk') && Number.isNaN(param)) throw execError('Parameter value is NaN');
@@ -553,8 +716,11 @@ class Evaluator {
     };
     const groups = new Map<string, { labels: Labels; samples: Sample[] }>();
     for (const s of input) {
-      const gl = groupLabels(s.labels);
-      const key = labelsId(gl);
+      // the grouping of an input label set is the same at every step
+      const { gl, key } = this.memo.derived(node, s.labels, (l) => {
+        const gl = groupLabels(l);
+        return { gl, key: labelsId(gl) };
+      });
       let g = groups.get(key);
       if (!g) groups.set(key, (g = { labels: gl, samples: [] }));
       g.samples.push(s);
@@ -602,7 +768,8 @@ class Evaluator {
     return { type: 'vector', samples: out };
   }
 
-  private binary(op: BinaryOp, lhsE: Expr, rhsE: Expr, bool: boolean, matching: VectorMatching, ts: number): Value {
+  private binary(node: BinaryNode, ts: number): Value {
+    const { op, lhs: lhsE, rhs: rhsE, bool, matching } = node;
     const lhs = this.eval(lhsE, ts);
     const rhs = this.eval(rhsE, ts);
     if (lhs.type === 'scalar' && rhs.type === 'scalar') {
@@ -610,8 +777,9 @@ class Evaluator {
       return { type: 'scalar', v: isComparison(op) ? (keep ? 1 : 0) : v };
     }
     if (lhs.type === 'vector' && rhs.type === 'vector') {
-      if (isSetOp(op)) return { type: 'vector', samples: setOp(op, lhs.samples, rhs.samples, matching) };
-      return { type: 'vector', samples: vectorBinop(op, lhs.samples, rhs.samples, matching, bool) };
+      const sig = (l: Labels) => this.memo.signature(l, matching, signature);
+      if (isSetOp(op)) return { type: 'vector', samples: setOp(op, lhs.samples, rhs.samples, sig) };
+      return { type: 'vector', samples: vectorBinop(op, lhs.samples, rhs.samples, matching, bool, sig, this.memo) };
     }
     // scalar–vector
     const swap = lhs.type === 'scalar';
@@ -628,28 +796,49 @@ class Evaluator {
         keep = true;
       }
       if (!keep) continue;
-      out.push({ labels: !isComparison(op) || bool ? dropName(s.labels) : s.labels, v });
+      out.push({ labels: !isComparison(op) || bool ? this.memo.dropName(s.labels) : s.labels, v });
     }
-    return { type: 'vector', samples: checkDuplicates(out) };
+    return { type: 'vector', samples: checkDuplicates(out, this.memo) };
   }
 }
 
-/** Prometheus's extrapolatedRate (functions.go) for float samples. null drops the series. */
-export function extrapolatedRate(pts: Point[], rangeStart: number, rangeEnd: number, rangeMs: number, isCounter: boolean, isRate: boolean): number | null {
-  if (pts.length < 2) return null;
-  const first = pts[0]!;
-  const last = pts[pts.length - 1]!;
-  let result = last.v - first.v;
-  if (isCounter) for (let i = 1; i < pts.length; i++) if (pts[i]!.v < pts[i - 1]!.v) result += pts[i - 1]!.v;
-  let durationToStart = (first.t - rangeStart) / 1000;
-  let durationToEnd = (rangeEnd - last.t) / 1000;
-  const sampledInterval = (last.t - first.t) / 1000;
-  const avgBetween = sampledInterval / (pts.length - 1);
+/**
+ * Prometheus's extrapolatedRate (functions.go) for the float samples [a, b) of parallel time and value
+ * arrays. null drops the series.
+ */
+function extrapolatedRate(
+  pts: readonly Point[],
+  a: number,
+  b: number,
+  rangeStart: number,
+  rangeEnd: number,
+  rangeMs: number,
+  isCounter: boolean,
+  isRate: boolean,
+): number | null {
+  const n = b - a;
+  if (n < 2) return null;
+  const firstT = pts[a]!.t;
+  const firstV = pts[a]!.v;
+  const lastT = pts[b - 1]!.t;
+  let result = pts[b - 1]!.v - firstV;
+  if (isCounter) {
+    let prev = firstV;
+    for (let i = a + 1; i < b; i++) {
+      const cur = pts[i]!.v;
+      if (cur < prev) result += prev;
+      prev = cur;
+    }
+  }
+  let durationToStart = (firstT - rangeStart) / 1000;
+  let durationToEnd = (rangeEnd - lastT) / 1000;
+  const sampledInterval = (lastT - firstT) / 1000;
+  const avgBetween = sampledInterval / (n - 1);
   const threshold = avgBetween * 1.1;
   if (durationToStart >= threshold) durationToStart = avgBetween / 2;
   if (isCounter) {
     let durationToZero = durationToStart;
-    if (result > 0 && first.v >= 0) durationToZero = sampledInterval * (first.v / result);
+    if (result > 0 && firstV >= 0) durationToZero = sampledInterval * (firstV / result);
     if (durationToZero < durationToStart) durationToStart = durationToZero;
   }
   if (durationToEnd >= threshold) durationToEnd = avgBetween / 2;
@@ -708,23 +897,23 @@ function avg(vals: readonly number[]): number {
   return incremental ? mean + mc : (sum + c) / vals.length;
 }
 
-/** Prometheus's linearRegression: least squares with x in seconds relative to interceptTime. */
-function linearRegression(pts: readonly Point[], interceptTime: number): [number, number] {
-  const initY = pts[0]!.v;
+/** Prometheus's linearRegression over samples [a, b): least squares with x in seconds relative to interceptTime. */
+function linearRegression(pts: readonly Point[], a: number, b: number, interceptTime: number): [number, number] {
+  const initY = pts[a]!.v;
   let constY = true;
   let n = 0;
   let sumX = 0;
   let sumY = 0;
   let sumXY = 0;
   let sumX2 = 0;
-  for (let i = 0; i < pts.length; i++) {
-    const p = pts[i]!;
-    if (constY && i > 0 && p.v !== initY) constY = false;
+  for (let i = a; i < b; i++) {
+    const y = pts[i]!.v;
+    if (constY && i > a && y !== initY) constY = false;
     n++;
-    const x = (p.t - interceptTime) / 1000;
+    const x = (pts[i]!.t - interceptTime) / 1000;
     sumX += x;
-    sumY += p.v;
-    sumXY += x * p.v;
+    sumY += y;
+    sumXY += x * y;
     sumX2 += x * x;
   }
   if (constY) return Number.isFinite(initY) ? [0, initY] : [NaN, NaN];
@@ -794,11 +983,11 @@ function expandTemplate(tpl: string, m: RegExpExecArray): string {
   });
 }
 
-function checkDuplicates(samples: Sample[]): Sample[] {
+function checkDuplicates(samples: Sample[], memo: LabelMemo): Sample[] {
   if (samples.length < 2) return samples;
   const seen = new Set<string>();
   for (const s of samples) {
-    const id = labelsId(s.labels);
+    const id = memo.id(s.labels);
     if (seen.has(id)) throw execError('vector cannot contain metrics with the same labelset');
     seen.add(id);
   }
@@ -834,20 +1023,20 @@ function signature(l: Labels, matching: VectorMatching): string {
   return JSON.stringify(parts);
 }
 
-function setOp(op: BinaryOp, lhs: Sample[], rhs: Sample[], matching: VectorMatching): Sample[] {
+function setOp(op: BinaryOp, lhs: Sample[], rhs: Sample[], sig: (l: Labels) => string): Sample[] {
   switch (op) {
     case 'and': {
       if (lhs.length === 0 || rhs.length === 0) return [];
-      const right = new Set(rhs.map((s) => signature(s.labels, matching)));
-      return lhs.filter((s) => right.has(signature(s.labels, matching)));
+      const right = new Set(rhs.map((s) => sig(s.labels)));
+      return lhs.filter((s) => right.has(sig(s.labels)));
     }
     case 'or': {
-      const left = new Set(lhs.map((s) => signature(s.labels, matching)));
-      return [...lhs, ...rhs.filter((s) => !left.has(signature(s.labels, matching)))];
+      const left = new Set(lhs.map((s) => sig(s.labels)));
+      return [...lhs, ...rhs.filter((s) => !left.has(sig(s.labels)))];
     }
     default: {
-      const right = new Set(rhs.map((s) => signature(s.labels, matching)));
-      return lhs.filter((s) => !right.has(signature(s.labels, matching)));
+      const right = new Set(rhs.map((s) => sig(s.labels)));
+      return lhs.filter((s) => !right.has(sig(s.labels)));
     }
   }
 }
@@ -858,13 +1047,21 @@ function formatLabels(l: Labels): string {
 }
 
 /** Prometheus's VectorBinop for arithmetic and comparison operators between two vectors. */
-function vectorBinop(op: BinaryOp, lhsIn: Sample[], rhsIn: Sample[], matching: VectorMatching, bool: boolean): Sample[] {
+function vectorBinop(
+  op: BinaryOp,
+  lhsIn: Sample[],
+  rhsIn: Sample[],
+  matching: VectorMatching,
+  bool: boolean,
+  signatureOf: (l: Labels) => string,
+  memo: LabelMemo,
+): Sample[] {
   let lhs = lhsIn;
   let rhs = rhsIn;
   if (matching.card === 'one-to-many') [lhs, rhs] = [rhs, lhs];
   const right = new Map<string, Sample>();
   for (const rs of rhs) {
-    const sig = signature(rs.labels, matching);
+    const sig = signatureOf(rs.labels);
     const dup = right.get(sig);
     if (dup) {
       const oneSide = matching.card === 'one-to-many' ? 'left' : 'right';
@@ -880,8 +1077,18 @@ function vectorBinop(op: BinaryOp, lhsIn: Sample[], rhsIn: Sample[], matching: V
   const matchedMany = new Map<string, Set<string>>();
   const out: Sample[] = [];
   const dropMetricName = !isComparison(op) || bool;
+  // result labels: the "many" side's, reduced for one-to-one matching, plus group_x includes
+  const baseLabels = (l: Labels): Labels => {
+    const labels: Record<string, string> = { ...(dropMetricName ? dropName(l) : l) };
+    if (matching.card === 'one-to-one') {
+      if (matching.on) {
+        for (const k of Object.keys(labels)) if (!matching.labels.includes(k)) delete labels[k];
+      } else for (const k of matching.labels) delete labels[k];
+    }
+    return labels;
+  };
   for (const ls of lhs) {
-    const sig = signature(ls.labels, matching);
+    const sig = signatureOf(ls.labels);
     const rs = right.get(sig);
     if (!rs) continue;
     let [fl, fr] = [ls.v, rs.v];
@@ -890,23 +1097,25 @@ function vectorBinop(op: BinaryOp, lhsIn: Sample[], rhsIn: Sample[], matching: V
     if (bool) {
       v = keep ? 1 : 0;
     }
-    // result labels: the "many" side's, reduced for one-to-one matching, plus group_x includes
-    const labels: Record<string, string> = { ...(dropMetricName ? dropName(ls.labels) : ls.labels) };
-    if (matching.card === 'one-to-one') {
-      if (matching.on) {
-        for (const k of Object.keys(labels)) if (!matching.labels.includes(k)) delete labels[k];
-      } else for (const k of matching.labels) delete labels[k];
-    }
-    for (const ln of matching.include) {
-      const val = rs.labels[ln];
-      if (val !== undefined && val !== '') labels[ln] = val;
-      else delete labels[ln];
+    let labels: Labels;
+    if (matching.include.length === 0) {
+      // without group_x includes the result's labels depend on the many side's alone (and on this
+      // node, which the matching object stands for): one object per input label set for the query
+      labels = memo.derived(matching, ls.labels, baseLabels);
+    } else {
+      const l = baseLabels(ls.labels) as Record<string, string>;
+      for (const ln of matching.include) {
+        const val = rs.labels[ln];
+        if (val !== undefined && val !== '') l[ln] = val;
+        else delete l[ln];
+      }
+      labels = l;
     }
     if (matching.card === 'one-to-one') {
       if (matchedOne.has(sig)) throw execError('multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)');
       matchedOne.add(sig);
     } else {
-      const id = labelsId(labels);
+      const id = memo.id(labels);
       let set = matchedMany.get(sig);
       if (!set) matchedMany.set(sig, (set = new Set()));
       if (set.has(id)) throw execError('multiple matches for labels: grouping labels must ensure unique matches');
