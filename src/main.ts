@@ -3,7 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, formatConfigIssue, isLoopbackHost, loadConfig, parseListen, printConfig, type LoadedConfig } from './config/index.ts';
 import { createApp } from './app/app.ts';
 import { createLogger } from './lib/logger.ts';
-import { ruleIssues } from './rules/validate.ts';
+import { configChecks } from './app/config-checks.ts';
 
 const EXIT_OK = 0;
 const EXIT_RUNTIME = 1;
@@ -16,6 +16,7 @@ Usage:
   dpmon check-config [--config PATH]...
   dpmon config print [--config PATH]...
   dpmon alerts [--url URL] [--json] [--config PATH]...
+  dpmon ack FINGERPRINT [--by NAME] [--comment TEXT] [--url URL] [--config PATH]...
   dpmon COMMAND --help
 
 --config takes a YAML file or a folder of *.yaml fragments (merged in name order) and may repeat.
@@ -57,12 +58,27 @@ Options:
   --json         print the API's JSON instead of a table
 `;
 
+HELP.ack = `Usage: dpmon ack FINGERPRINT [--by NAME] [--comment TEXT] [--url URL] [--config PATH]...
+
+Acknowledges the incident an alert belongs to on a running dpmon (POST /api/dpmon/alerts/FINGERPRINT/ack):
+its escalation stops and PagerDuty is sent an acknowledge. FINGERPRINT is shown by \`dpmon alerts --json\`.
+The Bearer token is server.auth_token of the config, or DPMON_AUTH_TOKEN.
+Exit 0 when acknowledged, 1 when the instance could not be reached or refused, 2 on bad usage.
+
+Options:
+  --by NAME      who acknowledges (default: $USER)
+  --comment TEXT why, or what is being done
+  --url URL      the running instance (default http://<server.listen>)
+`;
+
 const OPTIONS = {
   config: { type: 'string', multiple: true },
   listen: { type: 'string' },
   'data-dir': { type: 'string' },
   url: { type: 'string' },
   json: { type: 'boolean' },
+  by: { type: 'string' },
+  comment: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
@@ -108,6 +124,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'alerts':
       return alerts(values);
+    case 'ack':
+      return ack(sub, values);
     default:
       return unknownCommand(command);
   }
@@ -120,6 +138,34 @@ function instanceUrl(values: { url?: string; config?: string[] }): string | unde
   if (!loaded) return undefined;
   const { host, port } = loaded.config.server;
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+async function ack(fingerprint: string | undefined, values: { url?: string; by?: string; comment?: string; config?: string[] }): Promise<number> {
+  if (!fingerprint) {
+    process.stderr.write(`dpmon: ack needs the FINGERPRINT of an alert\n\n${HELP.ack}`);
+    return EXIT_USAGE;
+  }
+  const base = instanceUrl(values);
+  if (!base) return EXIT_USAGE;
+  const token = process.env.DPMON_AUTH_TOKEN ?? (values.config ? load(values.config)?.config.server.authToken : undefined);
+  try {
+    const res = await fetch(`${base}/api/dpmon/alerts/${encodeURIComponent(fingerprint)}/ack`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ by: values.by ?? process.env.USER ?? 'cli', comment: values.comment ?? '' }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const body = (await res.json()) as { error?: string; data?: { incidentId: string; level: number; responder: string; rootCause?: string } };
+    if (!res.ok) {
+      process.stderr.write(`dpmon: ack refused (HTTP ${res.status}): ${body.error ?? ''}\n`);
+      return EXIT_RUNTIME;
+    }
+    process.stdout.write(`acknowledged incident ${body.data!.incidentId} at level ${body.data!.level} (${body.data!.responder})${body.data!.rootCause ? `: ${body.data!.rootCause}` : ''}\n`);
+    return EXIT_OK;
+  } catch (err) {
+    process.stderr.write(`dpmon: cannot reach ${base}: ${(err as Error).message}\n`);
+    return EXIT_RUNTIME;
+  }
 }
 
 async function alerts(values: { url?: string; json?: boolean; config?: string[] }): Promise<number> {
@@ -164,9 +210,9 @@ function unknownCommand(command: string): number {
 function loadChecked(paths: string[] | undefined): { loaded: LoadedConfig } | { errors: string[] } {
   try {
     const loaded = loadConfig(paths ?? [], process.env);
-    const issues = ruleIssues(loaded);
-    if (issues.length) return { errors: issues.map(formatConfigIssue) };
-    return { loaded };
+    const checks = configChecks(loaded);
+    if (checks.errors.length) return { errors: checks.errors.map(formatConfigIssue) };
+    return { loaded: { ...loaded, warnings: [...loaded.warnings, ...checks.warnings] } };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     return { errors: err.errors.map(formatConfigIssue) };

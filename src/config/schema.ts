@@ -8,6 +8,9 @@ import { formatDuration, parseBytes, parseDuration } from '../lib/duration.ts';
 import type { ConfigIssueCode } from './errors.ts';
 import { parseDsn } from './dsn.ts';
 import { parseLagThreshold, parseListen, parsePercent, parseThreshold } from './values.ts';
+import { compileGoRegex, parseMatchers, type Matcher } from '../alerts/matchers.ts';
+import { parseDayOfMonthRange, parseLocation, parseMonthRange, parseTimeRange, parseWeekdayRange, parseYearRange } from '../alerts/time-intervals.ts';
+import { parseMatchers as parseRouteMatchers } from '../dispatch/matchers.ts';
 
 // ---------------------------------------------------------------- helpers
 
@@ -243,6 +246,64 @@ const aggregationFunction = z
   .string()
   .regex(/^(avg|max|min|sum|count|percentile_\d{1,2})$/, { error: 'expected avg, max, min, sum, count or percentile_NN' });
 
+// alert_manager (dispatch, docs/routing.md): the spec's flat routes gain Alertmanager's route options, and
+// `default` (added) is the root route they inherit from. Matchers stay text; src/dispatch builds the tree.
+const routeTimers = {
+  group_wait: duration.optional(),
+  group_interval: duration
+    .superRefine((ms, ctx) => {
+      if (ms <= 0) fail(ctx, 'CONFIG_VALUE', 'group_interval must be above 0');
+    })
+    .optional(),
+  repeat_interval: duration
+    .superRefine((ms, ctx) => {
+      if (ms <= 0) fail(ctx, 'CONFIG_VALUE', 'repeat_interval must be above 0');
+    })
+    .optional(),
+};
+const routeTimerKeys = ['group_wait', 'group_interval', 'repeat_interval'] as const;
+const groupBy = z
+  .array(
+    z.string().superRefine((v, ctx) => {
+      if (v !== '...' && !/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(v))
+        fail(ctx, 'CONFIG_VALUE', `${JSON.stringify(v)} is neither a label name ([a-zA-Z_][a-zA-Z0-9_]*) nor "..." (all labels)`);
+    }),
+  )
+  .superRefine((list, ctx) => {
+    if (list.includes('...') && list.length > 1)
+      ctx.addIssue({ code: 'custom', message: 'group_by "..." (all labels) cannot be combined with other labels', params: { cfgCode: 'CONFIG_VALUE' } });
+    const seen = new Set<string>();
+    list.forEach((l, i) => {
+      if (seen.has(l)) ctx.addIssue({ code: 'custom', path: [i], message: `duplicate label "${l}" in group_by`, params: { cfgCode: 'CONFIG_VALUE' } });
+      seen.add(l);
+    });
+  });
+const routeMatcherText = z.string().superRefine((v, ctx) => {
+  try {
+    parseRouteMatchers(v);
+  } catch (err) {
+    fail(ctx, 'CONFIG_VALUE', (err as Error).message);
+  }
+});
+const alertManager = obj({
+  default: obj({ receiver: name.optional(), group_by: groupBy.optional(), ...routeTimers }, routeTimerKeys).optional(),
+  routes: z.record(
+    name,
+    obj(
+      {
+        receiver: name.optional(),
+        matchers: z.array(routeMatcherText).optional(),
+        group_by: groupBy.optional(),
+        ...routeTimers,
+        continue: bool.optional(),
+        mute_time_intervals: z.array(name).optional(),
+        active_time_intervals: z.array(name).optional(),
+      },
+      routeTimerKeys,
+    ),
+  ),
+});
+
 const monitoringIntegration = obj({
   prometheus: obj({
     endpoint: z.string().regex(/^\/\S*$/, { error: 'expected a URL path starting with /' }),
@@ -252,15 +313,7 @@ const monitoringIntegration = obj({
     alerts: strList,
   }),
   grafana: obj({ dashboards: strList, alerts: strList }),
-  alert_manager: obj({
-    routes: z.record(
-      name,
-      obj(
-        { receiver: name, group_wait: duration, group_interval: duration.optional(), repeat_interval: duration.optional() },
-        ['group_wait', 'group_interval', 'repeat_interval'],
-      ),
-    ),
-  }),
+  alert_manager: alertManager,
   metrics_aggregation: obj(
     { window_size: duration, retention: duration, aggregation_functions: z.array(aggregationFunction) },
     ['window_size', 'retention'],
@@ -382,7 +435,18 @@ const alertRules = obj({
 const notificationChannels = obj({
   slack: obj({ channel: name, mention_group: str.optional() }).optional(),
   pagerduty: obj({ service_key: secret.optional(), escalation_policy: str.optional() }).optional(),
-  email: obj({ recipients: z.array(email) }).optional(),
+  email: obj({
+    recipients: z.array(email),
+    /** added: the SMTP server mail is handed to (the spec names recipients only); defaults in the email integration */
+    smtp_host: name.optional(),
+    smtp_port: z.preprocess(coerceNumber, z.number().int().min(1).max(65535)).optional(),
+    /** added: sender address; default dpmon@<hostname> */
+    from: email.optional(),
+    username: name.optional(),
+    password: secret.optional(),
+    /** added: none (plain SMTP), starttls (upgrade required), tls (implicit TLS, usually port 465); default none */
+    tls: z.enum(['none', 'starttls', 'tls']).optional(),
+  }).optional(),
 });
 
 // ---------------------------------------------------------------- prometheus_config
@@ -515,7 +579,7 @@ const storage = obj({ data_dir: name, raw_retention: duration }, ['raw_retention
 
 const host = obj({ proc_path: name, sys_path: name });
 
-export const CHANNEL_TYPES = ['pagerduty', 'slack', 'email', 'webhook', 'dashboard'] as const;
+export const CHANNEL_TYPES = ['pagerduty', 'slack', 'email', 'webhook', 'alertmanager', 'dashboard'] as const;
 
 const receivers = z.record(
   name,
@@ -525,6 +589,12 @@ const receivers = z.record(
     webhook_url: httpUrl.optional(),
     slack_webhook_url: secret.optional(),
     pagerduty_routing_key: secret.optional(),
+    /** added: overrides notification_channels.slack.channel for this receiver */
+    slack_channel: name.optional(),
+    /** added: the Events API v2 URL (default https://events.pagerduty.com/v2/enqueue; tests point it at a local receiver) */
+    pagerduty_url: httpUrl.optional(),
+    /** added: an Alertmanager this receiver forwards alerts to (POST <url>/api/v2/alerts) */
+    alertmanager_url: httpUrl.optional(),
   }),
 );
 
@@ -652,6 +722,92 @@ const rules = obj(
   ['resolved_retention', 'flap_window', 'flap_hold'],
 );
 
+// ---------------------------------------------------------------- inhibit_rules, time_intervals (added: muting, docs/silences.md)
+
+/** Alertmanager's matcher lists: each item one or more matchers (`severity="critical"`, `{a="1", b=~"x|y"}`). */
+const matcherList = z
+  .array(
+    z.string().transform((v, ctx) => {
+      try {
+        return parseMatchers(v);
+      } catch (err) {
+        return fail(ctx, 'CONFIG_VALUE', `invalid matcher: ${(err as Error).message}`);
+      }
+    }),
+  )
+  .transform((l) => l.flat());
+const goRegex = z.string().superRefine((v, ctx) => {
+  try {
+    compileGoRegex(v);
+  } catch (err) {
+    fail(ctx, 'CONFIG_VALUE', (err as Error).message);
+  }
+});
+/** the deprecated source_match/target_match (equality) and *_match_re (regex) maps, as matchers */
+const legacyMatchers = (eq: Readonly<Record<string, string>> = {}, re: Readonly<Record<string, string>> = {}): Matcher[] => [
+  ...Object.entries(eq).map(([name, value]) => ({ name, type: '=' as const, value })),
+  ...Object.entries(re).map(([name, value]) => ({ name, type: '=~' as const, value })),
+];
+const inhibitRules = z.array(
+  obj({
+    source_matchers: matcherList.optional(),
+    target_matchers: matcherList.optional(),
+    source_match: z.record(labelName, str).optional(),
+    source_match_re: z.record(labelName, goRegex).optional(),
+    target_match: z.record(labelName, str).optional(),
+    target_match_re: z.record(labelName, goRegex).optional(),
+    equal: z.array(labelName).optional(),
+  }).transform((r) => ({
+    sourceMatchers: [...legacyMatchers(r.sourceMatch, r.sourceMatchRe), ...(r.sourceMatchers ?? [])],
+    targetMatchers: [...legacyMatchers(r.targetMatch, r.targetMatchRe), ...(r.targetMatchers ?? [])],
+    equal: r.equal ?? [],
+  })),
+);
+
+/** A value read by one of time-intervals.ts's parsers; its message is the issue's. */
+const parsed = <T>(what: string, parse: (v: string | number) => T) =>
+  scalarText(what).transform((v, ctx) => {
+    try {
+      return parse(v);
+    } catch (err) {
+      return fail(ctx, 'CONFIG_VALUE', (err as Error).message);
+    }
+  });
+const timeInterval = obj({
+  times: z
+    .array(
+      obj({ start_time: str, end_time: str }).transform((t, ctx) => {
+        try {
+          return parseTimeRange(t.startTime, t.endTime);
+        } catch (err) {
+          return fail(ctx, 'CONFIG_VALUE', (err as Error).message);
+        }
+      }),
+    )
+    .optional(),
+  weekdays: z.array(parsed('a weekday or range (monday, monday:friday)', parseWeekdayRange)).optional(),
+  days_of_month: z.array(parsed('a day of the month or range (1, 1:5, -3:-1)', parseDayOfMonthRange)).optional(),
+  months: z.array(parsed('a month or range (january, 1:3)', parseMonthRange)).optional(),
+  years: z.array(parsed('a year or range (2025, 2025:2027)', parseYearRange)).optional(),
+  location: z
+    .string()
+    .superRefine((v, ctx) => {
+      try {
+        parseLocation(v);
+      } catch (err) {
+        fail(ctx, 'CONFIG_VALUE', (err as Error).message);
+      }
+    })
+    .optional(),
+});
+const timeIntervals = z.array(obj({ name, time_intervals: z.array(timeInterval) })).superRefine((list, ctx) => {
+  const seen = new Set<string>();
+  list.forEach((t, i) => {
+    if (seen.has(t.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate time interval name "${t.name}"`, params: { cfgCode: 'CONFIG_VALUE' } });
+    seen.add(t.name);
+  });
+});
+
 export const configSchema = obj({
   system_metrics: systemMetrics,
   monitoring_integration: monitoringIntegration,
@@ -677,6 +833,8 @@ export const configSchema = obj({
   scrape_targets: scrapeTargets,
   remote_write: remoteWrite,
   rules,
+  inhibit_rules: inhibitRules,
+  time_intervals: timeIntervals,
 });
 
 /** The typed, camelCase, frozen configuration the rest of dpmon reads. */
@@ -688,6 +846,8 @@ export type MemoryUsageConfig = SystemMetricsConfig['resourceMonitoring']['memor
 export type DiskUsageConfig = SystemMetricsConfig['resourceMonitoring']['diskUsage'];
 export type MonitoringIntegrationConfig = Config['monitoringIntegration'];
 export type RouteConfig = MonitoringIntegrationConfig['alertManager']['routes'][string];
+export type AlertManagerConfig = MonitoringIntegrationConfig['alertManager'];
+export type RouteDefaultsConfig = NonNullable<AlertManagerConfig['default']>;
 export type RemediationActionsConfig = Config['remediationActions'];
 export type RemediationActionConfig = RemediationActionsConfig[string][number];
 export type ServiceIntegrationConfig = Config['serviceIntegration'];
@@ -719,3 +879,5 @@ export type ReceiverConfig = ReceiversConfig[string];
 export type ChannelType = (typeof CHANNEL_TYPES)[number];
 export type ScrapeTargetConfig = Config['scrapeTargets'][number];
 export type RemoteWriteConfig = Config['remoteWrite'][number];
+export type InhibitRuleConfig = Config['inhibitRules'][number];
+export type TimeIntervalConfig = Config['timeIntervals'][number];

@@ -11,6 +11,7 @@ type Pattern = readonly string[];
 /** Secret keys; `*` matches any map key or list index. */
 export const SECRET_PATHS: readonly Pattern[] = [
   ['notification_channels', 'pagerduty', 'service_key'],
+  ['notification_channels', 'email', 'password'],
   ['targets', '*', 'dsn'],
   ['server', 'auth_token'],
   ['receivers', '*', 'slack_webhook_url'],

@@ -37,7 +37,9 @@ export function createManualClock(start = 0): Clock & { advance(ms: number): Pro
         signal?.addEventListener(
           'abort',
           () => {
-            sleepers.splice(sleepers.indexOf(sleeper), 1);
+            // a sleeper that already woke is gone from the list: never splice(-1) someone else
+            const i = sleepers.indexOf(sleeper);
+            if (i >= 0) sleepers.splice(i, 1);
             reject(signal.reason);
           },
           { once: true },

@@ -1,0 +1,72 @@
+// dpmon's own endpoints, for what no anchor has: acknowledging an alert (which stops its escalation and
+// tells PagerDuty), the escalations in progress, and the notification log of the outbox.
+import type { FastifyInstance } from 'fastify';
+import type { Escalation } from '../notify/escalation.ts';
+import type { OutboxRow, OutboxState } from '../notify/outbox.ts';
+
+export interface DpmonApiOptions {
+  /** acknowledges the incident of an alert; undefined: no active escalation holds that fingerprint */
+  readonly ack: (fingerprint: string, by: string, comment: string) => Escalation | undefined;
+  readonly escalations: () => readonly Escalation[];
+  readonly notifications: (state?: OutboxState) => readonly OutboxRow[];
+  readonly authToken?: string;
+}
+
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+function escalationJson(e: Escalation) {
+  return {
+    incidentId: e.incidentId,
+    rootCause: e.notification.incident?.rootCause,
+    fingerprints: e.fingerprints,
+    level: e.level,
+    responder: e.responder,
+    startedAt: iso(e.startedAt),
+    notifiedAt: iso(e.notifiedAt),
+    nextAt: e.ackedAt === undefined && e.resolvedAt === undefined ? iso(e.nextAt) : undefined,
+    ackedAt: iso(e.ackedAt),
+    ackedBy: e.ackedBy,
+    comment: e.comment,
+    resolvedAt: iso(e.resolvedAt),
+    state: e.resolvedAt !== undefined ? 'resolved' : e.ackedAt !== undefined ? 'acknowledged' : 'escalating',
+  };
+}
+
+export function registerDpmonApi(app: FastifyInstance, opts: DpmonApiOptions): void {
+  app.post('/api/dpmon/alerts/:fingerprint/ack', async (req, reply) => {
+    if (opts.authToken && req.headers.authorization !== `Bearer ${opts.authToken}`)
+      return reply.code(401).send({ status: 'error', error: 'acknowledging needs the server.auth_token as a Bearer token' });
+    const { fingerprint } = req.params as { fingerprint: string };
+    if (!/^[0-9a-zA-Z_-]{1,64}$/.test(fingerprint)) return reply.code(400).send({ status: 'error', error: `malformed fingerprint ${JSON.stringify(fingerprint)}` });
+    const body = (req.body ?? {}) as { by?: unknown; comment?: unknown };
+    if (body.by !== undefined && typeof body.by !== 'string') return reply.code(400).send({ status: 'error', error: '"by" must be a string' });
+    if (body.comment !== undefined && typeof body.comment !== 'string') return reply.code(400).send({ status: 'error', error: '"comment" must be a string' });
+    const e = opts.ack(fingerprint, (body.by as string | undefined) ?? 'api', (body.comment as string | undefined) ?? '');
+    if (!e) return reply.code(404).send({ status: 'error', error: `no escalating incident holds alert ${fingerprint} (unknown, already acknowledged, or resolved)` });
+    return { status: 'success', data: escalationJson(e) };
+  });
+  app.get('/api/dpmon/escalations', async () => ({ status: 'success', data: opts.escalations().map(escalationJson) }));
+  app.get('/api/dpmon/notifications', async (req, reply) => {
+    const { state } = req.query as { state?: string };
+    if (state !== undefined && state !== 'pending' && state !== 'sent' && state !== 'failed')
+      return reply.code(400).send({ status: 'error', error: `invalid state ${JSON.stringify(state)}: expected pending, sent or failed` });
+    return {
+      status: 'success',
+      data: opts.notifications(state as OutboxState | undefined).map((r) => ({
+        id: r.id,
+        channel: r.channel,
+        receiver: r.receiver,
+        state: r.state,
+        attempts: r.attempts,
+        event: r.notification.event,
+        status: r.notification.status,
+        alerts: r.notification.alerts.length,
+        incident: r.notification.incident?.id,
+        createdAt: iso(r.createdAt),
+        sentAt: iso(r.sentAt),
+        nextAttemptAt: r.state === 'pending' ? iso(r.nextAttemptAt) : undefined,
+        lastError: r.lastError,
+      })),
+    };
+  });
+}

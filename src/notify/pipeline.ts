@@ -1,0 +1,344 @@
+// The alert pipeline (docs/notifications.md, design.md §2): alerts from the rules engine and from
+// POST /api/v2/alerts → correlation into incidents → the dispatcher's route tree and aggregation groups
+// → per notification: inhibition, silences, time intervals → the receiver's channels → the persistent
+// outbox → delivery with retries; paging incidents escalate level by level until acknowledged.
+// Every piece of state that must survive a restart (posted alerts, group notification state, outbox,
+// escalations, silences) is in state.db and is written before the effect it records.
+import { hostname } from 'node:os';
+import type Database from 'better-sqlite3';
+import type { Config } from '../config/index.ts';
+import type { Clock } from '../lib/clock.ts';
+import type { Logger } from '../lib/logger.ts';
+import { fingerprintOf } from '../model/fingerprint.ts';
+import type { Labels } from '../model/labels.ts';
+import { correlate, type Correlation } from '../alerts/correlate.ts';
+import { createInhibitor, type Inhibitor } from '../alerts/inhibit.ts';
+import type { SilenceStore } from '../alerts/silences.ts';
+import { createTimeIntervals } from '../alerts/time-intervals.ts';
+import type { ApiAlertInput, PostedAlert } from '../api/alertmanager-api.ts';
+import { createDispatcher, groupLabelsOf, matchRoutes, receiverChannels, receiverOf, routeTreeFromConfig, type Dispatcher, type GroupFlushState, type GroupStateStore, type Route } from '../dispatch/index.ts';
+import type { Alert } from '../rules/engine.ts';
+import { createDelivery, type Delivery } from './delivery.ts';
+import { createEscalator, type EscalationEffect, type Escalator } from './escalation.ts';
+import { createOutbox, type Outbox, type OutboxRow, type OutboxState } from './outbox.ts';
+import type { ChannelType, Notification, NotifyAlert, Notifier, Severity } from './types.ts';
+
+/** Alertmanager's resolve_timeout: a posted alert without endsAt resolves this long after its last post. */
+export const RESOLVE_TIMEOUT_MS = 5 * 60_000;
+/** sent and failed outbox rows kept as the notification log */
+const LOG_KEEP_MS = 5 * 24 * 3_600_000;
+const CHANNELS: readonly ChannelType[] = ['pagerduty', 'slack', 'email', 'webhook', 'alertmanager', 'dashboard'];
+const RANK: Record<Severity, number> = { high: 3, medium: 2, low: 1 };
+
+interface PipelineAlert extends NotifyAlert {
+  readonly source: 'rules' | 'api';
+  /** when the alert became active (pending, for rules): correlation windows are measured from it */
+  readonly activeAt: number;
+  readonly updatedAt: number;
+}
+
+export interface AlertPipelineOptions {
+  readonly config: Config;
+  /** state.db */
+  readonly db: Database.Database;
+  readonly silences: SilenceStore;
+  readonly notifierFor: (receiver: string, channel: ChannelType) => Notifier | undefined;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** dpmon's URL, for links back */
+  readonly externalURL: string;
+  /** the host an instance runs on, for correlation (targets' DSN hosts) */
+  readonly hostOf?: (instance: string) => string;
+  /** delivery tuning (tests) */
+  readonly delivery?: { timeoutMs?: number; minBackoffMs?: number; maxBackoffMs?: number; idleMs?: number };
+}
+
+export interface AlertPipeline {
+  /** the rules engine's alerts now (pending ones are not notified) */
+  syncRules(alerts: readonly Alert[]): void;
+  /** alerts posted to /api/v2/alerts */
+  postAlerts(alerts: readonly PostedAlert[]): void;
+  /** every active alert, for GET /api/v2/alerts */
+  listAlerts(): ApiAlertInput[];
+  receiversFor(labels: Labels): string[];
+  readonly inhibitor: Inhibitor;
+  ack(fingerprint: string, by: string, comment: string): ReturnType<Escalator['ack']> extends infer R ? (R extends { escalation: infer E } ? E : never) | undefined : never;
+  escalations(): ReturnType<Escalator['list']>;
+  notifications(state?: OutboxState): OutboxRow[];
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
+  const { config, db, clock, log } = opts;
+  const outbox: Outbox = createOutbox(db);
+  const escalator: Escalator | undefined = config.escalationProcedures.levels.length
+    ? createEscalator(
+        db,
+        config.escalationProcedures.levels.map((l) => ({ level: l.level, responder: l.responder, timeoutMs: l.timeoutMs })),
+      )
+    : undefined;
+  const delivery: Delivery = createDelivery({ outbox, channels: CHANNELS, notifierFor: opts.notifierFor, clock, log: log.child({ component: 'delivery' }), ...opts.delivery });
+  const intervals = createTimeIntervals(config.timeIntervals);
+  const routes: Route = routeTreeFromConfig(config);
+  const ac = config.monitoringIntegration.alertCorrelation;
+
+  db.exec('CREATE TABLE IF NOT EXISTS posted_alerts (fingerprint TEXT PRIMARY KEY, body TEXT NOT NULL)');
+  db.exec('CREATE TABLE IF NOT EXISTS dispatch_groups (group_key TEXT PRIMARY KEY, body TEXT NOT NULL)');
+  const putPosted = db.prepare('INSERT OR REPLACE INTO posted_alerts (fingerprint, body) VALUES (?, ?)');
+  const deletePosted = db.prepare('DELETE FROM posted_alerts WHERE fingerprint = ?');
+
+  const rulesAlerts = new Map<string, PipelineAlert>();
+  const posted = new Map<string, PipelineAlert>();
+  for (const body of db.prepare('SELECT body FROM posted_alerts').pluck(true).all() as string[]) {
+    const a = JSON.parse(body) as PipelineAlert;
+    posted.set(a.fingerprint, a);
+  }
+  let correlation: Correlation = correlate([], { rootCauseAnalysis: false, crossService: false, impactAssessment: false });
+
+  const groupState: GroupStateStore = {
+    load: () => (db.prepare('SELECT body FROM dispatch_groups').pluck(true).all() as string[]).map((b) => JSON.parse(b) as GroupFlushState),
+    save: (s) => void db.prepare('INSERT OR REPLACE INTO dispatch_groups (group_key, body) VALUES (?, ?)').run(s.groupKey, JSON.stringify(s)),
+    delete: (k) => void db.prepare('DELETE FROM dispatch_groups WHERE group_key = ?').run(k),
+  };
+
+  const inhibitor = createInhibitor(config.inhibitRules, {
+    isConsequence: (fp) => {
+      if (!correlation.isConsequence(fp)) return false;
+      return correlation.incidents.get(fp)?.rootFingerprint ?? true;
+    },
+  });
+
+  const receiversOf = (labels: Labels) => [...new Set(matchRoutes(routes, labels).map((r) => receiverOf(r, groupLabelsOf(r, labels))))];
+  const all = (): PipelineAlert[] => [...rulesAlerts.values(), ...posted.values()];
+  const isFiring = (a: PipelineAlert, now: number) => a.status === 'firing' && !(a.endsAt !== undefined && a.endsAt <= now);
+
+  function recorrelate(now: number) {
+    const firing = all().filter((a) => isFiring(a, now));
+    correlation = correlate(
+      firing.map((a) => ({ fingerprint: a.fingerprint, labels: a.labels, annotations: a.annotations, activeAt: a.activeAt, value: a.value })),
+      { rootCauseAnalysis: ac.rootCauseAnalysis, crossService: ac.crossService, impactAssessment: ac.impactAssessment, hostOf: opts.hostOf },
+    );
+  }
+
+  function enqueue(n: Notification, channels: readonly ChannelType[], now: number) {
+    if (channels.length === 0) return;
+    outbox.enqueue(n, channels, now);
+    delivery.kick();
+  }
+
+  function applyEscalation(effects: readonly EscalationEffect[], now: number) {
+    for (const e of effects) {
+      const esc = e.escalation;
+      const base = esc.notification;
+      if (e.kind === 'page') {
+        const n: Notification = { ...base, id: `${esc.incidentId}:L${esc.level}:${esc.notifiedAt}`, receiver: esc.responder, event: 'trigger', escalation: { level: esc.level, responder: esc.responder }, createdAt: now };
+        enqueue(n, receiverChannels(esc.responder, 'high', config), now);
+        log.info({ incident: esc.incidentId, level: esc.level, responder: esc.responder }, 'incident escalated');
+      } else {
+        // the acknowledgement goes wherever the incident paged: its receiver and every responder so far
+        const responders = new Set([base.receiver, ...config.escalationProcedures.levels.filter((l) => l.level <= esc.level).map((l) => l.responder)]);
+        for (const r of responders) {
+          const n: Notification = { ...base, id: `${esc.incidentId}:ack:${esc.ackedAt}:${r}`, receiver: r, event: 'acknowledge', createdAt: now };
+          enqueue(n, receiverChannels(r, 'high', config).filter((c) => c !== 'dashboard'), now);
+        }
+      }
+    }
+  }
+
+  async function onFlush(groupKey: string, receiver: string, route: Route, alerts: readonly PipelineAlert[], groupLabels: Labels): Promise<boolean> {
+    const now = clock.now();
+    const firingActive = all()
+      .filter((a) => isFiring(a, now))
+      .map((a) => ({ fingerprint: a.fingerprint, labels: a.labels, status: 'firing' as const }));
+    // a route's mute_time_intervals silence it while active; its active_time_intervals while none is
+    if (intervals.activeOf(route.opts.muteTimeIntervals, now).length > 0) return true;
+    if (route.opts.activeTimeIntervals.length > 0 && intervals.activeOf(route.opts.activeTimeIntervals, now).length === 0) return true;
+    const kept = alerts.filter((a) => {
+      if (a.status === 'resolved') return true;
+      if (opts.silences.mutes(a.labels, now).length > 0) return false;
+      return inhibitor.mutes(a.labels, firingActive, a.fingerprint) === undefined;
+    });
+    const firing = kept.filter((a) => a.status === 'firing');
+    // resolved alerts alone are only worth a message when their firing was notified: the dispatcher tracks that
+    if (kept.length === 0) return true;
+    const severity = kept.reduce<Severity>((s, a) => (RANK[(a.labels.severity as Severity) ?? 'medium'] > RANK[s] ? (a.labels.severity as Severity) : s), 'low');
+    const lead = firing[0] ?? kept[0]!;
+    const incident = correlation.incidents.get(lead.fingerprint) ?? lastIncident.get(groupKey);
+    if (incident) lastIncident.set(groupKey, incident);
+    const n: Notification = {
+      id: `${fingerprintOf({ groupKey })}:${now}`,
+      receiver,
+      groupKey,
+      groupLabels,
+      commonLabels: common(kept.map((a) => a.labels)),
+      commonAnnotations: common(kept.map((a) => a.annotations)),
+      status: firing.length ? 'firing' : 'resolved',
+      severity,
+      alerts: kept.map(({ source: _s, activeAt: _a, updatedAt: _u, ...alert }) => alert),
+      ...(incident ? { incident } : {}),
+      event: firing.length ? 'trigger' : 'resolve',
+      externalURL: opts.externalURL,
+      createdAt: now,
+    };
+    enqueue(n, receiverChannels(receiver, severity, config), now);
+    if (escalator && incident) {
+      if (n.event === 'trigger' && severity === 'high') applyEscalation(escalator.observe(n, firing.map((a) => a.fingerprint), now), now);
+      const incidentFiring = all().some((a) => isFiring(a, now) && correlation.incidents.get(a.fingerprint)?.id === incident.id);
+      if (!incidentFiring) escalator.resolve(incident.id, now);
+    }
+    return true;
+  }
+  const lastIncident = new Map<string, NonNullable<Notification['incident']>>();
+
+  const dispatcher: Dispatcher<PipelineAlert> = createDispatcher<PipelineAlert>({ routes, clock, onFlush, state: groupState, log: log.child({ component: 'dispatch' }) });
+
+  function ingestAll() {
+    const now = clock.now();
+    recorrelate(now);
+    dispatcher.ingest(all());
+  }
+
+  let stopping = new AbortController();
+  let escalationLoop: Promise<void> | undefined;
+  async function escalate() {
+    while (!stopping.signal.aborted && escalator) {
+      const now = clock.now();
+      applyEscalation(escalator.tick(now), now);
+      // posted alerts past their endsAt resolve; the log is pruned now and then
+      for (const a of posted.values()) if (a.status === 'firing' && a.endsAt !== undefined && a.endsAt <= now) expirePosted(a, now);
+      outbox.prune(now, LOG_KEEP_MS);
+      const next = escalator.nextDue();
+      const wait = Math.max(0, Math.min(1000, next === undefined ? 1000 : next - now));
+      try {
+        await clock.sleep(wait, stopping.signal);
+      } catch {
+        return;
+      }
+    }
+  }
+
+  function expirePosted(a: PipelineAlert, now: number) {
+    const resolved: PipelineAlert = { ...a, status: 'resolved', endsAt: a.endsAt ?? now, updatedAt: now };
+    posted.set(a.fingerprint, resolved);
+    putPosted.run(a.fingerprint, JSON.stringify(resolved));
+    dispatcher.ingest([resolved]);
+  }
+
+  return {
+    inhibitor,
+    syncRules(list) {
+      const now = clock.now();
+      const seen = new Set<string>();
+      for (const a of list) {
+        if (a.state === 'pending') continue;
+        seen.add(a.fingerprint);
+        const value = Number.isFinite(a.value) ? a.value : undefined;
+        rulesAlerts.set(a.fingerprint, {
+          source: 'rules',
+          fingerprint: a.fingerprint,
+          status: a.state === 'firing' ? 'firing' : 'resolved',
+          labels: a.labels,
+          annotations: a.annotations,
+          startsAt: a.firedAt ?? a.activeAt,
+          ...(a.state === 'resolved' ? { endsAt: a.resolvedAt ?? now } : {}),
+          generatorURL: `${opts.externalURL}/api/v1/alerts`,
+          ...(value !== undefined ? { value } : {}),
+          activeAt: a.activeAt,
+          updatedAt: now,
+        });
+      }
+      // an alert the engine dropped (its rule removed by a reload) resolves now
+      for (const [fp, a] of rulesAlerts) {
+        if (seen.has(fp)) continue;
+        if (a.status === 'firing') rulesAlerts.set(fp, { ...a, status: 'resolved', endsAt: now, updatedAt: now });
+        else rulesAlerts.delete(fp);
+      }
+      ingestAll();
+    },
+    postAlerts(list) {
+      const now = clock.now();
+      for (const p of list) {
+        const labels = p.labels;
+        const fp = fingerprintOf(labels);
+        const endsAt = p.endsAt ?? now + RESOLVE_TIMEOUT_MS;
+        const prev = posted.get(fp);
+        const a: PipelineAlert = {
+          source: 'api',
+          fingerprint: fp,
+          status: endsAt <= now ? 'resolved' : 'firing',
+          labels,
+          annotations: p.annotations,
+          startsAt: prev && prev.status === 'firing' ? prev.startsAt : p.startsAt,
+          endsAt,
+          ...(p.generatorURL ? { generatorURL: p.generatorURL } : {}),
+          activeAt: prev && prev.status === 'firing' ? prev.activeAt : p.startsAt,
+          updatedAt: now,
+        };
+        posted.set(fp, a);
+        putPosted.run(fp, JSON.stringify(a));
+      }
+      for (const [fp, a] of posted) {
+        // resolved posted alerts are kept for a resolve_timeout so a resend of the resolution dedups
+        if (a.status === 'resolved' && (a.endsAt ?? 0) < now - RESOLVE_TIMEOUT_MS) {
+          posted.delete(fp);
+          deletePosted.run(fp);
+        }
+      }
+      ingestAll();
+    },
+    listAlerts() {
+      const now = clock.now();
+      return all()
+        .filter((a) => isFiring(a, now))
+        .map((a) => ({
+          fingerprint: a.fingerprint,
+          labels: a.labels,
+          annotations: a.annotations,
+          startsAt: a.startsAt,
+          ...(a.source === 'api' && a.endsAt !== undefined ? { endsAt: a.endsAt } : {}),
+          updatedAt: a.updatedAt,
+          ...(a.generatorURL ? { generatorURL: a.generatorURL } : {}),
+          receivers: receiversOf(a.labels),
+        }));
+    },
+    receiversFor: (labels) => receiversOf(labels),
+    ack(fingerprint, by, comment) {
+      if (!escalator) return undefined;
+      const now = clock.now();
+      const r = escalator.ack(fingerprint, by, comment, now);
+      if (!r) return undefined;
+      applyEscalation(r.effects, now);
+      log.info({ incident: r.escalation.incidentId, by, fingerprint }, 'incident acknowledged');
+      return r.escalation;
+    },
+    escalations: () => escalator?.list() ?? [],
+    notifications: (state) => outbox.list({ state }),
+    start() {
+      stopping = new AbortController();
+      delivery.start();
+      escalationLoop = escalate();
+      ingestAll();
+    },
+    async stop() {
+      stopping.abort();
+      await escalationLoop;
+      await dispatcher.stop();
+      await delivery.stop();
+    },
+  };
+}
+
+/** The labels (or annotations) every item shares. */
+function common(items: readonly Readonly<Record<string, string>>[]): Record<string, string> {
+  if (items.length === 0) return {};
+  const out: Record<string, string> = { ...items[0]! };
+  for (const it of items.slice(1)) for (const k of Object.keys(out)) if (it[k] !== out[k]) delete out[k];
+  return out;
+}
+
+/** A PostgreSQL target's host for correlation: its DSN host, this machine for loopback and sockets. */
+export function targetHost(dsnHost: string | undefined): string {
+  if (!dsnHost || dsnHost.startsWith('/') || /^(localhost|127\.|::1$)/.test(dsnHost)) return hostname();
+  return dsnHost;
+}
