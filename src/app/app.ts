@@ -10,6 +10,15 @@ import { createScheduler, type ScheduledCollector, type Scheduler } from '../col
 import { createHttpServer } from '../api/server.ts';
 import { registerPrometheusApi } from '../api/prometheus-api.ts';
 import { registerRulesApi } from '../api/rules-api.ts';
+import { registerAlertmanagerApi } from '../api/alertmanager-api.ts';
+import { registerDpmonApi } from '../api/dpmon-api.ts';
+import { openSilenceStore, type SilenceStore } from '../alerts/silences.ts';
+import { parseDsn } from '../config/dsn.ts';
+import { createAlertPipeline, targetHost, type AlertPipeline } from '../notify/pipeline.ts';
+import { createDashboardFeed, createNotifier } from '../notify/registry.ts';
+import type { ChannelType, Notifier } from '../notify/types.ts';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { openAlertStore, type AlertStore } from '../rules/alert-store.ts';
 import { buildRules, runbookBaseUrl } from '../rules/builtin.ts';
 import { createRulesEngine, type RulesEngine } from '../rules/engine.ts';
@@ -54,7 +63,12 @@ export function createApp(config: Config, opts: AppOptions): App {
   let remoteWriter: RemoteWriter | undefined;
   let rules: RulesEngine | undefined;
   let alertStore: AlertStore | undefined;
+  let pipeline: AlertPipeline | undefined;
+  let silences: SilenceStore | undefined;
+  let stateDb: Database.Database | undefined;
   let ready = false;
+  /** the latest notifications of the dashboard channel, for the web dashboard */
+  const dashboardFeed = createDashboardFeed();
   let current = config;
 
   function openHistory(): SqliteStore {
@@ -140,6 +154,48 @@ export function createApp(config: Config, opts: AppOptions): App {
     ];
   }
 
+  function rulesEngine(): RulesEngine {
+    if (!rules) throw new Error('rules engine not started');
+    return rules;
+  }
+
+  /** state.db for the pipeline and silences, the notifiers per receiver and channel, and the pipeline. */
+  function openPipeline(dir: string, listen: { host: string; port: number }, targetConfigs: readonly TargetConfig[]): AlertPipeline {
+    stateDb = new Database(join(dir, 'state.db'));
+    stateDb.pragma('journal_mode = WAL');
+    stateDb.pragma('synchronous = NORMAL');
+    silences = openSilenceStore(stateDb, { clock });
+    const notifiers = new Map<string, Notifier>();
+    const notifyLog = log.child({ component: 'notify' });
+    const notifierFor = (receiver: string, channel: ChannelType): Notifier | undefined => {
+      const key = `${receiver}/${channel}`;
+      let n = notifiers.get(key);
+      if (!n) {
+        n = createNotifier(channel, config.receivers[receiver], config.notificationChannels, { logger: notifyLog, dashboard: dashboardFeed });
+        notifiers.set(key, n);
+      }
+      return n;
+    };
+    // correlation's "same host": a target's DSN host (this machine for loopback and sockets)
+    const hosts = new Map<string, string>();
+    for (const t of targetConfigs) {
+      const parsed = parseDsn(t.dsn);
+      hosts.set(t.name, targetHost('params' in parsed ? parsed.params.host : undefined));
+    }
+    const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+    pipeline = createAlertPipeline({
+      config,
+      db: stateDb,
+      silences,
+      notifierFor,
+      clock,
+      log,
+      externalURL: `http://${host}:${listen.port}`,
+      hostOf: (instance) => hosts.get(instance) ?? instance,
+    });
+    return pipeline;
+  }
+
   return {
     latest,
     async start() {
@@ -160,6 +216,7 @@ export function createApp(config: Config, opts: AppOptions): App {
       const engine = createQueryEngine(history, { rollupWindowMs: config.monitoringIntegration.metricsAggregation.windowSizeMs });
       const listen = opts.listen ?? { host: config.server.host, port: config.server.port };
       alertStore = openAlertStore(dataDir);
+      const alertPipeline = openPipeline(dataDir, listen, targetConfigs);
       rules = createRulesEngine({
         groups: buildRules(config, { runbookBaseUrl: runbookBaseUrl(config, listen) }).groups,
         engine,
@@ -167,6 +224,8 @@ export function createApp(config: Config, opts: AppOptions): App {
         alertStore,
         clock,
         log: log.child({ component: 'rules' }),
+        // after each evaluation with a transition, the pipeline takes the alerts as they now are
+        onEvents: () => alertPipeline.syncRules(rulesEngine().alerts({ includeResolved: true })),
         settings: {
           resolvedRetentionMs: config.rules.resolvedRetentionMs,
           flapWindowMs: config.rules.flapWindowMs,
@@ -203,8 +262,17 @@ export function createApp(config: Config, opts: AppOptions): App {
       });
       registerPrometheusApi(server, { engine, store: history, clock });
       registerRulesApi(server, { rules: () => rules, reload: opts.reloadConfig, authToken: config.server.authToken });
+      registerAlertmanagerApi(server, { alerts: alertPipeline, silences: silences!, inhibitor: alertPipeline.inhibitor, authToken: config.server.authToken, clock });
+      registerDpmonApi(server, {
+        ack: (fp, by, comment) => alertPipeline.ack(fp, by, comment),
+        escalations: () => alertPipeline.escalations(),
+        notifications: (state) => alertPipeline.notifications(state),
+        authToken: config.server.authToken,
+      });
       const address = await server.listen(listen);
       log.info({ address, metrics: config.monitoringIntegration.prometheus.endpoint }, 'dpmon listening');
+      alertPipeline.start();
+      alertPipeline.syncRules(rules.alerts({ includeResolved: true }));
       scheduler.start();
       // rules judge fresh data: after a restart they start once every collector has run, so an alert
       // restored as firing is not resolved by a lookback that still sees the minutes before the stop
@@ -220,10 +288,13 @@ export function createApp(config: Config, opts: AppOptions): App {
     async stop() {
       await server?.close();
       await rules?.stop();
+      await pipeline?.stop();
       await scheduler?.stop();
       await Promise.all(targets.map((t) => t.close()));
       await remoteWriter?.stop();
       alertStore?.close();
+      silences?.close();
+      stateDb?.close();
       await store?.close();
       await embedded?.stop();
     },

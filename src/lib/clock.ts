@@ -32,18 +32,22 @@ export function createManualClock(start = 0): Clock & { advance(ms: number): Pro
     sleep(ms, signal) {
       return new Promise<void>((resolve, reject) => {
         if (signal?.aborted) return reject(signal.reason);
-        const sleeper = { until: now + ms, resolve };
-        sleepers.push(sleeper);
-        signal?.addEventListener(
-          'abort',
-          () => {
-            // a sleeper that already woke is gone from the list: never splice(-1) someone else
-            const i = sleepers.indexOf(sleeper);
-            if (i >= 0) sleepers.splice(i, 1);
-            reject(signal.reason);
+        const onAbort = () => {
+          // a sleeper that already woke is gone from the list: never splice(-1) someone else
+          const i = sleepers.indexOf(sleeper);
+          if (i >= 0) sleepers.splice(i, 1);
+          reject(signal?.reason);
+        };
+        // woken normally, it stops listening: a loop sleeping on one long-lived signal must not pile up listeners
+        const sleeper = {
+          until: now + ms,
+          resolve: () => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
           },
-          { once: true },
-        );
+        };
+        sleepers.push(sleeper);
+        signal?.addEventListener('abort', onAbort, { once: true });
       });
     },
     async advance(ms) {

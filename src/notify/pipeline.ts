@@ -16,7 +16,7 @@ import { createInhibitor, type Inhibitor } from '../alerts/inhibit.ts';
 import type { SilenceStore } from '../alerts/silences.ts';
 import { createTimeIntervals } from '../alerts/time-intervals.ts';
 import type { ApiAlertInput, PostedAlert } from '../api/alertmanager-api.ts';
-import { createDispatcher, groupLabelsOf, matchRoutes, receiverChannels, receiverOf, routeTreeFromConfig, type Dispatcher, type GroupFlushState, type GroupStateStore, type Route } from '../dispatch/index.ts';
+import { createDispatcher, groupLabelsOf, matchRoutes, receiverChannels, receiverOf, severityReceiver, routeTreeFromConfig, type Dispatcher, type GroupFlushState, type GroupStateStore, type Route } from '../dispatch/index.ts';
 import type { Alert } from '../rules/engine.ts';
 import { createDelivery, type Delivery } from './delivery.ts';
 import { createEscalator, type EscalationEffect, type Escalator } from './escalation.ts';
@@ -70,7 +70,8 @@ export interface AlertPipeline {
 }
 
 export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
-  const { config, db, clock, log } = opts;
+  const { config, db, clock } = opts;
+  const log = opts.log.child({ component: 'pipeline' });
   const outbox: Outbox = createOutbox(db);
   const escalator: Escalator | undefined = config.escalationProcedures.levels.length
     ? createEscalator(
@@ -78,7 +79,7 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
         config.escalationProcedures.levels.map((l) => ({ level: l.level, responder: l.responder, timeoutMs: l.timeoutMs })),
       )
     : undefined;
-  const delivery: Delivery = createDelivery({ outbox, channels: CHANNELS, notifierFor: opts.notifierFor, clock, log: log.child({ component: 'delivery' }), ...opts.delivery });
+  const delivery: Delivery = createDelivery({ outbox, channels: CHANNELS, notifierFor: opts.notifierFor, clock, log: opts.log.child({ component: 'delivery' }), ...opts.delivery });
   const intervals = createTimeIntervals(config.timeIntervals);
   const routes: Route = routeTreeFromConfig(config);
   const ac = config.monitoringIntegration.alertCorrelation;
@@ -152,20 +153,31 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
       .filter((a) => isFiring(a, now))
       .map((a) => ({ fingerprint: a.fingerprint, labels: a.labels, status: 'firing' as const }));
     // a route's mute_time_intervals silence it while active; its active_time_intervals while none is
-    if (intervals.activeOf(route.opts.muteTimeIntervals, now).length > 0) return true;
-    if (route.opts.activeTimeIntervals.length > 0 && intervals.activeOf(route.opts.activeTimeIntervals, now).length === 0) return true;
+    if (intervals.activeOf(route.opts.muteTimeIntervals, now).length > 0) return false;
+    if (route.opts.activeTimeIntervals.length > 0 && intervals.activeOf(route.opts.activeTimeIntervals, now).length === 0) return false;
     const kept = alerts.filter((a) => {
       if (a.status === 'resolved') return true;
       if (opts.silences.mutes(a.labels, now).length > 0) return false;
       return inhibitor.mutes(a.labels, firingActive, a.fingerprint) === undefined;
     });
     const firing = kept.filter((a) => a.status === 'firing');
-    // resolved alerts alone are only worth a message when their firing was notified: the dispatcher tracks that
-    if (kept.length === 0) return true;
-    const severity = kept.reduce<Severity>((s, a) => (RANK[(a.labels.severity as Severity) ?? 'medium'] > RANK[s] ? (a.labels.severity as Severity) : s), 'low');
+    // everything muted: refuse the flush, so the dispatcher records nothing as notified and tries again
+    // at the next group_interval (a silence that ends then lets it through, as Alertmanager's nflog does)
+    if (kept.length === 0) return false;
     const lead = firing[0] ?? kept[0]!;
     const incident = correlation.incidents.get(lead.fingerprint) ?? lastIncident.get(groupKey);
     if (incident) lastIncident.set(groupKey, incident);
+    // the root of an incident notifies for all of it (its consequences are inhibited), at the incident's
+    // highest severity: an inactive slot (medium) filling a disk (high) pages; a route with its own
+    // receiver keeps it, the default route picks the receiver of that severity
+    let severity = kept.reduce<Severity>((s, a) => (RANK[severityOfLabels(a.labels)] > RANK[s] ? severityOfLabels(a.labels) : s), 'low');
+    if (incident && incident.rootFingerprint === lead.fingerprint) {
+      const top = incidentSeverity(incident.id, now);
+      if (RANK[top] > RANK[severity]) {
+        severity = top;
+        if (route.opts.receiver === undefined) receiver = severityReceiver(severity);
+      }
+    }
     const n: Notification = {
       id: `${fingerprintOf({ groupKey })}:${now}`,
       receiver,
@@ -191,12 +203,22 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
   }
   const lastIncident = new Map<string, NonNullable<Notification['incident']>>();
 
-  const dispatcher: Dispatcher<PipelineAlert> = createDispatcher<PipelineAlert>({ routes, clock, onFlush, state: groupState, log: log.child({ component: 'dispatch' }) });
+  const dispatcher: Dispatcher<PipelineAlert> = createDispatcher<PipelineAlert>({ routes, clock, onFlush, state: groupState, log: opts.log.child({ component: 'dispatch' }) });
 
   function ingestAll() {
     const now = clock.now();
     recorrelate(now);
     dispatcher.ingest(all());
+  }
+
+  /** The highest severity among the firing alerts of an incident: its root notifies for all of it. */
+  function incidentSeverity(incidentId: string, now: number): Severity {
+    let top: Severity = 'low';
+    for (const a of all()) {
+      if (!isFiring(a, now) || correlation.incidents.get(a.fingerprint)?.id !== incidentId) continue;
+      if (RANK[severityOfLabels(a.labels)] > RANK[top]) top = severityOfLabels(a.labels);
+    }
+    return top;
   }
 
   let stopping = new AbortController();
@@ -327,6 +349,11 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
       await delivery.stop();
     },
   };
+}
+
+function severityOfLabels(labels: Labels): Severity {
+  const s = labels.severity;
+  return s === 'high' || s === 'medium' || s === 'low' ? s : 'medium';
 }
 
 /** The labels (or annotations) every item shares. */
