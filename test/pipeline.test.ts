@@ -104,6 +104,20 @@ describe('alert pipeline', () => {
     assert.equal((pd.payload.custom_details.impact as { summary: string }).summary, 'also affected: disk_usage on db1, replication_delay on pg');
   });
 
+  it('classifies a posted critical alert as high before routing it: it pages', async () => {
+    const { clock, pipeline } = open();
+    const mark = recv.requests.length;
+    post(pipeline, { alertname: 'StreamLagCritical', service: 'stream_processing', severity: 'critical' }, 'stream lag 120s', T0);
+    await advance(clock, 35_000);
+    await pipeline.stop();
+    const page = since(mark).find((r) => r.path === '/pd')!.json as { payload: { severity: string; custom_details: { alerts: { labels: Record<string, string> }[] } } };
+    assert.equal(page.payload.severity, 'critical');
+    assert.deepEqual(
+      [page.payload.custom_details.alerts[0]!.labels.severity, page.payload.custom_details.alerts[0]!.labels.original_severity],
+      ['high', 'critical'],
+    );
+  });
+
   it('a silence mutes a matching alert; it notifies once the silence is expired', async () => {
     const { clock, pipeline, silences } = open();
     const mark = recv.requests.length;

@@ -10,6 +10,7 @@ import type { Config } from '../config/index.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import { fingerprintOf } from '../model/fingerprint.ts';
+import { classifySeverity } from '../model/severity.ts';
 import type { Labels } from '../model/labels.ts';
 import { correlate, type Correlation } from '../alerts/correlate.ts';
 import { createInhibitor, type Inhibitor } from '../alerts/inhibit.ts';
@@ -281,7 +282,9 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
     postAlerts(list) {
       const now = clock.now();
       for (const p of list) {
-        const labels = p.labels;
+        // classified before routing: critical → high, warning → medium, info → low (the poster's value kept)
+        const severity = classifySeverity(p.labels.severity);
+        const labels: Labels = p.labels.severity === severity ? p.labels : { ...p.labels, severity, ...(p.labels.severity !== undefined ? { original_severity: p.labels.severity } : {}) };
         const fp = fingerprintOf(labels);
         const endsAt = p.endsAt ?? now + RESOLVE_TIMEOUT_MS;
         const prev = posted.get(fp);

@@ -7,6 +7,9 @@ import type { Labels } from '../model/labels.ts';
 import { parseExpr } from '../query/index.ts';
 import type { AlertRuleDef, RecordRuleDef, RuleDef, RuleGroupDef, RuleProblem, Severity, ThresholdCondition, Unit, WindowFunction } from './rule.ts';
 import { compileTemplate, type CompiledTemplate } from './template.ts';
+import { classifySeverity } from '../model/severity.ts';
+
+export { classifySeverity };
 
 /** A rule without recovery_threshold resolves 5 % below (above, for "below" rules) its threshold. */
 export const DEFAULT_RECOVERY_RATIO = 0.95;
@@ -505,26 +508,6 @@ export function buildRules(config: Config, opts: { runbookBaseUrl?: string } = {
     groups.push({ name: g.name, intervalMs: g.intervalMs ?? evalMs, source: `prometheus_config.rules[${gi}]`, rules });
   });
   return { groups, problems };
-}
-
-/** critical → high, warning → medium, info/none → low; high/medium/low kept; anything else medium. */
-export function classifySeverity(label: string | undefined): Severity {
-  switch ((label ?? '').toLowerCase()) {
-    case 'critical':
-    case 'high':
-    case 'page':
-      return 'high';
-    case 'warning':
-    case 'medium':
-      return 'medium';
-    case 'info':
-    case 'informational':
-    case 'low':
-    case 'none':
-      return 'low';
-    default:
-      return 'medium';
-  }
 }
 
 function describeThreshold(t: Threshold): string {
