@@ -488,6 +488,39 @@ const dashboards = z.record(
 
 const autoRemediation = obj({ actions: z.array(obj({ trigger: name, action: name, threshold })) });
 
+// ---------------------------------------------------------------- remediation (added: the engine's own settings)
+
+const hook = obj(
+  {
+    /** argv of a command run without a shell; the trigger is passed as DPMON_* environment variables */
+    command: z.array(z.string()).min(1).optional(),
+    /** a URL the trigger is POSTed to as JSON */
+    url: httpUrl.optional(),
+    timeout: duration.optional(),
+  },
+  ['timeout'],
+);
+const remediation = obj(
+  {
+    /** enforce: act; dry_run: record what would be done; approve: wait for `dpmon remediation approve ID` */
+    mode: z.enum(['enforce', 'dry_run', 'approve']),
+    protected_roles: strList,
+    protected_applications: strList,
+    rate_limit: obj({ max_actions: posInt, window: duration }, ['window']),
+    approval_timeout: duration,
+    /** a rule that failed to fix its alert this many times in a row stops until the alert resolves */
+    max_failed_verifications: posInt,
+    /** cooldown of actions the spec gives none */
+    default_cooldown: duration,
+    /** where compress_logs and rotate_backups work (the spec names /logs among monitored paths; backups have no path) */
+    log_paths: strList,
+    backup_paths: strList,
+    /** effects outside dpmon (scale_compute, auto_scale, clear_caches, …): a command or webhook per action name */
+    hooks: z.record(name, hook),
+  },
+  ['approval_timeout', 'default_cooldown'],
+);
+
 const escalationProcedures = obj({ levels: z.array(obj({ level: posInt, responder: name, timeout: duration }, ['timeout'])) });
 
 // ---------------------------------------------------------------- resource_monitoring, audit, compliance
@@ -821,6 +854,7 @@ export const configSchema = obj({
   prometheus_config: prometheusConfig,
   dashboards,
   auto_remediation: autoRemediation,
+  remediation,
   escalation_procedures: escalationProcedures,
   resource_monitoring: resourceMonitoring,
   audit_config: auditConfig,

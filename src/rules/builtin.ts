@@ -333,6 +333,37 @@ export function buildRules(config: Config, opts: { runbookBaseUrl?: string } = {
     });
   }
 
+  // ---- the cache hit ratio auto_remediation's low_cache_hit_ratio trigger watches (ANALYZE helps the planner)
+  {
+    const source = 'auto_remediation.low_cache_hit_ratio';
+    const t = config.autoRemediation.actions.find((a) => a.trigger === 'low_cache_hit_ratio')?.threshold;
+    const threshold = t && t.kind === 'percent' ? t.value : 50;
+    const hit = 'sum by (instance, datname) (rate(pg_stat_database_blks_hit[5m]))';
+    const read = 'sum by (instance, datname) (rate(pg_stat_database_blks_read[5m]))';
+    groups.push({
+      name: source,
+      intervalMs: 60_000,
+      source,
+      rules: [
+        alert({
+          group: source,
+          name: 'low_cache_hit_ratio',
+          // databases without block traffic have no ratio (the `> 0` drops them) rather than 0 %
+          expr: `100 * ${hit} / ((${hit} + ${read}) > 0)`,
+          unit: 'percent',
+          source,
+          condition: { direction: 'below', threshold, recovery: Math.min(100, threshold / DEFAULT_RECOVERY_RATIO) },
+          consecutive: 3,
+          labels: { severity: 'low' },
+          annotations: {
+            summary: compileTemplate('cache hit ratio of {{ $labels.instance }}/{{ $labels.datname }} is {{ $value | printf "%.0f" }}%'),
+            runbook_url: compileTemplate(runbook('low_cache_hit_ratio')),
+          },
+        }),
+      ],
+    });
+  }
+
   // ---- target down: a target that does not answer is an alert of its own, and holds the others
   groups.push({
     name: 'targets',

@@ -1,0 +1,253 @@
+// The remediation engine: decides whether an action may run for a breaching alert, and records every
+// decision. Guards, in order: the rule's threshold; stale data (the alert was not just evaluated); the
+// grace period (the breach must have lasted); one action at a time per target; the per-target rate
+// limit; the rule's cooldown; a rule that failed to fix its alert N times in a row stops. Then the
+// mode: `dry_run` records the plan and does nothing, `approve` parks it until approved (or expired),
+// `enforce` executes. After executing, the next look at the alert verifies: fixed or not fixed.
+// Everything — plan, approval, execution, dry-run, outcome with before and after — goes to the audit log
+// before the next step. State that guards need across restarts lives in state.db.
+import type Database from 'better-sqlite3';
+import type { Clock } from '../lib/clock.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { Labels } from '../model/labels.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { Action, ActionContext, ActionPlan, RemediationTrigger } from './types.ts';
+
+export type RemediationMode = 'enforce' | 'dry_run' | 'approve';
+
+/** One configured remediation: which alerts trigger which action, under which guards. */
+export interface RemediationRule {
+  /** the config key path, e.g. `auto_remediation.actions[0]` */
+  readonly id: string;
+  readonly action: string;
+  /** alertnames that trigger it (and, when set, the label values they must carry) */
+  readonly alertnames: readonly string[];
+  readonly labels?: Labels;
+  readonly direction: 'above' | 'below';
+  /** in the alert value's unit; absent: any firing alert triggers */
+  readonly threshold?: number;
+  readonly cooldownMs: number;
+  readonly gracePeriodMs: number;
+}
+
+export interface TriggerAlert {
+  readonly fingerprint: string;
+  readonly labels: Labels;
+  readonly value?: number;
+  /** when the breach started */
+  readonly activeAt: number;
+  /** when the value was last evaluated */
+  readonly evaluatedAt: number;
+}
+
+export interface RemediatorOptions {
+  readonly rules: readonly RemediationRule[];
+  readonly actions: ReadonlyMap<string, Action>;
+  readonly audit: AuditLog;
+  readonly db: Database.Database;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly mode: RemediationMode;
+  /** the context an action runs in for a target (a PostgreSQL session, allowed roots, protections) */
+  readonly contextFor: (action: Action, target: string | undefined, signal: AbortSignal) => Promise<ActionContext>;
+  /** per target: at most `max` executions in `windowMs` */
+  readonly rateLimit: { readonly max: number; readonly windowMs: number };
+  readonly approvalTimeoutMs: number;
+  /** an alert value older than this is stale: no action on it */
+  readonly staleMs: number;
+  /** failed verifications in a row after which a rule stops for that target */
+  readonly maxFailedVerifications: number;
+}
+
+export interface PendingApproval {
+  readonly id: string;
+  readonly rule: string;
+  readonly target?: string;
+  readonly fingerprint: string;
+  readonly plan: ActionPlan;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
+export interface Remediator {
+  /** looks at the firing alerts of one evaluation; runs what the guards allow, one at a time */
+  consider(alerts: readonly TriggerAlert[]): Promise<void>;
+  approve(id: string, by: string): Promise<'executed' | 'unknown' | 'expired'>;
+  pending(): PendingApproval[];
+}
+
+interface GuardState {
+  lastRun: number;
+  failures: number;
+  disabled: boolean;
+  /** an execution waiting for verification: the alert it was for */
+  verify?: { fingerprint: string; at: number };
+  runs: number[];
+}
+
+export function createRemediator(opts: RemediatorOptions): Remediator {
+  const { db, audit, clock, log } = opts;
+  db.exec('CREATE TABLE IF NOT EXISTS remediation_state (key TEXT PRIMARY KEY, body TEXT NOT NULL)');
+  db.exec('CREATE TABLE IF NOT EXISTS remediation_approvals (id TEXT PRIMARY KEY, body TEXT NOT NULL)');
+  const putState = db.prepare('INSERT OR REPLACE INTO remediation_state (key, body) VALUES (?, ?)');
+  const getState = db.prepare('SELECT body FROM remediation_state WHERE key = ?').pluck(true);
+  const putApproval = db.prepare('INSERT OR REPLACE INTO remediation_approvals (id, body) VALUES (?, ?)');
+  const delApproval = db.prepare('DELETE FROM remediation_approvals WHERE id = ?');
+  const allApprovals = db.prepare('SELECT body FROM remediation_approvals').pluck(true);
+  /** per target: executions in the rate-limit window (shared by all rules of that target) */
+  const targetRuns = new Map<string, number[]>();
+  const busy = new Set<string>();
+
+  const stateKey = (rule: RemediationRule, target: string | undefined) => `${rule.id}@${target ?? 'host'}`;
+  const load = (key: string): GuardState => {
+    const body = getState.get(key) as string | undefined;
+    return body ? (JSON.parse(body) as GuardState) : { lastRun: -Infinity, failures: 0, disabled: false, runs: [] };
+  };
+  const save = (key: string, s: GuardState) => putState.run(key, JSON.stringify({ ...s, lastRun: Number.isFinite(s.lastRun) ? s.lastRun : -1e15 }));
+  const record = (kind: string, rule: RemediationRule, target: string | undefined, fingerprint: string, details: Record<string, unknown>, actor = 'dpmon') =>
+    audit.append({ at: clock.now(), kind: `remediation.${kind}`, actor, target, subject: rule.id, details: { action: rule.action, fingerprint, ...details } });
+
+  const breaches = (rule: RemediationRule, a: TriggerAlert) => {
+    if (!rule.alertnames.includes(a.labels.alertname ?? '')) return false;
+    if (rule.labels && Object.entries(rule.labels).some(([k, v]) => a.labels[k] !== v)) return false;
+    if (rule.threshold === undefined) return true;
+    if (a.value === undefined) return false;
+    return rule.direction === 'above' ? a.value >= rule.threshold : a.value <= rule.threshold;
+  };
+
+  async function execute(rule: RemediationRule, action: Action, target: string | undefined, fingerprint: string, plan: ActionPlan, actor: string): Promise<void> {
+    const key = stateKey(rule, target);
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(new Error('remediation timed out')), 120_000);
+    try {
+      const ctx = await opts.contextFor(action, target, ac.signal);
+      const outcome = await action.execute(plan, ctx);
+      const s = load(key);
+      const now = clock.now();
+      s.lastRun = now;
+      s.verify = { fingerprint, at: now };
+      save(key, s);
+      const runs = (targetRuns.get(target ?? 'host') ?? []).concat(now);
+      targetRuns.set(target ?? 'host', runs);
+      record(outcome.ok ? 'executed' : 'failed', rule, target, fingerprint, { steps: outcome.done, failed: outcome.failed, before: plan.before, after: outcome.after }, actor);
+      log.info({ rule: rule.id, action: rule.action, target, ok: outcome.ok, before: plan.before, after: outcome.after }, 'remediation executed');
+    } catch (err) {
+      record('failed', rule, target, fingerprint, { error: (err as Error).message, before: plan.before }, actor);
+      log.error({ err, rule: rule.id, action: rule.action, target }, 'remediation failed');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** the outcome of the last execution, judged by whether its alert still breaches */
+  function verify(alerts: readonly TriggerAlert[]) {
+    for (const rule of opts.rules) {
+      for (const target of new Set([...alerts.map((a) => a.labels.instance), undefined])) {
+        const key = stateKey(rule, target);
+        const s = load(key);
+        if (!s.verify) continue;
+        const a = alerts.find((x) => x.fingerprint === s.verify!.fingerprint);
+        if (a && a.evaluatedAt <= s.verify.at) continue; // not evaluated since: wait
+        const fixed = !a || !breaches(rule, a);
+        s.failures = fixed ? 0 : s.failures + 1;
+        record('verified', rule, target, s.verify.fingerprint, { fixed, value: a?.value, failures: s.failures });
+        s.verify = undefined;
+        if (!fixed && s.failures >= opts.maxFailedVerifications) {
+          s.disabled = true;
+          record('gave_up', rule, target, a?.fingerprint ?? '', { failures: s.failures });
+          log.error({ rule: rule.id, action: rule.action, target, failures: s.failures }, 'remediation did not fix its alert; not trying again until the alert resolves');
+        }
+        save(key, s);
+      }
+    }
+  }
+
+  return {
+    async consider(alerts) {
+      const now = clock.now();
+      verify(alerts);
+      for (const rule of opts.rules) {
+        const action = opts.actions.get(rule.action);
+        if (!action) continue; // registry problems are reported by config checks
+        for (const a of alerts) {
+          const target = a.labels.instance;
+          const key = stateKey(rule, target);
+          const s = load(key);
+          if (!breaches(rule, a)) {
+            if (s.disabled && rule.alertnames.includes(a.labels.alertname ?? '')) {
+              // the alert is back under the threshold: the rule may try again next time
+              s.disabled = false;
+              s.failures = 0;
+              save(key, s);
+            }
+            continue;
+          }
+          if (s.disabled) continue;
+          if (now - a.evaluatedAt > opts.staleMs) continue;
+          if (now - a.activeAt < rule.gracePeriodMs) continue;
+          if (s.verify) continue; // the last execution is not verified yet
+          if (now - s.lastRun < rule.cooldownMs) continue;
+          const tkey = target ?? 'host';
+          const runs = (targetRuns.get(tkey) ?? []).filter((t) => now - t < opts.rateLimit.windowMs);
+          targetRuns.set(tkey, runs);
+          if (runs.length >= opts.rateLimit.max) {
+            record('rate_limited', rule, target, a.fingerprint, { max: opts.rateLimit.max, windowMs: opts.rateLimit.windowMs });
+            continue;
+          }
+          if (busy.has(tkey)) continue;
+          busy.add(tkey);
+          try {
+            const ac = new AbortController();
+            const ctx = await opts.contextFor(action, target, ac.signal);
+            const trigger: RemediationTrigger = { fingerprint: a.fingerprint, alertname: a.labels.alertname ?? '', labels: a.labels, value: a.value, threshold: rule.threshold };
+            const plan = await action.plan(trigger, ctx);
+            if (!plan || plan.steps.length === 0) {
+              record('skipped', rule, target, a.fingerprint, { reason: plan?.reason ?? 'nothing to do', before: plan?.before ?? {} });
+              s.lastRun = now; // a skip counts for the cooldown: no re-planning every evaluation
+              save(key, s);
+              continue;
+            }
+            record('planned', rule, target, a.fingerprint, { steps: plan.steps, before: plan.before, mode: opts.mode });
+            if (opts.mode === 'dry_run') {
+              record('dry_run', rule, target, a.fingerprint, { wouldRun: plan.steps.map((x) => x.command), before: plan.before });
+              s.lastRun = now;
+              save(key, s);
+              continue;
+            }
+            if (opts.mode === 'approve') {
+              const id = `${rule.id}@${tkey}:${now}`.replace(/[^a-zA-Z0-9@:._-]/g, '_');
+              const p: PendingApproval = { id, rule: rule.id, ...(target ? { target } : {}), fingerprint: a.fingerprint, plan, createdAt: now, expiresAt: now + opts.approvalTimeoutMs };
+              putApproval.run(id, JSON.stringify(p));
+              record('awaiting_approval', rule, target, a.fingerprint, { id, expiresAt: p.expiresAt, steps: plan.steps });
+              s.lastRun = now;
+              save(key, s);
+              continue;
+            }
+            await execute(rule, action, target, a.fingerprint, plan, 'dpmon');
+          } catch (err) {
+            record('failed', rule, target, a.fingerprint, { error: (err as Error).message });
+            log.error({ err, rule: rule.id }, 'remediation planning failed');
+          } finally {
+            busy.delete(tkey);
+          }
+        }
+      }
+    },
+    async approve(id, by) {
+      const body = (allApprovals.all() as string[]).map((b) => JSON.parse(b) as PendingApproval).find((p) => p.id === id);
+      if (!body) return 'unknown';
+      delApproval.run(id);
+      const rule = opts.rules.find((r) => r.id === body.rule);
+      const action = rule && opts.actions.get(rule.action);
+      if (!rule || !action) return 'unknown';
+      if (clock.now() > body.expiresAt) {
+        record('approval_expired', rule, body.target, body.fingerprint, { id }, by);
+        return 'expired';
+      }
+      record('approved', rule, body.target, body.fingerprint, { id }, by);
+      await execute(rule, action, body.target, body.fingerprint, body.plan, by);
+      return 'executed';
+    },
+    pending: () => (allApprovals.all() as string[]).map((b) => JSON.parse(b) as PendingApproval).filter((p) => p.expiresAt >= clock.now()),
+  };
+}

@@ -1,0 +1,73 @@
+// The contract of remediation actions (design.md §4, issue 7): an action plans what it would do for an
+// alert, from fresh data, and executes that plan; the remediation engine around it owns modes
+// (enforce, dry_run, approve), cooldowns, rate limits, grace periods, one action at a time per target,
+// verification and the audit trail. Actions live in src/remediate/actions/<name>.ts, one per file,
+// registered by name (registry.ts). An action never decides whether it may run, only what it would do.
+import type { Logger } from '../lib/logger.ts';
+import type { Labels } from '../model/labels.ts';
+
+/** What triggered the action: the alert (or breach) as the pipeline sees it. */
+export interface RemediationTrigger {
+  readonly fingerprint: string;
+  readonly alertname: string;
+  readonly labels: Labels;
+  /** the value that breached, in the rule's unit */
+  readonly value?: number;
+  /** the action's own threshold from config, in the same unit (percent, ms, ...) */
+  readonly threshold?: number;
+}
+
+/** A PostgreSQL connection an action may use: dpmon's own session on that target. */
+export interface PgSession {
+  query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<{ rows: R[] }>;
+}
+
+export interface ActionContext {
+  readonly target?: string;
+  /** present for PostgreSQL actions: a session as dpmon's monitoring role (application_name dpmon) */
+  readonly pg?: PgSession;
+  /** roles and application names whose sessions are never terminated or cancelled, beyond superusers, replication and dpmon itself */
+  readonly protectedRoles: readonly string[];
+  readonly protectedApplications: readonly string[];
+  /** directories file actions may touch (their configured paths); nothing outside, no symlink out */
+  readonly allowedRoots: readonly string[];
+  /** epoch ms; actions compare file ages with it */
+  readonly now: number;
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+}
+
+/** One step of a plan, in words and in the exact SQL or command, for the audit trail and dry-run. */
+export interface PlannedStep {
+  readonly description: string;
+  /** e.g. `SELECT pg_terminate_backend(4242)` or `gzip /logs/app.log.3` */
+  readonly command: string;
+}
+
+export interface ActionPlan {
+  readonly action: string;
+  readonly steps: readonly PlannedStep[];
+  /** the measurement before acting, e.g. { connections_used_pct: 91 } */
+  readonly before: Readonly<Record<string, number>>;
+  /** why nothing is planned, when steps is empty */
+  readonly reason?: string;
+}
+
+export interface ActionOutcome {
+  readonly ok: boolean;
+  /** steps that did what they said */
+  readonly done: readonly PlannedStep[];
+  /** steps that failed, with the error (e.g. permission denied to terminate) */
+  readonly failed: readonly { readonly step: PlannedStep; readonly error: string }[];
+  /** the measurement after acting */
+  readonly after: Readonly<Record<string, number>>;
+}
+
+export interface Action {
+  readonly name: string;
+  /** what it acts on: a PostgreSQL target, the host's files, the host's processes, or an external hook */
+  readonly kind: 'postgres' | 'files' | 'process' | 'hook';
+  /** null: nothing to do (already under the threshold, nothing old enough, …) */
+  plan(trigger: RemediationTrigger, ctx: ActionContext): Promise<ActionPlan | null>;
+  execute(plan: ActionPlan, ctx: ActionContext): Promise<ActionOutcome>;
+}
