@@ -17,6 +17,7 @@ Usage:
   dpmon config print [--config PATH]...
   dpmon alerts [--url URL] [--json] [--config PATH]...
   dpmon ack FINGERPRINT [--by NAME] [--comment TEXT] [--url URL] [--config PATH]...
+  dpmon remediation list|approve ID [--by NAME] [--json] [--url URL] [--config PATH]...
   dpmon COMMAND --help
 
 --config takes a YAML file or a folder of *.yaml fragments (merged in name order) and may repeat.
@@ -69,6 +70,14 @@ Options:
   --by NAME      who acknowledges (default: $USER)
   --comment TEXT why, or what is being done
   --url URL      the running instance (default http://<server.listen>)
+`;
+
+HELP.remediation = `Usage: dpmon remediation list [--json] [--url URL]
+       dpmon remediation approve ID [--by NAME] [--url URL]
+
+list: the remediation audit trail of a running dpmon (plans, dry runs, approvals, executions and their
+outcomes with before and after values) and the plans waiting for approval (GET /api/dpmon/remediations).
+approve: runs a plan waiting for approval (remediation.mode: approve); exit 1 when it is unknown or expired.
 `;
 
 const OPTIONS = {
@@ -126,6 +135,8 @@ async function main(argv: string[]): Promise<number> {
       return alerts(values);
     case 'ack':
       return ack(sub, values);
+    case 'remediation':
+      return remediation(sub, positionals[2], values);
     default:
       return unknownCommand(command);
   }
@@ -161,6 +172,55 @@ async function ack(fingerprint: string | undefined, values: { url?: string; by?:
       return EXIT_RUNTIME;
     }
     process.stdout.write(`acknowledged incident ${body.data!.incidentId} at level ${body.data!.level} (${body.data!.responder})${body.data!.rootCause ? `: ${body.data!.rootCause}` : ''}\n`);
+    return EXIT_OK;
+  } catch (err) {
+    process.stderr.write(`dpmon: cannot reach ${base}: ${(err as Error).message}\n`);
+    return EXIT_RUNTIME;
+  }
+}
+
+async function remediation(sub: string | undefined, id: string | undefined, values: { url?: string; by?: string; json?: boolean; config?: string[] }): Promise<number> {
+  if (sub !== 'list' && sub !== 'approve') {
+    process.stderr.write(`dpmon: remediation needs list or approve\n\n${HELP.remediation}`);
+    return EXIT_USAGE;
+  }
+  if (sub === 'approve' && !id) {
+    process.stderr.write(`dpmon: remediation approve needs the ID of a pending plan\n`);
+    return EXIT_USAGE;
+  }
+  const base = instanceUrl(values);
+  if (!base) return EXIT_USAGE;
+  const token = process.env.DPMON_AUTH_TOKEN ?? (values.config ? load(values.config)?.config.server.authToken : undefined);
+  try {
+    if (sub === 'approve') {
+      const res = await fetch(`${base}/api/dpmon/remediations/${encodeURIComponent(id!)}/approve`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify({ by: values.by ?? process.env.USER ?? 'cli' }),
+        signal: AbortSignal.timeout(150_000),
+      });
+      const body = (await res.json()) as { error?: string };
+      if (!res.ok) {
+        process.stderr.write(`dpmon: approval refused (HTTP ${res.status}): ${body.error ?? ''}\n`);
+        return EXIT_RUNTIME;
+      }
+      process.stdout.write(`approved and executed ${id}\n`);
+      return EXIT_OK;
+    }
+    const res = await fetch(`${base}/api/dpmon/remediations`, { signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const body = (await res.json()) as { data: { pending: { id: string; rule: string; target?: string; expiresAt: string }[]; events: { at: string; kind: string; target?: string; subject?: string; details: Record<string, unknown> }[] } };
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+      return EXIT_OK;
+    }
+    for (const p of body.data.pending) process.stdout.write(`PENDING  ${p.id}  ${p.rule}  target=${p.target ?? 'host'}  expires ${p.expiresAt}\n`);
+    for (const e of body.data.events) {
+      const d = e.details;
+      const extra = [d.action, d.before ? `before=${JSON.stringify(d.before)}` : '', d.after ? `after=${JSON.stringify(d.after)}` : '', d.reason ?? d.error ?? ''].filter(Boolean).join(' ');
+      process.stdout.write(`${e.at}  ${e.kind.replace(/^remediation\./, '').padEnd(17)} ${(e.target ?? 'host').padEnd(10)} ${e.subject ?? ''}  ${extra}\n`);
+    }
+    if (!body.data.pending.length && !body.data.events.length) process.stdout.write('no remediation recorded\n');
     return EXIT_OK;
   } catch (err) {
     process.stderr.write(`dpmon: cannot reach ${base}: ${(err as Error).message}\n`);

@@ -3,6 +3,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Escalation } from '../notify/escalation.ts';
 import type { OutboxRow, OutboxState } from '../notify/outbox.ts';
+import type { AuditEvent } from '../audit/audit-log.ts';
+import type { PendingApproval } from '../remediate/remediator.ts';
 
 export interface DpmonApiOptions {
   /** acknowledges the incident of an alert; undefined: no active escalation holds that fingerprint */
@@ -10,6 +12,12 @@ export interface DpmonApiOptions {
   readonly escalations: () => readonly Escalation[];
   readonly notifications: (state?: OutboxState) => readonly OutboxRow[];
   readonly authToken?: string;
+  /** the remediation audit trail and approvals; absent: the endpoints answer 503 */
+  readonly remediation?: {
+    readonly events: (limit: number) => readonly AuditEvent[];
+    readonly pending: () => readonly PendingApproval[];
+    readonly approve: (id: string, by: string) => Promise<'executed' | 'unknown' | 'expired'>;
+  };
 }
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
@@ -44,6 +52,30 @@ export function registerDpmonApi(app: FastifyInstance, opts: DpmonApiOptions): v
     const e = opts.ack(fingerprint, (body.by as string | undefined) ?? 'api', (body.comment as string | undefined) ?? '');
     if (!e) return reply.code(404).send({ status: 'error', error: `no escalating incident holds alert ${fingerprint} (unknown, already acknowledged, or resolved)` });
     return { status: 'success', data: escalationJson(e) };
+  });
+  app.get('/api/dpmon/remediations', async (req, reply) => {
+    if (!opts.remediation) return reply.code(503).send({ status: 'error', error: 'remediation is not running' });
+    const limit = Number((req.query as { limit?: string }).limit ?? 200);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) return reply.code(400).send({ status: 'error', error: 'limit must be an integer from 1 to 10000' });
+    return {
+      status: 'success',
+      data: {
+        pending: opts.remediation.pending().map((p) => ({ ...p, createdAt: iso(p.createdAt), expiresAt: iso(p.expiresAt) })),
+        events: opts.remediation.events(limit).map((e) => ({ ...e, at: iso(e.at) })),
+      },
+    };
+  });
+  app.post('/api/dpmon/remediations/:id/approve', async (req, reply) => {
+    if (opts.authToken && req.headers.authorization !== `Bearer ${opts.authToken}`)
+      return reply.code(401).send({ status: 'error', error: 'approving needs the server.auth_token as a Bearer token' });
+    if (!opts.remediation) return reply.code(503).send({ status: 'error', error: 'remediation is not running' });
+    const { id } = req.params as { id: string };
+    const by = ((req.body ?? {}) as { by?: unknown }).by;
+    if (by !== undefined && typeof by !== 'string') return reply.code(400).send({ status: 'error', error: '"by" must be a string' });
+    const r = await opts.remediation.approve(id, (by as string | undefined) ?? 'api');
+    if (r === 'unknown') return reply.code(404).send({ status: 'error', error: `no remediation waits for approval under id ${JSON.stringify(id)}` });
+    if (r === 'expired') return reply.code(409).send({ status: 'error', error: `remediation ${id} waited too long for approval and expired` });
+    return { status: 'success', data: { id, outcome: r } };
   });
   app.get('/api/dpmon/escalations', async () => ({ status: 'success', data: opts.escalations().map(escalationJson) }));
   app.get('/api/dpmon/notifications', async (req, reply) => {

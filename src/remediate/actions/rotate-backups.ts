@@ -1,0 +1,130 @@
+// `rotate_backups` (disk_usage.cleanup_policies.backup_rotation: 30d): deletes backup files whose
+// mtime is older than the age under a configured backup root, always keeping the newest `keepNewest`
+// files (default 1) of every directory, whatever their age, so rotation can never delete the last
+// backup — not even when backups stopped being taken a month ago.
+// Decision: the newest are kept per directory, not over the whole root, because a root often holds
+// one directory per database or per host, and each needs its own last backup. At execute the
+// directory is listed again and a file is deleted only if `keepNewest` newer backups are still there
+// (someone may have removed backups since the plan). Only regular files are backups here (pg_dump
+// archives, tarballs, base backups in tar format): a base backup kept as a directory is never
+// deleted, nor symlinks or anything outside the root (paths.ts). No threshold: this is a policy.
+import { lstat, readdir, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Action, ActionContext, ActionOutcome, ActionPlan, PlannedStep } from '../types.ts';
+import { fileSteps, listFiles, recheckCandidate, resolveRoot, shellQuote, type FileCandidate, type FileStep } from '../paths.ts';
+
+export interface RotateBackupsOptions {
+  /** registry name; default rotate_backups */
+  readonly name?: string;
+  /** the backup directory (not in the spec: a new key) */
+  readonly root: string;
+  /** backups whose mtime is older than this are deleted (cleanup_policies.backup_rotation); default 30 d */
+  readonly maxAgeMs?: number;
+  /** newest backups kept in every directory whatever their age; at least 1; default 1 */
+  readonly keepNewest?: number;
+  /** regex source a file's name must match to count as a backup; default every regular file */
+  readonly include?: string;
+  /** directories the root may neither be nor contain */
+  readonly protectedPaths?: readonly string[];
+  /** at most this many files per plan; default 100 000 */
+  readonly maxFiles?: number;
+}
+
+const newestFirst = (a: { mtimeMs: number; path: string }, b: { mtimeMs: number; path: string }) => b.mtimeMs - a.mtimeMs || b.path.localeCompare(a.path);
+
+export function createRotateBackupsAction(opts: RotateBackupsOptions): Action {
+  const name = opts.name ?? 'rotate_backups';
+  const maxAgeMs = opts.maxAgeMs ?? 30 * 86_400_000;
+  const keep = opts.keepNewest ?? 1;
+  if (!(maxAgeMs > 0)) throw new RangeError(`${name}: the age must be positive, got ${maxAgeMs} ms`);
+  if (!Number.isInteger(keep) || keep < 1) throw new RangeError(`${name}: keep_newest must be an integer of at least 1, got ${keep}`);
+  const include = opts.include ? new RegExp(opts.include) : null;
+  const isBackup = (path: string) => !include || include.test(basename(path));
+  const root = (ctx: ActionContext) => resolveRoot(opts.root, { allowedRoots: ctx.allowedRoots, protectedPaths: opts.protectedPaths ?? [] });
+
+  /** The backups now in `dir` (not below it), newest first. */
+  async function backupsIn(dir: string): Promise<{ path: string; mtimeMs: number }[]> {
+    const out: { path: string; mtimeMs: number }[] = [];
+    for (const n of await readdir(dir)) {
+      const p = join(dir, n);
+      try {
+        const st = await lstat(p);
+        if (st.isFile() && isBackup(p)) out.push({ path: p, mtimeMs: st.mtimeMs });
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return out.sort(newestFirst);
+  }
+
+  return {
+    name,
+    kind: 'files',
+    async plan(_trigger, ctx): Promise<ActionPlan> {
+      const dir = await root(ctx);
+      const all = (await listFiles(dir, { maxFiles: opts.maxFiles ?? 100_000, signal: ctx.signal })).filter((f) => isBackup(f.path));
+      const byDir = new Map<string, FileCandidate[]>();
+      for (const f of all) {
+        const d = dirname(f.path);
+        byDir.set(d, [...(byDir.get(d) ?? []), f]);
+      }
+      const files: FileCandidate[] = [];
+      for (const group of byDir.values()) {
+        group.sort(newestFirst);
+        files.push(...group.slice(keep).filter((f) => ctx.now - f.mtimeMs > maxAgeMs));
+      }
+      files.sort((a, b) => a.mtimeMs - b.mtimeMs || a.path.localeCompare(b.path));
+      const before = {
+        backup_files: all.length,
+        backup_bytes: all.reduce((n, f) => n + f.size, 0),
+        candidate_files: files.length,
+        candidate_bytes: files.reduce((n, f) => n + f.size, 0),
+      };
+      if (files.length === 0) {
+        return { action: name, steps: [], before, reason: `no backup under ${dir} is older than ${maxAgeMs / 1000} s beyond the newest ${keep} of its directory` };
+      }
+      const steps: FileStep[] = files.map((f) => ({
+        description: `delete backup ${f.path} (${f.size} bytes, modified ${new Date(f.mtimeMs).toISOString()})`,
+        command: `rm -- ${shellQuote(f.path)}`,
+        file: f,
+      }));
+      return { action: name, steps, before };
+    },
+
+    async execute(plan, ctx): Promise<ActionOutcome> {
+      const dir = await root(ctx);
+      const steps = fileSteps(plan);
+      const done: PlannedStep[] = [];
+      const failed: { step: PlannedStep; error: string }[] = [];
+      let freed = 0;
+      for (const step of steps) {
+        if (ctx.signal.aborted) break;
+        const problem = await recheckCandidate(step.file, [dir]);
+        if (problem) {
+          failed.push({ step, error: problem });
+          continue;
+        }
+        const newest = (await backupsIn(dirname(step.file.path))).slice(0, keep);
+        if (newest.some((b) => b.path === step.file.path)) {
+          failed.push({ step, error: `${step.file.path} is now among the newest ${keep} backups of its directory; kept` });
+          continue;
+        }
+        try {
+          await unlink(step.file.path);
+          done.push(step);
+          freed += step.file.size;
+        } catch (err) {
+          failed.push({ step, error: `${(err as NodeJS.ErrnoException).code ?? 'error'}: ${(err as Error).message}` });
+        }
+      }
+      const left = (await listFiles(dir, { maxFiles: opts.maxFiles ?? 100_000 })).filter((f) => isBackup(f.path));
+      ctx.log.info({ action: name, deleted: done.length, failed: failed.length, freed }, 'backups rotated');
+      return {
+        ok: failed.length === 0,
+        done,
+        failed,
+        after: { backup_files: left.length, backup_bytes: left.reduce((n, f) => n + f.size, 0), files_deleted: done.length, bytes_deleted: freed },
+      };
+    },
+  };
+}
