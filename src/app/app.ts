@@ -19,6 +19,8 @@ import { createDashboardFeed, createNotifier } from '../notify/registry.ts';
 import type { ChannelType, Notifier } from '../notify/types.ts';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { createAuditLog } from '../audit/audit-log.ts';
+import { createRemediationRunner, type RemediationRunner } from '../remediate/runner.ts';
 import { openAlertStore, type AlertStore } from '../rules/alert-store.ts';
 import { buildRules, runbookBaseUrl } from '../rules/builtin.ts';
 import { createRulesEngine, type RulesEngine } from '../rules/engine.ts';
@@ -66,6 +68,8 @@ export function createApp(config: Config, opts: AppOptions): App {
   let pipeline: AlertPipeline | undefined;
   let silences: SilenceStore | undefined;
   let stateDb: Database.Database | undefined;
+  let remediation: RemediationRunner | undefined;
+  const hostOfTarget = new Map<string, string>();
   let ready = false;
   /** the latest notifications of the dashboard channel, for the web dashboard */
   const dashboardFeed = createDashboardFeed();
@@ -177,7 +181,7 @@ export function createApp(config: Config, opts: AppOptions): App {
       return n;
     };
     // correlation's "same host": a target's DSN host (this machine for loopback and sockets)
-    const hosts = new Map<string, string>();
+    const hosts = hostOfTarget;
     for (const t of targetConfigs) {
       const parsed = parseDsn(t.dsn);
       hosts.set(t.name, targetHost('params' in parsed ? parsed.params.host : undefined));
@@ -263,11 +267,31 @@ export function createApp(config: Config, opts: AppOptions): App {
       registerPrometheusApi(server, { engine, store: history, clock });
       registerRulesApi(server, { rules: () => rules, reload: opts.reloadConfig, authToken: config.server.authToken });
       registerAlertmanagerApi(server, { alerts: alertPipeline, silences: silences!, inhibitor: alertPipeline.inhibitor, authToken: config.server.authToken, clock });
+      const audit = createAuditLog(stateDb!);
+      remediation = createRemediationRunner({
+        config,
+        db: stateDb!,
+        audit,
+        rules,
+        targets: targetConfigs,
+        hostOf: (instance) => hostOfTarget.get(instance) ?? instance,
+        // silences and inhibition apply to remediation as they do to notifications
+        muted: (fp, labels) => silences!.mutes(labels).length > 0 || alertPipeline.inhibitor.mutes(labels, alertPipeline.listAlerts().map((a) => ({ fingerprint: a.fingerprint, labels: a.labels, status: 'firing' as const })), fp) !== undefined,
+        protectedPaths: [dataDir],
+        clock,
+        log,
+      });
+      const remediator = remediation.remediator;
       registerDpmonApi(server, {
         ack: (fp, by, comment) => alertPipeline.ack(fp, by, comment),
         escalations: () => alertPipeline.escalations(),
         notifications: (state) => alertPipeline.notifications(state),
         authToken: config.server.authToken,
+        remediation: {
+          events: (limit) => audit.list({ kindPrefix: 'remediation.', limit }),
+          pending: () => remediator.pending(),
+          approve: (id, by) => remediator.approve(id, by),
+        },
       });
       const address = await server.listen(listen);
       log.info({ address, metrics: config.monitoringIntegration.prometheus.endpoint }, 'dpmon listening');
@@ -277,7 +301,11 @@ export function createApp(config: Config, opts: AppOptions): App {
       // rules judge fresh data: after a restart they start once every collector has run, so an alert
       // restored as firing is not resolved by a lookback that still sees the minutes before the stop
       const engineOfRules = rules;
-      void scheduler.firstRunDone.then(() => engineOfRules.start());
+      const remediationRunner = remediation;
+      void scheduler.firstRunDone.then(() => {
+        engineOfRules.start();
+        remediationRunner.start();
+      });
       // /-/ready means "every collector has run once", so a first scrape is never half empty
       void scheduler.firstRunDone.then(() => {
         ready = true;
@@ -287,6 +315,7 @@ export function createApp(config: Config, opts: AppOptions): App {
     },
     async stop() {
       await server?.close();
+      await remediation?.stop();
       await rules?.stop();
       await pipeline?.stop();
       await scheduler?.stop();

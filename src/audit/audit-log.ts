@@ -48,8 +48,9 @@ export function createAuditLog(db: Database.Database): AuditLog {
       const where: string[] = [];
       const params: unknown[] = [];
       if (opts.kindPrefix) {
-        where.push('kind LIKE ?');
-        params.push(`${opts.kindPrefix.replace(/[%_]/g, '')}%`);
+        // a prefix compare, not LIKE: kinds contain `_`, LIKE's wildcard
+        where.push('substr(kind, 1, ?) = ?');
+        params.push(opts.kindPrefix.length, opts.kindPrefix);
       }
       if (opts.subject) {
         where.push('subject = ?');

@@ -515,6 +515,8 @@ const remediation = obj(
     /** where compress_logs and rotate_backups work (the spec names /logs among monitored paths; backups have no path) */
     log_paths: strList,
     backup_paths: strList,
+    /** pgbouncer's admin console for scale_connection_pool: postgres://USER@HOST:PORT/pgbouncer (USER in admin_users) */
+    pgbouncer_admin_dsn: secret.optional(),
     /** effects outside dpmon (scale_compute, auto_scale, clear_caches, …): a command or webhook per action name */
     hooks: z.record(name, hook),
   },

@@ -18,6 +18,8 @@ export const SECRET_PATHS: readonly Pattern[] = [
   ['receivers', '*', 'pagerduty_routing_key'],
   ['remote_write', '*', 'basic_auth', 'password'],
   ['remote_write', '*', 'headers', '*'],
+  ['remediation', 'pgbouncer_admin_dsn'],
+  ['remediation', 'hooks', '*', 'url'],
 ];
 
 /** Secrets without which their section is meaningless: an undefined `${VAR}` in them stays an error. */

@@ -64,7 +64,8 @@ export function remediationRules(config: Config): { rules: RemediationRule[]; pr
     list.forEach((a, i) =>
       add({
         id: `remediation_actions.${trigger}[${i}]`,
-        action: actionName(a.action),
+        // cpu_high's threshold is CPU percent: its terminate_idle has its own connection target
+        action: trigger === 'cpu_high' && actionName(a.action) === 'terminate_idle_connections' ? 'terminate_idle_connections_for_cpu' : actionName(a.action),
         alertnames: t.alertnames,
         direction: t.direction,
         ...(a.threshold ? { threshold: a.threshold.value } : {}),
@@ -74,10 +75,12 @@ export function remediationRules(config: Config): { rules: RemediationRule[]; pr
     );
   }
 
-  const pools = config.databaseMetrics.connectionPools.monitoring.actions;
+  const pools = config.databaseMetrics.connectionPools;
   for (const level of ['warning', 'critical'] as const) {
-    pools[level].forEach((name, i) =>
-      add({ id: `database_metrics.connection_pools.monitoring.actions.${level}[${i}]`, action: actionName(name), alertnames: ['connection_saturation'], labels: { level }, direction: 'above' }),
+    // the level's own threshold: a critical terminate_idle_connections works the pool back under 85 %
+    const threshold = level === 'warning' ? pools.thresholdWarning : pools.thresholdCritical;
+    pools.monitoring.actions[level].forEach((name, i) =>
+      add({ id: `database_metrics.connection_pools.monitoring.actions.${level}[${i}]`, action: actionName(name), alertnames: ['connection_saturation'], labels: { level }, direction: 'above', threshold }),
     );
   }
 

@@ -1,0 +1,70 @@
+// The actions by name, built from config: the PostgreSQL actions, the host actions with their paths
+// and ages from the spec's keys, and a hook for every other name the config uses. A rule naming an
+// action the registry cannot build is reported by remediationIssues (check-config).
+import type { Config } from '../config/index.ts';
+import { createAnalyzeTables } from './actions/analyze-tables.ts';
+import { createCleanupTempAction } from './actions/cleanup-temp.ts';
+import { createCompressLogsAction } from './actions/compress-logs.ts';
+import { createHookAction, type HookConfig } from './actions/hook.ts';
+import { createKillQuery } from './actions/kill-query.ts';
+import { createLogConnectionDetails } from './actions/log-connection-details.ts';
+import { createReniceBackgroundActions } from './actions/renice-background.ts';
+import { createRotateBackupsAction } from './actions/rotate-backups.ts';
+import { createScaleConnectionPool } from './actions/scale-connection-pool.ts';
+import { createTerminateIdleConnections } from './actions/terminate-idle-connections.ts';
+import { remediationRules } from './config.ts';
+import type { Action } from './types.ts';
+
+export interface RegistryDeps {
+  /** directories no file action may touch (PostgreSQL's data directory, dpmon's data dir) */
+  readonly protectedPaths: readonly string[];
+}
+
+export function createActionRegistry(config: Config, deps: RegistryDeps): Map<string, Action> {
+  const actions = new Map<string, Action>();
+  const add = (a: Action) => actions.set(a.name, a);
+  const sm = config.systemMetrics.resourceMonitoring;
+  const cleanup = sm.diskUsage.cleanupPolicies;
+  const diskActions = config.remediationActions.disk_space ?? [];
+  const cpuActions = config.remediationActions.cpu_high ?? [];
+
+  add(createTerminateIdleConnections({}));
+  // cpu_high's terminate_idle: its threshold is CPU percent, so it terminates idle sessions down to the
+  // connection pools' warning level, after the spec's grace period
+  const cpuTerminate = cpuActions.find((a) => a.action === 'terminate_idle');
+  add(
+    createTerminateIdleConnections(
+      { untilBelowPct: config.databaseMetrics.connectionPools.thresholdWarning, gracePeriodMs: cpuTerminate?.gracePeriodMs ?? 0 },
+      'terminate_idle_connections_for_cpu',
+    ),
+  );
+  add(createKillQuery({ triggerThresholdUnit: 's' }));
+  add(createAnalyzeTables({}));
+  add(createLogConnectionDetails({}));
+  add(createScaleConnectionPool({ ...(config.remediation.pgbouncerAdminDsn ? { adminDsn: config.remediation.pgbouncerAdminDsn } : {}) }));
+
+  const temp = diskActions.find((a) => a.action === 'cleanup_temp');
+  add(createCleanupTempAction({ target: temp?.target ?? '/temp', maxAgeMs: cleanup.tempFilesMs, protectedPaths: deps.protectedPaths }));
+  const logs = diskActions.find((a) => a.action === 'compress_logs');
+  add(createCompressLogsAction({ target: config.remediation.logPaths[0] ?? '/logs', maxAgeMs: logs?.ageMs ?? cleanup.oldLogsMs, protectedPaths: deps.protectedPaths }));
+  const backupRoot = config.remediation.backupPaths[0];
+  add(
+    backupRoot
+      ? createRotateBackupsAction({ root: backupRoot, maxAgeMs: cleanup.backupRotationMs, protectedPaths: deps.protectedPaths })
+      : createHookAction({ name: 'rotate_backups' }), // no backup path: planned as "nothing configured"
+  );
+  const renice = createReniceBackgroundActions({ groups: sm.cpuUsage.collection.processGroups });
+  add(renice.renice);
+  add(renice.restore);
+
+  // every other name the config uses is a hook (configured or not: an unconfigured one is skipped with its reason)
+  for (const rule of remediationRules(config).rules) {
+    if (!rule.action.startsWith('hook:') || actions.has(rule.action)) continue;
+    const name = rule.action.slice('hook:'.length);
+    const h = config.remediation.hooks[name];
+    const hook: HookConfig | undefined = h?.command ? { command: h.command, ...(h.timeoutMs ? { timeoutMs: h.timeoutMs } : {}) } : h?.url ? { url: h.url, ...(h.timeoutMs ? { timeoutMs: h.timeoutMs } : {}) } : undefined;
+    const action = createHookAction({ name, ...(hook ? { hook } : {}) });
+    actions.set(rule.action, action);
+  }
+  return actions;
+}

@@ -1,0 +1,133 @@
+// Remediation inside dpmon: every collection interval, the firing alerts the rules engine just
+// evaluated — minus silenced and inhibited ones, so silences and inhibition apply to remediation as to
+// notifications — go to the remediator. PostgreSQL actions run on a session of their own per target
+// (application_name dpmon, so they never touch it), kept open between runs.
+import pg from 'pg';
+import type { Config, TargetConfig } from '../config/index.ts';
+import type { Clock } from '../lib/clock.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { Labels } from '../model/labels.ts';
+import { pgClientConfig } from '../collect/postgres/client-config.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { RulesEngine } from '../rules/engine.ts';
+import type Database from 'better-sqlite3';
+import { remediationRules } from './config.ts';
+import { createActionRegistry } from './registry.ts';
+import { createRemediator, type Remediator } from './remediator.ts';
+import type { Action, ActionContext } from './types.ts';
+
+export interface RemediationRunnerOptions {
+  readonly config: Config;
+  readonly db: Database.Database;
+  readonly audit: AuditLog;
+  readonly rules: RulesEngine;
+  readonly targets: readonly TargetConfig[];
+  /** the host a PostgreSQL target runs on (for host alerts that call PostgreSQL actions) */
+  readonly hostOf: (instance: string) => string;
+  /** true when notifications would not go out for these labels (silenced or inhibited) */
+  readonly muted: (fingerprint: string, labels: Labels) => boolean;
+  readonly protectedPaths: readonly string[];
+  readonly clock: Clock;
+  readonly log: Logger;
+}
+
+export interface RemediationRunner {
+  readonly remediator: Remediator;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export function createRemediationRunner(opts: RemediationRunnerOptions): RemediationRunner {
+  const { config, clock } = opts;
+  const log = opts.log.child({ component: 'remediation' });
+  const actions = createActionRegistry(config, { protectedPaths: opts.protectedPaths });
+  const sessions = new Map<string, pg.Client>();
+  const rm = config.remediation;
+  const diskTargets = (config.remediationActions.disk_space ?? []).map((a) => a.target).filter((t): t is string => !!t);
+  const allowedRoots = [...new Set([...diskTargets, ...rm.logPaths, ...rm.backupPaths])];
+
+  /** the PostgreSQL target an alert's instance names, or the first one on the host it names */
+  const pgTargetOf = (instance: string | undefined) =>
+    opts.targets.find((t) => t.name === instance) ?? opts.targets.find((t) => instance !== undefined && opts.hostOf(t.name) === instance);
+
+  async function session(t: TargetConfig): Promise<pg.Client> {
+    let c = sessions.get(t.name);
+    if (c) return c;
+    c = new pg.Client({ ...pgClientConfig(t.dsn), application_name: 'dpmon' });
+    c.on('error', () => sessions.delete(t.name)); // a lost session is opened again next time
+    await c.connect();
+    sessions.set(t.name, c);
+    return c;
+  }
+
+  async function contextFor(action: Action, target: string | undefined, signal: AbortSignal): Promise<ActionContext> {
+    const base = {
+      protectedRoles: rm.protectedRoles,
+      protectedApplications: rm.protectedApplications,
+      allowedRoots,
+      now: clock.now(),
+      signal,
+      log,
+    };
+    if (action.kind !== 'postgres') return { ...base, ...(target ? { target } : {}) };
+    const t = pgTargetOf(target);
+    if (!t) throw new Error(`no PostgreSQL target for ${target ?? 'this host'}: ${action.name} needs one`);
+    const c = await session(t);
+    return { ...base, target: t.name, pg: { query: (sql, params) => c.query(sql, params as unknown[]) as never } };
+  }
+
+  const remediator = createRemediator({
+    rules: remediationRules(config).rules,
+    actions,
+    audit: opts.audit,
+    db: opts.db,
+    clock,
+    log,
+    mode: rm.mode,
+    contextFor,
+    rateLimit: { max: rm.rateLimit.maxActions, windowMs: rm.rateLimit.windowMs },
+    approvalTimeoutMs: rm.approvalTimeoutMs,
+    staleMs: 2 * config.resourceMonitoring.collectionIntervalMs + 5000,
+    maxFailedVerifications: rm.maxFailedVerifications,
+  });
+
+  let stopping = new AbortController();
+  let loop: Promise<void> | undefined;
+  let stopped = false;
+  async function run() {
+    const every = config.resourceMonitoring.collectionIntervalMs;
+    while (!stopping.signal.aborted) {
+      try {
+        await clock.sleep(every, stopping.signal);
+      } catch {
+        return;
+      }
+      const evaluated = new Map(opts.rules.groups().map((g) => [g.def.name, g.lastEvaluation]));
+      const firing = opts.rules
+        .alerts()
+        .filter((a) => a.state === 'firing' && !opts.muted(a.fingerprint, a.labels))
+        .map((a) => ({ fingerprint: a.fingerprint, labels: a.labels, value: a.value, activeAt: a.activeAt, evaluatedAt: evaluated.get(a.group) ?? 0 }));
+      try {
+        await remediator.consider(firing);
+      } catch (err) {
+        log.error({ err }, 'remediation pass failed');
+      }
+    }
+  }
+
+  return {
+    remediator,
+    start() {
+      if (stopped) return; // a start scheduled after the first collection, arriving after stop()
+      stopping = new AbortController();
+      loop = run();
+    },
+    async stop() {
+      stopped = true;
+      stopping.abort();
+      await loop;
+      await Promise.all([...sessions.values()].map((c) => c.end().catch(() => {})));
+      sessions.clear();
+    },
+  };
+}
