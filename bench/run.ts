@@ -19,6 +19,8 @@ import { queryFigures } from './query.ts';
 import { memoryFigures } from './memory.ts';
 import { anomalyFigures } from './anomaly.ts';
 import { rulesFigures } from './rules.ts';
+import { remediationFigures } from './remediation.ts';
+import { pipelineFigures } from './pipeline.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
 const TABLES = 200;
@@ -298,6 +300,8 @@ async function main() {
       ...(await memoryFigures()),
       ...(await anomalyFigures()),
       ...(await rulesFigures()),
+      ...(await remediationFigures()),
+      ...(await pipelineFigures()),
     };
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   } finally {

@@ -17,6 +17,7 @@ export const CONFIG_ERROR_CODES = {
   CONFIG_DSN: 'a target DSN that is neither a postgres:// URL nor libpq key=value pairs (the message never shows the password)',
   CONFIG_LISTEN: '`server.listen` is not HOST:PORT, or is not a loopback address while `server.auth_token` is not set',
   CONFIG_ROUTE: 'a routing problem: a receiver used in a route but not defined under `receivers` (an error once `receivers` defines anyone; otherwise a warning that it falls back to the severity channels), a route hidden by a catch-all route (warning)',
+  CONFIG_REMEDIATION: 'warning: a remediation action with no built-in implementation and no hook configured (it is recorded as skipped when triggered)',
   CONFIG_RULE: 'a rule that cannot be built: PromQL that does not parse, a bad annotation template, an `alert_rules` name with no built-in expression and no `expr`, an unknown name in `monitoring_integration.*.alerts`',
 } as const;
 

@@ -12,7 +12,7 @@ import type { Logger } from '../lib/logger.ts';
 import { fingerprintOf } from '../model/fingerprint.ts';
 import { classifySeverity } from '../model/severity.ts';
 import type { Labels } from '../model/labels.ts';
-import { correlate, type Correlation } from '../alerts/correlate.ts';
+import { CAUSES, correlate, type Correlation, type CorrelationAlert, type CorrelationOptions } from '../alerts/correlate.ts';
 import { createInhibitor, type Inhibitor } from '../alerts/inhibit.ts';
 import type { SilenceStore } from '../alerts/silences.ts';
 import { createTimeIntervals } from '../alerts/time-intervals.ts';
@@ -22,7 +22,7 @@ import type { Alert } from '../rules/engine.ts';
 import { createDelivery, type Delivery } from './delivery.ts';
 import { createEscalator, type EscalationEffect, type Escalator } from './escalation.ts';
 import { createOutbox, type Outbox, type OutboxRow, type OutboxState } from './outbox.ts';
-import type { ChannelType, Notification, NotifyAlert, Notifier, Severity } from './types.ts';
+import type { ChannelType, Incident, Notification, NotifyAlert, Notifier, Severity } from './types.ts';
 
 /** Alertmanager's resolve_timeout: a posted alert without endsAt resolves this long after its last post. */
 export const RESOLVE_TIMEOUT_MS = 5 * 60_000;
@@ -89,6 +89,7 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
   db.exec('CREATE TABLE IF NOT EXISTS dispatch_groups (group_key TEXT PRIMARY KEY, body TEXT NOT NULL)');
   const putPosted = db.prepare('INSERT OR REPLACE INTO posted_alerts (fingerprint, body) VALUES (?, ?)');
   const deletePosted = db.prepare('DELETE FROM posted_alerts WHERE fingerprint = ?');
+  const inTransaction = db.transaction((fn: () => void) => fn());
 
   const rulesAlerts = new Map<string, PipelineAlert>();
   const posted = new Map<string, PipelineAlert>();
@@ -96,7 +97,7 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
     const a = JSON.parse(body) as PipelineAlert;
     posted.set(a.fingerprint, a);
   }
-  let correlation: Correlation = correlate([], { rootCauseAnalysis: false, crossService: false, impactAssessment: false });
+  let correlation: LinkedCorrelation = correlateLinked([], { rootCauseAnalysis: false, crossService: false, impactAssessment: false });
 
   const groupState: GroupStateStore = {
     load: () => (db.prepare('SELECT body FROM dispatch_groups').pluck(true).all() as string[]).map((b) => JSON.parse(b) as GroupFlushState),
@@ -114,13 +115,33 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
   const receiversOf = (labels: Labels) => [...new Set(matchRoutes(routes, labels).map((r) => receiverOf(r, groupLabelsOf(r, labels))))];
   const all = (): PipelineAlert[] => [...rulesAlerts.values(), ...posted.values()];
   const isFiring = (a: PipelineAlert, now: number) => a.status === 'firing' && !(a.endsAt !== undefined && a.endsAt <= now);
+  /**
+   * all().filter(isFiring at now), kept from `at` until the first of them ends while no alert is set or
+   * removed (alertsChanged() after every change): the groups that one POST creates flush together, and
+   * each flush asks for it (the inhibitor keeps its sources per list, so it reuses them too).
+   */
+  let firingCache: { at: number; until: number; list: readonly PipelineAlert[] } | undefined;
+  const alertsChanged = () => void (firingCache = undefined);
+  function firingAt(now: number): readonly PipelineAlert[] {
+    if (firingCache && now >= firingCache.at && now < firingCache.until) return firingCache.list;
+    const list = all().filter((a) => isFiring(a, now));
+    let until = Infinity;
+    for (const a of list) if (a.endsAt !== undefined && a.endsAt < until) until = a.endsAt;
+    firingCache = { at: now, until, list };
+    return list;
+  }
+
+  const correlationOptions: CorrelationOptions = { rootCauseAnalysis: ac.rootCauseAnalysis, crossService: ac.crossService, impactAssessment: ac.impactAssessment, hostOf: opts.hostOf };
+  /** an alert's incident of its own, once per alert object (they are replaced, never changed) */
+  const singleIncidents = new WeakMap<PipelineAlert, Incident>();
+  const singleIncident = (a: PipelineAlert) => {
+    let inc = singleIncidents.get(a);
+    if (!inc) singleIncidents.set(a, (inc = correlate([a], correlationOptions).incidents.get(a.fingerprint)!));
+    return inc;
+  };
 
   function recorrelate(now: number) {
-    const firing = all().filter((a) => isFiring(a, now));
-    correlation = correlate(
-      firing.map((a) => ({ fingerprint: a.fingerprint, labels: a.labels, annotations: a.annotations, activeAt: a.activeAt, value: a.value })),
-      { rootCauseAnalysis: ac.rootCauseAnalysis, crossService: ac.crossService, impactAssessment: ac.impactAssessment, hostOf: opts.hostOf },
-    );
+    correlation = correlateLinked(firingAt(now), correlationOptions, singleIncident);
   }
 
   function enqueue(n: Notification, channels: readonly ChannelType[], now: number) {
@@ -150,15 +171,15 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
 
   async function onFlush(groupKey: string, receiver: string, route: Route, alerts: readonly PipelineAlert[], groupLabels: Labels): Promise<boolean> {
     const now = clock.now();
-    const firingActive = all()
-      .filter((a) => isFiring(a, now))
-      .map((a) => ({ fingerprint: a.fingerprint, labels: a.labels, status: 'firing' as const }));
+    // the alerts that may inhibit: every firing one (built when the first alert needs it)
+    let firingActive: readonly PipelineAlert[] | undefined;
     // a route's mute_time_intervals silence it while active; its active_time_intervals while none is
     if (intervals.activeOf(route.opts.muteTimeIntervals, now).length > 0) return false;
     if (route.opts.activeTimeIntervals.length > 0 && intervals.activeOf(route.opts.activeTimeIntervals, now).length === 0) return false;
     const kept = alerts.filter((a) => {
       if (a.status === 'resolved') return true;
       if (opts.silences.mutes(a.labels, now).length > 0) return false;
+      firingActive ??= firingAt(now);
       return inhibitor.mutes(a.labels, firingActive, a.fingerprint) === undefined;
     });
     const firing = kept.filter((a) => a.status === 'firing');
@@ -197,8 +218,7 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
     enqueue(n, receiverChannels(receiver, severity, config), now);
     if (escalator && incident) {
       if (n.event === 'trigger' && severity === 'high') applyEscalation(escalator.observe(n, firing.map((a) => a.fingerprint), now), now);
-      const incidentFiring = all().some((a) => isFiring(a, now) && correlation.incidents.get(a.fingerprint)?.id === incident.id);
-      if (!incidentFiring) escalator.resolve(incident.id, now);
+      if (firingOfIncident(incident.id, now).length === 0) escalator.resolve(incident.id, now);
     }
     return true;
   }
@@ -206,19 +226,30 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
 
   const dispatcher: Dispatcher<PipelineAlert> = createDispatcher<PipelineAlert>({ routes, clock, onFlush, state: groupState, log: opts.log.child({ component: 'dispatch' }) });
 
-  function ingestAll() {
+  /**
+   * Recorrelates and hands the alerts to the dispatcher: all of them, or only `changed` (the alerts
+   * just set) — the dispatcher already holds every other one as it is, and taking an unchanged alert
+   * again changes nothing.
+   */
+  function ingestAll(changed?: ReadonlySet<PipelineAlert>) {
     const now = clock.now();
     recorrelate(now);
-    dispatcher.ingest(all());
+    dispatcher.ingest(changed ? all().filter((a) => changed.has(a)) : all());
+  }
+
+  /** The firing alerts of an incident now: those of all() whose fingerprint the correlation puts in it. */
+  function firingOfIncident(incidentId: string, now: number): PipelineAlert[] {
+    const out: PipelineAlert[] = [];
+    for (const fp of correlation.members.get(incidentId) ?? []) {
+      for (const a of [rulesAlerts.get(fp), posted.get(fp)]) if (a && isFiring(a, now)) out.push(a);
+    }
+    return out;
   }
 
   /** The highest severity among the firing alerts of an incident: its root notifies for all of it. */
   function incidentSeverity(incidentId: string, now: number): Severity {
     let top: Severity = 'low';
-    for (const a of all()) {
-      if (!isFiring(a, now) || correlation.incidents.get(a.fingerprint)?.id !== incidentId) continue;
-      if (RANK[severityOfLabels(a.labels)] > RANK[top]) top = severityOfLabels(a.labels);
-    }
+    for (const a of firingOfIncident(incidentId, now)) if (RANK[severityOfLabels(a.labels)] > RANK[top]) top = severityOfLabels(a.labels);
     return top;
   }
 
@@ -244,6 +275,7 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
   function expirePosted(a: PipelineAlert, now: number) {
     const resolved: PipelineAlert = { ...a, status: 'resolved', endsAt: a.endsAt ?? now, updatedAt: now };
     posted.set(a.fingerprint, resolved);
+    alertsChanged();
     putPosted.run(a.fingerprint, JSON.stringify(resolved));
     dispatcher.ingest([resolved]);
   }
@@ -277,18 +309,21 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
         if (a.status === 'firing') rulesAlerts.set(fp, { ...a, status: 'resolved', endsAt: now, updatedAt: now });
         else rulesAlerts.delete(fp);
       }
+      alertsChanged();
       ingestAll();
     },
     postAlerts(list) {
       const now = clock.now();
+      // the alerts as this POST leaves them, in the order of their first appearance
+      const staged = new Map<string, PipelineAlert>();
       for (const p of list) {
         // classified before routing: critical → high, warning → medium, info → low (the poster's value kept)
         const severity = classifySeverity(p.labels.severity);
         const labels: Labels = p.labels.severity === severity ? p.labels : { ...p.labels, severity, ...(p.labels.severity !== undefined ? { original_severity: p.labels.severity } : {}) };
         const fp = fingerprintOf(labels);
         const endsAt = p.endsAt ?? now + RESOLVE_TIMEOUT_MS;
-        const prev = posted.get(fp);
-        const a: PipelineAlert = {
+        const prev = staged.get(fp) ?? posted.get(fp);
+        staged.set(fp, {
           source: 'api',
           fingerprint: fp,
           status: endsAt <= now ? 'resolved' : 'firing',
@@ -299,18 +334,23 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
           ...(p.generatorURL ? { generatorURL: p.generatorURL } : {}),
           activeAt: prev && prev.status === 'firing' ? prev.activeAt : p.startsAt,
           updatedAt: now,
-        };
-        posted.set(fp, a);
-        putPosted.run(fp, JSON.stringify(a));
+        });
       }
-      for (const [fp, a] of posted) {
-        // resolved posted alerts are kept for a resolve_timeout so a resend of the resolution dedups
-        if (a.status === 'resolved' && (a.endsAt ?? 0) < now - RESOLVE_TIMEOUT_MS) {
-          posted.delete(fp);
-          deletePosted.run(fp);
-        }
-      }
-      ingestAll();
+      // resolved posted alerts are kept for a resolve_timeout so a resend of the resolution dedups
+      const gone = (a: PipelineAlert) => a.status === 'resolved' && (a.endsAt ?? 0) < now - RESOLVE_TIMEOUT_MS;
+      const expired: string[] = [];
+      for (const [fp, a] of posted) if (gone(staged.get(fp) ?? a)) expired.push(fp);
+      for (const [fp, a] of staged) if (!posted.has(fp) && gone(a)) expired.push(fp);
+      // one transaction per POST (a commit per alert cost more than all the rest of a POST); the alerts
+      // change in memory once it has committed
+      inTransaction(() => {
+        for (const [fp, a] of staged) putPosted.run(fp, JSON.stringify(a));
+        for (const fp of expired) deletePosted.run(fp);
+      });
+      for (const [fp, a] of staged) posted.set(fp, a);
+      for (const fp of expired) posted.delete(fp);
+      alertsChanged();
+      ingestAll(new Set(staged.values()));
     },
     listAlerts() {
       const now = clock.now();
@@ -352,6 +392,57 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
       await delivery.stop();
     },
   };
+}
+
+/**
+ * correlate(alerts, options), without its cost for the alerts no causal link can involve. correlate()
+ * looks for each possible effect's cause among all the alerts, a quadratic cost (20,000 posted alerts:
+ * seconds per POST). Here it gets only the alerts that can take part in a link: a cause of some link
+ * (CAUSES[].cause), an effect of a link of which some alert is a cause, an alert whose fingerprint
+ * appears twice (a rules alert and a posted one). Every other alert is nobody's cause and has none:
+ * correlate() makes it an incident of its own, the same as correlate([it]) — `single`, which a caller
+ * may cache per alert. The result equals correlate(alerts, options).
+ */
+export function correlateLinked<A extends CorrelationAlert>(
+  alerts: readonly A[],
+  options: CorrelationOptions,
+  single: (a: A) => Incident = (a) => correlate([a], options).incidents.get(a.fingerprint)!,
+): LinkedCorrelation {
+  const seen = new Set<string>();
+  const twice = new Set<string>();
+  for (const a of alerts) (seen.has(a.fingerprint) ? twice : seen).add(a.fingerprint);
+  // which links have a cause among the alerts, and which alerts are causes
+  const hasCause = CAUSES.map(() => false);
+  const isCause = alerts.map((a) => {
+    if (!options.rootCauseAnalysis) return false;
+    let cause = false;
+    CAUSES.forEach((link, i) => {
+      if (link.cause(a)) cause = hasCause[i] = true;
+    });
+    return cause;
+  });
+  const linked: A[] = [];
+  const alone: A[] = [];
+  alerts.forEach((a, k) => {
+    const takesPart = isCause[k] || twice.has(a.fingerprint) || CAUSES.some((link, i) => hasCause[i] && link.effect(a));
+    (takesPart ? linked : alone).push(a);
+  });
+  const core = correlate(linked, options);
+  const incidents = new Map(core.incidents);
+  for (const a of alone) incidents.set(a.fingerprint, single(a));
+  const members = new Map<string, string[]>();
+  for (const [fp, incident] of incidents) {
+    const list = members.get(incident.id);
+    if (list) list.push(fp);
+    else members.set(incident.id, [fp]);
+  }
+  return { incidents, members, isConsequence: core.isConsequence };
+}
+
+/** A correlation with each incident's members. */
+export interface LinkedCorrelation extends Correlation {
+  /** incident id → the fingerprints whose incident it is */
+  readonly members: ReadonlyMap<string, readonly string[]>;
 }
 
 function severityOfLabels(labels: Labels): Severity {

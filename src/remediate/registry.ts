@@ -51,7 +51,7 @@ export function createActionRegistry(config: Config, deps: RegistryDeps): Map<st
   add(
     backupRoot
       ? createRotateBackupsAction({ root: backupRoot, maxAgeMs: cleanup.backupRotationMs, protectedPaths: deps.protectedPaths })
-      : createHookAction({ name: 'rotate_backups' }), // no backup path: planned as "nothing configured"
+      : notConfigured('rotate_backups', 'files', 'no backup path configured (remediation.backup_paths)'),
   );
   const renice = createReniceBackgroundActions({ groups: sm.cpuUsage.collection.processGroups });
   add(renice.renice);
@@ -67,4 +67,14 @@ export function createActionRegistry(config: Config, deps: RegistryDeps): Map<st
     actions.set(rule.action, action);
   }
   return actions;
+}
+
+/** An action whose configuration is missing: every plan is empty and says why (recorded as skipped). */
+function notConfigured(name: string, kind: Action['kind'], reason: string): Action {
+  return {
+    name,
+    kind,
+    plan: async () => ({ action: name, steps: [], before: {}, reason }),
+    execute: async () => ({ ok: false, done: [], failed: [], after: {} }),
+  };
 }

@@ -57,6 +57,8 @@ export interface RemediatorOptions {
   readonly staleMs: number;
   /** failed verifications in a row after which a rule stops for that target */
   readonly maxFailedVerifications: number;
+  /** called when a rule gives up: the pipeline raises an alert so a person takes over */
+  readonly onGiveUp?: (rule: RemediationRule, target: string | undefined, failures: number) => void;
 }
 
 export interface PendingApproval {
@@ -156,6 +158,7 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
           s.disabled = true;
           record('gave_up', rule, target, a?.fingerprint ?? '', { failures: s.failures });
           log.error({ rule: rule.id, action: rule.action, target, failures: s.failures }, 'remediation did not fix its alert; not trying again until the alert resolves');
+          opts.onGiveUp?.(rule, target, s.failures);
         }
         save(key, s);
       }

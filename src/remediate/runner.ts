@@ -27,6 +27,8 @@ export interface RemediationRunnerOptions {
   /** true when notifications would not go out for these labels (silenced or inhibited) */
   readonly muted: (fingerprint: string, labels: Labels) => boolean;
   readonly protectedPaths: readonly string[];
+  /** raises an alert through the pipeline (a remediation that gave up escalates to people) */
+  readonly raise: (labels: Labels, summary: string) => void;
   readonly clock: Clock;
   readonly log: Logger;
 }
@@ -89,7 +91,24 @@ export function createRemediationRunner(opts: RemediationRunnerOptions): Remedia
     approvalTimeoutMs: rm.approvalTimeoutMs,
     staleMs: 2 * config.resourceMonitoring.collectionIntervalMs + 5000,
     maxFailedVerifications: rm.maxFailedVerifications,
+    onGiveUp: (rule, target, failures) =>
+      opts.raise(
+        { alertname: 'remediation_failed', severity: 'high', instance: target ?? 'host', action: rule.action, rule: rule.id },
+        `${rule.action} did not fix its alert ${failures} times in a row on ${target ?? 'this host'}; dpmon stopped trying — a person must take over`,
+      ),
   });
+
+  /** background tasks reniced for a CPU alert get their priority back once no CPU alert fires */
+  async function restorePriorities(firing: readonly { labels: Labels }[]) {
+    const restore = actions.get('restore_background_priority');
+    if (!restore || firing.some((a) => a.labels.alertname === 'cpu_usage')) return;
+    const ac = new AbortController();
+    const ctx = await contextFor(restore, undefined, ac.signal);
+    const plan = await restore.plan({ fingerprint: '', alertname: 'cpu_usage', labels: {} }, ctx);
+    if (!plan || plan.steps.length === 0) return;
+    const outcome = await restore.execute(plan, ctx);
+    opts.audit.append({ at: clock.now(), kind: 'remediation.restored', actor: 'dpmon', subject: 'system_metrics.resource_monitoring.cpu_usage.remediation.process_priority', details: { action: restore.name, steps: outcome.done, failed: outcome.failed, before: plan.before, after: outcome.after } });
+  }
 
   let stopping = new AbortController();
   let loop: Promise<void> | undefined;
@@ -109,6 +128,7 @@ export function createRemediationRunner(opts: RemediationRunnerOptions): Remedia
         .map((a) => ({ fingerprint: a.fingerprint, labels: a.labels, value: a.value, activeAt: a.activeAt, evaluatedAt: evaluated.get(a.group) ?? 0 }));
       try {
         await remediator.consider(firing);
+        await restorePriorities(firing);
       } catch (err) {
         log.error({ err }, 'remediation pass failed');
       }
