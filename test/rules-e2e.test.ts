@@ -72,6 +72,9 @@ alert_rules:
     disk_space:
       monitoring:
         frequency: 1s
+# this test watches the rules alone: remediation would terminate the idle sessions it holds
+remediation:
+  mode: dry_run
 `,
     );
     await start();
