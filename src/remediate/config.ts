@@ -68,7 +68,7 @@ export function remediationRules(config: Config): { rules: RemediationRule[]; pr
         action: trigger === 'cpu_high' && actionName(a.action) === 'terminate_idle_connections' ? 'terminate_idle_connections_for_cpu' : actionName(a.action),
         alertnames: t.alertnames,
         direction: t.direction,
-        ...(a.threshold ? { threshold: a.threshold.value } : {}),
+        ...(a.threshold ? { threshold: a.threshold.kind === 'duration' ? a.threshold.value / 1000 : a.threshold.value } : {}),
         ...(a.cooldownMs !== undefined ? { cooldownMs: a.cooldownMs } : {}),
         ...(a.gracePeriodMs !== undefined ? { gracePeriodMs: a.gracePeriodMs } : {}),
       }),

@@ -122,4 +122,28 @@ describe('remediator guards and modes (real files)', () => {
     await remediator.consider([alert(90, { evaluatedAt: clock.now() })]);
     assert.equal(audit.list({ kindPrefix: 'remediation.gave_up' }).length, 1);
   });
+
+  it('an alert gone after the action counts as fixed; a rule that gave up tries again once its alert clears', async () => {
+    const { remediator, alert, clock, audit, temp } = setup('enforce', { cooldownMs: 0 });
+    await remediator.consider([alert(90, { evaluatedAt: clock.now() })]);
+    await clock.advance(60_000);
+    await remediator.consider([]); // the alert resolved
+    assert.deepEqual(audit.list({ kindPrefix: 'remediation.verified' }).map((e) => e.details.fixed), [true]);
+    // make it give up: it keeps breaching with something to clean each time
+    for (let i = 0; i < 4; i++) {
+      writeFileSync(join(temp, `x${i}`), 'x');
+      utimesSync(join(temp, `x${i}`), (T0 - 3 * DAY) / 1000, (T0 - 3 * DAY) / 1000);
+      await clock.advance(60_000);
+      await remediator.consider([alert(90, { evaluatedAt: clock.now() })]);
+    }
+    assert.equal(audit.list({ kindPrefix: 'remediation.gave_up' }).length, 1);
+    const executedBefore = audit.list({ kindPrefix: 'remediation.executed' }).length;
+    await clock.advance(60_000);
+    await remediator.consider([]); // resolved: the rule is enabled again
+    writeFileSync(join(temp, 'y'), 'x');
+    utimesSync(join(temp, 'y'), (T0 - 3 * DAY) / 1000, (T0 - 3 * DAY) / 1000);
+    await clock.advance(60_000);
+    await remediator.consider([alert(90, { evaluatedAt: clock.now() })]);
+    assert.equal(audit.list({ kindPrefix: 'remediation.executed' }).length, executedBefore + 1);
+  });
 });

@@ -134,6 +134,11 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
       record(outcome.ok ? 'executed' : 'failed', rule, target, fingerprint, { steps: outcome.done, failed: outcome.failed, before: plan.before, after: outcome.after }, actor);
       log.info({ rule: rule.id, action: rule.action, target, ok: outcome.ok, before: plan.before, after: outcome.after }, 'remediation executed');
     } catch (err) {
+      // a failure counts for the cooldown and the rate limit: no retry storm every evaluation
+      const s = load(key);
+      s.lastRun = clock.now();
+      save(key, s);
+      targetRuns.set(target ?? 'host', (targetRuns.get(target ?? 'host') ?? []).concat(clock.now()));
       record('failed', rule, target, fingerprint, { error: (err as Error).message, before: plan.before }, actor);
       log.error({ err, rule: rule.id, action: rule.action, target }, 'remediation failed');
     } finally {
@@ -141,27 +146,44 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
     }
   }
 
-  /** the outcome of the last execution, judged by whether its alert still breaches */
+  const listStates = db.prepare('SELECT key, body FROM remediation_state').raw(true);
+
+  /** the outcome of the last execution, judged by whether its alert still breaches (an alert gone is fixed) */
   function verify(alerts: readonly TriggerAlert[]) {
-    for (const rule of opts.rules) {
-      for (const target of new Set([...alerts.map((a) => a.labels.instance), undefined])) {
-        const key = stateKey(rule, target);
-        const s = load(key);
-        if (!s.verify) continue;
-        const a = alerts.find((x) => x.fingerprint === s.verify!.fingerprint);
-        if (a && a.evaluatedAt <= s.verify.at) continue; // not evaluated since: wait
-        const fixed = !a || !breaches(rule, a);
-        s.failures = fixed ? 0 : s.failures + 1;
-        record('verified', rule, target, s.verify.fingerprint, { fixed, value: a?.value, failures: s.failures });
-        s.verify = undefined;
-        if (!fixed && s.failures >= opts.maxFailedVerifications) {
-          s.disabled = true;
-          record('gave_up', rule, target, a?.fingerprint ?? '', { failures: s.failures });
-          log.error({ rule: rule.id, action: rule.action, target, failures: s.failures }, 'remediation did not fix its alert; not trying again until the alert resolves');
-          opts.onGiveUp?.(rule, target, s.failures);
-        }
-        save(key, s);
+    for (const [key, body] of listStates.all() as [string, string][]) {
+      const s = JSON.parse(body) as GuardState;
+      if (!s.verify) continue;
+      const rule = opts.rules.find((r) => key.startsWith(`${r.id}@`));
+      if (!rule) continue;
+      const target = key.slice(rule.id.length + 1);
+      const a = alerts.find((x) => x.fingerprint === s.verify!.fingerprint);
+      if (a && a.evaluatedAt <= s.verify.at) continue; // not evaluated since: wait
+      const fixed = !a || !breaches(rule, a);
+      s.failures = fixed ? 0 : s.failures + 1;
+      record('verified', rule, target === 'host' ? undefined : target, s.verify.fingerprint, { fixed, value: a?.value, failures: s.failures });
+      s.verify = undefined;
+      if (!fixed && s.failures >= opts.maxFailedVerifications) {
+        s.disabled = true;
+        record('gave_up', rule, target === 'host' ? undefined : target, a?.fingerprint ?? '', { failures: s.failures });
+        log.error({ rule: rule.id, action: rule.action, target, failures: s.failures }, 'remediation did not fix its alert; not trying again until the alert resolves');
+        opts.onGiveUp?.(rule, target === 'host' ? undefined : target, s.failures);
       }
+      save(key, s);
+    }
+  }
+
+  /** a rule that gave up may try again once no alert it watches breaches on that target */
+  function reenable(alerts: readonly TriggerAlert[]) {
+    for (const [key, body] of listStates.all() as [string, string][]) {
+      const s = JSON.parse(body) as GuardState;
+      if (!s.disabled) continue;
+      const rule = opts.rules.find((r) => key.startsWith(`${r.id}@`));
+      if (!rule) continue;
+      const target = key.slice(rule.id.length + 1);
+      if (alerts.some((a) => (a.labels.instance ?? 'host') === target && breaches(rule, a))) continue;
+      s.disabled = false;
+      s.failures = 0;
+      save(key, s);
     }
   }
 
@@ -169,6 +191,7 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
     async consider(alerts) {
       const now = clock.now();
       verify(alerts);
+      reenable(alerts);
       for (const rule of opts.rules) {
         const action = opts.actions.get(rule.action);
         if (!action) continue; // registry problems are reported by config checks
@@ -176,15 +199,7 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
           const target = a.labels.instance;
           const key = stateKey(rule, target);
           const s = load(key);
-          if (!breaches(rule, a)) {
-            if (s.disabled && rule.alertnames.includes(a.labels.alertname ?? '')) {
-              // the alert is back under the threshold: the rule may try again next time
-              s.disabled = false;
-              s.failures = 0;
-              save(key, s);
-            }
-            continue;
-          }
+          if (!breaches(rule, a)) continue;
           if (s.disabled) continue;
           if (now - a.evaluatedAt > opts.staleMs) continue;
           if (now - a.activeAt < rule.gracePeriodMs) continue;
@@ -228,6 +243,9 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
             }
             await execute(rule, action, target, a.fingerprint, plan, 'dpmon');
           } catch (err) {
+            const st = load(key);
+            st.lastRun = now;
+            save(key, st);
             record('failed', rule, target, a.fingerprint, { error: (err as Error).message });
             log.error({ err, rule: rule.id }, 'remediation planning failed');
           } finally {
@@ -240,6 +258,11 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
       const body = (allApprovals.all() as string[]).map((b) => JSON.parse(b) as PendingApproval).find((p) => p.id === id);
       if (!body) return 'unknown';
       delApproval.run(id);
+      const tkey = body.target ?? 'host';
+      if (busy.has(tkey)) {
+        putApproval.run(id, JSON.stringify(body)); // another action runs on that target: approve again shortly
+        return 'unknown';
+      }
       const rule = opts.rules.find((r) => r.id === body.rule);
       const action = rule && opts.actions.get(rule.action);
       if (!rule || !action) return 'unknown';
@@ -248,9 +271,20 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
         return 'expired';
       }
       record('approved', rule, body.target, body.fingerprint, { id }, by);
-      await execute(rule, action, body.target, body.fingerprint, body.plan, by);
+      busy.add(tkey);
+      try {
+        await execute(rule, action, body.target, body.fingerprint, body.plan, by);
+      } finally {
+        busy.delete(tkey);
+      }
       return 'executed';
     },
-    pending: () => (allApprovals.all() as string[]).map((b) => JSON.parse(b) as PendingApproval).filter((p) => p.expiresAt >= clock.now()),
+    pending() {
+      const now = clock.now();
+      const all = (allApprovals.all() as string[]).map((b) => JSON.parse(b) as PendingApproval);
+      // expired plans are gone from the list a day after they expire (their audit events stay)
+      for (const p of all) if (p.expiresAt < now - 86_400_000) delApproval.run(p.id);
+      return all.filter((p) => p.expiresAt >= now);
+    },
   };
 }

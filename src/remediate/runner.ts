@@ -55,7 +55,8 @@ export function createRemediationRunner(opts: RemediationRunnerOptions): Remedia
   async function session(t: TargetConfig): Promise<pg.Client> {
     let c = sessions.get(t.name);
     if (c) return c;
-    c = new pg.Client({ ...pgClientConfig(t.dsn), application_name: 'dpmon' });
+    // the target's statement timeout (ANALYZE waiting on a lock must not hang remediation) and connect timeout
+    c = new pg.Client({ ...pgClientConfig(t.dsn), application_name: 'dpmon', statement_timeout: Math.max(t.statementTimeoutMs, 60_000), connectionTimeoutMillis: t.connectTimeoutMs });
     c.on('error', () => sessions.delete(t.name)); // a lost session is opened again next time
     await c.connect();
     sessions.set(t.name, c);
@@ -121,17 +122,24 @@ export function createRemediationRunner(opts: RemediationRunnerOptions): Remedia
       } catch {
         return;
       }
-      const evaluated = new Map(opts.rules.groups().map((g) => [g.def.name, g.lastEvaluation]));
-      const firing = opts.rules
-        .alerts()
-        .filter((a) => a.state === 'firing' && !opts.muted(a.fingerprint, a.labels))
-        .map((a) => ({ fingerprint: a.fingerprint, labels: a.labels, value: a.value, activeAt: a.activeAt, evaluatedAt: evaluated.get(a.group) ?? 0 }));
       try {
-        await remediator.consider(firing);
-        await restorePriorities(firing);
+        await pass();
       } catch (err) {
         log.error({ err }, 'remediation pass failed');
       }
+    }
+  }
+
+  async function pass() {
+    {
+      const evaluated = new Map(opts.rules.groups().map((g) => [g.def.name, g.lastEvaluation]));
+      const firing = opts.rules
+        .alerts()
+        // an alert held while its target is down is no fresh measurement: nothing to act on
+        .filter((a) => a.state === 'firing' && !a.heldBecause && !opts.muted(a.fingerprint, a.labels))
+        .map((a) => ({ fingerprint: a.fingerprint, labels: a.labels, value: a.value, activeAt: a.activeAt, evaluatedAt: evaluated.get(a.group) ?? 0 }));
+      await remediator.consider(firing);
+      await restorePriorities(firing);
     }
   }
 
