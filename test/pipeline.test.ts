@@ -165,6 +165,28 @@ describe('alert pipeline', () => {
     }
   });
 
+  it('a critical alert resolving beside a firing warning stops its escalation and pages nobody anew', async () => {
+    const { clock, pipeline } = open();
+    const mark = recv.requests.length;
+    const critical = { alertname: 'cpu_usage', instance: 'db1', level: 'critical', severity: 'high' };
+    const warning = { alertname: 'cpu_usage', instance: 'db1', level: 'warning', severity: 'medium' };
+    post(pipeline, critical, 'cpu 90%', T0);
+    post(pipeline, warning, 'cpu 90%', T0);
+    await advance(clock, 31_000);
+    assert.deepEqual(paths(since(mark)), ['/on_call_dba', '/ops-team']);
+    pipeline.postAlerts([{ labels: critical, annotations: { summary: 'cpu 75%' }, startsAt: T0, endsAt: clock.now() }]);
+    const keep = setInterval(() => post(pipeline, warning, 'cpu 75%', T0), 1);
+    try {
+      await advance(clock, 20 * MIN, 30_000);
+    } finally {
+      clearInterval(keep);
+      await pipeline.stop();
+    }
+    const later = since(mark).slice(2);
+    assert.ok(!later.some((r) => ['/on_call_dba', '/senior_dba', '/engineering_manager'].includes(r.path)), JSON.stringify(later.map((r) => r.path)));
+    assert.ok(pipeline.escalations().every((e) => e.resolvedAt !== undefined), 'the escalation ended with its critical alert');
+  });
+
   it('after a crash neither loses a pending notification nor pages again for a notified group', async () => {
     const first = open('crash.db');
     const mark = recv.requests.length;

@@ -333,6 +333,8 @@ export function createApp(config: Config, opts: AppOptions): App {
       if (!rules) return;
       const listen = opts.listen ?? { host: next.server.host, port: next.server.port };
       rules.reload(buildRules(next, { runbookBaseUrl: runbookBaseUrl(next, listen) }).groups);
+      // alerts of removed rules resolve in the pipeline now, not at the next unrelated transition
+      pipeline?.syncRules(rules.alerts({ includeResolved: true }));
       // collectors, targets, storage and the server are built once; say which changes wait for a restart
       const changed = (Object.keys(next) as (keyof Config)[]).filter(
         (k) => k !== 'rules' && k !== 'alertRules' && k !== 'prometheusConfig' && JSON.stringify(next[k]) !== JSON.stringify(current[k]),

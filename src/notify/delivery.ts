@@ -84,7 +84,8 @@ export function createDelivery(opts: DeliveryOptions): Delivery {
         lastError.set(key, err.message);
       }
       if (err.retryable) {
-        const wait = Math.max(err.options.retryAfterMs ?? 0, backoffDelay(row.attempts + 1, minBackoff, maxBackoff, random));
+        // Retry-After is honoured up to the longest backoff: a proxy asking for a day must not hold every page
+        const wait = Math.min(maxBackoff, Math.max(err.options.retryAfterMs ?? 0, backoffDelay(row.attempts + 1, minBackoff, maxBackoff, random)));
         outbox.markRetry(row.id, now() + wait, `${err.reason}: ${err.message}`);
         opts.onAttempt?.(row, 'retry', err);
       } else {
@@ -96,13 +97,25 @@ export function createDelivery(opts: DeliveryOptions): Delivery {
 
   async function loop(channel: ChannelType): Promise<void> {
     while (!stopping.signal.aborted) {
-      const rows = outbox.due(channel, clock.now());
-      for (const row of rows) {
-        if (stopping.signal.aborted) return;
-        await sendOne(row);
+      let rows: OutboxRow[] = [];
+      try {
+        rows = outbox.due(channel, clock.now());
+        for (const row of rows) {
+          if (stopping.signal.aborted) return;
+          await sendOne(row);
+        }
+      } catch (err) {
+        // state.db unwritable (a full disk): log, wait, try again; never end the loop or the process
+        log.error({ err, channel }, 'delivery failed to read or update the outbox; retrying');
+        rows = [];
       }
       if (rows.length) continue;
-      const next = outbox.nextDue(channel);
+      let next: number | undefined;
+      try {
+        next = outbox.nextDue(channel);
+      } catch {
+        next = undefined;
+      }
       const wait = Math.max(0, Math.min(idleMs, next === undefined ? idleMs : next - clock.now()));
       try {
         await clock.sleep(wait, AbortSignal.any([stopping.signal, wake.signal]));

@@ -97,14 +97,18 @@ export function createEscalator(db: Database.Database, levels: readonly Escalati
       return effects;
     },
     ack(fingerprint, by, comment, at) {
+      // every escalation holding the alert (a group can have paged more than one incident)
+      let first: Escalation | undefined;
+      const effects: EscalationEffect[] = [];
       for (const body of activeRows.all()) {
         const e = parse(body);
         if (!e.fingerprints.includes(fingerprint) && e.incidentId !== fingerprint) continue;
         const acked: Escalation = { ...e, ackedAt: at, ackedBy: by, comment };
         save(acked);
-        return { escalation: acked, effects: [{ kind: 'acknowledge', escalation: acked }] };
+        first ??= acked;
+        effects.push({ kind: 'acknowledge', escalation: acked });
       }
-      return undefined;
+      return first ? { escalation: first, effects } : undefined;
     },
     resolve(incidentId, at) {
       const prev = get.get(incidentId) as string | undefined;

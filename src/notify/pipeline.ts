@@ -192,7 +192,8 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
     // the root of an incident notifies for all of it (its consequences are inhibited), at the incident's
     // highest severity: an inactive slot (medium) filling a disk (high) pages; a route with its own
     // receiver keeps it, the default route picks the receiver of that severity
-    let severity = kept.reduce<Severity>((s, a) => (RANK[severityOfLabels(a.labels)] > RANK[s] ? severityOfLabels(a.labels) : s), 'low');
+    // the severity of what fires now: a critical alert that resolved beside a firing warning does not page
+    let severity = (firing.length ? firing : kept).reduce<Severity>((s, a) => (RANK[severityOfLabels(a.labels)] > RANK[s] ? severityOfLabels(a.labels) : s), 'low');
     if (incident && incident.rootFingerprint === lead.fingerprint) {
       const top = incidentSeverity(incident.id, now);
       if (RANK[top] > RANK[severity]) {
@@ -255,14 +256,27 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
 
   let stopping = new AbortController();
   let escalationLoop: Promise<void> | undefined;
+  /** Housekeeping and escalation, every second: each step is guarded so a failing write never ends the loop. */
   async function escalate() {
-    while (!stopping.signal.aborted && escalator) {
+    while (!stopping.signal.aborted) {
       const now = clock.now();
-      applyEscalation(escalator.tick(now), now);
-      // posted alerts past their endsAt resolve; the log is pruned now and then
-      for (const a of posted.values()) if (a.status === 'firing' && a.endsAt !== undefined && a.endsAt <= now) expirePosted(a, now);
-      outbox.prune(now, LOG_KEEP_MS);
-      const next = escalator.nextDue();
+      try {
+        if (escalator) {
+          // an escalation none of whose alerts still fires has nothing left to escalate
+          const firingNow = new Set(firingAt(now).map((a) => a.fingerprint));
+          for (const e of escalator.list()) {
+            if (e.ackedAt === undefined && e.resolvedAt === undefined && !e.fingerprints.some((fp) => firingNow.has(fp))) escalator.resolve(e.incidentId, now);
+          }
+          applyEscalation(escalator.tick(now), now);
+          escalator.prune(now, LOG_KEEP_MS);
+        }
+        // posted alerts past their endsAt resolve; the log is pruned now and then
+        for (const a of posted.values()) if (a.status === 'firing' && a.endsAt !== undefined && a.endsAt <= now) expirePosted(a, now);
+        outbox.prune(now, LOG_KEEP_MS);
+      } catch (err) {
+        log.error({ err }, 'escalation or housekeeping failed; retrying');
+      }
+      const next = escalator?.nextDue();
       const wait = Math.max(0, Math.min(1000, next === undefined ? 1000 : next - now));
       try {
         await clock.sleep(wait, stopping.signal);

@@ -122,6 +122,8 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
   let loops: Promise<void>[] = [];
   let running = false;
   let stopped = false;
+  let reloads = 0;
+  let restarting: Promise<void> = Promise.resolve();
   /** the ALERTS series written at the last evaluation of each rule, for stale markers when they end */
   const lastAlertSeries = new Map<string, Labels[]>();
   const anomalyEvaluators = new Map<string, AnomalyEvaluator>();
@@ -367,6 +369,8 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
       stopped = true;
       running = false;
       abort.abort();
+      await restarting;
+      abort.abort();
       await Promise.all(loops);
     },
     evaluateGroup,
@@ -375,8 +379,10 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
       abort.abort();
       const old = loops;
       install(defs);
-      void Promise.all(old).then(() => {
-        if (wasRunning && running) startLoops();
+      // only the latest reload restarts the loops: two reloads within one interval must not leave two sets
+      const generation = ++reloads;
+      restarting = Promise.all(old).then(() => {
+        if (wasRunning && running && generation === reloads) startLoops();
       });
     },
     groups: () => groups,
