@@ -226,6 +226,8 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
       }
       notes.set(fp, { ...ann, ...m.extra });
       apply(fp, labels, m.observation);
+      // annotations are kept for live instances only: a series that is merely measured costs nothing
+      if (!instances.has(fp)) notes.delete(fp);
     }
     for (const [fp, a] of [...instances]) {
       if (seen.has(fp)) continue;
