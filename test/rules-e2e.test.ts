@@ -116,7 +116,8 @@ remediation:
       clients.push(c);
     }
     const critical = await waitFor('connection_saturation critical', async () => find(await alerts(), 'connection_saturation', 'critical'));
-    assert.equal(Number(critical.value), 86, JSON.stringify(critical));
+    // 86, or 87 once the remediation runner (dry_run here) holds its own session beside the collector's
+    assert.ok(Number(critical.value) >= 86 && Number(critical.value) <= 87, JSON.stringify(critical));
     assert.equal(critical.labels.severity, 'high');
     assert.ok(find(await alerts(), 'connection_saturation', 'warning'));
 
@@ -132,12 +133,14 @@ remediation:
     assert.deepEqual(announced, [], dpmon!.output().slice(-3000));
 
     // 83 %: below the threshold, above the recovery threshold: still firing
-    await Promise.all(clients.splice(0, 3).map((c) => c.end()));
-    await waitFor('83% measured', async () => {
+    const measured = async () => {
       const r = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=100*dpmon_pg_connections_used_ratio`);
       const v = ((await r.json()) as { data: { result: { value: [number, string] }[] } }).data.result[0]?.value[1];
-      return v !== undefined && Math.abs(Number(v) - 83) < 0.01 ? true : undefined;
-    });
+      return v === undefined ? undefined : Math.round(Number(v));
+    };
+    const now = await waitFor('a measurement', measured);
+    await Promise.all(clients.splice(0, now - 83).map((c) => c.end()));
+    await waitFor('83% measured', async () => ((await measured()) === 83 ? true : undefined));
     await new Promise((r) => setTimeout(r, 2500));
     assert.ok(find(await alerts(), 'connection_saturation', 'critical'), 'still firing at 83%');
 
