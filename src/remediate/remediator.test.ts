@@ -146,4 +146,17 @@ describe('remediator guards and modes (real files)', () => {
     await remediator.consider([alert(90, { evaluatedAt: clock.now() })]);
     assert.equal(audit.list({ kindPrefix: 'remediation.executed' }).length, executedBefore + 1);
   });
+
+  it('the per-target rate limit holds (its runs are kept in state.db)', async () => {
+    const { remediator, alert, clock, audit, temp } = setup('enforce', { cooldownMs: 0, max: 1 });
+    await remediator.consider([alert(90, { evaluatedAt: clock.now() })]);
+    await clock.advance(60_000);
+    await remediator.consider([]); // verified as fixed
+    writeFileSync(join(temp, 'z'), 'x');
+    utimesSync(join(temp, 'z'), (T0 - 3 * DAY) / 1000, (T0 - 3 * DAY) / 1000);
+    await clock.advance(60_000);
+    await remediator.consider([alert(90, { evaluatedAt: clock.now() })]);
+    assert.equal(audit.list({ kindPrefix: 'remediation.rate_limited' }).length, 1);
+    assert.equal(audit.list({ kindPrefix: 'remediation.executed' }).length, 1);
+  });
 });

@@ -84,7 +84,6 @@ interface GuardState {
   disabled: boolean;
   /** an execution waiting for verification: the alert it was for */
   verify?: { fingerprint: string; at: number };
-  runs: number[];
 }
 
 export function createRemediator(opts: RemediatorOptions): Remediator {
@@ -96,14 +95,24 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
   const putApproval = db.prepare('INSERT OR REPLACE INTO remediation_approvals (id, body) VALUES (?, ?)');
   const delApproval = db.prepare('DELETE FROM remediation_approvals WHERE id = ?');
   const allApprovals = db.prepare('SELECT body FROM remediation_approvals').pluck(true);
-  /** per target: executions in the rate-limit window (shared by all rules of that target) */
-  const targetRuns = new Map<string, number[]>();
+  /** per target: executions in the rate-limit window (shared by all rules of that target), persisted so a restart does not reset the limit */
+  db.exec('CREATE TABLE IF NOT EXISTS remediation_runs (target TEXT NOT NULL, at INTEGER NOT NULL)');
+  const insertRun = db.prepare('INSERT INTO remediation_runs (target, at) VALUES (?, ?)');
+  const runsSince = db.prepare('SELECT at FROM remediation_runs WHERE target = ? AND at > ?').pluck(true);
+  const pruneRuns = db.prepare('DELETE FROM remediation_runs WHERE at <= ?');
+  const targetRuns = {
+    add: (target: string, at: number) => void insertRun.run(target, at),
+    recent: (target: string, now: number) => {
+      pruneRuns.run(now - opts.rateLimit.windowMs);
+      return runsSince.all(target, now - opts.rateLimit.windowMs) as number[];
+    },
+  };
   const busy = new Set<string>();
 
   const stateKey = (rule: RemediationRule, target: string | undefined) => `${rule.id}@${target ?? 'host'}`;
   const load = (key: string): GuardState => {
     const body = getState.get(key) as string | undefined;
-    return body ? (JSON.parse(body) as GuardState) : { lastRun: -Infinity, failures: 0, disabled: false, runs: [] };
+    return body ? (JSON.parse(body) as GuardState) : { lastRun: -Infinity, failures: 0, disabled: false };
   };
   const save = (key: string, s: GuardState) => putState.run(key, JSON.stringify({ ...s, lastRun: Number.isFinite(s.lastRun) ? s.lastRun : -1e15 }));
   const record = (kind: string, rule: RemediationRule, target: string | undefined, fingerprint: string, details: Record<string, unknown>, actor = 'dpmon') =>
@@ -129,8 +138,7 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
       s.lastRun = now;
       s.verify = { fingerprint, at: now };
       save(key, s);
-      const runs = (targetRuns.get(target ?? 'host') ?? []).concat(now);
-      targetRuns.set(target ?? 'host', runs);
+      targetRuns.add(target ?? 'host', now);
       record(outcome.ok ? 'executed' : 'failed', rule, target, fingerprint, { steps: outcome.done, failed: outcome.failed, before: plan.before, after: outcome.after }, actor);
       log.info({ rule: rule.id, action: rule.action, target, ok: outcome.ok, before: plan.before, after: outcome.after }, 'remediation executed');
     } catch (err) {
@@ -138,7 +146,7 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
       const s = load(key);
       s.lastRun = clock.now();
       save(key, s);
-      targetRuns.set(target ?? 'host', (targetRuns.get(target ?? 'host') ?? []).concat(clock.now()));
+      targetRuns.add(target ?? 'host', clock.now());
       record('failed', rule, target, fingerprint, { error: (err as Error).message, before: plan.before }, actor);
       log.error({ err, rule: rule.id, action: rule.action, target }, 'remediation failed');
     } finally {
@@ -206,8 +214,7 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
           if (s.verify) continue; // the last execution is not verified yet
           if (now - s.lastRun < rule.cooldownMs) continue;
           const tkey = target ?? 'host';
-          const runs = (targetRuns.get(tkey) ?? []).filter((t) => now - t < opts.rateLimit.windowMs);
-          targetRuns.set(tkey, runs);
+          const runs = targetRuns.recent(tkey, now);
           if (runs.length >= opts.rateLimit.max) {
             record('rate_limited', rule, target, a.fingerprint, { max: opts.rateLimit.max, windowMs: opts.rateLimit.windowMs });
             continue;
