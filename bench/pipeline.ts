@@ -8,14 +8,17 @@
 //     RUNS times, alternating, on a fresh instance each; medians.
 //   - latency: LAT_GROUPS new groups of LAT_PER_GROUP alerts, one POST each, LAT_SPACING_MS apart; per
 //     alert, its first arrival at the receiver − (the POST's start + group_wait).
-// dpmon runs in this process as it does in production: fastify + registerAlertmanagerApi over
-// createAlertPipeline (system clock, state.db in WAL mode, config from loadConfig, real webhook notifier).
+// dpmon runs in this process's main thread as it does in production: fastify + registerAlertmanagerApi
+// over createAlertPipeline (system clock, state.db in WAL mode, config from loadConfig, the real webhook
+// notifier). The load (the POSTs) and the recording receiver run in a worker thread, so that dpmon's
+// thread carries dpmon alone, as Alertmanager's process carries Alertmanager alone.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import Fastify from 'fastify';
 import { freePort, waitFor } from '../test/harness/process.ts';
@@ -55,17 +58,18 @@ const percentile = (xs: number[], p: number) => {
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function processCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** utime+stime in ms from a /proc stat file (a process's or a thread's) */
+function cpuMsOf(statPath: string): number {
+  const stat = readFileSync(statPath, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
 }
-const ownCpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
+/** this process's main thread (dpmon's), without the driver's worker thread */
+const mainThreadCpuMs = () => cpuMsOf(`/proc/self/task/${process.pid}/stat`);
 
 // ------------------------------------------------------------------ the recording webhook receiver
+// (test/harness/http-receiver.ts keeps no arrival times and parses every body; this one only notes
+// when each alert first arrived firing)
 
 interface WebhookBody {
   status: string;
@@ -138,7 +142,7 @@ interface Side {
   readonly name: 'dpmon' | 'alertmanager';
   /** http://127.0.0.1:PORT */
   readonly url: string;
-  /** CPU ms used so far by the side's process (dpmon: this whole process, load and receiver included) */
+  /** CPU ms used so far by the side (dpmon: this process's main thread; Alertmanager: its process) */
   cpuMs(): number;
   stop(): Promise<void>;
 }
@@ -182,7 +186,7 @@ receivers:
   return {
     name: 'dpmon',
     url: `http://127.0.0.1:${port}`,
-    cpuMs: ownCpuMs,
+    cpuMs: mainThreadCpuMs,
     async stop() {
       await server.close();
       await pipeline.stop();
@@ -240,10 +244,10 @@ receivers:
     await stop();
     throw err;
   }
-  return { name: 'alertmanager', url, cpuMs: () => processCpuMs(child.pid!), stop };
+  return { name: 'alertmanager', url, cpuMs: () => cpuMsOf(`/proc/${child.pid}/stat`), stop };
 }
 
-// ------------------------------------------------------------------ load
+// ------------------------------------------------------------------ the driver (a worker thread)
 
 interface PostableAlert {
   labels: Record<string, string>;
@@ -264,77 +268,142 @@ function alertsOf(prefix: string, group: number, perGroup: number, at: number): 
   }));
 }
 
-async function post(side: Side, alerts: PostableAlert[]): Promise<void> {
-  const res = await fetch(`${side.url}/api/v2/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alerts) });
+async function post(url: string, alerts: PostableAlert[]): Promise<void> {
+  const res = await fetch(`${url}/api/v2/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alerts) });
   const text = await res.text();
-  if (res.status !== 200) throw new Error(`${side.name}: POST /api/v2/alerts answered ${res.status}: ${text.slice(0, 300)}`);
+  if (res.status !== 200) throw new Error(`POST ${url}/api/v2/alerts answered ${res.status}: ${text.slice(0, 300)}`);
 }
 
-interface ThroughputRun {
-  alerts_per_s: number;
+interface LoadResult {
   elapsed_ms: number;
-  /** time until the last POST was answered */
+  /** until the last POST was answered */
   post_ms: number;
   notifications: number;
-  cpu_ms: number;
-  /** false when the side did not deliver every alert within TIMEOUT_MS */
-  complete: boolean;
   notified: number;
+  complete: boolean;
 }
 
-async function throughputRun(start: (receiverUrl: string) => Promise<Side>): Promise<ThroughputRun> {
-  const recv = await startReceiver();
-  const side = await start(recv.url);
-  const n = GROUPS * PER_GROUP;
+/** The driver's side of the work: a receiver, and the POSTs to a side's API. */
+function runDriver(): void {
+  let recv: Receiver | undefined;
+  const ops: Record<string, (url: string) => Promise<unknown>> = {
+    async receiver() {
+      await recv?.close();
+      recv = await startReceiver();
+      return recv.url;
+    },
+    async close() {
+      await recv?.close();
+      recv = undefined;
+    },
+    /** every alert, BATCH a request, whole groups one after the other (a rule's alerts come together) */
+    async throughput(url): Promise<LoadResult> {
+      const r = recv!;
+      const n = GROUPS * PER_GROUP;
+      const perBatch = Math.max(1, Math.floor(BATCH / PER_GROUP));
+      const t0 = Date.now();
+      for (let g = 0; g < GROUPS; g += perBatch) {
+        const batch: PostableAlert[] = [];
+        const now = Date.now();
+        for (let k = g; k < Math.min(GROUPS, g + perBatch); k++) batch.push(...alertsOf('bench', k, PER_GROUP, now));
+        await post(url, batch);
+      }
+      const postMs = Date.now() - t0;
+      let complete = true;
+      try {
+        await r.waitForAlerts(n, TIMEOUT_MS);
+      } catch {
+        complete = false;
+      }
+      const elapsed = (complete ? Math.max(...r.firstSeen.values()) : Date.now()) - t0;
+      return { elapsed_ms: elapsed, post_ms: postMs, notifications: r.requests, notified: r.firstSeen.size, complete };
+    },
+    /** LAT_GROUPS new groups, one POST each, LAT_SPACING_MS apart: per alert, arrival − (POST start + group_wait) */
+    async latency(url): Promise<number[]> {
+      const r = recv!;
+      const due = new Map<string, number>();
+      for (let g = 0; g < LAT_GROUPS; g++) {
+        const t = Date.now();
+        const alerts = alertsOf('latency', g, LAT_PER_GROUP, t);
+        for (const a of alerts) due.set(alertKey(a.labels), t + GROUP_WAIT_MS);
+        await post(url, alerts);
+        await sleep(Math.max(0, t + LAT_SPACING_MS - Date.now()));
+      }
+      await r.waitForAlerts(due.size, 30_000);
+      return [...due].map(([k, at]) => r.firstSeen.get(k)! - at);
+    },
+  };
+  parentPort!.on('message', (m: { id: number; op: string; url: string }) => {
+    ops[m.op]!(m.url).then(
+      (value) => parentPort!.postMessage({ id: m.id, value }),
+      (err: Error) => parentPort!.postMessage({ id: m.id, error: err.stack ?? String(err) }),
+    );
+  });
+}
+
+const DRIVER = 'dpmon-bench-pipeline-driver';
+
+interface Driver {
+  call<T>(op: 'receiver' | 'close' | 'throughput' | 'latency', url?: string): Promise<T>;
+  stop(): Promise<void>;
+}
+
+function startDriver(): Driver {
+  // a worker does not inherit the tsx loader of --import tsx: it registers it, then loads this file
+  const boot = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(import.meta.url)}); })`;
+  const worker = new Worker(boot, { eval: true, workerData: { role: DRIVER } });
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  let next = 0;
+  worker.on('message', (m: { id: number; value?: unknown; error?: string }) => {
+    const p = pending.get(m.id)!;
+    pending.delete(m.id);
+    if (m.error !== undefined) p.reject(new Error(`bench driver: ${m.error}`));
+    else p.resolve(m.value);
+  });
+  worker.on('error', (err) => {
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+  });
+  return {
+    call: <T>(op: string, url = '') =>
+      new Promise<T>((resolve, reject) => {
+        const id = next++;
+        pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+        worker.postMessage({ id, op, url });
+      }),
+    stop: async () => void (await worker.terminate()),
+  };
+}
+
+// ------------------------------------------------------------------ runs
+
+interface ThroughputRun extends LoadResult {
+  alerts_per_s: number;
+  cpu_ms: number;
+}
+
+async function throughputRun(driver: Driver, start: (receiverUrl: string) => Promise<Side>): Promise<ThroughputRun> {
+  const side = await start(await driver.call<string>('receiver'));
   try {
     await sleep(200);
     const cpu0 = side.cpuMs();
-    const t0 = Date.now();
-    let postMs = 0;
-    // batches of BATCH alerts: whole groups one after the other (a rule's alerts come together)
-    const perBatch = Math.max(1, Math.floor(BATCH / PER_GROUP));
-    for (let g = 0; g < GROUPS; g += perBatch) {
-      const batch: PostableAlert[] = [];
-      const now = Date.now();
-      for (let k = g; k < Math.min(GROUPS, g + perBatch); k++) batch.push(...alertsOf('bench', k, PER_GROUP, now));
-      await post(side, batch);
-    }
-    postMs = Date.now() - t0;
-    let complete = true;
-    try {
-      await recv.waitForAlerts(n, TIMEOUT_MS);
-    } catch {
-      complete = false;
-    }
-    const last = Math.max(...recv.firstSeen.values());
-    const elapsed = (complete ? last : Date.now()) - t0;
+    const load = await driver.call<LoadResult>('throughput', side.url);
     const cpu = side.cpuMs() - cpu0;
-    return { alerts_per_s: round((recv.firstSeen.size / elapsed) * 1000, 0), elapsed_ms: elapsed, post_ms: postMs, notifications: recv.requests, cpu_ms: round(cpu, 0), complete, notified: recv.firstSeen.size };
+    return { ...load, alerts_per_s: round((load.notified / load.elapsed_ms) * 1000, 0), cpu_ms: round(cpu, 0) };
   } finally {
     await side.stop();
-    await recv.close();
+    await driver.call('close');
   }
 }
 
-/** per alert: first arrival at the receiver − (start of its POST + group_wait), ms */
-async function latencyRun(start: (receiverUrl: string) => Promise<Side>): Promise<number[]> {
-  const recv = await startReceiver();
-  const side = await start(recv.url);
+async function latencyRun(driver: Driver, start: (receiverUrl: string) => Promise<Side>): Promise<number[]> {
+  const side = await start(await driver.call<string>('receiver'));
   try {
     await sleep(200);
-    const due = new Map<string, number>();
-    for (let g = 0; g < LAT_GROUPS; g++) {
-      const t = Date.now();
-      const alerts = alertsOf('latency', g, LAT_PER_GROUP, t);
-      for (const a of alerts) due.set(alertKey(a.labels), t + GROUP_WAIT_MS);
-      await post(side, alerts);
-      await sleep(Math.max(0, t + LAT_SPACING_MS - Date.now()));
-    }
-    await recv.waitForAlerts(due.size, 30_000);
-    return [...due].map(([k, at]) => recv.firstSeen.get(k)! - at);
+    return await driver.call<number[]>('latency', side.url);
   } finally {
     await side.stop();
-    await recv.close();
+    await driver.call('close');
   }
 }
 
@@ -353,22 +422,27 @@ export async function pipelineFigures(): Promise<Record<string, unknown>> {
   const sides: [string, (url: string) => Promise<Side>][] = [['dpmon', startDpmon]];
   if (haveAm) sides.push(['alertmanager', startAm]);
   const runs: Record<string, ThroughputRun[]> = { dpmon: [], alertmanager: [] };
-  log(`throughput: ${GROUPS * PER_GROUP} alerts in ${GROUPS} groups, batches of ${BATCH}, ${RUNS} runs per side`);
-  for (let r = 0; r < RUNS; r++) {
-    for (const [name, start] of sides) {
-      const run = await throughputRun(start);
-      runs[name]!.push(run);
-      log(`run ${r + 1} ${name}: ${run.alerts_per_s} alerts/s, ${run.elapsed_ms} ms (POSTs ${run.post_ms} ms), ${run.notifications} notifications, CPU ${run.cpu_ms} ms${run.complete ? '' : `, INCOMPLETE: ${run.notified} notified`}`);
-    }
-  }
-  log(`latency: ${RUNS} runs of ${LAT_GROUPS} groups of ${LAT_PER_GROUP}, ${LAT_SPACING_MS} ms apart`);
   const samples: Record<string, number[][]> = { dpmon: [], alertmanager: [] };
-  for (let r = 0; r < RUNS; r++) {
-    for (const [name, start] of sides) {
-      const lat = await latencyRun(start);
-      samples[name]!.push(lat);
-      log(`latency run ${r + 1} ${name}: p50 ${percentile(lat, 50)} ms, p99 ${percentile(lat, 99)} ms, max ${Math.max(...lat)} ms`);
+  const driver = startDriver();
+  try {
+    log(`throughput: ${GROUPS * PER_GROUP} alerts in ${GROUPS} groups, batches of ${BATCH}, ${RUNS} runs per side`);
+    for (let r = 0; r < RUNS; r++) {
+      for (const [name, start] of sides) {
+        const run = await throughputRun(driver, start);
+        runs[name]!.push(run);
+        log(`run ${r + 1} ${name}: ${run.alerts_per_s} alerts/s, ${run.elapsed_ms} ms (POSTs ${run.post_ms} ms), ${run.notifications} notifications, CPU ${run.cpu_ms} ms${run.complete ? '' : `, INCOMPLETE: ${run.notified} notified`}`);
+      }
     }
+    log(`latency: ${RUNS} runs of ${LAT_GROUPS} groups of ${LAT_PER_GROUP}, ${LAT_SPACING_MS} ms apart`);
+    for (let r = 0; r < RUNS; r++) {
+      for (const [name, start] of sides) {
+        const lat = await latencyRun(driver, start);
+        samples[name]!.push(lat);
+        log(`latency run ${r + 1} ${name}: p50 ${percentile(lat, 50)} ms, p99 ${percentile(lat, 99)} ms, max ${Math.max(...lat)} ms`);
+      }
+    }
+  } finally {
+    await driver.stop();
   }
   const latency: Record<string, unknown> = {};
   for (const [name] of sides) {
@@ -393,9 +467,12 @@ export async function pipelineFigures(): Promise<Record<string, unknown>> {
       latency_beyond_group_wait: { runs: RUNS, groups_per_run: LAT_GROUPS, per_group: LAT_PER_GROUP, spacing_ms: LAT_SPACING_MS, ...latency },
       method:
         'throughput: from the first POST until every alert has arrived firing at the webhook receiver, median of the runs, each side on a fresh instance, alternating; ' +
-        'latency: per alert, first arrival at the receiver − (start of its POST + group_wait), all runs pooled; dpmon in-process (fastify + registerAlertmanagerApi + createAlertPipeline, state.db WAL), Alertmanager 0.25 as a process',
+        'latency: per alert, first arrival at the receiver − (start of its POST + group_wait), all runs pooled; ' +
+        'dpmon in the main thread (fastify + registerAlertmanagerApi + createAlertPipeline, state.db WAL), Alertmanager 0.25 as a process, load and receiver in a worker thread; ' +
+        'cpu_ms: dpmon main thread / Alertmanager process',
     },
   };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) process.stdout.write(JSON.stringify(await pipelineFigures(), null, 2) + '\n');
+if (!isMainThread && (workerData as { role?: string } | null)?.role === DRIVER) runDriver();
+else if (isMainThread && import.meta.url === `file://${process.argv[1]}`) process.stdout.write(JSON.stringify(await pipelineFigures(), null, 2) + '\n');

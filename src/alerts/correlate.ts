@@ -132,11 +132,15 @@ export function correlate(alerts: readonly CorrelationAlert[], opts: Correlation
   /** the direct cause of each alert, if any */
   const causeOf = new Map<string, { alert: CorrelationAlert; link: Cause }>();
   if (opts.rootCauseAnalysis) {
+    // each link's possible causes are found once: with a firing target_down every alert is an effect,
+    // and comparing every alert with every other would be quadratic
+    const causesOf = CAUSES.map((link) => alerts.filter((c) => link.cause(c)));
     for (const e of alerts) {
-      for (const link of CAUSES) {
+      for (let li = 0; li < CAUSES.length; li++) {
+        const link = CAUSES[li]!;
         if (!link.effect(e)) continue;
-        const candidates = alerts.filter(
-          (c) => c.fingerprint !== e.fingerprint && link.cause(c) && related(link.relation, c, e) && Math.abs(c.activeAt - e.activeAt) <= windowMs,
+        const candidates = causesOf[li]!.filter(
+          (c) => c.fingerprint !== e.fingerprint && related(link.relation, c, e) && Math.abs(c.activeAt - e.activeAt) <= windowMs,
         );
         if (candidates.length === 0) continue;
         candidates.sort((a, b) => a.activeAt - b.activeAt || a.fingerprint.localeCompare(b.fingerprint));
