@@ -16,7 +16,8 @@ import { createQueryEngine } from '../src/query/index.ts';
 import { createTerminateIdleConnections } from '../src/remediate/actions/terminate-idle-connections.ts';
 import { remediationRules } from '../src/remediate/config.ts';
 import { createRemediator } from '../src/remediate/remediator.ts';
-import { readConnectionUsage } from '../src/remediate/sessions.ts';
+import { pgSession, readConnectionUsage } from '../src/remediate/sessions.ts';
+import { actionContext } from '../src/remediate/testing.ts';
 import { measureRule } from '../src/rules/measure.ts';
 import { buildRules } from '../src/rules/builtin.ts';
 import type { AlertRuleDef } from '../src/rules/rule.ts';
@@ -60,7 +61,7 @@ export async function remediationFigures(): Promise<Record<string, unknown>> {
         clock,
         log: silentLogger,
         mode: 'enforce',
-        contextFor: async (_a, target, signal) => ({ target, pg: { query: (sql, params) => admin.query(sql, params as unknown[]) as never }, protectedRoles: [], protectedApplications: [], allowedRoots: [], now: clock.now(), signal, log: silentLogger }),
+        contextFor: async (_a, target, signal) => actionContext({ target, pg: pgSession(admin), now: clock.now(), signal }),
         rateLimit: { max: 100, windowMs: 3_600_000 },
         approvalTimeoutMs: 60_000,
         staleMs: 60_000,

@@ -6,7 +6,7 @@
 // escalations, silences) is in state.db and is written before the effect it records.
 import { hostname } from 'node:os';
 import type Database from 'better-sqlite3';
-import type { Config } from '../config/index.ts';
+import { isLoopbackHost, type Config } from '../config/index.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import { fingerprintOf } from '../model/fingerprint.ts';
@@ -474,6 +474,6 @@ function common(items: readonly Readonly<Record<string, string>>[]): Record<stri
 
 /** A PostgreSQL target's host for correlation: its DSN host, this machine for loopback and sockets. */
 export function targetHost(dsnHost: string | undefined): string {
-  if (!dsnHost || dsnHost.startsWith('/') || /^(localhost|127\.|::1$)/.test(dsnHost)) return hostname();
+  if (!dsnHost || dsnHost.startsWith('/') || isLoopbackHost(dsnHost)) return hostname();
   return dsnHost;
 }

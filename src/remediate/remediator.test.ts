@@ -8,6 +8,7 @@ import { createAuditLog } from '../audit/audit-log.ts';
 import { createManualClock } from '../lib/clock.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { createCleanupTempAction } from './actions/cleanup-temp.ts';
+import { actionContext } from './testing.ts';
 import { createRemediator, type RemediationMode, type TriggerAlert } from './remediator.ts';
 import type { Action } from './types.ts';
 
@@ -39,7 +40,7 @@ function setup(mode: RemediationMode, extra: { cooldownMs?: number; gracePeriodM
     clock,
     log: silentLogger,
     mode,
-    contextFor: async (_a, target, signal) => ({ target, protectedRoles: [], protectedApplications: [], allowedRoots: [temp], now: clock.now(), signal, log: silentLogger }),
+    contextFor: async (_a, target, signal) => actionContext({ target, allowedRoots: [temp], now: clock.now(), signal }),
     rateLimit: { max: extra.max ?? 6, windowMs: 3_600_000 },
     approvalTimeoutMs: 15 * 60_000,
     staleMs: 60_000,

@@ -14,6 +14,7 @@ import type Database from 'better-sqlite3';
 import { remediationRules } from './config.ts';
 import { createActionRegistry } from './registry.ts';
 import { createRemediator, type Remediator } from './remediator.ts';
+import { pgSession } from './sessions.ts';
 import type { Action, ActionContext } from './types.ts';
 
 export interface RemediationRunnerOptions {
@@ -76,7 +77,7 @@ export function createRemediationRunner(opts: RemediationRunnerOptions): Remedia
     const t = pgTargetOf(target);
     if (!t) throw new Error(`no PostgreSQL target for ${target ?? 'this host'}: ${action.name} needs one`);
     const c = await session(t);
-    return { ...base, target: t.name, pg: { query: (sql, params) => c.query(sql, params as unknown[]) as never } };
+    return { ...base, target: t.name, pg: pgSession(c) };
   }
 
   const remediator = createRemediator({

@@ -4,7 +4,13 @@
 // `/* dpmon */`-tagged query), walsenders, superusers, roles with REPLICATION, and the configured
 // protected roles and applications. Connection usage is measured the way the collector's
 // dpmon_pg_connections_used_ratio is: client backends (dpmon included) / max_connections.
+import type pg from 'pg';
 import type { PgSession } from './types.ts';
+
+/** A node-postgres client as the PgSession actions take. */
+export function pgSession(c: pg.Client): PgSession {
+  return { query: (sql, params) => c.query(sql, params as unknown[]) as never };
+}
 
 /** Why a session is never terminated or cancelled; the first that applies, in this order. */
 export type ProtectionReason =

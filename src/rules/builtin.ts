@@ -132,6 +132,9 @@ export function buildRules(config: Config, opts: { runbookBaseUrl?: string } = {
     consecutive: 1,
     ...a,
   });
+  /** a group of one alert rule, named after its config source */
+  const oneRuleGroup = (source: string, intervalMs: number, a: Omit<Parameters<typeof alert>[0], 'group' | 'source'>) =>
+    groups.push({ name: source, intervalMs, source, rules: [alert({ ...a, group: source, source })] });
   const above = (threshold: number, recovery?: number): ThresholdCondition => ({
     direction: 'above',
     threshold,
@@ -213,50 +216,32 @@ export function buildRules(config: Config, opts: { runbookBaseUrl?: string } = {
   const qp = db.queryPerformance;
   if (enabled.has('query_timeout')) {
     const source = 'database_metrics.query_performance.long_running_threshold';
-    groups.push({
-      name: source,
-      intervalMs: config.resourceMonitoring.collectionIntervalMs,
-      source,
-      rules: [
-        alert({
-          group: source,
-          name: 'query_timeout',
-          expr: 'dpmon_pg_activity_max_query_duration_seconds',
-          unit: 'seconds',
-          source,
-          condition: above(qp.longRunningThresholdMs / 1000),
-          labels: { severity: 'medium' },
-          annotations: {
-            summary: compileTemplate('a query on {{ $labels.instance }}/{{ $labels.datname }} has run for {{ $value | humanizeDuration }}'),
-            description: compileTemplate(`long_running_threshold is ${qp.longRunningThresholdMs / 1000}s`),
-            runbook_url: compileTemplate(runbook('query_timeout')),
-          },
-        }),
-      ],
+    oneRuleGroup(source, config.resourceMonitoring.collectionIntervalMs, {
+      name: 'query_timeout',
+      expr: 'dpmon_pg_activity_max_query_duration_seconds',
+      unit: 'seconds',
+      condition: above(qp.longRunningThresholdMs / 1000),
+      labels: { severity: 'medium' },
+      annotations: {
+        summary: compileTemplate('a query on {{ $labels.instance }}/{{ $labels.datname }} has run for {{ $value | humanizeDuration }}'),
+        description: compileTemplate(`long_running_threshold is ${qp.longRunningThresholdMs / 1000}s`),
+        runbook_url: compileTemplate(runbook('query_timeout')),
+      },
     });
   }
   {
     const source = 'database_metrics.query_performance.deadlock_check_interval';
-    groups.push({
-      name: source,
-      intervalMs: qp.deadlockCheckIntervalMs,
-      source,
-      rules: [
-        alert({
-          group: source,
-          name: 'deadlocks',
-          expr: `increase(pg_stat_database_deadlocks[${rangeOf(qp.deadlockCheckIntervalMs)}])`,
-          unit: 'count',
-          source,
-          // any deadlock in the interval; it resolves at the first interval without one
-          condition: { direction: 'above', threshold: 1, recovery: 1 },
-          labels: { severity: 'medium' },
-          annotations: {
-            summary: compileTemplate('{{ $value | printf "%.0f" }} deadlocks in {{ $labels.instance }}/{{ $labels.datname }}'),
-            runbook_url: compileTemplate(runbook('deadlocks')),
-          },
-        }),
-      ],
+    oneRuleGroup(source, qp.deadlockCheckIntervalMs, {
+      name: 'deadlocks',
+      expr: `increase(pg_stat_database_deadlocks[${rangeOf(qp.deadlockCheckIntervalMs)}])`,
+      unit: 'count',
+      // any deadlock in the interval; it resolves at the first interval without one
+      condition: { direction: 'above', threshold: 1, recovery: 1 },
+      labels: { severity: 'medium' },
+      annotations: {
+        summary: compileTemplate('{{ $value | printf "%.0f" }} deadlocks in {{ $labels.instance }}/{{ $labels.datname }}'),
+        runbook_url: compileTemplate(runbook('deadlocks')),
+      },
     });
   }
   if (enabled.has('replication_delay')) {
@@ -286,50 +271,32 @@ export function buildRules(config: Config, opts: { runbookBaseUrl?: string } = {
   {
     const source = 'database_metrics.replication.replication_slots';
     const r = db.replication;
-    groups.push({
-      name: source,
-      intervalMs: r.monitoring.intervalMs,
-      source,
-      rules: [
-        alert({
-          group: source,
-          name: 'replication_slot_inactive',
-          // an unused slot keeps every WAL segment from its restart_lsn on: it fills pg_wal until the disk is full
-          expr: 'dpmon_pg_replication_slot_retained_wal_bytes and on(instance, slot_name) (pg_replication_slots_active == 0)',
-          unit: 'bytes',
-          source,
-          forMs: 2 * r.monitoring.intervalMs,
-          labels: { severity: 'medium' },
-          annotations: {
-            summary: compileTemplate('replication slot {{ $labels.slot_name }} on {{ $labels.instance }} is inactive and retains {{ $value | humanize1024 }}B of WAL'),
-            runbook_url: compileTemplate(runbook('replication_slot_inactive')),
-          },
-        }),
-      ],
+    oneRuleGroup(source, r.monitoring.intervalMs, {
+      name: 'replication_slot_inactive',
+      // an unused slot keeps every WAL segment from its restart_lsn on: it fills pg_wal until the disk is full
+      expr: 'dpmon_pg_replication_slot_retained_wal_bytes and on(instance, slot_name) (pg_replication_slots_active == 0)',
+      unit: 'bytes',
+      forMs: 2 * r.monitoring.intervalMs,
+      labels: { severity: 'medium' },
+      annotations: {
+        summary: compileTemplate('replication slot {{ $labels.slot_name }} on {{ $labels.instance }} is inactive and retains {{ $value | humanize1024 }}B of WAL'),
+        runbook_url: compileTemplate(runbook('replication_slot_inactive')),
+      },
     });
   }
   {
     const source = 'database_metrics.query_performance.idle_in_transaction';
-    groups.push({
-      name: source,
-      intervalMs: config.resourceMonitoring.collectionIntervalMs,
-      source,
-      rules: [
-        alert({
-          group: source,
-          name: 'idle_in_transaction',
-          // a session idle in a transaction longer than a query may run holds its locks and its connection
-          expr: 'dpmon_pg_activity_max_idle_in_transaction_seconds',
-          unit: 'seconds',
-          source,
-          condition: above(qp.longRunningThresholdMs / 1000),
-          labels: { severity: 'medium' },
-          annotations: {
-            summary: compileTemplate('a session on {{ $labels.instance }}/{{ $labels.datname }} has been idle in a transaction for {{ $value | humanizeDuration }}'),
-            runbook_url: compileTemplate(runbook('idle_in_transaction')),
-          },
-        }),
-      ],
+    oneRuleGroup(source, config.resourceMonitoring.collectionIntervalMs, {
+      name: 'idle_in_transaction',
+      // a session idle in a transaction longer than a query may run holds its locks and its connection
+      expr: 'dpmon_pg_activity_max_idle_in_transaction_seconds',
+      unit: 'seconds',
+      condition: above(qp.longRunningThresholdMs / 1000),
+      labels: { severity: 'medium' },
+      annotations: {
+        summary: compileTemplate('a session on {{ $labels.instance }}/{{ $labels.datname }} has been idle in a transaction for {{ $value | humanizeDuration }}'),
+        runbook_url: compileTemplate(runbook('idle_in_transaction')),
+      },
     });
   }
 
@@ -340,27 +307,18 @@ export function buildRules(config: Config, opts: { runbookBaseUrl?: string } = {
     const threshold = t && t.kind === 'percent' ? t.value : 50;
     const hit = 'sum by (instance, datname) (rate(pg_stat_database_blks_hit[5m]))';
     const read = 'sum by (instance, datname) (rate(pg_stat_database_blks_read[5m]))';
-    groups.push({
-      name: source,
-      intervalMs: 60_000,
-      source,
-      rules: [
-        alert({
-          group: source,
-          name: 'low_cache_hit_ratio',
-          // databases without block traffic have no ratio (the `> 0` drops them) rather than 0 %
-          expr: `100 * ${hit} / ((${hit} + ${read}) > 0)`,
-          unit: 'percent',
-          source,
-          condition: { direction: 'below', threshold, recovery: Math.min(100, threshold / DEFAULT_RECOVERY_RATIO) },
-          consecutive: 3,
-          labels: { severity: 'low' },
-          annotations: {
-            summary: compileTemplate('cache hit ratio of {{ $labels.instance }}/{{ $labels.datname }} is {{ $value | printf "%.0f" }}%'),
-            runbook_url: compileTemplate(runbook('low_cache_hit_ratio')),
-          },
-        }),
-      ],
+    oneRuleGroup(source, 60_000, {
+      name: 'low_cache_hit_ratio',
+      // databases without block traffic have no ratio (the `> 0` drops them) rather than 0 %
+      expr: `100 * ${hit} / ((${hit} + ${read}) > 0)`,
+      unit: 'percent',
+      condition: { direction: 'below', threshold, recovery: Math.min(100, threshold / DEFAULT_RECOVERY_RATIO) },
+      consecutive: 3,
+      labels: { severity: 'low' },
+      annotations: {
+        summary: compileTemplate('cache hit ratio of {{ $labels.instance }}/{{ $labels.datname }} is {{ $value | printf "%.0f" }}%'),
+        runbook_url: compileTemplate(runbook('low_cache_hit_ratio')),
+      },
     });
   }
 
@@ -447,53 +405,35 @@ export function buildRules(config: Config, opts: { runbookBaseUrl?: string } = {
   // ---- grafana's named alerts
   if (enabled.has('resource-exhaustion')) {
     const source = 'monitoring_integration.grafana.alerts.resource-exhaustion';
-    groups.push({
-      name: source,
-      intervalMs: evalMs,
-      source,
-      rules: [
-        alert({
-          group: source,
-          name: 'resource-exhaustion',
-          // a resource all but used up, whatever its own warning and critical levels
-          expr: '100 * dpmon_resource_utilization_ratio',
-          unit: 'percent',
-          source,
-          condition: above(95, 90),
-          consecutive: 2,
-          labels: { severity: 'high' },
-          annotations: {
-            summary: compileTemplate('{{ $labels.resource }} {{ $labels.mountpoint }}{{ $labels.instance }} is {{ $value | printf "%.0f" }}% used'),
-            runbook_url: compileTemplate(runbook('resource-exhaustion')),
-          },
-        }),
-      ],
+    oneRuleGroup(source, evalMs, {
+      name: 'resource-exhaustion',
+      // a resource all but used up, whatever its own warning and critical levels
+      expr: '100 * dpmon_resource_utilization_ratio',
+      unit: 'percent',
+      condition: above(95, 90),
+      consecutive: 2,
+      labels: { severity: 'high' },
+      annotations: {
+        summary: compileTemplate('{{ $labels.resource }} {{ $labels.mountpoint }}{{ $labels.instance }} is {{ $value | printf "%.0f" }}% used'),
+        runbook_url: compileTemplate(runbook('resource-exhaustion')),
+      },
     });
   }
   if (enabled.has('performance-degradation')) {
     needsStatementRecord = true;
     const source = 'monitoring_integration.grafana.alerts.performance-degradation';
-    groups.push({
-      name: source,
-      intervalMs: 60_000,
-      source,
-      rules: [
-        alert({
-          group: source,
-          name: 'performance-degradation',
-          expr: STATEMENT_MEAN_RECORD,
-          unit: 'seconds',
-          source,
-          anomaly: true,
-          // single anomalous points are common (docs/anomaly.md: 1.25 % of points); ten minutes in a row are not
-          consecutive: 10,
-          labels: { severity: 'medium' },
-          annotations: {
-            summary: compileTemplate('statements on {{ $labels.instance }} are unusually slow: mean {{ $value | humanizeDuration }}'),
-            runbook_url: compileTemplate(runbook('performance-degradation')),
-          },
-        }),
-      ],
+    oneRuleGroup(source, 60_000, {
+      name: 'performance-degradation',
+      expr: STATEMENT_MEAN_RECORD,
+      unit: 'seconds',
+      anomaly: true,
+      // single anomalous points are common (docs/anomaly.md: 1.25 % of points); ten minutes in a row are not
+      consecutive: 10,
+      labels: { severity: 'medium' },
+      annotations: {
+        summary: compileTemplate('statements on {{ $labels.instance }} are unusually slow: mean {{ $value | humanizeDuration }}'),
+        runbook_url: compileTemplate(runbook('performance-degradation')),
+      },
     });
   }
   if (needsStatementRecord) {

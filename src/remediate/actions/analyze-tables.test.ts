@@ -4,29 +4,17 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import pg from 'pg';
-import { silentLogger } from '../../lib/logger.ts';
 import { startCluster, type Cluster } from '../../../test/harness/postgres.ts';
-import type { ActionContext, PgSession, RemediationTrigger } from '../types.ts';
+import { pgSession } from '../sessions.ts';
+import { actionContext } from '../testing.ts';
+import type { ActionContext, RemediationTrigger } from '../types.ts';
 import { CACHE_HIT_SQL, createAnalyzeTables, LAST_ANALYZE_SQL, TABLES_TO_ANALYZE_SQL } from './analyze-tables.ts';
 
 let cluster: Cluster;
 let dpmon: pg.Client;
 
-function session(c: pg.Client): PgSession {
-  return { query: (sql, params) => c.query(sql, params as unknown[]) as never };
-}
-
 function ctxFor(c: pg.Client): ActionContext {
-  return {
-    target: 'pg',
-    pg: session(c),
-    protectedRoles: [],
-    protectedApplications: [],
-    allowedRoots: [],
-    now: Date.now(),
-    signal: new AbortController().signal,
-    log: silentLogger,
-  };
+  return actionContext({ target: 'pg', pg: pgSession(c) });
 }
 
 const trigger = (value: number | undefined, labels: Record<string, string> = { instance: 'pg', datname: 'postgres' }): RemediationTrigger => ({

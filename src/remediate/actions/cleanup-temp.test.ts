@@ -1,24 +1,17 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { silentLogger } from '../../lib/logger.ts';
+import { actionContext, agedFile } from '../testing.ts';
 import type { ActionContext, RemediationTrigger } from '../types.ts';
 import { createCleanupTempAction } from './cleanup-temp.ts';
 
 const DAY = 86_400_000;
 const now = Date.now();
 const trigger: RemediationTrigger = { fingerprint: 'f1', alertname: 'DiskSpace', labels: { alertname: 'DiskSpace' } };
-const ctxFor = (allowedRoots: string[]): ActionContext => ({
-  protectedRoles: [],
-  protectedApplications: [],
-  allowedRoots,
-  now,
-  signal: new AbortController().signal,
-  log: silentLogger,
-});
+const ctxFor = (allowedRoots: string[]): ActionContext => actionContext({ allowedRoots, now });
 
 let base: string;
 before(() => {
@@ -27,12 +20,7 @@ before(() => {
 after(() => rmSync(base, { recursive: true, force: true }));
 
 /** A file with its mtime `ageMs` in the past. */
-function file(path: string, ageMs: number, content = 'x'): string {
-  writeFileSync(path, content);
-  const t = new Date(now - ageMs);
-  utimesSync(path, t, t);
-  return path;
-}
+const file = (path: string, ageMs: number, content = 'x') => agedFile(path, ageMs, now, content);
 
 describe('cleanup_temp', () => {
   it('deletes only regular files under the target older than the age, oldest first', async () => {

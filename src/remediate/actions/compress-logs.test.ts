@@ -1,25 +1,18 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, appendFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { silentLogger } from '../../lib/logger.ts';
+import { actionContext, agedFile } from '../testing.ts';
 import type { ActionContext, RemediationTrigger } from '../types.ts';
 import { createCompressLogsAction } from './compress-logs.ts';
 
 const DAY = 86_400_000;
 const now = Date.now();
 const trigger: RemediationTrigger = { fingerprint: 'f1', alertname: 'DiskSpace', labels: { alertname: 'DiskSpace' } };
-const ctxFor = (allowedRoots: string[]): ActionContext => ({
-  protectedRoles: [],
-  protectedApplications: [],
-  allowedRoots,
-  now,
-  signal: new AbortController().signal,
-  log: silentLogger,
-});
+const ctxFor = (allowedRoots: string[]): ActionContext => actionContext({ allowedRoots, now });
 
 let base: string;
 before(() => {
@@ -27,12 +20,7 @@ before(() => {
 });
 after(() => rmSync(base, { recursive: true, force: true }));
 
-function file(path: string, ageMs: number, content: string | Buffer): string {
-  writeFileSync(path, content);
-  const t = new Date(now - ageMs);
-  utimesSync(path, t, t);
-  return path;
-}
+const file = (path: string, ageMs: number, content: string | Buffer) => agedFile(path, ageMs, now, content);
 
 const logText = (n: number) => Array.from({ length: n }, (_, i) => `2024-01-01T00:00:${String(i % 60).padStart(2, '0')}Z LOG: checkpoint ${i} complete\n`).join('');
 

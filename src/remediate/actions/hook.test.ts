@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startHttpReceiver, type HttpReceiver } from '../../../test/harness/http-receiver.ts';
-import { silentLogger } from '../../lib/logger.ts';
+import { actionContext } from '../testing.ts';
 import type { ActionContext, RemediationTrigger } from '../types.ts';
 import { createHookAction } from './hook.ts';
 
@@ -15,15 +15,7 @@ const trigger: RemediationTrigger = {
   value: 91.5,
   threshold: 85,
 };
-const ctx: ActionContext = {
-  target: 'main',
-  protectedRoles: [],
-  protectedApplications: [],
-  allowedRoots: [],
-  now: Date.parse('2025-01-02T03:04:05Z'),
-  signal: new AbortController().signal,
-  log: silentLogger,
-};
+const ctx: ActionContext = actionContext({ target: 'main', now: Date.parse('2025-01-02T03:04:05Z') });
 
 let dir: string;
 let receiver: HttpReceiver;

@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, afterEach, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { silentLogger } from '../../lib/logger.ts';
 import { startCluster, type Cluster } from '../../../test/harness/postgres.ts';
-import type { ActionContext, PgSession, RemediationTrigger } from '../types.ts';
+import { pgSession } from '../sessions.ts';
+import { actionContext } from '../testing.ts';
+import type { ActionContext, RemediationTrigger } from '../types.ts';
 import { CANCEL_QUERY_SQL, createKillQuery, RUNNING_SQL, TERMINATE_QUERY_SQL } from './kill-query.ts';
 
 let cluster: Cluster;
@@ -33,21 +34,8 @@ async function pidOf(c: pg.Client): Promise<number> {
   return (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
 }
 
-function session(c: pg.Client): PgSession {
-  return { query: (sql, params) => c.query(sql, params as unknown[]) as never };
-}
-
 function ctxFor(c: pg.Client): ActionContext {
-  return {
-    target: 'pg',
-    pg: session(c),
-    protectedRoles: [],
-    protectedApplications: ['billing'],
-    allowedRoots: [],
-    now: Date.now(),
-    signal: new AbortController().signal,
-    log: silentLogger,
-  };
+  return actionContext({ target: 'pg', pg: pgSession(c), protectedApplications: ['billing'] });
 }
 
 // the engine passes query_timeout's threshold in the alert's unit, seconds

@@ -7,7 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { createLogger, silentLogger } from '../../lib/logger.ts';
 import { startCluster, type Cluster } from '../../../test/harness/postgres.ts';
-import type { ActionContext, PgSession, RemediationTrigger } from '../types.ts';
+import { pgSession } from '../sessions.ts';
+import { actionContext } from '../testing.ts';
+import type { ActionContext, RemediationTrigger } from '../types.ts';
 import { CONNECTION_DETAILS_SQL, createLogConnectionDetails } from './log-connection-details.ts';
 
 let cluster: Cluster;
@@ -21,21 +23,8 @@ async function open(user: string, applicationName: string): Promise<pg.Client> {
   return c;
 }
 
-function session(c: pg.Client): PgSession {
-  return { query: (sql, params) => c.query(sql, params as unknown[]) as never };
-}
-
 function ctxFor(c: pg.Client, log = silentLogger): ActionContext {
-  return {
-    target: 'pg',
-    pg: session(c),
-    protectedRoles: [],
-    protectedApplications: [],
-    allowedRoots: [],
-    now: Date.now(),
-    signal: new AbortController().signal,
-    log,
-  };
+  return actionContext({ target: 'pg', pg: pgSession(c), log });
 }
 
 const trigger: RemediationTrigger = { fingerprint: 'f4', alertname: 'connection_pools', labels: { instance: 'pg', severity: 'warning' }, value: 72, threshold: 70 };

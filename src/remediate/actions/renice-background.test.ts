@@ -5,19 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { DEFAULT_PROCESS_GROUPS } from '../../config/schema.ts';
-import { silentLogger } from '../../lib/logger.ts';
+import { actionContext } from '../testing.ts';
 import type { ActionContext, RemediationTrigger } from '../types.ts';
 import { createReniceBackgroundActions } from './renice-background.ts';
 
 const trigger: RemediationTrigger = { fingerprint: 'f1', alertname: 'CpuHigh', labels: {} };
-const ctx: ActionContext = {
-  protectedRoles: [],
-  protectedApplications: [],
-  allowedRoots: [],
-  now: Date.now(),
-  signal: new AbortController().signal,
-  log: silentLogger,
-};
+const ctx: ActionContext = actionContext();
 
 /** A unique sleep duration, so the group matches only this test's processes. */
 const token = `29.${process.pid}${Math.floor(Math.random() * 1e6)}`;

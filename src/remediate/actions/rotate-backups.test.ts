@@ -1,23 +1,16 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { silentLogger } from '../../lib/logger.ts';
+import { actionContext, agedFile } from '../testing.ts';
 import type { ActionContext, RemediationTrigger } from '../types.ts';
 import { createRotateBackupsAction } from './rotate-backups.ts';
 
 const DAY = 86_400_000;
 const now = Date.now();
 const trigger: RemediationTrigger = { fingerprint: 'f1', alertname: 'BackupRotation', labels: {} };
-const ctxFor = (allowedRoots: string[]): ActionContext => ({
-  protectedRoles: [],
-  protectedApplications: [],
-  allowedRoots,
-  now,
-  signal: new AbortController().signal,
-  log: silentLogger,
-});
+const ctxFor = (allowedRoots: string[]): ActionContext => actionContext({ allowedRoots, now });
 
 let base: string;
 before(() => {
@@ -25,12 +18,7 @@ before(() => {
 });
 after(() => rmSync(base, { recursive: true, force: true }));
 
-function file(path: string, ageMs: number): string {
-  writeFileSync(path, 'dump');
-  const t = new Date(now - ageMs);
-  utimesSync(path, t, t);
-  return path;
-}
+const file = (path: string, ageMs: number) => agedFile(path, ageMs, now, 'dump');
 
 describe('rotate_backups', () => {
   it('deletes backups older than 30 days and keeps the newer ones', async () => {

@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import pg from 'pg';
-import { silentLogger } from '../../lib/logger.ts';
 import { startCluster, type Cluster } from '../../../test/harness/postgres.ts';
 import { startPgbouncer, type Pgbouncer } from '../../../test/harness/pgbouncer.ts';
 import { requirePeer } from '../../../test/harness/process.ts';
+import { actionContext } from '../testing.ts';
 import type { ActionContext, RemediationTrigger } from '../types.ts';
 import { createScaleConnectionPool, scaleConnectionPool } from './scale-connection-pool.ts';
 
@@ -15,15 +15,7 @@ let cluster: Cluster | undefined;
 let bouncer: Pgbouncer | undefined;
 
 function ctx(): ActionContext {
-  return {
-    target: 'pg',
-    protectedRoles: [],
-    protectedApplications: [],
-    allowedRoots: [],
-    now: Date.now(),
-    signal: new AbortController().signal,
-    log: silentLogger,
-  };
+  return actionContext({ target: 'pg' });
 }
 
 const trigger: RemediationTrigger = { fingerprint: 'f5', alertname: 'connection_pools', labels: { instance: 'pg', severity: 'critical' }, value: 88, threshold: 85 };

@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, afterEach, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { silentLogger } from '../../lib/logger.ts';
 import { startCluster, type Cluster } from '../../../test/harness/postgres.ts';
-import type { ActionContext, PgSession, RemediationTrigger } from '../types.ts';
+import { pgSession } from '../sessions.ts';
+import { actionContext } from '../testing.ts';
+import type { ActionContext, RemediationTrigger } from '../types.ts';
 import { createTerminateIdleConnections, sessionsToTerminate, TERMINATE_IDLE_SQL } from './terminate-idle-connections.ts';
 
 let cluster: Cluster;
@@ -36,22 +37,8 @@ async function alive(c: pg.Client): Promise<boolean> {
   }
 }
 
-function session(c: pg.Client): PgSession {
-  return { query: (sql, params) => c.query(sql, params as unknown[]) as never };
-}
-
 function ctxFor(c: pg.Client, extra: Partial<ActionContext> = {}): ActionContext {
-  return {
-    target: 'pg',
-    pg: session(c),
-    protectedRoles: ['batch'],
-    protectedApplications: ['billing'],
-    allowedRoots: [],
-    now: Date.now(),
-    signal: new AbortController().signal,
-    log: silentLogger,
-    ...extra,
-  };
+  return actionContext({ target: 'pg', pg: pgSession(c), protectedRoles: ['batch'], protectedApplications: ['billing'], ...extra });
 }
 
 const trigger = (threshold: number): RemediationTrigger => ({
