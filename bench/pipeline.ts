@@ -281,6 +281,9 @@ interface LoadResult {
   notifications: number;
   notified: number;
   complete: boolean;
+  /** per alert, arrival − (its POST's start + group_wait): the latency under this load, p50 and p99 */
+  lag_p50_ms: number;
+  lag_p99_ms: number;
 }
 
 /** The driver's side of the work: a receiver, and the POSTs to a side's API. */
@@ -302,10 +305,12 @@ function runDriver(): void {
       const n = GROUPS * PER_GROUP;
       const perBatch = Math.max(1, Math.floor(BATCH / PER_GROUP));
       const t0 = Date.now();
+      const due = new Map<string, number>();
       for (let g = 0; g < GROUPS; g += perBatch) {
         const batch: PostableAlert[] = [];
         const now = Date.now();
         for (let k = g; k < Math.min(GROUPS, g + perBatch); k++) batch.push(...alertsOf('bench', k, PER_GROUP, now));
+        for (const a of batch) due.set(alertKey(a.labels), now + GROUP_WAIT_MS);
         await post(url, batch);
       }
       const postMs = Date.now() - t0;
@@ -316,7 +321,8 @@ function runDriver(): void {
         complete = false;
       }
       const elapsed = (complete ? Math.max(...r.firstSeen.values()) : Date.now()) - t0;
-      return { elapsed_ms: elapsed, post_ms: postMs, notifications: r.requests, notified: r.firstSeen.size, complete };
+      const lag = [...r.firstSeen].map(([k, at]) => at - due.get(k)!);
+      return { elapsed_ms: elapsed, post_ms: postMs, notifications: r.requests, notified: r.firstSeen.size, complete, lag_p50_ms: percentile(lag, 50), lag_p99_ms: percentile(lag, 99) };
     },
     /** LAT_GROUPS new groups, one POST each, LAT_SPACING_MS apart: per alert, arrival − (POST start + group_wait) */
     async latency(url): Promise<number[]> {
@@ -412,6 +418,8 @@ const summarize = (runs: ThroughputRun[]) => ({
   elapsed_ms: median(runs.map((r) => r.elapsed_ms)),
   post_ms: median(runs.map((r) => r.post_ms)),
   cpu_ms: median(runs.map((r) => r.cpu_ms)),
+  lag_p50_ms: median(runs.map((r) => r.lag_p50_ms)),
+  lag_p99_ms: median(runs.map((r) => r.lag_p99_ms)),
   notifications: median(runs.map((r) => r.notifications)),
   complete: runs.every((r) => r.complete),
   runs: runs.map((r) => r.alerts_per_s),
@@ -430,7 +438,7 @@ export async function pipelineFigures(): Promise<Record<string, unknown>> {
       for (const [name, start] of sides) {
         const run = await throughputRun(driver, start);
         runs[name]!.push(run);
-        log(`run ${r + 1} ${name}: ${run.alerts_per_s} alerts/s, ${run.elapsed_ms} ms (POSTs ${run.post_ms} ms), ${run.notifications} notifications, CPU ${run.cpu_ms} ms${run.complete ? '' : `, INCOMPLETE: ${run.notified} notified`}`);
+        log(`run ${r + 1} ${name}: ${run.alerts_per_s} alerts/s, ${run.elapsed_ms} ms (POSTs ${run.post_ms} ms), ${run.notifications} notifications, lag p50/p99 ${run.lag_p50_ms}/${run.lag_p99_ms} ms, CPU ${run.cpu_ms} ms${run.complete ? '' : `, INCOMPLETE: ${run.notified} notified`}`);
       }
     }
     log(`latency: ${RUNS} runs of ${LAT_GROUPS} groups of ${LAT_PER_GROUP}, ${LAT_SPACING_MS} ms apart`);

@@ -28,6 +28,11 @@ describe('inhibitor: configured rules (Alertmanager semantics)', () => {
     it(`answers ${expected ? 'the source' : 'nothing'} for ${what}`, () => {
       assert.equal(inhibitor.mutes(labels, active), expected);
     });
+    it(`answers the same from its index for ${what}`, () => {
+      const index = inhibitor.index<ActiveAlert>();
+      active.forEach((a, i) => index.set(`k${i}`, a));
+      assert.equal(index.mutes(labels, () => true, fingerprintOf(labels)), expected);
+    });
   }
 
   it('does not let an alert matching both sides be inhibited by another that does, nor by itself', () => {
@@ -133,5 +138,29 @@ describe('inhibitor: root cause hook', () => {
     const inhibitor = createInhibitor([], { isConsequence: (fp) => (asked.push(fp), true) });
     assert.equal(inhibitor.mutes(consequence.labels, [], 'given-fp'), ROOT_CAUSE_INHIBITOR);
     assert.deepEqual(asked, ['given-fp']);
+  });
+});
+
+describe('inhibitor index', () => {
+  const inhibitor = createInhibitor([]);
+  const down = alert({ alertname: 'target_down', instance: 'pg' });
+  const lag = { alertname: 'replication_delay', instance: 'pg' };
+
+  it('mutes through an alert held, and no longer once it is deleted', () => {
+    const index = inhibitor.index<ActiveAlert>();
+    index.set('api:down', down);
+    assert.equal(index.mutes(lag, () => true, fingerprintOf(lag)), down.fingerprint);
+    index.delete('api:down');
+    assert.equal(index.mutes(lag, () => true, fingerprintOf(lag)), undefined);
+  });
+
+  it('skips a source that is not live, or that a later set resolved or moved out of the source side', () => {
+    const index = inhibitor.index<ActiveAlert>();
+    index.set('api:down', down);
+    assert.equal(index.mutes(lag, () => false, fingerprintOf(lag)), undefined, 'not live');
+    index.set('api:down', { ...down, status: 'resolved' });
+    assert.equal(index.mutes(lag, () => true, fingerprintOf(lag)), undefined, 'resolved');
+    index.set('api:down', { ...down, labels: { alertname: 'target_up', instance: 'pg' } });
+    assert.equal(index.mutes(lag, () => true, fingerprintOf(lag)), undefined, 'no longer a source');
   });
 });

@@ -45,6 +45,17 @@ export interface Inhibitor {
    * A consequence muted by the correlation hook without a named root cause reports `ROOT_CAUSE_INHIBITOR`.
    */
   mutes(alertLabels: Labels, activeAlerts: readonly ActiveAlert[], fingerprint?: string): string | undefined;
+  /** an index of the alerts that may inhibit, kept up to date as they change (the pipeline's) */
+  index<A extends ActiveAlert>(): InhibitIndex<A>;
+}
+
+/** The inhibiting side of every rule, indexed as alerts are set and deleted. */
+export interface InhibitIndex<A extends ActiveAlert> {
+  /** holds `alert` under `key`, replacing what the key held */
+  set(key: string, alert: A): void;
+  delete(key: string): void;
+  /** as Inhibitor.mutes, among the held alerts for which `isLive` holds (firing now) */
+  mutes(alertLabels: Labels, isLive: (a: A) => boolean, fingerprint: string): string | undefined;
 }
 
 /** What `mutes` answers for a consequence whose root cause the correlation hook did not name. */
@@ -115,27 +126,45 @@ export function createInhibitor(rules: readonly InhibitRule[], opts: InhibitorOp
     return s;
   };
 
+  /** the first source alert inhibiting `labels`; sources(i) gives rule i's source-side alerts */
+  function mutedBy<A extends ActiveAlert>(labels: Labels, fingerprint: string | undefined, sources: (i: number) => Iterable<A>, isLive: (a: A) => boolean): string | undefined {
+    for (let i = 0; i < compiled.length; i++) {
+      const r = compiled[i]!;
+      if (!matchesLabels(r.target, labels)) continue;
+      // an alert on both sides is only inhibited by alerts that are not on both sides too
+      const twoSided = matchesLabels(r.source, labels);
+      for (const s of sources(i)) {
+        if (!isLive(s) || !r.equal(s.labels, labels)) continue;
+        if (twoSided && matchesLabels(r.target, s.labels)) continue;
+        return s.fingerprint;
+      }
+    }
+    if (opts.isConsequence) {
+      const rootCause = opts.isConsequence(fingerprint ?? fingerprintOf(labels));
+      if (typeof rootCause === 'string') return rootCause || ROOT_CAUSE_INHIBITOR;
+      if (rootCause) return ROOT_CAUSE_INHIBITOR;
+    }
+    return undefined;
+  }
+
   return {
     mutes(labels, active, fingerprint) {
       let sources: ActiveAlert[][] | undefined;
-      for (let i = 0; i < compiled.length; i++) {
-        const r = compiled[i]!;
-        if (!matchesLabels(r.target, labels)) continue;
-        sources ??= sourcesOf(active);
-        // an alert on both sides is only inhibited by alerts that are not on both sides too
-        const twoSided = matchesLabels(r.source, labels);
-        for (const s of sources[i]!) {
-          if (!r.equal(s.labels, labels)) continue;
-          if (twoSided && matchesLabels(r.target, s.labels)) continue;
-          return s.fingerprint;
-        }
-      }
-      if (opts.isConsequence) {
-        const rootCause = opts.isConsequence(fingerprint ?? fingerprintOf(labels));
-        if (typeof rootCause === 'string') return rootCause || ROOT_CAUSE_INHIBITOR;
-        if (rootCause) return ROOT_CAUSE_INHIBITOR;
-      }
-      return undefined;
+      return mutedBy(labels, fingerprint, (i) => (sources ??= sourcesOf(active))[i]!, () => true);
+    },
+    index<A extends ActiveAlert>(): InhibitIndex<A> {
+      const sources = compiled.map(() => new Map<string, A>());
+      const remove = (key: string) => sources.forEach((m) => m.delete(key));
+      return {
+        set(key, alert) {
+          compiled.forEach((r, i) => {
+            if (matchesLabels(r.source, alert.labels)) sources[i]!.set(key, alert);
+            else sources[i]!.delete(key);
+          });
+        },
+        delete: remove,
+        mutes: (labels, isLive, fingerprint) => mutedBy(labels, fingerprint, (i) => sources[i]!.values(), (a) => a.status !== 'resolved' && isLive(a)),
+      };
     },
   };
 }

@@ -179,6 +179,56 @@ describe('outbox and delivery', () => {
     void clock;
   });
 
+  it('sends the groups of one receiver side by side: a hanging group holds only its own notifications', async () => {
+    // a receiver that never answers a notification of group "stuck", and answers the others
+    const got: string[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        const n = JSON.parse(body) as Notification;
+        if (n.groupKey === 'stuck') return;
+        got.push(n.id);
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const { outbox, delivery } = setup(() => `http://127.0.0.1:${port}/`, { timeoutMs: 60_000 });
+    outbox.enqueue({ ...note('s1'), groupKey: 'stuck' }, ['webhook'], 0);
+    outbox.enqueue({ ...note('s2'), groupKey: 'stuck' }, ['webhook'], 0);
+    for (let i = 0; i < 3; i++) outbox.enqueue({ ...note(`ok${i}`), groupKey: `g${i}` }, ['webhook'], 0);
+    delivery.start();
+    for (let i = 0; i < 100 && got.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(got.sort(), ['ok0', 'ok1', 'ok2']);
+    assert.deepEqual(outbox.list({ state: 'pending' }).map((r) => r.id).sort(), ['s1:webhook', 's2:webhook'], 's2 waits behind s1 of its group');
+    server.closeAllConnections();
+    await delivery.stop();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  it('keeps at most `concurrency` notifications of a channel in flight', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const sent: string[] = [];
+    const notifier: Notifier = {
+      type: 'webhook',
+      async notify(n) {
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setTimeout(r, 20));
+        inFlight--;
+        sent.push(n.id);
+      },
+    };
+    const { outbox, delivery } = setup(() => '', { notifierFor: () => notifier, concurrency: 3 });
+    for (let i = 0; i < 10; i++) outbox.enqueue({ ...note(`c${i}`), groupKey: `g${i}` }, ['webhook'], 0);
+    delivery.start();
+    for (let i = 0; i < 200 && sent.length < 10; i++) await new Promise((r) => setTimeout(r, 10));
+    await delivery.stop();
+    assert.equal(sent.length, 10);
+    assert.equal(most, 3);
+  });
+
   it('a dead channel does not delay another', async () => {
     const good = await receiver();
     const { outbox, clock, delivery } = setup(() => '', {

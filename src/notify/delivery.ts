@@ -1,5 +1,7 @@
 // Delivery: one loop per channel type takes due rows from the outbox and sends them, so a slow or
-// dead Slack never delays PagerDuty (Alertmanager's FanoutStage, one chain per integration).
+// dead Slack never delays PagerDuty (Alertmanager's FanoutStage, one chain per integration). Within a
+// channel, up to `concurrency` rows are in flight at once, each the head of its receiver and group (the
+// outbox keeps each group's order), as Alertmanager's aggregation groups send side by side.
 // Retryable failures (5xx, 429, timeouts, network) back off exponentially with full jitter, honouring
 // Retry-After; other 4xx are recorded as failed and not retried. Everything waits on the injected clock.
 import { setMaxListeners } from 'node:events';
@@ -21,6 +23,8 @@ export interface DeliveryOptions {
   readonly maxBackoffMs?: number;
   /** how long a loop sleeps with nothing due before looking again (default 1 s) */
   readonly idleMs?: number;
+  /** notifications of one channel in flight at once (default 8) */
+  readonly concurrency?: number;
   /** [0, 1); injected so tests can pin the jitter */
   readonly random?: () => number;
   /** called after every attempt (tests and metrics) */
@@ -29,8 +33,8 @@ export interface DeliveryOptions {
 
 export interface Delivery {
   start(): void;
-  /** wakes the loops: something was enqueued */
-  kick(): void;
+  /** wakes the loops of these channels (default: all): something was enqueued for them */
+  kick(channels?: readonly ChannelType[]): void;
   stop(): Promise<void>;
 }
 
@@ -46,10 +50,13 @@ export function createDelivery(opts: DeliveryOptions): Delivery {
   const minBackoff = opts.minBackoffMs ?? 1000;
   const maxBackoff = opts.maxBackoffMs ?? 300_000;
   const idleMs = opts.idleMs ?? 1000;
+  const concurrency = Math.max(1, opts.concurrency ?? 8);
   const random = opts.random ?? Math.random;
   const stopping = new AbortController();
-  setMaxListeners(opts.channels.length * 2 + 10, stopping.signal);
-  let wake: AbortController = new AbortController();
+  // every sleeping loop and every send in flight listens to it
+  setMaxListeners(opts.channels.length * (concurrency + 2) + 10, stopping.signal);
+  // one wake-up per channel: an enqueued Slack message does not make the PagerDuty loop query the outbox
+  const wakes = new Map<ChannelType, AbortController>(opts.channels.map((ch) => [ch, new AbortController()]));
   const loops: Promise<void>[] = [];
   const lastError = new Map<string, string>();
 
@@ -95,33 +102,64 @@ export function createDelivery(opts: DeliveryOptions): Delivery {
     }
   }
 
+  /** sendOne, never rejecting: a failure to record the outcome (a full disk) is logged, the row stays pending */
+  async function settle(row: OutboxRow, channel: ChannelType): Promise<void> {
+    try {
+      await sendOne(row);
+    } catch (err) {
+      log.error({ err, channel, id: row.id }, 'delivery failed to update the outbox; retrying');
+    }
+  }
+
   async function loop(channel: ChannelType): Promise<void> {
+    /** row id → its send; a row in flight is still pending in the outbox and is not taken again */
+    const inFlight = new Map<string, Promise<void>>();
+    let failing = false;
     while (!stopping.signal.aborted) {
-      let rows: OutboxRow[] = [];
+      let started = 0; // rows started now
       try {
-        rows = outbox.due(channel, clock.now());
-        for (const row of rows) {
-          if (stopping.signal.aborted) return;
-          await sendOne(row);
+        const free = concurrency - inFlight.size;
+        if (free > 0) {
+          for (const row of outbox.due(channel, clock.now(), free + inFlight.size)) {
+            if (inFlight.has(row.id) || started >= free) continue;
+            started++;
+            inFlight.set(
+              row.id,
+              settle(row, channel).finally(() => {
+                inFlight.delete(row.id);
+                kick([channel]);
+              }),
+            );
+          }
         }
+        failing = false;
       } catch (err) {
-        // state.db unwritable (a full disk): log, wait, try again; never end the loop or the process
-        log.error({ err, channel }, 'delivery failed to read or update the outbox; retrying');
-        rows = [];
+        // state.db unreadable (a full disk, a lock): log once, wait, try again; never end the loop or the process
+        if (!failing) log.error({ err, channel }, 'delivery failed to read the outbox; retrying');
+        failing = true;
       }
-      if (rows.length) continue;
       let next: number | undefined;
       try {
-        next = outbox.nextDue(channel);
+        next = inFlight.size < concurrency && !failing ? outbox.nextDue(channel, new Set(inFlight.keys())) : undefined;
       } catch {
         next = undefined;
       }
       const wait = Math.max(0, Math.min(idleMs, next === undefined ? idleMs : next - clock.now()));
       try {
-        await clock.sleep(wait, AbortSignal.any([stopping.signal, wake.signal]));
+        await clock.sleep(wait, AbortSignal.any([stopping.signal, wakes.get(channel)!.signal]));
       } catch {
-        // woken or stopping
+        // woken (something enqueued, or a send finished) or stopping
       }
+    }
+    await Promise.all(inFlight.values());
+  }
+
+  function kick(channels: readonly ChannelType[] = opts.channels) {
+    for (const ch of channels) {
+      const w = wakes.get(ch);
+      if (!w) continue;
+      wakes.set(ch, new AbortController());
+      w.abort();
     }
   }
 
@@ -129,12 +167,7 @@ export function createDelivery(opts: DeliveryOptions): Delivery {
     start() {
       for (const ch of opts.channels) loops.push(loop(ch));
     },
-    kick() {
-      const w = wake;
-      wake = new AbortController();
-      setMaxListeners(opts.channels.length * 2 + 10, wake.signal);
-      w.abort();
-    },
+    kick,
     async stop() {
       stopping.abort();
       await Promise.all(loops);

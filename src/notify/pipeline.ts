@@ -12,7 +12,8 @@ import type { Logger } from '../lib/logger.ts';
 import { fingerprintOf } from '../model/fingerprint.ts';
 import { classifySeverity } from '../model/severity.ts';
 import type { Labels } from '../model/labels.ts';
-import { CAUSES, correlate, type Correlation, type CorrelationAlert, type CorrelationOptions } from '../alerts/correlate.ts';
+import { correlate, type CorrelationOptions } from '../alerts/correlate.ts';
+import { createCorrelationIndex, type CorrelationView } from '../alerts/correlation-index.ts';
 import { createInhibitor, type Inhibitor } from '../alerts/inhibit.ts';
 import type { SilenceStore } from '../alerts/silences.ts';
 import { createTimeIntervals } from '../alerts/time-intervals.ts';
@@ -22,6 +23,7 @@ import type { Alert } from '../rules/engine.ts';
 import { createDelivery, type Delivery } from './delivery.ts';
 import { createEscalator, type EscalationEffect, type Escalator } from './escalation.ts';
 import { createOutbox, type Outbox, type OutboxRow, type OutboxState } from './outbox.ts';
+import { createPostedAlertLog } from './posted-alert-log.ts';
 import type { ChannelType, Incident, Notification, NotifyAlert, Notifier, Severity } from './types.ts';
 
 /** Alertmanager's resolve_timeout: a posted alert without endsAt resolves this long after its last post. */
@@ -85,19 +87,13 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
   const routes: Route = routeTreeFromConfig(config);
   const ac = config.monitoringIntegration.alertCorrelation;
 
-  db.exec('CREATE TABLE IF NOT EXISTS posted_alerts (fingerprint TEXT PRIMARY KEY, body TEXT NOT NULL)');
   db.exec('CREATE TABLE IF NOT EXISTS dispatch_groups (group_key TEXT PRIMARY KEY, body TEXT NOT NULL)');
-  const putPosted = db.prepare('INSERT OR REPLACE INTO posted_alerts (fingerprint, body) VALUES (?, ?)');
-  const deletePosted = db.prepare('DELETE FROM posted_alerts WHERE fingerprint = ?');
-  const inTransaction = db.transaction((fn: () => void) => fn());
+  const postedLog = createPostedAlertLog<PipelineAlert>(db);
 
   const rulesAlerts = new Map<string, PipelineAlert>();
-  const posted = new Map<string, PipelineAlert>();
-  for (const body of db.prepare('SELECT body FROM posted_alerts').pluck(true).all() as string[]) {
-    const a = JSON.parse(body) as PipelineAlert;
-    posted.set(a.fingerprint, a);
-  }
-  let correlation: LinkedCorrelation = correlateLinked([], { rootCauseAnalysis: false, crossService: false, impactAssessment: false });
+  const posted = postedLog.load();
+  /** the posted alerts that are resolved: they are dropped a resolve_timeout after their end */
+  const resolvedPosted = new Set<string>();
 
   const groupState: GroupStateStore = {
     load: () => (db.prepare('SELECT body FROM dispatch_groups').pluck(true).all() as string[]).map((b) => JSON.parse(b) as GroupFlushState),
@@ -108,28 +104,14 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
   const inhibitor = createInhibitor(config.inhibitRules, {
     isConsequence: (fp) => {
       if (!correlation.isConsequence(fp)) return false;
-      return correlation.incidents.get(fp)?.rootFingerprint ?? true;
+      return correlation.incidentOf(fp)?.rootFingerprint ?? true;
     },
   });
 
   const receiversOf = (labels: Labels) => [...new Set(matchRoutes(routes, labels).map((r) => receiverOf(r, groupLabelsOf(r, labels))))];
   const all = (): PipelineAlert[] => [...rulesAlerts.values(), ...posted.values()];
   const isFiring = (a: PipelineAlert, now: number) => a.status === 'firing' && !(a.endsAt !== undefined && a.endsAt <= now);
-  /**
-   * all().filter(isFiring at now), kept from `at` until the first of them ends while no alert is set or
-   * removed (alertsChanged() after every change): the groups that one POST creates flush together, and
-   * each flush asks for it (the inhibitor keeps its sources per list, so it reuses them too).
-   */
-  let firingCache: { at: number; until: number; list: readonly PipelineAlert[] } | undefined;
-  const alertsChanged = () => void (firingCache = undefined);
-  function firingAt(now: number): readonly PipelineAlert[] {
-    if (firingCache && now >= firingCache.at && now < firingCache.until) return firingCache.list;
-    const list = all().filter((a) => isFiring(a, now));
-    let until = Infinity;
-    for (const a of list) if (a.endsAt !== undefined && a.endsAt < until) until = a.endsAt;
-    firingCache = { at: now, until, list };
-    return list;
-  }
+  const firingByFingerprint = (fp: string, now: number) => [rulesAlerts.get(fp), posted.get(fp)].some((a) => a !== undefined && isFiring(a, now));
 
   const correlationOptions: CorrelationOptions = { rootCauseAnalysis: ac.rootCauseAnalysis, crossService: ac.crossService, impactAssessment: ac.impactAssessment, hostOf: opts.hostOf };
   /** an alert's incident of its own, once per alert object (they are replaced, never changed) */
@@ -140,14 +122,27 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
     return inc;
   };
 
+  // Correlation and inhibition look at every alert; both keep indexes, updated as alerts are set, so a
+  // change costs what the changed alerts cost. Rules alerts and posted ones are held under keys of their
+  // own: the same fingerprint may be both.
+  const correlationIndex = createCorrelationIndex<PipelineAlert>(correlationOptions, singleIncident);
+  const inhibitIndex = inhibitor.index<PipelineAlert>();
+  const keyOf = (a: PipelineAlert) => `${a.source}:${a.fingerprint}`;
+  const hold = (a: PipelineAlert) => (correlationIndex.set(keyOf(a), a), inhibitIndex.set(keyOf(a), a));
+  const release = (key: string) => (correlationIndex.delete(key), inhibitIndex.delete(key));
+  for (const a of posted.values()) {
+    hold(a);
+    if (a.status === 'resolved') resolvedPosted.add(a.fingerprint);
+  }
+  let correlation: CorrelationView = correlationIndex.view(() => false);
   function recorrelate(now: number) {
-    correlation = correlateLinked(firingAt(now), correlationOptions, singleIncident);
+    correlation = correlationIndex.view((a) => isFiring(a, now));
   }
 
   function enqueue(n: Notification, channels: readonly ChannelType[], now: number) {
     if (channels.length === 0) return;
     outbox.enqueue(n, channels, now);
-    delivery.kick();
+    delivery.kick(channels);
   }
 
   function applyEscalation(effects: readonly EscalationEffect[], now: number) {
@@ -172,22 +167,20 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
   async function onFlush(groupKey: string, receiver: string, route: Route, alerts: readonly PipelineAlert[], groupLabels: Labels): Promise<boolean> {
     const now = clock.now();
     // the alerts that may inhibit: every firing one (built when the first alert needs it)
-    let firingActive: readonly PipelineAlert[] | undefined;
     // a route's mute_time_intervals silence it while active; its active_time_intervals while none is
     if (intervals.activeOf(route.opts.muteTimeIntervals, now).length > 0) return false;
     if (route.opts.activeTimeIntervals.length > 0 && intervals.activeOf(route.opts.activeTimeIntervals, now).length === 0) return false;
     const kept = alerts.filter((a) => {
       if (a.status === 'resolved') return true;
       if (opts.silences.mutes(a.labels, now).length > 0) return false;
-      firingActive ??= firingAt(now);
-      return inhibitor.mutes(a.labels, firingActive, a.fingerprint) === undefined;
+      return inhibitIndex.mutes(a.labels, (s) => isFiring(s, now), a.fingerprint) === undefined;
     });
     const firing = kept.filter((a) => a.status === 'firing');
     // everything muted: refuse the flush, so the dispatcher records nothing as notified and tries again
     // at the next group_interval (a silence that ends then lets it through, as Alertmanager's nflog does)
     if (kept.length === 0) return false;
     const lead = firing[0] ?? kept[0]!;
-    const incident = correlation.incidents.get(lead.fingerprint) ?? lastIncident.get(groupKey);
+    const incident = correlation.incidentOf(lead.fingerprint) ?? lastIncident.get(groupKey);
     if (incident) lastIncident.set(groupKey, incident);
     // the root of an incident notifies for all of it (its consequences are inhibited), at the incident's
     // highest severity: an inactive slot (medium) filling a disk (high) pages; a route with its own
@@ -195,7 +188,7 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
     // the severity of what fires now: a critical alert that resolved beside a firing warning does not page
     let severity = (firing.length ? firing : kept).reduce<Severity>((s, a) => (RANK[severityOfLabels(a.labels)] > RANK[s] ? severityOfLabels(a.labels) : s), 'low');
     if (incident && incident.rootFingerprint === lead.fingerprint) {
-      const top = incidentSeverity(incident.id, now);
+      const top = incidentSeverity(incident, now);
       if (RANK[top] > RANK[severity]) {
         severity = top;
         if (route.opts.receiver === undefined) receiver = severityReceiver(severity);
@@ -219,7 +212,7 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
     enqueue(n, receiverChannels(receiver, severity, config), now);
     if (escalator && incident) {
       if (n.event === 'trigger' && severity === 'high') applyEscalation(escalator.observe(n, firing.map((a) => a.fingerprint), now), now);
-      if (firingOfIncident(incident.id, now).length === 0) escalator.resolve(incident.id, now);
+      if (firingOfIncident(incident, now).length === 0) escalator.resolve(incident.id, now);
     }
     return true;
   }
@@ -232,25 +225,25 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
    * just set) — the dispatcher already holds every other one as it is, and taking an unchanged alert
    * again changes nothing.
    */
-  function ingestAll(changed?: ReadonlySet<PipelineAlert>) {
+  function ingestAll(changed?: readonly PipelineAlert[]) {
     const now = clock.now();
     recorrelate(now);
-    dispatcher.ingest(changed ? all().filter((a) => changed.has(a)) : all());
+    dispatcher.ingest(changed ?? all());
   }
 
   /** The firing alerts of an incident now: those of all() whose fingerprint the correlation puts in it. */
-  function firingOfIncident(incidentId: string, now: number): PipelineAlert[] {
+  function firingOfIncident(incident: Incident, now: number): PipelineAlert[] {
     const out: PipelineAlert[] = [];
-    for (const fp of correlation.members.get(incidentId) ?? []) {
+    for (const fp of correlation.membersOf(incident)) {
       for (const a of [rulesAlerts.get(fp), posted.get(fp)]) if (a && isFiring(a, now)) out.push(a);
     }
     return out;
   }
 
   /** The highest severity among the firing alerts of an incident: its root notifies for all of it. */
-  function incidentSeverity(incidentId: string, now: number): Severity {
+  function incidentSeverity(incident: Incident, now: number): Severity {
     let top: Severity = 'low';
-    for (const a of firingOfIncident(incidentId, now)) if (RANK[severityOfLabels(a.labels)] > RANK[top]) top = severityOfLabels(a.labels);
+    for (const a of firingOfIncident(incident, now)) if (RANK[severityOfLabels(a.labels)] > RANK[top]) top = severityOfLabels(a.labels);
     return top;
   }
 
@@ -263,15 +256,15 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
       try {
         if (escalator) {
           // an escalation none of whose alerts still fires has nothing left to escalate
-          const firingNow = new Set(firingAt(now).map((a) => a.fingerprint));
           for (const e of escalator.list()) {
-            if (e.ackedAt === undefined && e.resolvedAt === undefined && !e.fingerprints.some((fp) => firingNow.has(fp))) escalator.resolve(e.incidentId, now);
+            if (e.ackedAt === undefined && e.resolvedAt === undefined && !e.fingerprints.some((fp) => firingByFingerprint(fp, now))) escalator.resolve(e.incidentId, now);
           }
           applyEscalation(escalator.tick(now), now);
           escalator.prune(now, LOG_KEEP_MS);
         }
         // posted alerts past their endsAt resolve; the log is pruned now and then
-        for (const a of posted.values()) if (a.status === 'firing' && a.endsAt !== undefined && a.endsAt <= now) expirePosted(a, now);
+        const ended = [...posted.values()].filter((a) => a.status === 'firing' && a.endsAt !== undefined && a.endsAt <= now);
+        if (ended.length) expirePosted(ended, now);
         outbox.prune(now, LOG_KEEP_MS);
       } catch (err) {
         log.error({ err }, 'escalation or housekeeping failed; retrying');
@@ -286,12 +279,24 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
     }
   }
 
-  function expirePosted(a: PipelineAlert, now: number) {
-    const resolved: PipelineAlert = { ...a, status: 'resolved', endsAt: a.endsAt ?? now, updatedAt: now };
-    posted.set(a.fingerprint, resolved);
-    alertsChanged();
-    putPosted.run(a.fingerprint, JSON.stringify(resolved));
-    dispatcher.ingest([resolved]);
+  /** posted alerts past their endsAt resolve, recorded before they change in memory */
+  function expirePosted(ended: readonly PipelineAlert[], now: number) {
+    const resolved = ended.map((a): PipelineAlert => ({ ...a, status: 'resolved', endsAt: a.endsAt ?? now, updatedAt: now }));
+    postedLog.append(resolved, [], posted);
+    for (const a of resolved) setPosted(a);
+    dispatcher.ingest(resolved);
+  }
+
+  function setPosted(a: PipelineAlert) {
+    posted.set(a.fingerprint, a);
+    if (a.status === 'resolved') resolvedPosted.add(a.fingerprint);
+    else resolvedPosted.delete(a.fingerprint);
+    hold(a);
+  }
+
+  function setRule(a: PipelineAlert) {
+    rulesAlerts.set(a.fingerprint, a);
+    hold(a);
   }
 
   return {
@@ -303,7 +308,7 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
         if (a.state === 'pending') continue;
         seen.add(a.fingerprint);
         const value = Number.isFinite(a.value) ? a.value : undefined;
-        rulesAlerts.set(a.fingerprint, {
+        setRule({
           source: 'rules',
           fingerprint: a.fingerprint,
           status: a.state === 'firing' ? 'firing' : 'resolved',
@@ -320,11 +325,11 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
       // an alert the engine dropped (its rule removed by a reload) resolves now
       for (const [fp, a] of rulesAlerts) {
         if (seen.has(fp)) continue;
-        if (a.status === 'firing') rulesAlerts.set(fp, { ...a, status: 'resolved', endsAt: now, updatedAt: now });
-        else rulesAlerts.delete(fp);
+        if (a.status === 'firing') setRule({ ...a, status: 'resolved', endsAt: now, updatedAt: now });
+        else rulesAlerts.delete(fp), release(keyOf(a));
       }
-      alertsChanged();
-      ingestAll();
+        // the posted alerts did not change: the dispatcher holds them as they are
+      ingestAll([...rulesAlerts.values()]);
     },
     postAlerts(list) {
       const now = clock.now();
@@ -353,18 +358,13 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
       // resolved posted alerts are kept for a resolve_timeout so a resend of the resolution dedups
       const gone = (a: PipelineAlert) => a.status === 'resolved' && (a.endsAt ?? 0) < now - RESOLVE_TIMEOUT_MS;
       const expired: string[] = [];
-      for (const [fp, a] of posted) if (gone(staged.get(fp) ?? a)) expired.push(fp);
-      for (const [fp, a] of staged) if (!posted.has(fp) && gone(a)) expired.push(fp);
-      // one transaction per POST (a commit per alert cost more than all the rest of a POST); the alerts
-      // change in memory once it has committed
-      inTransaction(() => {
-        for (const [fp, a] of staged) putPosted.run(fp, JSON.stringify(a));
-        for (const fp of expired) deletePosted.run(fp);
-      });
-      for (const [fp, a] of staged) posted.set(fp, a);
-      for (const fp of expired) posted.delete(fp);
-      alertsChanged();
-      ingestAll(new Set(staged.values()));
+      for (const fp of resolvedPosted) if (gone(staged.get(fp) ?? posted.get(fp)!)) expired.push(fp);
+      for (const [fp, a] of staged) if (!resolvedPosted.has(fp) && gone(a)) expired.push(fp);
+      // one log row per POST; the alerts change in memory once it has committed
+      postedLog.append([...staged.values()], expired, posted);
+      for (const a of staged.values()) setPosted(a);
+      for (const fp of expired) posted.delete(fp), resolvedPosted.delete(fp), release(`api:${fp}`);
+        ingestAll([...staged.values()]);
     },
     listAlerts() {
       const now = clock.now();
@@ -406,57 +406,6 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
       await delivery.stop();
     },
   };
-}
-
-/**
- * correlate(alerts, options), without its cost for the alerts no causal link can involve. correlate()
- * looks for each possible effect's cause among all the alerts, a quadratic cost (20,000 posted alerts:
- * seconds per POST). Here it gets only the alerts that can take part in a link: a cause of some link
- * (CAUSES[].cause), an effect of a link of which some alert is a cause, an alert whose fingerprint
- * appears twice (a rules alert and a posted one). Every other alert is nobody's cause and has none:
- * correlate() makes it an incident of its own, the same as correlate([it]) — `single`, which a caller
- * may cache per alert. The result equals correlate(alerts, options).
- */
-export function correlateLinked<A extends CorrelationAlert>(
-  alerts: readonly A[],
-  options: CorrelationOptions,
-  single: (a: A) => Incident = (a) => correlate([a], options).incidents.get(a.fingerprint)!,
-): LinkedCorrelation {
-  const seen = new Set<string>();
-  const twice = new Set<string>();
-  for (const a of alerts) (seen.has(a.fingerprint) ? twice : seen).add(a.fingerprint);
-  // which links have a cause among the alerts, and which alerts are causes
-  const hasCause = CAUSES.map(() => false);
-  const isCause = alerts.map((a) => {
-    if (!options.rootCauseAnalysis) return false;
-    let cause = false;
-    CAUSES.forEach((link, i) => {
-      if (link.cause(a)) cause = hasCause[i] = true;
-    });
-    return cause;
-  });
-  const linked: A[] = [];
-  const alone: A[] = [];
-  alerts.forEach((a, k) => {
-    const takesPart = isCause[k] || twice.has(a.fingerprint) || CAUSES.some((link, i) => hasCause[i] && link.effect(a));
-    (takesPart ? linked : alone).push(a);
-  });
-  const core = correlate(linked, options);
-  const incidents = new Map(core.incidents);
-  for (const a of alone) incidents.set(a.fingerprint, single(a));
-  const members = new Map<string, string[]>();
-  for (const [fp, incident] of incidents) {
-    const list = members.get(incident.id);
-    if (list) list.push(fp);
-    else members.set(incident.id, [fp]);
-  }
-  return { incidents, members, isConsequence: core.isConsequence };
-}
-
-/** A correlation with each incident's members. */
-export interface LinkedCorrelation extends Correlation {
-  /** incident id → the fingerprints whose incident it is */
-  readonly members: ReadonlyMap<string, readonly string[]>;
 }
 
 function severityOfLabels(labels: Labels): Severity {

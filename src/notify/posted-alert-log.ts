@@ -1,0 +1,73 @@
+// The alerts posted to /api/v2/alerts, kept in state.db so a restart (or kill -9) loses none. Written
+// as a log: one row per POST holding the alerts it set and the fingerprints it dropped, replayed in
+// order at start. A POST of 500 alerts is one insert instead of 500 (a row per alert cost more than all
+// the rest of a POST). When the log holds more than twice the live alerts, it is rewritten as a
+// snapshot of them, so its size stays proportional to what is live.
+import type Database from 'better-sqlite3';
+
+interface Entry<A> {
+  /** alerts set, by fingerprint (a later one replaces an earlier one) */
+  readonly set: readonly A[];
+  /** fingerprints dropped */
+  readonly deleted: readonly string[];
+}
+
+export interface PostedAlertLog<A extends { readonly fingerprint: string }> {
+  /** the alerts as the log leaves them, in the order they were first set */
+  load(): Map<string, A>;
+  /**
+   * Records one change durably, before the caller applies it in memory. `live` is the caller's map
+   * as the log left it before this change: it becomes the snapshot when the log is rewritten.
+   */
+  append(set: readonly A[], deleted: readonly string[], live: ReadonlyMap<string, A>): void;
+}
+
+const SNAPSHOT_CHUNK = 1000;
+/** below this many entries the log is never rewritten */
+const MIN_COMPACT = 1000;
+
+export function createPostedAlertLog<A extends { readonly fingerprint: string }>(db: Database.Database): PostedAlertLog<A> {
+  db.exec('CREATE TABLE IF NOT EXISTS posted_alerts_log (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)');
+  const insert = db.prepare('INSERT INTO posted_alerts_log (body) VALUES (?)');
+  const clear = db.prepare('DELETE FROM posted_alerts_log');
+  /** alerts and deletions the log holds: the cost of a replay */
+  let entries = 0;
+
+  const write = (e: Entry<A>) => void insert.run(JSON.stringify(e));
+  const appendTx = db.transaction((set: readonly A[], deleted: readonly string[], live: ReadonlyMap<string, A>) => {
+    if (entries > MIN_COMPACT && entries > 2 * live.size) {
+      clear.run();
+      const all = [...live.values()];
+      for (let i = 0; i < all.length; i += SNAPSHOT_CHUNK) write({ set: all.slice(i, i + SNAPSHOT_CHUNK), deleted: [] });
+      entries = all.length;
+    }
+    write({ set, deleted });
+    entries += set.length + deleted.length;
+  });
+
+  // dpmon 0.1 kept a row per alert in `posted_alerts`: moved into the log as one snapshot
+  db.transaction(() => {
+    if (!db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'posted_alerts'`).get()) return;
+    const old = (db.prepare('SELECT body FROM posted_alerts ORDER BY rowid').pluck(true).all() as string[]).map((b) => JSON.parse(b) as A);
+    for (let i = 0; i < old.length; i += SNAPSHOT_CHUNK) write({ set: old.slice(i, i + SNAPSHOT_CHUNK), deleted: [] });
+    db.exec('DROP TABLE posted_alerts');
+  })();
+
+  return {
+    load() {
+      const out = new Map<string, A>();
+      entries = 0;
+      for (const body of db.prepare('SELECT body FROM posted_alerts_log ORDER BY seq').pluck(true).iterate() as Iterable<string>) {
+        const e = JSON.parse(body) as Entry<A>;
+        for (const a of e.set) out.set(a.fingerprint, a);
+        for (const fp of e.deleted) out.delete(fp);
+        entries += e.set.length + e.deleted.length;
+      }
+      return out;
+    },
+    append(set, deleted, live) {
+      if (set.length === 0 && deleted.length === 0) return;
+      appendTx(set, deleted, live);
+    },
+  };
+}
