@@ -77,7 +77,8 @@ HELP.remediation = `Usage: dpmon remediation list [--json] [--url URL]
 
 list: the remediation audit trail of a running dpmon (plans, dry runs, approvals, executions and their
 outcomes with before and after values) and the plans waiting for approval (GET /api/dpmon/remediations).
-approve: runs a plan waiting for approval (remediation.mode: approve); exit 1 when it is unknown or expired.
+approve: runs a plan waiting for approval (remediation.mode: approve) if its alert still calls for it and the
+         cooldown and rate limit allow; exit 1 when it is unknown, expired, no longer needed or refused.
 `;
 
 const OPTIONS = {
@@ -199,9 +200,11 @@ async function remediation(sub: string | undefined, id: string | undefined, valu
         body: JSON.stringify({ by: values.by ?? process.env.USER ?? 'cli' }),
         signal: AbortSignal.timeout(150_000),
       });
-      const body = (await res.json()) as { error?: string };
+      const body = (await res.json()) as { error?: string; outcome?: string };
       if (!res.ok) {
-        process.stderr.write(`dpmon: approval refused (HTTP ${res.status}): ${body.error ?? ''}\n`);
+        // approved but not run (no longer needed, or a guard said no) reads as what it is
+        const what = body.outcome === 'not_needed' || body.outcome === 'refused' ? `${id} not executed` : 'approval refused';
+        process.stderr.write(`dpmon: ${what} (HTTP ${res.status}): ${body.error ?? ''}\n`);
         return EXIT_RUNTIME;
       }
       process.stdout.write(`approved and executed ${id}\n`);

@@ -94,7 +94,8 @@ function parseTime(v: unknown, what: string): number | undefined {
 
 class BadRequest extends Error {}
 
-const hasLoneSurrogate = (s: string) => /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
+/** a string that is not valid UTF-16; the cheap test first, as nearly every value has no surrogate at all */
+const hasLoneSurrogate = (s: string) => /[\uD800-\uDFFF]/.test(s) && /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
 
 /** A labelSet of the request: an object of strings; throws BadRequest otherwise. */
 function labelSet(v: unknown, what: string): Record<string, string> {
@@ -109,18 +110,23 @@ function toPostedAlert(raw: unknown, now: number): PostedAlert {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new BadRequest('alerts in body must be of type object');
   const a = raw as Record<string, unknown>;
   if (a.labels === undefined || a.labels === null) throw new BadRequest('labels in body is required');
-  const labels = Object.fromEntries(Object.entries(labelSet(a.labels, 'labels')).filter(([, v]) => v !== ''));
+  // one pass per set: this runs for every alert of every POST
+  const labels: Record<string, string> = {};
+  let labelCount = 0;
+  for (const [k, v] of Object.entries(labelSet(a.labels, 'labels'))) {
+    if (v === '') continue; // an empty value is the absence of the label
+    if (!LABEL_NAME_RE.test(k)) throw new BadRequest(`invalid label set: invalid name ${JSON.stringify(k)}`);
+    if (hasLoneSurrogate(v)) throw new BadRequest(`invalid label set: invalid value ${JSON.stringify(v)}`);
+    labels[k] = v;
+    labelCount++;
+  }
   const annotations = labelSet(a.annotations, 'annotations');
   let startsAt = parseTime(a.startsAt, 'startsAt');
   const endsAt = parseTime(a.endsAt, 'endsAt');
   if (a.generatorURL !== undefined && typeof a.generatorURL !== 'string') throw new BadRequest('generatorURL in body must be of type uri');
   startsAt ??= endsAt ?? now;
   if (endsAt !== undefined && endsAt < startsAt) throw new BadRequest('start time must be before end time');
-  for (const [k, v] of Object.entries(labels)) {
-    if (!LABEL_NAME_RE.test(k)) throw new BadRequest(`invalid label set: invalid name ${JSON.stringify(k)}`);
-    if (hasLoneSurrogate(v)) throw new BadRequest(`invalid label set: invalid value ${JSON.stringify(v)}`);
-  }
-  if (Object.keys(labels).length === 0) throw new BadRequest('at least one label pair required');
+  if (labelCount === 0) throw new BadRequest('at least one label pair required');
   for (const [k, v] of Object.entries(annotations)) {
     if (!LABEL_NAME_RE.test(k)) throw new BadRequest(`invalid annotations: invalid name ${JSON.stringify(k)}`);
     if (hasLoneSurrogate(v)) throw new BadRequest(`invalid annotations: invalid value ${JSON.stringify(v)}`);

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Escalation } from '../notify/escalation.ts';
 import type { OutboxRow, OutboxState } from '../notify/outbox.ts';
 import type { AuditEvent } from '../audit/audit-log.ts';
-import type { PendingApproval } from '../remediate/remediator.ts';
+import type { ApprovalResult, PendingApproval } from '../remediate/remediator.ts';
 
 export interface DpmonApiOptions {
   /** acknowledges the incident of an alert; undefined: no active escalation holds that fingerprint */
@@ -16,7 +16,7 @@ export interface DpmonApiOptions {
   readonly remediation?: {
     readonly events: (limit: number) => readonly AuditEvent[];
     readonly pending: () => readonly PendingApproval[];
-    readonly approve: (id: string, by: string) => Promise<'executed' | 'unknown' | 'expired'>;
+    readonly approve: (id: string, by: string) => Promise<ApprovalResult>;
   };
 }
 
@@ -73,9 +73,13 @@ export function registerDpmonApi(app: FastifyInstance, opts: DpmonApiOptions): v
     const by = ((req.body ?? {}) as { by?: unknown }).by;
     if (by !== undefined && typeof by !== 'string') return reply.code(400).send({ status: 'error', error: '"by" must be a string' });
     const r = await opts.remediation.approve(id, (by as string | undefined) ?? 'api');
-    if (r === 'unknown') return reply.code(404).send({ status: 'error', error: `no remediation waits for approval under id ${JSON.stringify(id)}` });
-    if (r === 'expired') return reply.code(409).send({ status: 'error', error: `remediation ${id} waited too long for approval and expired` });
-    return { status: 'success', data: { id, outcome: r } };
+    // a busy target keeps the plan pending: a conflict to retry, not a missing id
+    if (r.outcome === 'unknown' && r.reason) return reply.code(409).send({ status: 'error', error: r.reason, outcome: r.outcome });
+    if (r.outcome === 'unknown') return reply.code(404).send({ status: 'error', error: `no remediation waits for approval under id ${JSON.stringify(id)}` });
+    if (r.outcome === 'expired') return reply.code(409).send({ status: 'error', error: `remediation ${id} waited too long for approval and expired`, outcome: r.outcome });
+    // approved, but the guards judged again at approval said no: nothing was executed
+    if (r.outcome === 'not_needed' || r.outcome === 'refused') return reply.code(409).send({ status: 'error', error: r.reason ?? r.outcome, outcome: r.outcome });
+    return { status: 'success', data: { id, outcome: r.outcome } };
   });
   app.get('/api/dpmon/escalations', async () => ({ status: 'success', data: opts.escalations().map(escalationJson) }));
   app.get('/api/dpmon/notifications', async (req, reply) => {

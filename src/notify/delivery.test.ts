@@ -199,11 +199,11 @@ describe('outbox and delivery', () => {
     outbox.enqueue({ ...note('s2'), groupKey: 'stuck' }, ['webhook'], 0);
     for (let i = 0; i < 3; i++) outbox.enqueue({ ...note(`ok${i}`), groupKey: `g${i}` }, ['webhook'], 0);
     delivery.start();
-    for (let i = 0; i < 100 && got.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 100 && outbox.list({ state: 'sent' }).length < 3; i++) await new Promise((r) => setTimeout(r, 10));
     assert.deepEqual(got.sort(), ['ok0', 'ok1', 'ok2']);
     assert.deepEqual(outbox.list({ state: 'pending' }).map((r) => r.id).sort(), ['s1:webhook', 's2:webhook'], 's2 waits behind s1 of its group');
-    server.closeAllConnections();
     await delivery.stop();
+    server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
   });
 

@@ -38,6 +38,9 @@ export interface Delivery {
   stop(): Promise<void>;
 }
 
+/** the reason a sleeping loop is woken with (abort() without one builds a DOMException, stack and all, each time) */
+const WOKEN = Symbol('woken');
+
 /** Full-jitter exponential backoff: a random wait in [0, min(max, min·2^(attempt−1))], at least min/2. */
 export function backoffDelay(attempt: number, minMs: number, maxMs: number, random: () => number): number {
   const cap = Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1));
@@ -159,7 +162,7 @@ export function createDelivery(opts: DeliveryOptions): Delivery {
       const w = wakes.get(ch);
       if (!w) continue;
       wakes.set(ch, new AbortController());
-      w.abort();
+      w.abort(WOKEN);
     }
   }
 

@@ -45,7 +45,6 @@ CREATE TABLE IF NOT EXISTS outbox_queue (
   id TEXT PRIMARY KEY, notification_id TEXT NOT NULL, channel TEXT NOT NULL, receiver TEXT NOT NULL,
   group_key TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL, next_attempt_at INTEGER NOT NULL,
   created_at INTEGER NOT NULL, sent_at INTEGER, last_error TEXT);
-CREATE INDEX IF NOT EXISTS outbox_queue_pending ON outbox_queue (channel, receiver, group_key) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS outbox_queue_notification ON outbox_queue (notification_id);`;
 
 /** state.db files of dpmon 0.1 kept the body in every queue row of a table `outbox`: moved over, in order */
@@ -93,21 +92,72 @@ export function createOutbox(db: Database.Database): Outbox {
   const insert = db.prepare(
     `INSERT OR IGNORE INTO outbox_queue (id, notification_id, channel, receiver, group_key, state, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)`,
   );
-  // first in, first out per receiver, channel and aggregation group (Alertmanager orders per group too):
-  // only the oldest pending row of each is eligible, so a receiver gets a group's firing before its
-  // resolved even after an outage, one dead receiver blocks only itself, and groups go out side by side
-  // (the partial index holds the pending rows alone: the sent ones kept as the log cost nothing here)
-  const HEADS = `FROM outbox_queue q WHERE q.channel = ? AND q.state = 'pending' AND NOT EXISTS (
-    SELECT 1 FROM outbox_queue p WHERE p.channel = q.channel AND p.receiver = q.receiver AND p.group_key = q.group_key
-      AND p.state = 'pending' AND p.rowid < q.rowid)`;
-  const due = db.prepare(`SELECT ${COLUMNS}, q.notification_id ${HEADS} AND q.next_attempt_at <= ? ORDER BY q.rowid LIMIT ?`);
   const bodyOf = db.prepare('SELECT body FROM outbox_notifications WHERE id = ?').pluck(true);
-  // the pending notifications enqueued by this process, so sending one does not read and parse it back;
-  // rows left by an earlier process are read from disk
-  const pendingBodies = new Map<string, Notification>();
-  const settled = (id: string) => void pendingBodies.delete(id);
-  const nextDue = db.prepare(`SELECT min(q.next_attempt_at) ${HEADS}`).pluck(true);
-  const nextDueRows = db.prepare(`SELECT q.id, q.next_attempt_at ${HEADS} ORDER BY q.next_attempt_at LIMIT ?`);
+
+  // The pending rows are also kept in memory, without their bodies unless this process enqueued them:
+  // the delivery loops ask for due rows after every enqueue and every send, and answering from memory
+  // costs nothing where two queries each time cost a third of a busy pipeline's delivery work. state.db
+  // stays the durable copy; memory changes only after the write that it mirrors has succeeded.
+  // First in, first out per receiver, channel and aggregation group (Alertmanager orders per group too):
+  // only the oldest pending row of each is eligible, so a receiver gets a group's firing before its
+  // resolved even after an outage, one dead receiver blocks only itself, and groups go out side by side.
+  interface Pending {
+    readonly id: string;
+    readonly notificationId: string;
+    readonly channel: ChannelType;
+    readonly receiver: string;
+    readonly queue: string;
+    readonly seq: number;
+    readonly createdAt: number;
+    attempts: number;
+    nextAttemptAt: number;
+    lastError?: string;
+    notification?: Notification;
+  }
+  /** channel → receiver and group → its pending rows, oldest first */
+  const queues = new Map<ChannelType, Map<string, Pending[]>>();
+  const pending = new Map<string, Pending>();
+  let seq = 0;
+  const hold = (p: Omit<Pending, 'seq' | 'queue'> & { groupKey: string }) => {
+    const { groupKey, ...rest } = p;
+    const row: Pending = { ...rest, queue: `${p.receiver}\u0000${groupKey}`, seq: seq++ };
+    let byQueue = queues.get(row.channel);
+    if (!byQueue) queues.set(row.channel, (byQueue = new Map()));
+    const q = byQueue.get(row.queue);
+    if (q) q.push(row);
+    else byQueue.set(row.queue, [row]);
+    pending.set(row.id, row);
+  };
+  const settled = (id: string) => {
+    const row = pending.get(id);
+    if (!row) return;
+    pending.delete(id);
+    const byQueue = queues.get(row.channel)!;
+    const q = byQueue.get(row.queue)!;
+    q.splice(q.indexOf(row), 1);
+    if (q.length === 0) byQueue.delete(row.queue);
+  };
+  const heads = (channel: ChannelType) => [...(queues.get(channel)?.values() ?? [])].map((q) => q[0]!);
+  const toOutboxRow = (p: Pending): OutboxRow => {
+    p.notification ??= JSON.parse(bodyOf.get(p.notificationId) as string) as Notification;
+    return {
+      id: p.id,
+      channel: p.channel,
+      receiver: p.receiver,
+      notification: p.notification,
+      state: 'pending',
+      attempts: p.attempts,
+      nextAttemptAt: p.nextAttemptAt,
+      createdAt: p.createdAt,
+      ...(p.lastError !== undefined ? { lastError: p.lastError } : {}),
+    };
+  };
+  const loadPending = db.prepare(
+    `SELECT id, notification_id, channel, receiver, group_key, attempts, next_attempt_at, created_at, last_error FROM outbox_queue WHERE state = 'pending' ORDER BY rowid`,
+  );
+  for (const r of loadPending.all() as (Row & { notification_id: string; group_key: string })[]) {
+    hold({ id: r.id, notificationId: r.notification_id, channel: r.channel, receiver: r.receiver, groupKey: r.group_key, attempts: r.attempts, nextAttemptAt: r.next_attempt_at, createdAt: r.created_at, ...(r.last_error !== null ? { lastError: r.last_error } : {}) });
+  }
   const sent = db.prepare(`UPDATE outbox_queue SET state = 'sent', attempts = attempts + 1, sent_at = ?, last_error = NULL WHERE id = ?`);
   const retry = db.prepare(`UPDATE outbox_queue SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?`);
   const failed = db.prepare(`UPDATE outbox_queue SET state = 'failed', attempts = attempts + 1, sent_at = ?, last_error = ? WHERE id = ?`);
@@ -130,19 +180,28 @@ export function createOutbox(db: Database.Database): Outbox {
   return {
     enqueue(n, channels, now) {
       if (channels.length === 0) return;
-      for (const id of enqueueTx(n, channels, now)) pendingBodies.set(id, n);
+      // an id already present (enqueued before) is left as it is, in state.db and here
+      const added = new Set(enqueueTx(n, channels, now));
+      for (const ch of channels) {
+        const id = `${n.id}:${ch}`;
+        if (added.has(id)) hold({ id, notificationId: n.id, channel: ch, receiver: n.receiver, groupKey: n.groupKey, attempts: 0, nextAttemptAt: now, createdAt: now, notification: n });
+      }
     },
-    due: (channel, now, limit = 100) =>
-      (due.all(channel, now, limit) as (Row & { notification_id: string })[]).map((r) =>
-        toRow(r, pendingBodies.get(r.id) ?? (JSON.parse(bodyOf.get(r.notification_id) as string) as Notification)),
-      ),
+    due(channel, now, limit = 100) {
+      const ready = heads(channel).filter((p) => p.nextAttemptAt <= now);
+      return ready.sort((a, b) => a.seq - b.seq).slice(0, limit).map(toOutboxRow);
+    },
     nextDue(channel, busy) {
-      if (!busy?.size) return (nextDue.get(channel) as number | null) ?? undefined;
-      const heads = nextDueRows.all(channel, busy.size + 1) as { id: string; next_attempt_at: number }[];
-      return heads.find((h) => !busy.has(h.id))?.next_attempt_at;
+      let next: number | undefined;
+      for (const p of heads(channel)) if (!busy?.has(p.id) && (next === undefined || p.nextAttemptAt < next)) next = p.nextAttemptAt;
+      return next;
     },
     markSent: (id, now) => void (sent.run(now, id), settled(id)),
-    markRetry: (id, at, error) => void retry.run(at, error, id),
+    markRetry(id, at, error) {
+      retry.run(at, error, id);
+      const p = pending.get(id);
+      if (p) Object.assign(p, { attempts: p.attempts + 1, nextAttemptAt: at, lastError: error });
+    },
     markFailed: (id, now, error) => void (failed.run(now, error, id), settled(id)),
     list: (opts = {}) =>
       opts.state

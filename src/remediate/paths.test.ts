@@ -77,6 +77,25 @@ describe('resolveRoot', () => {
     }
   });
 
+  it("allows PostgreSQL's log directory inside its data directory only to the action that may (compress_logs), and nothing else there", async () => {
+    const data = join(allowed, 'pgdata2');
+    mkdirSync(join(data, 'log', 'old'), { recursive: true });
+    mkdirSync(join(data, 'base'), { recursive: true });
+    const prot = { path: data, what: "PostgreSQL's data_directory of target pg", logDirectory: join(data, 'log') };
+    try {
+      const opts = { allowedRoots: [base], protectedPaths: [prot], allowLogDirectory: true };
+      assert.equal(await resolveRoot(join(data, 'log'), opts), join(data, 'log'));
+      assert.equal(await resolveRoot(join(data, 'log', 'old'), opts), join(data, 'log', 'old'));
+      await assert.rejects(resolveRoot(join(data, 'base'), opts), /lies inside the protected path .*pgdata2 \(PostgreSQL's data_directory of target pg\); only its log directory .*pgdata2\/log may be a log path/);
+      await assert.rejects(resolveRoot(data, opts), /is the protected path/);
+      await assert.rejects(resolveRoot(join(data, 'log'), { ...opts, allowLogDirectory: false }), /lies inside the protected path/);
+      // a log_directory of `.` is the data directory itself: it exempts nothing
+      await assert.rejects(resolveRoot(join(data, 'base'), { ...opts, protectedPaths: [{ ...prot, logDirectory: join(data, '.') }] }), /lies inside the protected path/);
+    } finally {
+      rmSync(data, { recursive: true });
+    }
+  });
+
   it('refuses a path that does not exist, with its name', async () => {
     await assert.rejects(resolveRoot(join(allowed, 'nope'), { allowedRoots: [allowed] }), /nope cannot be resolved: ENOENT/);
   });

@@ -3,8 +3,11 @@
 // changed. The rules (issue 7, "file actions never leave their configured paths and never follow
 // symlinks out of them"):
 //   - a configured root is resolved with realpath and must lie under one of the context's
-//     allowedRoots (also resolved), and may not be `/`, a system directory, or hold (or lie inside) a
-//     protected path such as PostgreSQL's data directory or dpmon's own data directory;
+//     allowedRoots (also resolved), and may not be `/`, a system directory, or be, hold or lie inside
+//     a protected path: dpmon's own data directory, and every monitored PostgreSQL target's
+//     data_directory (learned by the runner). The one exception is compress_logs working in
+//     PostgreSQL's own log_directory under its data directory, when that is a configured log path:
+//     a DBA expects old server logs there to be compressed, and nothing else there is a log;
 //   - candidates are found with lstat only: a symlink is never a candidate and a symlinked directory
 //     is never descended; by default the walk stays on the root's filesystem (like `find -xdev`);
 //   - right before acting, the file is checked again: its directory's realpath is still under the
@@ -16,7 +19,7 @@
 import { constants, type Stats } from 'node:fs';
 import { lstat, readdir, realpath, statfs } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import type { ActionPlan, PlannedStep } from './types.ts';
+import type { ActionContext, ActionPlan, PlannedStep, ProtectedPath } from './types.ts';
 
 /** Directories no file action may ever use as its root, whatever the configuration says. */
 export const FORBIDDEN_ROOTS: readonly string[] = Object.freeze(['/', '/bin', '/boot', '/dev', '/etc', '/lib', '/lib64', '/proc', '/root', '/run', '/sbin', '/sys', '/usr', '/var', '/home']);
@@ -48,7 +51,17 @@ export interface ResolveRootOptions {
   /** the context's allowedRoots: the resolved root must lie under one of them */
   readonly allowedRoots: readonly string[];
   /** paths the root may neither be, contain nor lie inside (PostgreSQL's data directory, dpmon's data_dir, ...) */
-  readonly protectedPaths?: readonly string[];
+  readonly protectedPaths?: readonly (string | ProtectedPath)[];
+  /**
+   * compress_logs only: a root at or under a protected path's `logDirectory` (itself strictly inside
+   * the protected path) is allowed there. Actions that delete files never get this.
+   */
+  readonly allowLogDirectory?: boolean;
+}
+
+/** The protected paths an action checks: its fixed ones (dpmon's data dir) and the context's (PostgreSQL's data directories). */
+export function protectedPathsOf(fixed: readonly string[] | undefined, ctx: ActionContext): (string | ProtectedPath)[] {
+  return [...(fixed ?? []), ...(ctx.protectedPaths ?? [])];
 }
 
 /**
@@ -66,10 +79,18 @@ export async function resolveRoot(configured: string, opts: ResolveRootOptions):
   if (!st.isDirectory()) throw new PathSafetyError(`path ${configured} is not a directory`);
   if (FORBIDDEN_ROOTS.includes(real)) throw new PathSafetyError(`path ${configured} resolves to ${real}, a system directory no file action may work in`);
   for (const p of opts.protectedPaths ?? []) {
-    const prot = await realpathOrSelf(p);
-    if (isUnder(real, prot) || isUnder(prot, real)) {
-      throw new PathSafetyError(`path ${configured} resolves to ${real}, which is or holds the protected path ${prot}`);
-    }
+    const entry: ProtectedPath = typeof p === 'string' ? { path: p } : p;
+    const prot = await realpathOrSelf(entry.path);
+    const what = entry.what ? ` (${entry.what})` : '';
+    if (real === prot) throw new PathSafetyError(`path ${configured} resolves to ${real}, which is the protected path ${prot}${what}`);
+    if (isUnder(prot, real)) throw new PathSafetyError(`path ${configured} resolves to ${real}, which holds the protected path ${prot}${what}`);
+    if (!isUnder(real, prot)) continue;
+    const logDir = entry.logDirectory ? await realpathOrSelf(entry.logDirectory) : undefined;
+    // a log_directory of `.` (or one leading back to the data directory) exempts nothing
+    const exempt = logDir !== undefined && logDir !== prot && isUnder(logDir, prot);
+    if (opts.allowLogDirectory && exempt && isUnder(real, logDir)) continue;
+    const only = opts.allowLogDirectory && exempt ? `; only its log directory ${logDir} may be a log path` : '';
+    throw new PathSafetyError(`path ${configured} resolves to ${real}, which lies inside the protected path ${prot}${what}${only}`);
   }
   const allowed = await Promise.all(opts.allowedRoots.map(realpathOrSelf));
   if (!allowed.some((a) => !FORBIDDEN_ROOTS.includes(a) && isUnder(real, a))) {

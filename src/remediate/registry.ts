@@ -16,7 +16,7 @@ import { remediationRules } from './config.ts';
 import type { Action } from './types.ts';
 
 export interface RegistryDeps {
-  /** directories no file action may touch (PostgreSQL's data directory, dpmon's data dir) */
+  /** directories no file action may touch, known when the actions are built (dpmon's data dir); PostgreSQL's data directories come with each context (runner.ts) */
   readonly protectedPaths: readonly string[];
 }
 
@@ -45,12 +45,18 @@ export function createActionRegistry(config: Config, deps: RegistryDeps): Map<st
 
   const temp = diskActions.find((a) => a.action === 'cleanup_temp');
   add(createCleanupTempAction({ target: temp?.target ?? '/temp', maxAgeMs: cleanup.tempFilesMs, protectedPaths: deps.protectedPaths }));
+  // every configured path, each worked on in turn (one missing or refused does not stop the others)
   const logs = diskActions.find((a) => a.action === 'compress_logs');
-  add(createCompressLogsAction({ target: config.remediation.logPaths[0] ?? '/logs', maxAgeMs: logs?.ageMs ?? cleanup.oldLogsMs, protectedPaths: deps.protectedPaths }));
-  const backupRoot = config.remediation.backupPaths[0];
+  const logPaths = config.remediation.logPaths;
   add(
-    backupRoot
-      ? createRotateBackupsAction({ root: backupRoot, maxAgeMs: cleanup.backupRotationMs, protectedPaths: deps.protectedPaths })
+    logPaths.length > 0
+      ? createCompressLogsAction({ targets: logPaths, maxAgeMs: logs?.ageMs ?? cleanup.oldLogsMs, protectedPaths: deps.protectedPaths })
+      : notConfigured('compress_logs', 'files', 'no log path configured (remediation.log_paths)'),
+  );
+  const backupPaths = config.remediation.backupPaths;
+  add(
+    backupPaths.length > 0
+      ? createRotateBackupsAction({ roots: backupPaths, maxAgeMs: cleanup.backupRotationMs, protectedPaths: deps.protectedPaths })
       : notConfigured('rotate_backups', 'files', 'no backup path configured (remediation.backup_paths)'),
   );
   const renice = createReniceBackgroundActions({ groups: sm.cpuUsage.collection.processGroups });

@@ -32,23 +32,39 @@ function setup(mode: RemediationMode, extra: { cooldownMs?: number; gracePeriodM
   const audit = createAuditLog(db);
   const clock = createManualClock(T0);
   const action: Action = createCleanupTempAction({ target: temp, maxAgeMs: DAY });
-  const remediator = createRemediator({
-    rules: [{ id: 'remediation_actions.disk_space[0]', action: 'cleanup_temp', alertnames: ['disk_usage'], direction: 'above', threshold: 1, cooldownMs: extra.cooldownMs ?? 300_000, gracePeriodMs: extra.gracePeriodMs ?? 0 }],
-    actions: new Map([['cleanup_temp', action]]),
-    audit,
-    db,
-    clock,
-    log: silentLogger,
-    mode,
-    contextFor: async (_a, target, signal) => actionContext({ target, allowedRoots: [temp], now: clock.now(), signal }),
-    rateLimit: { max: extra.max ?? 6, windowMs: 3_600_000 },
-    approvalTimeoutMs: 15 * 60_000,
-    staleMs: 60_000,
-    maxFailedVerifications: 3,
-  });
+  // a new remediator on the same state.db is dpmon after a restart
+  const build = () =>
+    createRemediator({
+      rules: [{ id: 'remediation_actions.disk_space[0]', action: 'cleanup_temp', alertnames: ['disk_usage'], direction: 'above', threshold: 1, cooldownMs: extra.cooldownMs ?? 300_000, gracePeriodMs: extra.gracePeriodMs ?? 0 }],
+      actions: new Map([['cleanup_temp', action]]),
+      audit,
+      db,
+      clock,
+      log: silentLogger,
+      mode,
+      contextFor: async (_a, target, signal) => actionContext({ target, allowedRoots: [temp], now: clock.now(), signal }),
+      rateLimit: { max: extra.max ?? 6, windowMs: 3_600_000 },
+      approvalTimeoutMs: 15 * 60_000,
+      staleMs: 60_000,
+      maxFailedVerifications: 3,
+    });
+  const remediator = build();
   // the action checks the real filesystem's usage against the threshold: 1 % is always exceeded
   const alert = (value = 90, over: Partial<TriggerAlert> = {}): TriggerAlert => ({ fingerprint: 'fp1', labels: { alertname: 'disk_usage', instance: 'h', mountpoint: temp }, value, activeAt: T0 - 120_000, evaluatedAt: clock.now(), ...over });
-  return { temp, audit, clock, remediator, alert, files: () => readdirSync(temp).sort() };
+  /** a file old enough for the action to delete */
+  const oldFile = (name: string) => {
+    writeFileSync(join(temp, name), 'x');
+    utimesSync(join(temp, name), (T0 - 3 * DAY) / 1000, (T0 - 3 * DAY) / 1000);
+  };
+  return { temp, audit, clock, remediator, build, alert, oldFile, files: () => readdirSync(temp).sort() };
+}
+
+/** The audit trail of one approval after it was given: its kinds, and the reason it did not run. */
+function afterApproval(audit: ReturnType<typeof createAuditLog>, id: string) {
+  const events = audit.list().reverse();
+  const from = events.findIndex((e) => e.kind === 'remediation.approved' && e.details.id === id);
+  const rest = from < 0 ? [] : events.slice(from);
+  return { kinds: rest.map((e) => e.kind), reason: rest.find((e) => e.kind === 'remediation.skipped')?.details.reason as string | undefined, by: rest[0]?.actor };
 }
 
 describe('remediator guards and modes (real files)', () => {
@@ -76,13 +92,13 @@ describe('remediator guards and modes (real files)', () => {
     assert.deepEqual(files(), ['new', 'old1', 'old2']);
     const [p] = remediator.pending();
     assert.ok(p);
-    assert.equal(await remediator.approve(p.id, 'alice'), 'executed');
+    assert.equal((await remediator.approve(p.id, 'alice')).outcome, 'executed');
     assert.deepEqual(files(), ['new']);
-    assert.equal(await remediator.approve('nope', 'alice'), 'unknown');
+    assert.equal((await remediator.approve('nope', 'alice')).outcome, 'unknown');
     const second = setup('approve');
     await second.remediator.consider([second.alert()]);
     await second.clock.advance(16 * 60_000);
-    assert.equal(await second.remediator.approve(second.remediator.pending.call(null).length ? '' : (second.audit.list({ kindPrefix: 'remediation.awaiting' })[0]!.details.id as string), 'bob'), 'expired');
+    assert.equal((await second.remediator.approve(second.remediator.pending.call(null).length ? '' : (second.audit.list({ kindPrefix: 'remediation.awaiting' })[0]!.details.id as string), 'bob')).outcome, 'expired');
     assert.deepEqual(second.files(), ['new', 'old1', 'old2']);
   });
 
@@ -159,5 +175,102 @@ describe('remediator guards and modes (real files)', () => {
     await remediator.consider([alert(90, { evaluatedAt: clock.now() })]);
     assert.equal(audit.list({ kindPrefix: 'remediation.rate_limited' }).length, 1);
     assert.equal(audit.list({ kindPrefix: 'remediation.executed' }).length, 1);
+  });
+});
+
+describe('remediator: an approved plan is judged again by the guards at approval time', () => {
+  it('records an approval whose alert resolved meanwhile as no longer needed, and executes nothing', async () => {
+    const { remediator, alert, files, clock, audit } = setup('approve');
+    await remediator.consider([alert()]);
+    const [p] = remediator.pending();
+    await clock.advance(60_000);
+    await remediator.consider([]); // the next evaluation: the alert is gone
+    const r = await remediator.approve(p!.id, 'alice');
+    assert.equal(r.outcome, 'not_needed');
+    assert.match(r.reason ?? '', /^approved but no longer needed: alert fp1 no longer fires on h/);
+    assert.deepEqual(files(), ['new', 'old1', 'old2']);
+    const trail = afterApproval(audit, p!.id);
+    assert.deepEqual(trail.kinds, ['remediation.approved', 'remediation.skipped']);
+    assert.equal(trail.by, 'alice');
+    assert.equal(trail.reason, r.reason);
+    assert.deepEqual(remediator.pending(), [], 'the plan is used up');
+  });
+
+  it("records an approval whose alert no longer breaches the rule's threshold as no longer needed", async () => {
+    const { remediator, alert, files, clock } = setup('approve');
+    await remediator.consider([alert(90)]);
+    const [p] = remediator.pending();
+    await clock.advance(60_000);
+    await remediator.consider([alert(0.5, { evaluatedAt: clock.now() })]); // still firing, now under the rule's threshold of 1
+    const r = await remediator.approve(p!.id, 'alice');
+    assert.equal(r.outcome, 'not_needed');
+    assert.match(r.reason ?? '', /approved but no longer needed: the alert's value 0.5 no longer breaches cleanup_temp's threshold of 1/);
+    assert.deepEqual(files(), ['new', 'old1', 'old2']);
+  });
+
+  it('refuses an approval arriving inside the cooldown of an execution of the same rule on that target', async () => {
+    const { remediator, alert, files, clock, audit, oldFile } = setup('approve', { cooldownMs: 300_000 });
+    await remediator.consider([alert()]);
+    const [first] = remediator.pending();
+    // the cooldown from the first plan passes: a second plan is parked, with a file of its own
+    await clock.advance(300_000);
+    oldFile('old3');
+    await remediator.consider([alert(90, { evaluatedAt: clock.now() })]);
+    const second = remediator.pending().find((x) => x.id !== first!.id);
+    assert.ok(second, 'two plans wait');
+    assert.equal((await remediator.approve(first!.id, 'alice')).outcome, 'executed');
+    await clock.advance(60_000);
+    const r = await remediator.approve(second.id, 'bob');
+    assert.equal(r.outcome, 'refused');
+    assert.match(r.reason ?? '', /^approved but refused: cooldown: cleanup_temp ran on h 60 s ago, cooldown 300 s/);
+    assert.deepEqual(files(), ['new', 'old3'], 'the second plan did not run');
+    assert.deepEqual(afterApproval(audit, second.id).kinds, ['remediation.approved', 'remediation.skipped']);
+    assert.equal(audit.list({ kindPrefix: 'remediation.executed' }).length, 1);
+  });
+
+  it("refuses an approval once the target's rate limit is used up", async () => {
+    const { remediator, alert, files, clock, audit, oldFile } = setup('approve', { cooldownMs: 0, max: 1 });
+    await remediator.consider([alert()]);
+    const [first] = remediator.pending();
+    await clock.advance(60_000);
+    oldFile('old3');
+    await remediator.consider([alert(90, { evaluatedAt: clock.now() })]);
+    const second = remediator.pending().find((x) => x.id !== first!.id);
+    assert.ok(second, 'two plans wait');
+    assert.equal((await remediator.approve(first!.id, 'alice')).outcome, 'executed');
+    // the next evaluation judges the execution (still breaching: not fixed)
+    await clock.advance(60_000);
+    await remediator.consider([alert(90, { evaluatedAt: clock.now() })]);
+    const r = await remediator.approve(second.id, 'bob');
+    assert.equal(r.outcome, 'refused');
+    assert.match(r.reason ?? '', /^approved but refused: rate limit: 1 executions on h in the last 3600 s \(at most 1\)/);
+    assert.deepEqual(files(), ['new', 'old3']);
+    assert.equal(afterApproval(audit, second.id).reason, r.reason);
+  });
+
+  it('refuses an approval when the alert was not evaluated recently (stale data)', async () => {
+    const { remediator, alert, files, clock } = setup('approve');
+    await remediator.consider([alert()]);
+    const [p] = remediator.pending();
+    await clock.advance(120_000); // no evaluation since: the last value is two minutes old, staleMs is one
+    const r = await remediator.approve(p!.id, 'alice');
+    assert.equal(r.outcome, 'refused');
+    assert.match(r.reason ?? '', /^approved but refused: stale data: the alert was last evaluated 120 s ago \(at most 60 s\)/);
+    assert.deepEqual(files(), ['new', 'old1', 'old2']);
+  });
+
+  it('after a restart, keeps the plan pending until an evaluation shows whether its alert still fires', async () => {
+    const { remediator, build, alert, files, clock } = setup('approve');
+    await remediator.consider([alert()]);
+    const [p] = remediator.pending();
+    const restarted = build();
+    const early = await restarted.approve(p!.id, 'alice');
+    assert.equal(early.outcome, 'refused');
+    assert.match(early.reason ?? '', /no evaluation seen since dpmon started/);
+    assert.deepEqual(restarted.pending().map((x) => x.id), [p!.id], 'still waiting');
+    await clock.advance(15_000);
+    await restarted.consider([alert(90, { evaluatedAt: clock.now() })]);
+    assert.equal((await restarted.approve(p!.id, 'alice')).outcome, 'executed');
+    assert.deepEqual(files(), ['new']);
   });
 });

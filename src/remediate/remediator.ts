@@ -4,6 +4,10 @@
 // limit; the rule's cooldown; a rule that failed to fix its alert N times in a row stops. Then the
 // mode: `dry_run` records the plan and does nothing, `approve` parks it until approved (or expired),
 // `enforce` executes. After executing, the next look at the alert verifies: fixed or not fixed.
+// An approved plan runs only if the guards that apply at execution time still hold when it is
+// approved (approvalRefusal): its alert still fires and breaches, on fresh data, the rule has not
+// given up, no execution waits for verification, and neither the cooldown nor the rate limit forbids
+// it. Otherwise the approval is recorded with why it did not run, and nothing is executed.
 // Everything — plan, approval, execution, dry-run, outcome with before and after — goes to the audit log
 // before the next step. State that guards need across restarts lives in state.db.
 import type Database from 'better-sqlite3';
@@ -71,15 +75,29 @@ export interface PendingApproval {
   readonly expiresAt: number;
 }
 
+/**
+ * What an approval came to. `not_needed`: its alert resolved or no longer breaches; `refused`: a guard
+ * forbids running now (cooldown, rate limit, stale data, …) — both with the reason, and the plan is
+ * dropped (a new one is planned if the alert still calls for it). `unknown` also covers a target busy
+ * with another action (the plan stays pending).
+ */
+export interface ApprovalResult {
+  readonly outcome: 'executed' | 'unknown' | 'expired' | 'not_needed' | 'refused';
+  readonly reason?: string;
+}
+
 export interface Remediator {
   /** looks at the firing alerts of one evaluation; runs what the guards allow, one at a time */
   consider(alerts: readonly TriggerAlert[]): Promise<void>;
-  approve(id: string, by: string): Promise<'executed' | 'unknown' | 'expired'>;
+  approve(id: string, by: string): Promise<ApprovalResult>;
   pending(): PendingApproval[];
 }
 
 interface GuardState {
+  /** the last plan, skip or execution: what the cooldown counts from when planning */
   lastRun: number;
+  /** the last execution only (a plan parked for approval is none): what the cooldown counts from when approving */
+  lastExecuted?: number;
   failures: number;
   disabled: boolean;
   /** an execution waiting for verification: the alert it was for */
@@ -136,15 +154,18 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
       const s = load(key);
       const now = clock.now();
       s.lastRun = now;
+      s.lastExecuted = now;
       s.verify = { fingerprint, at: now };
       save(key, s);
       targetRuns.add(target ?? 'host', now);
-      record(outcome.ok ? 'executed' : 'failed', rule, target, fingerprint, { steps: outcome.done, failed: outcome.failed, before: plan.before, after: outcome.after }, actor);
+      const notes = [...(plan.notes ?? []), ...(outcome.notes ?? [])];
+      record(outcome.ok ? 'executed' : 'failed', rule, target, fingerprint, { steps: outcome.done, failed: outcome.failed, before: plan.before, after: outcome.after, ...(notes.length ? { notes: [...new Set(notes)] } : {}) }, actor);
       log.info({ rule: rule.id, action: rule.action, target, ok: outcome.ok, before: plan.before, after: outcome.after }, 'remediation executed');
     } catch (err) {
       // a failure counts for the cooldown and the rate limit: no retry storm every evaluation
       const s = load(key);
       s.lastRun = clock.now();
+      s.lastExecuted = clock.now();
       save(key, s);
       targetRuns.add(target ?? 'host', clock.now());
       record('failed', rule, target, fingerprint, { error: (err as Error).message, before: plan.before }, actor);
@@ -195,9 +216,43 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
     }
   }
 
+  /** the alerts of the last evaluation seen; undefined until the first one after a start */
+  let latest: readonly TriggerAlert[] | undefined;
+
+  /**
+   * Why an approved plan must not run now, judged as consider() judges at execution time, or null.
+   * Not judged again: the grace period (the breach had lasted when the plan was made) and the
+   * cooldown counted from the parked plan itself (only executions count here).
+   */
+  function approvalRefusal(rule: RemediationRule, p: PendingApproval, alerts: readonly TriggerAlert[], now: number): { guard: string; needed: boolean; reason: string } | null {
+    const key = stateKey(rule, p.target);
+    const s = load(key);
+    const where = p.target ?? 'this host';
+    const a = alerts.find((x) => x.fingerprint === p.fingerprint);
+    if (!a) return { guard: 'resolved', needed: false, reason: `approved but no longer needed: alert ${p.fingerprint} no longer fires on ${where} (resolved, silenced or inhibited)` };
+    if (!breaches(rule, a)) {
+      return { guard: 'threshold', needed: false, reason: `approved but no longer needed: the alert's value ${a.value ?? 'unknown'} no longer breaches ${rule.action}'s threshold of ${rule.threshold}` };
+    }
+    if (now - a.evaluatedAt > opts.staleMs) {
+      return { guard: 'stale', needed: true, reason: `approved but refused: stale data: the alert was last evaluated ${Math.round((now - a.evaluatedAt) / 1000)} s ago (at most ${Math.round(opts.staleMs / 1000)} s)` };
+    }
+    if (s.disabled) return { guard: 'gave_up', needed: true, reason: `approved but refused: ${rule.action} gave up on ${where} after ${s.failures} failed verifications, until its alert resolves` };
+    const sinceRun = now - (s.lastExecuted ?? -Infinity);
+    if (sinceRun < rule.cooldownMs) {
+      return { guard: 'cooldown', needed: true, reason: `approved but refused: cooldown: ${rule.action} ran on ${where} ${Math.round(sinceRun / 1000)} s ago, cooldown ${Math.round(rule.cooldownMs / 1000)} s` };
+    }
+    if (s.verify) return { guard: 'verification_pending', needed: true, reason: `approved but refused: the last execution of ${rule.action} on ${where} is not verified yet` };
+    const runs = targetRuns.recent(p.target ?? 'host', now);
+    if (runs.length >= opts.rateLimit.max) {
+      return { guard: 'rate_limit', needed: true, reason: `approved but refused: rate limit: ${runs.length} executions on ${where} in the last ${Math.round(opts.rateLimit.windowMs / 1000)} s (at most ${opts.rateLimit.max})` };
+    }
+    return null;
+  }
+
   return {
     async consider(alerts) {
       const now = clock.now();
+      latest = alerts;
       verify(alerts);
       reenable(alerts);
       for (const rule of opts.rules) {
@@ -227,12 +282,12 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
             const trigger: RemediationTrigger = { fingerprint: a.fingerprint, alertname: a.labels.alertname ?? '', labels: a.labels, value: a.value, threshold: rule.threshold };
             const plan = await action.plan(trigger, ctx);
             if (!plan || plan.steps.length === 0) {
-              record('skipped', rule, target, a.fingerprint, { reason: plan?.reason ?? 'nothing to do', before: plan?.before ?? {} });
+              record('skipped', rule, target, a.fingerprint, { reason: plan?.reason ?? 'nothing to do', before: plan?.before ?? {}, ...(plan?.notes?.length ? { notes: plan.notes } : {}) });
               s.lastRun = now; // a skip counts for the cooldown: no re-planning every evaluation
               save(key, s);
               continue;
             }
-            record('planned', rule, target, a.fingerprint, { steps: plan.steps, before: plan.before, mode: opts.mode });
+            record('planned', rule, target, a.fingerprint, { steps: plan.steps, before: plan.before, mode: opts.mode, ...(plan.notes?.length ? { notes: plan.notes } : {}) });
             if (opts.mode === 'dry_run') {
               record('dry_run', rule, target, a.fingerprint, { wouldRun: plan.steps.map((x) => x.command), before: plan.before });
               s.lastRun = now;
@@ -263,28 +318,39 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
     },
     async approve(id, by) {
       const body = (allApprovals.all() as string[]).map((b) => JSON.parse(b) as PendingApproval).find((p) => p.id === id);
-      if (!body) return 'unknown';
+      if (!body) return { outcome: 'unknown' };
       delApproval.run(id);
       const tkey = body.target ?? 'host';
       if (busy.has(tkey)) {
         putApproval.run(id, JSON.stringify(body)); // another action runs on that target: approve again shortly
-        return 'unknown';
+        return { outcome: 'unknown', reason: `another action runs on ${tkey}: approve again shortly` };
       }
       const rule = opts.rules.find((r) => r.id === body.rule);
       const action = rule && opts.actions.get(rule.action);
-      if (!rule || !action) return 'unknown';
+      if (!rule || !action) return { outcome: 'unknown' };
       if (clock.now() > body.expiresAt) {
         record('approval_expired', rule, body.target, body.fingerprint, { id }, by);
-        return 'expired';
+        return { outcome: 'expired' };
+      }
+      if (latest === undefined) {
+        // dpmon restarted since the plan: whether its alert still fires is not known before the next evaluation
+        putApproval.run(id, JSON.stringify(body));
+        return { outcome: 'refused', reason: 'approved but refused: no evaluation seen since dpmon started, so whether the alert still fires is not known; approve again after the next evaluation' };
       }
       record('approved', rule, body.target, body.fingerprint, { id }, by);
+      const refusal = approvalRefusal(rule, body, latest, clock.now());
+      if (refusal) {
+        record('skipped', rule, body.target, body.fingerprint, { id, reason: refusal.reason, guard: refusal.guard, before: body.plan.before });
+        log.info({ rule: rule.id, action: rule.action, target: body.target, guard: refusal.guard }, refusal.reason);
+        return { outcome: refusal.needed ? 'refused' : 'not_needed', reason: refusal.reason };
+      }
       busy.add(tkey);
       try {
         await execute(rule, action, body.target, body.fingerprint, body.plan, by);
       } finally {
         busy.delete(tkey);
       }
-      return 'executed';
+      return { outcome: 'executed' };
     },
     pending() {
       const now = clock.now();

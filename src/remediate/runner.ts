@@ -1,7 +1,8 @@
 // Remediation inside dpmon: every collection interval, the firing alerts the rules engine just
 // evaluated — minus silenced and inhibited ones, so silences and inhibition apply to remediation as to
 // notifications — go to the remediator. PostgreSQL actions run on a session of their own per target
-// (application_name dpmon, so they never touch it), kept open between runs.
+// (application_name dpmon, so they never touch it), kept open between runs. File actions get every
+// target's data_directory, read on that session, among their protected paths (postgres-paths.ts).
 import pg from 'pg';
 import type { Config, TargetConfig } from '../config/index.ts';
 import type { Clock } from '../lib/clock.ts';
@@ -12,6 +13,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { RulesEngine } from '../rules/engine.ts';
 import type Database from 'better-sqlite3';
 import { remediationRules } from './config.ts';
+import { createPostgresPaths } from './postgres-paths.ts';
 import { createActionRegistry } from './registry.ts';
 import { createRemediator, type Remediator } from './remediator.ts';
 import { pgSession } from './sessions.ts';
@@ -27,6 +29,7 @@ export interface RemediationRunnerOptions {
   readonly hostOf: (instance: string) => string;
   /** true when notifications would not go out for these labels (silenced or inhibited) */
   readonly muted: (fingerprint: string, labels: Labels) => boolean;
+  /** directories no file action may touch (dpmon's data dir); each target's data_directory is added as it is learned */
   readonly protectedPaths: readonly string[];
   /** raises an alert through the pipeline (a remediation that gave up escalates to people) */
   readonly raise: (labels: Labels, summary: string) => void;
@@ -64,6 +67,12 @@ export function createRemediationRunner(opts: RemediationRunnerOptions): Remedia
     return c;
   }
 
+  const postgresPaths = createPostgresPaths({
+    targets: opts.targets.map((t) => t.name),
+    session: async (name) => pgSession(await session(opts.targets.find((t) => t.name === name)!)),
+    log,
+  });
+
   async function contextFor(action: Action, target: string | undefined, signal: AbortSignal): Promise<ActionContext> {
     const base = {
       protectedRoles: rm.protectedRoles,
@@ -73,6 +82,7 @@ export function createRemediationRunner(opts: RemediationRunnerOptions): Remedia
       signal,
       log,
     };
+    if (action.kind === 'files') return { ...base, ...(target ? { target } : {}), protectedPaths: await postgresPaths.protectedPaths() };
     if (action.kind !== 'postgres') return { ...base, ...(target ? { target } : {}) };
     const t = pgTargetOf(target);
     if (!t) throw new Error(`no PostgreSQL target for ${target ?? 'this host'}: ${action.name} needs one`);

@@ -22,6 +22,17 @@ export interface PgSession {
   query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<{ rows: R[] }>;
 }
 
+/**
+ * A directory no file action may use as its root, lie inside or hold. `what` says what it is, for the
+ * refusal recorded in the audit trail; `logDirectory` is the one directory inside it compress_logs may
+ * still work in (PostgreSQL's log_directory under its data_directory, when configured in log_paths).
+ */
+export interface ProtectedPath {
+  readonly path: string;
+  readonly what?: string;
+  readonly logDirectory?: string;
+}
+
 export interface ActionContext {
   readonly target?: string;
   /** present for PostgreSQL actions: a session as dpmon's monitoring role (application_name dpmon) */
@@ -31,6 +42,11 @@ export interface ActionContext {
   readonly protectedApplications: readonly string[];
   /** directories file actions may touch (their configured paths); nothing outside, no symlink out */
   readonly allowedRoots: readonly string[];
+  /**
+   * directories file actions must keep out of, learned at run time (each monitored PostgreSQL target's
+   * data_directory); the fixed ones (dpmon's own data dir) come with the action's options
+   */
+  readonly protectedPaths?: readonly ProtectedPath[];
   /** epoch ms; actions compare file ages with it */
   readonly now: number;
   readonly signal: AbortSignal;
@@ -51,6 +67,8 @@ export interface ActionPlan {
   readonly before: Readonly<Record<string, number>>;
   /** why nothing is planned, when steps is empty */
   readonly reason?: string;
+  /** what the plan passed over and why, in words (a configured root that is missing or refused), for the audit trail */
+  readonly notes?: readonly string[];
 }
 
 export interface ActionOutcome {
@@ -61,6 +79,8 @@ export interface ActionOutcome {
   readonly failed: readonly { readonly step: PlannedStep; readonly error: string }[];
   /** the measurement after acting */
   readonly after: Readonly<Record<string, number>>;
+  /** what the execution passed over and why, in words (a configured root refused at execute time) */
+  readonly notes?: readonly string[];
 }
 
 export interface Action {

@@ -7,11 +7,12 @@
 // execute stops as soon as the filesystem is back under it, so files a little over the age survive a
 // small breach. Without a threshold (the cleanup policy run on its own) every old file is deleted.
 // It never deletes directories (a program may be about to write in them), symlinks or what they point
-// to, special files, or anything outside the target (paths.ts). A deleted file still held open by a
+// to, special files, anything outside the target, or anything in a monitored PostgreSQL's data
+// directory, its log directory included (paths.ts). A deleted file still held open by a
 // process frees its space only when it is closed; the `after` figures show what really came back.
 import { unlink } from 'node:fs/promises';
 import type { Action, ActionContext, ActionOutcome, ActionPlan, PlannedStep } from '../types.ts';
-import { fileSteps, fsUsage, listFiles, recheckCandidate, resolveRoot, shellQuote, type FileStep } from '../paths.ts';
+import { fileSteps, fsUsage, listFiles, protectedPathsOf, recheckCandidate, resolveRoot, shellQuote, type FileStep } from '../paths.ts';
 
 export interface CleanupTempOptions {
   /** registry name; default cleanup_temp */
@@ -24,7 +25,7 @@ export interface CleanupTempOptions {
   readonly threshold?: number;
   /** stop deleting once the filesystem is under the threshold; default true */
   readonly stopBelowThreshold?: boolean;
-  /** directories the target may neither be nor contain (PostgreSQL's data directory, dpmon's data_dir) */
+  /** directories the target may neither be, hold nor lie inside (dpmon's data_dir); the context adds PostgreSQL's data directories */
   readonly protectedPaths?: readonly string[];
   /** at most this many files per plan; default 10 000 */
   readonly maxFiles?: number;
@@ -37,7 +38,8 @@ export function createCleanupTempAction(opts: CleanupTempOptions): Action {
   const maxAgeMs = opts.maxAgeMs ?? DAY_MS;
   if (!(maxAgeMs > 0)) throw new RangeError(`${name}: the age must be positive, got ${maxAgeMs} ms`);
   const stopBelow = opts.stopBelowThreshold ?? true;
-  const root = (ctx: ActionContext) => resolveRoot(opts.target, { allowedRoots: ctx.allowedRoots, protectedPaths: opts.protectedPaths ?? [] });
+  // never allowLogDirectory: an action that deletes files stays out of PostgreSQL's data directory entirely
+  const root = (ctx: ActionContext) => resolveRoot(opts.target, { allowedRoots: ctx.allowedRoots, protectedPaths: protectedPathsOf(opts.protectedPaths, ctx) });
 
   return {
     name,

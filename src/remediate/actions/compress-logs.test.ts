@@ -35,7 +35,7 @@ describe('compress_logs', () => {
     const gz = file(join(logs, 'postgresql-0.log.gz'), 30 * DAY, Buffer.from('not really gzip'));
     const secret = file(join(outside, 'secret.log'), 30 * DAY, 'keep');
     symlinkSync(secret, join(logs, 'link.log'));
-    const action = createCompressLogsAction({ target: logs, maxAgeMs: 7 * DAY });
+    const action = createCompressLogsAction({ targets: [logs], maxAgeMs: 7 * DAY });
 
     const plan = await action.plan(trigger, ctxFor([base]));
     assert.deepEqual(
@@ -61,7 +61,7 @@ describe('compress_logs', () => {
     const logs = mkdtempSync(join(base, 'logs-'));
     const content = logText(5000);
     const old = file(join(logs, 'big.log'), 10 * DAY, content);
-    const action = createCompressLogsAction({ target: logs, fullVerifyMaxBytes: 0 });
+    const action = createCompressLogsAction({ targets: [logs], fullVerifyMaxBytes: 0 });
     const outcome = await action.execute((await action.plan(trigger, ctxFor([base])))!, ctxFor([base]));
     assert.equal(outcome.ok, true, JSON.stringify(outcome.failed));
     assert.equal(gunzipSync(readFileSync(`${old}.gz`)).toString('utf8'), content);
@@ -75,7 +75,7 @@ describe('compress_logs', () => {
     const child = spawn('/bin/sh', ['-c', 'exec 3>>"$1"; echo ready; exec sleep 30', 'sh', held], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
       await new Promise((r) => child.stdout.once('data', r));
-      const action = createCompressLogsAction({ target: logs });
+      const action = createCompressLogsAction({ targets: [logs] });
       const plan = await action.plan(trigger, ctxFor([base]));
       assert.deepEqual(plan?.steps.map((s) => s.command), [`gzip -6 -- ${idle}`]);
       assert.equal(plan?.before.skipped_open_for_writing, 1);
@@ -87,7 +87,7 @@ describe('compress_logs', () => {
   it('keeps the original and leaves no .gz when the file changed between plan and execute', async () => {
     const logs = mkdtempSync(join(base, 'logs-'));
     const old = file(join(logs, 'app.log'), 9 * DAY, 'line 1\n');
-    const action = createCompressLogsAction({ target: logs });
+    const action = createCompressLogsAction({ targets: [logs] });
     const plan = await action.plan(trigger, ctxFor([base]));
     appendFileSync(old, 'line 2\n');
     const outcome = await action.execute(plan!, ctxFor([base]));
@@ -101,7 +101,7 @@ describe('compress_logs', () => {
     const logs = mkdtempSync(join(base, 'logs-'));
     file(join(logs, 'app.log'), 9 * DAY, 'a');
     file(join(logs, 'app.log.gz'), 9 * DAY, 'b');
-    const plan = await createCompressLogsAction({ target: logs }).plan(trigger, ctxFor([base]));
+    const plan = await createCompressLogsAction({ targets: [logs] }).plan(trigger, ctxFor([base]));
     assert.equal(plan?.steps.length, 0);
     assert.match(plan?.reason ?? '', /no uncompressed log file/);
   });
@@ -110,12 +110,45 @@ describe('compress_logs', () => {
     const logs = mkdtempSync(join(base, 'logs-'));
     const log = file(join(logs, 'app.log'), 9 * DAY, 'a');
     file(join(logs, 'data.bin'), 9 * DAY, 'b');
-    const plan = await createCompressLogsAction({ target: logs, include: '\\.log(\\.\\d+)?$' }).plan(trigger, ctxFor([base]));
+    const plan = await createCompressLogsAction({ targets: [logs], include: '\\.log(\\.\\d+)?$' }).plan(trigger, ctxFor([base]));
     assert.deepEqual(plan?.steps.map((s) => s.command), [`gzip -6 -- ${log}`]);
+  });
+
+  it('works on every configured directory in turn, noting a missing one without stopping the others', async () => {
+    const a = mkdtempSync(join(base, 'logs-a-'));
+    const b = mkdtempSync(join(base, 'logs-b-'));
+    const missing = join(base, 'no-such-logs');
+    const inA = file(join(a, 'app.log'), 9 * DAY, logText(100));
+    const inB = file(join(b, 'db.log'), 8 * DAY, logText(50));
+    const action = createCompressLogsAction({ targets: [a, missing, b] });
+
+    const plan = await action.plan(trigger, ctxFor([base]));
+    assert.deepEqual(plan?.steps.map((s) => s.command), [`gzip -6 -- ${inA}`, `gzip -6 -- ${inB}`], 'oldest first over both');
+    assert.equal(plan?.before[`candidate_files{root="${a}"}`], 1);
+    assert.equal(plan?.before[`candidate_files{root="${b}"}`], 1);
+    assert.equal(plan?.before.roots_refused, 1);
+    assert.match(plan?.notes?.join('\n') ?? '', /root .*no-such-logs passed over: path .*no-such-logs cannot be resolved: ENOENT/);
+
+    const outcome = await action.execute(plan!, ctxFor([base]));
+    assert.equal(outcome.ok, true, JSON.stringify(outcome.failed));
+    assert.deepEqual([inA, inB].map(existsSync), [false, false]);
+    assert.deepEqual([`${inA}.gz`, `${inB}.gz`].map(existsSync), [true, true]);
+    assert.equal(outcome.after[`files_compressed{root="${a}"}`], 1);
+    assert.equal(outcome.after[`files_compressed{root="${b}"}`], 1);
+    assert.equal(outcome.after.files_compressed, 2);
+    assert.match(outcome.notes?.join('\n') ?? '', /no-such-logs passed over/);
+  });
+
+  it('gives every reason when none of the configured directories can be used', async () => {
+    const a = mkdtempSync(join(base, 'logs-a-'));
+    await assert.rejects(
+      createCompressLogsAction({ targets: [a, join(base, 'gone')] }).plan(trigger, ctxFor([join(base, 'elsewhere')])),
+      /logs-a-.*outside the allowed roots.*; path .*gone cannot be resolved: ENOENT/,
+    );
   });
 
   it('refuses a logs directory outside the allowed roots', async () => {
     const logs = mkdtempSync(join(base, 'logs-'));
-    await assert.rejects(createCompressLogsAction({ target: logs }).plan(trigger, ctxFor([join(base, 'elsewhere')])), /outside the allowed roots/);
+    await assert.rejects(createCompressLogsAction({ targets: [logs] }).plan(trigger, ctxFor([join(base, 'elsewhere')])), /outside the allowed roots/);
   });
 });

@@ -1,6 +1,10 @@
 // `compress_logs` (remediation_actions.disk_space: threshold 80, age 7d; alert_rules
 // disk_space.remediation.compress_logs; disk_usage.cleanup_policies.old_logs: 7d): gzips log files
-// under the logs directory whose mtime is older than the age and that are not compressed already.
+// under the logs directories whose mtime is older than the age and that are not compressed already.
+// Every configured directory (remediation.log_paths) is worked on, one after the other (roots.ts): one
+// that is missing or refused is noted in the plan and outcome and the others go on; figures are kept
+// per directory (`files_compressed{root="/logs"}`) beside the totals. It is the one file action that
+// may work inside PostgreSQL's data directory, and only in that server's own log_directory (paths.ts).
 //
 // Per file, in this order, so a crash at any point leaves the original or a complete .gz:
 //   open the original with O_NOFOLLOW and check (fstat) it is the planned file; stream it through
@@ -14,8 +18,8 @@
 // writing into the deleted inode. Besides the mtime check, files that some process has open for
 // writing (from /proc/PID/fd and fdinfo) are skipped; processes dpmon may not inspect (other users'
 // when it is not root) cannot be seen, so for them the mtime check is the only guard.
-// Thresholds: as cleanup_temp — with a threshold, nothing is planned under it and execute stops once
-// the filesystem is back under it. Hard-linked files (nlink > 1) are skipped: compressing one name
+// Thresholds: as cleanup_temp, per directory — with a threshold, nothing is planned in a directory
+// whose filesystem is under it and execute stops there once that filesystem is back under it. Hard-linked files (nlink > 1) are skipped: compressing one name
 // frees nothing. Never touches symlinks, directories or anything outside the target (paths.ts).
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, type Stats } from 'node:fs';
@@ -25,13 +29,14 @@ import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip, crc32 } from 'node:zlib';
 import type { Action, ActionContext, ActionOutcome, ActionPlan, PlannedStep } from '../types.ts';
-import { READ_NOFOLLOW, fileSteps, fsUsage, listFiles, recheckCandidate, resolveRoot, sameFile, shellQuote, type FileCandidate, type FileStep } from '../paths.ts';
+import { READ_NOFOLLOW, fileSteps, fsUsage, listFiles, protectedPathsOf, recheckCandidate, sameFile, shellQuote, type FileCandidate, type FileStep, type FsUsage } from '../paths.ts';
+import { perRoot, refusalNotes, requireUsable, resolveRoots, rootOf, type UsableRoot } from '../roots.ts';
 
 export interface CompressLogsOptions {
   /** registry name; default compress_logs */
   readonly name?: string;
-  /** the logs directory (one of disk_usage.monitored_paths, e.g. /logs) */
-  readonly target: string;
+  /** the logs directories (remediation.log_paths, e.g. /logs), each worked on in turn */
+  readonly targets: readonly string[];
   /** files whose mtime is older than this are compressed (age / cleanup_policies.old_logs); default 7 d */
   readonly maxAgeMs?: number;
   /** percent of the filesystem used; the trigger's threshold takes precedence */
@@ -40,7 +45,7 @@ export interface CompressLogsOptions {
   readonly stopBelowThreshold?: boolean;
   /** regex source a file's name must match; default: every file not already compressed */
   readonly include?: string;
-  /** directories the target may neither be nor contain */
+  /** directories a target may neither be, hold nor lie inside (dpmon's data dir); the context adds PostgreSQL's */
   readonly protectedPaths?: readonly string[];
   /** files up to this size are verified by a full decompress; larger ones by the gzip trailer; default 16 MiB */
   readonly fullVerifyMaxBytes?: number;
@@ -48,7 +53,7 @@ export interface CompressLogsOptions {
   readonly level?: number;
   /** where to look for processes holding a file open for writing; default /proc */
   readonly procPath?: string;
-  /** at most this many files per plan; default 10 000 */
+  /** at most this many files per directory and plan; default 10 000 */
   readonly maxFiles?: number;
 }
 
@@ -65,48 +70,72 @@ export function createCompressLogsAction(opts: CompressLogsOptions): Action {
   const fullVerifyMaxBytes = opts.fullVerifyMaxBytes ?? 16 * 1024 * 1024;
   const procPath = opts.procPath ?? '/proc';
   const stopBelow = opts.stopBelowThreshold ?? true;
-  const root = (ctx: ActionContext) => resolveRoot(opts.target, { allowedRoots: ctx.allowedRoots, protectedPaths: opts.protectedPaths ?? [] });
+  const roots = (ctx: ActionContext) =>
+    resolveRoots(opts.targets, { allowedRoots: ctx.allowedRoots, protectedPaths: protectedPathsOf(opts.protectedPaths, ctx), allowLogDirectory: true });
 
   return {
     name,
     kind: 'files',
     async plan(trigger, ctx): Promise<ActionPlan> {
-      const dir = await root(ctx);
+      const rs = await roots(ctx);
+      requireUsable(rs, name);
       const threshold = trigger.threshold ?? opts.threshold;
-      const usage = await fsUsage(dir);
-      const old = (await listFiles(dir, { maxFiles: opts.maxFiles ?? 10_000, signal: ctx.signal })).filter(
-        (f) => ctx.now - f.mtimeMs > maxAgeMs && f.nlink === 1 && !COMPRESSED.test(f.path) && (!include || include.test(basename(f.path))),
+      const before: Record<string, number> = { roots: rs.usable.length, roots_refused: rs.refused.length, ...(threshold !== undefined ? { threshold_pct: threshold } : {}) };
+      const reasons: string[] = [];
+      const old: { f: FileCandidate; root: UsableRoot }[] = [];
+      const seen = new Set<string>();
+      const walked: UsableRoot[] = [];
+      for (const root of rs.usable) {
+        const usage = await fsUsage(root.real);
+        before[perRoot('disk_used_pct', root)] = usage.usedPct;
+        before[perRoot('free_bytes', root)] = usage.freeBytes;
+        if (threshold !== undefined && usage.usedPct < threshold) {
+          reasons.push(`${root.real} is ${usage.usedPct}% used, under the threshold of ${threshold}%`);
+          continue;
+        }
+        walked.push(root);
+        const found = (await listFiles(root.real, { maxFiles: opts.maxFiles ?? 10_000, signal: ctx.signal })).filter(
+          (f) => ctx.now - f.mtimeMs > maxAgeMs && f.nlink === 1 && !COMPRESSED.test(f.path) && (!include || include.test(basename(f.path))) && !seen.has(key(f)),
+        );
+        for (const f of found) {
+          seen.add(key(f));
+          old.push({ f, root });
+        }
+      }
+      // one look at /proc for every directory's candidates
+      const writing = await openForWriting(
+        procPath,
+        old.map((o) => o.f),
       );
-      const writing = await openForWriting(procPath, old);
-      const files: FileCandidate[] = [];
-      for (const f of old) {
-        if (writing.has(key(f))) continue;
-        if (await exists(`${f.path}.gz`)) continue;
-        files.push(f);
+      const files: { f: FileCandidate; root: UsableRoot }[] = [];
+      for (const o of old) {
+        if (writing.has(key(o.f))) continue;
+        if (await exists(`${o.f.path}.gz`)) continue;
+        files.push(o);
       }
-      files.sort((a, b) => a.mtimeMs - b.mtimeMs || a.path.localeCompare(b.path));
-      const before = {
-        disk_used_pct: usage.usedPct,
-        free_bytes: usage.freeBytes,
-        candidate_files: files.length,
-        candidate_bytes: files.reduce((n, f) => n + f.size, 0),
-        skipped_open_for_writing: old.filter((f) => writing.has(key(f))).length,
-        ...(threshold !== undefined ? { threshold_pct: threshold } : {}),
-      };
-      if (threshold !== undefined && usage.usedPct < threshold) {
-        return { action: name, steps: [], before, reason: `${dir} is ${usage.usedPct}% used, under the threshold of ${threshold}%` };
+      for (const root of walked) {
+        const mine = files.filter((o) => o.root === root);
+        before[perRoot('candidate_files', root)] = mine.length;
+        before[perRoot('candidate_bytes', root)] = mine.reduce((n, o) => n + o.f.size, 0);
+        if (mine.length === 0) reasons.push(`no uncompressed log file under ${root.real} is older than ${maxAgeMs / 1000} s`);
       }
-      if (files.length === 0) return { action: name, steps: [], before, reason: `no uncompressed log file under ${dir} is older than ${maxAgeMs / 1000} s` };
-      const steps: FileStep[] = files.map((f) => ({
+      files.sort((a, b) => a.f.mtimeMs - b.f.mtimeMs || a.f.path.localeCompare(b.f.path));
+      before.candidate_files = files.length;
+      before.candidate_bytes = files.reduce((n, o) => n + o.f.size, 0);
+      before.skipped_open_for_writing = old.filter((o) => writing.has(key(o.f))).length;
+      const notes = refusalNotes(rs);
+      if (files.length === 0) return { action: name, steps: [], before, reason: reasons.join('; '), ...(notes.length ? { notes } : {}) };
+      const steps: FileStep[] = files.map(({ f }) => ({
         description: `gzip ${f.path} (${f.size} bytes, modified ${new Date(f.mtimeMs).toISOString()}) into ${f.path}.gz, keeping its mtime, then delete the original`,
         command: `gzip -${opts.level ?? 6} -- ${shellQuote(f.path)}`,
         file: f,
       }));
-      return { action: name, steps, before };
+      return { action: name, steps, before, ...(notes.length ? { notes } : {}) };
     },
 
     async execute(plan, ctx): Promise<ActionOutcome> {
-      const dir = await root(ctx);
+      // every root is resolved and checked again: the plan may have waited for approval
+      const rs = await roots(ctx);
       const steps = fileSteps(plan);
       const threshold = stopBelow ? (plan.before.threshold_pct ?? opts.threshold) : undefined;
       const writing = await openForWriting(
@@ -115,42 +144,51 @@ export function createCompressLogsAction(opts: CompressLogsOptions): Action {
       );
       const done: PlannedStep[] = [];
       const failed: { step: PlannedStep; error: string }[] = [];
-      let bytesIn = 0;
-      let bytesOut = 0;
-      let usage = await fsUsage(dir);
+      const usage = new Map<UsableRoot, FsUsage>();
+      const per = new Map<UsableRoot, { files: number; bytesIn: number; bytesOut: number }>(rs.usable.map((r) => [r, { files: 0, bytesIn: 0, bytesOut: 0 }]));
+      for (const r of rs.usable) usage.set(r, await fsUsage(r.real));
       for (const step of steps) {
         if (ctx.signal.aborted) break;
-        if (threshold !== undefined && usage.usedPct < threshold) break;
+        const root = rootOf(step.file.path, rs);
+        if (!root) {
+          failed.push({ step, error: `${step.file.path} lies under none of the log directories that can still be used${rs.refused.length ? ` (${rs.refused.map((r) => r.reason).join('; ')})` : ''}` });
+          continue;
+        }
+        // that directory's filesystem is back under the threshold: its remaining files are left
+        if (threshold !== undefined && (usage.get(root)?.usedPct ?? 100) < threshold) continue;
         if (writing.has(key(step.file))) {
           failed.push({ step, error: `${step.file.path} is open for writing by a process` });
           continue;
         }
         try {
-          const outSize = await compressOne(step.file, dir, { fullVerifyMaxBytes, level: opts.level ?? 6 });
+          const outSize = await compressOne(step.file, root.real, { fullVerifyMaxBytes, level: opts.level ?? 6 });
           done.push(step);
-          bytesIn += step.file.size;
-          bytesOut += outSize;
+          const p = per.get(root)!;
+          p.files++;
+          p.bytesIn += step.file.size;
+          p.bytesOut += outSize;
         } catch (err) {
           failed.push({ step, error: (err as Error).message });
           continue;
         }
-        if (threshold !== undefined) usage = await fsUsage(dir);
+        if (threshold !== undefined) usage.set(root, await fsUsage(root.real));
       }
-      usage = await fsUsage(dir);
-      ctx.log.info({ action: name, compressed: done.length, failed: failed.length, bytesIn, bytesOut }, 'logs compressed');
-      return {
-        ok: failed.length === 0,
-        done,
-        failed,
-        after: {
-          disk_used_pct: usage.usedPct,
-          free_bytes: usage.freeBytes,
-          files_compressed: done.length,
-          bytes_before: bytesIn,
-          bytes_after: bytesOut,
-          files_left: steps.length - done.length - failed.length,
-        },
-      };
+      const after: Record<string, number> = { files_compressed: 0, bytes_before: 0, bytes_after: 0, files_left: steps.length - done.length - failed.length };
+      for (const r of rs.usable) {
+        const u = await fsUsage(r.real);
+        const p = per.get(r)!;
+        after[perRoot('disk_used_pct', r)] = u.usedPct;
+        after[perRoot('free_bytes', r)] = u.freeBytes;
+        after[perRoot('files_compressed', r)] = p.files;
+        after[perRoot('bytes_before', r)] = p.bytesIn;
+        after[perRoot('bytes_after', r)] = p.bytesOut;
+        after.files_compressed! += p.files;
+        after.bytes_before! += p.bytesIn;
+        after.bytes_after! += p.bytesOut;
+      }
+      const notes = refusalNotes(rs);
+      ctx.log.info({ action: name, compressed: done.length, failed: failed.length, bytesIn: after.bytes_before, bytesOut: after.bytes_after, refused: rs.refused.length }, 'logs compressed');
+      return { ok: failed.length === 0, done, failed, after, ...(notes.length ? { notes } : {}) };
     },
   };
 }
