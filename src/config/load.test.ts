@@ -342,6 +342,28 @@ describe('loadConfig: remote_write', () => {
     ]);
   });
 
+  it('takes a hook command with its env and cwd, and a hook URL with its headers, secrets printed as such', () => {
+    const loaded = load([`${F}/remediation-hooks.yaml`], { DPMON_TEST_CLOUD_TOKEN: 'cl0ud', DPMON_TEST_LB_TOKEN: 'lbt0k' });
+    const hooks = loaded.config.remediation.hooks;
+    assert.deepEqual(hooks.scale_compute, { command: ['/usr/local/bin/scale-vm', '--up'], env: { CLOUD_TOKEN: 'cl0ud', REGION: 'eu-west-1' }, cwd: '/var/lib/dpmon-hooks', timeoutMs: 120_000 });
+    assert.deepEqual(hooks.load_balancing, { url: 'https://lb.invalid/api/drain', headers: { Authorization: 'Bearer lbt0k' } });
+    const text = printConfig(loaded);
+    for (const secret of ['cl0ud', 'lbt0k', 'eu-west-1']) assert.ok(!text.includes(secret), secret);
+  });
+
+  it('refuses a hook with both or neither of command and url, or keys of the other kind', () => {
+    const f = `${F}/remediation-hooks-bad.yaml`;
+    assert.deepEqual(errorsOf([f]), [
+      `${f}:5:12 remediation.hooks.both.url: a hook has exactly one of command and url`,
+      `${f}:7:7 remediation.hooks.neither.command: a hook has exactly one of command and url`,
+      `${f}:10:12 remediation.hooks.url_with_env.env: env applies to a command hook, not to a url hook`,
+      `${f}:11:12 remediation.hooks.url_with_env.cwd: cwd applies to a command hook, not to a url hook`,
+      `${f}:14:16 remediation.hooks.command_with_headers.headers: headers apply to a url hook, not to a command hook`,
+      `${f}:17:13 remediation.hooks.bad_env_name.env.1BAD: invalid key "1BAD": environment variable names are [A-Za-z_][A-Za-z0-9_]*`,
+      `${f}:20:12 remediation.hooks.relative_cwd.cwd: expected an absolute path`,
+    ]);
+  });
+
   it('refuses a min_backoff above max_backoff, at the key written, naming a default as such', () => {
     const f = `${F}/remote-write-backoff.yaml`;
     assert.deepEqual(errorsOf([f]), [

@@ -494,12 +494,23 @@ const hook = obj(
   {
     /** argv of a command run without a shell; the trigger is passed as DPMON_* environment variables */
     command: z.array(z.string()).min(1).optional(),
+    /** a command's environment beyond PATH, HOME, LANG and DPMON_* (dpmon's own is never passed on) */
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'environment variable names are [A-Za-z_][A-Za-z0-9_]*' }), str).optional(),
+    /** a command's working directory, absolute */
+    cwd: z.string().regex(/^\//, { error: 'expected an absolute path' }).optional(),
     /** a URL the trigger is POSTed to as JSON */
     url: httpUrl.optional(),
+    /** a URL hook's request headers (e.g. Authorization: Bearer ${TOKEN}) */
+    headers: z.record(name, str).optional(),
     timeout: duration.optional(),
   },
   ['timeout'],
-);
+).superRefine((h, ctx) => {
+  const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', message, path: [path], params: { cfgCode: 'CONFIG_VALUE' } });
+  if ((h.command === undefined) === (h.url === undefined)) issue(h.command ? 'url' : 'command', 'a hook has exactly one of command and url');
+  if (h.url !== undefined) for (const k of ['env', 'cwd'] as const) if (h[k] !== undefined) issue(k, `${k} applies to a command hook, not to a url hook`);
+  if (h.command !== undefined && h.headers !== undefined) issue('headers', 'headers apply to a url hook, not to a command hook');
+});
 const remediation = obj(
   {
     /** enforce: act; dry_run: record what would be done; approve: wait for `dpmon remediation approve ID` */

@@ -20,6 +20,8 @@ export const SECRET_PATHS: readonly Pattern[] = [
   ['remote_write', '*', 'headers', '*'],
   ['remediation', 'pgbouncer_admin_dsn'],
   ['remediation', 'hooks', '*', 'url'],
+  ['remediation', 'hooks', '*', 'headers', '*'],
+  ['remediation', 'hooks', '*', 'env', '*'],
 ];
 
 /** Secrets without which their section is meaningless: an undefined `${VAR}` in them stays an error. */

@@ -68,7 +68,12 @@ export function createActionRegistry(config: Config, deps: RegistryDeps): Map<st
     if (!rule.action.startsWith('hook:') || actions.has(rule.action)) continue;
     const name = rule.action.slice('hook:'.length);
     const h = config.remediation.hooks[name];
-    const hook: HookConfig | undefined = h?.command ? { command: h.command, ...(h.timeoutMs ? { timeoutMs: h.timeoutMs } : {}) } : h?.url ? { url: h.url, ...(h.timeoutMs ? { timeoutMs: h.timeoutMs } : {}) } : undefined;
+    const timeout = h?.timeoutMs ? { timeoutMs: h.timeoutMs } : {};
+    const hook: HookConfig | undefined = h?.command
+      ? { command: h.command, ...(h.env ? { env: h.env } : {}), ...(h.cwd ? { cwd: h.cwd } : {}), ...timeout }
+      : h?.url
+        ? { url: h.url, ...(h.headers ? { headers: h.headers } : {}), ...timeout }
+        : undefined;
     const action = createHookAction({ name, ...(hook ? { hook } : {}) });
     actions.set(rule.action, action);
   }

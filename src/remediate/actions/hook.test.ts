@@ -73,6 +73,22 @@ describe('hook action', () => {
     }
   });
 
+  it('runs a command hook in its configured working directory', async () => {
+    const work = mkdtempSync(join(dir, 'cwd-'));
+    const hook = script('where.sh', 'pwd > where.txt');
+    const action = createHookAction({ name: 'auto_restart', hook: { command: [hook], cwd: work } });
+    const outcome = await action.execute((await action.plan(trigger, ctx))!, ctx);
+    assert.equal(outcome.ok, true, JSON.stringify(outcome.failed));
+    assert.equal(readFileSync(join(work, 'where.txt'), 'utf8').trim(), work);
+  });
+
+  it('records a failed outcome when the working directory does not exist', async () => {
+    const action = createHookAction({ name: 'auto_restart', hook: { command: ['/bin/true'], cwd: join(dir, 'missing') } });
+    const outcome = await action.execute((await action.plan(trigger, ctx))!, ctx);
+    assert.equal(outcome.ok, false);
+    assert.match(outcome.failed[0]?.error ?? '', /ENOENT|does not exist|could not start/i);
+  });
+
   it('records a failed outcome with the output when the command exits 1', async () => {
     const hook = script('fail.sh', 'echo "cannot reach the cloud API" >&2\nexit 1');
     const action = createHookAction({ name: 'auto_scale', hook: { command: [hook] } });
