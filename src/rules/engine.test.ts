@@ -73,6 +73,37 @@ describe('database_metrics.connection_pools (connection_saturation, warning 70, 
   });
 });
 
+describe('alert state that cannot be saved (a full disk)', () => {
+  const G = 'database_metrics.connection_pools';
+
+  it('keeps the transition and announces it once a later evaluation saves it', async () => {
+    let failing = true;
+    const k = createRulesKit([group(G)], {
+      wrapAlertStore: (s) => ({
+        ...s,
+        save: (c) => {
+          if (failing) throw new Error('SQLITE_FULL: database or disk is full');
+          s.save(c);
+        },
+      }),
+    });
+    kits.push(k);
+    connections(k, '0.86x10');
+    await assert.rejects(k.evalAt(G, 0), /alert state not saved, kept for the next evaluation: SQLITE_FULL/);
+    assert.deepEqual(k.events, [], 'nothing announced that is not saved');
+    failing = false;
+    const events = await k.evalAt(G, 15_000);
+    assert.deepEqual(events.map((e) => `${e.transition} ${e.alert.labels.level}`).sort(), ['firing critical', 'firing warning']);
+    const after = k.restart();
+    kits.push(after);
+    assert.deepEqual(
+      after.engine.alerts().map((a) => `${a.state} ${a.labels.level} ${a.activeAt}`).sort(),
+      ['firing critical 0', 'firing warning 0'],
+      'saved as it became active at 0',
+    );
+  });
+});
+
 describe('alert_rules.high_severity.response_time (1000ms over 5m, every 30s, 3 consecutive failures, recovery 800ms)', () => {
   const G = 'alert_rules.high_severity.response_time';
   /** statements taking `ms` each on average: 10 calls/s */

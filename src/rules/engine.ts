@@ -291,12 +291,15 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
     if (samples.length) opts.store.append(samples);
   }
 
+  /** per group, the changes and events of evaluations whose save failed */
+  const unsaved = new Map<string, { changes: AlertChanges; events: AlertEvent[] }>();
+
   async function evaluateGroup(name: string, at: number): Promise<void> {
     const g = groups.find((x) => x.def.name === name);
     if (!g) throw new Error(`no rule group ${name}`);
     const started = performance.now();
     const down = g.def.rules.some((r) => r.kind === 'alert') ? await downInstances(at) : new Set<string>();
-    const changes: { rule: string; upsert: AlertInstance[]; remove: string[] }[] = [];
+    const changes: AlertChanges = [];
     const events: AlertEvent[] = [];
     for (const rs of g.rules) {
       const t0 = performance.now();
@@ -320,9 +323,22 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
       rs.lastEvaluation = at;
       rs.evaluationMs = performance.now() - t0;
     }
-    // persisted before announced: a crash between the two re-announces nothing as new
-    opts.alertStore.save(changes);
-    for (const c of changes) {
+    // persisted before announced: a crash between the two re-announces nothing as new. A save that
+    // fails (a full disk) keeps its changes and events for the next evaluation of the group, which
+    // saves and announces them with its own: memory has already moved on, so they would never come again.
+    const carried = unsaved.get(name);
+    const toSave = carried ? mergeChanges(carried.changes, changes) : changes;
+    if (carried) events.unshift(...carried.events);
+    try {
+      opts.alertStore.save(toSave);
+      unsaved.delete(name);
+    } catch (err) {
+      unsaved.set(name, { changes: toSave, events: events.slice(-MAX_CARRIED_EVENTS) });
+      g.lastEvaluation = at;
+      g.evaluationMs = performance.now() - started;
+      throw new Error(`alert state not saved, kept for the next evaluation: ${(err as Error).message}`, { cause: err });
+    }
+    for (const c of toSave) {
       for (const a of c.upsert) persistedBreach.set(a.fingerprint, a.lastBreachAt);
       for (const fp of c.remove) persistedBreach.delete(fp);
     }
@@ -418,4 +434,24 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
       },
     },
   };
+}
+
+type AlertChanges = { rule: string; upsert: AlertInstance[]; remove: string[] }[];
+/** events kept across failed saves of one group: enough to announce, bounded on a disk full for days */
+const MAX_CARRIED_EVENTS = 10_000;
+
+/** Earlier changes with later ones applied on top: per rule and fingerprint, the last upsert or removal. */
+function mergeChanges(earlier: AlertChanges, later: AlertChanges): AlertChanges {
+  const byRule = new Map<string, Map<string, AlertInstance | undefined>>();
+  for (const c of [...earlier, ...later]) {
+    let m = byRule.get(c.rule);
+    if (!m) byRule.set(c.rule, (m = new Map()));
+    for (const a of c.upsert) m.set(a.fingerprint, a);
+    for (const fp of c.remove) m.set(fp, undefined);
+  }
+  return [...byRule].map(([rule, m]) => ({
+    rule,
+    upsert: [...m.values()].filter((a): a is AlertInstance => a !== undefined),
+    remove: [...m].filter(([, a]) => a === undefined).map(([fp]) => fp),
+  }));
 }

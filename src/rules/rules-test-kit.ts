@@ -52,10 +52,14 @@ export interface RulesKit {
   close(): void;
 }
 
-export function createRulesKit(groups: readonly RuleGroupDef[], opts: { store?: Store; dir?: string; settings?: Partial<EngineSettings>; log?: Logger } = {}): RulesKit {
+export function createRulesKit(
+  groups: readonly RuleGroupDef[],
+  opts: { store?: Store; dir?: string; settings?: Partial<EngineSettings>; log?: Logger; /** fault injection around the real state store */ wrapAlertStore?: (s: AlertStore) => AlertStore } = {},
+): RulesKit {
   const store = opts.store ?? createMemoryStore();
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'dpmon-rules-'));
-  const alertStore = openAlertStore(dir);
+  const opened = openAlertStore(dir);
+  const alertStore = opts.wrapAlertStore ? opts.wrapAlertStore(opened) : opened;
   const events: AlertEvent[] = [];
   const engine = createRulesEngine({
     groups,
@@ -80,7 +84,8 @@ export function createRulesKit(groups: readonly RuleGroupDef[], opts: { store?: 
     },
     restart(g = groups) {
       alertStore.close();
-      return createRulesKit(g, { ...opts, store, dir });
+      const { wrapAlertStore: _w, ...rest } = opts;
+      return createRulesKit(g, { ...rest, store, dir });
     },
     close() {
       alertStore.close();
