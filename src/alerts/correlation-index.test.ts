@@ -34,19 +34,20 @@ describe('createCorrelationIndex', () => {
       const held = new Map<string, Live>();
       for (let step = 0; step < 60; step++) {
         // a fingerprint stands for its labels: the same one held twice (a rules alert and a posted one)
-        // has the same labels and start, and may differ in being live
+        // has the same labels, and may differ in its start and in being live
         const n = Math.floor(random() * 25);
-        const key = `${pick(['rules', 'api'])}:fp${n}`;
+        const source = pick(['rules', 'api']);
+        const key = `${source}:fp${n}`;
         if (random() < 0.15) {
           index.delete(key);
           held.delete(key);
           continue;
         }
-        const a = alert(`fp${n}`, { alertname: NAMES[(n * 7 + round) % NAMES.length]!, instance: INSTANCES[(n + round) % INSTANCES.length]! }, ((n * 13 + round * 5) % 40) * MIN, random() < 0.8);
+        const a = alert(`fp${n}`, { alertname: NAMES[(n * 7 + round) % NAMES.length]!, instance: INSTANCES[(n + round) % INSTANCES.length]! }, ((n * 13 + round * 5 + (source === 'api' ? 3 : 0)) % 40) * MIN, random() < 0.8);
         index.set(key, a);
         held.set(key, a);
       }
-      const live = [...held.values()].filter((a) => a.live);
+      const live = [...held].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, a]) => a).filter((a) => a.live);
       const want = correlate(live, opts);
       const view = index.view((a) => a.live);
       for (const a of held.values()) {
@@ -60,6 +61,19 @@ describe('createCorrelationIndex', () => {
         assert.deepEqual([...view.membersOf(inc)].sort(), members.sort(), `round ${round}: members of ${inc.id}`);
       }
     }
+  });
+
+  it('keeps the incident id of a fingerprint held twice, whichever copy was set last', () => {
+    const rulesDown = alert('down', { alertname: 'target_down', instance: 'pg' }, 0);
+    const apiDown = alert('down', { alertname: 'target_down', instance: 'pg' }, 5 * MIN);
+    const lag = alert('lag', { alertname: 'replication_delay', instance: 'pg' }, MIN);
+    const ids = [['rules:down', 'api:down'], ['api:down', 'rules:down']].map((order) => {
+      const index = createCorrelationIndex<Live>(opts);
+      index.set('api:lag', lag);
+      for (const key of order) index.set(key, key.startsWith('rules') ? rulesDown : apiDown);
+      return index.view((a) => a.live).incidentOf('lag')!.id;
+    });
+    assert.equal(ids[0], ids[1]);
   });
 
   it('gathers a cause that arrives after its effect into one incident', () => {

@@ -8,7 +8,7 @@
 //   - an alert whose fingerprint is held twice (a rules alert and a posted one).
 // Every other alert is nobody's cause and has none: correlate() would make it an incident of its own,
 // the same as correlate([it]) — the view answers it lazily with `single`, which the caller may cache per
-// alert object. A view answers exactly as correlate(the live alerts, options) would.
+// alert object. A view answers exactly as correlate(the live alerts in key order, options) would.
 import type { Incident } from '../notify/types.ts';
 import { CAUSES, correlate, type CorrelationAlert, type CorrelationOptions } from './correlate.ts';
 
@@ -82,7 +82,13 @@ export function createCorrelationIndex<A extends CorrelationAlert>(
         });
       }
       for (const fp of twice) for (const k of keysOf.get(fp)!) if (isLive(held.get(k)!)) linked.set(k, held.get(k)!);
-      const core = correlate([...linked.values()], options);
+      // in key order, whatever the order of the sets: with one fingerprint held twice, correlate()
+      // takes the later copy as the root, and the incident id (root and its activeAt) must not change
+      // with the order in which the two were last set
+      const core = correlate(
+        [...linked].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, a]) => a),
+        options,
+      );
       const liveOf = (fp: string): A | undefined => {
         for (const k of keysOf.get(fp) ?? []) {
           const a = held.get(k)!;

@@ -229,6 +229,22 @@ describe('outbox and delivery', () => {
     assert.equal(most, 3);
   });
 
+  it('puts a row off, without sending it in a loop, while state.db refuses to record its outcome', async () => {
+    const r = await receiver();
+    const { outbox, clock, delivery, db } = setup(() => `http://127.0.0.1:${r.port}/`);
+    // a full disk, as SQLite reports it: every update of the queue fails
+    db.exec(`CREATE TRIGGER full BEFORE UPDATE ON outbox_queue BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`);
+    outbox.enqueue(note('n1'), ['webhook'], 0);
+    delivery.start();
+    await new Promise((res) => setTimeout(res, 300));
+    assert.deepEqual(r.got, ['n1'], 'sent once, then put off: no resend while the clock stands still');
+    db.exec('DROP TRIGGER full');
+    await until(clock, () => outbox.list({ state: 'sent' }).length === 1);
+    await delivery.stop();
+    await r.close();
+    assert.deepEqual(r.got, ['n1', 'n1'], 'sent again once the outcome can be recorded (a duplicate, never a loss)');
+  });
+
   it('a dead channel does not delay another', async () => {
     const good = await receiver();
     const { outbox, clock, delivery } = setup(() => '', {

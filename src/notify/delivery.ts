@@ -63,54 +63,84 @@ export function createDelivery(opts: DeliveryOptions): Delivery {
   const loops: Promise<void>[] = [];
   const lastError = new Map<string, string>();
 
+  /** consecutive failures to record an outcome in state.db; each doubles the wait before the row's next attempt */
+  let writeFailures = 0;
+
+  /**
+   * Records an attempt's outcome. When state.db refuses the write (a full disk), the row stays pending
+   * but is put off in memory (idleMs, doubling up to the longest backoff): sent again too early it would
+   * page in a loop; sent again later a receiver that had accepted it gets it twice, the lesser harm.
+   */
+  function record(row: OutboxRow, write: () => void, delay?: number): void {
+    try {
+      write();
+      writeFailures = 0;
+    } catch (err) {
+      const wait = Math.min(maxBackoff, idleMs * 2 ** Math.min(writeFailures++, 20));
+      outbox.postpone(row.id, clock.now() + Math.max(wait, delay ?? 0));
+      const key = `${row.receiver}/${row.channel}/write`;
+      const message = (err as Error)?.message ?? String(err);
+      if (lastError.get(key) !== message) {
+        log.error({ err, receiver: row.receiver, channel: row.channel, id: row.id }, 'delivery failed to record an outcome in the outbox; the row stays pending');
+        lastError.set(key, message);
+      }
+    }
+  }
+
   async function sendOne(row: OutboxRow): Promise<void> {
     const notifier = opts.notifierFor(row.receiver, row.channel);
     const now = () => clock.now();
     if (!notifier) {
       const msg = `no ${row.channel} notifier for receiver ${row.receiver}: its configuration is missing`;
-      outbox.markFailed(row.id, now(), msg);
       log.error({ receiver: row.receiver, channel: row.channel, id: row.id }, msg);
+      record(row, () => outbox.markFailed(row.id, now(), msg));
       opts.onAttempt?.(row, 'failed');
       return;
     }
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = AbortSignal.any([timeout, stopping.signal]);
+    let failure: NotifyError | undefined;
     try {
       await notifier.notify(row.notification, signal);
-      outbox.markSent(row.id, now());
-      lastError.delete(`${row.receiver}/${row.channel}`);
-      log.info({ receiver: row.receiver, channel: row.channel, id: row.id, attempts: row.attempts + 1 }, 'notification sent');
-      opts.onAttempt?.(row, 'sent');
     } catch (e) {
       if (stopping.signal.aborted) return; // stopped mid-send: the row stays pending for the next start
-      const err =
+      failure =
         e instanceof NotifyError
           ? e
           : new NotifyError(timeout.aborted ? `timed out after ${timeoutMs} ms` : String((e as Error)?.message ?? e), true, timeout.aborted ? 'timeout' : 'other', { cause: e });
-      const key = `${row.receiver}/${row.channel}`;
-      if (lastError.get(key) !== err.message) {
-        // in a retry loop, log only when the error changes
-        log.warn({ receiver: row.receiver, channel: row.channel, id: row.id, reason: err.reason, status: err.options.status, err: err.message }, err.retryable ? 'notify failed, will retry' : 'notify refused, not retrying');
-        lastError.set(key, err.message);
-      }
-      if (err.retryable) {
-        // Retry-After is honoured up to the longest backoff: a proxy asking for a day must not hold every page
-        const wait = Math.min(maxBackoff, Math.max(err.options.retryAfterMs ?? 0, backoffDelay(row.attempts + 1, minBackoff, maxBackoff, random)));
-        outbox.markRetry(row.id, now() + wait, `${err.reason}: ${err.message}`);
-        opts.onAttempt?.(row, 'retry', err);
-      } else {
-        outbox.markFailed(row.id, now(), `${err.reason}: ${err.message}`);
-        opts.onAttempt?.(row, 'failed', err);
-      }
+    }
+    const key = `${row.receiver}/${row.channel}`;
+    if (!failure) {
+      record(row, () => outbox.markSent(row.id, now()));
+      lastError.delete(key);
+      log.info({ receiver: row.receiver, channel: row.channel, id: row.id, attempts: row.attempts + 1 }, 'notification sent');
+      opts.onAttempt?.(row, 'sent');
+      return;
+    }
+    const err = failure;
+    if (lastError.get(key) !== err.message) {
+      // in a retry loop, log only when the error changes
+      log.warn({ receiver: row.receiver, channel: row.channel, id: row.id, reason: err.reason, status: err.options.status, err: err.message }, err.retryable ? 'notify failed, will retry' : 'notify refused, not retrying');
+      lastError.set(key, err.message);
+    }
+    if (err.retryable) {
+      // Retry-After is honoured up to the longest backoff: a proxy asking for a day must not hold every page
+      const wait = Math.min(maxBackoff, Math.max(err.options.retryAfterMs ?? 0, backoffDelay(row.attempts + 1, minBackoff, maxBackoff, random)));
+      record(row, () => outbox.markRetry(row.id, now() + wait, `${err.reason}: ${err.message}`), wait);
+      opts.onAttempt?.(row, 'retry', err);
+    } else {
+      record(row, () => outbox.markFailed(row.id, now(), `${err.reason}: ${err.message}`));
+      opts.onAttempt?.(row, 'failed', err);
     }
   }
 
-  /** sendOne, never rejecting: a failure to record the outcome (a full disk) is logged, the row stays pending */
+  /** sendOne, never rejecting: an unexpected error puts the row off like a failed write, never a busy loop */
   async function settle(row: OutboxRow, channel: ChannelType): Promise<void> {
     try {
       await sendOne(row);
     } catch (err) {
-      log.error({ err, channel, id: row.id }, 'delivery failed to update the outbox; retrying');
+      log.error({ err, channel, id: row.id }, 'delivery failed; the row stays pending');
+      outbox.postpone(row.id, clock.now() + idleMs);
     }
   }
 

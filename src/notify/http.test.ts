@@ -1,6 +1,7 @@
 // The shared HTTP status check: every answer a receiver can give, and every way a request can fail,
 // mapped to success or a NotifyError with its retryable flag and reason.
 import assert from 'node:assert/strict';
+import { createServer, type Socket } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { startHttpReceiver, type HttpReceiver } from '../../test/harness/http-receiver.ts';
 import { parseRetryAfter, postJson, redactor } from './http.ts';
@@ -173,5 +174,45 @@ describe('redactor', () => {
   it('ignores secrets too short to be told apart from text', () => {
     assert.equal(redactor(['ab', undefined, ''])('ab cd'), 'ab cd');
     assert.equal(redactor(['abcd'])('xabcdx abcd'), 'x<secret>x <secret>');
+  });
+});
+
+describe('postJson over kept-alive connections', () => {
+  it('sends again at once on a new connection when the receiver closed the reused one', async () => {
+    // a raw HTTP/1.1 server: answers the first request of a connection (keep-alive), and drops the
+    // connection at the second, as a receiver whose idle timeout just expired does
+    let connections = 0;
+    let answered = 0;
+    const sockets: Socket[] = [];
+    const server = createServer((socket: Socket) => {
+      connections++;
+      sockets.push(socket);
+      let seen = 0;
+      let buf = '';
+      socket.on('data', (d) => {
+        buf += d.toString('latin1');
+        while (buf.includes('\r\n\r\n')) {
+          const head = buf.slice(0, buf.indexOf('\r\n\r\n'));
+          const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+          const end = buf.indexOf('\r\n\r\n') + 4 + length;
+          if (buf.length < end) return;
+          buf = buf.slice(end);
+          if (++seen > 1) return void socket.destroy();
+          answered++;
+          socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok');
+        }
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+    try {
+      assert.equal((await postJson(url, { n: 1 })).status, 200);
+      assert.equal((await postJson(url, { n: 2 })).status, 200, 'the second POST reuses the connection, is dropped, and is sent again');
+      assert.equal(answered, 2);
+      assert.equal(connections, 2);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });

@@ -3,7 +3,7 @@
 // agents rather than the built-in fetch, which cost five times as much CPU per notification (measured:
 // docs/benchmarks.md, pipeline); redirects are not followed (a receiver that moved answers 3xx: clientError).
 //   2xx → ok; 429 → rateLimited, retryable, with Retry-After; 5xx → serverError, retryable;
-//   401/403 → authError, not retryable; other 4xx (and 3xx left after redirects) → clientError, not
+//   401/403 → authError, not retryable; other 4xx and 3xx (redirects are not followed) → clientError, not
 //   retryable; a network error → other, retryable; an abort or the timeout → timeout, retryable.
 // Messages never contain the URL (Slack's and many webhooks' URLs are the secret) nor any string
 // listed in `secrets`; a receiver's answer is quoted, shortened, with those strings blanked.
@@ -48,8 +48,21 @@ interface Answer {
   readonly res: IncomingMessage;
 }
 
-/** One POST; resolves with the answer's head (its body still to read), rejects on a network error or abort. */
-function send(url: URL, body: string, headers: Record<string, string>, signal: AbortSignal): Promise<Answer> {
+/**
+ * One POST; resolves with the answer's head (its body still to read), rejects on a network error or
+ * abort. A kept-alive connection the receiver closed just as it was reused (ECONNRESET on a reused
+ * socket: nothing was processed) is retried at once on a new one, as Node's documentation advises.
+ */
+async function send(url: URL, body: string, headers: Record<string, string>, signal: AbortSignal): Promise<Answer> {
+  try {
+    return await sendOnce(url, body, headers, signal);
+  } catch (err) {
+    if ((err as { staleSocket?: boolean }).staleSocket && !signal.aborted) return sendOnce(url, body, headers, signal);
+    throw err;
+  }
+}
+
+function sendOnce(url: URL, body: string, headers: Record<string, string>, signal: AbortSignal): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(
       url,
@@ -67,7 +80,10 @@ function send(url: URL, body: string, headers: Record<string, string>, signal: A
         resolve({ status: res.statusCode ?? 0, headers: h, res });
       },
     );
-    req.on('error', reject);
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (req.reusedSocket && err.code === 'ECONNRESET') Object.assign(err, { staleSocket: true });
+      reject(err);
+    });
     req.end(body);
   });
 }

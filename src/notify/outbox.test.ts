@@ -63,6 +63,30 @@ describe('outbox', () => {
     assert.deepEqual(outbox.list().map((r) => [r.id, r.state, r.sentAt]), [['n:slack', 'sent', 2]]);
   });
 
+  it('queues a channel named twice once', () => {
+    const outbox = createOutbox(new Database(':memory:'));
+    outbox.enqueue(note('n'), ['webhook', 'webhook'], 1);
+    assert.deepEqual(outbox.due('webhook', 1).map((r) => r.id), ['n:webhook']);
+    outbox.markSent('n:webhook', 2);
+    assert.deepEqual(outbox.due('webhook', 3), []);
+  });
+
+  it("offers a row enqueued inside a caller's transaction only once that transaction has committed", () => {
+    const db = new Database(':memory:');
+    const outbox = createOutbox(db);
+    assert.throws(() =>
+      db.transaction(() => {
+        outbox.enqueue(note('rolled-back'), ['slack'], 1);
+        throw new Error('a later write failed');
+      })(),
+    );
+    db.transaction(() => {
+      outbox.enqueue(note('committed'), ['slack'], 1);
+      assert.deepEqual(outbox.due('slack', 1), [], 'not before the commit');
+    })();
+    assert.deepEqual(outbox.due('slack', 1).map((r) => r.id), ['committed:slack']);
+  });
+
   it('prunes sent and failed rows past the log age, and a body once none of its rows is left', () => {
     const db = new Database(':memory:');
     const outbox = createOutbox(db);

@@ -32,6 +32,8 @@ export interface Outbox {
   nextDue(channel: ChannelType, busy?: ReadonlySet<string>): number | undefined;
   markSent(id: string, now: number): void;
   markRetry(id: string, nextAttemptAt: number, error: string): void;
+  /** puts a pending row off until `at`, in memory only: the write that would record its outcome failed */
+  postpone(id: string, at: number): void;
   markFailed(id: string, now: number, error: string): void;
   /** rows by state, newest first (the notification log) */
   list(opts?: { state?: OutboxState; limit?: number }): OutboxRow[];
@@ -118,15 +120,29 @@ export function createOutbox(db: Database.Database): Outbox {
   const queues = new Map<ChannelType, Map<string, Pending[]>>();
   const pending = new Map<string, Pending>();
   let seq = 0;
-  const hold = (p: Omit<Pending, 'seq' | 'queue'> & { groupKey: string }) => {
-    const { groupKey, ...rest } = p;
-    const row: Pending = { ...rest, queue: `${p.receiver}\u0000${groupKey}`, seq: seq++ };
-    let byQueue = queues.get(row.channel);
-    if (!byQueue) queues.set(row.channel, (byQueue = new Map()));
-    const q = byQueue.get(row.queue);
+  type NewPending = Omit<Pending, 'seq' | 'queue'> & { groupKey: string };
+  const hold = (p: NewPending) => {
+    if (pending.has(p.id)) return;
+    const { groupKey, notification, ...rest } = p;
+    const queue = `${p.receiver}\u0000${groupKey}`;
+    let byQueue = queues.get(p.channel);
+    if (!byQueue) queues.set(p.channel, (byQueue = new Map()));
+    const q = byQueue.get(queue);
+    // only a queue's head keeps its body in memory (it is about to be sent); the rows behind it, which
+    // pile up while a receiver is down, are read back from state.db when their turn comes
+    const row: Pending = { ...rest, queue, seq: seq++, ...(!q && notification ? { notification } : {}) };
     if (q) q.push(row);
-    else byQueue.set(row.queue, [row]);
+    else byQueue.set(queue, [row]);
     pending.set(row.id, row);
+  };
+  // A notification enqueued inside a caller's transaction (an escalation step and its page, written
+  // together) is not in state.db until that transaction commits, and is gone if it rolls back: it is
+  // mirrored once it is seen committed, at the outbox's next use.
+  const unconfirmed: NewPending[] = [];
+  const stateOf = db.prepare('SELECT state FROM outbox_queue WHERE id = ?').pluck(true);
+  const confirm = () => {
+    if (unconfirmed.length === 0 || db.inTransaction) return;
+    for (const p of unconfirmed.splice(0)) if (stateOf.get(p.id) === 'pending') hold(p);
   };
   const settled = (id: string) => {
     const row = pending.get(id);
@@ -179,19 +195,27 @@ export function createOutbox(db: Database.Database): Outbox {
     (db.prepare(`SELECT ${COLUMNS}, n.body FROM outbox_queue q JOIN outbox_notifications n ON n.id = q.notification_id ${sql}`).all(...args) as Row[]).map((r) => toRow(r));
   return {
     enqueue(n, channels, now) {
-      if (channels.length === 0) return;
+      confirm();
+      const unique = [...new Set(channels)];
+      if (unique.length === 0) return;
       // an id already present (enqueued before) is left as it is, in state.db and here
-      const added = new Set(enqueueTx(n, channels, now));
-      for (const ch of channels) {
+      const added = new Set(enqueueTx(n, unique, now));
+      const inCallersTransaction = db.inTransaction;
+      for (const ch of unique) {
         const id = `${n.id}:${ch}`;
-        if (added.has(id)) hold({ id, notificationId: n.id, channel: ch, receiver: n.receiver, groupKey: n.groupKey, attempts: 0, nextAttemptAt: now, createdAt: now, notification: n });
+        if (!added.has(id)) continue;
+        const p: NewPending = { id, notificationId: n.id, channel: ch, receiver: n.receiver, groupKey: n.groupKey, attempts: 0, nextAttemptAt: now, createdAt: now, notification: n };
+        if (inCallersTransaction) unconfirmed.push(p);
+        else hold(p);
       }
     },
     due(channel, now, limit = 100) {
+      confirm();
       const ready = heads(channel).filter((p) => p.nextAttemptAt <= now);
       return ready.sort((a, b) => a.seq - b.seq).slice(0, limit).map(toOutboxRow);
     },
     nextDue(channel, busy) {
+      confirm();
       let next: number | undefined;
       for (const p of heads(channel)) if (!busy?.has(p.id) && (next === undefined || p.nextAttemptAt < next)) next = p.nextAttemptAt;
       return next;
@@ -203,6 +227,10 @@ export function createOutbox(db: Database.Database): Outbox {
       if (p) Object.assign(p, { attempts: p.attempts + 1, nextAttemptAt: at, lastError: error });
     },
     markFailed: (id, now, error) => void (failed.run(now, error, id), settled(id)),
+    postpone(id, at) {
+      const p = pending.get(id);
+      if (p) p.nextAttemptAt = Math.max(p.nextAttemptAt, at);
+    },
     list: (opts = {}) =>
       opts.state
         ? listed('WHERE q.state = ? ORDER BY q.created_at DESC, q.rowid DESC LIMIT ?', opts.state, opts.limit ?? 100)

@@ -145,6 +145,12 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
     delivery.kick(channels);
   }
 
+  /**
+   * An escalation step and the notifications it sends are written in one transaction: a crash (or a
+   * failed write) between the two would leave the escalation moved on with its page never sent.
+   */
+  const atomically = <T>(fn: () => T): T => db.transaction(fn)();
+
   function applyEscalation(effects: readonly EscalationEffect[], now: number) {
     for (const e of effects) {
       const esc = e.escalation;
@@ -166,7 +172,6 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
 
   async function onFlush(groupKey: string, receiver: string, route: Route, alerts: readonly PipelineAlert[], groupLabels: Labels): Promise<boolean> {
     const now = clock.now();
-    // the alerts that may inhibit: every firing one (built when the first alert needs it)
     // a route's mute_time_intervals silence it while active; its active_time_intervals while none is
     if (intervals.activeOf(route.opts.muteTimeIntervals, now).length > 0) return false;
     if (route.opts.activeTimeIntervals.length > 0 && intervals.activeOf(route.opts.activeTimeIntervals, now).length === 0) return false;
@@ -211,7 +216,7 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
     };
     enqueue(n, receiverChannels(receiver, severity, config), now);
     if (escalator && incident) {
-      if (n.event === 'trigger' && severity === 'high') applyEscalation(escalator.observe(n, firing.map((a) => a.fingerprint), now), now);
+      if (n.event === 'trigger' && severity === 'high') atomically(() => applyEscalation(escalator.observe(n, firing.map((a) => a.fingerprint), now), now));
       if (firingOfIncident(incident, now).length === 0) escalator.resolve(incident.id, now);
     }
     return true;
@@ -259,7 +264,7 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
           for (const e of escalator.list()) {
             if (e.ackedAt === undefined && e.resolvedAt === undefined && !e.fingerprints.some((fp) => firingByFingerprint(fp, now))) escalator.resolve(e.incidentId, now);
           }
-          applyEscalation(escalator.tick(now), now);
+          atomically(() => applyEscalation(escalator.tick(now), now));
           escalator.prune(now, LOG_KEEP_MS);
         }
         // posted alerts past their endsAt resolve; the log is pruned now and then
@@ -328,7 +333,7 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
         if (a.status === 'firing') setRule({ ...a, status: 'resolved', endsAt: now, updatedAt: now });
         else rulesAlerts.delete(fp), release(keyOf(a));
       }
-        // the posted alerts did not change: the dispatcher holds them as they are
+      // the posted alerts did not change: the dispatcher holds them as they are
       ingestAll([...rulesAlerts.values()]);
     },
     postAlerts(list) {
@@ -364,7 +369,7 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
       postedLog.append([...staged.values()], expired, posted);
       for (const a of staged.values()) setPosted(a);
       for (const fp of expired) posted.delete(fp), resolvedPosted.delete(fp), release(`api:${fp}`);
-        ingestAll([...staged.values()]);
+      ingestAll([...staged.values()]);
     },
     listAlerts() {
       const now = clock.now();
@@ -385,9 +390,12 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
     ack(fingerprint, by, comment) {
       if (!escalator) return undefined;
       const now = clock.now();
-      const r = escalator.ack(fingerprint, by, comment, now);
+      const r = atomically(() => {
+        const acked = escalator.ack(fingerprint, by, comment, now);
+        if (acked) applyEscalation(acked.effects, now);
+        return acked;
+      });
       if (!r) return undefined;
-      applyEscalation(r.effects, now);
       log.info({ incident: r.escalation.incidentId, by, fingerprint }, 'incident acknowledged');
       return r.escalation;
     },

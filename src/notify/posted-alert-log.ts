@@ -34,15 +34,17 @@ export function createPostedAlertLog<A extends { readonly fingerprint: string }>
   let entries = 0;
 
   const write = (e: Entry<A>) => void insert.run(JSON.stringify(e));
-  const appendTx = db.transaction((set: readonly A[], deleted: readonly string[], live: ReadonlyMap<string, A>) => {
-    if (entries > MIN_COMPACT && entries > 2 * live.size) {
+  /** the log's new entry count, once committed */
+  const appendTx = db.transaction((set: readonly A[], deleted: readonly string[], live: ReadonlyMap<string, A>): number => {
+    let count = entries;
+    if (count > MIN_COMPACT && count > 2 * live.size) {
       clear.run();
       const all = [...live.values()];
       for (let i = 0; i < all.length; i += SNAPSHOT_CHUNK) write({ set: all.slice(i, i + SNAPSHOT_CHUNK), deleted: [] });
-      entries = all.length;
+      count = all.length;
     }
     write({ set, deleted });
-    entries += set.length + deleted.length;
+    return count + set.length + deleted.length;
   });
 
   // dpmon 0.1 kept a row per alert in `posted_alerts`: moved into the log as one snapshot
@@ -67,7 +69,7 @@ export function createPostedAlertLog<A extends { readonly fingerprint: string }>
     },
     append(set, deleted, live) {
       if (set.length === 0 && deleted.length === 0) return;
-      appendTx(set, deleted, live);
+      entries = appendTx(set, deleted, live);
     },
   };
 }

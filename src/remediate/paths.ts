@@ -5,7 +5,9 @@
 //   - a configured root is resolved with realpath and must lie under one of the context's
 //     allowedRoots (also resolved), and may not be `/`, a system directory, or be, hold or lie inside
 //     a protected path: dpmon's own data directory, and every monitored PostgreSQL target's
-//     data_directory (learned by the runner). The one exception is compress_logs working in
+//     data_directory, WAL directory and tablespaces (learned by the runner, postgres-paths.ts); each
+//     protected path is judged by where it leads (realpath), so a pg_wal symlinked elsewhere protects
+//     that directory. The one exception is compress_logs working in
 //     PostgreSQL's own log_directory under its data directory, when that is a configured log path:
 //     a DBA expects old server logs there to be compressed, and nothing else there is a log;
 //   - candidates are found with lstat only: a symlink is never a candidate and a symlinked directory
@@ -59,7 +61,7 @@ export interface ResolveRootOptions {
   readonly allowLogDirectory?: boolean;
 }
 
-/** The protected paths an action checks: its fixed ones (dpmon's data dir) and the context's (PostgreSQL's data directories). */
+/** The protected paths an action checks: its fixed ones (dpmon's data dir) and the context's (PostgreSQL's data, WAL and tablespace directories). */
 export function protectedPathsOf(fixed: readonly string[] | undefined, ctx: ActionContext): (string | ProtectedPath)[] {
   return [...(fixed ?? []), ...(ctx.protectedPaths ?? [])];
 }

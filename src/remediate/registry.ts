@@ -16,7 +16,7 @@ import { remediationRules } from './config.ts';
 import type { Action } from './types.ts';
 
 export interface RegistryDeps {
-  /** directories no file action may touch, known when the actions are built (dpmon's data dir); PostgreSQL's data directories come with each context (runner.ts) */
+  /** directories no file action may touch, known when the actions are built (dpmon's data dir); PostgreSQL's data, WAL and tablespace directories come with each context (runner.ts) */
   readonly protectedPaths: readonly string[];
 }
 

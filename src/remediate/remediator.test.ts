@@ -56,7 +56,7 @@ function setup(mode: RemediationMode, extra: { cooldownMs?: number; gracePeriodM
     writeFileSync(join(temp, name), 'x');
     utimesSync(join(temp, name), (T0 - 3 * DAY) / 1000, (T0 - 3 * DAY) / 1000);
   };
-  return { temp, audit, clock, remediator, build, alert, oldFile, files: () => readdirSync(temp).sort() };
+  return { temp, db, audit, clock, remediator, build, alert, oldFile, files: () => readdirSync(temp).sort() };
 }
 
 /** The audit trail of one approval after it was given: its kinds, and the reason it did not run. */
@@ -257,6 +257,25 @@ describe('remediator: an approved plan is judged again by the guards at approval
     assert.equal(r.outcome, 'refused');
     assert.match(r.reason ?? '', /^approved but refused: stale data: the alert was last evaluated 120 s ago \(at most 60 s\)/);
     assert.deepEqual(files(), ['new', 'old1', 'old2']);
+  });
+
+  it('refuses an approval inside the cooldown when the state was saved before executions were told apart from plans', async () => {
+    const { remediator, build, db, alert, files, clock, audit } = setup('approve', { cooldownMs: 300_000 });
+    await remediator.consider([alert()]);
+    const [p] = remediator.pending();
+    // the version before the upgrade ran the rule 4 minutes later and saved its state without
+    // lastExecuted, as it always did: { lastRun, failures, disabled }
+    await clock.advance(240_000);
+    db.prepare('INSERT OR REPLACE INTO remediation_state (key, body) VALUES (?, ?)').run('remediation_actions.disk_space[0]@h', JSON.stringify({ lastRun: clock.now(), failures: 0, disabled: false }));
+    // upgraded: a new remediator on the same state.db, and its first evaluation
+    const upgraded = build();
+    await clock.advance(60_000);
+    await upgraded.consider([alert(90, { evaluatedAt: clock.now() })]);
+    const r = await upgraded.approve(p!.id, 'alice');
+    assert.equal(r.outcome, 'refused');
+    assert.match(r.reason ?? '', /^approved but refused: cooldown: cleanup_temp was last planned or run on h 60 s ago, cooldown 300 s/);
+    assert.deepEqual(files(), ['new', 'old1', 'old2'], 'the plan did not run');
+    assert.deepEqual(afterApproval(audit, p!.id).kinds, ['remediation.approved', 'remediation.skipped']);
   });
 
   it('after a restart, keeps the plan pending until an evaluation shows whether its alert still fires', async () => {

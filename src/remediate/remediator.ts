@@ -96,7 +96,10 @@ export interface Remediator {
 interface GuardState {
   /** the last plan, skip or execution: what the cooldown counts from when planning */
   lastRun: number;
-  /** the last execution only (a plan parked for approval is none): what the cooldown counts from when approving */
+  /**
+   * the last execution only (a plan parked for approval is none): what the cooldown counts from when
+   * approving. Absent in state saved before it existed; the approval then counts from lastRun.
+   */
   lastExecuted?: number;
   failures: number;
   disabled: boolean;
@@ -130,9 +133,13 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
   const stateKey = (rule: RemediationRule, target: string | undefined) => `${rule.id}@${target ?? 'host'}`;
   const load = (key: string): GuardState => {
     const body = getState.get(key) as string | undefined;
-    return body ? (JSON.parse(body) as GuardState) : { lastRun: -Infinity, failures: 0, disabled: false };
+    return body ? (JSON.parse(body) as GuardState) : { lastRun: -Infinity, lastExecuted: -Infinity, failures: 0, disabled: false };
   };
-  const save = (key: string, s: GuardState) => putState.run(key, JSON.stringify({ ...s, lastRun: Number.isFinite(s.lastRun) ? s.lastRun : -1e15 }));
+  const finite = (t: number) => (Number.isFinite(t) ? t : -1e15);
+  // lastExecuted is written even when nothing ran yet, so that its absence keeps meaning "state saved
+  // before it existed" (approvalRefusal), and an old state stays old until its next execution
+  const save = (key: string, s: GuardState) =>
+    putState.run(key, JSON.stringify({ ...s, lastRun: finite(s.lastRun), ...(s.lastExecuted !== undefined ? { lastExecuted: finite(s.lastExecuted) } : {}) }));
   const record = (kind: string, rule: RemediationRule, target: string | undefined, fingerprint: string, details: Record<string, unknown>, actor = 'dpmon') =>
     audit.append({ at: clock.now(), kind: `remediation.${kind}`, actor, target, subject: rule.id, details: { action: rule.action, fingerprint, ...details } });
 
@@ -222,7 +229,8 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
   /**
    * Why an approved plan must not run now, judged as consider() judges at execution time, or null.
    * Not judged again: the grace period (the breach had lasted when the plan was made) and the
-   * cooldown counted from the parked plan itself (only executions count here).
+   * cooldown counted from the parked plan itself (only executions count here, except in state saved
+   * before executions were recorded apart).
    */
   function approvalRefusal(rule: RemediationRule, p: PendingApproval, alerts: readonly TriggerAlert[], now: number): { guard: string; needed: boolean; reason: string } | null {
     const key = stateKey(rule, p.target);
@@ -237,9 +245,14 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
       return { guard: 'stale', needed: true, reason: `approved but refused: stale data: the alert was last evaluated ${Math.round((now - a.evaluatedAt) / 1000)} s ago (at most ${Math.round(opts.staleMs / 1000)} s)` };
     }
     if (s.disabled) return { guard: 'gave_up', needed: true, reason: `approved but refused: ${rule.action} gave up on ${where} after ${s.failures} failed verifications, until its alert resolves` };
-    const sinceRun = now - (s.lastExecuted ?? -Infinity);
+    // State saved before lastExecuted existed (right after an upgrade) does not tell executions from
+    // plans and skips: count from lastRun then, which is never earlier than the last execution.
+    // Over-cautious (the parked plan itself may have set it), but no execution inside the cooldown slips through.
+    const old = s.lastExecuted === undefined;
+    const sinceRun = now - (old ? s.lastRun : s.lastExecuted!);
     if (sinceRun < rule.cooldownMs) {
-      return { guard: 'cooldown', needed: true, reason: `approved but refused: cooldown: ${rule.action} ran on ${where} ${Math.round(sinceRun / 1000)} s ago, cooldown ${Math.round(rule.cooldownMs / 1000)} s` };
+      const what = old ? 'was last planned or run' : 'ran';
+      return { guard: 'cooldown', needed: true, reason: `approved but refused: cooldown: ${rule.action} ${what} on ${where} ${Math.round(sinceRun / 1000)} s ago, cooldown ${Math.round(rule.cooldownMs / 1000)} s` };
     }
     if (s.verify) return { guard: 'verification_pending', needed: true, reason: `approved but refused: the last execution of ${rule.action} on ${where} is not verified yet` };
     const runs = targetRuns.recent(p.target ?? 'host', now);

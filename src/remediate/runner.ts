@@ -2,7 +2,8 @@
 // evaluated — minus silenced and inhibited ones, so silences and inhibition apply to remediation as to
 // notifications — go to the remediator. PostgreSQL actions run on a session of their own per target
 // (application_name dpmon, so they never touch it), kept open between runs. File actions get every
-// target's data_directory, read on that session, among their protected paths (postgres-paths.ts).
+// target's data_directory, WAL directory and tablespace locations, read on that session, among their
+// protected paths (postgres-paths.ts).
 import pg from 'pg';
 import type { Config, TargetConfig } from '../config/index.ts';
 import type { Clock } from '../lib/clock.ts';
@@ -29,7 +30,7 @@ export interface RemediationRunnerOptions {
   readonly hostOf: (instance: string) => string;
   /** true when notifications would not go out for these labels (silenced or inhibited) */
   readonly muted: (fingerprint: string, labels: Labels) => boolean;
-  /** directories no file action may touch (dpmon's data dir); each target's data_directory is added as it is learned */
+  /** directories no file action may touch (dpmon's data dir); each target's data, WAL and tablespace directories are added as they are learned */
   readonly protectedPaths: readonly string[];
   /** raises an alert through the pipeline (a remediation that gave up escalates to people) */
   readonly raise: (labels: Labels, summary: string) => void;

@@ -44,7 +44,7 @@ export interface ActionContext {
   readonly allowedRoots: readonly string[];
   /**
    * directories file actions must keep out of, learned at run time (each monitored PostgreSQL target's
-   * data_directory); the fixed ones (dpmon's own data dir) come with the action's options
+   * data_directory, pg_wal and tablespace locations); the fixed ones (dpmon's own data dir) come with the action's options
    */
   readonly protectedPaths?: readonly ProtectedPath[];
   /** epoch ms; actions compare file ages with it */

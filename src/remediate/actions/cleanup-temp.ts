@@ -8,7 +8,7 @@
 // small breach. Without a threshold (the cleanup policy run on its own) every old file is deleted.
 // It never deletes directories (a program may be about to write in them), symlinks or what they point
 // to, special files, anything outside the target, or anything in a monitored PostgreSQL's data
-// directory, its log directory included (paths.ts). A deleted file still held open by a
+// directory (its log directory included), WAL directory or tablespaces (paths.ts). A deleted file still held open by a
 // process frees its space only when it is closed; the `after` figures show what really came back.
 import { unlink } from 'node:fs/promises';
 import type { Action, ActionContext, ActionOutcome, ActionPlan, PlannedStep } from '../types.ts';
@@ -25,7 +25,7 @@ export interface CleanupTempOptions {
   readonly threshold?: number;
   /** stop deleting once the filesystem is under the threshold; default true */
   readonly stopBelowThreshold?: boolean;
-  /** directories the target may neither be, hold nor lie inside (dpmon's data_dir); the context adds PostgreSQL's data directories */
+  /** directories the target may neither be, hold nor lie inside (dpmon's data_dir); the context adds PostgreSQL's data, WAL and tablespace directories */
   readonly protectedPaths?: readonly string[];
   /** at most this many files per plan; default 10 000 */
   readonly maxFiles?: number;

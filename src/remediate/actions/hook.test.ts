@@ -167,6 +167,57 @@ describe('hook action', () => {
     assert.match(hung.failed[0]?.error ?? '', /did not answer within 300 ms/);
   });
 
+  it("keeps a command hook's env values out of its recorded output, as <secret>", async () => {
+    const token = 'cl0ud-t0ken-4f9a';
+    // `set -x` traces every command with its expanded arguments to stderr: the token with it
+    const hook = script('traced.sh', 'set -x\ncurl_like() { :; }\ncurl_like -H "Authorization: Bearer $CLOUD_TOKEN" https://cloud.example/scale\necho "scaled with $CLOUD_TOKEN"');
+    const action = createHookAction({ name: 'scale_compute', hook: { command: [hook], env: { CLOUD_TOKEN: token } } });
+    const plan = await action.plan(trigger, ctx);
+    const outcome = await action.execute(plan!, ctx);
+    assert.equal(outcome.ok, true, JSON.stringify(outcome.failed));
+    const output = (outcome.done[0] as unknown as { output: string }).output;
+    assert.match(output, /^stdout: scaled with <secret>\nstderr: \+ curl_like -H '?Authorization: Bearer <secret>'? https:\/\/cloud\.example\/scale$/m);
+    assert.doesNotMatch(JSON.stringify({ plan, outcome }), new RegExp(token));
+  });
+
+  it("keeps a command hook's env values out of a failure's error, as <secret>", async () => {
+    const hook = script('leaky-fail.sh', 'echo "401 for token $CLOUD_TOKEN" >&2\nexit 3');
+    const action = createHookAction({ name: 'auto_scale', hook: { command: [hook], env: { CLOUD_TOKEN: 'cl0ud-t0ken-77', REGION: 'eu-west-1' } } });
+    const outcome = await action.execute((await action.plan(trigger, ctx))!, ctx);
+    assert.equal(outcome.ok, false);
+    assert.equal(outcome.failed[0]?.error, 'the hook exited with code 3\nstderr: 401 for token <secret>');
+  });
+
+  it('blanks a secret cut in two where a long output is truncated', async () => {
+    const token = 'abcdefghijklmnop';
+    // 90 bytes of padding, then the token: the 100-byte cut falls inside it
+    const hook = script('cut.sh', `printf '%s' "${'x'.repeat(90)}$CLOUD_TOKEN and more"`);
+    const action = createHookAction({ name: 'cache_adjustment', hook: { command: [hook], env: { CLOUD_TOKEN: token } }, maxOutputBytes: 100 });
+    const outcome = await action.execute((await action.plan(trigger, ctx))!, ctx);
+    const output = (outcome.done[0] as unknown as { output: string }).output;
+    assert.equal(output, `stdout: ${'x'.repeat(90)}<secret>… (15 more bytes)`);
+  });
+
+  it("keeps a webhook's header token out of the outcome when the receiver echoes it in its answer", async () => {
+    const action = createHookAction({ name: 'load_balancing', hook: { url: `${receiver.url}/hooks/lb?key=qu3ry-k3y`, headers: { authorization: 'Bearer w3bh00k-t0ken', 'x-api-key': 'api-k3y-value' } } });
+    receiver.answer({ status: 200, body: 'accepted; token w3bh00k-t0ken key api-k3y-value, called /hooks/lb?key=qu3ry-k3y' });
+    const plan = await action.plan(trigger, ctx);
+    const outcome = await action.execute(plan!, ctx);
+    assert.equal(outcome.ok, true, JSON.stringify(outcome.failed));
+    assert.equal((outcome.done[0] as unknown as { output: string }).output, 'accepted; token <secret> key <secret>, called <secret>');
+    assert.doesNotMatch(JSON.stringify({ plan, outcome }), /w3bh00k-t0ken|api-k3y-value|qu3ry-k3y/);
+  });
+
+  it("keeps a webhook's bare header token and URL credentials out of a failure's error", async () => {
+    const action = createHookAction({ name: 'load_balancing', hook: { url: `http://hookuser:hookpass@${receiver.url.slice('http://'.length)}/x`, headers: { authorization: 'Token w3bh00k-t0ken' } } });
+    const basic = Buffer.from('hookuser:hookpass').toString('base64');
+    receiver.answer({ status: 403, body: `token w3bh00k-t0ken refused; also got Basic ${basic}` });
+    const outcome = await action.execute((await action.plan(trigger, ctx))!, ctx);
+    assert.equal(outcome.ok, false);
+    assert.match(outcome.failed[0]?.error ?? '', /403: token <secret> refused; also got <secret>/);
+    assert.doesNotMatch(JSON.stringify(outcome), new RegExp(`w3bh00k-t0ken|${basic}|hookpass`));
+  });
+
   it('refuses an empty command or a URL that is not http(s) when it is built', () => {
     assert.throws(() => createHookAction({ name: 'x', hook: { command: [] } }), /the command is empty/);
     assert.throws(() => createHookAction({ name: 'x', hook: { url: 'file:///etc/passwd' } }), /not http\(s\)/);

@@ -15,8 +15,11 @@
 // shell script) keeps the output pipes open, so it would never return. The hook runs in its own
 // process group instead, and the whole group gets SIGTERM at the timeout, SIGKILL after a grace.
 // Why not dpmon's whole environment: it may hold DATABASE_URL or tokens the hook has no use for.
+// Whatever a hook prints or answers goes to the audit trail and the API, so it is first passed
+// through the hook's secrets (hookScrubber): a script run with `set -x` prints its token, and a
+// receiver may echo the request's headers back.
 import { spawn } from 'node:child_process';
-import { postJson } from '../../notify/http.ts';
+import { postJson, redactor } from '../../notify/http.ts';
 import type { Action, ActionOutcome, ActionPlan, PlannedStep, RemediationTrigger } from '../types.ts';
 import { shellQuote } from '../paths.ts';
 
@@ -72,6 +75,59 @@ export function hookEnv(action: string, trigger: RemediationTrigger, target: str
   if (trigger.threshold !== undefined) env.DPMON_THRESHOLD = String(trigger.threshold);
   for (const [k, v] of Object.entries(trigger.labels)) env[`DPMON_LABEL_${k.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`] = String(v);
   return env;
+}
+
+/** `<scheme> <token>` (`Bearer abc`, `Token abc`): the token alone is as secret as the whole value. */
+const SCHEME_TOKEN = /^[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*\s+(\S+)$/;
+/** the shortest secret redactor blanks: shorter strings cannot be told apart from text */
+const MIN_SECRET = 4;
+
+export interface HookScrubber {
+  /** blanks every secret of the hook in a text */
+  (text: string): string;
+  /** the same for a text cut at its end: the start of a secret cut in two is blanked too */
+  cut(text: string): string;
+}
+
+/**
+ * Blanks a hook's secrets as `<secret>` wherever they appear: every `env` value (command) or header
+ * value (webhook), the token part of a value of the form `<scheme> <token>`, the Basic authorization
+ * http.ts makes of credentials in the URL, and the URL itself with its path, query and credentials.
+ */
+export function hookScrubber(hook: HookConfig): HookScrubber {
+  const values = Object.values((isCommand(hook) ? hook.env : hook.headers) ?? {});
+  const secrets = values.flatMap((v) => {
+    const token = SCHEME_TOKEN.exec(v.trim())?.[1];
+    return token ? [v, token] : [v];
+  });
+  let url: string | undefined;
+  if (!isCommand(hook)) {
+    url = hook.url;
+    try {
+      const u = new URL(hook.url);
+      if (u.username || u.password) {
+        const basic = Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64');
+        secrets.push(`Basic ${basic}`, basic);
+      }
+    } catch {
+      // refused when the action is built
+    }
+  }
+  const scrub = redactor(secrets, url);
+  const needles = [...secrets, ...(url ? [url] : [])].filter((s) => s.length >= MIN_SECRET);
+  return Object.assign((text: string) => scrub(text), {
+    cut(text: string): string {
+      const out = scrub(text);
+      // a multi-byte character cut in two decodes as U+FFFD
+      const whole = out.replace(/\uFFFD+$/, '');
+      for (const s of needles) {
+        for (let n = s.length - 1; n >= MIN_SECRET; n--) {
+          if (whole.endsWith(s.slice(0, n))) return `${whole.slice(0, whole.length - n)}<secret>`;
+        }
+      }
+      return out;
+    },
+  });
 }
 
 export function createHookAction(opts: HookActionOptions): Action {
@@ -130,24 +186,28 @@ export function createHookAction(opts: HookActionOptions): Action {
         return { ok: false, done: [], failed: step ? [{ step, error: `no hook configured for ${name}` }] : [], after: {} };
       }
       const started = Date.now();
+      const scrub = hookScrubber(hook);
       if (isCommand(hook)) {
-        const r = await runCommand(hook, { ...(step.env ?? {}) }, { maxOutput, killGraceMs, signal: ctx.signal });
+        const r = await runCommand(hook, { ...(step.env ?? {}) }, { maxOutput, killGraceMs, signal: ctx.signal, scrub });
         const after = { exit_code: r.code ?? -1, duration_ms: Date.now() - started };
         const output = [r.stdout && `stdout: ${r.stdout}`, r.stderr && `stderr: ${r.stderr}`].filter(Boolean).join('\n');
         if (r.error) {
-          ctx.log.warn({ action: name, error: r.error }, 'remediation hook failed');
-          return { ok: false, done: [], failed: [{ step, error: output ? `${r.error}\n${output}` : r.error }], after };
+          const error = scrub(r.error);
+          ctx.log.warn({ action: name, error }, 'remediation hook failed');
+          return { ok: false, done: [], failed: [{ step, error: output ? `${error}\n${output}` : error }], after };
         }
         ctx.log.info({ action: name, durationMs: after.duration_ms }, 'remediation hook ran');
         return { ok: true, done: [{ ...step, output } as PlannedStep], failed: [], after };
       }
       try {
         const res = await postJson(hook.url, step.payload ?? {}, { signal: ctx.signal, timeoutMs: hook.timeoutMs ?? 10_000, headers: hook.headers ?? {}, what: `${name} webhook`, secrets: Object.values(hook.headers ?? {}) });
-        return { ok: true, done: [{ ...step, output: truncate(res.body, maxOutput) } as PlannedStep], failed: [], after: { http_status: res.status, duration_ms: Date.now() - started } };
+        // blanked before it is cut, so no secret is cut in two
+        return { ok: true, done: [{ ...step, output: truncate(scrub(res.body), maxOutput) } as PlannedStep], failed: [], after: { http_status: res.status, duration_ms: Date.now() - started } };
       } catch (err) {
         const status = (err as { options?: { status?: number } }).options?.status ?? 0;
-        ctx.log.warn({ action: name, error: (err as Error).message }, 'remediation webhook failed');
-        return { ok: false, done: [], failed: [{ step, error: (err as Error).message }], after: { http_status: status, duration_ms: Date.now() - started } };
+        const error = scrub((err as Error).message);
+        ctx.log.warn({ action: name, error }, 'remediation webhook failed');
+        return { ok: false, done: [], failed: [{ step, error }], after: { http_status: status, duration_ms: Date.now() - started } };
       }
     },
   };
@@ -166,7 +226,11 @@ interface RunResult {
 }
 
 /** Runs a command hook in its own process group; never throws. */
-export function runCommand(hook: CommandHook, triggerEnv: Record<string, string>, o: { maxOutput: number; killGraceMs: number; signal: AbortSignal }): Promise<RunResult> {
+export function runCommand(
+  hook: CommandHook,
+  triggerEnv: Record<string, string>,
+  o: { maxOutput: number; killGraceMs: number; signal: AbortSignal; scrub?: HookScrubber },
+): Promise<RunResult> {
   const timeoutMs = hook.timeoutMs ?? 30_000;
   const base: Record<string, string> = {};
   for (const k of ['PATH', 'HOME', 'LANG', 'TZ']) if (process.env[k] !== undefined) base[k] = process.env[k] as string;
@@ -186,7 +250,12 @@ export function runCommand(hook: CommandHook, triggerEnv: Record<string, string>
     const timers: NodeJS.Timeout[] = [];
 
     const child = spawn(file, args, { env, cwd: hook.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true, shell: false });
-    const text = (bufs: Buffer[], dropped: number) => Buffer.concat(bufs).toString('utf8') + (dropped > 0 ? `… (${dropped} more bytes)` : '');
+    // blanked before the note on what was cut, which no secret can match
+    const text = (bufs: Buffer[], dropped: number) => {
+      const kept = Buffer.concat(bufs).toString('utf8');
+      if (dropped === 0) return o.scrub ? o.scrub(kept) : kept;
+      return `${o.scrub ? o.scrub.cut(kept) : kept}… (${dropped} more bytes)`;
+    };
     const finish = () => {
       if (settled) return;
       settled = true;
