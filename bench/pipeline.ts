@@ -12,7 +12,6 @@
 // over createAlertPipeline (system clock, state.db in WAL mode, config from loadConfig, the real webhook
 // notifier). The load (the POSTs) and the recording receiver run in a worker thread, so that dpmon's
 // thread carries dpmon alone, as Alertmanager's process carries Alertmanager alone.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,7 +20,7 @@ import { join } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import Fastify from 'fastify';
-import { freePort, waitFor } from '../test/harness/process.ts';
+import { startAlertmanager } from '../test/harness/alertmanager.ts';
 import { openSilenceStore } from '../src/alerts/silences.ts';
 import { registerAlertmanagerApi } from '../src/api/alertmanager-api.ts';
 import { loadConfig } from '../src/config/index.ts';
@@ -197,9 +196,8 @@ receivers:
 }
 
 async function startAm(receiverUrl: string): Promise<Side> {
-  const dir = mkdtempSync(join(tmpdir(), 'dpmon-bench-am-'));
-  writeFileSync(
-    join(dir, 'alertmanager.yml'),
+  const am = await startAlertmanager(
+    ALERTMANAGER,
     `route:
   receiver: bench
   group_by: [alertname]
@@ -213,38 +211,7 @@ receivers:
         send_resolved: true
 `,
   );
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(
-    ALERTMANAGER,
-    [`--config.file=${join(dir, 'alertmanager.yml')}`, `--storage.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address=', '--log.level=warn'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let out = '';
-  child.stderr?.on('data', (d) => (out += d));
-  let exited = false;
-  const exit = new Promise<void>((resolve) => child.on('exit', () => ((exited = true), resolve())));
-  const stop = async () => {
-    if (!exited) {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exit;
-      clearTimeout(t);
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await waitFor('alertmanager to be ready', async () => {
-      if (exited) throw new Error(`alertmanager exited: ${out}`);
-      const res = await fetch(`${url}/-/ready`);
-      await res.arrayBuffer();
-      return res.ok ? true : undefined;
-    });
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { name: 'alertmanager', url, cpuMs: () => cpuMsOf(`/proc/${child.pid}/stat`), stop };
+  return { name: 'alertmanager', url: am.url, cpuMs: () => cpuMsOf(`/proc/${am.pid}/stat`), stop: am.stop };
 }
 
 // ------------------------------------------------------------------ the driver (a worker thread)

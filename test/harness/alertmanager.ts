@@ -23,6 +23,8 @@ export interface GettableAlert {
 export interface TestAlertmanager {
   /** http://127.0.0.1:PORT */
   readonly url: string;
+  /** the process's pid (the pipeline bench reads its CPU time) */
+  readonly pid: number;
   /** GET /api/v2/alerts (active, silenced, inhibited and unprocessed, as amtool shows them) */
   alerts(filter?: string[]): Promise<GettableAlert[]>;
   /** stdout and stderr so far */
@@ -38,10 +40,11 @@ receivers:
   - name: blackhole
 `;
 
-export async function startAlertmanager(binary: string): Promise<TestAlertmanager> {
+/** `config`: an alertmanager.yml of the caller's (default: one receiver that sends nothing) */
+export async function startAlertmanager(binary: string, config: string = CONFIG): Promise<TestAlertmanager> {
   const dir = await mkdtemp(join(tmpdir(), 'dpmon-am-'));
   const configFile = join(dir, 'alertmanager.yml');
-  await writeFile(configFile, CONFIG);
+  await writeFile(configFile, config);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child: ChildProcess = spawn(
@@ -89,6 +92,7 @@ export async function startAlertmanager(binary: string): Promise<TestAlertmanage
 
   return {
     url,
+    pid: child.pid!,
     output: () => out,
     async alerts(filter = []) {
       const q = filter.map((f) => `filter=${encodeURIComponent(f)}`).join('&');
