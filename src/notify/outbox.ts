@@ -60,8 +60,7 @@ interface Row {
   id: string;
   channel: ChannelType;
   receiver: string;
-  /** absent when the query left it out (the notification is in memory) */
-  body?: string;
+  body: string;
   state: OutboxState;
   attempts: number;
   next_attempt_at: number;
@@ -70,11 +69,11 @@ interface Row {
   last_error: string | null;
 }
 
-const toRow = (r: Row, notification: Notification = JSON.parse(r.body!) as Notification): OutboxRow => ({
+const toRow = (r: Row): OutboxRow => ({
   id: r.id,
   channel: r.channel,
   receiver: r.receiver,
-  notification,
+  notification: JSON.parse(r.body) as Notification,
   state: r.state,
   attempts: r.attempts,
   nextAttemptAt: r.next_attempt_at,
@@ -171,7 +170,7 @@ export function createOutbox(db: Database.Database): Outbox {
   const loadPending = db.prepare(
     `SELECT id, notification_id, channel, receiver, group_key, attempts, next_attempt_at, created_at, last_error FROM outbox_queue WHERE state = 'pending' ORDER BY rowid`,
   );
-  for (const r of loadPending.all() as (Row & { notification_id: string; group_key: string })[]) {
+  for (const r of loadPending.all() as (Omit<Row, 'body' | 'state' | 'sent_at'> & { notification_id: string; group_key: string })[]) {
     hold({ id: r.id, notificationId: r.notification_id, channel: r.channel, receiver: r.receiver, groupKey: r.group_key, attempts: r.attempts, nextAttemptAt: r.next_attempt_at, createdAt: r.created_at, ...(r.last_error !== null ? { lastError: r.last_error } : {}) });
   }
   const sent = db.prepare(`UPDATE outbox_queue SET state = 'sent', attempts = attempts + 1, sent_at = ?, last_error = NULL WHERE id = ?`);
@@ -192,7 +191,7 @@ export function createOutbox(db: Database.Database): Outbox {
     pruneBodies.run(before);
   });
   const listed = (sql: string, ...args: unknown[]) =>
-    (db.prepare(`SELECT ${COLUMNS}, n.body FROM outbox_queue q JOIN outbox_notifications n ON n.id = q.notification_id ${sql}`).all(...args) as Row[]).map((r) => toRow(r));
+    (db.prepare(`SELECT ${COLUMNS}, n.body FROM outbox_queue q JOIN outbox_notifications n ON n.id = q.notification_id ${sql}`).all(...args) as Row[]).map(toRow);
   return {
     enqueue(n, channels, now) {
       confirm();
