@@ -7,6 +7,9 @@ import { createManualClock } from '../src/lib/clock.ts';
 import { startCluster, startServer, stopServer, versionSkipReason, waitForStreaming, withClient, type Cluster } from './harness/postgres.ts';
 import { collectOnce, findAll, makeTarget, value } from './harness/pg-collect.ts';
 import { freePort } from './harness/process.ts';
+import { startFaultProxy } from './harness/tcp-fault.ts';
+import { deadlineGraceMs } from '../src/collect/postgres/target.ts';
+import { silentLogger } from '../src/lib/logger.ts';
 
 const skip = versionSkipReason(16);
 
@@ -105,6 +108,68 @@ describe('postgres target (PostgreSQL 16 primary + standby)', { skip }, () => {
     } finally {
       await t.close();
       await waitForStreaming(cluster.primary.dsn, 'standby1');
+    }
+  });
+
+  /** One run of t, with its outcome (a failure the collector reports) and how long it took. */
+  async function runTimed(t: ReturnType<typeof makeTarget>) {
+    const samples: { name: string; labels: Record<string, string>; value: number }[] = [];
+    const started = performance.now();
+    const outcome = await t.collector.collect({ now: Date.now(), signal: new AbortController().signal, log: silentLogger }, (d, labels, v) =>
+      samples.push({ name: d.name, labels, value: v }),
+    );
+    return { samples, outcome, ms: performance.now() - started };
+  }
+
+  it('reports pg_up 0 with reason timeout within connect_timeout when the server accepts and never answers', async () => {
+    const hole = await startFaultProxy(undefined);
+    const t = makeTarget(`postgres://postgres@127.0.0.1:${hole.port}/postgres`, { name: 'hole', connectTimeoutMs: 500, clock: createManualClock(0) });
+    try {
+      const r = await runTimed(t);
+      assert.equal(hole.accepted, 1, 'the TCP connection was accepted');
+      assert.deepEqual(r.outcome, { failed: 'timeout' });
+      assert.equal(value(r.samples as never, 'pg_up', { instance: 'hole' }), 0);
+      assert.ok(r.ms >= 500 && r.ms < 500 + deadlineGraceMs(500) + 300, `gave up after ${Math.round(r.ms)} ms`);
+    } finally {
+      await t.close();
+      await hole.close();
+    }
+  });
+
+  it('gives up on a query a silent server never answers: pg_up 0 at the statement deadline, series gone, back after the backoff', async () => {
+    const proxy = await startFaultProxy(cluster.primary.port);
+    const clock = createManualClock(9_000_000);
+    const t = makeTarget(`postgres://postgres@127.0.0.1:${proxy.port}/postgres`, {
+      name: 'silent',
+      statementTimeoutMs: 1000,
+      connectTimeoutMs: 1000,
+      clock,
+      random: () => 0.5,
+    });
+    try {
+      let r = await runTimed(t);
+      assert.equal(value(r.samples as never, 'pg_up'), 1);
+      assert.equal(r.outcome, undefined);
+      proxy.blackHole();
+      r = await runTimed(t);
+      assert.deepEqual(r.outcome, { failed: 'timeout' });
+      assert.ok(r.ms >= 1000 && r.ms < 1000 + deadlineGraceMs(1000) + 300, `gave up after ${Math.round(r.ms)} ms`);
+      assert.equal(value(r.samples as never, 'pg_up'), 0);
+      assert.equal(findAll(r.samples as never, 'pg_stat_database_xact_commit').length, 0, 'no last values while silent');
+      assert.equal(value(r.samples as never, 'dpmon_collector_success', { collector: 'pg_stat_database' }), 0, 'definitions reported failed, not absent');
+      // while the backoff runs, the next run answers at once, still down
+      r = await runTimed(t);
+      assert.ok(r.ms < 100, `down run took ${Math.round(r.ms)} ms`);
+      assert.equal(value(r.samples as never, 'pg_up'), 0);
+      proxy.restore();
+      await clock.advance(1_500);
+      r = await runTimed(t);
+      assert.equal(value(r.samples as never, 'pg_up'), 1);
+      assert.equal(r.outcome, undefined);
+      assert.ok(value(r.samples as never, 'pg_stat_database_xact_commit', { datname: 'postgres' })! > 0);
+    } finally {
+      await t.close();
+      await proxy.close();
     }
   });
 

@@ -5,7 +5,7 @@ import { silentLogger } from '../lib/logger.ts';
 import { gauge } from '../model/metric.ts';
 import { createLatestStore } from '../store/latest.ts';
 import type { Collector } from './collector.ts';
-import { createScheduler } from './scheduler.ts';
+import { ABANDON_AFTER_MS, createScheduler } from './scheduler.ts';
 
 const value = gauge('dpmon_test_value', 'test');
 
@@ -188,5 +188,66 @@ describe('scheduler', () => {
     await s.stop();
     await advanced;
     assert.deepEqual(stale, []);
+  });
+
+  it('abandons a run that never settles once past its timeout: failed with reason timeout, its series stale, the next run goes on', async () => {
+    const clock = createManualClock(0);
+    let runs = 0;
+    const hung: Collector = {
+      name: 'hung',
+      intervalMs: 1000,
+      timeoutMs: 20,
+      collect(_ctx, emit) {
+        runs++;
+        // the second run hangs as a frozen peer does; its late sample must go nowhere
+        if (runs === 2) return new Promise(() => emit(value, { name: 'late' }, 1));
+        emit(value, { name: 'hung' }, runs);
+        return Promise.resolve();
+      },
+    };
+    const latest = createLatestStore();
+    const stale: string[] = [];
+    const s = createScheduler({
+      collectors: [{ collector: hung }],
+      latest,
+      clock,
+      log: silentLogger,
+      onStale: (_src, series) => stale.push(...series.map((l) => `${l.__name__}{${l.name ?? ''}}`)),
+    });
+    await s.runOnce();
+    assert.equal(latest.find('dpmon_test_value', { name: 'hung' }), 1);
+    const before = performance.now();
+    await s.runOnce();
+    const took = performance.now() - before;
+    assert.ok(took >= 20 && took < 20 + ABANDON_AFTER_MS + 500, `abandoned after ${took} ms`);
+    assert.equal(latest.find('dpmon_collector_success', { collector: 'hung' }), 0);
+    assert.equal(latest.find('dpmon_collector_failure_reason', { collector: 'hung', reason: 'timeout' }), 1);
+    assert.equal(latest.find('dpmon_test_value', { name: 'hung' }), undefined);
+    assert.equal(latest.find('dpmon_test_value', { name: 'late' }), undefined);
+    assert.deepEqual(stale, ['dpmon_test_value{hung}']);
+    await s.runOnce();
+    assert.equal(latest.find('dpmon_test_value', { name: 'hung' }), 3);
+    assert.equal(latest.find('dpmon_collector_success', { collector: 'hung' }), 1);
+    assert.equal(latest.find('dpmon_collector_failure_reason', { collector: 'hung', reason: 'timeout' }), undefined);
+    await s.stop();
+  });
+
+  it('keeps the samples of a collector that reports its own failure, with success 0 and the reason', async () => {
+    const clock = createManualClock(0);
+    const down: Collector = {
+      name: 'down',
+      intervalMs: 1000,
+      async collect(_ctx, emit) {
+        emit(value, { name: 'up' }, 0);
+        return { failed: 'connect_failed' };
+      },
+    };
+    const latest = createLatestStore();
+    const s = createScheduler({ collectors: [{ collector: down }], latest, clock, log: silentLogger });
+    await s.runOnce();
+    assert.equal(latest.find('dpmon_test_value', { name: 'up' }), 0);
+    assert.equal(latest.find('dpmon_collector_success', { collector: 'down' }), 0);
+    assert.equal(latest.find('dpmon_collector_failure_reason', { collector: 'down', reason: 'connect_failed' }), 1);
+    await s.stop();
   });
 });

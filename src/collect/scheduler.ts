@@ -3,19 +3,51 @@
 // with dpmon_collector_success and dpmon_collector_duration_seconds for it. As Prometheus's scrape
 // loop does, every series of a collector's previous run that the new run no longer has (or all of
 // them, when the run failed) is handed to onStale at the new run's timestamp, for a stale marker.
+// A run that fails says why in dpmon_collector_failure_reason; one that outlives its timeout is
+// abandoned (its series go stale) and the loop goes on: a hung peer never freezes the last values.
 import { setMaxListeners } from 'node:events';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Labels } from '../model/labels.ts';
 import { createSnapshotBuilder, type LatestStore, type SourceSnapshot } from '../store/latest.ts';
-import { collectorDuration, collectorSuccess, type Collector } from './collector.ts';
+import { collectorDuration, collectorFailureReason, collectorSuccess, type CollectFailure, type Collector } from './collector.ts';
+
+/** How long past its timeout a run may take to wind down (emit its failure) before it is abandoned. */
+export const ABANDON_AFTER_MS = 1000;
+const ABANDONED = Symbol('abandoned');
+
+/** The run's outcome, or ABANDONED when it has not settled ABANDON_AFTER_MS after its signal aborted. */
+function abandonWhenOverdue(run: Promise<void | CollectFailure>, signal: AbortSignal): Promise<void | CollectFailure | typeof ABANDONED> {
+  return new Promise((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      timer = setTimeout(() => resolve(ABANDONED), ABANDON_AFTER_MS);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    const settle = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    };
+    run.then(
+      (v) => {
+        settle();
+        resolve(v);
+      },
+      (err: unknown) => {
+        settle();
+        reject(err);
+      },
+    );
+  });
+}
 
 
 export interface ScheduledCollector {
   readonly collector: Collector;
   /** labels added to every sample of this collector (e.g. `instance` for host metrics) */
   readonly labels?: Labels;
-  /** the longest a run may take; defaults to the interval, at most 60 s */
+  /** the longest a run may take; defaults to the collector's own timeout, else its interval, at most 60 s */
   readonly timeoutMs?: number;
 }
 
@@ -59,15 +91,30 @@ export function createScheduler(opts: {
     const started = opts.clock.now();
     const startedHr = performance.now();
     let builder = createSnapshotBuilder(entry.labels);
-    const timeout = AbortSignal.timeout(entry.timeoutMs ?? Math.min(collector.intervalMs, 60_000));
-    const signal = AbortSignal.any([timeout, stopping.signal]);
+    const timeoutMs = entry.timeoutMs ?? collector.timeoutMs ?? Math.min(collector.intervalMs, 60_000);
+    // a timer of our own rather than AbortSignal.timeout: it is cleared after the run, and it keeps the
+    // process alive while a run hangs, so an abandoned run is always noticed
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(new Error(`run timed out after ${timeoutMs} ms`)), timeoutMs);
+    const signal = AbortSignal.any([timeout.signal, stopping.signal]);
     const log = opts.log.child({ collector: collector.name });
-    let ok = 1;
+    let failure: string | undefined;
+    // a run that outlives its timeout by ABANDON_AFTER_MS is abandoned: its late samples go nowhere,
+    // and the loop goes on, so one hung collector never freezes /metrics with its last values
+    let abandoned = false;
+    const emit: typeof builder.emit = (d, l, v) => {
+      if (!abandoned) builder.emit(d, l, v);
+    };
     try {
-      await collector.collect({ now: started, signal, log }, builder.emit);
-      if (lastError.delete(collector.name)) log.info('collector recovered');
+      const outcome = await abandonWhenOverdue(collector.collect({ now: started, signal, log }, emit), signal);
+      if (outcome === ABANDONED) {
+        abandoned = true;
+        throw new Error(`collector did not finish within ${timeoutMs} ms (+${ABANDON_AFTER_MS} ms): abandoned`);
+      }
+      failure = outcome?.failed;
+      if (failure === undefined && lastError.delete(collector.name)) log.info('collector recovered');
     } catch (err) {
-      ok = 0;
+      failure = abandoned || timeout.signal.aborted ? 'timeout' : 'error';
       // as a failed scrape in Prometheus: none of the run's samples, so all its series go stale
       builder = createSnapshotBuilder(entry.labels);
       const message = err instanceof Error ? err.message : String(err);
@@ -77,8 +124,10 @@ export function createScheduler(opts: {
         log.warn({ err }, 'collector failed');
       }
     }
+    clearTimeout(timer);
     const own = { collector: collector.name };
-    builder.emit(collectorSuccess, own, ok);
+    builder.emit(collectorSuccess, own, failure === undefined ? 1 : 0);
+    if (failure !== undefined) builder.emit(collectorFailureReason, { ...own, reason: failure }, 1);
     builder.emit(collectorDuration, own, (performance.now() - startedHr) / 1000);
     const snapshot = builder.build(started);
     opts.latest.put(collector.name, snapshot);

@@ -15,7 +15,16 @@
 // counter of pg_stat_database, which is read at the default interval anyway.
 //
 // Connection loss: pg_up 0, no throw, and reconnect attempts on later runs only when the exponential
-// backoff (1 s doubling to 60 s, ±20 % jitter) allows: the collector never blocks a run sleeping.
+// backoff (1 s doubling to 4 collection intervals, at least 5 s and at most 60 s, ±20 % jitter) allows:
+// the collector never blocks a run sleeping.
+//
+// Deadlines are dpmon's own, not only the server's: a frozen server (SIGSTOP, a hung VM) or a network
+// path that drops packets never applies its statement_timeout and never closes the socket. So every
+// connect has a deadline of connect_timeout and every query of statement_timeout (plus a small grace,
+// so a server that does answer with its own timeout error wins the race); a run has the larger of the
+// collection interval and those. Past a deadline the socket is destroyed, the connection discarded,
+// pg_up is 0 with reason `timeout`, the target's series go stale, and reconnection follows the backoff.
+// These deadlines run on wall-clock time even under an injected test clock: they are about sockets.
 import pg from 'pg';
 import { collectorDuration, collectorSuccess, type Collector } from '../collector.ts';
 import { systemClock, type Clock } from '../../lib/clock.ts';
@@ -26,6 +35,8 @@ import { chooseVariant, type PgDefinition, type PgInterval } from './definition.
 import { postgresDefinitions } from './definitions/index.ts';
 import { runDefinition, tagSql, type ParamValues } from './runner.ts';
 import { pgClientConfig } from './client-config.ts';
+import { DeadlineExceeded, withDeadline } from '../../lib/deadline.ts';
+import type { CollectFailure } from '../collector.ts';
 import { redactDsn } from '../../config/dsn.ts';
 
 export interface PostgresTargetOptions {
@@ -44,7 +55,7 @@ export interface PostgresTargetOptions {
   definitions?: readonly PgDefinition[];
   /** run after the built-in (or given) definitions; for tests */
   extraDefinitions?: readonly PgDefinition[];
-  /** reconnect backoff; defaults 1 s doubling to 60 s */
+  /** reconnect backoff; defaults 1 s doubling to 4 intervals (5 s to 60 s) */
   backoff?: { initialMs: number; maxMs: number };
   /** 0..1, for the backoff jitter; defaults to Math.random */
   random?: () => number;
@@ -71,10 +82,31 @@ interface Connection {
   major: number;
 }
 
+/** Why a target is down, for dpmon_collector_failure_reason */
+type DownReason = 'connect_failed' | 'connection_lost' | 'timeout';
+
+/** The grace past a deadline before dpmon gives up: the server's own timeout error should win the race. */
+export function deadlineGraceMs(timeoutMs: number): number {
+  return Math.min(250, Math.max(50, Math.round(timeoutMs / 20)));
+}
+
+/** TCP keepalive idle time when the DSN does not set keepalives_idle: a dead peer is noticed in minutes, not hours */
+const DEFAULT_KEEPALIVE_IDLE_MS = 30_000;
+
+function destroySocket(c: Connection): void {
+  c.lost = true;
+  // the stream is there once connect() began; destroying it fails every pending query at once
+  (c.client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+}
+
 export function createPostgresTarget(opts: PostgresTargetOptions): PostgresTarget {
   const clock = opts.clock ?? systemClock;
   const random = opts.random ?? Math.random;
-  const backoff = opts.backoff ?? { initialMs: 1000, maxMs: 60_000 };
+  const backoff = opts.backoff ?? {
+    initialMs: 1000,
+    // a target back from an outage is seen within a few intervals, however long the outage was
+    maxMs: Math.min(60_000, Math.max(5000, 4 * opts.intervals.defaultMs)),
+  };
   const log = opts.log.child({ component: 'postgres', target: opts.name });
   const instance = opts.name;
   const definitions = [...(opts.definitions ?? postgresDefinitions), ...(opts.extraDefinitions ?? [])];
@@ -88,13 +120,19 @@ export function createPostgresTarget(opts: PostgresTargetOptions): PostgresTarge
   // the intervals some definition uses (deadlock drives none): a short unused one must not wake the target
   const baseIntervalMs = Math.min(opts.intervals.defaultMs, ...definitions.map((d) => intervalMs[d.interval]));
   const params: ParamValues = { top: opts.pgStatStatementsTop, excludeDatabases: opts.excludeDatabases };
+  const queryDeadlineMs = opts.statementTimeoutMs + deadlineGraceMs(opts.statementTimeoutMs);
+  const connectDeadlineMs = opts.connectTimeoutMs + deadlineGraceMs(opts.connectTimeoutMs);
+  const runTimeoutMs = Math.min(60_000, Math.max(baseIntervalMs, queryDeadlineMs, connectDeadlineMs));
 
   let conn: Connection | undefined;
   let failures = 0;
   let nextAttemptAt = 0;
   let attempts = 0;
   let lastConnectError: string | undefined;
+  let downReason: DownReason = 'connect_failed';
   let closed = false;
+  /** definitions that produced samples once: reported as failed (not absent) while the target is down */
+  const known = new Set<string>();
   const lastRun = new Map<string, number>();
   const cache = new Map<string, Recorded[]>();
   const lastErrors = new Map<string, string>();
@@ -115,14 +153,18 @@ export function createPostgresTarget(opts: PostgresTargetOptions): PostgresTarge
     c?.client.end().catch(() => {});
   }
 
-  async function connect(): Promise<Connection> {
+  async function connect(signal: AbortSignal): Promise<Connection> {
+    const clientConfig = pgClientConfig(opts.dsn);
     const client = new pg.Client({
-      ...pgClientConfig(opts.dsn),
+      ...clientConfig,
       application_name: 'dpmon',
       statement_timeout: opts.statementTimeoutMs,
       // a monitoring query should give up on a lock quickly rather than queue behind DDL
       lock_timeout: Math.min(1000, opts.statementTimeoutMs),
-      connectionTimeoutMillis: opts.connectTimeoutMs,
+      // the deadline below is the one connect timeout: pg's own would cover the TCP connect only
+      connectionTimeoutMillis: 0,
+      keepAlive: clientConfig.keepAlive ?? true,
+      keepAliveInitialDelayMillis: clientConfig.keepAliveInitialDelayMillis ?? DEFAULT_KEEPALIVE_IDLE_MS,
     });
     const c: Connection = { client, lost: false, major: 0 };
     // without an 'error' listener a dropped connection would crash the process
@@ -134,9 +176,18 @@ export function createPostgresTarget(opts: PostgresTargetOptions): PostgresTarge
       c.lost = true;
     });
     try {
-      await client.connect();
-      const r = await client.query(tagSql(`SELECT current_setting('server_version_num')::int AS num`));
-      c.major = Math.floor(Number(r.rows[0]?.num) / 10000);
+      // connect_timeout bounds the whole login, the version query included: a server that accepts
+      // the TCP connection and then says nothing (a black hole, a frozen postmaster) must not hang it
+      await withDeadline(
+        (async () => {
+          await client.connect();
+          const r = await client.query(tagSql(`SELECT current_setting('server_version_num')::int AS num`));
+          c.major = Math.floor(Number(r.rows[0]?.num) / 10000);
+        })(),
+        // a DSN's own connect_timeout applies when it is the shorter
+        clientConfig.connectionTimeoutMillis ? Math.min(connectDeadlineMs, clientConfig.connectionTimeoutMillis) : connectDeadlineMs,
+        { clock: systemClock, what: 'connect', signal, onExpire: () => destroySocket(c) },
+      );
       return c;
     } catch (err) {
       client.end().catch(() => {});
@@ -162,20 +213,35 @@ export function createPostgresTarget(opts: PostgresTargetOptions): PostgresTarge
     if (lastErrors.delete(key)) log.info({ collector: key }, 'postgres collector recovered');
   }
 
-  async function run(now: number, signal: AbortSignal, emit: Emit): Promise<void> {
+  /** c's queries, each under dpmon's own deadline; past it (or when the run is abandoned) the socket goes */
+  function boundedQueries(c: Connection, signal: AbortSignal) {
+    return {
+      query(config: { text: string; values?: unknown[] }) {
+        return withDeadline(c.client.query(config), queryDeadlineMs, { clock: systemClock, what: 'query', signal, onExpire: () => destroySocket(c) });
+      },
+    };
+  }
+
+  function reasonOf(err: unknown, fallback: DownReason): DownReason {
+    return err instanceof DeadlineExceeded ? 'timeout' : fallback;
+  }
+
+  async function run(now: number, signal: AbortSignal, emit: Emit): Promise<void | CollectFailure> {
     if (closed) return;
     const inst = { instance };
-    const down = () => {
+    const down = (): CollectFailure => {
       emit(pgUpDesc, inst, 0);
       emit(lastScrapeErrorDesc, inst, 1);
       emit(attemptsDesc, inst, attempts);
+      for (const name of known) emit(collectorSuccess, { collector: name, instance }, 0);
+      return { failed: downReason };
     };
 
     if (!conn) {
       if (clock.now() < nextAttemptAt) return down();
       attempts++;
       try {
-        conn = await connect();
+        conn = await connect(signal);
         failures = 0;
         if (lastConnectError !== undefined) log.info('postgres connection restored');
         lastConnectError = undefined;
@@ -183,32 +249,36 @@ export function createPostgresTarget(opts: PostgresTargetOptions): PostgresTarge
         const msg = err instanceof Error ? err.message : String(err);
         if (msg !== lastConnectError) log.warn({ err, dsn: redactDsn(opts.dsn) }, 'postgres connect failed, will retry with backoff');
         lastConnectError = msg;
+        downReason = reasonOf(err, 'connect_failed');
         scheduleReconnect();
         return down();
       }
     }
     const c = conn;
+    const db = boundedQueries(c, signal);
 
     // the probe: liveness, role (a standby may have been promoted) and whether the extension is there
     let inRecovery: boolean;
     let hasStatStatements: boolean;
     try {
-      const r = await c.client.query(
-        tagSql(`SELECT pg_is_in_recovery() AS in_recovery,
+      const r = await db.query({
+        text: tagSql(`SELECT pg_is_in_recovery() AS in_recovery,
                 EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements') AS pss`),
-      );
+      });
       inRecovery = r.rows[0]?.in_recovery === true;
       hasStatStatements = r.rows[0]?.pss === true;
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       if (msg !== lastConnectError) log.warn({ err }, 'postgres connection lost, will reconnect with backoff');
       lastConnectError = msg;
+      downReason = reasonOf(err, 'connection_lost');
       drop();
       scheduleReconnect();
       return down();
     }
 
     let anyError = false;
+    let lostBy: unknown;
     for (const def of definitions) {
       if (c.lost) break;
       if (def.onlyOn === 'primary' && inRecovery) continue;
@@ -236,11 +306,14 @@ export function createPostgresTarget(opts: PostgresTargetOptions): PostgresTarge
         record(statStatementsAvailableDesc, inst, 0);
       } else {
         try {
-          await runDefinition(c.client, def, variant, { instance, params, emit: record });
+          await runDefinition(db, def, variant, { instance, params, emit: record });
           if (def.requires === 'pg_stat_statements') record(statStatementsAvailableDesc, inst, 1);
           noteSuccess(def.name);
         } catch (err) {
-          if (c.lost) break;
+          if (c.lost) {
+            lostBy = err;
+            break;
+          }
           ok = false;
           anyError = true;
           recorded.length = 0;
@@ -250,13 +323,16 @@ export function createPostgresTarget(opts: PostgresTargetOptions): PostgresTarge
       record(collectorSuccess, labels, ok ? 1 : 0);
       record(collectorDuration, labels, (performance.now() - started) / 1000);
       lastRun.set(def.name, now);
+      known.add(def.name);
       cache.set(def.name, recorded);
       for (const [d, l, v] of recorded) emit(d, l, v);
     }
 
     if (c.lost) {
-      log.warn('postgres connection lost during a run, will reconnect with backoff');
-      lastConnectError = 'connection lost';
+      downReason = reasonOf(lostBy, 'connection_lost');
+      const msg = downReason === 'timeout' ? 'query timed out' : 'connection lost';
+      if (msg !== lastConnectError) log.warn({ err: lostBy }, 'postgres connection lost during a run, will reconnect with backoff');
+      lastConnectError = msg;
       drop();
       scheduleReconnect();
       return down();
@@ -269,10 +345,14 @@ export function createPostgresTarget(opts: PostgresTargetOptions): PostgresTarge
   const collector: Collector = {
     name: `postgres:${opts.name}`,
     intervalMs: baseIntervalMs,
+    timeoutMs: runTimeoutMs,
     collect(ctx, emit) {
       // runs never overlap: they share the one connection and the schedule state
       const next = queue.then(() => run(ctx.now, ctx.signal, emit));
-      queue = next.catch(() => {});
+      queue = next.then(
+        () => {},
+        () => {},
+      );
       return next;
     },
   };
