@@ -184,8 +184,7 @@ export function createPostgresTarget(opts: PostgresTargetOptions): PostgresTarge
           const r = await client.query(tagSql(`SELECT current_setting('server_version_num')::int AS num`));
           c.major = Math.floor(Number(r.rows[0]?.num) / 10000);
         })(),
-        // a DSN's own connect_timeout applies when it is the shorter
-        clientConfig.connectionTimeoutMillis ? Math.min(connectDeadlineMs, clientConfig.connectionTimeoutMillis) : connectDeadlineMs,
+        connectDeadlineMs, // the target's connect_timeout overrides a DSN's (docs/configuration.md)
         { clock: systemClock, what: 'connect', signal, onExpire: () => destroySocket(c) },
       );
       return c;
