@@ -8,7 +8,7 @@ import { startCluster, startServer, stopServer, versionSkipReason, waitForStream
 import { collectOnce, findAll, makeTarget, value } from './harness/pg-collect.ts';
 import { freePort } from './harness/process.ts';
 import { startFaultProxy } from './harness/tcp-fault.ts';
-import { deadlineGraceMs } from '../src/collect/postgres/target.ts';
+import { deadlineGraceMs } from '../src/lib/pg-deadline.ts';
 import { silentLogger } from '../src/lib/logger.ts';
 
 const skip = versionSkipReason(16);

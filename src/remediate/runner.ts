@@ -5,6 +5,7 @@
 // target's data_directory, WAL directory and tablespace locations, read on that session, among their
 // protected paths (postgres-paths.ts).
 import pg from 'pg';
+import { deadlineGraceMs } from '../lib/pg-deadline.ts';
 import type { Config, TargetConfig } from '../config/index.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -57,12 +58,23 @@ export function createRemediationRunner(opts: RemediationRunnerOptions): Remedia
   const pgTargetOf = (instance: string | undefined) =>
     opts.targets.find((t) => t.name === instance) ?? opts.targets.find((t) => instance !== undefined && opts.hostOf(t.name) === instance);
 
+  /** the session's statement_timeout, enforced by dpmon too (docs/reliability.md) */
+  const sessionDeadlineMs = (t: TargetConfig) => {
+    const ms = Math.max(t.statementTimeoutMs, 60_000);
+    return ms + deadlineGraceMs(ms);
+  };
+
   async function session(t: TargetConfig): Promise<pg.Client> {
     let c = sessions.get(t.name);
     if (c) return c;
     // the target's statement timeout (ANALYZE waiting on a lock must not hang remediation) and connect timeout
     c = new pg.Client({ ...pgClientConfig(t.dsn), application_name: 'dpmon', statement_timeout: Math.max(t.statementTimeoutMs, 60_000), connectionTimeoutMillis: t.connectTimeoutMs });
-    c.on('error', () => sessions.delete(t.name)); // a lost session is opened again next time
+    // a lost session (or one destroyed past its query deadline) is opened again next time
+    const forget = () => {
+      if (sessions.get(t.name) === c) sessions.delete(t.name);
+    };
+    c.on('error', forget);
+    c.on('end', forget);
     await c.connect();
     sessions.set(t.name, c);
     return c;
@@ -70,7 +82,10 @@ export function createRemediationRunner(opts: RemediationRunnerOptions): Remedia
 
   const postgresPaths = createPostgresPaths({
     targets: opts.targets.map((t) => t.name),
-    session: async (name) => pgSession(await session(opts.targets.find((t) => t.name === name)!)),
+    session: async (name) => {
+      const t = opts.targets.find((x) => x.name === name)!;
+      return pgSession(await session(t), sessionDeadlineMs(t));
+    },
     log,
   });
 
@@ -88,7 +103,7 @@ export function createRemediationRunner(opts: RemediationRunnerOptions): Remedia
     const t = pgTargetOf(target);
     if (!t) throw new Error(`no PostgreSQL target for ${target ?? 'this host'}: ${action.name} needs one`);
     const c = await session(t);
-    return { ...base, target: t.name, pg: pgSession(c) };
+    return { ...base, target: t.name, pg: pgSession(c, sessionDeadlineMs(t)) };
   }
 
   const remediator = createRemediator({

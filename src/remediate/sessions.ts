@@ -5,11 +5,16 @@
 // protected roles and applications. Connection usage is measured the way the collector's
 // dpmon_pg_connections_used_ratio is: client backends (dpmon included) / max_connections.
 import type pg from 'pg';
+import { queryWithin } from '../lib/pg-deadline.ts';
 import type { PgSession } from './types.ts';
 
-/** A node-postgres client as the PgSession actions take. */
-export function pgSession(c: pg.Client): PgSession {
-  return { query: (sql, params) => c.query(sql, params as unknown[]) as never };
+/**
+ * A node-postgres client as the PgSession actions take; with deadlineMs, each query is also bounded by
+ * dpmon itself (a frozen server never applies its statement_timeout) and the client is destroyed past it.
+ */
+export function pgSession(c: pg.Client, deadlineMs?: number): PgSession {
+  if (deadlineMs === undefined) return { query: (sql, params) => c.query(sql, params as unknown[]) as never };
+  return { query: (sql, params) => queryWithin(c, { text: sql, ...(params ? { values: params } : {}) }, deadlineMs) as never };
 }
 
 /** Why a session is never terminated or cancelled; the first that applies, in this order. */

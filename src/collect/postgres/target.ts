@@ -36,6 +36,7 @@ import { postgresDefinitions } from './definitions/index.ts';
 import { runDefinition, tagSql, type ParamValues } from './runner.ts';
 import { pgClientConfig } from './client-config.ts';
 import { DeadlineExceeded, withDeadline } from '../../lib/deadline.ts';
+import { deadlineGraceMs, destroyPgSocket, queryWithin } from '../../lib/pg-deadline.ts';
 import type { CollectFailure } from '../collector.ts';
 import { redactDsn } from '../../config/dsn.ts';
 
@@ -85,18 +86,12 @@ interface Connection {
 /** Why a target is down, for dpmon_collector_failure_reason */
 type DownReason = 'connect_failed' | 'connection_lost' | 'timeout';
 
-/** The grace past a deadline before dpmon gives up: the server's own timeout error should win the race. */
-export function deadlineGraceMs(timeoutMs: number): number {
-  return Math.min(250, Math.max(50, Math.round(timeoutMs / 20)));
-}
-
 /** TCP keepalive idle time when the DSN does not set keepalives_idle: a dead peer is noticed in minutes, not hours */
 const DEFAULT_KEEPALIVE_IDLE_MS = 30_000;
 
 function destroySocket(c: Connection): void {
   c.lost = true;
-  // the stream is there once connect() began; destroying it fails every pending query at once
-  (c.client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+  destroyPgSocket(c.client);
 }
 
 export function createPostgresTarget(opts: PostgresTargetOptions): PostgresTarget {
@@ -216,7 +211,10 @@ export function createPostgresTarget(opts: PostgresTargetOptions): PostgresTarge
   function boundedQueries(c: Connection, signal: AbortSignal) {
     return {
       query(config: { text: string; values?: unknown[] }) {
-        return withDeadline(c.client.query(config), queryDeadlineMs, { clock: systemClock, what: 'query', signal, onExpire: () => destroySocket(c) });
+        return queryWithin(c.client, config, queryDeadlineMs, signal).catch((err: unknown) => {
+          if (err instanceof DeadlineExceeded) c.lost = true;
+          throw err;
+        });
       },
     };
   }

@@ -11,6 +11,12 @@
 //   that is already near max_connections.
 // - a database with its own pool_size in [databases] ignores default_pool_size (PgBouncer's rule).
 import pg from 'pg';
+import { systemClock } from '../../lib/clock.ts';
+import { withDeadline } from '../../lib/deadline.ts';
+import { destroyPgSocket } from '../../lib/pg-deadline.ts';
+
+/** what the console's few SHOW and SET commands may take together */
+const CONSOLE_QUERIES_MS = 10_000;
 import type { Action, ActionContext, ActionOutcome, ActionPlan, PlannedStep, RemediationTrigger } from '../types.ts';
 
 export interface ScalePoolOptions {
@@ -51,8 +57,16 @@ export function createScaleConnectionPool(options: ScalePoolOptions = {}, name =
     const abort = () => void client.end().catch(() => {});
     ctx.signal.addEventListener('abort', abort, { once: true });
     try {
-      await client.connect();
-      return await fn(client);
+      // bounded by dpmon itself: a frozen PgBouncer must not hold remediation for this target forever
+      const connectMs = options.connectTimeoutMs ?? 5000;
+      return await withDeadline(
+        (async () => {
+          await client.connect();
+          return fn(client);
+        })(),
+        connectMs + CONSOLE_QUERIES_MS,
+        { clock: systemClock, what: 'the PgBouncer console', onExpire: () => destroyPgSocket(client) },
+      );
     } finally {
       ctx.signal.removeEventListener('abort', abort);
       await client.end().catch(() => {});
