@@ -8,8 +8,8 @@
 // queued row, and every wait is at most its recovery bound (Alertmanager retries a failed group at its
 // next group_interval). Its first answer puts it back up and what waited for it goes side by side, each
 // group in order: a receiver that comes back has its backlog within the bound, with no herd while down.
-// What is backed off is the receiver, not each row: rows queued behind a down receiver are never tried
-// until a probe gets an answer.
+// What is backed off is the receiver, not each row: while it is down its groups' heads take turns as the
+// one probe, and the rows queued behind them are not tried until a probe gets an answer.
 import { setMaxListeners } from 'node:events';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
