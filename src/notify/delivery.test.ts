@@ -245,6 +245,89 @@ describe('outbox and delivery', () => {
     assert.deepEqual(r.got, ['n1', 'n1'], 'sent again once the outcome can be recorded (a duplicate, never a loss)');
   });
 
+  it('sends a down receiver one request at a time, not one per queued row, and keeps probing it', async () => {
+    const r = await receiver();
+    r.state.status = 500;
+    let inFlight = 0;
+    let most = 0;
+    let attempts = 0;
+    const inner = postNotifier('webhook', () => `http://127.0.0.1:${r.port}/`);
+    const counted: Notifier = {
+      type: 'webhook',
+      async notify(n, signal) {
+        attempts++;
+        most = Math.max(most, ++inFlight);
+        try {
+          await inner.notify(n, signal);
+        } finally {
+          inFlight--;
+        }
+      },
+    };
+    const { outbox, clock, delivery } = setup(() => '', { notifierFor: () => counted });
+    outbox.enqueue({ ...note('d0'), groupKey: 'g0' }, ['webhook'], 0);
+    delivery.start();
+    await until(clock, () => outbox.list({ state: 'pending' })[0]!.attempts === 1);
+    // nine more groups, each head due at once: a receiver that is up would get eight side by side
+    for (let i = 1; i < 10; i++) outbox.enqueue({ ...note(`d${i}`), groupKey: `g${i}` }, ['webhook'], clock.now());
+    delivery.kick();
+    await run(clock, 60_000, 500);
+    await delivery.stop();
+    await r.close();
+    assert.equal(outbox.list({ state: 'pending' }).length, 10);
+    assert.ok(attempts >= 6, `probed at least every 10 s: ${attempts} attempts in 60 s`);
+    assert.ok(attempts <= 20, `backed off: ${attempts} attempts in 60 s`);
+    assert.equal(most, 1, 'one request in flight at a time');
+    const tried = outbox.list({ state: 'pending' }).filter((row) => row.attempts > 0).length;
+    assert.ok(tried >= 5, `the probe goes round the groups: ${tried} of 10 tried`);
+  });
+
+  it('a receiver back after 5 minutes down gets its whole backlog within the recovery bound, each group in order', async () => {
+    const r = await receiver();
+    r.state.status = 500;
+    const { outbox, clock, delivery } = setup(() => `http://127.0.0.1:${r.port}/`, { recoveryMs: 10_000 });
+    delivery.start();
+    for (let i = 0; i < 12; i++) {
+      outbox.enqueue({ ...note(`b${i}`), groupKey: `g${i % 3}` }, ['webhook'], clock.now());
+      delivery.kick();
+      await run(clock, 25_000, 500);
+    }
+    assert.equal(outbox.list({ state: 'pending' }).length, 12);
+    assert.ok(outbox.list({ state: 'pending' }).every((row) => row.attempts === 0 || row.lastError?.startsWith('serverError')));
+    r.state.status = 200;
+    const back = clock.now();
+    for (let i = 0; i < 200 && outbox.list({ state: 'sent' }).length < 12; i++) {
+      await clock.advance(100);
+      await new Promise((res) => setTimeout(res, 5));
+    }
+    const took = clock.now() - back;
+    await delivery.stop();
+    await r.close();
+    assert.equal(outbox.list({ state: 'sent' }).length, 12);
+    assert.ok(took <= 10_000, `delivered ${took} ms after the receiver came back`);
+    assert.equal(new Set(r.got).size, 12, 'none twice');
+    assert.equal(r.got.length, 12, 'none twice');
+    for (const g of [0, 1, 2]) {
+      const ids = r.got.filter((id) => Number(id.slice(1)) % 3 === g);
+      assert.deepEqual(ids, [...ids].sort((a, b) => Number(a.slice(1)) - Number(b.slice(1))), `group g${g} in order`);
+    }
+  });
+
+  it('a down receiver does not hold back another receiver of the same channel', async () => {
+    const good = await receiver();
+    const { outbox, clock, delivery } = setup(() => '', {
+      notifierFor: (rcv) => postNotifier('webhook', () => (rcv === 'dead' ? 'http://127.0.0.1:1/' : `http://127.0.0.1:${good.port}/`)),
+    });
+    for (let i = 0; i < 3; i++) outbox.enqueue({ ...note(`x${i}`), receiver: 'dead', groupKey: `g${i}` }, ['webhook'], 0);
+    for (let i = 0; i < 3; i++) outbox.enqueue({ ...note(`y${i}`), groupKey: `g${i}` }, ['webhook'], 0);
+    delivery.start();
+    await until(clock, () => outbox.list({ state: 'sent' }).length === 3);
+    await delivery.stop();
+    await good.close();
+    assert.deepEqual(good.got.sort(), ['y0', 'y1', 'y2']);
+    assert.deepEqual(outbox.list({ state: 'pending' }).map((row) => row.receiver), ['dead', 'dead', 'dead']);
+  });
+
   it('a dead channel does not delay another', async () => {
     const good = await receiver();
     const { outbox, clock, delivery } = setup(() => '', {

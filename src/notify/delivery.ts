@@ -4,10 +4,16 @@
 // outbox keeps each group's order), as Alertmanager's aggregation groups send side by side.
 // Retryable failures (5xx, 429, timeouts, network) back off exponentially with full jitter, honouring
 // Retry-After; other 4xx are recorded as failed and not retried. Everything waits on the injected clock.
+// A receiver that fails is *down* for its channel: it gets one request at a time (a probe), never one per
+// queued row, and every wait is at most its recovery bound (Alertmanager retries a failed group at its
+// next group_interval). Its first answer puts it back up and what waited for it goes side by side, each
+// group in order: a receiver that comes back has its backlog within the bound, with no herd while down.
+// What is backed off is the receiver, not each row: while it is down its groups' heads take turns as the
+// one probe, and the rows queued behind them are not tried until a probe gets an answer.
 import { setMaxListeners } from 'node:events';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
-import type { Outbox, OutboxRow } from './outbox.ts';
+import type { Gate, Outbox, OutboxRow } from './outbox.ts';
 import { NotifyError, type ChannelType, type Notifier } from './types.ts';
 
 export interface DeliveryOptions {
@@ -20,7 +26,13 @@ export interface DeliveryOptions {
   /** per request (default 10 s) */
   readonly timeoutMs?: number;
   readonly minBackoffMs?: number;
+  /** the longest wait a Retry-After, or a failed state.db write, may put a row off (default 5 min) */
   readonly maxBackoffMs?: number;
+  /**
+   * the longest a down receiver waits between probes: how soon after it is back its backlog goes
+   * (default 10 s; the pipeline gives min(10 s, the smallest group_interval of its routes))
+   */
+  readonly recoveryMs?: number | ((receiver: string) => number);
   /** how long a loop sleeps with nothing due before looking again (default 1 s) */
   readonly idleMs?: number;
   /** notifications of one channel in flight at once (default 8) */
@@ -47,6 +59,14 @@ export function backoffDelay(attempt: number, minMs: number, maxMs: number, rand
   return Math.max(minMs / 2, Math.floor(random() * cap));
 }
 
+/** A receiver of a channel that failed: probed one request at a time until it answers. */
+interface Down {
+  /** consecutive failed attempts: the backoff's exponent */
+  failures: number;
+  /** when the next probe may go */
+  probeAt: number;
+}
+
 export function createDelivery(opts: DeliveryOptions): Delivery {
   const { outbox, clock, log } = opts;
   const timeoutMs = opts.timeoutMs ?? 10_000;
@@ -55,6 +75,10 @@ export function createDelivery(opts: DeliveryOptions): Delivery {
   const idleMs = opts.idleMs ?? 1000;
   const concurrency = Math.max(1, opts.concurrency ?? 8);
   const random = opts.random ?? Math.random;
+  const recovery = opts.recoveryMs ?? 10_000;
+  const recoveryOf = (receiver: string) => Math.max(1, typeof recovery === 'function' ? recovery(receiver) : recovery);
+  /** channel → receiver → its state while down (absent: up) */
+  const down = new Map<ChannelType, Map<string, Down>>(opts.channels.map((ch) => [ch, new Map()]));
   const stopping = new AbortController();
   // every sleeping loop and every send in flight listens to it
   setMaxListeners(opts.channels.length * (concurrency + 2) + 10, stopping.signal);
@@ -110,6 +134,7 @@ export function createDelivery(opts: DeliveryOptions): Delivery {
           : new NotifyError(timeout.aborted ? `timed out after ${timeoutMs} ms` : String((e as Error)?.message ?? e), true, timeout.aborted ? 'timeout' : 'other', { cause: e });
     }
     const key = `${row.receiver}/${row.channel}`;
+    if (!failure || !failure.retryable) up(row, failure === undefined);
     if (!failure) {
       record(row, () => outbox.markSent(row.id, now()));
       lastError.delete(key);
@@ -124,14 +149,37 @@ export function createDelivery(opts: DeliveryOptions): Delivery {
       lastError.set(key, err.message);
     }
     if (err.retryable) {
-      // Retry-After is honoured up to the longest backoff: a proxy asking for a day must not hold every page
-      const wait = Math.min(maxBackoff, Math.max(err.options.retryAfterMs ?? 0, backoffDelay(row.attempts + 1, minBackoff, maxBackoff, random)));
+      const d = down.get(row.channel)!;
+      const state = d.get(row.receiver) ?? { failures: 0, probeAt: 0 };
+      if (state.failures === 0) log.warn({ receiver: row.receiver, channel: row.channel }, 'receiver down: probing it with one notification at a time');
+      state.failures++;
+      // backoff up to the recovery bound, so a receiver that comes back is noticed within it; Retry-After
+      // is the receiver's own request and is honoured up to the longest backoff (a proxy asking for a day
+      // must not hold every page)
+      const bound = recoveryOf(row.receiver);
+      const backoff = Math.min(bound, backoffDelay(state.failures, Math.min(minBackoff, bound), bound, random));
+      const wait = Math.max(Math.min(maxBackoff, err.options.retryAfterMs ?? 0), backoff);
+      state.probeAt = now() + wait;
+      d.set(row.receiver, state);
       record(row, () => outbox.markRetry(row.id, now() + wait, `${err.reason}: ${err.message}`), wait);
       opts.onAttempt?.(row, 'retry', err);
     } else {
       record(row, () => outbox.markFailed(row.id, now(), `${err.reason}: ${err.message}`));
       opts.onAttempt?.(row, 'failed', err);
     }
+  }
+
+  /**
+   * The receiver answered: it is up again, and the rows that waited behind the gate go now. Rows that
+   * failed themselves keep their own next attempt, at most the bound away: one group a receiver keeps
+   * refusing (a payload it cannot take) must not be re-sent every time another group gets through.
+   */
+  function up(row: OutboxRow, accepted: boolean): void {
+    const d = down.get(row.channel)!;
+    const state = d.get(row.receiver);
+    if (!state) return;
+    d.delete(row.receiver);
+    log.info({ receiver: row.receiver, channel: row.channel, failures: state.failures, accepted }, 'receiver back: sending what waited');
   }
 
   /** sendOne, never rejecting: an unexpected error puts the row off like a failed write, never a busy loop */
@@ -147,19 +195,32 @@ export function createDelivery(opts: DeliveryOptions): Delivery {
   async function loop(channel: ChannelType): Promise<void> {
     /** row id → its send; a row in flight is still pending in the outbox and is not taken again */
     const inFlight = new Map<string, Promise<void>>();
+    /** receiver → its rows in flight */
+    const busy = new Map<string, number>();
+    const downHere = down.get(channel)!;
+    // a down receiver's next probe goes at its probe time, and only when none of its rows is in flight
+    const gate: Gate = (receiver) => {
+      const d = downHere.get(receiver);
+      if (!d) return undefined;
+      return busy.get(receiver) ? Infinity : d.probeAt;
+    };
     let failing = false;
     while (!stopping.signal.aborted) {
       let started = 0; // rows started now
       try {
         const free = concurrency - inFlight.size;
         if (free > 0) {
-          for (const row of outbox.due(channel, clock.now(), free + inFlight.size)) {
+          for (const row of outbox.due(channel, clock.now(), free + inFlight.size, gate)) {
             if (inFlight.has(row.id) || started >= free) continue;
             started++;
+            busy.set(row.receiver, (busy.get(row.receiver) ?? 0) + 1);
             inFlight.set(
               row.id,
               settle(row, channel).finally(() => {
                 inFlight.delete(row.id);
+                const n = busy.get(row.receiver)! - 1;
+                if (n > 0) busy.set(row.receiver, n);
+                else busy.delete(row.receiver);
                 kick([channel]);
               }),
             );
@@ -173,7 +234,7 @@ export function createDelivery(opts: DeliveryOptions): Delivery {
       }
       let next: number | undefined;
       try {
-        next = inFlight.size < concurrency && !failing ? outbox.nextDue(channel, new Set(inFlight.keys())) : undefined;
+        next = inFlight.size < concurrency && !failing ? outbox.nextDue(channel, new Set(inFlight.keys()), gate) : undefined;
       } catch {
         next = undefined;
       }

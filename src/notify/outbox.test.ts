@@ -31,6 +31,22 @@ describe('outbox', () => {
     );
   });
 
+  it('offers a gated receiver one row at a time, from its gate on: the one that waited longest since its own attempt', () => {
+    const outbox = createOutbox(new Database(':memory:'));
+    for (const g of ['g1', 'g2', 'g3']) outbox.enqueue({ ...note(`a-${g}`, 'a'), groupKey: g }, ['webhook'], 1);
+    outbox.enqueue(note('b1', 'b'), ['webhook'], 2);
+    // a is down: g1 was refused and its next attempt is at 50; its gate opens at 40
+    outbox.markRetry('a-g1:webhook', 50, 'serverError: 500');
+    const gate = (at: number) => (r: string) => (r === 'a' ? at : undefined);
+    assert.deepEqual(outbox.due('webhook', 30, 100, gate(40)).map((r) => r.id), ['b1:webhook'], 'not before the gate');
+    assert.deepEqual(outbox.due('webhook', 40, 100, gate(40)).map((r) => r.id), ['a-g2:webhook', 'b1:webhook'], 'one row of a, not the one just refused');
+    assert.deepEqual(outbox.due('webhook', 60, 100, gate(40)).map((r) => r.id), ['a-g2:webhook', 'b1:webhook'], 'g1 is due too, but was tried last');
+    assert.deepEqual(outbox.due('webhook', 60, 100, gate(Infinity)).map((r) => r.id), ['b1:webhook'], 'none while one is in flight');
+    assert.equal(outbox.nextDue('webhook', new Set(['b1:webhook']), gate(40)), 40);
+    assert.equal(outbox.nextDue('webhook', new Set(['b1:webhook']), gate(Infinity)), undefined);
+    assert.deepEqual(outbox.due('webhook', 60, 100).map((r) => r.id), ['a-g1:webhook', 'a-g2:webhook', 'a-g3:webhook', 'b1:webhook'], 'ungated: side by side');
+  });
+
   it('offers only the oldest pending row of each receiver, first in first out', () => {
     const outbox = createOutbox(new Database(':memory:'));
     outbox.enqueue(note('a1', 'a'), ['webhook'], 1);

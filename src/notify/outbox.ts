@@ -26,10 +26,15 @@ export interface OutboxRow {
 export interface Outbox {
   /** writes one row per channel; a row id already present is left as it is (idempotent) */
   enqueue(n: Notification, channels: readonly ChannelType[], now: number): void;
-  /** the oldest pending row of each receiver and group of a channel, when due at `now`, oldest first */
-  due(channel: ChannelType, now: number, limit?: number): OutboxRow[];
+  /**
+   * The oldest pending row of each receiver and group of a channel, when due at `now`, oldest first.
+   * A receiver the `gate` names (one that is down) has at most one of them returned, not before the time
+   * the gate gives (Infinity: not now): the one that has waited longest since its own last attempt, so
+   * a group its receiver keeps refusing does not stand in the way of the others.
+   */
+  due(channel: ChannelType, now: number, limit?: number, gate?: Gate): OutboxRow[];
   /** the earliest next attempt among those oldest pending rows, leaving out the rows in `busy` (being sent) */
-  nextDue(channel: ChannelType, busy?: ReadonlySet<string>): number | undefined;
+  nextDue(channel: ChannelType, busy?: ReadonlySet<string>, gate?: Gate): number | undefined;
   markSent(id: string, now: number): void;
   markRetry(id: string, nextAttemptAt: number, error: string): void;
   /** puts a pending row off until `at`, in memory only: the write that would record its outcome failed */
@@ -40,6 +45,9 @@ export interface Outbox {
   /** deletes sent and failed rows older than keepMs */
   prune(now: number, keepMs: number): void;
 }
+
+/** receiver → the earliest time its next row may go, one row at a time (Infinity: not now); undefined: not gated */
+export type Gate = (receiver: string) => number | undefined;
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS outbox_notifications (
   id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);
@@ -153,6 +161,7 @@ export function createOutbox(db: Database.Database): Outbox {
     if (q.length === 0) byQueue.delete(row.queue);
   };
   const heads = (channel: ChannelType) => [...(queues.get(channel)?.values() ?? [])].map((q) => q[0]!);
+  const readyAt = (p: Pending, gate: Gate | undefined) => Math.max(p.nextAttemptAt, gate?.(p.receiver) ?? -Infinity);
   const toOutboxRow = (p: Pending): OutboxRow => {
     p.notification ??= JSON.parse(bodyOf.get(p.notificationId) as string) as Notification;
     return {
@@ -208,15 +217,30 @@ export function createOutbox(db: Database.Database): Outbox {
         else hold(p);
       }
     },
-    due(channel, now, limit = 100) {
+    due(channel, now, limit = 100, gate) {
       confirm();
-      const ready = heads(channel).filter((p) => p.nextAttemptAt <= now);
+      const ready: Pending[] = [];
+      /** a gated receiver's one row */
+      const probes = new Map<string, Pending>();
+      for (const p of heads(channel)) {
+        if (readyAt(p, gate) > now) continue;
+        if (gate?.(p.receiver) === undefined) ready.push(p);
+        else {
+          const q = probes.get(p.receiver);
+          if (!q || p.nextAttemptAt < q.nextAttemptAt || (p.nextAttemptAt === q.nextAttemptAt && p.seq < q.seq)) probes.set(p.receiver, p);
+        }
+      }
+      ready.push(...probes.values());
       return ready.sort((a, b) => a.seq - b.seq).slice(0, limit).map(toOutboxRow);
     },
-    nextDue(channel, busy) {
+    nextDue(channel, busy, gate) {
       confirm();
       let next: number | undefined;
-      for (const p of heads(channel)) if (!busy?.has(p.id) && (next === undefined || p.nextAttemptAt < next)) next = p.nextAttemptAt;
+      for (const p of heads(channel)) {
+        if (busy?.has(p.id)) continue;
+        const at = readyAt(p, gate);
+        if (at !== Infinity && (next === undefined || at < next)) next = at;
+      }
       return next;
     },
     markSent: (id, now) => void (sent.run(now, id), settled(id)),

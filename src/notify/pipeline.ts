@@ -82,9 +82,17 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
         config.escalationProcedures.levels.map((l) => ({ level: l.level, responder: l.responder, timeoutMs: l.timeoutMs })),
       )
     : undefined;
-  const delivery: Delivery = createDelivery({ outbox, channels: CHANNELS, notifierFor: opts.notifierFor, clock, log: opts.log.child({ component: 'delivery' }), ...opts.delivery });
-  const intervals = createTimeIntervals(config.timeIntervals);
   const routes: Route = routeTreeFromConfig(config);
+  const delivery: Delivery = createDelivery({
+    outbox,
+    channels: CHANNELS,
+    notifierFor: opts.notifierFor,
+    clock,
+    log: opts.log.child({ component: 'delivery' }),
+    recoveryMs: recoveryBounds(routes),
+    ...opts.delivery,
+  });
+  const intervals = createTimeIntervals(config.timeIntervals);
   const ac = config.monitoringIntegration.alertCorrelation;
 
   db.exec('CREATE TABLE IF NOT EXISTS dispatch_groups (group_key TEXT PRIMARY KEY, body TEXT NOT NULL)');
@@ -414,6 +422,28 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
       await delivery.stop();
     },
   };
+}
+
+/** the longest a receiver that was down waits for its backlog once it is back, whatever its group_interval */
+export const MAX_RECOVERY_MS = 10_000;
+
+/**
+ * A receiver's recovery bound: min(10 s, the smallest group_interval of the routes that send to it), the
+ * smallest of all routes for a receiver no route names (severity channels, escalation responders).
+ * Alertmanager re-sends a failed group at its next group_interval; dpmon probes a down receiver at least
+ * that often, and never waits longer than 10 s, so a long group_interval does not leave pages waiting.
+ */
+export function recoveryBounds(root: Route): (receiver: string) => number {
+  const byReceiver = new Map<string, number>();
+  let smallest = Infinity;
+  const walk = (r: Route) => {
+    smallest = Math.min(smallest, r.opts.groupIntervalMs);
+    const name = r.opts.receiver;
+    if (name !== undefined) byReceiver.set(name, Math.min(byReceiver.get(name) ?? Infinity, r.opts.groupIntervalMs));
+    r.routes.forEach(walk);
+  };
+  walk(root);
+  return (receiver) => Math.min(MAX_RECOVERY_MS, byReceiver.get(receiver) ?? smallest);
 }
 
 function severityOfLabels(labels: Labels): Severity {

@@ -16,6 +16,10 @@ export interface RecordedRequest {
   readonly json: unknown;
   /** the status answered; 0 for a request left hanging or still waiting */
   status: number;
+  /** Date.now() when the whole request had arrived */
+  readonly receivedAt: number;
+  /** Date.now() when the answer was written; undefined while none was */
+  answeredAt?: number;
 }
 
 export type Answer =
@@ -45,6 +49,7 @@ export async function startHttpReceiver(options: { defaultAnswer?: Answer } = {}
   const reply = (res: ServerResponse, rec: RecordedRequest, a: Exclude<Answer, { hang: true }>) => {
     if (res.destroyed) return;
     rec.status = a.status;
+    rec.answeredAt = Date.now();
     res.writeHead(a.status, { 'content-type': 'text/plain', ...a.headers });
     res.end(a.body ?? '');
   };
@@ -60,7 +65,7 @@ export async function startHttpReceiver(options: { defaultAnswer?: Answer } = {}
       } catch {
         json = undefined;
       }
-      const rec: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, raw, json, status: 0 };
+      const rec: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, raw, json, status: 0, receivedAt: Date.now() };
       requests.push(rec);
       for (const w of [...waiters]) {
         if (requests.length >= w.n) {
