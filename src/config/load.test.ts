@@ -233,6 +233,23 @@ describe('loadConfig: errors', () => {
     ]);
   });
 
+  it('refuses aliases that expand past the budget (a YAML bomb) quickly, at the alias', () => {
+    const started = performance.now();
+    assert.deepEqual(errorsOf([`${F}/alias-bomb.yaml`]), [`${F}/alias-bomb.yaml:5:45 a4[7]: the aliases here expand to more than 100000 values: refused`]);
+    assert.ok(performance.now() - started < 2000);
+  });
+
+  it('refuses an alias inside its own anchor and an alias to no anchor, with file:line:col', () => {
+    assert.deepEqual(errorsOf([`${F}/alias-self.yaml`]), [
+      `${F}/alias-self.yaml:4:11 targets[0].role: alias *t is inside its own anchor &t: it would never end`,
+    ]);
+    assert.deepEqual(errorsOf([`${F}/alias-missing.yaml`]), [`${F}/alias-missing.yaml:2:5 targets[0]: alias *nothing refers to no anchor &nothing defined before it`]);
+  });
+
+  it('refuses nesting deeper than any config needs', () => {
+    assert.deepEqual(errorsOf([`${F}/too-deep.yaml`]), [`${F}/too-deep.yaml:1:68 x[0][0][0][0][0][0][0]: nested deeper than 64 levels: refused`]);
+  });
+
   it('reports two fragments of one folder setting different values, naming both files', () => {
     assert.deepEqual(errorsOf([`${F}/conflict`]), [
       `${F}/conflict/02-cpu.yaml:4:26 system_metrics.resource_monitoring.cpu_usage.threshold_warning: conflicting value 75, also set in ${F}/conflict/01-cpu.yaml:4 to 70`,

@@ -48,7 +48,9 @@ export function parseYaml(text: string, file: string, issues: ConfigIssue[]): Ma
   };
   if (doc.errors.length > 0) {
     for (const err of doc.errors) {
-      const message = (err.message.split('\n')[0] ?? err.message).replace(/ at line \d+, column \d+:?$/, '');
+      let message = (err.message.split('\n')[0] ?? err.message).replace(/ at line \d+, column \d+:?$/, '');
+      // the parser's own recursion gave out: say what the file did, not what JavaScript felt
+      if (/call stack/i.test(message)) message = `nested deeper than the YAML parser can follow (a config needs fewer than ${MAX_DEPTH} levels)`;
       issues.push(issueAt(posOf(err.pos[0]), [], 'CONFIG_YAML', message));
     }
     return undefined;
@@ -57,7 +59,8 @@ export function parseYaml(text: string, file: string, issues: ConfigIssue[]): Ma
   if (root === null || (isScalar(root) && root.value === null)) {
     return { kind: 'map', pos: { file, line: 1, col: 1 }, entries: new Map() };
   }
-  const node = convert(root as YamlNode, doc, posOf, [], issues);
+  const node = convert(root as YamlNode, { doc, posOf, issues, expanding: new Set(), budget: MAX_NODES }, []);
+  if (node === undefined) return undefined;
   if (node.kind !== 'map') {
     issues.push(issueAt(node.pos, [], 'CONFIG_TYPE', 'expected a map of sections at the top of the file'));
     return undefined;
@@ -65,18 +68,61 @@ export function parseYaml(text: string, file: string, issues: ConfigIssue[]): Ma
   return node;
 }
 
-function convert(
-  n: YamlNode,
-  doc: Document,
-  posOf: (offset: number | undefined) => Pos,
-  path: Segment[],
-  issues: ConfigIssue[],
-): Node {
-  if (isAlias(n)) {
-    const target = n.resolve(doc);
-    if (target) return convert(target as YamlNode, doc, posOf, path, issues);
-  }
+/**
+ * Aliases are expanded into copies (a located tree has no sharing), so a few hundred bytes of nested
+ * aliases could otherwise expand into billions of nodes ("billion laughs"), and an alias inside its own
+ * anchor into an endless recursion. Every node made counts against this budget, far above any real
+ * config (the spec's merged YAML is about 1,500 nodes).
+ */
+export const MAX_NODES = 100_000;
+/** No config is nested this deep; a file that is would only be an attack on the loader's stack. */
+export const MAX_DEPTH = 64;
+
+interface ConvertContext {
+  readonly doc: Document;
+  readonly posOf: (offset: number | undefined) => Pos;
+  readonly issues: ConfigIssue[];
+  /** the anchors whose aliases are being expanded, to refuse an alias inside its own anchor */
+  readonly expanding: Set<YamlNode>;
+  /** where the outermost alias being expanded is written: the place to blame when the budget runs out */
+  outerAlias?: { pos: Pos; path: Segment[] };
+  budget: number;
+}
+
+/** The located tree of n, or undefined after an issue that stops the file (a cycle, the budget spent). */
+function convert(n: YamlNode, ctx: ConvertContext, path: Segment[]): Node | undefined {
+  const { doc, posOf, issues } = ctx;
   const pos = posOf(n.range?.[0]);
+  if (ctx.budget-- <= 0) {
+    const at = ctx.outerAlias ?? { pos, path };
+    issues.push(issueAt(at.pos, at.path, 'CONFIG_YAML', `the aliases here expand to more than ${MAX_NODES} values: refused`));
+    return undefined;
+  }
+  if (path.length > MAX_DEPTH) {
+    issues.push(issueAt(pos, path.slice(0, 8), 'CONFIG_YAML', `nested deeper than ${MAX_DEPTH} levels: refused`));
+    return undefined;
+  }
+  if (isAlias(n)) {
+    const target = n.resolve(doc) as YamlNode | undefined;
+    if (!target) {
+      issues.push(issueAt(pos, path, 'CONFIG_YAML', `alias *${n.source} refers to no anchor &${n.source} defined before it`));
+      return undefined;
+    }
+    if (ctx.expanding.has(target)) {
+      const at = ctx.outerAlias ?? { pos, path };
+      issues.push(issueAt(at.pos, at.path, 'CONFIG_YAML', `alias *${n.source} is inside its own anchor &${n.source}: it would never end`));
+      return undefined;
+    }
+    const outermost = ctx.outerAlias === undefined;
+    if (outermost) ctx.outerAlias = { pos, path };
+    ctx.expanding.add(target);
+    try {
+      return convert(target, ctx, path);
+    } finally {
+      ctx.expanding.delete(target);
+      if (outermost) ctx.outerAlias = undefined;
+    }
+  }
   if (isMap(n)) {
     const entries = new Map<string, MapEntry>();
     for (const pair of n.items) {
@@ -88,17 +134,19 @@ function convert(
       }
       const key = String(k.value);
       const v = pair.value as YamlNode | null;
-      const value: Node = v
-        ? convert(v, doc, posOf, [...path, key], issues)
-        : { kind: 'scalar', pos: keyPos, value: null };
+      const value: Node | undefined = v ? convert(v, ctx, [...path, key]) : { kind: 'scalar', pos: keyPos, value: null };
+      if (value === undefined) return undefined;
       entries.set(key, { keyPos, value });
     }
     return { kind: 'map', pos, entries };
   }
   if (isSeq(n)) {
-    const items = n.items.map((item, i) =>
-      item ? convert(item as YamlNode, doc, posOf, [...path, i], issues) : ({ kind: 'scalar', pos, value: null } as Node),
-    );
+    const items: Node[] = [];
+    for (const [i, item] of n.items.entries()) {
+      const converted = item ? convert(item as YamlNode, ctx, [...path, i]) : ({ kind: 'scalar', pos, value: null } as Node);
+      if (converted === undefined) return undefined;
+      items.push(converted);
+    }
     return { kind: 'seq', pos, items };
   }
   if (isScalar(n)) {
