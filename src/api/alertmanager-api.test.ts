@@ -195,6 +195,12 @@ describe('POST /api/v2/alerts', () => {
     ['a label that is not text', { labels: { a: 1 } }, 'labels.a in body must be of type string'],
     ['an end before the start', { labels: { a: 'x' }, startsAt: '2025-01-06T12:00:00Z', endsAt: '2025-01-06T11:00:00Z' }, 'start time must be before end time'],
     ['a time that is not RFC 3339', { labels: { a: 'x' }, startsAt: 'yesterday' }, 'startsAt in body must be of type date-time: "yesterday"'],
+    ['a day not in its month', { labels: { a: 'x' }, startsAt: '2027-02-30T00:00:00Z' }, 'startsAt in body must be of type date-time: "2027-02-30T00:00:00Z"'],
+    ['February 29 of a common year', { labels: { a: 'x' }, endsAt: '2026-02-29T00:00:00Z' }, 'endsAt in body must be of type date-time: "2026-02-29T00:00:00Z"'],
+    ['hour 24', { labels: { a: 'x' }, startsAt: '2026-01-01T24:00:00Z' }, 'startsAt in body must be of type date-time: "2026-01-01T24:00:00Z"'],
+    ['second 60', { labels: { a: 'x' }, startsAt: '2026-01-01T23:59:60Z' }, 'startsAt in body must be of type date-time: "2026-01-01T23:59:60Z"'],
+    ['an offset of 24 hours', { labels: { a: 'x' }, startsAt: '2026-01-01T10:00:00+24:00' }, 'startsAt in body must be of type date-time: "2026-01-01T10:00:00+24:00"'],
+    ['a time that is a nested value', { labels: { a: 'x' }, startsAt: [[[['2026-01-01T10:00:00Z']]]] }, 'startsAt in body must be of type date-time: an array'],
     ['a bad annotation name', { labels: { a: 'x' }, annotations: { 'run-book': 'u' } }, 'invalid annotations: invalid name "run-book"'],
   ];
   for (const [what, alert, message] of bad) {
@@ -253,6 +259,8 @@ describe('silences endpoints', () => {
 
   const bad: [string, Record<string, unknown>, number, string][] = [
     ['an end before the start', { endsAt: '2025-01-06T11:00:00Z' }, 400, 'start time must be before end time'],
+    ['a day not in its month', { endsAt: '2027-02-30T00:00:00Z' }, 400, 'endsAt in body must be of type date-time: "2027-02-30T00:00:00Z"'],
+    ['hour 24', { startsAt: '2027-01-01T24:00:00Z' }, 400, 'startsAt in body must be of type date-time: "2027-01-01T24:00:00Z"'],
     ['an end in the past', { startsAt: '2025-01-06T10:00:00Z', endsAt: '2025-01-06T11:00:00Z' }, 400, "end time can't be in the past"],
     ['no matchers', { matchers: [] }, 400, 'at least one matcher required'],
     ['a matcher matching everything', { matchers: [{ name: 'a', value: '.*', isRegex: true, isEqual: true }] }, 400, 'at least one matcher must not match the empty string'],

@@ -82,13 +82,34 @@ const ZERO_MS = new Date(GO_ZERO_TIME).getTime();
 const iso = (ms: number) => new Date(ms).toISOString();
 const RFC3339 = /^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$/;
 
-/** An RFC 3339 time as epoch ms; undefined for Go's zero time; throws for anything else. */
+/** A value for an error message: short, and never walked deeply (a nested value is only named by its type). */
+function shown(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 64 ? `${v.slice(0, 64)}…` : v);
+  if (v === null || typeof v !== 'object') return String(v);
+  return Array.isArray(v) ? 'an array' : 'an object';
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const isLeap = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+
+/**
+ * An RFC 3339 time as epoch ms; undefined for Go's zero time; throws for anything else. Exactly as Go's
+ * time.Parse(RFC3339) reads it: a day that is not in its month (February 30), hour 24, second 60 or an
+ * offset beyond ±23:59 is refused, never rolled over into another date.
+ */
 function parseTime(v: unknown, what: string): number | undefined {
   if (v === undefined || v === null) return undefined;
+  const bad = () => new BadRequest(`${what} in body must be of type date-time: ${shown(v)}`);
   const m = typeof v === 'string' ? RFC3339.exec(v) : null;
-  if (!m) throw new BadRequest(`${what} in body must be of type date-time: ${JSON.stringify(v)}`);
-  const ms = Date.parse(`${m[1]}T${m[2]}.${(m[3] ?? '').padEnd(3, '0').slice(0, 3)}${m[4]!.toUpperCase()}`);
-  if (Number.isNaN(ms)) throw new BadRequest(`${what} in body must be of type date-time: ${JSON.stringify(v)}`);
+  if (!m) throw bad();
+  const [year, month, day] = m[1]!.split('-').map(Number) as [number, number, number];
+  const [hour, minute, second] = m[2]!.split(':').map(Number) as [number, number, number];
+  const days = month === 2 && isLeap(year) ? 29 : DAYS_IN_MONTH[month - 1];
+  if (days === undefined || day < 1 || day > days || hour > 23 || minute > 59 || second > 59) throw bad();
+  const zone = m[4]!.toUpperCase();
+  if (zone !== 'Z' && (Number(zone.slice(1, 3)) > 23 || Number(zone.slice(4, 6)) > 59)) throw bad();
+  const ms = Date.parse(`${m[1]}T${m[2]}.${(m[3] ?? '').padEnd(3, '0').slice(0, 3)}${zone}`);
+  if (Number.isNaN(ms)) throw bad();
   return ms <= ZERO_MS ? undefined : ms;
 }
 

@@ -1,6 +1,9 @@
 // The HTTP surface of this stage: /metrics (path from monitoring_integration.prometheus.endpoint),
-// and Prometheus' liveness and readiness endpoints.
-import Fastify, { type FastifyInstance } from 'fastify';
+// and Prometheus' liveness and readiness endpoints. Also what every route shares: JSON bodies parsed
+// only after a depth check, and errors that never show a stack, a file path or a 5xx for bad input.
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from '../lib/logger.ts';
+import { jsonNestsDeeperThan } from '../lib/json-depth.ts';
 import type { Labels } from '../model/labels.ts';
 import { renderTextFormat, TEXT_CONTENT_TYPE } from '../expose/text-format.ts';
 import type { LatestStore } from '../store/latest.ts';
@@ -11,10 +14,52 @@ export interface ServerOptions {
   readonly latest: LatestStore;
   /** true once the first collection has run */
   readonly isReady: () => boolean;
+  /** where an unexpected error is logged (its details never go to the client) */
+  readonly log?: Logger;
+}
+
+/** No request body of any API nests deeper than this (an alert is 3 levels, a silence 3). */
+export const MAX_JSON_DEPTH = 64;
+
+/** A 4xx with its reason, in the shape the route's ecosystem expects. */
+function clientError(req: FastifyRequest, reply: FastifyReply, code: number, message: string): FastifyReply {
+  if (req.url.startsWith('/api/v1/')) return reply.code(code).send({ status: 'error', errorType: 'bad_data', error: message });
+  if (req.url.startsWith('/api/v2/')) return reply.code(code).type('application/json').send(JSON.stringify(message));
+  return reply.code(code).send({ error: message });
 }
 
 export function createHttpServer(opts: ServerOptions): FastifyInstance {
   const app = Fastify({ logger: false });
+  // JSON bodies: the depth checked before JSON.parse or any handler walks them; a __proto__ key refused
+  // (a later Object.assign of such an object would change its prototype)
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = body as string;
+    const refuse = (message: string) => done(Object.assign(new Error(message), { statusCode: 400 }), undefined);
+    if (text.trim() === '') return done(null, undefined);
+    if (jsonNestsDeeperThan(text, MAX_JSON_DEPTH)) return refuse(`body nested deeper than ${MAX_JSON_DEPTH} levels`);
+    try {
+      const parsed: unknown = JSON.parse(
+        text,
+        text.includes('__proto__')
+          ? (key, value: unknown) => {
+              if (key === '__proto__') throw new Error('a "__proto__" key is not accepted');
+              return value;
+            }
+          : undefined,
+      );
+      done(null, parsed);
+    } catch (err) {
+      refuse(`body is not valid JSON: ${(err as Error).message}`);
+    }
+  });
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const code = err.statusCode ?? 500;
+    if (code >= 400 && code < 500) return clientError(req, reply, code, err.message);
+    opts.log?.error({ err, method: req.method, url: req.url.split('?')[0] }, 'request failed');
+    return reply.code(500).send({ error: 'internal error: see the dpmon log' });
+  });
+  app.setNotFoundHandler((req, reply) => clientError(req, reply, 404, `no route for ${req.method} ${req.url.split('?')[0]}`));
   app.get(opts.metricsPath, async (_req, reply) => {
     reply.header('content-type', TEXT_CONTENT_TYPE);
     return renderTextFormat(opts.latest.families(), opts.constLabels);

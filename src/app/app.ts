@@ -263,6 +263,7 @@ export function createApp(config: Config, opts: AppOptions): App {
         constLabels: config.monitoringIntegration.prometheus.labels,
         latest,
         isReady: () => ready,
+        log: log.child({ component: 'http' }),
       });
       registerPrometheusApi(server, { engine, store: history, clock });
       registerRulesApi(server, { rules: () => rules, reload: opts.reloadConfig, authToken: config.server.authToken });
