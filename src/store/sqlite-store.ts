@@ -101,6 +101,8 @@ const ROLLUP_COLUMN: Record<RollupFunction, string> = {
 const LAST_TS_SLACK_MS = 60_000;
 const BATCH_ROWS = 128;
 export const DEFAULT_MAX_BUFFERED_SAMPLES = 1_000_000;
+/** the longest wait between two background flushes while they fail */
+const FLUSH_RETRY_MAX_MS = 30_000;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -615,16 +617,25 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   }
 
   let lastError: string | undefined;
+  // after a failure the background flush backs off (doubling, up to FLUSH_RETRY_MAX_MS): a failing
+  // transaction of a million held samples costs ~200 ms, not worth paying every second of a full disk
+  let retryDelayMs = 0;
+  let retryAt = -Infinity;
   const timer =
     flushIntervalMs > 0
       ? setInterval(() => {
+          if (clock.now() < retryAt) return;
           try {
             flush();
             lastError = undefined;
+            retryDelayMs = 0;
+            retryAt = -Infinity;
           } catch (err) {
             const e = err instanceof StoreError ? err : new StoreError('STORE_WRITE', describe(err), { cause: err });
             if (e.message !== lastError) opts.onError?.(e); // only when the error changes
             lastError = e.message;
+            retryDelayMs = Math.min(FLUSH_RETRY_MAX_MS, Math.max(flushIntervalMs, retryDelayMs * 2));
+            retryAt = clock.now() + retryDelayMs;
           }
         }, flushIntervalMs)
       : undefined;
