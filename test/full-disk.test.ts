@@ -5,10 +5,12 @@
 // queryable from history.db, the transition is saved and then announced, the audit event is in the log,
 // and both databases pass PRAGMA integrity_check. The components are the ones src/app/app.ts wires
 // (history store, alert store, state.db with the audit log and outbox, storage collector, rules engine,
-// scheduler); time is a manual clock. Needs root for mount: skipped otherwise, failed when CI=true.
+// scheduler); time is a manual clock. A second part runs the whole dpmon process (src/main.ts start) on
+// its own tmpfs and checks /metrics, /api/v1/alerts, the log and the databases after a clean stop.
+// Needs root for mount: skipped otherwise, failed when CI=true.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -28,6 +30,7 @@ import { specGroups, TEST_SETTINGS } from '../src/rules/rules-test-kit.ts';
 import { createLatestStore, snapshotSamples, type LatestStore } from '../src/store/latest.ts';
 import { createSqliteStore, StoreError, type SqliteStore } from '../src/store/sqlite-store.ts';
 import { createStorageHealth, type StorageHealth } from '../src/store/storage-health.ts';
+import { freePort, runDpmon, waitFor, type DpmonProcess } from './harness/process.ts';
 
 const CI = process.env.CI === 'true';
 const STEP = 15_000;
@@ -342,6 +345,121 @@ describe('a full data directory (real tmpfs, 8 MB)', { skip: disk.skip ?? false 
     } finally {
       unlinkSync(filler);
       await capped.close();
+    }
+  });
+});
+
+// The same fault against the whole dpmon process (src/main.ts start, as test/rules-e2e.test.ts runs it),
+// its data directory on its own 8 MB tmpfs, its one PostgreSQL target a closed port (pg_up 0: no server
+// is needed to watch the data directory). Intervals are 1 s, so this waits on real time, polling.
+const appDisk = mountDataDir();
+describe('a full data directory under the whole dpmon process', { skip: appDisk.skip ?? false }, () => {
+  const { root, dataDir } = appDisk;
+  let port = 0;
+  let dpmon: DpmonProcess | undefined;
+  const filler = join(dataDir, 'filler');
+  const metricsText = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const value = (text: string, name: string, labels = '') => {
+    const m = text.match(new RegExp(`^${name}\\{[^}]*${labels}[^}]*\\} (\\S+)$`, 'm'));
+    return m ? Number(m[1]) : undefined;
+  };
+  const storageFull = async () => {
+    const r = await fetch(`http://127.0.0.1:${port}/api/v1/alerts`);
+    return ((await r.json()) as { data: { alerts: { labels: Record<string, string>; state: string; activeAt: string }[] } }).data.alerts.find((a) => a.labels.alertname === 'storage_full' && a.state === 'firing');
+  };
+
+  before(async () => {
+    port = await freePort();
+    const closed = await freePort();
+    writeFileSync(
+      join(root, 'test.yaml'),
+      `targets:
+  - name: pg
+    dsn: postgres://dpmon@127.0.0.1:${closed}/postgres
+resource_monitoring:
+  collection_interval: 1s
+prometheus_config:
+  evaluation_interval: 1s
+remediation:
+  mode: dry_run
+`,
+    );
+    dpmon = runDpmon(['start', '--config', 'src/config/fixtures/seed/datapunk.yaml', '--config', join(root, 'test.yaml'), '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`]);
+    await waitFor('dpmon ready', async () => ((await fetch(`http://127.0.0.1:${port}/-/ready`)).ok ? true : undefined));
+  });
+
+  after(async () => {
+    if (dpmon && dpmon.child.exitCode === null) {
+      dpmon.child.kill('SIGKILL');
+      await dpmon.exited;
+    }
+    rmSync(filler, { force: true });
+    spawnSync('umount', [dataDir]);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('keeps serving, counts the failed writes, fires storage_full, and writes what it held once space returns', async () => {
+    const before = await metricsText();
+    assert.equal(value(before, 'dpmon_storage_write_errors_total', 'store="history"'), 0, before.slice(0, 2000));
+    assert.equal(await storageFull(), undefined);
+
+    const fd = openSync(filler, 'w');
+    try {
+      for (;;) writeSync(fd, Buffer.alloc(64 * 1024, 1));
+    } catch {
+      // ENOSPC
+    }
+    try {
+      for (;;) writeSync(fd, Buffer.alloc(512, 1));
+    } catch {
+      // ENOSPC: to the last block
+    }
+    closeSync(fd);
+    const fullAt = Date.now();
+
+    const first = await waitFor('history write errors', async () => {
+      const n = value(await metricsText(), 'dpmon_storage_write_errors_total', 'store="history"');
+      return n !== undefined && n > 0 ? n : undefined;
+    });
+    const fired = await waitFor('storage_full firing', storageFull);
+    assert.ok(Date.parse(fired.activeAt) >= fullAt - 1000, JSON.stringify(fired));
+    const text = await waitFor('history write errors rising', async () => {
+      const t = await metricsText();
+      return (value(t, 'dpmon_storage_write_errors_total', 'store="history"') ?? 0) > first ? t : undefined;
+    });
+    assert.ok((value(text, 'dpmon_storage_write_errors_total', 'store="state"') ?? 0) > 0, 'state writes (the storage_full transition) failed');
+    assert.ok((value(text, 'dpmon_storage_unwritten', 'store="history"') ?? 0) > 0);
+    assert.ok((value(text, 'dpmon_data_dir_free_ratio') ?? 1) < 0.05);
+    assert.equal(dpmon!.child.exitCode, null, 'dpmon is still running');
+    const announced = /"alert firing"[^\n]*storage_full|storage_full[^\n]*"alert firing"/;
+    assert.ok(!announced.test(dpmon!.output()), 'not announced while it cannot be saved');
+
+    unlinkSync(filler);
+    const freedAt = Date.now();
+    // the held transition is saved and announced, and storage_full resolves
+    await waitFor('storage_full announced', async () => (announced.test(dpmon!.output()) ? true : undefined));
+    await waitFor('storage_full resolved', async () => ((await storageFull()) === undefined ? true : undefined));
+
+    dpmon!.child.kill('SIGTERM');
+    assert.equal(await dpmon!.exited, 0, dpmon!.output().slice(-3000));
+    for (const file of ['history.db', 'state.db']) {
+      const db = new Database(join(dataDir, file), { readonly: true });
+      try {
+        assert.equal(db.pragma('integrity_check', { simple: true }), 'ok', `${file} integrity`);
+        if (file === 'history.db') {
+          // one free-ratio sample a second while full: held, then written
+          const n = db
+            .prepare(`SELECT count(*) FROM samples s JOIN series r ON r.id = s.sid WHERE r.name = 'dpmon_data_dir_free_ratio' AND s.ts > ? AND s.ts < ?`)
+            .pluck()
+            .get(fullAt + 500, freedAt - 500) as number;
+          assert.ok(n >= Math.floor((freedAt - fullAt) / 1000) - 2, `${n} samples written for the ${freedAt - fullAt} ms the disk was full`);
+        } else {
+          const rows = db.prepare(`SELECT body FROM alert_instances WHERE rule LIKE 'storage.data_dir/storage_full%'`).pluck().all() as string[];
+          assert.equal(rows.length, 1, 'the storage_full instance was saved');
+        }
+      } finally {
+        db.close();
+      }
     }
   });
 });
