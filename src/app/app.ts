@@ -103,6 +103,7 @@ export function createApp(config: Config, opts: AppOptions): App {
       rollupRetentionMs: Math.max(agg.retentionMs, config.resourceMonitoring.retentionPeriodMs),
       onError: (err) => log.error({ err }, 'history store write failed, will retry'),
       onWriteError: (err) => storage.failed('history', err),
+      maxBufferedSamples: config.storage.maxBufferedSamples,
     });
   }
 
