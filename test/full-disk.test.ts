@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, mock } from 'node:test';
 import Database from 'better-sqlite3';
 import { createAuditLog, type AuditLog } from '../src/audit/audit-log.ts';
 import { createScheduler, type Scheduler } from '../src/collect/scheduler.ts';
@@ -317,6 +317,40 @@ describe('a full data directory (real tmpfs, 8 MB)', { skip: disk.skip ?? false 
       } finally {
         db.close();
       }
+    }
+  });
+
+  it('backs its background flush off while it fails (1 s doubling), and flushes again once space returns', async () => {
+    const dir = join(dataDir, 'backoff');
+    mkdirSync(dir);
+    mock.timers.enable({ apis: ['setInterval'] });
+    let failures = 0;
+    const s = createSqliteStore({ dataDir: dir, clock, rawRetentionMs: 86_400_000, rollupWindowMs: 300_000, rollupRetentionMs: 86_400_000, flushIntervalMs: 1000, onWriteError: () => failures++ });
+    /** one second of the timer and of the clock together */
+    const second = async () => {
+      await clock.advance(1000);
+      mock.timers.tick(1000);
+    };
+    try {
+      const fd = openSync(filler, 'w');
+      try {
+        for (;;) writeSync(fd, Buffer.alloc(64 * 1024, 1));
+      } catch {
+        // ENOSPC: full
+      }
+      closeSync(fd);
+      s.append(Array.from({ length: 2000 }, (_, i) => ({ labels: { __name__: 'backoff', i: String(i) }, t: clock.now(), v: i })));
+      for (let i = 0; i < 16; i++) await second();
+      // attempts at 1, 2, 4, 8 and 16 s, not 16 of them
+      assert.equal(failures, 5);
+      unlinkSync(filler);
+      for (let i = 0; i < 16 && s.stats().bufferedSamples > 0; i++) await second();
+      assert.equal(s.stats().bufferedSamples, 0);
+      assert.equal(failures, 5);
+    } finally {
+      rmSync(filler, { force: true });
+      await s.close();
+      mock.timers.reset();
     }
   });
 
