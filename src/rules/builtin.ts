@@ -359,7 +359,8 @@ export function buildRules(config: Config, opts: { runbookBaseUrl?: string } = {
     oneRuleGroup(source, evalMs, {
       name: 'storage_full',
       // free percent, judged only while less than STORAGE_FULL_BYTES are free: "full" is below 5 % and
-      // below 1 GiB, so neither a small filesystem nor a 10 TB one with 400 GB left pages
+      // below 1 GiB, so neither a small filesystem with 20 % (under 1 GiB) left pages, nor a 10 TB one
+      // with 400 GB (4 %) left
       expr: `100 * dpmon_data_dir_free_ratio and on(instance) dpmon_data_dir_free_bytes < ${STORAGE_FULL_BYTES}`,
       unit: 'percent',
       condition: { direction: 'below', threshold: STORAGE_FULL_PERCENT, recovery: STORAGE_FULL_RECOVERY_PERCENT },
