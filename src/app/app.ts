@@ -19,7 +19,6 @@ import { createDashboardFeed, createNotifier } from '../notify/registry.ts';
 import type { ChannelType, Notifier } from '../notify/types.ts';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { createAuditLog } from '../audit/audit-log.ts';
 import { createRemediationRunner, type RemediationRunner } from '../remediate/runner.ts';
 import { openAlertStore, type AlertStore } from '../rules/alert-store.ts';
 import { buildRules, runbookBaseUrl } from '../rules/builtin.ts';
@@ -31,6 +30,8 @@ import type { Logger } from '../lib/logger.ts';
 import { STALE_NAN } from '../model/stale.ts';
 import { createLatestStore, snapshotSamples, type LatestStore } from '../store/latest.ts';
 import { createSqliteStore, type SqliteStore } from '../store/sqlite-store.ts';
+import { createStorageHealth } from '../store/storage-health.ts';
+import { createAuditLog, type AuditLog } from '../audit/audit-log.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded-postgres.ts';
 
 export interface App {
@@ -74,6 +75,22 @@ export function createApp(config: Config, opts: AppOptions): App {
   /** the latest notifications of the dashboard channel, for the web dashboard */
   const dashboardFeed = createDashboardFeed();
   let current = config;
+  let audit: AuditLog | undefined;
+  // failed writes of history.db, state.db and the audit log, and the room left in the data directory
+  const storage = createStorageHealth({
+    dataDir,
+    intervalMs: config.resourceMonitoring.collectionIntervalMs,
+    backlog: () => {
+      const h = store?.stats();
+      return {
+        history: { unwritten: h?.bufferedSamples ?? 0, dropped: h?.droppedSamples ?? 0 },
+        state: { unwritten: rules?.unsavedGroups() ?? 0, dropped: 0 },
+        audit: audit?.backlog() ?? { unwritten: 0, dropped: 0 },
+      };
+    },
+    // events the disk refused are written at the next append too; this covers a quiet remediation
+    retry: () => void audit?.retry(),
+  });
 
   function openHistory(): SqliteStore {
     const agg = config.monitoringIntegration.metricsAggregation;
@@ -85,6 +102,8 @@ export function createApp(config: Config, opts: AppOptions): App {
       // the spec gives rollup retention twice (metrics_aggregation.retention, resource_monitoring.retention_period): keep the longer
       rollupRetentionMs: Math.max(agg.retentionMs, config.resourceMonitoring.retentionPeriodMs),
       onError: (err) => log.error({ err }, 'history store write failed, will retry'),
+      onWriteError: (err) => storage.failed('history', err),
+      maxBufferedSamples: config.storage.maxBufferedSamples,
     });
   }
 
@@ -152,6 +171,7 @@ export function createApp(config: Config, opts: AppOptions): App {
     });
     return [
       ...host,
+      { collector: storage.collector, labels: hostLabels },
       ...targets.map((t) => ({ collector: t.collector })),
       // scores read the others' latest values, so they run at the shared default interval
       { collector: scores, labels: hostLabels },
@@ -168,6 +188,10 @@ export function createApp(config: Config, opts: AppOptions): App {
     stateDb = new Database(join(dir, 'state.db'));
     stateDb.pragma('journal_mode = WAL');
     stateDb.pragma('synchronous = NORMAL');
+    // the audit log prepares its statements before state.db is watched, so its failed writes count as
+    // the audit log's, and every later statement's (outbox, silences, escalation, remediation) as state's
+    audit = createAuditLog(stateDb, { onWriteError: (err) => storage.failed('audit', err) });
+    storage.watch(stateDb, 'state');
     silences = openSilenceStore(stateDb, { clock });
     const notifiers = new Map<string, Notifier>();
     const notifyLog = log.child({ component: 'notify' });
@@ -219,7 +243,7 @@ export function createApp(config: Config, opts: AppOptions): App {
       // the engine serves some range queries from the rollups: it must know the store's window
       const engine = createQueryEngine(history, { rollupWindowMs: config.monitoringIntegration.metricsAggregation.windowSizeMs });
       const listen = opts.listen ?? { host: config.server.host, port: config.server.port };
-      alertStore = openAlertStore(dataDir);
+      alertStore = openAlertStore(dataDir, { onWriteError: (err) => storage.failed('state', err) });
       const alertPipeline = openPipeline(dataDir, listen, targetConfigs);
       rules = createRulesEngine({
         groups: buildRules(config, { runbookBaseUrl: runbookBaseUrl(config, listen) }).groups,
@@ -268,11 +292,11 @@ export function createApp(config: Config, opts: AppOptions): App {
       registerPrometheusApi(server, { engine, store: history, clock });
       registerRulesApi(server, { rules: () => rules, reload: opts.reloadConfig, authToken: config.server.authToken });
       registerAlertmanagerApi(server, { alerts: alertPipeline, silences: silences!, inhibitor: alertPipeline.inhibitor, authToken: config.server.authToken, clock });
-      const audit = createAuditLog(stateDb!);
+      const auditLog = audit!;
       remediation = createRemediationRunner({
         config,
         db: stateDb!,
-        audit,
+        audit: auditLog,
         rules,
         targets: targetConfigs,
         hostOf: (instance) => hostOfTarget.get(instance) ?? instance,
@@ -291,7 +315,7 @@ export function createApp(config: Config, opts: AppOptions): App {
         notifications: (state) => alertPipeline.notifications(state),
         authToken: config.server.authToken,
         remediation: {
-          events: (limit) => audit.list({ kindPrefix: 'remediation.', limit }),
+          events: (limit) => auditLog.list({ kindPrefix: 'remediation.', limit }),
           pending: () => remediator.pending(),
           approve: (id, by) => remediator.approve(id, by),
         },

@@ -1,7 +1,10 @@
 // The audit log: an append-only table of events in state.db, written before the effect it records
 // (a remediation's plan before its execution, its outcome right after). Remediation writes here now;
 // the audit issue extends it with schema changes, permission changes and authentication failures.
+// An event whose write fails because the disk is full (or an I/O error) is held in memory, in order,
+// and written before any later event as soon as a write succeeds again (docs/reliability.md).
 import type Database from 'better-sqlite3';
+import { isDiskError } from '../store/storage-health.ts';
 
 export interface AuditEvent {
   readonly id: number;
@@ -17,12 +20,28 @@ export interface AuditEvent {
 }
 
 export interface AuditLog {
+  /** records an event; when the disk refuses it, it is held (id 0) and written by a later append or retry() */
   append(e: Omit<AuditEvent, 'id'>): AuditEvent;
+  /** newest first; events still held unwritten come first, with id 0 */
   list(opts?: { kindPrefix?: string; subject?: string; since?: number; limit?: number }): AuditEvent[];
   prune(before: number): void;
+  /** writes the events held since a failed write, oldest first; returns how many are still held */
+  retry(): number;
+  /** held unwritten now, and dropped since start because more than maxUnwritten were held */
+  backlog(): { unwritten: number; dropped: number };
 }
 
-export function createAuditLog(db: Database.Database): AuditLog {
+export interface AuditLogOptions {
+  /** each failed write, for dpmon_storage_write_errors_total{store="audit"} */
+  readonly onWriteError?: (err: unknown) => void;
+  /** events held in memory at most while the disk refuses them (default 10,000); past it the oldest go */
+  readonly maxUnwritten?: number;
+}
+
+export const DEFAULT_MAX_UNWRITTEN_AUDIT_EVENTS = 10_000;
+
+export function createAuditLog(db: Database.Database, opts: AuditLogOptions = {}): AuditLog {
+  const maxUnwritten = opts.maxUnwritten ?? DEFAULT_MAX_UNWRITTEN_AUDIT_EVENTS;
   db.exec(`CREATE TABLE IF NOT EXISTS audit_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL,
     target TEXT, subject TEXT, details TEXT NOT NULL);
@@ -39,12 +58,61 @@ export function createAuditLog(db: Database.Database): AuditLog {
     ...(r.subject !== null ? { subject: r.subject } : {}),
     details: JSON.parse(r.details) as Record<string, unknown>,
   });
+  const write = (e: Omit<AuditEvent, 'id'>): AuditEvent => {
+    const r = insert.run(e.at, e.kind, e.actor, e.target ?? null, e.subject ?? null, JSON.stringify(e.details));
+    return { ...e, id: Number(r.lastInsertRowid) };
+  };
+  /** events the disk refused, oldest first: written before any newer one, so ids keep the order of events */
+  const held: Omit<AuditEvent, 'id'>[] = [];
+  let dropped = 0;
+  const retry = (): number => {
+    while (held.length) {
+      try {
+        write(held[0]!);
+      } catch (err) {
+        opts.onWriteError?.(err);
+        if (isDiskError(err)) return held.length;
+        // not the disk (a bug, a closed database): the event cannot be written, keeping it would block the rest
+        held.shift();
+        throw err;
+      }
+      held.shift();
+    }
+    return 0;
+  };
+  const hold = (e: Omit<AuditEvent, 'id'>): AuditEvent => {
+    held.push(e);
+    if (held.length > maxUnwritten) {
+      held.shift();
+      dropped++;
+    }
+    return { ...e, id: 0 };
+  };
   return {
     append(e) {
-      const r = insert.run(e.at, e.kind, e.actor, e.target ?? null, e.subject ?? null, JSON.stringify(e.details));
-      return { ...e, id: Number(r.lastInsertRowid) };
+      if (retry() > 0) return hold(e);
+      try {
+        return write(e);
+      } catch (err) {
+        opts.onWriteError?.(err);
+        if (!isDiskError(err)) throw err;
+        return hold(e);
+      }
     },
+    retry,
+    backlog: () => ({ unwritten: held.length, dropped }),
     list(opts = {}) {
+      try {
+        retry();
+      } catch {
+        // reported through onWriteError; the list is still answered
+      }
+      const limit = opts.limit ?? 200;
+      const unwritten = held
+        .filter((e) => (!opts.kindPrefix || e.kind.startsWith(opts.kindPrefix)) && (!opts.subject || e.subject === opts.subject) && (opts.since === undefined || e.at >= opts.since))
+        .reverse()
+        .slice(0, limit)
+        .map((e): AuditEvent => ({ ...e, id: 0 }));
       const where: string[] = [];
       const params: unknown[] = [];
       if (opts.kindPrefix) {
@@ -61,8 +129,15 @@ export function createAuditLog(db: Database.Database): AuditLog {
         params.push(opts.since);
       }
       const sql = `SELECT * FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-      return (db.prepare(sql).all(...params, opts.limit ?? 200) as Row[]).map(toEvent);
+      return [...unwritten, ...(db.prepare(sql).all(...params, limit - unwritten.length) as Row[]).map(toEvent)];
     },
-    prune: (before) => void prune.run(before),
+    prune(before) {
+      try {
+        prune.run(before);
+      } catch (err) {
+        opts.onWriteError?.(err);
+        throw err;
+      }
+    },
   };
 }

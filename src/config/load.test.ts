@@ -94,7 +94,7 @@ describe('loadConfig: the spec seed', () => {
     assert.equal(c.escalationProcedures.levels[2]?.timeoutMs, 3_600_000);
     assert.deepEqual(c.targets, []);
     assert.deepEqual(c.server, { listen: '127.0.0.1:9817', host: '127.0.0.1', port: 9817 });
-    assert.deepEqual(c.storage, { dataDir: './dpmon-data', rawRetentionMs: 15 * 86_400_000 });
+    assert.deepEqual(c.storage, { dataDir: './dpmon-data', rawRetentionMs: 15 * 86_400_000, maxBufferedSamples: 1_000_000 });
     assert.deepEqual(c.host, { procPath: '/proc', sysPath: '/sys' });
   });
 
@@ -218,6 +218,10 @@ describe('loadConfig: errors', () => {
       `${F}/bad-duration.yaml:4:17 system_metrics.resource_monitoring.cpu_usage.interval: invalid duration "30 seconds": expected a number with a unit (ms, s, m, h, d, w), e.g. 30s, 5m, 1h30m`,
       `${F}/bad-duration.yaml:6:17 system_metrics.resource_monitoring.memory_usage.interval: duration 30 needs a unit (ms, s, m, h, d, w), e.g. "30s"`,
     ]);
+  });
+
+  it('refuses a history buffer too small to hold one collection', () => {
+    assert.deepEqual(errorsOf([`${F}/bad-buffer.yaml`]), [`${F}/bad-buffer.yaml:2:25 storage.max_buffered_samples: expected at least 1000 samples, got 10`]);
   });
 
   it('reports bad percentages', () => {

@@ -621,7 +621,17 @@ const server = obj({
   return { ...s, host: hp.host, port: hp.port };
 });
 
-const storage = obj({ data_dir: name, raw_retention: duration }, ['raw_retention']);
+const storage = obj(
+  {
+    data_dir: name,
+    raw_retention: duration,
+    /** added: history samples held in memory at most while history.db cannot be written (docs/reliability.md) */
+    max_buffered_samples: int.superRefine((v, ctx) => {
+      if (v < 1000) fail(ctx, 'CONFIG_VALUE', `expected at least 1000 samples, got ${v}`);
+    }),
+  },
+  ['raw_retention'],
+);
 
 const host = obj({ proc_path: name, sys_path: name });
 

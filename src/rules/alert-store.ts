@@ -18,7 +18,12 @@ export interface AlertStore {
   close(): void;
 }
 
-export function openAlertStore(dataDir: string): AlertStore {
+export interface AlertStoreOptions {
+  /** each failed write (a full disk): the engine keeps the changes and saves them with its next evaluation */
+  readonly onWriteError?: (err: unknown) => void;
+}
+
+export function openAlertStore(dataDir: string, opts: AlertStoreOptions = {}): AlertStore {
   mkdirSync(dataDir, { recursive: true });
   const path = join(dataDir, 'state.db');
   let db: Database.Database;
@@ -36,6 +41,14 @@ export function openAlertStore(dataDir: string): AlertStore {
   const remove = db.prepare('DELETE FROM alert_instances WHERE rule = ? AND fingerprint = ?');
   const rules = db.prepare('SELECT DISTINCT rule FROM alert_instances').pluck(true);
   const removeRule = db.prepare('DELETE FROM alert_instances WHERE rule = ?');
+  const failed = <T>(write: () => T): T => {
+    try {
+      return write();
+    } catch (err) {
+      opts.onWriteError?.(err);
+      throw err;
+    }
+  };
   const saveTx = db.transaction((changes: Parameters<AlertStore['save']>[0]) => {
     for (const c of changes) {
       for (const a of c.upsert) upsert.run(c.rule, a.fingerprint, JSON.stringify(a));
@@ -56,11 +69,11 @@ export function openAlertStore(dataDir: string): AlertStore {
     },
     save(changes) {
       if (changes.every((c) => c.upsert.length === 0 && c.remove.length === 0)) return;
-      saveTx(changes);
+      failed(() => saveTx(changes));
     },
     retainRules(keep) {
       const gone = (rules.all() as string[]).filter((r) => !keep.has(r));
-      if (gone.length) db.transaction(() => gone.forEach((r) => removeRule.run(r)))();
+      if (gone.length) failed(() => db.transaction(() => gone.forEach((r) => removeRule.run(r)))());
     },
     close() {
       db.close();

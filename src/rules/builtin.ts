@@ -16,6 +16,13 @@ export const DEFAULT_RECOVERY_RATIO = 0.95;
 /** Built-in recording rule: mean statement time per target, the input of response_time and performance-degradation. */
 export const STATEMENT_MEAN_RECORD = 'dpmon:pg_statement_mean_seconds:rate5m';
 
+/** storage_full fires when dpmon's data directory filesystem has less than this percent free… */
+export const STORAGE_FULL_PERCENT = 5;
+/** …and also less than this many bytes (1 GiB) */
+export const STORAGE_FULL_BYTES = 1024 * 1024 * 1024;
+/** …and resolves above this percent (or above STORAGE_FULL_BYTES) */
+export const STORAGE_FULL_RECOVERY_PERCENT = 10;
+
 export const NAMED_ALERTS = {
   prometheus: ['connection_saturation', 'replication_delay', 'query_timeout'],
   grafana: ['resource-exhaustion', 'performance-degradation'],
@@ -344,6 +351,27 @@ export function buildRules(config: Config, opts: { runbookBaseUrl?: string } = {
       }),
     ],
   });
+
+  // ---- dpmon's own data directory: a full disk stops history, alert state and the audit log from being
+  // written (they are held in memory and retried, docs/reliability.md); this says so. Always on.
+  {
+    const source = 'storage.data_dir';
+    oneRuleGroup(source, evalMs, {
+      name: 'storage_full',
+      // free percent, judged only while less than STORAGE_FULL_BYTES are free: "full" is below 5 % and
+      // below 1 GiB, so neither a small filesystem with 20 % (under 1 GiB) left pages, nor a 10 TB one
+      // with 400 GB (4 %) left
+      expr: `100 * dpmon_data_dir_free_ratio and on(instance) dpmon_data_dir_free_bytes < ${STORAGE_FULL_BYTES}`,
+      unit: 'percent',
+      condition: { direction: 'below', threshold: STORAGE_FULL_PERCENT, recovery: STORAGE_FULL_RECOVERY_PERCENT },
+      labels: { severity: 'high' },
+      annotations: {
+        summary: compileTemplate("dpmon's data directory filesystem has {{ $value | printf \"%.1f\" }}% free"),
+        description: compileTemplate(`less than ${STORAGE_FULL_PERCENT}% and less than 1 GiB free; writes that fail are held in memory and retried (dpmon_storage_write_errors_total)`),
+        runbook_url: compileTemplate(runbook('storage_full')),
+      },
+    });
+  }
 
   // ---- alert_rules.<severity>.<rule>
   const measures = alertRuleMeasures(config);

@@ -390,6 +390,9 @@ describe("every built-in rule of the spec's config fires on a breaching series a
     ['database_metrics.query_performance.idle_in_transaction', 'dpmon_pg_activity_max_idle_in_transaction_seconds{instance="pg",datname="lake"} 40x10', 'dpmon_pg_activity_max_idle_in_transaction_seconds{instance="pg",datname="lake"} 20x10', 'idle_in_transaction', { datname: 'lake' }],
     ['auto_remediation.low_cache_hit_ratio', 'pg_stat_database_blks_hit{instance="pg",datname="lake"} 0+40x40\n  pg_stat_database_blks_read{instance="pg",datname="lake"} 0+60x40', 'pg_stat_database_blks_hit{instance="pg",datname="lake"} 0+90x40\n  pg_stat_database_blks_read{instance="pg",datname="lake"} 0+10x40', 'low_cache_hit_ratio', { datname: 'lake', severity: 'low' }],
     ['database_rules', 'pg_stat_activity_count{instance="pg",datname="lake",state="active"} 81x10', 'pg_stat_activity_count{instance="pg",datname="lake",state="active"} 80x10', 'HighConnectionUsage', { datname: 'lake' }],
+    // storage_full: under 5 % and under 1 GiB free; 2 % of a 10 TB filesystem (200 GB) is not full
+    ['storage.data_dir', 'dpmon_data_dir_free_ratio{instance="h"} 0.02x10\n  dpmon_data_dir_free_bytes{instance="h"} 100000000x10', 'dpmon_data_dir_free_ratio{instance="h"} 0.5x10\n  dpmon_data_dir_free_bytes{instance="h"} 100000000x10', 'storage_full', { severity: 'high' }],
+    ['storage.data_dir', 'dpmon_data_dir_free_ratio{instance="h"} 0x10\n  dpmon_data_dir_free_bytes{instance="h"} 0x10', 'dpmon_data_dir_free_ratio{instance="h"} 0.02x10\n  dpmon_data_dir_free_bytes{instance="h"} 200000000000x10', 'storage_full', { instance: 'h' }],
     ['database_rules', 'pg_stat_activity_max_tx_duration{instance="pg",datname="lake",state="active"} 301x10', 'pg_stat_activity_max_tx_duration{instance="pg",datname="lake",state="active"} 300x10', 'LongRunningQueries', { datname: 'lake' }],
   ];
   for (const [G, breach, below, alertname, labels] of cases) {

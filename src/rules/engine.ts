@@ -75,6 +75,8 @@ export interface RulesEngine {
   groups(): readonly GroupStatus[];
   /** pending and firing alerts (resolved ones too when asked) */
   alerts(opts?: { includeResolved?: boolean }): Alert[];
+  /** groups whose last state write failed: their changes wait, unannounced, for the next evaluation */
+  unsavedGroups(): number;
   readonly collector: Collector;
 }
 
@@ -404,6 +406,7 @@ export function createRulesEngine(opts: RulesEngineOptions): RulesEngine {
       });
     },
     groups: () => groups,
+    unsavedGroups: () => unsaved.size,
     alerts(o = {}) {
       const out: Alert[] = [];
       for (const g of groups) {

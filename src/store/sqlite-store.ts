@@ -56,6 +56,13 @@ export interface SqliteStoreOptions {
   retentionIntervalMs?: number;
   /** failures of the background flush (the buffers are kept and retried on the next one) */
   onError?: (err: StoreError) => void;
+  /** every failed write (flush, retention), each time: the storage_write_errors counter */
+  onWriteError?: (err: StoreError) => void;
+  /**
+   * at most this many samples wait unwritten in memory (default 1,000,000, ~20 MB); past it the oldest
+   * tenth is dropped and counted in `stats().droppedSamples` (a disk full for longer than the cap covers)
+   */
+  maxBufferedSamples?: number;
 }
 
 export interface SqliteStoreStats {
@@ -70,6 +77,10 @@ export interface SqliteStoreStats {
   /** wall time of the last flush, ms */
   lastFlushMs: number;
   dbBytes: number;
+  /** failed writes (flushes, retention runs) since open */
+  writeErrors: number;
+  /** samples dropped unwritten because the buffer reached maxBufferedSamples */
+  droppedSamples: number;
 }
 
 export type SqliteStore = Store & {
@@ -89,6 +100,9 @@ const ROLLUP_COLUMN: Record<RollupFunction, string> = {
 /** series.last_ts is rewritten only when it moved by this much, so a flush does not update every series */
 const LAST_TS_SLACK_MS = 60_000;
 const BATCH_ROWS = 128;
+export const DEFAULT_MAX_BUFFERED_SAMPLES = 1_000_000;
+/** the longest wait between two background flushes while they fail */
+const FLUSH_RETRY_MAX_MS = 30_000;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -116,6 +130,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   const headRetentionMs = opts.headRetentionMs ?? 3_600_000;
   const flushIntervalMs = opts.flushIntervalMs ?? 1000;
   const retentionIntervalMs = opts.retentionIntervalMs ?? 60_000;
+  const maxBuffered = Math.max(BATCH_ROWS, opts.maxBufferedSamples ?? DEFAULT_MAX_BUFFERED_SAMPLES);
   if (!(W > 0)) throw new StoreError('STORE_OPEN', `rollup window must be positive, got ${W}`);
   const path = join(opts.dataDir, 'history.db');
   const db = openDatabase(opts.dataDir, path);
@@ -170,6 +185,16 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   let lastFlushMs = 0;
   let lastRetentionAt = -Infinity;
   let closed = false;
+  let writeErrors = 0;
+  let droppedSamples = 0;
+  /** a write failed since the last successful flush: the next success also checkpoints the WAL */
+  let failing = false;
+  const writeFailed = (err: StoreError): StoreError => {
+    writeErrors++;
+    failing = true;
+    opts.onWriteError?.(err);
+    return err;
+  };
 
   function indexSeries(s: HeadSeries) {
     byKey.set(s.key, s);
@@ -253,8 +278,22 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     return s;
   }
 
+  /**
+   * The buffer is full (a disk full for longer than maxBufferedSamples covers): the oldest tenth goes,
+   * so that memory stays bounded and the newest samples, which rules and queries want, are kept. The
+   * dropped points stay in the head until it is trimmed; they never reach history.db.
+   */
+  function dropOldest() {
+    const drop = Math.max(1, Math.floor(maxBuffered / 10));
+    bufT.copyWithin(0, drop, bufN);
+    bufSid.copyWithin(0, drop, bufN);
+    bufV.copyWithin(0, drop, bufN);
+    bufN -= drop;
+    droppedSamples += drop;
+  }
+
   function growBuffer() {
-    const cap = bufT.length * 2;
+    const cap = Math.min(bufT.length * 2, maxBuffered);
     const t = new Float64Array(cap);
     t.set(bufT);
     const sid = new Int32Array(cap);
@@ -279,6 +318,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
       if (t > s.lastBound) s.lastBound = t;
       const w = floorW(t);
       if (!(w >= s.pendingWindow)) s.pendingWindow = w; // NaN, or a late sample in a rolled-up window
+      if (bufN >= maxBuffered) dropOldest();
       if (bufN === bufT.length) growBuffer();
       bufT[bufN] = t;
       bufSid[bufN] = s.id;
@@ -325,12 +365,14 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     const n = bufN;
     let maxT = lastFlushedT;
     const args: (number | Buffer | null)[] = new Array(BATCH_ROWS * 3);
+    // series.last_ts as written by this transaction: applied to memory only once it commits
+    const persisted: [HeadSeries, number][] = [];
     try {
       db.transaction(() => {
         for (const s of newSeries) {
           const first = s.chunks.length ? s.chunks[0]!.firstT : now;
           insertSeries.run(s.id, s.labels.__name__ ?? '', JSON.stringify(s.labels), first, first);
-          s.persistedLast = first;
+          persisted.push([s, first]);
         }
         let i = 0;
         for (; i + BATCH_ROWS <= n; i += BATCH_ROWS) {
@@ -359,13 +401,24 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
         for (const s of byId.values()) {
           if (s.lastT !== -Infinity && s.lastT - s.persistedLast >= LAST_TS_SLACK_MS) {
             updateLast.run(s.lastT, s.id, s.lastT);
-            s.persistedLast = s.lastT;
+            persisted.push([s, s.lastT]);
           }
         }
       })();
     } catch (err) {
-      // the buffers are kept: the next flush retries them
-      throw new StoreError('STORE_WRITE', `cannot write history store ${path}: ${describe(err)}`, { cause: err });
+      // the buffers are kept: the next flush retries them (SQLite rolled the transaction back whole)
+      throw writeFailed(new StoreError('STORE_WRITE', `cannot write history store ${path}: ${describe(err)}`, { cause: err }));
+    }
+    for (const [s, t] of persisted) s.persistedLast = t;
+    if (failing) {
+      // the first success after failures: move the WAL into the database now, while there is room. A
+      // checkpoint that fails (room ran out again) loses nothing: the WAL keeps every committed frame.
+      failing = false;
+      try {
+        db.pragma('wal_checkpoint(PASSIVE)');
+      } catch (err) {
+        writeFailed(new StoreError('STORE_WRITE', `cannot checkpoint history store ${path}: ${describe(err)}`, { cause: err }));
+      }
     }
     newSeries = [];
     bufN = 0;
@@ -408,6 +461,8 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     const rawCutoff = now - opts.rawRetentionMs;
     const rollupCutoff = now - opts.rollupRetentionMs;
     const seriesCutoff = now - Math.max(opts.rawRetentionMs, opts.rollupRetentionMs);
+    // memory follows only once the deletes commit: a failed run leaves both as they were
+    const gone: HeadSeries[] = [];
     try {
       db.transaction(() => {
         deleteSamples.run(rawCutoff);
@@ -415,12 +470,14 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
           deleteRollups.run(s.id, rollupCutoff);
           if (s.lastBound < seriesCutoff && s.chunks.length === 0) {
             deleteSeriesRow.run(s.id);
-            unindexSeries(s);
-          } else if (s.firstT < rawCutoff) s.firstT = rawCutoff;
+            gone.push(s);
+          }
         }
       })();
+      for (const s of gone) unindexSeries(s);
+      for (const s of byId.values()) if (s.firstT < rawCutoff) s.firstT = rawCutoff;
     } catch (err) {
-      throw new StoreError('STORE_WRITE', `cannot enforce retention on ${path}: ${describe(err)}`, { cause: err });
+      throw writeFailed(new StoreError('STORE_WRITE', `cannot enforce retention on ${path}: ${describe(err)}`, { cause: err }));
     }
   }
 
@@ -554,20 +611,31 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
       lastFlushedT,
       lastFlushMs,
       dbBytes,
+      writeErrors,
+      droppedSamples,
     };
   }
 
   let lastError: string | undefined;
+  // after a failure the background flush backs off (doubling, up to FLUSH_RETRY_MAX_MS): a failing
+  // transaction of a million held samples costs ~200 ms, not worth paying every second of a full disk
+  let retryDelayMs = 0;
+  let retryAt = -Infinity;
   const timer =
     flushIntervalMs > 0
       ? setInterval(() => {
+          if (clock.now() < retryAt) return;
           try {
             flush();
             lastError = undefined;
+            retryDelayMs = 0;
+            retryAt = -Infinity;
           } catch (err) {
             const e = err instanceof StoreError ? err : new StoreError('STORE_WRITE', describe(err), { cause: err });
             if (e.message !== lastError) opts.onError?.(e); // only when the error changes
             lastError = e.message;
+            retryDelayMs = Math.min(FLUSH_RETRY_MAX_MS, Math.max(flushIntervalMs, retryDelayMs * 2));
+            retryAt = clock.now() + retryDelayMs;
           }
         }, flushIntervalMs)
       : undefined;

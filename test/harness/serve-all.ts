@@ -1,7 +1,7 @@
 // Everything dpmon serves for one PostgreSQL primary + standby and this host, as /metrics text:
 // the host collectors (a missing monitored path included), a target per server, and the scores,
 // each run twice a second apart so collectors that report rates or deltas have a previous reading.
-import { hostname } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { createScoreCollector } from '../../src/collect/derived/scores.ts';
 import { createHostCollectors, hostCollectorDefaults } from '../../src/collect/host/index.ts';
 import { createPostgresTarget } from '../../src/collect/postgres/index.ts';
@@ -11,6 +11,7 @@ import { renderTextFormat } from '../../src/expose/text-format.ts';
 import { systemClock } from '../../src/lib/clock.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import { createLatestStore } from '../../src/store/latest.ts';
+import { createStorageHealth } from '../../src/store/storage-health.ts';
 import { withClient, type Cluster } from './postgres.ts';
 
 export const SPEC_LABELS = { environment: 'production', component: 'datapunk-lake' };
@@ -58,8 +59,10 @@ export async function serveAll(cluster: Cluster): Promise<string> {
       connections: { warning: 70, critical: 85 },
     },
   });
+  // dpmon's own storage (write errors per store, room left in the data directory), as app.ts adds it
+  const storage = createStorageHealth({ dataDir: tmpdir(), intervalMs: 15_000 });
   const collectors = createScheduler({
-    collectors: [...host, ...targets.map((t) => ({ collector: t.collector }))],
+    collectors: [...host, { collector: storage.collector, labels: hostLabels }, ...targets.map((t) => ({ collector: t.collector }))],
     latest,
     clock: systemClock,
     log: silentLogger,
