@@ -251,7 +251,10 @@ describe('loadConfig: errors', () => {
   });
 
   it('refuses nesting deeper than any config needs', () => {
-    assert.deepEqual(errorsOf([`${F}/too-deep.yaml`]), [`${F}/too-deep.yaml:1:68 x[0][0][0][0][0][0][0]: nested deeper than 64 levels: refused`]);
+    assert.deepEqual(errorsOf([`${F}/too-deep.yaml`]), [`${F}/too-deep.yaml:1:68: nested deeper than 64 levels: refused`]);
+    const started = performance.now();
+    assert.equal(errorsOf([`${F}/too-deep.yaml`]).length, 1);
+    assert.ok(performance.now() - started < 1000);
   });
 
   it('reports two fragments of one folder setting different values, naming both files', () => {

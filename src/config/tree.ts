@@ -41,6 +41,14 @@ export function issueAt(pos: Pos, path: readonly Segment[], code: ConfigIssue['c
 /** Parses one YAML file into a located map. Syntax errors go to `issues`; the result is then undefined. */
 export function parseYaml(text: string, file: string, issues: ConfigIssue[]): MapNode | undefined {
   const lineCounter = new LineCounter();
+  // the YAML parser recurses per flow bracket and takes seconds to give up on 100,000 of them: count first
+  const deep = flowDepthPast(text, MAX_DEPTH);
+  if (deep !== undefined) {
+    const before = text.slice(0, deep);
+    const at = { file, line: before.split('\n').length, col: deep - before.lastIndexOf('\n') };
+    issues.push(issueAt(at, [], 'CONFIG_YAML', `nested deeper than ${MAX_DEPTH} levels: refused`));
+    return undefined;
+  }
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const posOf = (offset: number | undefined): Pos => {
     const lp = lineCounter.linePos(offset ?? 0);
@@ -158,6 +166,28 @@ function convert(n: YamlNode, ctx: ConvertContext, path: Segment[]): Node | unde
     return { kind: 'scalar', pos, value };
   }
   return { kind: 'scalar', pos, value: null };
+}
+
+/**
+ * The offset of the first flow bracket (`[` or `{`) nested deeper than max, skipping quoted strings and
+ * comments; undefined when there is none. A plain scalar holding brackets may be counted too: it would
+ * take dozens of unclosed ones to matter.
+ */
+function flowDepthPast(text: string, max: number): number | undefined {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"' || c === "'") {
+      // to the closing quote ('' inside '...', \" inside "...")
+      for (i++; i < text.length && text[i] !== c; i++) if (c === '"' && text[i] === '\\') i++;
+    } else if (c === '#' && (i === 0 || /\s/.test(text[i - 1]!))) {
+      const eol = text.indexOf('\n', i);
+      i = eol < 0 ? text.length : eol;
+    } else if (c === '[' || c === '{') {
+      if (++depth > max) return i;
+    } else if ((c === ']' || c === '}') && depth > 0) depth--;
+  }
+  return undefined;
 }
 
 /** The plain value of a node (what the schema validates). */

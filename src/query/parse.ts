@@ -424,6 +424,19 @@ export function parseNumberOrDuration(text: string): number {
   return (sign * parseDurationMs(body)) / 1000;
 }
 
+/**
+ * The value of the `digits` hex digits at body[at]: exactly that many, and for \u and \U a Unicode
+ * code point that is not a surrogate half (Go refuses both, and String.fromCodePoint would throw).
+ */
+function hexEscape(body: string, at: number, digits: number, lit: string): number {
+  const hex = body.slice(at, at + digits);
+  const v = /^[0-9a-fA-F]+$/.test(hex) && hex.length === digits ? parseInt(hex, 16) : NaN;
+  if (Number.isNaN(v) || (digits > 2 && (v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)))) {
+    throw badData(`invalid escape sequence in string literal ${lit}`);
+  }
+  return v;
+}
+
 /** Unquotes a PromQL string literal: "..." and '...' with Go escapes, `...` raw. */
 export function unquote(lit: string): string {
   const q = lit[0];
@@ -447,14 +460,16 @@ export function unquote(lit: string): string {
       case 'f': out += '\f'; break;
       case 'v': out += '\v'; break;
       case '\\': case '"': case "'": out += e; break;
-      case 'x': out += String.fromCharCode(parseInt(body.slice(i + 1, i + 3), 16)); i += 2; break;
-      case 'u': out += String.fromCodePoint(parseInt(body.slice(i + 1, i + 5), 16)); i += 4; break;
-      case 'U': out += String.fromCodePoint(parseInt(body.slice(i + 1, i + 9), 16)); i += 8; break;
-      default:
-        if (e !== undefined && /[0-7]/.test(e)) {
-          out += String.fromCharCode(parseInt(body.slice(i, i + 3), 8));
-          i += 2;
-        } else throw badData(`invalid escape sequence in string literal ${lit}`);
+      case 'x': out += String.fromCharCode(hexEscape(body, i + 1, 2, lit)); i += 2; break;
+      case 'u': out += String.fromCodePoint(hexEscape(body, i + 1, 4, lit)); i += 4; break;
+      case 'U': out += String.fromCodePoint(hexEscape(body, i + 1, 8, lit)); i += 8; break;
+      default: {
+        // as Go's strconv.Unquote: exactly three octal digits, at most \377
+        const oct = body.slice(i, i + 3);
+        if (!/^[0-7]{3}$/.test(oct) || parseInt(oct, 8) > 0xff) throw badData(`invalid escape sequence in string literal ${lit}`);
+        out += String.fromCharCode(parseInt(oct, 8));
+        i += 2;
+      }
     }
   }
   return out;
