@@ -52,6 +52,8 @@ export interface AlertPipelineOptions {
   readonly externalURL: string;
   /** the host an instance runs on, for correlation (targets' DSN hosts) */
   readonly hostOf?: (instance: string) => string;
+  /** what auto-remediation last did about these alerts: carried by the escalation pages that go on despite it */
+  readonly remediationOf?: (fingerprints: readonly string[]) => string | undefined;
   /** delivery tuning (tests) */
   readonly delivery?: { timeoutMs?: number; minBackoffMs?: number; maxBackoffMs?: number; idleMs?: number };
 }
@@ -152,7 +154,16 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
       const esc = e.escalation;
       const base = esc.notification;
       if (e.kind === 'page') {
-        const n: Notification = { ...base, id: `${esc.incidentId}:L${esc.level}:${esc.notifiedAt}`, receiver: esc.responder, event: 'trigger', escalation: { level: esc.level, responder: esc.responder }, createdAt: now };
+        const remediation = opts.remediationOf?.(esc.fingerprints);
+        const n: Notification = {
+          ...base,
+          id: `${esc.incidentId}:L${esc.level}:${esc.notifiedAt}`,
+          receiver: esc.responder,
+          event: 'trigger',
+          escalation: { level: esc.level, responder: esc.responder },
+          ...(remediation ? { remediation } : {}),
+          createdAt: now,
+        };
         enqueue(n, receiverChannels(esc.responder, 'high', config), now);
         log.info({ incident: esc.incidentId, level: esc.level, responder: esc.responder }, 'incident escalated');
       } else if (e.kind === 'acknowledge') {
