@@ -62,6 +62,11 @@ export interface RemediatorOptions {
   readonly approvalTimeoutMs: number;
   /** an alert value older than this is stale: no action on it */
   readonly staleMs: number;
+  /**
+   * how long after an execution an evaluation still counts as judging the data from before it (one
+   * collection and one evaluation); default 0: the next evaluation judges
+   */
+  readonly verifyAfterMs?: number;
   /** failed verifications in a row after which a rule stops for that target */
   readonly maxFailedVerifications: number;
   /** called when a rule gives up: the pipeline raises an alert so a person takes over */
@@ -221,7 +226,8 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
       if (!rule) continue;
       const target = key.slice(rule.id.length + 1);
       const a = alerts.find((x) => x.fingerprint === s.verify!.fingerprint);
-      if (a && a.evaluatedAt <= s.verify.at) continue; // not evaluated since: wait
+      // not evaluated on data collected since the execution: wait (an evaluation right after it may still read the samples from before)
+      if (a && a.evaluatedAt <= s.verify.at + (opts.verifyAfterMs ?? 0)) continue;
       // fixed means the triggering alert resolved: a value back under the action's own trigger but above
       // the alert's recovery threshold still pages, and escalation goes on
       const fixed = !a;

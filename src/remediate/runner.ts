@@ -107,6 +107,8 @@ export function createRemediationRunner(opts: RemediationRunnerOptions): Remedia
     approvalTimeoutMs: rm.approvalTimeoutMs,
     staleMs: 2 * config.resourceMonitoring.collectionIntervalMs + 5000,
     maxFailedVerifications: rm.maxFailedVerifications,
+    // verification judges an evaluation of samples collected after the execution: a collection, then an evaluation
+    verifyAfterMs: 2 * config.resourceMonitoring.collectionIntervalMs,
     onGiveUp: (rule, target, failures) =>
       opts.raise(
         { alertname: 'remediation_failed', severity: 'high', instance: target ?? 'host', action: rule.action, rule: rule.id },
