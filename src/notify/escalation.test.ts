@@ -91,6 +91,19 @@ describe('escalation (15m, 30m, 1h on an injected clock)', () => {
     assert.deepEqual(responderReceivers(r[0]!.escalation, LEVELS), ['on_call_dba', 'senior_dba']);
   });
 
+  it('keeps an acknowledged incident that has not ended past the log time, and prunes it once it has', () => {
+    const esc = createEscalator(db(), LEVELS);
+    esc.observe(note(), ['fp-root'], 0);
+    esc.ack('fp-root', 'alice', '', MIN);
+    esc.prune(10 * 24 * 60 * MIN, 5 * 24 * 60 * MIN);
+    assert.equal(esc.list().length, 1);
+    assert.deepEqual(pages(esc.resolve('inc-1', 10 * 24 * 60 * MIN)), ['resolve L1 on_call_dba']);
+    esc.prune(14 * 24 * 60 * MIN, 5 * 24 * 60 * MIN);
+    assert.equal(esc.list().length, 1, 'kept 5 days from its end');
+    esc.prune(16 * 24 * 60 * MIN, 5 * 24 * 60 * MIN);
+    assert.equal(esc.list().length, 0);
+  });
+
   it('who was paged survives a restart, for the acknowledge and the resolve', () => {
     const d = db();
     createEscalator(d, LEVELS).observe(note(), ['fp-root'], 0);

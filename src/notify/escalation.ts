@@ -73,13 +73,14 @@ export function createEscalator(db: Database.Database, levels: readonly Escalati
   const activeRows = db.prepare('SELECT body FROM escalations WHERE active = 1').pluck(true);
   const allRows = db.prepare('SELECT body FROM escalations ORDER BY active DESC, next_at').pluck(true);
   const next = db.prepare('SELECT min(next_at) FROM escalations WHERE active = 1').pluck(true);
-  const prune = db.prepare('DELETE FROM escalations WHERE active = 0 AND next_at < ?');
+  // an acknowledged incident that has not ended is kept: its responders still need their resolve
+  const prune = db.prepare("DELETE FROM escalations WHERE active = 0 AND next_at < ? AND json_extract(body, '$.resolvedAt') IS NOT NULL");
 
   const parse = (b: unknown) => JSON.parse(b as string) as Escalation;
   const save = (e: Escalation) => {
     const active = e.ackedAt === undefined && e.resolvedAt === undefined;
-    // for inactive rows next_at holds when they ended, for pruning
-    put.run(e.incidentId, active ? 1 : 0, active ? e.nextAt : (e.ackedAt ?? e.resolvedAt ?? e.nextAt), JSON.stringify(e));
+    // for inactive rows next_at holds when they ended (resolved, else acknowledged), for pruning
+    put.run(e.incidentId, active ? 1 : 0, active ? e.nextAt : (e.resolvedAt ?? e.ackedAt ?? e.nextAt), JSON.stringify(e));
   };
   const levelAt = (n: number) => sorted[Math.min(n, sorted.length) - 1]!;
   const withPaged = (e: Escalation, ...receivers: string[]): readonly string[] => [...new Set([...pagedReceivers(e, sorted), ...receivers])];
