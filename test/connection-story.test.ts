@@ -193,7 +193,7 @@ server:
     assert.ok(f.triggered.every((k) => k.startsWith('rk-route ') || k.startsWith('rk-on-call ')), JSON.stringify(f.triggered));
     assert.ok(new Set(pd().map((e) => e.dedup_key)).size <= 1, 'one incident, one dedup_key');
 
-    assert.doesNotThrow(() => guarded.c.query('SELECT 1'));
+    assert.equal((await guarded.c.query('SELECT 1 AS one')).rows[0].one, 1, 'the protected session still answers');
     assert.ok(await admin(async (c) => (await c.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [guarded.pid])).rowCount === 1), 'the protected session survived');
     // read-only and unconfigured steps of the spec's lists: reported, skipped, never a failure
     const all = await events();
