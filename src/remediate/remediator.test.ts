@@ -18,7 +18,7 @@ const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 /** A temp directory with two old files and one new one, and a remediator cleaning it on disk_usage alerts. */
-function setup(mode: RemediationMode, extra: { cooldownMs?: number; gracePeriodMs?: number; max?: number } = {}) {
+function setup(mode: RemediationMode, extra: { cooldownMs?: number; gracePeriodMs?: number; max?: number; verifyAfterMs?: number } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'dpmon-remediator-'));
   dirs.push(dir);
   const temp = join(dir, 'temp');
@@ -47,6 +47,7 @@ function setup(mode: RemediationMode, extra: { cooldownMs?: number; gracePeriodM
       approvalTimeoutMs: 15 * 60_000,
       staleMs: 60_000,
       maxFailedVerifications: 3,
+      ...(extra.verifyAfterMs !== undefined ? { verifyAfterMs: extra.verifyAfterMs } : {}),
     });
   const remediator = build();
   // the action checks the real filesystem's usage against the threshold: 1 % is always exceeded
@@ -151,6 +152,17 @@ describe('remediator guards and modes (real files)', () => {
     assert.equal(v.details.recovery, 80.75);
     assert.match(String(v.details.reason), /the alert still fires \(value 0\.5, resolves past 80\.75\)/);
     assert.match(remediator.outcomeFor(['fp1'])!, /^cleanup_temp on h: not fixed, the alert still fires at 0\.5 \(resolves past 80\.75\)/);
+  });
+
+  it('verifies only on an evaluation of data collected after the execution (verifyAfterMs)', async () => {
+    const { remediator, alert, clock, audit } = setup('enforce', { cooldownMs: 0, verifyAfterMs: 30_000 });
+    await remediator.consider([alert(90, { evaluatedAt: clock.now() })]);
+    await clock.advance(10_000);
+    await remediator.consider([alert(90, { evaluatedAt: clock.now() })]);
+    assert.deepEqual(audit.list({ kindPrefix: 'remediation.verified' }), [], 'an evaluation 10 s later may still read the samples from before');
+    await clock.advance(30_000);
+    await remediator.consider([alert(90, { evaluatedAt: clock.now() })]);
+    assert.deepEqual(audit.list({ kindPrefix: 'remediation.verified' }).map((e) => e.details.fixed), [false]);
   });
 
   it('an alert gone after the action counts as fixed; a rule that gave up tries again once its alert clears', async () => {
