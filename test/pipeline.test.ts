@@ -24,6 +24,8 @@ describe('alert pipeline', () => {
   let recv: HttpReceiver;
   let dir: string;
   let config: Config;
+  /** responders that are PagerDuty services of their own (one routing key each) */
+  let pdConfig: Config;
 
   before(async () => {
     recv = await startHttpReceiver();
@@ -44,6 +46,22 @@ describe('alert pipeline', () => {
 `,
     );
     config = loadConfig([join(dir, 'config.yaml')], {}).config;
+    const pd = (key: string) => `{ channels: [pagerduty], pagerduty_routing_key: ${key}, pagerduty_url: '${recv.url}/pd' }`;
+    writeFileSync(
+      join(dir, 'pd-config.yaml'),
+      `receivers:
+  pagerduty: ${pd('rk-route')}
+  slack: ${hook('slack')}
+  dashboard: ${hook('dashboard')}
+  on_call_dba: ${pd('rk-on-call')}
+  senior_dba: ${pd('rk-senior')}
+  engineering_manager: ${pd('rk-manager')}
+  ops-team: ${hook('ops-team')}
+  sys-admin: ${hook('sys-admin')}
+  storage-team: ${hook('storage-team')}
+`,
+    );
+    pdConfig = loadConfig([join(dir, 'pd-config.yaml')], {}).config;
   });
   after(async () => {
     await recv.close();
@@ -51,7 +69,8 @@ describe('alert pipeline', () => {
   });
 
   let n = 0;
-  function open(name = `state-${n++}.db`) {
+  function open(name = `state-${n++}.db`, cfg = config) {
+    const config = cfg;
     const db = new Database(join(dir, name));
     db.pragma('journal_mode = WAL');
     const clock = createManualClock(T0);
@@ -183,8 +202,43 @@ describe('alert pipeline', () => {
       await pipeline.stop();
     }
     const later = since(mark).slice(2);
-    assert.ok(!later.some((r) => ['/on_call_dba', '/senior_dba', '/engineering_manager'].includes(r.path)), JSON.stringify(later.map((r) => r.path)));
+    const event = (r: RecordedRequest) => String(r.headers['x-dpmon-event']);
+    assert.ok(!later.some((r) => ['/on_call_dba', '/senior_dba', '/engineering_manager'].includes(r.path) && event(r) !== 'resolve'), JSON.stringify(later.map((r) => r.path)));
+    // the responder paged for the critical alert hears that it ended
+    assert.deepEqual(later.filter((r) => r.path === '/on_call_dba').map(event), ['resolve']);
     assert.ok(pipeline.escalations().every((e) => e.resolvedAt !== undefined), 'the escalation ended with its critical alert');
+  });
+
+  it('every PagerDuty service paged for an incident gets its acknowledge and its resolve, with its own routing key and the same dedup_key', async () => {
+    const name = `state-${n++}.db`;
+    const { clock, pipeline } = open(name, pdConfig);
+    const mark = recv.requests.length;
+    const labels = { alertname: 'connection_saturation', instance: 'pg', level: 'critical', severity: 'high' };
+    post(pipeline, labels, 'pg uses 93% of its connections', T0);
+    const keep = setInterval(() => post(pipeline, labels, 'pg uses 93% of its connections', T0), 1);
+    type Pd = { routing_key: string; event_action: string; dedup_key: string };
+    const events = () => since(mark).filter((r) => r.path === '/pd' && r.status === 200).map((r) => r.json as Pd);
+    const byAction = (action: string) => events().filter((e) => e.event_action === action).map((e) => e.routing_key).sort();
+    try {
+      await advance(clock, 31_000);
+      await advance(clock, 45 * MIN, 30_000);
+      assert.deepEqual([...new Set(byAction('trigger'))], ['rk-manager', 'rk-on-call', 'rk-route', 'rk-senior']);
+      pipeline.ack(fingerprintOf(labels), 'alice', 'on it');
+      await advance(clock, 5000);
+      assert.deepEqual(byAction('acknowledge'), ['rk-manager', 'rk-on-call', 'rk-route', 'rk-senior']);
+    } finally {
+      clearInterval(keep);
+    }
+    // a restart between the ack and the end: who was paged is read back from state.db
+    await pipeline.stop();
+    const again = open(name, pdConfig);
+    await again.clock.advance(clock.now() - T0);
+    again.pipeline.postAlerts([{ labels, annotations: { summary: 'pg uses 80% of its connections' }, startsAt: T0, endsAt: again.clock.now() }]);
+    // the route's receiver hears at the group's next group_interval (5m)
+    await advance(again.clock, 6 * MIN, 10_000);
+    await again.pipeline.stop();
+    assert.deepEqual(byAction('resolve'), ['rk-manager', 'rk-on-call', 'rk-route', 'rk-senior']);
+    assert.equal(new Set(events().map((e) => e.dedup_key)).size, 1, `one incident, one dedup_key: ${JSON.stringify(events().map((e) => [e.event_action, e.routing_key, e.dedup_key]))}`);
   });
 
   it('after a crash neither loses a pending notification nor pages again for a notified group', async () => {

@@ -220,6 +220,8 @@ export function createApp(config: Config, opts: AppOptions): App {
       log,
       externalURL: `http://${host}:${listen.port}`,
       hostOf: (instance) => hosts.get(instance) ?? instance,
+      // remediation starts after the pipeline: read at page time
+      remediationOf: (fingerprints) => remediation?.outcomeFor(fingerprints),
     });
     return pipeline;
   }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { createEscalator, type EscalationEffect, type EscalationLevel } from './escalation.ts';
+import { createEscalator, pagedReceivers, responderReceivers, type EscalationEffect, type EscalationLevel } from './escalation.ts';
 import type { Notification } from './types.ts';
 
 const MIN = 60_000;
@@ -68,6 +68,59 @@ describe('escalation (15m, 30m, 1h on an injected clock)', () => {
     assert.deepEqual(esc.list()[0]!.fingerprints, ['fp-root', 'fp-3']);
     esc.resolve('inc-1', 5 * MIN);
     assert.deepEqual(esc.tick(60 * MIN), []);
+  });
+
+  it('records everyone paged, and on resolve asks for a resolve to every responder (not the route, which resolves itself), once', () => {
+    const esc = createEscalator(db(), LEVELS);
+    esc.observe(note(), ['fp-root'], 0);
+    esc.tick(15 * MIN);
+    esc.tick(45 * MIN);
+    const r = esc.resolve('inc-1', 50 * MIN);
+    assert.deepEqual(pages(r), ['resolve L3 engineering_manager']);
+    assert.deepEqual(pagedReceivers(r[0]!.escalation, LEVELS), ['pagerduty', 'on_call_dba', 'senior_dba', 'engineering_manager']);
+    assert.deepEqual(responderReceivers(r[0]!.escalation, LEVELS), ['on_call_dba', 'senior_dba', 'engineering_manager']);
+    assert.deepEqual(esc.resolve('inc-1', 51 * MIN), [], 'resolved once');
+  });
+
+  it('an acknowledged incident still gets its resolve when it ends', () => {
+    const esc = createEscalator(db(), LEVELS);
+    esc.observe(note(), ['fp-root'], 0);
+    esc.tick(15 * MIN);
+    esc.ack('fp-root', 'alice', '', 16 * MIN);
+    const r = esc.resolve('inc-1', 20 * MIN);
+    assert.deepEqual(responderReceivers(r[0]!.escalation, LEVELS), ['on_call_dba', 'senior_dba']);
+  });
+
+  it('keeps an acknowledged incident that has not ended past the log time, and prunes it once it has', () => {
+    const esc = createEscalator(db(), LEVELS);
+    esc.observe(note(), ['fp-root'], 0);
+    esc.ack('fp-root', 'alice', '', MIN);
+    esc.prune(10 * 24 * 60 * MIN, 5 * 24 * 60 * MIN);
+    assert.equal(esc.list().length, 1);
+    assert.deepEqual(pages(esc.resolve('inc-1', 10 * 24 * 60 * MIN)), ['resolve L1 on_call_dba']);
+    esc.prune(14 * 24 * 60 * MIN, 5 * 24 * 60 * MIN);
+    assert.equal(esc.list().length, 1, 'kept 5 days from its end');
+    esc.prune(16 * 24 * 60 * MIN, 5 * 24 * 60 * MIN);
+    assert.equal(esc.list().length, 0);
+  });
+
+  it('who was paged survives a restart, for the acknowledge and the resolve', () => {
+    const d = db();
+    createEscalator(d, LEVELS).observe(note(), ['fp-root'], 0);
+    createEscalator(d, LEVELS).tick(15 * MIN);
+    const acked = createEscalator(d, LEVELS).ack('fp-root', 'alice', '', 16 * MIN)!;
+    assert.deepEqual(pagedReceivers(acked.escalation, LEVELS), ['pagerduty', 'on_call_dba', 'senior_dba']);
+    const r = createEscalator(d, LEVELS).resolve('inc-1', 20 * MIN);
+    assert.deepEqual(responderReceivers(r[0]!.escalation, LEVELS), ['on_call_dba', 'senior_dba']);
+  });
+
+  it('an incident that fires again after it resolved escalates again from level 1', () => {
+    const esc = createEscalator(db(), LEVELS);
+    esc.observe(note(), ['fp-root'], 0);
+    esc.tick(15 * MIN);
+    esc.resolve('inc-1', 20 * MIN);
+    assert.deepEqual(pages(esc.observe(note(), ['fp-root'], 30 * MIN)), ['page L1 on_call_dba']);
+    assert.deepEqual(pagedReceivers(esc.list()[0]!, LEVELS), ['pagerduty', 'on_call_dba']);
   });
 
   it('keeps its state and deadlines across a restart', () => {

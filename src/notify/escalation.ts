@@ -1,6 +1,9 @@
 // Escalation (`escalation_procedures.levels`): a paging incident notifies level 1's responder when it
 // starts; not acknowledged within that level's timeout, it goes to the next level's responder; the
 // last level repeats at its own timeout. An acknowledgement or the incident's resolution stops it.
+// Each escalation records every receiver that was sent a trigger for the incident (the route's
+// receiver and each responder paged), so that an acknowledgement and the incident's resolution
+// reach all of them, each with its own routing key and the incident's dedup_key, after a restart too.
 // State lives in state.db (written before the notification it causes), so a restart neither loses a
 // deadline nor escalates twice. Time comes from the caller (`at`), so 15m/30m/1h run in milliseconds.
 import type Database from 'better-sqlite3';
@@ -27,6 +30,13 @@ export interface Escalation {
   readonly ackedBy?: string;
   readonly comment?: string;
   readonly resolvedAt?: number;
+  /**
+   * every receiver sent a trigger for the incident, in order: the route's receiver(s) and each responder
+   * paged. Absent in state saved before it was recorded: then the receiver and the levels up to `level`.
+   */
+  readonly paged?: readonly string[];
+  /** the receivers among `paged` that got their trigger from the route: the route resolves them itself */
+  readonly routed?: readonly string[];
   /** the incident's latest notification, re-sent to each level's responder */
   readonly notification: Notification;
 }
@@ -34,7 +44,9 @@ export interface Escalation {
 /** What the escalator asks the pipeline to send: a notification to a responder, or an ack to the pages sent. */
 export type EscalationEffect =
   | { readonly kind: 'page'; readonly escalation: Escalation }
-  | { readonly kind: 'acknowledge'; readonly escalation: Escalation };
+  | { readonly kind: 'acknowledge'; readonly escalation: Escalation }
+  /** the incident ended: a resolve to every receiver paged (pagedReceivers) */
+  | { readonly kind: 'resolve'; readonly escalation: Escalation };
 
 export interface Escalator {
   /** a paging incident was notified: starts escalating it (level 1 now), or refreshes its alerts */
@@ -43,7 +55,8 @@ export interface Escalator {
   tick(at: number): EscalationEffect[];
   /** acknowledges the incident an alert belongs to; undefined when no active escalation holds it */
   ack(fingerprint: string, by: string, comment: string, at: number): { escalation: Escalation; effects: EscalationEffect[] } | undefined;
-  resolve(incidentId: string, at: number): void;
+  /** the incident ended (acknowledged or not): once, a resolve for everyone paged */
+  resolve(incidentId: string, at: number): EscalationEffect[];
   /** active first, then acknowledged and resolved ones kept for `keepMs` */
   list(): Escalation[];
   nextDue(): number | undefined;
@@ -60,27 +73,47 @@ export function createEscalator(db: Database.Database, levels: readonly Escalati
   const activeRows = db.prepare('SELECT body FROM escalations WHERE active = 1').pluck(true);
   const allRows = db.prepare('SELECT body FROM escalations ORDER BY active DESC, next_at').pluck(true);
   const next = db.prepare('SELECT min(next_at) FROM escalations WHERE active = 1').pluck(true);
-  const prune = db.prepare('DELETE FROM escalations WHERE active = 0 AND next_at < ?');
+  // an acknowledged incident that has not ended is kept: its responders still need their resolve
+  const prune = db.prepare("DELETE FROM escalations WHERE active = 0 AND next_at < ? AND json_extract(body, '$.resolvedAt') IS NOT NULL");
 
   const parse = (b: unknown) => JSON.parse(b as string) as Escalation;
   const save = (e: Escalation) => {
     const active = e.ackedAt === undefined && e.resolvedAt === undefined;
-    // for inactive rows next_at holds when they ended, for pruning
-    put.run(e.incidentId, active ? 1 : 0, active ? e.nextAt : (e.ackedAt ?? e.resolvedAt ?? e.nextAt), JSON.stringify(e));
+    // for inactive rows next_at holds when they ended (resolved, else acknowledged), for pruning
+    put.run(e.incidentId, active ? 1 : 0, active ? e.nextAt : (e.resolvedAt ?? e.ackedAt ?? e.nextAt), JSON.stringify(e));
   };
   const levelAt = (n: number) => sorted[Math.min(n, sorted.length) - 1]!;
+  const withPaged = (e: Escalation, ...receivers: string[]): readonly string[] => [...new Set([...pagedReceivers(e, sorted), ...receivers])];
 
   return {
     observe(n, fingerprints, at) {
       const id = n.incident?.id ?? n.groupKey;
       const prev = get.get(id) as string | undefined;
-      if (prev) {
-        const e = parse(prev);
-        save({ ...e, fingerprints: [...new Set([...e.fingerprints, ...fingerprints])], notification: n });
+      const e0 = prev ? parse(prev) : undefined;
+      // an incident that resolved and fires again escalates again, from level 1
+      if (e0 && e0.resolvedAt === undefined) {
+        save({
+          ...e0,
+          fingerprints: [...new Set([...e0.fingerprints, ...fingerprints])],
+          paged: withPaged(e0, n.receiver),
+          routed: [...new Set([...(e0.routed ?? [e0.notification.receiver]), n.receiver])],
+          notification: n,
+        });
         return [];
       }
       const first = levelAt(1);
-      const e: Escalation = { incidentId: id, fingerprints: [...fingerprints], startedAt: at, level: first.level, responder: first.responder, notifiedAt: at, nextAt: at + first.timeoutMs, notification: n };
+      const e: Escalation = {
+        incidentId: id,
+        fingerprints: [...fingerprints],
+        startedAt: at,
+        level: first.level,
+        responder: first.responder,
+        notifiedAt: at,
+        nextAt: at + first.timeoutMs,
+        paged: [...new Set([n.receiver, first.responder])],
+        routed: [n.receiver],
+        notification: n,
+      };
       save(e);
       return [{ kind: 'page', escalation: e }];
     },
@@ -90,7 +123,7 @@ export function createEscalator(db: Database.Database, levels: readonly Escalati
         const e = parse(body);
         const index = sorted.findIndex((l) => l.level === e.level);
         const up = levelAt(Math.min(index + 2, sorted.length));
-        const moved: Escalation = { ...e, level: up.level, responder: up.responder, notifiedAt: at, nextAt: at + up.timeoutMs };
+        const moved: Escalation = { ...e, level: up.level, responder: up.responder, notifiedAt: at, nextAt: at + up.timeoutMs, paged: withPaged(e, up.responder) };
         save(moved);
         effects.push({ kind: 'page', escalation: moved });
       }
@@ -112,12 +145,27 @@ export function createEscalator(db: Database.Database, levels: readonly Escalati
     },
     resolve(incidentId, at) {
       const prev = get.get(incidentId) as string | undefined;
-      if (!prev) return;
+      if (!prev) return [];
       const e = parse(prev);
-      if (e.resolvedAt === undefined) save({ ...e, resolvedAt: at });
+      if (e.resolvedAt !== undefined) return [];
+      const resolved: Escalation = { ...e, resolvedAt: at, paged: pagedReceivers(e, sorted) };
+      save(resolved);
+      return [{ kind: 'resolve', escalation: resolved }];
     },
     list: () => allRows.all().map(parse),
     nextDue: () => (next.get() as number | null) ?? undefined,
     prune: (at, keepMs) => void prune.run(at - keepMs),
   };
+}
+
+/** Every receiver sent a trigger for the incident (see Escalation.paged; older state: the receiver and the levels reached). */
+export function pagedReceivers(e: Escalation, levels: readonly EscalationLevel[]): readonly string[] {
+  if (e.paged) return e.paged;
+  return [...new Set([e.notification.receiver, ...levels.filter((l) => l.level <= e.level).map((l) => l.responder)])];
+}
+
+/** The receivers an incident's end must be sent to by escalation: everyone paged but the route's own receivers. */
+export function responderReceivers(e: Escalation, levels: readonly EscalationLevel[]): readonly string[] {
+  const routed = new Set(e.routed ?? [e.notification.receiver]);
+  return pagedReceivers(e, levels).filter((r) => !routed.has(r));
 }

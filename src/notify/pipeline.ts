@@ -21,7 +21,7 @@ import type { ApiAlertInput, PostedAlert } from '../api/alertmanager-api.ts';
 import { createDispatcher, groupLabelsOf, matchRoutes, receiverChannels, receiverOf, severityReceiver, routeTreeFromConfig, type Dispatcher, type GroupFlushState, type GroupStateStore, type Route } from '../dispatch/index.ts';
 import type { Alert } from '../rules/engine.ts';
 import { createDelivery, type Delivery } from './delivery.ts';
-import { createEscalator, type EscalationEffect, type Escalator } from './escalation.ts';
+import { createEscalator, pagedReceivers, responderReceivers, type EscalationEffect, type EscalationLevel, type Escalator } from './escalation.ts';
 import { createOutbox, type Outbox, type OutboxRow, type OutboxState } from './outbox.ts';
 import { createPostedAlertLog } from './posted-alert-log.ts';
 import type { ChannelType, Incident, Notification, NotifyAlert, Notifier, Severity } from './types.ts';
@@ -52,6 +52,8 @@ export interface AlertPipelineOptions {
   readonly externalURL: string;
   /** the host an instance runs on, for correlation (targets' DSN hosts) */
   readonly hostOf?: (instance: string) => string;
+  /** what auto-remediation last did about these alerts: carried by the escalation pages that go on despite it */
+  readonly remediationOf?: (fingerprints: readonly string[]) => string | undefined;
   /** delivery tuning (tests) */
   readonly delivery?: { timeoutMs?: number; minBackoffMs?: number; maxBackoffMs?: number; idleMs?: number };
 }
@@ -76,12 +78,8 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
   const { config, db, clock } = opts;
   const log = opts.log.child({ component: 'pipeline' });
   const outbox: Outbox = createOutbox(db);
-  const escalator: Escalator | undefined = config.escalationProcedures.levels.length
-    ? createEscalator(
-        db,
-        config.escalationProcedures.levels.map((l) => ({ level: l.level, responder: l.responder, timeoutMs: l.timeoutMs })),
-      )
-    : undefined;
+  const escalationLevels: EscalationLevel[] = config.escalationProcedures.levels.map((l) => ({ level: l.level, responder: l.responder, timeoutMs: l.timeoutMs }));
+  const escalator: Escalator | undefined = escalationLevels.length ? createEscalator(db, escalationLevels) : undefined;
   const routes: Route = routeTreeFromConfig(config);
   const delivery: Delivery = createDelivery({
     outbox,
@@ -164,16 +162,42 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
       const esc = e.escalation;
       const base = esc.notification;
       if (e.kind === 'page') {
-        const n: Notification = { ...base, id: `${esc.incidentId}:L${esc.level}:${esc.notifiedAt}`, receiver: esc.responder, event: 'trigger', escalation: { level: esc.level, responder: esc.responder }, createdAt: now };
+        const remediation = opts.remediationOf?.(esc.fingerprints);
+        const n: Notification = {
+          ...base,
+          id: `${esc.incidentId}:L${esc.level}:${esc.notifiedAt}`,
+          receiver: esc.responder,
+          event: 'trigger',
+          escalation: { level: esc.level, responder: esc.responder },
+          ...(remediation ? { remediation } : {}),
+          createdAt: now,
+        };
         enqueue(n, receiverChannels(esc.responder, 'high', config), now);
         log.info({ incident: esc.incidentId, level: esc.level, responder: esc.responder }, 'incident escalated');
-      } else {
-        // the acknowledgement goes wherever the incident paged: its receiver and every responder so far
-        const responders = new Set([base.receiver, ...config.escalationProcedures.levels.filter((l) => l.level <= esc.level).map((l) => l.responder)]);
-        for (const r of responders) {
+      } else if (e.kind === 'acknowledge') {
+        // the acknowledgement goes wherever the incident paged: its receivers and every responder so far
+        // (the record is in state.db), each over its own channels, so with its own routing key
+        for (const r of pagedReceivers(esc, escalationLevels)) {
           const n: Notification = { ...base, id: `${esc.incidentId}:ack:${esc.ackedAt}:${r}`, receiver: r, event: 'acknowledge', createdAt: now };
           enqueue(n, receiverChannels(r, 'high', config).filter((c) => c !== 'dashboard'), now);
         }
+      } else {
+        // the incident ended: every responder escalation paged gets its resolve (same dedup_key); the
+        // route's own receivers get theirs from the route's resolved notification
+        const responders = responderReceivers(esc, escalationLevels);
+        for (const r of responders) {
+          const n: Notification = {
+            ...base,
+            id: `${esc.incidentId}:resolve:${esc.resolvedAt}:${r}`,
+            receiver: r,
+            status: 'resolved',
+            alerts: base.alerts.map((a) => (a.status === 'firing' ? { ...a, status: 'resolved' as const, endsAt: esc.resolvedAt ?? now } : a)),
+            event: 'resolve',
+            createdAt: now,
+          };
+          enqueue(n, receiverChannels(r, 'high', config).filter((c) => c !== 'dashboard'), now);
+        }
+        if (responders.length) log.info({ incident: esc.incidentId, responders }, 'incident resolved; responders told');
       }
     }
   }
@@ -193,8 +217,9 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
     // at the next group_interval (a silence that ends then lets it through, as Alertmanager's nflog does)
     if (kept.length === 0) return false;
     const lead = firing[0] ?? kept[0]!;
-    const incident = correlation.incidentOf(lead.fingerprint) ?? lastIncident.get(groupKey);
-    if (incident) lastIncident.set(groupKey, incident);
+    const paged = lastPaged.get(groupKey);
+    // a group that has resolved is no longer correlated: it keeps the incident (PagerDuty's dedup_key) it triggered
+    const incident = correlation.incidentOf(lead.fingerprint) ?? paged?.incident;
     // the root of an incident notifies for all of it (its consequences are inhibited), at the incident's
     // highest severity: an inactive slot (medium) filling a disk (high) pages; a route with its own
     // receiver keeps it, the default route picks the receiver of that severity
@@ -223,13 +248,24 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
       createdAt: now,
     };
     enqueue(n, receiverChannels(receiver, severity, config), now);
+    if (n.event === 'trigger') {
+      if (paged?.receiver !== receiver || paged.severity !== severity || paged.incident?.id !== incident?.id) lastPaged.set(groupKey, { receiver, severity, ...(incident ? { incident } : {}) });
+    } else if (paged) {
+      lastPaged.delete(groupKey);
+      // a group whose trigger went to another receiver (the incident's severity chose it) resolves there too
+      if (paged.receiver !== receiver) enqueue({ ...n, id: `${n.id}:${paged.receiver}`, receiver: paged.receiver, severity: paged.severity }, receiverChannels(paged.receiver, paged.severity, config), now);
+    }
     if (escalator && incident) {
       if (n.event === 'trigger' && severity === 'high') atomically(() => applyEscalation(escalator.observe(n, firing.map((a) => a.fingerprint), now), now));
-      if (firingOfIncident(incident, now).length === 0) escalator.resolve(incident.id, now);
+      if (firingOfIncident(incident, now).length === 0) atomically(() => applyEscalation(escalator.resolve(incident.id, now), now));
     }
     return true;
   }
-  const lastIncident = new Map<string, NonNullable<Notification['incident']>>();
+  /**
+   * Per group, what its last trigger went to: the receiver, the severity and the incident. In state.db,
+   * so that after a restart the resolve still reaches that receiver with the incident's dedup_key.
+   */
+  const lastPaged = createGroupPages(db);
 
   const dispatcher: Dispatcher<PipelineAlert> = createDispatcher<PipelineAlert>({ routes, clock, onFlush, state: groupState, log: opts.log.child({ component: 'dispatch' }) });
 
@@ -268,9 +304,9 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
       const now = clock.now();
       try {
         if (escalator) {
-          // an escalation none of whose alerts still fires has nothing left to escalate
+          // an incident none of whose alerts still fires has ended, acknowledged or not: its responders get their resolve
           for (const e of escalator.list()) {
-            if (e.ackedAt === undefined && e.resolvedAt === undefined && !e.fingerprints.some((fp) => firingByFingerprint(fp, now))) escalator.resolve(e.incidentId, now);
+            if (e.resolvedAt === undefined && !e.fingerprints.some((fp) => firingByFingerprint(fp, now))) atomically(() => applyEscalation(escalator.resolve(e.incidentId, now), now));
           }
           atomically(() => applyEscalation(escalator.tick(now), now));
           escalator.prune(now, LOG_KEEP_MS);
@@ -444,6 +480,31 @@ export function recoveryBounds(root: Route): (receiver: string) => number {
   };
   walk(root);
   return (receiver) => Math.min(MAX_RECOVERY_MS, byReceiver.get(receiver) ?? smallest);
+}
+
+interface GroupPage {
+  readonly receiver: string;
+  readonly severity: Severity;
+  readonly incident?: Incident;
+}
+
+function createGroupPages(db: Database.Database) {
+  db.exec('CREATE TABLE IF NOT EXISTS dispatch_group_pages (group_key TEXT PRIMARY KEY, body TEXT NOT NULL)');
+  const put = db.prepare('INSERT OR REPLACE INTO dispatch_group_pages (group_key, body) VALUES (?, ?)');
+  const del = db.prepare('DELETE FROM dispatch_group_pages WHERE group_key = ?');
+  const mem = new Map<string, GroupPage>();
+  for (const [k, b] of db.prepare('SELECT group_key, body FROM dispatch_group_pages').raw(true).all() as [string, string][]) mem.set(k, JSON.parse(b) as GroupPage);
+  return {
+    get: (k: string) => mem.get(k),
+    set(k: string, p: GroupPage) {
+      put.run(k, JSON.stringify(p));
+      mem.set(k, p);
+    },
+    delete(k: string) {
+      del.run(k);
+      mem.delete(k);
+    },
+  };
 }
 
 function severityOfLabels(labels: Labels): Severity {

@@ -62,6 +62,8 @@ export interface Notification {
   readonly event: 'trigger' | 'acknowledge' | 'resolve';
   /** 1-based escalation level when sent by escalation, with its responder */
   readonly escalation?: { readonly level: number; readonly responder: string };
+  /** what auto-remediation did about the incident's alerts, on an escalation page that goes on despite it */
+  readonly remediation?: string;
   /** dpmon's own URL, for links back (the dashboard, the alert's API) */
   readonly externalURL: string;
   /** epoch ms the notification was created */

@@ -9,8 +9,8 @@ import { createManualClock } from '../lib/clock.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { createCleanupTempAction } from './actions/cleanup-temp.ts';
 import { actionContext } from './testing.ts';
-import { createRemediator, type RemediationMode, type TriggerAlert } from './remediator.ts';
-import type { Action } from './types.ts';
+import { createRemediator, triggerOf, type RemediationMode, type RemediationRule, type TriggerAlert } from './remediator.ts';
+import type { Action, RemediationTrigger } from './types.ts';
 
 const T0 = 1_800_000_000_000;
 const DAY = 86_400_000;
@@ -18,7 +18,7 @@ const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 /** A temp directory with two old files and one new one, and a remediator cleaning it on disk_usage alerts. */
-function setup(mode: RemediationMode, extra: { cooldownMs?: number; gracePeriodMs?: number; max?: number } = {}) {
+function setup(mode: RemediationMode, extra: { cooldownMs?: number; gracePeriodMs?: number; max?: number; verifyAfterMs?: number } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'dpmon-remediator-'));
   dirs.push(dir);
   const temp = join(dir, 'temp');
@@ -47,6 +47,7 @@ function setup(mode: RemediationMode, extra: { cooldownMs?: number; gracePeriodM
       approvalTimeoutMs: 15 * 60_000,
       staleMs: 60_000,
       maxFailedVerifications: 3,
+      ...(extra.verifyAfterMs !== undefined ? { verifyAfterMs: extra.verifyAfterMs } : {}),
     });
   const remediator = build();
   // the action checks the real filesystem's usage against the threshold: 1 % is always exceeded
@@ -138,6 +139,30 @@ describe('remediator guards and modes (real files)', () => {
     assert.ok(verified.length >= 1 && verified.every((f) => f === false), JSON.stringify(verified));
     await remediator.consider([alert(90, { evaluatedAt: clock.now() })]);
     assert.equal(audit.list({ kindPrefix: 'remediation.gave_up' }).length, 1);
+  });
+
+  it('an alert still firing counts as not fixed even when its value is back under the rule\'s own threshold (it has not recovered)', async () => {
+    const { remediator, alert, clock, audit } = setup('enforce', { cooldownMs: 0 });
+    await remediator.consider([alert(90, { evaluatedAt: clock.now(), threshold: 85, recovery: 80.75 })]);
+    await clock.advance(60_000);
+    // 0.5 is under the rule's threshold of 1, but the alert has not resolved
+    await remediator.consider([alert(0.5, { evaluatedAt: clock.now(), threshold: 85, recovery: 80.75 })]);
+    const v = audit.list({ kindPrefix: 'remediation.verified' })[0]!;
+    assert.equal(v.details.fixed, false);
+    assert.equal(v.details.recovery, 80.75);
+    assert.match(String(v.details.reason), /the alert still fires \(value 0\.5, resolves past 80\.75\)/);
+    assert.match(remediator.outcomeFor(['fp1'])!, /^cleanup_temp on h: not fixed, the alert still fires at 0\.5 \(resolves past 80\.75\)/);
+  });
+
+  it('verifies only on an evaluation of data collected after the execution (verifyAfterMs)', async () => {
+    const { remediator, alert, clock, audit } = setup('enforce', { cooldownMs: 0, verifyAfterMs: 30_000 });
+    await remediator.consider([alert(90, { evaluatedAt: clock.now() })]);
+    await clock.advance(10_000);
+    await remediator.consider([alert(90, { evaluatedAt: clock.now() })]);
+    assert.deepEqual(audit.list({ kindPrefix: 'remediation.verified' }), [], 'an evaluation 10 s later may still read the samples from before');
+    await clock.advance(30_000);
+    await remediator.consider([alert(90, { evaluatedAt: clock.now() })]);
+    assert.deepEqual(audit.list({ kindPrefix: 'remediation.verified' }).map((e) => e.details.fixed), [false]);
   });
 
   it('an alert gone after the action counts as fixed; a rule that gave up tries again once its alert clears', async () => {
@@ -291,5 +316,77 @@ describe('remediator: an approved plan is judged again by the guards at approval
     await restarted.consider([alert(90, { evaluatedAt: clock.now() })]);
     assert.equal((await restarted.approve(p!.id, 'alice')).outcome, 'executed');
     assert.deepEqual(files(), ['new']);
+  });
+});
+
+describe('remediator: read-only actions and thresholds from the triggering alert', () => {
+  /** log_connection_details' shape: reads, reports, changes nothing */
+  function reportAction(seen: RemediationTrigger[]): Action {
+    return {
+      name: 'report',
+      kind: 'hook',
+      readOnly: true,
+      plan: async (t) => (seen.push(t), { action: 'report', steps: [{ description: 'report', command: 'report' }], before: {} }),
+      execute: async (p) => ({ ok: true, done: p.steps, failed: [], after: { groups: 3 } }),
+    };
+  }
+  function build(rules: RemediationRule[], action: Action, max = 6) {
+    const dir = mkdtempSync(join(tmpdir(), 'dpmon-remediator-ro-'));
+    dirs.push(dir);
+    const db = new Database(join(dir, 'state.db'));
+    const audit = createAuditLog(db);
+    const clock = createManualClock(T0);
+    const gaveUp: string[] = [];
+    const remediator = createRemediator({
+      rules,
+      actions: new Map([[action.name, action]]),
+      audit,
+      db,
+      clock,
+      log: silentLogger,
+      mode: 'enforce',
+      contextFor: async (_a, target, signal) => actionContext({ target, now: clock.now(), signal }),
+      rateLimit: { max, windowMs: 3_600_000 },
+      approvalTimeoutMs: 60_000,
+      staleMs: 60_000,
+      maxFailedVerifications: 3,
+      onGiveUp: (r) => void gaveUp.push(r.id),
+    });
+    return { remediator, audit, clock, gaveUp };
+  }
+  const warning = (at: number): TriggerAlert => ({ fingerprint: 'w', labels: { alertname: 'connection_saturation', level: 'warning', severity: 'medium', instance: 'pg' }, value: 93, threshold: 70, recovery: 66.5, activeAt: at - 1000, evaluatedAt: at });
+
+  it('a read-only action is never verified, never gives up (no remediation_failed), and does not use up the rate limit', async () => {
+    const seen: RemediationTrigger[] = [];
+    const rule: RemediationRule = { id: 'database_metrics.connection_pools.monitoring.actions.warning[0]', action: 'report', alertnames: ['connection_saturation'], labels: { level: 'warning' }, direction: 'above', threshold: 70, cooldownMs: 0, gracePeriodMs: 0 };
+    const { remediator, audit, clock, gaveUp } = build([rule], reportAction(seen), 1);
+    for (let i = 0; i < 5; i++) {
+      await remediator.consider([warning(clock.now())]);
+      await clock.advance(60_000);
+    }
+    assert.equal(audit.list({ kindPrefix: 'remediation.executed' }).length, 5, 'ran every time: the rate limit of 1 is not used up');
+    assert.equal(audit.list({ kindPrefix: 'remediation.executed' })[0]!.details.verification, 'none: read-only action');
+    assert.deepEqual(audit.list({ kindPrefix: 'remediation.verified' }), []);
+    assert.deepEqual(gaveUp, []);
+    assert.equal(remediator.outcomeFor(['w']), undefined, 'a report is no remediation outcome for a page');
+  });
+
+  it('an action listed under an alert level without a threshold of its own takes the alert\'s threshold, and hears its recovery threshold', async () => {
+    const seen: RemediationTrigger[] = [];
+    const rule: RemediationRule = { id: 'alert_rules.medium_severity.connection_count.remediation.terminate_idle', action: 'report', alertnames: ['connection_saturation'], direction: 'above', cooldownMs: 0, gracePeriodMs: 0 };
+    const { remediator } = build([rule], reportAction(seen));
+    await remediator.consider([warning(T0)]);
+    assert.deepEqual([seen[0]!.threshold, seen[0]!.recovery], [70, 66.5]);
+    // the rule's own threshold wins over the alert's
+    assert.equal(triggerOf({ ...rule, threshold: 90 }, warning(T0)).threshold, 90);
+  });
+
+  it('a rule both levels of an alert breach acts for the most severe one first', async () => {
+    const seen: RemediationTrigger[] = [];
+    const rule: RemediationRule = { id: 'auto_remediation.actions[0]', action: 'report', alertnames: ['connection_saturation'], direction: 'above', threshold: 90, cooldownMs: 300_000, gracePeriodMs: 0 };
+    const { remediator } = build([rule], reportAction(seen));
+    const critical: TriggerAlert = { ...warning(T0), fingerprint: 'c', labels: { ...warning(T0).labels, level: 'critical', severity: 'high' }, threshold: 85, recovery: 80.75 };
+    await remediator.consider([warning(T0), critical]);
+    assert.deepEqual(seen.map((t) => [t.fingerprint, t.recovery]), [['c', 80.75]]);
   });
 });

@@ -38,6 +38,9 @@ export interface TriggerAlert {
   readonly fingerprint: string;
   readonly labels: Labels;
   readonly value?: number;
+  /** the alert rule's threshold and recovery threshold, in the value's unit, when it has them */
+  readonly threshold?: number;
+  readonly recovery?: number;
   /** when the breach started */
   readonly activeAt: number;
   /** when the value was last evaluated */
@@ -59,6 +62,11 @@ export interface RemediatorOptions {
   readonly approvalTimeoutMs: number;
   /** an alert value older than this is stale: no action on it */
   readonly staleMs: number;
+  /**
+   * how long after an execution an evaluation still counts as judging the data from before it (one
+   * collection and one evaluation); default 0: the next evaluation judges
+   */
+  readonly verifyAfterMs?: number;
   /** failed verifications in a row after which a rule stops for that target */
   readonly maxFailedVerifications: number;
   /** called when a rule gives up: the pipeline raises an alert so a person takes over */
@@ -91,6 +99,11 @@ export interface Remediator {
   consider(alerts: readonly TriggerAlert[]): Promise<void>;
   approve(id: string, by: string): Promise<ApprovalResult>;
   pending(): PendingApproval[];
+  /**
+   * what remediation last did about these alerts, in a sentence, for a page that escalates despite it
+   * (e.g. `terminate_idle_connections ran on pg: connections_used_pct 93 → 89; not fixed: the alert still fires`)
+   */
+  outcomeFor(fingerprints: readonly string[]): string | undefined;
 }
 
 interface GuardState {
@@ -143,6 +156,14 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
   const record = (kind: string, rule: RemediationRule, target: string | undefined, fingerprint: string, details: Record<string, unknown>, actor = 'dpmon') =>
     audit.append({ at: clock.now(), kind: `remediation.${kind}`, actor, target, subject: rule.id, details: { action: rule.action, fingerprint, ...details } });
 
+  /** the last thing remediation did about an alert, for the pages escalation sends (memory only) */
+  const outcomes = new Map<string, { at: number; text: string }>();
+  const note = (fingerprint: string, text: string) => {
+    outcomes.delete(fingerprint);
+    outcomes.set(fingerprint, { at: clock.now(), text });
+    if (outcomes.size > 1000) outcomes.delete(outcomes.keys().next().value!);
+  };
+
   const breaches = (rule: RemediationRule, a: TriggerAlert) => {
     if (!rule.alertnames.includes(a.labels.alertname ?? '')) return false;
     if (rule.labels && Object.entries(rule.labels).some(([k, v]) => a.labels[k] !== v)) return false;
@@ -162,11 +183,22 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
       const now = clock.now();
       s.lastRun = now;
       s.lastExecuted = now;
-      s.verify = { fingerprint, at: now };
+      // a read-only action (a report) fixes nothing: it is not verified, and does not use up the rate limit
+      if (!action.readOnly) {
+        s.verify = { fingerprint, at: now };
+        targetRuns.add(target ?? 'host', now);
+      }
       save(key, s);
-      targetRuns.add(target ?? 'host', now);
       const notes = [...(plan.notes ?? []), ...(outcome.notes ?? [])];
-      record(outcome.ok ? 'executed' : 'failed', rule, target, fingerprint, { steps: outcome.done, failed: outcome.failed, before: plan.before, after: outcome.after, ...(notes.length ? { notes: [...new Set(notes)] } : {}) }, actor);
+      record(
+        outcome.ok ? 'executed' : 'failed',
+        rule,
+        target,
+        fingerprint,
+        { steps: outcome.done, failed: outcome.failed, before: plan.before, after: outcome.after, ...(notes.length ? { notes: [...new Set(notes)] } : {}), ...(action.readOnly ? { verification: 'none: read-only action' } : {}) },
+        actor,
+      );
+      if (!action.readOnly) note(fingerprint, `${rule.action} ${outcome.ok ? 'ran' : 'failed'} on ${target ?? 'this host'}: ${change(plan.before, outcome.after)}`);
       log.info({ rule: rule.id, action: rule.action, target, ok: outcome.ok, before: plan.before, after: outcome.after }, 'remediation executed');
     } catch (err) {
       // a failure counts for the cooldown and the rate limit: no retry storm every evaluation
@@ -174,8 +206,9 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
       s.lastRun = clock.now();
       s.lastExecuted = clock.now();
       save(key, s);
-      targetRuns.add(target ?? 'host', clock.now());
+      if (!action.readOnly) targetRuns.add(target ?? 'host', clock.now());
       record('failed', rule, target, fingerprint, { error: (err as Error).message, before: plan.before }, actor);
+      if (!action.readOnly) note(fingerprint, `${rule.action} failed on ${target ?? 'this host'}: ${(err as Error).message}`);
       log.error({ err, rule: rule.id, action: rule.action, target }, 'remediation failed');
     } finally {
       clearTimeout(timer);
@@ -193,10 +226,20 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
       if (!rule) continue;
       const target = key.slice(rule.id.length + 1);
       const a = alerts.find((x) => x.fingerprint === s.verify!.fingerprint);
-      if (a && a.evaluatedAt <= s.verify.at) continue; // not evaluated since: wait
-      const fixed = !a || !breaches(rule, a);
+      // not evaluated on data collected since the execution: wait (an evaluation right after it may still read the samples from before)
+      if (a && a.evaluatedAt <= s.verify.at + (opts.verifyAfterMs ?? 0)) continue;
+      // fixed means the triggering alert resolved: a value back under the action's own trigger but above
+      // the alert's recovery threshold still pages, and escalation goes on
+      const fixed = !a;
       s.failures = fixed ? 0 : s.failures + 1;
-      record('verified', rule, target === 'host' ? undefined : target, s.verify.fingerprint, { fixed, value: a?.value, failures: s.failures });
+      record('verified', rule, target === 'host' ? undefined : target, s.verify.fingerprint, {
+        fixed,
+        value: a?.value,
+        failures: s.failures,
+        ...(a && a.recovery !== undefined ? { recovery: a.recovery } : {}),
+        ...(a && !breaches(rule, a) ? { reason: `the alert still fires (value ${a.value ?? 'unknown'}, resolves past ${a.recovery ?? 'its recovery threshold'}) though under ${rule.action}'s threshold of ${rule.threshold}` } : {}),
+      });
+      note(s.verify.fingerprint, fixed ? `${rule.action} on ${target}: verified fixed (the alert resolved)` : `${rule.action} on ${target}: not fixed, the alert still fires at ${a?.value ?? 'unknown'}${a?.recovery !== undefined ? ` (resolves past ${a.recovery})` : ''}; ${s.failures} failed verification(s) in a row`);
       s.verify = undefined;
       if (!fixed && s.failures >= opts.maxFailedVerifications) {
         s.disabled = true;
@@ -268,10 +311,13 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
       latest = alerts;
       verify(alerts);
       reenable(alerts);
+      // an alert's most severe level first: a rule its warning and critical alerts both breach acts for
+      // the critical one (and aims at its recovery threshold); the warning waits for the verification
+      const bySeverity = [...alerts].sort((x, y) => severityRank(y.labels) - severityRank(x.labels));
       for (const rule of opts.rules) {
         const action = opts.actions.get(rule.action);
         if (!action) continue; // registry problems are reported by config checks
-        for (const a of alerts) {
+        for (const a of bySeverity) {
           const target = a.labels.instance;
           const key = stateKey(rule, target);
           const s = load(key);
@@ -292,7 +338,7 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
           try {
             const ac = new AbortController();
             const ctx = await opts.contextFor(action, target, ac.signal);
-            const trigger: RemediationTrigger = { fingerprint: a.fingerprint, alertname: a.labels.alertname ?? '', labels: a.labels, value: a.value, threshold: rule.threshold };
+            const trigger = triggerOf(rule, a);
             const plan = await action.plan(trigger, ctx);
             if (!plan || plan.steps.length === 0) {
               record('skipped', rule, target, a.fingerprint, { reason: plan?.reason ?? 'nothing to do', before: plan?.before ?? {}, ...(plan?.notes?.length ? { notes: plan.notes } : {}) });
@@ -365,6 +411,14 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
       }
       return { outcome: 'executed' };
     },
+    outcomeFor(fingerprints) {
+      let best: { at: number; text: string } | undefined;
+      for (const fp of fingerprints) {
+        const o = outcomes.get(fp);
+        if (o && (!best || o.at >= best.at)) best = o;
+      }
+      return best?.text;
+    },
     pending() {
       const now = clock.now();
       const all = (allApprovals.all() as string[]).map((b) => JSON.parse(b) as PendingApproval);
@@ -373,4 +427,31 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
       return all.filter((p) => p.expiresAt >= now);
     },
   };
+}
+
+/**
+ * What an action is told about the alert that triggered it: the rule's own threshold, else (an action
+ * listed under an alert level or an alert rule) the alert's; and the alert's recovery threshold, where
+ * an action that works the value down aims.
+ */
+export function triggerOf(rule: RemediationRule, a: TriggerAlert): RemediationTrigger {
+  const threshold = rule.threshold ?? a.threshold;
+  return {
+    fingerprint: a.fingerprint,
+    alertname: a.labels.alertname ?? '',
+    labels: a.labels,
+    value: a.value,
+    ...(threshold !== undefined ? { threshold } : {}),
+    ...(a.recovery !== undefined ? { recovery: a.recovery } : {}),
+  };
+}
+
+const SEVERITY_RANK: Readonly<Record<string, number>> = { high: 3, critical: 3, medium: 2, warning: 2, low: 1, info: 1 };
+const severityRank = (labels: Labels) => SEVERITY_RANK[labels.severity ?? ''] ?? 0;
+
+/** `connections_used_pct 93 → 89`: the measurements both sides have, before → after. */
+function change(before: Readonly<Record<string, number>>, after: Readonly<Record<string, number>>): string {
+  const keys = Object.keys(after).filter((k) => k in before);
+  const parts = (keys.length ? keys : Object.keys(after)).slice(0, 3).map((k) => (k in before ? `${k} ${before[k]} → ${after[k]}` : `${k} ${after[k]}`));
+  return parts.join(', ') || 'done';
 }

@@ -12,7 +12,8 @@ import type { Logger } from '../lib/logger.ts';
 import type { Labels } from '../model/labels.ts';
 import { pgClientConfig } from '../collect/postgres/client-config.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import type { RulesEngine } from '../rules/engine.ts';
+import type { GroupStatus, RulesEngine } from '../rules/engine.ts';
+import type { ThresholdCondition } from '../rules/rule.ts';
 import type Database from 'better-sqlite3';
 import { remediationRules } from './config.ts';
 import { createPostgresPaths } from './postgres-paths.ts';
@@ -41,6 +42,8 @@ export interface RemediationRunnerOptions {
 
 export interface RemediationRunner {
   readonly remediator: Remediator;
+  /** what remediation last did about these alerts, for the pages escalation sends */
+  outcomeFor(fingerprints: readonly string[]): string | undefined;
   start(): void;
   stop(): Promise<void>;
 }
@@ -119,6 +122,8 @@ export function createRemediationRunner(opts: RemediationRunnerOptions): Remedia
     approvalTimeoutMs: rm.approvalTimeoutMs,
     staleMs: 2 * config.resourceMonitoring.collectionIntervalMs + 5000,
     maxFailedVerifications: rm.maxFailedVerifications,
+    // verification judges an evaluation of samples collected after the execution: a collection, then an evaluation
+    verifyAfterMs: 2 * config.resourceMonitoring.collectionIntervalMs,
     onGiveUp: (rule, target, failures) =>
       opts.raise(
         { alertname: 'remediation_failed', severity: 'high', instance: target ?? 'host', action: rule.action, rule: rule.id },
@@ -159,12 +164,17 @@ export function createRemediationRunner(opts: RemediationRunnerOptions): Remedia
 
   async function pass() {
     {
-      const evaluated = new Map(opts.rules.groups().map((g) => [g.def.name, g.lastEvaluation]));
+      const groups = opts.rules.groups();
+      const evaluated = new Map(groups.map((g) => [g.def.name, g.lastEvaluation]));
       const firing = opts.rules
         .alerts()
         // an alert held while its target is down is no fresh measurement: nothing to act on
         .filter((a) => a.state === 'firing' && !a.heldBecause && !opts.muted(a.fingerprint, a.labels))
-        .map((a) => ({ fingerprint: a.fingerprint, labels: a.labels, value: a.value, activeAt: a.activeAt, evaluatedAt: evaluated.get(a.group) ?? 0 }));
+        .map((a) => {
+          // the rule's threshold and recovery threshold: where an action aims so that the alert resolves
+          const c = conditionOf(groups, a.group, a.rule, a.labels);
+          return { fingerprint: a.fingerprint, labels: a.labels, value: a.value, ...(c ? { threshold: c.threshold, recovery: c.recovery } : {}), activeAt: a.activeAt, evaluatedAt: evaluated.get(a.group) ?? 0 };
+        });
       await remediator.consider(firing);
       await restorePriorities(firing);
     }
@@ -172,6 +182,7 @@ export function createRemediationRunner(opts: RemediationRunnerOptions): Remedia
 
   return {
     remediator,
+    outcomeFor: (fingerprints) => remediator.outcomeFor(fingerprints),
     start() {
       if (stopped) return; // a start scheduled after the first collection, arriving after stop()
       stopping = new AbortController();
@@ -185,4 +196,11 @@ export function createRemediationRunner(opts: RemediationRunnerOptions): Remedia
       sessions.clear();
     },
   };
+}
+
+/** The threshold condition of the alert rule (group, alertname, its labels) an alert comes from. */
+export function conditionOf(groups: readonly GroupStatus[], group: string, rule: string, labels: Labels): ThresholdCondition | undefined {
+  const g = groups.find((x) => x.def.name === group);
+  const def = g?.def.rules.find((r) => r.kind === 'alert' && r.name === rule && Object.entries(r.labels).every(([k, v]) => labels[k] === v));
+  return def?.kind === 'alert' ? def.condition : undefined;
 }

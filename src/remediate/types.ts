@@ -13,8 +13,17 @@ export interface RemediationTrigger {
   readonly labels: Labels;
   /** the value that breached, in the rule's unit */
   readonly value?: number;
-  /** the action's own threshold from config, in the same unit (percent, ms, ...) */
+  /**
+   * the action's own threshold from config, in the same unit (percent, ms, ...); for an action listed
+   * under an alert level (connection_pools' critical list, an alert rule's `remediation:`), the
+   * threshold of the alert that triggered it
+   */
   readonly threshold?: number;
+  /**
+   * the triggering alert's recovery threshold (it resolves only once its value is past it): where an
+   * action that works a value down (terminate_idle_connections) aims, so that the alert resolves
+   */
+  readonly recovery?: number;
 }
 
 /** A PostgreSQL connection an action may use: dpmon's own session on that target. */
@@ -87,6 +96,12 @@ export interface Action {
   readonly name: string;
   /** what it acts on: a PostgreSQL target, the host's files, the host's processes, or an external hook */
   readonly kind: 'postgres' | 'files' | 'process' | 'hook';
+  /**
+   * true for an action that only reads or reports (log_connection_details): it is not a fix, so it is
+   * not verified against its alert, never counts toward giving up (remediation_failed), nor toward the
+   * per-target rate limit
+   */
+  readonly readOnly?: boolean;
   /** null: nothing to do (already under the threshold, nothing old enough, …) */
   plan(trigger: RemediationTrigger, ctx: ActionContext): Promise<ActionPlan | null>;
   execute(plan: ActionPlan, ctx: ActionContext): Promise<ActionOutcome>;

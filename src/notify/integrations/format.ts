@@ -49,6 +49,8 @@ export interface NotificationView {
   /** runbook and graph links, distinct, http(s) only; then dpmon itself */
   readonly links: readonly Link[];
   readonly escalation?: { readonly level: number; readonly responder: string };
+  /** what auto-remediation did, on an escalation page */
+  readonly remediation?: string;
 }
 
 /** Builds the common reading of a notification. */
@@ -109,6 +111,7 @@ export function describeNotification(n: Notification): NotificationView {
     ...(impact ? { impact } : {}),
     links: links.slice(0, 10),
     ...(n.escalation ? { escalation: n.escalation } : {}),
+    ...(n.remediation ? { remediation: n.remediation } : {}),
   };
 }
 

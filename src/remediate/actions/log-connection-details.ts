@@ -41,6 +41,8 @@ export function createLogConnectionDetails(options: LogConnectionDetailsOptions 
   return {
     name,
     kind: 'postgres',
+    // a report: nothing to verify, never a remediation_failed
+    readOnly: true,
 
     async plan(_trigger: RemediationTrigger, ctx: ActionContext): Promise<ActionPlan | null> {
       const pg = requirePg(name, ctx);

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import pg from 'pg';
+import { pino } from 'pino';
 import { startCluster, type Cluster } from '../../../test/harness/postgres.ts';
 import { startPgbouncer, type Pgbouncer } from '../../../test/harness/pgbouncer.ts';
 import { requirePeer } from '../../../test/harness/process.ts';
@@ -218,8 +219,16 @@ describe('scale_connection_pool', () => {
     assert.equal(await poolSize(), before);
   });
 
-  it('fails with a clear error without an admin console, or when it does not answer', async () => {
-    await assert.rejects(scaleConnectionPool.plan(trigger, ctx()), /no PgBouncer admin console configured \(admin_dsn\)/);
+  it('without PgBouncer configured plans a skip with its reason, logged once; fails with a clear error when the console does not answer', async () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) });
+    const unconfigured = createScaleConnectionPool({});
+    for (let i = 0; i < 3; i++) {
+      const plan = await unconfigured.plan(trigger, { ...ctx(), log });
+      assert.deepEqual(plan, { action: 'scale_connection_pool', steps: [], before: {}, reason: 'no PgBouncer configured (remediation.pgbouncer_admin_dsn is not set)' });
+    }
+    assert.deepEqual(lines.map((l) => (JSON.parse(l) as { msg: string }).msg), ['scale_connection_pool skipped: no PgBouncer configured (remediation.pgbouncer_admin_dsn is not set)']);
+    assert.equal((await scaleConnectionPool.plan(trigger, ctx()))?.steps.length, 0);
     await assert.rejects(
       createScaleConnectionPool({ adminDsn: 'postgres://postgres@127.0.0.1:1/pgbouncer' }).plan(trigger, ctx()),
       /ECONNREFUSED/,

@@ -33,6 +33,7 @@ export interface ScalePoolOptions {
 }
 
 const STEP_RE = /^SET default_pool_size = (\d+)$/;
+const NO_CONSOLE = 'no PgBouncer configured (remediation.pgbouncer_admin_dsn is not set)';
 
 interface PoolState {
   readonly defaultPoolSize: number;
@@ -48,6 +49,8 @@ export function createScaleConnectionPool(options: ScalePoolOptions = {}, name =
   const maxPoolSize = options.maxPoolSize ?? 50;
   if (!Number.isInteger(step) || step < 1) throw new Error(`${name}: step must be a whole number of 1 or more`);
   if (!Number.isInteger(maxPoolSize) || maxPoolSize < 1) throw new Error(`${name}: max_pool_size must be a whole number of 1 or more`);
+
+  let warnedUnconfigured = false;
 
   async function withConsole<T>(ctx: ActionContext, fn: (c: pg.Client) => Promise<T>): Promise<T> {
     if (!options.adminDsn) throw new Error(`${name}: no PgBouncer admin console configured (admin_dsn)`);
@@ -78,6 +81,12 @@ export function createScaleConnectionPool(options: ScalePoolOptions = {}, name =
     kind: 'postgres',
 
     async plan(_trigger: RemediationTrigger, ctx: ActionContext): Promise<ActionPlan | null> {
+      // no PgBouncer configured is a missing prerequisite, not a failure: a skip with its reason, logged once
+      if (!options.adminDsn) {
+        if (!warnedUnconfigured) ctx.log.warn({ action: name }, `${name} skipped: ${NO_CONSOLE}`);
+        warnedUnconfigured = true;
+        return { action: name, steps: [], before: {}, reason: NO_CONSOLE };
+      }
       const state = await withConsole(ctx, readPoolState);
       const before = record(state);
       if (options.requireWaitingClients !== false && state.clientsWaiting === 0) return null;
@@ -162,5 +171,5 @@ async function readPoolState(c: pg.Client): Promise<PoolState> {
   return { defaultPoolSize: Number(size.value), clientsWaiting, clientsActive, serversActive, serversIdle, maxWaitSeconds };
 }
 
-/** Unconfigured: its plan says the admin console is missing. The registry builds it with createScaleConnectionPool(options). */
+/** Unconfigured: its plan is a skip saying the admin console is missing. The registry builds it with createScaleConnectionPool(options). */
 export const scaleConnectionPool: Action = createScaleConnectionPool();

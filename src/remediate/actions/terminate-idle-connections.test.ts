@@ -8,7 +8,7 @@ import { startCluster, type Cluster } from '../../../test/harness/postgres.ts';
 import { pgSession } from '../sessions.ts';
 import { actionContext } from '../testing.ts';
 import type { ActionContext, RemediationTrigger } from '../types.ts';
-import { createTerminateIdleConnections, sessionsToTerminate, TERMINATE_IDLE_SQL } from './terminate-idle-connections.ts';
+import { aimOf, createTerminateIdleConnections, sessionsToTerminate, TERMINATE_IDLE_SQL } from './terminate-idle-connections.ts';
 
 let cluster: Cluster;
 let dpmon: pg.Client;
@@ -121,6 +121,17 @@ describe('terminate_idle_connections', () => {
     assert.equal(outcome.after.connections_used_pct, 89);
     for (const c of oldest) assert.equal(await alive(c), false);
     for (const c of [...protectedClients, inTx, ...others, ...young, dpmon]) assert.equal(await alive(c), true);
+  });
+
+  it("aims under the triggering alert's recovery threshold: at 93 % with the critical 85 % (recovers under 80.75 %) it stops at 80 %", async () => {
+    await Promise.all(Array.from({ length: 92 }, () => open('app')));
+    const action = createTerminateIdleConnections();
+    const plan = await action.plan({ ...trigger(85), value: 93, recovery: 80.75 }, ctxFor(dpmon));
+    assert.ok(plan);
+    assert.deepEqual([plan.before.connections_used_pct, plan.before.target_pct, plan.before.sessions_needed], [93, 80.75, 13]);
+    const outcome = await action.execute(plan, ctxFor(dpmon));
+    assert.equal(outcome.after.connections_used_pct, 80);
+    assert.deepEqual([aimOf({ ...trigger(90), recovery: 80.75 }), aimOf(trigger(90)), aimOf({ ...trigger(90), threshold: undefined, recovery: 66.5 })], [80.75, 90, 66.5]);
   });
 
   it('plans nothing when usage is already under the threshold', async () => {

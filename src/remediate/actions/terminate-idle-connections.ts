@@ -1,7 +1,8 @@
 // terminate_idle_connections (auto_remediation high_connection_count at 90 %, connection_pools
 // critical) and terminate_idle (remediation_actions.cpu_high, grace_period 60s): terminates idle
 // client sessions, oldest idle first, only as many as it takes to bring client backends /
-// max_connections back under the threshold. Which sessions are protected is decided in ../sessions.ts.
+// max_connections under the triggering alert's recovery threshold (so that the alert resolves), else
+// under the trigger's threshold. Which sessions are protected is decided in ../sessions.ts.
 //
 // The plan is self-contained data (it may wait for approval, or be stored): each step's command is the
 // exact statement with its values bound, and execute re-reads pid, state and state_change from it with
@@ -18,10 +19,11 @@ export interface TerminateIdleOptions {
   /** the grace for idle-in-transaction sessions; default gracePeriodMs */
   readonly idleInTransactionGracePeriodMs?: number;
   /**
-   * Terminate until client backends are under this percent of max_connections. Default: the trigger's
-   * threshold, which for high_connection_count and connection_pools is that percent. For a trigger
-   * whose threshold is in another unit (cpu_high's 80 % CPU), set it: 0 terminates every eligible
-   * idle session.
+   * Terminate until client backends are under this percent of max_connections (the action's
+   * documented target). Default: the triggering alert's recovery threshold (connection_saturation at
+   * its critical 85 % resolves only under 80.75 %: stopping under 85 % or 90 % would leave it firing and
+   * paging), else the trigger's threshold. For a trigger whose threshold is in another unit (cpu_high's
+   * 80 % CPU), set it: 0 terminates every eligible idle session.
    */
   readonly untilBelowPct?: number;
 }
@@ -57,7 +59,7 @@ export function createTerminateIdleConnections(options: TerminateIdleOptions = {
 
     async plan(trigger: RemediationTrigger, ctx: ActionContext): Promise<ActionPlan | null> {
       const pg = requirePg(name, ctx);
-      const targetPct = checkPercent(name, options.untilBelowPct ?? trigger.threshold);
+      const targetPct = checkPercent(name, options.untilBelowPct ?? aimOf(trigger));
       const usage = await readConnectionUsage(pg);
       if (usage.usedPct < targetPct) return null;
 
@@ -144,6 +146,14 @@ export function createTerminateIdleConnections(options: TerminateIdleOptions = {
       };
     },
   };
+}
+
+/** Where a connection-count trigger is worked down to: under the alert's recovery threshold when it has one (and it is lower), else its threshold. */
+export function aimOf(trigger: RemediationTrigger): number | undefined {
+  const { threshold, recovery } = trigger;
+  if (recovery === undefined) return threshold;
+  if (threshold === undefined) return recovery;
+  return Math.min(threshold, recovery);
 }
 
 function requirePg(name: string, ctx: ActionContext) {

@@ -51,6 +51,10 @@ export function emailContent(n: Notification): EmailContent {
     text.push(`Escalation: level ${v.escalation.level}, ${v.escalation.responder}`);
     html.push(`<p><strong>Escalation:</strong> level ${v.escalation.level}, ${esc(v.escalation.responder)}</p>`);
   }
+  if (v.remediation) {
+    text.push(`Remediation: ${v.remediation}`);
+    html.push(`<p><strong>Remediation:</strong> ${esc(v.remediation)}</p>`);
+  }
 
   text.push('', `Alerts (${v.firing} firing, ${v.resolved} resolved):`);
   html.push(`<h3>Alerts (${v.firing} firing, ${v.resolved} resolved)</h3>`);

@@ -73,6 +73,7 @@ export function pagerDutyEvent(n: Notification, settings: PagerDutySettings, hos
     ...(n.incident ? { impact: n.incident.impact } : {}),
     ...(settings.escalationPolicy ? { escalation_policy: settings.escalationPolicy } : {}),
     ...(n.escalation ? { escalation_level: n.escalation.level, responder: n.escalation.responder } : {}),
+    ...(n.remediation ? { remediation: n.remediation } : {}),
     receiver: n.receiver,
     alerts: v.alerts.map((a) => {
       const src = n.alerts.find((x) => x.fingerprint === a.fingerprint);

@@ -102,5 +102,6 @@ function fields(v: NotificationView): SlackText[] {
   if (a?.endsAt !== undefined && v.state === 'RESOLVED') out.push(field('Resolved', slackDate(a.endsAt)));
   if (v.alerts.length > 1) out.push(field('Alerts', `${v.firing} firing, ${v.resolved} resolved`));
   if (v.escalation) out.push(field('Escalation', `level ${v.escalation.level}: ${escapeMrkdwn(v.escalation.responder)}`));
+  if (v.remediation) out.push(field('Remediation', escapeMrkdwn(v.remediation)));
   return out.slice(0, 10);
 }
