@@ -5,6 +5,7 @@
 // Alertmanager's handlers (api/v2/api.go); the alerts come from an injected source (the pipeline),
 // silences from the silence store, inhibitions from the inhibitor. Mutating endpoints need
 // `Authorization: Bearer <server.auth_token>` when a token is set. Errors are JSON strings, as Alertmanager's.
+import { bearerAllows } from '../lib/bearer.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { stringify } from 'yaml';
 import { systemClock, type Clock } from '../lib/clock.ts';
@@ -261,7 +262,7 @@ export function registerAlertmanagerApi(app: FastifyInstance, opts: Alertmanager
   /** Alertmanager answers errors with a JSON string. */
   const fail = (reply: FastifyReply, code: number, message: string) => reply.code(code).type('application/json').send(JSON.stringify(message));
   const authorized = (req: FastifyRequest, reply: FastifyReply): boolean => {
-    if (!opts.authToken || req.headers.authorization === `Bearer ${opts.authToken}`) return true;
+    if (bearerAllows(req.headers.authorization, opts.authToken)) return true;
     fail(reply, 401, 'this endpoint needs the server.auth_token as a Bearer token (amtool: --http.config.file with authorization.credentials)');
     return false;
   };

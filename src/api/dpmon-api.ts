@@ -1,5 +1,6 @@
 // dpmon's own endpoints, for what no anchor has: acknowledging an alert (which stops its escalation and
 // tells PagerDuty), the escalations in progress, and the notification log of the outbox.
+import { bearerAllows } from '../lib/bearer.ts';
 import type { FastifyInstance } from 'fastify';
 import type { Escalation } from '../notify/escalation.ts';
 import type { OutboxRow, OutboxState } from '../notify/outbox.ts';
@@ -42,7 +43,7 @@ function escalationJson(e: Escalation) {
 
 export function registerDpmonApi(app: FastifyInstance, opts: DpmonApiOptions): void {
   app.post('/api/dpmon/alerts/:fingerprint/ack', async (req, reply) => {
-    if (opts.authToken && req.headers.authorization !== `Bearer ${opts.authToken}`)
+    if (!bearerAllows(req.headers.authorization, opts.authToken))
       return reply.code(401).send({ status: 'error', error: 'acknowledging needs the server.auth_token as a Bearer token' });
     const { fingerprint } = req.params as { fingerprint: string };
     if (!/^[0-9a-zA-Z_-]{1,64}$/.test(fingerprint)) return reply.code(400).send({ status: 'error', error: `malformed fingerprint ${JSON.stringify(fingerprint)}` });
@@ -66,7 +67,7 @@ export function registerDpmonApi(app: FastifyInstance, opts: DpmonApiOptions): v
     };
   });
   app.post('/api/dpmon/remediations/:id/approve', async (req, reply) => {
-    if (opts.authToken && req.headers.authorization !== `Bearer ${opts.authToken}`)
+    if (!bearerAllows(req.headers.authorization, opts.authToken))
       return reply.code(401).send({ status: 'error', error: 'approving needs the server.auth_token as a Bearer token' });
     if (!opts.remediation) return reply.code(503).send({ status: 'error', error: 'remediation is not running' });
     const { id } = req.params as { id: string };

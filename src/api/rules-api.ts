@@ -1,6 +1,7 @@
 // Prometheus's rule and alert endpoints over the rules engine — /api/v1/rules and /api/v1/alerts in
 // Prometheus's JSON shapes, so Grafana and `promtool`-style clients read them — plus POST /-/reload
 // (Prometheus's lifecycle endpoint; it needs server.auth_token when one is set) and GET /runbooks.
+import { bearerAllows } from '../lib/bearer.ts';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Alert, RulesEngine } from '../rules/engine.ts';
@@ -117,7 +118,7 @@ export function registerRulesApi(app: FastifyInstance, opts: RulesApiOptions): v
   });
 
   const reload = async (req: FastifyRequest, reply: FastifyReply) => {
-    if (opts.authToken && req.headers.authorization !== `Bearer ${opts.authToken}`)
+    if (!bearerAllows(req.headers.authorization, opts.authToken))
       return reply.code(401).type('text/plain').send('reload needs the server.auth_token as a Bearer token\n');
     if (!opts.reload) return reply.code(503).type('text/plain').send('reload is not available\n');
     const errors = await opts.reload();
