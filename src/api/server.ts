@@ -18,6 +18,11 @@ export interface ServerOptions {
   readonly log?: Logger;
 }
 
+/** Limits every route shares (docs/security.md). */
+export const REQUEST_TIMEOUT_MS = 30_000;
+export const HEADERS_TIMEOUT_MS = 20_000;
+export const BODY_LIMIT_BYTES = 8 * 1024 * 1024;
+
 /** No request body of any API nests deeper than this (an alert is 3 levels, a silence 3). */
 export const MAX_JSON_DEPTH = 64;
 
@@ -29,7 +34,13 @@ function clientError(req: FastifyRequest, reply: FastifyReply, code: number, mes
 }
 
 export function createHttpServer(opts: ServerOptions): FastifyInstance {
-  const app = Fastify({ logger: false });
+  const app = Fastify({
+    logger: false,
+    // a slow client may not hold a connection open forever (slowloris): the whole request within 30 s
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    bodyLimit: BODY_LIMIT_BYTES,
+  });
+  app.server.headersTimeout = HEADERS_TIMEOUT_MS;
   // JSON bodies: the depth checked before JSON.parse or any handler walks them; a __proto__ key refused
   // (a later Object.assign of such an object would change its prototype)
   app.removeContentTypeParser('application/json');
