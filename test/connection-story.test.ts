@@ -18,6 +18,7 @@ import pg from 'pg';
 import { startCluster, type Cluster } from './harness/postgres.ts';
 import { startHttpReceiver, type HttpReceiver } from './harness/http-receiver.ts';
 import { freePort, runDpmon, runDpmonSync, waitFor, type DpmonProcess } from './harness/process.ts';
+import { pagerdutyAt, recorderReceivers } from './harness/receivers-yaml.ts';
 
 interface PdEvent {
   event_action: 'trigger' | 'acknowledge' | 'resolve';
@@ -101,8 +102,6 @@ describe('the connection story, end to end (spec config, real PostgreSQL 15, Pag
     recv = await startHttpReceiver();
     dir = mkdtempSync(join(tmpdir(), 'dpmon-connection-story-'));
     port = await freePort();
-    const pdReceiver = (key: string) => `{ channels: [pagerduty], pagerduty_routing_key: ${key}, pagerduty_url: '${recv.url}/pd' }`;
-    const hook = (name: string) => `{ channels: [webhook], webhook_url: '${recv.url}/${name}' }`;
     writeFileSync(
       join(dir, 'dpmon.yaml'),
       `targets:
@@ -124,17 +123,13 @@ escalation_procedures:
     - { level: 1, responder: on_call_dba, timeout: 6s }
     - { level: 2, responder: senior_dba, timeout: 6s }
     - { level: 3, responder: engineering_manager, timeout: 6s }
-receivers:
-  pagerduty: ${pdReceiver('rk-route')}
-  on_call_dba: ${pdReceiver('rk-on-call')}
-  senior_dba: ${pdReceiver('rk-senior')}
-  engineering_manager: ${pdReceiver('rk-manager')}
-  slack: { channels: [slack], slack_webhook_url: '${recv.url}/slack' }
-  dashboard: ${hook('dashboard')}
-  ops-team: ${hook('ops-team')}
-  sys-admin: ${hook('sys-admin')}
-  storage-team: ${hook('storage-team')}
-remediation:
+${recorderReceivers(recv.url, {
+        pagerduty: pagerdutyAt(recv.url, 'rk-route'),
+        on_call_dba: pagerdutyAt(recv.url, 'rk-on-call'),
+        senior_dba: pagerdutyAt(recv.url, 'rk-senior'),
+        engineering_manager: pagerdutyAt(recv.url, 'rk-manager'),
+        slack: `{ channels: [slack], slack_webhook_url: '${recv.url}/slack' }`,
+      })}remediation:
   protected_roles: [reporting]
 server:
   listen: 127.0.0.1:${port}

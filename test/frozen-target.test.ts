@@ -14,6 +14,7 @@ import { startCluster, versionSkipReason, type Cluster } from './harness/postgre
 import { startHttpReceiver, type HttpReceiver } from './harness/http-receiver.ts';
 import { freePort, runDpmon, waitFor, type DpmonProcess } from './harness/process.ts';
 import { startFaultProxy, type FaultProxy } from './harness/tcp-fault.ts';
+import { recorderReceivers } from './harness/receivers-yaml.ts';
 
 const skip = versionSkipReason(15);
 const STATEMENT_TIMEOUT_MS = 2000;
@@ -83,7 +84,6 @@ describe('a frozen or silent target (real PostgreSQL 15, real dpmon)', { skip },
     recv = await startHttpReceiver();
     dir = mkdtempSync(join(tmpdir(), 'dpmon-frozen-'));
     port = await freePort();
-    const hook = (name: string) => `{ channels: [webhook], webhook_url: '${recv.url}/${name}' }`;
     writeFileSync(
       join(dir, 'dpmon.yaml'),
       `targets:
@@ -113,17 +113,7 @@ monitoring_integration:
       group_interval: 2s
 remediation:
   mode: dry_run
-receivers:
-  pagerduty: { channels: [pagerduty], pagerduty_routing_key: frozen-routing-key, pagerduty_url: '${recv.url}/pd' }
-  slack: ${hook('slack')}
-  dashboard: ${hook('dashboard')}
-  on_call_dba: ${hook('on_call_dba')}
-  senior_dba: ${hook('senior_dba')}
-  engineering_manager: ${hook('engineering_manager')}
-  ops-team: ${hook('ops-team')}
-  sys-admin: ${hook('sys-admin')}
-  storage-team: ${hook('storage-team')}
-`,
+${recorderReceivers(recv.url, {}, 'frozen-routing-key')}`,
     );
     dpmon = runDpmon(['start', '--config', join(dir, 'dpmon.yaml'), '--data-dir', join(dir, 'data'), '--listen', `127.0.0.1:${port}`]);
     await waitFor('dpmon ready', async () => ((await fetch(`http://127.0.0.1:${port}/-/ready`)).ok ? true : undefined));

@@ -14,6 +14,7 @@ import pg from 'pg';
 import { startCluster, type Cluster } from './harness/postgres.ts';
 import { startHttpReceiver, type HttpReceiver, type RecordedRequest } from './harness/http-receiver.ts';
 import { freePort, requirePeer, runDpmon, runDpmonSync, waitFor, type DpmonProcess } from './harness/process.ts';
+import { recorderReceivers } from './harness/receivers-yaml.ts';
 
 interface PdEvent {
   event_action: string;
@@ -48,7 +49,6 @@ describe('notifications end to end (spec config, real PostgreSQL, real receivers
     spawnSync('mkdir', ['-p', disk]);
     mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', disk]).status === 0;
     port = await freePort();
-    const hook = (name: string) => `{ channels: [webhook], webhook_url: '${recv.url}/${name}' }`;
     writeFileSync(
       join(dir, 'dpmon.yaml'),
       `targets:
@@ -78,17 +78,7 @@ escalation_procedures:
     - { level: 1, responder: on_call_dba, timeout: 4s }
     - { level: 2, responder: senior_dba, timeout: 4s }
     - { level: 3, responder: engineering_manager, timeout: 4s }
-receivers:
-  pagerduty: { channels: [pagerduty], pagerduty_routing_key: e2e-routing-key, pagerduty_url: '${recv.url}/pd' }
-  slack: ${hook('slack')}
-  dashboard: ${hook('dashboard')}
-  on_call_dba: ${hook('on_call_dba')}
-  senior_dba: ${hook('senior_dba')}
-  engineering_manager: ${hook('engineering_manager')}
-  ops-team: ${hook('ops-team')}
-  sys-admin: ${hook('sys-admin')}
-  storage-team: ${hook('storage-team')}
-server:
+${recorderReceivers(recv.url, {}, 'e2e-routing-key')}server:
   listen: 127.0.0.1:${port}
 `,
     );

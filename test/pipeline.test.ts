@@ -16,6 +16,7 @@ import { createAlertPipeline, type AlertPipeline } from '../src/notify/pipeline.
 import { createDashboardFeed, createNotifier } from '../src/notify/registry.ts';
 import type { ChannelType } from '../src/notify/types.ts';
 import { startHttpReceiver, type HttpReceiver, type RecordedRequest } from './harness/http-receiver.ts';
+import { pagerdutyAt, recorderReceivers } from './harness/receivers-yaml.ts';
 
 const T0 = 1_800_000_000_000;
 const MIN = 60_000;
@@ -30,36 +31,16 @@ describe('alert pipeline', () => {
   before(async () => {
     recv = await startHttpReceiver();
     dir = mkdtempSync(join(tmpdir(), 'dpmon-pipeline-'));
-    const hook = (name: string) => `{ channels: [webhook], webhook_url: '${recv.url}/${name}' }`;
-    writeFileSync(
-      join(dir, 'config.yaml'),
-      `receivers:
-  pagerduty: { channels: [pagerduty], pagerduty_routing_key: test-routing-key, pagerduty_url: '${recv.url}/pd' }
-  slack: ${hook('slack')}
-  dashboard: ${hook('dashboard')}
-  on_call_dba: ${hook('on_call_dba')}
-  senior_dba: ${hook('senior_dba')}
-  engineering_manager: ${hook('engineering_manager')}
-  ops-team: ${hook('ops-team')}
-  sys-admin: ${hook('sys-admin')}
-  storage-team: ${hook('storage-team')}
-`,
-    );
+    writeFileSync(join(dir, 'config.yaml'), recorderReceivers(recv.url));
     config = loadConfig([join(dir, 'config.yaml')], {}).config;
-    const pd = (key: string) => `{ channels: [pagerduty], pagerduty_routing_key: ${key}, pagerduty_url: '${recv.url}/pd' }`;
     writeFileSync(
       join(dir, 'pd-config.yaml'),
-      `receivers:
-  pagerduty: ${pd('rk-route')}
-  slack: ${hook('slack')}
-  dashboard: ${hook('dashboard')}
-  on_call_dba: ${pd('rk-on-call')}
-  senior_dba: ${pd('rk-senior')}
-  engineering_manager: ${pd('rk-manager')}
-  ops-team: ${hook('ops-team')}
-  sys-admin: ${hook('sys-admin')}
-  storage-team: ${hook('storage-team')}
-`,
+      recorderReceivers(recv.url, {
+        pagerduty: pagerdutyAt(recv.url, 'rk-route'),
+        on_call_dba: pagerdutyAt(recv.url, 'rk-on-call'),
+        senior_dba: pagerdutyAt(recv.url, 'rk-senior'),
+        engineering_manager: pagerdutyAt(recv.url, 'rk-manager'),
+      }),
     );
     pdConfig = loadConfig([join(dir, 'pd-config.yaml')], {}).config;
   });
