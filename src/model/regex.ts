@@ -67,7 +67,7 @@ export function compileRegex(source: string, opts: RegexOptions): CaptureRegex {
   if (hit) return hit;
   const re2 = compileRe2(source, opts.dotAll);
   const fast = opts.anchored ? fastMatcher(source, opts.dotAll, re2) : null;
-  const full = opts.anchored ? (v: string) => re2.testExact(v) : (v: string) => re2.test(v);
+  const full = opts.anchored ? prefiltered(source, re2) : (v: string) => re2.test(v);
   const compiled: CaptureRegex = {
     source,
     test: fast ?? full,
@@ -171,8 +171,59 @@ function fastMatcher(source: string, dotAll: boolean, re2: RE2JS): ((v: string) 
   return (v) => (v.includes('\n') ? re2.testExact(v) : decide(v));
 }
 
+const WORD = /^[A-Za-z0-9_:-]$/;
+
+/** Is there a `|` outside every group and class (then no literal is certain to start or end a match)? */
+function hasTopLevelAlternation(source: string): boolean {
+  let depth = 0;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i]!;
+    if (c === '\\') i++;
+    else if (c === '[') {
+      // a class: `]` right after `[` or `[^` is a member; `[:alpha:]` inside is a named class
+      i++;
+      if (source[i] === '^') i++;
+      if (source[i] === ']') i++;
+      for (; i < source.length && source[i] !== ']'; i++) {
+        if (source[i] === '\\') i++;
+        else if (source[i] === '[' && source[i + 1] === ':') i = Math.max(i, source.indexOf(':]', i + 2) + 1);
+      }
+    } else if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === '|' && depth === 0) return true;
+  }
+  return false;
+}
+
+/**
+ * The full engine behind Prometheus's prefix/suffix check: a literal run of word characters that starts
+ * (ends) every match rejects most non-matching values before the engine runs. Found on the text,
+ * conservatively: none with a top-level `|`, `\Q`, or flags (`(?i)` changes what a literal matches).
+ */
+function prefiltered(source: string, re2: RE2JS): (v: string) => boolean {
+  const full = (v: string) => re2.testExact(v);
+  if (source.includes('\\Q') || /\(\?[-a-zA-Z]+[:)]/.test(source) || hasTopLevelAlternation(source)) return full;
+  let p = 0;
+  while (p < source.length && WORD.test(source[p]!)) p++;
+  // a quantifier after the run makes its last character optional
+  if (p < source.length && '?*+{'.includes(source[p]!)) p--;
+  const prefix = p === source.length ? '' : source.slice(0, Math.max(p, 0));
+  let s = source.length;
+  while (s > p && WORD.test(source[s - 1]!)) s--;
+  // after a backslash the run belongs to an escape (`\d`, `\pL`, `\x41`, `\123`): no suffix
+  const suffix = s >= source.length || s <= p || source[s - 1] === '\\' ? '' : source.slice(s);
+  if (prefix === '' && suffix === '') return full;
+  return (v) => v.startsWith(prefix) && v.endsWith(suffix) && re2.testExact(v);
+}
+
 /** Literals joined by `.*`: a literal first is a prefix, last a suffix, the rest must appear in order. */
 function globMatcher(t: Token[]): (v: string) => boolean {
+  const shape = t.map((x) => (x.kind === 'lit' ? 'L' : '*')).join('');
+  const lit = (i: number) => (t[i] as { text: string }).text;
+  if (shape === '*') return () => true;
+  if (shape === 'L*') return ((p) => (v: string) => v.startsWith(p))(lit(0));
+  if (shape === '*L') return ((x) => (v: string) => v.endsWith(x))(lit(1));
+  if (shape === '*L*') return ((x) => (v: string) => v.includes(x))(lit(1));
   const first = t[0]!;
   const prefix = first.kind === 'lit' ? first.text : '';
   const last = t[t.length - 1]!;
