@@ -94,6 +94,24 @@ describe('compileRegex', () => {
   });
 });
 
+describe('ordinary regexes', () => {
+  // what JavaScript's RegExp (dpmon's engine before issue 22) and RE2 agree on: the answers stay the same
+  const regexes = [
+    'pg-(primary|replica)-\\d+', 'db[0-9]+:9187', '[a-z]+_(total|count)', '(?:a|b)c?', 'x{2,3}', '.*(foo|bar).*', '[^:]+:\\d+',
+    '\\w+', '\\S+', 'a.b', 'api-.*-1', 'high|medium', '(high|critical)', 'prod-(eu|us)-(west|east)-[0-9]', '.+-[0-9a-f]{4}', '',
+  ];
+  const values = ['pg-primary-01', 'pg-replica-2', 'pg-standby-1', 'db1:9187', 'db:9187', 'xact_total', 'xact_sum', 'ac', 'b', 'c', 'xx',
+    'xxxx', 'a foo b', 'barn', 'host:80', ':80', 'a\nb', 'a.b', 'api-server-1', 'api-1', 'high', 'critical', 'prod-eu-west-1',
+    'prod-us-north-1', 'api-server-7f9c', '-7f9c', '', ' ', 'é', 'hé-1'];
+  for (const re of regexes) {
+    it(`answers ${JSON.stringify(re)} as JavaScript's RegExp did`, () => {
+      const before = new RegExp(`^(?:${re})$`, 's');
+      const after = compileRegex(re, PROMETHEUS);
+      for (const v of values) assert.equal(after.test(v), before.test(v), JSON.stringify(v));
+    });
+  }
+});
+
 describe('fast paths', () => {
   // Shapes that take a shortcut, and some that look alike but must not.
   const shapes = [
