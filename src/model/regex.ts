@@ -66,11 +66,10 @@ export function compileRegex(source: string, opts: RegexOptions): CaptureRegex {
   const hit = cache.get(key);
   if (hit) return hit;
   const re2 = compileRe2(source, opts.dotAll);
-  const fast = opts.anchored ? fastMatcher(source, opts.dotAll, re2) : null;
-  const full = opts.anchored ? prefiltered(source, re2) : (v: string) => re2.test(v);
+  const test = opts.anchored ? (fastMatcher(source, opts.dotAll, re2) ?? prefiltered(source, re2)) : (v: string) => re2.test(v);
   const compiled: CaptureRegex = {
     source,
-    test: fast ?? full,
+    test,
     exec(value) {
       const m = re2.matcher(value);
       if (!(opts.anchored ? m.matches() : m.find())) return null;
