@@ -67,7 +67,7 @@ export function createCompressLogsAction(opts: CompressLogsOptions): Action {
   const maxAgeMs = opts.maxAgeMs ?? 7 * 86_400_000;
   if (!(maxAgeMs > 0)) throw new RangeError(`${name}: the age must be positive, got ${maxAgeMs} ms`);
   if (opts.level !== undefined && !(Number.isInteger(opts.level) && opts.level >= 1 && opts.level <= 9)) throw new RangeError(`${name}: the gzip level must be an integer from 1 to 9, got ${opts.level}`);
-  const include = opts.include ? compileRegex(opts.include, SEARCH) : null // RE2, searched (unanchored);
+  const include = opts.include ? compileRegex(opts.include, SEARCH) : null; // RE2, searched (unanchored)
   const fullVerifyMaxBytes = opts.fullVerifyMaxBytes ?? 16 * 1024 * 1024;
   const procPath = opts.procPath ?? '/proc';
   const stopBelow = opts.stopBelowThreshold ?? true;
