@@ -86,7 +86,7 @@ describe('inhibitor: configured rules (Alertmanager semantics)', () => {
       (err: unknown) => {
         assert.ok(err instanceof ConfigError);
         assert.deepEqual(err.errors.map(formatConfigIssue), [
-          `${f}:2:23 inhibit_rules[0].source_matchers[0]: invalid matcher: invalid regular expression "(": Unterminated group`,
+          `${f}:2:23 inhibit_rules[0].source_matchers[0]: invalid matcher: invalid regular expression "(": missing closing ): \`(\``,
           `${f}:2:40 inhibit_rules[0].source_matchers[1]: invalid matcher: bad matcher format: bad matcher`,
           `${f}:3:13 inhibit_rules[0].equal[0]: label names are [a-zA-Z_][a-zA-Z0-9_]*`,
         ]);

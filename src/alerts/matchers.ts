@@ -1,10 +1,10 @@
 // Alertmanager's label matchers as text — `alertname="x"`, `severity=~"high|medium"`, `{a="1", b!="2"}` —
 // parsed as Alertmanager 0.25 does (pkg/labels/parse.go: tolerant quoting, OpenMetrics escapes), printed as
-// it prints them, and compiled with Go's regular-expression flavour (RE2 translated, fully anchored, `.`
-// not matching a newline, as Alertmanager). Used by silences, inhibit rules and the Alertmanager API.
+// it prints them, and compiled with Go's regular-expression flavour (RE2 in linear time, src/model/regex.ts;
+// fully anchored, `.` not matching a newline, as Alertmanager). Used by silences, inhibit rules and the Alertmanager API.
 import type { Labels } from '../model/labels.ts';
 import type { CompiledMatcher, Matcher, MatchType } from '../model/matcher.ts';
-import { translateRegex } from '../query/regex.ts';
+import { ALERTMANAGER, compileRegex, type Regex } from '../model/regex.ts';
 
 export type { Matcher, MatchType, CompiledMatcher };
 
@@ -86,14 +86,12 @@ export function formatMatcher(m: Matcher): string {
   return `${m.name}${m.type}"${m.value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 }
 
-/** Compiles a Go (RE2) regular expression as a JavaScript one, fully anchored; throws on a bad one. */
-export function compileGoRegex(source: string): RegExp {
-  try {
-    return new RegExp(`^(?:${translateRegex(source)})$`);
-  } catch (err) {
-    const why = (err as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '');
-    throw new Error(`invalid regular expression ${JSON.stringify(source)}: ${why}`, { cause: err });
-  }
+/**
+ * Compiles a Go (RE2) regular expression, fully anchored, `.` not matching a newline; throws
+ * RegexSyntaxError (`invalid regular expression "(": missing closing ): \`(\``) on one RE2 refuses.
+ */
+export function compileGoRegex(source: string): Regex {
+  return compileRegex(source, ALERTMANAGER);
 }
 
 export function compileAmMatcher(m: Matcher): CompiledMatcher {

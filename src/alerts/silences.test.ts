@@ -63,7 +63,7 @@ describe('silence store: add', () => {
   const refused: [string, Partial<SilenceInput>, string][] = [
     ['no matcher', { matchers: [] }, 'at least one matcher required'],
     ['a bad label name', { matchers: [eq('bad-name', 'x')] }, 'invalid label matcher 0: invalid label name "bad-name"'],
-    ['a bad regular expression', { matchers: [eq('a', 'x'), re('b', '(')] }, 'invalid label matcher 1: invalid regular expression "(": Unterminated group'],
+    ['a bad regular expression', { matchers: [eq('a', 'x'), re('b', '(')] }, 'invalid label matcher 1: invalid regular expression "(": missing closing ): `(`'],
     ['only matchers that match the empty string', { matchers: [eq('a', ''), re('b', '.*')] }, 'at least one matcher must not match the empty string'],
     ['an end before the start', { startsAt: T0 + 2 * HOUR, endsAt: T0 + HOUR }, 'start time must be before end time'],
     ['an end equal to the start', { startsAt: T0 + HOUR, endsAt: T0 + HOUR }, 'start time must be before end time'],

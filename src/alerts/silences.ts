@@ -164,7 +164,7 @@ export function openSilenceStore(dbOrDataDir: Database.Database | string, opts: 
     try {
       matchers = validateMatchers(silence.matchers);
     } catch {
-      // written by this code, so valid; a regex this Node cannot compile must not stop the start
+      // written by this code, so valid; a regex RE2 refuses (stored before dpmon used RE2) must not stop the start: it mutes nothing
       matchers = [{ name: '', type: '=', value: '', matches: () => false }];
     }
     entries.set(silence.id, { silence, matchers });

@@ -156,7 +156,7 @@ describe('GET /api/v2/alerts', () => {
   it('answers 400 for a bad filter, receiver regex or boolean', async () => {
     for (const [q, message] of [
       ['filter=nonsense', 'bad matcher format: nonsense'],
-      ['receiver=(', 'failed to parse receiver param: invalid regular expression "(": Unterminated group'],
+      ['receiver=(', 'failed to parse receiver param: invalid regular expression "(": missing closing ): `(`'],
       ['active=maybe', 'active in query must be of type boolean: "maybe"'],
     ]) {
       const r = await app.inject({ url: `/api/v2/alerts?${q}` });

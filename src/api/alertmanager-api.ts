@@ -12,6 +12,7 @@ import { systemClock, type Clock } from '../lib/clock.ts';
 import { DPMON_VERSION } from '../lib/version.ts';
 import type { Labels } from '../model/labels.ts';
 import type { ActiveAlert, Inhibitor } from '../alerts/inhibit.ts';
+import type { Regex } from '../model/regex.ts';
 import { compileAmMatcher, compileGoRegex, LABEL_NAME_RE, parseMatcher, toApiMatcher, type CompiledMatcher, type Matcher } from '../alerts/matchers.ts';
 import { SilenceError, type SilenceInput, type SilenceMatcher, type SilenceStore, type SilenceView } from '../alerts/silences.ts';
 
@@ -286,7 +287,7 @@ export function registerAlertmanagerApi(app: FastifyInstance, opts: Alertmanager
     const q = req.query as Record<string, unknown>;
     let active: boolean, silenced: boolean, inhibited: boolean;
     let filter: CompiledMatcher[];
-    let receiverRe: RegExp | undefined;
+    let receiverRe: Regex | undefined;
     try {
       active = boolParam(q, 'active');
       silenced = boolParam(q, 'silenced');

@@ -231,6 +231,16 @@ describe('loadConfig: errors', () => {
     ]);
   });
 
+  it('reports regular expressions RE2 refuses (lookbehind, backreferences, possessive quantifiers) with the reason', () => {
+    assert.deepEqual(errorsOf([`${F}/bad-regex.yaml`]), [
+      `${F}/bad-regex.yaml:6:32 system_metrics.resource_monitoring.cpu_usage.collection.process_groups[0].comm[0]: invalid regular expression "(?<=py)thon": invalid named capture: \`(?<=py)thon\``,
+      `${F}/bad-regex.yaml:6:58 system_metrics.resource_monitoring.cpu_usage.collection.process_groups[0].cmdline[0]: invalid regular expression "(a)\\\\1": invalid escape sequence: \`\\1\``,
+      `${F}/bad-regex.yaml:6:75 system_metrics.resource_monitoring.cpu_usage.collection.process_groups[0].user[0]: invalid regular expression "a++": invalid nested repetition operator: \`++\``,
+      `${F}/bad-regex.yaml:8:23 inhibit_rules[0].source_matchers[0]: invalid matcher: invalid regular expression "(?<!x)high": invalid named capture: \`(?<!x)high\``,
+      `${F}/bad-regex.yaml:9:33 inhibit_rules[0].target_match_re.severity: invalid regular expression "(a)\\\\1": invalid escape sequence: \`\\1\``,
+    ]);
+  });
+
   it('reports malformed YAML', () => {
     assert.deepEqual(errorsOf([`${F}/malformed.yaml`]), [
       `${F}/malformed.yaml:5:1: Flow sequence in block collection must be sufficiently indented and end with a ]`,

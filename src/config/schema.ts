@@ -11,6 +11,7 @@ import { parseLagThreshold, parseListen, parsePercent, parseThreshold } from './
 import { compileGoRegex, parseMatchers, type Matcher } from '../alerts/matchers.ts';
 import { parseDayOfMonthRange, parseLocation, parseMonthRange, parseTimeRange, parseWeekdayRange, parseYearRange } from '../alerts/time-intervals.ts';
 import { parseMatchers as parseRouteMatchers } from '../dispatch/matchers.ts';
+import { compileRegex, SEARCH } from '../model/regex.ts';
 
 // ---------------------------------------------------------------- helpers
 
@@ -125,11 +126,12 @@ const httpUrl = z.string().superRefine((v, ctx) => {
   }
   if (!ok) fail(ctx, 'CONFIG_VALUE', `expected an http:// or https:// URL`);
 });
+// process-group patterns: RE2 (src/model/regex.ts), searched in the value as before (`^…$` to anchor)
 const regexSource = z.string().superRefine((v, ctx) => {
   try {
-    new RegExp(v);
+    compileRegex(v, SEARCH);
   } catch (err) {
-    fail(ctx, 'CONFIG_VALUE', `invalid regular expression: ${(err as Error).message}`);
+    fail(ctx, 'CONFIG_VALUE', (err as Error).message);
   }
 });
 const labelName = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, { error: 'label names are [a-zA-Z_][a-zA-Z0-9_]*' });
@@ -169,7 +171,7 @@ export const DEFAULT_PROCESS_GROUPS: Readonly<Record<ProcessGroupName, ProcessGr
 const processGroup = z.preprocess(
   (v) => (typeof v === 'string' ? { name: v } : v),
   z
-    .object({ name, comm: z.array(regexSource).optional(), cmdline: z.array(regexSource).optional(), user: strList.optional() })
+    .object({ name, comm: z.array(regexSource).optional(), cmdline: z.array(regexSource).optional(), user: z.array(regexSource).optional() })
     .catchall(unknownKey(['name', 'comm', 'cmdline', 'user']))
     .transform((g, ctx): ProcessGroupConfig => {
       if (g.comm === undefined && g.cmdline === undefined && g.user === undefined) {

@@ -131,7 +131,7 @@ describe('alert_manager schema', () => {
         receiver: slack
         matchers: ['severity=~"(high"']
 `,
-      ['c.yaml:6:20 monitoring_integration.alert_manager.routes.db_alerts.matchers[0]: bad matcher "severity=~\\"(high\\"": invalid regular expression "(high": Unterminated group in severity=~"(high" (column 11)'],
+      ['c.yaml:6:20 monitoring_integration.alert_manager.routes.db_alerts.matchers[0]: bad matcher "severity=~\\"(high\\"": invalid regular expression "(high": missing closing ): `(high` in severity=~"(high" (column 11)'],
     ],
     [
       '"..." with other labels in group_by',

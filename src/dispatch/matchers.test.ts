@@ -30,7 +30,9 @@ describe('parseMatchers', () => {
     ['=x', 'bad matcher "=x": expected a label name ([a-zA-Z_][a-zA-Z0-9_]*), found "=" (column 1)'],
     ['a="b', 'bad matcher "a=\\"b": unterminated quoted value: a closing " is missing (column 3)'],
     ['a="b" c="d"', 'bad matcher "a=\\"b\\" c=\\"d\\"": expected a comma after a matcher, found "c" (column 7)'],
-    ['severity=~"(high"', 'bad matcher "severity=~\\"(high\\"": invalid regular expression "(high": Unterminated group in severity=~"(high" (column 11)'],
+    ['severity=~"(high"', 'bad matcher "severity=~\\"(high\\"": invalid regular expression "(high": missing closing ): `(high` in severity=~"(high" (column 11)'],
+    // RE2 refuses lookbehind, as Alertmanager
+    ['instance=~"(?<=db)1"', 'bad matcher "instance=~\\"(?<=db)1\\"": invalid regular expression "(?<=db)1": invalid named capture: `(?<=db)1` in instance=~"(?<=db)1" (column 11)'],
     ['{a="b",c}', 'bad matcher "{a=\\"b\\",c}": expected an operator such as =, !=, =~ or !~, found "}" (column 9)'],
     ['', 'bad matcher "": no matchers (column 1)'],
     ['{}', 'bad matcher "{}": no matchers (column 1)'],

@@ -185,7 +185,7 @@ describe('buildRouteTree errors', () => {
       (err: unknown) =>
         err instanceof RouteConfigError &&
         err.problems.length === 1 &&
-        err.problems[0] === 'route broken: bad matcher "severity=~\\"(high\\"": invalid regular expression "(high": Unterminated group in severity=~"(high" (column 11)',
+        err.problems[0] === 'route broken: bad matcher "severity=~\\"(high\\"": invalid regular expression "(high": missing closing ): `(high` in severity=~"(high" (column 11)',
     );
   });
 });

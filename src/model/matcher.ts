@@ -1,5 +1,7 @@
-// Label matchers, as in PromQL selectors: =, !=, =~ and !~ (regexes fully anchored, as Prometheus).
+// Label matchers, as in PromQL selectors: =, !=, =~ and !~ (regexes RE2, fully anchored and dot-all, as
+// Prometheus; see regex.ts).
 import type { Labels } from './labels.ts';
+import { compileRegex, PROMETHEUS } from './regex.ts';
 
 export type MatchType = '=' | '!=' | '=~' | '!~';
 
@@ -20,11 +22,11 @@ export function compileMatcher(m: Matcher): CompiledMatcher {
     case '!=':
       return { ...m, matches: (v) => v !== m.value };
     case '=~': {
-      const re = new RegExp(`^(?:${m.value})$`, 's');
+      const re = compileRegex(m.value, PROMETHEUS);
       return { ...m, matches: (v) => re.test(v) };
     }
     case '!~': {
-      const re = new RegExp(`^(?:${m.value})$`, 's');
+      const re = compileRegex(m.value, PROMETHEUS);
       return { ...m, matches: (v) => !re.test(v) };
     }
   }

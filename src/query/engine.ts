@@ -6,6 +6,7 @@
 // those arrays, without touching the store (Prometheus's populateSeries + rangeEval).
 import type { Labels } from '../model/labels.ts';
 import { isStaleNaN } from '../model/stale.ts';
+import { compileRegex, PROMETHEUS, RegexSyntaxError, type CaptureRegex, type RegexMatch } from '../model/regex.ts';
 import type { Point, RollupFunction, SeriesPoints, Store } from '../store/store.ts';
 import { QueryError, badData, execError } from './errors.ts';
 import { createLabelMemo, type LabelMemo } from './label-memo.ts';
@@ -955,11 +956,12 @@ function absentLabels(arg: Expr): Labels {
 }
 
 function labelReplace(input: Sample[], dst: string, repl: string, src: string, regexText: string): Sample[] {
-  let re: RegExp;
+  let re: CaptureRegex;
   try {
-    re = new RegExp(`^(?:${regexText})$`, 's');
+    re = compileRegex(regexText, PROMETHEUS);
   } catch (err) {
-    throw badData(`invalid regular expression in label_replace(): ${regexText}`);
+    const why = err instanceof RegexSyntaxError ? `: ${err.reason}` : '';
+    throw badData(`invalid regular expression in label_replace(): ${regexText}${why}`);
   }
   if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(dst) && dst.length === 0) throw badData(`invalid destination label name in label_replace(): ${dst}`);
   return input.map((s) => {
@@ -974,12 +976,12 @@ function labelReplace(input: Sample[], dst: string, repl: string, src: string, r
 }
 
 /** Go's regexp.Expand: $1, ${1}, $name, ${name}, $$. A name is the longest run of [A-Za-z0-9_]. */
-function expandTemplate(tpl: string, m: RegExpExecArray): string {
+function expandTemplate(tpl: string, m: RegexMatch): string {
   return tpl.replace(/\$(\$|\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))/g, (_all, _x, braced?: string, bare?: string) => {
     if (_x === '$') return '$';
     const name = (braced ?? bare)!;
-    if (/^\d+$/.test(name)) return m[Number(name)] ?? '';
-    return m.groups?.[name] ?? '';
+    if (/^\d+$/.test(name)) return m.groups[Number(name)] ?? '';
+    return m.named[name] ?? '';
   });
 }
 

@@ -6,7 +6,7 @@ import { parser } from '@prometheus-io/lezer-promql';
 import type { SyntaxNode } from '@lezer/common';
 import type { Matcher, MatchType } from '../model/matcher.ts';
 import { QueryError, badData, unsupported } from './errors.ts';
-import { translateRegex } from './regex.ts';
+import { compileRegex, PROMETHEUS, RegexSyntaxError } from '../model/regex.ts';
 
 export type ValueType = 'scalar' | 'vector' | 'matrix' | 'string';
 
@@ -229,12 +229,13 @@ class Builder {
             const value = unquote(this.text(val!));
             if (type === '=~' || type === '!~') {
               try {
-                new RegExp(`^(?:${translateRegex(value)})$`, 's');
+                compileRegex(value, PROMETHEUS);
               } catch (err) {
-                throw badData(`invalid regular expression in label matcher ${labelName}${type}${JSON.stringify(value)}: ${(err as Error).message}`);
+                const why = err instanceof RegexSyntaxError ? err.reason : (err as Error).message;
+                throw badData(`invalid regular expression in label matcher ${labelName}${type}${JSON.stringify(value)}: ${why}`);
               }
             }
-            matchers.push({ name: labelName, type, value: type === '=~' || type === '!~' ? translateRegex(value) : value });
+            matchers.push({ name: labelName, type, value });
           } else throw badData(`parse error at char ${m.from + 1}: unexpected ${JSON.stringify(this.text(m))}`);
         }
       }
@@ -247,7 +248,7 @@ class Builder {
     const nonEmpty = matchers.some((m) => {
       if (m.type === '=') return m.value !== '';
       if (m.type === '!=') return m.value === '';
-      const re = new RegExp(`^(?:${m.value})$`, 's');
+      const re = compileRegex(m.value, PROMETHEUS);
       return m.type === '=~' ? !re.test('') : re.test('');
     });
     if (!nonEmpty) throw badData('vector selector must contain at least one non-empty matcher');

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import type { Collector } from '../collector.ts';
 import { counter, gauge } from '../../model/metric.ts';
 import { USER_HZ, isGone, readOptional } from './read.ts';
+import { compileRegex, SEARCH, type Regex } from '../../model/regex.ts';
 
 export const groupCpuSeconds = counter('dpmon_process_group_cpu_seconds_total', 'CPU time used by the processes of a process group, by mode (user, system).');
 export const groupResidentMemory = gauge('dpmon_process_group_resident_memory_bytes', 'Resident memory of the processes of a process group.');
@@ -45,9 +46,9 @@ export interface ProcessesCollectorOptions {
 
 interface Matcher {
   name: string;
-  comm: RegExp[];
-  cmdline: RegExp[];
-  user: RegExp[];
+  comm: Regex[];
+  cmdline: Regex[];
+  user: Regex[];
 }
 
 /** Per-process state kept between scans: last counters as the kernel counts them, and the group it was put in. */
@@ -143,9 +144,9 @@ const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 export function createProcessesCollector(opts: ProcessesCollectorOptions): Collector {
   const matchers: Matcher[] = opts.groups.map((g) => ({
     name: g.name,
-    comm: g.comm.map((s) => new RegExp(s)),
-    cmdline: g.cmdline.map((s) => new RegExp(s)),
-    user: g.user.map((s) => new RegExp(s)),
+    comm: g.comm.map((s) => compileRegex(s, SEARCH)),
+    cmdline: g.cmdline.map((s) => compileRegex(s, SEARCH)),
+    user: g.user.map((s) => compileRegex(s, SEARCH)),
   }));
   const passwdPath = opts.passwdPath ?? '/etc/passwd';
   let pageSize = opts.pageSize;

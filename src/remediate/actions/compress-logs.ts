@@ -31,6 +31,7 @@ import { createGunzip, createGzip, crc32 } from 'node:zlib';
 import type { Action, ActionContext, ActionOutcome, ActionPlan, PlannedStep } from '../types.ts';
 import { READ_NOFOLLOW, fileSteps, fsUsage, listFiles, protectedPathsOf, recheckCandidate, sameFile, shellQuote, type FileCandidate, type FileStep, type FsUsage } from '../paths.ts';
 import { perRoot, refusalNotes, requireUsable, resolveRoots, rootOf, type UsableRoot } from '../roots.ts';
+import { compileRegex, SEARCH } from '../../model/regex.ts';
 
 export interface CompressLogsOptions {
   /** registry name; default compress_logs */
@@ -66,7 +67,7 @@ export function createCompressLogsAction(opts: CompressLogsOptions): Action {
   const maxAgeMs = opts.maxAgeMs ?? 7 * 86_400_000;
   if (!(maxAgeMs > 0)) throw new RangeError(`${name}: the age must be positive, got ${maxAgeMs} ms`);
   if (opts.level !== undefined && !(Number.isInteger(opts.level) && opts.level >= 1 && opts.level <= 9)) throw new RangeError(`${name}: the gzip level must be an integer from 1 to 9, got ${opts.level}`);
-  const include = opts.include ? new RegExp(opts.include) : null;
+  const include = opts.include ? compileRegex(opts.include, SEARCH) : null; // RE2, searched (unanchored)
   const fullVerifyMaxBytes = opts.fullVerifyMaxBytes ?? 16 * 1024 * 1024;
   const procPath = opts.procPath ?? '/proc';
   const stopBelow = opts.stopBelowThreshold ?? true;

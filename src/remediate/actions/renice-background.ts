@@ -19,6 +19,7 @@ import { setPriority } from 'node:os';
 import { basename, join } from 'node:path';
 import type { ProcessGroupConfig } from '../../config/schema.ts';
 import type { Action, ActionOutcome, ActionPlan, PlannedStep } from '../types.ts';
+import { compileRegex, SEARCH } from '../../model/regex.ts';
 
 export interface ReniceBackgroundOptions {
   /** registry names; default renice_background and restore_background_priority */
@@ -101,7 +102,7 @@ export function createReniceBackgroundActions(opts: ReniceBackgroundOptions): Re
   const passwdPath = opts.passwdPath ?? '/etc/passwd';
   const sampleMs = opts.sampleMs ?? 500;
   const protectedNames = new Set(opts.protectedNames ?? ['postgres', 'postmaster', 'pgbouncer']);
-  const matchers = opts.groups.map((g) => ({ name: g.name, comm: g.comm.map((s) => new RegExp(s)), cmdline: g.cmdline.map((s) => new RegExp(s)), user: g.user.map((s) => new RegExp(s)) }));
+  const matchers = opts.groups.map((g) => ({ name: g.name, comm: g.comm.map((s) => compileRegex(s, SEARCH)), cmdline: g.cmdline.map((s) => compileRegex(s, SEARCH)), user: g.user.map((s) => compileRegex(s, SEARCH)) }));
   const never = new Set([1, process.pid, process.ppid]);
   /** pid:starttime → what we changed */
   const state = new Map<string, ProcRef>();

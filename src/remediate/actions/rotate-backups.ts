@@ -15,6 +15,7 @@ import { basename, dirname, join } from 'node:path';
 import type { Action, ActionContext, ActionOutcome, ActionPlan, PlannedStep } from '../types.ts';
 import { fileSteps, listFiles, protectedPathsOf, recheckCandidate, shellQuote, type FileCandidate, type FileStep } from '../paths.ts';
 import { perRoot, refusalNotes, requireUsable, resolveRoots, rootOf, type UsableRoot } from '../roots.ts';
+import { compileRegex, SEARCH } from '../../model/regex.ts';
 
 export interface RotateBackupsOptions {
   /** registry name; default rotate_backups */
@@ -41,7 +42,7 @@ export function createRotateBackupsAction(opts: RotateBackupsOptions): Action {
   const keep = opts.keepNewest ?? 1;
   if (!(maxAgeMs > 0)) throw new RangeError(`${name}: the age must be positive, got ${maxAgeMs} ms`);
   if (!Number.isInteger(keep) || keep < 1) throw new RangeError(`${name}: keep_newest must be an integer of at least 1, got ${keep}`);
-  const include = opts.include ? new RegExp(opts.include) : null;
+  const include = opts.include ? compileRegex(opts.include, SEARCH) : null; // RE2, searched (unanchored)
   const isBackup = (path: string) => !include || include.test(basename(path));
   const roots = (ctx: ActionContext) => resolveRoots(opts.roots, { allowedRoots: ctx.allowedRoots, protectedPaths: protectedPathsOf(opts.protectedPaths, ctx) });
   /** the backups under every root, each with the root that claims it (the deepest, when roots nest) */
