@@ -37,4 +37,16 @@ describe('withDeadline', () => {
     await clock.advance(5000);
     assert.equal(expired, 1);
   });
+
+  it('with a signal aborted before the call, gives up at once and leaves no unhandled rejection', async () => {
+    const clock = createManualClock(0);
+    const stop = new AbortController();
+    stop.abort();
+    let fail!: (e: Error) => void;
+    const work = new Promise<number>((_r, rej) => (fail = rej));
+    const p = withDeadline(work, 2000, { clock, what: 'query', signal: stop.signal, onExpire: () => fail(new Error('Connection terminated')) });
+    await assert.rejects(p, DeadlineExceeded);
+    // an unhandled rejection would fail this test file
+    await new Promise((r) => setImmediate(r));
+  });
 });

@@ -33,6 +33,8 @@ export function withDeadline<T>(work: Promise<T>, ms: number, opts: DeadlineOpti
     opts.onExpire?.();
     return new DeadlineExceeded(opts.what, ms);
   };
+  // a rejection after the deadline (the socket onExpire destroyed) is expected: never unhandled
+  work.catch(() => {});
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => {
       timer.abort();

@@ -165,6 +165,19 @@ describe('remediator guards and modes (real files)', () => {
     assert.deepEqual(audit.list({ kindPrefix: 'remediation.verified' }).map((e) => e.details.fixed), [false]);
   });
 
+  it('a silenced alert that still fires is not fixed; a held one (target down) is judged once it is measured again', async () => {
+    const { remediator, alert, clock, audit } = setup('enforce', { cooldownMs: 0 });
+    await remediator.consider([alert(90, { evaluatedAt: clock.now() })]);
+    await clock.advance(60_000);
+    // the target went down: the alert is held, no fresh measurement, no verdict yet
+    await remediator.consider([], [alert(90, { evaluatedAt: clock.now(), held: true })]);
+    assert.deepEqual(audit.list({ kindPrefix: 'remediation.verified' }), []);
+    await clock.advance(60_000);
+    // measured again, and someone silenced it meanwhile: it still fires, so the action did not fix it
+    await remediator.consider([], [alert(90, { evaluatedAt: clock.now() })]);
+    assert.deepEqual(audit.list({ kindPrefix: 'remediation.verified' }).map((e) => e.details.fixed), [false]);
+  });
+
   it('an alert gone after the action counts as fixed; a rule that gave up tries again once its alert clears', async () => {
     const { remediator, alert, clock, audit, temp } = setup('enforce', { cooldownMs: 0 });
     await remediator.consider([alert(90, { evaluatedAt: clock.now() })]);

@@ -45,6 +45,8 @@ export interface TriggerAlert {
   readonly activeAt: number;
   /** when the value was last evaluated */
   readonly evaluatedAt: number;
+  /** firing but held because its target is down: no fresh measurement */
+  readonly held?: boolean;
 }
 
 export interface RemediatorOptions {
@@ -96,7 +98,11 @@ export interface ApprovalResult {
 
 export interface Remediator {
   /** looks at the firing alerts of one evaluation; runs what the guards allow, one at a time */
-  consider(alerts: readonly TriggerAlert[]): Promise<void>;
+  /**
+   * alerts: the firing alerts remediation may act on; alsoFiring: those that fire but are held (target
+   * down) or muted (silenced, inhibited) — never acted on, but an action is not fixed while they fire
+   */
+  consider(alerts: readonly TriggerAlert[], alsoFiring?: readonly TriggerAlert[]): Promise<void>;
   approve(id: string, by: string): Promise<ApprovalResult>;
   pending(): PendingApproval[];
   /**
@@ -218,14 +224,17 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
   const listStates = db.prepare('SELECT key, body FROM remediation_state').raw(true);
 
   /** the outcome of the last execution, judged by whether its alert still breaches (an alert gone is fixed) */
-  function verify(alerts: readonly TriggerAlert[]) {
+  function verify(alerts: readonly TriggerAlert[], alsoFiring: readonly TriggerAlert[]) {
     for (const [key, body] of listStates.all() as [string, string][]) {
       const s = JSON.parse(body) as GuardState;
       if (!s.verify) continue;
       const rule = opts.rules.find((r) => key.startsWith(`${r.id}@`));
       if (!rule) continue;
       const target = key.slice(rule.id.length + 1);
-      const a = alerts.find((x) => x.fingerprint === s.verify!.fingerprint);
+      const fp = s.verify.fingerprint;
+      // a silenced or inhibited alert still fires: not fixed; a held one (target down) is judged later
+      const a = alerts.find((x) => x.fingerprint === fp) ?? alsoFiring.find((x) => x.fingerprint === fp);
+      if (a?.held) continue;
       // not evaluated on data collected since the execution: wait (an evaluation right after it may still read the samples from before)
       if (a && a.evaluatedAt <= s.verify.at + (opts.verifyAfterMs ?? 0)) continue;
       // fixed means the triggering alert resolved: a value back under the action's own trigger but above
@@ -306,10 +315,10 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
   }
 
   return {
-    async consider(alerts) {
+    async consider(alerts, alsoFiring = []) {
       const now = clock.now();
       latest = alerts;
-      verify(alerts);
+      verify(alerts, alsoFiring);
       reenable(alerts);
       // an alert's most severe level first: a rule its warning and critical alerts both breach acts for
       // the critical one (and aims at its recovery threshold); the warning waits for the verification

@@ -166,16 +166,22 @@ export function createRemediationRunner(opts: RemediationRunnerOptions): Remedia
     {
       const groups = opts.rules.groups();
       const evaluated = new Map(groups.map((g) => [g.def.name, g.lastEvaluation]));
-      const firing = opts.rules
+      const all = opts.rules
         .alerts()
-        // an alert held while its target is down is no fresh measurement: nothing to act on
-        .filter((a) => a.state === 'firing' && !a.heldBecause && !opts.muted(a.fingerprint, a.labels))
+        .filter((a) => a.state === 'firing')
         .map((a) => {
           // the rule's threshold and recovery threshold: where an action aims so that the alert resolves
           const c = conditionOf(groups, a.group, a.rule, a.labels);
-          return { fingerprint: a.fingerprint, labels: a.labels, value: a.value, ...(c ? { threshold: c.threshold, recovery: c.recovery } : {}), activeAt: a.activeAt, evaluatedAt: evaluated.get(a.group) ?? 0 };
+          const trigger = { fingerprint: a.fingerprint, labels: a.labels, value: a.value, ...(c ? { threshold: c.threshold, recovery: c.recovery } : {}), activeAt: a.activeAt, evaluatedAt: evaluated.get(a.group) ?? 0 };
+          return { trigger: a.heldBecause ? { ...trigger, held: true } : trigger, actionable: !a.heldBecause && !opts.muted(a.fingerprint, a.labels) };
         });
-      await remediator.consider(firing);
+      // an alert held while its target is down is no fresh measurement, a muted one is someone's: nothing
+      // to act on, but neither counts as resolved when an action is verified
+      const firing = all.filter((x) => x.actionable).map((x) => x.trigger);
+      await remediator.consider(
+        firing,
+        all.filter((x) => !x.actionable).map((x) => x.trigger),
+      );
       await restorePriorities(firing);
     }
   }

@@ -21,8 +21,8 @@
 // Deadlines are dpmon's own, not only the server's: a frozen server (SIGSTOP, a hung VM) or a network
 // path that drops packets never applies its statement_timeout and never closes the socket. So every
 // connect has a deadline of connect_timeout and every query of statement_timeout (plus a small grace,
-// so a server that does answer with its own timeout error wins the race); a run has the larger of the
-// collection interval and those. Past a deadline the socket is destroyed, the connection discarded,
+// so a server that does answer with its own timeout error wins the race); a whole run has the collection
+// interval plus those two (at most 60 s). Past a deadline the socket is destroyed, the connection discarded,
 // pg_up is 0 with reason `timeout`, the target's series go stale, and reconnection follows the backoff.
 // These deadlines run on wall-clock time even under an injected test clock: they are about sockets.
 import pg from 'pg';
@@ -117,7 +117,9 @@ export function createPostgresTarget(opts: PostgresTargetOptions): PostgresTarge
   const params: ParamValues = { top: opts.pgStatStatementsTop, excludeDatabases: opts.excludeDatabases };
   const queryDeadlineMs = opts.statementTimeoutMs + deadlineGraceMs(opts.statementTimeoutMs);
   const connectDeadlineMs = opts.connectTimeoutMs + deadlineGraceMs(opts.connectTimeoutMs);
-  const runTimeoutMs = Math.min(60_000, Math.max(baseIntervalMs, queryDeadlineMs, connectDeadlineMs));
+  // a run is a login and some 30 queries: a slow but healthy server must not be judged down for their
+  // sum, so a run may take an interval plus one login and one query deadline before it is abandoned
+  const runTimeoutMs = Math.min(60_000, baseIntervalMs + queryDeadlineMs + connectDeadlineMs);
 
   let conn: Connection | undefined;
   let failures = 0;
