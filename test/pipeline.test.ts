@@ -104,6 +104,25 @@ describe('alert pipeline', () => {
     assert.equal((pd.payload.custom_details.impact as { summary: string }).summary, 'also affected: disk_usage on db1, replication_delay on pg');
   });
 
+  it('a root whose page went to PagerDuty while its incident was high, then to Slack once it was medium, resolves at both', async () => {
+    const { clock, pipeline } = open();
+    const mark = recv.requests.length;
+    post(pipeline, { alertname: 'replication_slot_inactive', instance: 'pg', slot_name: 'gone', severity: 'medium' }, 'slot gone is inactive', T0);
+    post(pipeline, { alertname: 'disk_usage', instance: 'db1', mountpoint: '/data', level: 'critical', severity: 'high' }, '/data is 93% full', T0 + 1000);
+    await advance(clock, 35_000);
+    const page = since(mark).find((r) => r.path === '/pd')?.json as { event_action: string; dedup_key: string } | undefined;
+    assert.equal(page?.event_action, 'trigger');
+    // the disk recovers: the incident is medium, and the slot's next notification goes to Slack
+    pipeline.postAlerts([{ labels: { alertname: 'disk_usage', instance: 'db1', mountpoint: '/data', level: 'critical', severity: 'high' }, annotations: { summary: 'ok' }, startsAt: T0 + 1000, endsAt: clock.now() }]);
+    await advance(clock, 5 * 3_600_000, 60_000);
+    assert.ok(since(mark).some((r) => r.path === '/slack' && r.raw.includes('gone')), 'the slot notified Slack once its incident was medium');
+    pipeline.postAlerts([{ labels: { alertname: 'replication_slot_inactive', instance: 'pg', slot_name: 'gone', severity: 'medium' }, annotations: { summary: 'ok' }, startsAt: T0, endsAt: clock.now() }]);
+    await advance(clock, 35_000);
+    await pipeline.stop();
+    const resolves = since(mark).filter((r) => r.path === '/pd' && (r.json as { event_action: string }).event_action === 'resolve');
+    assert.ok(resolves.some((r) => (r.json as { dedup_key: string }).dedup_key === page!.dedup_key), 'PagerDuty got the resolve of the page it was sent');
+  });
+
   it('classifies a posted critical alert as high before routing it: it pages', async () => {
     const { clock, pipeline } = open();
     const mark = recv.requests.length;

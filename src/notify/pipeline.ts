@@ -217,7 +217,9 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
     // at the next group_interval (a silence that ends then lets it through, as Alertmanager's nflog does)
     if (kept.length === 0) return false;
     const lead = firing[0] ?? kept[0]!;
-    const paged = lastPaged.get(groupKey);
+    // every receiver the group's triggers went to since its last resolve (the incident's severity may move it)
+    const pages = lastPaged.get(groupKey) ?? [];
+    const paged = pages[pages.length - 1];
     // a group that has resolved is no longer correlated: it keeps the incident (PagerDuty's dedup_key) it triggered
     const incident = correlation.incidentOf(lead.fingerprint) ?? paged?.incident;
     // the root of an incident notifies for all of it (its consequences are inhibited), at the incident's
@@ -247,23 +249,32 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
       externalURL: opts.externalURL,
       createdAt: now,
     };
-    enqueue(n, receiverChannels(receiver, severity, config), now);
-    if (n.event === 'trigger') {
-      if (paged?.receiver !== receiver || paged.severity !== severity || paged.incident?.id !== incident?.id) lastPaged.set(groupKey, { receiver, severity, ...(incident ? { incident } : {}) });
-    } else if (paged) {
-      lastPaged.delete(groupKey);
-      // a group whose trigger went to another receiver (the incident's severity chose it) resolves there too
-      if (paged.receiver !== receiver) enqueue({ ...n, id: `${n.id}:${paged.receiver}`, receiver: paged.receiver, severity: paged.severity }, receiverChannels(paged.receiver, paged.severity, config), now);
-    }
-    if (escalator && incident) {
-      if (n.event === 'trigger' && severity === 'high') atomically(() => applyEscalation(escalator.observe(n, firing.map((a) => a.fingerprint), now), now));
-      if (firingOfIncident(incident, now).length === 0) atomically(() => applyEscalation(escalator.resolve(incident.id, now), now));
-    }
+    // the notification, the record of who was paged and the escalation step in one transaction: a crash
+    // or a full disk between them would send a trigger whose resolve never comes, or send it twice
+    atomically(() => {
+      enqueue(n, receiverChannels(receiver, severity, config), now);
+      if (n.event === 'trigger') {
+        const page: GroupPage = { receiver, severity, ...(incident ? { incident } : {}) };
+        const others = pages.filter((p) => p.receiver !== receiver);
+        if (paged?.receiver !== receiver || paged.severity !== severity || paged.incident?.id !== incident?.id) lastPaged.set(groupKey, [...others, page]);
+      } else if (pages.length) {
+        lastPaged.delete(groupKey);
+        // every receiver a trigger of this group went to (the incident's severity chose some) resolves too
+        for (const p of pages) {
+          if (p.receiver !== receiver) enqueue({ ...n, id: `${n.id}:${p.receiver}`, receiver: p.receiver, severity: p.severity }, receiverChannels(p.receiver, p.severity, config), now);
+        }
+      }
+      if (escalator && incident) {
+        if (n.event === 'trigger' && severity === 'high') applyEscalation(escalator.observe(n, firing.map((a) => a.fingerprint), now), now);
+        if (firingOfIncident(incident, now).length === 0) applyEscalation(escalator.resolve(incident.id, now), now);
+      }
+    });
     return true;
   }
   /**
-   * Per group, what its last trigger went to: the receiver, the severity and the incident. In state.db,
-   * so that after a restart the resolve still reaches that receiver with the incident's dedup_key.
+   * Per group, every receiver its triggers went to since its last resolve, with the severity and the
+   * incident of the last trigger there. In state.db, so that after a restart the resolve still reaches
+   * each of them with the incident's dedup_key.
    */
   const lastPaged = createGroupPages(db);
 
@@ -492,11 +503,14 @@ function createGroupPages(db: Database.Database) {
   db.exec('CREATE TABLE IF NOT EXISTS dispatch_group_pages (group_key TEXT PRIMARY KEY, body TEXT NOT NULL)');
   const put = db.prepare('INSERT OR REPLACE INTO dispatch_group_pages (group_key, body) VALUES (?, ?)');
   const del = db.prepare('DELETE FROM dispatch_group_pages WHERE group_key = ?');
-  const mem = new Map<string, GroupPage>();
-  for (const [k, b] of db.prepare('SELECT group_key, body FROM dispatch_group_pages').raw(true).all() as [string, string][]) mem.set(k, JSON.parse(b) as GroupPage);
+  const mem = new Map<string, GroupPage[]>();
+  for (const [k, b] of db.prepare('SELECT group_key, body FROM dispatch_group_pages').raw(true).all() as [string, string][]) {
+    const v = JSON.parse(b) as GroupPage | GroupPage[];
+    mem.set(k, Array.isArray(v) ? v : [v]); // one page per row before receivers were kept as a list
+  }
   return {
     get: (k: string) => mem.get(k),
-    set(k: string, p: GroupPage) {
+    set(k: string, p: GroupPage[]) {
       put.run(k, JSON.stringify(p));
       mem.set(k, p);
     },
