@@ -90,7 +90,14 @@ export function createAuditLog(db: Database.Database, opts: AuditLogOptions = {}
   };
   return {
     append(e) {
-      if (retry() > 0) return hold(e);
+      let waiting: number;
+      try {
+        waiting = retry();
+      } catch {
+        // an older held event could not be written (not the disk): this one is still written or held
+        waiting = held.length;
+      }
+      if (waiting > 0) return hold(e);
       try {
         return write(e);
       } catch (err) {
