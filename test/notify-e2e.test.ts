@@ -213,6 +213,14 @@ ${recorderReceivers(recv.url, {}, 'e2e-routing-key')}server:
     await post();
     await waitFor('the page delivered after the restart', async () => (pd().some((e) => e.event_action === 'trigger' && JSON.stringify(e).includes('e2e_outage')) ? true : undefined), 60_000);
     await new Promise((res) => setTimeout(res, 4000));
+    // evidence that delivery went on after the page: an alert posted now is delivered, so a second page
+    // of e2e_outage (a redelivery from the outbox) would have been too
+    await fetch(`http://127.0.0.1:${port}/api/v2/alerts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([{ labels: { alertname: 'e2e_after_outage', instance: 'pg', severity: 'high' }, annotations: { summary: 'after the outage' } }]),
+    });
+    await waitFor('a later page delivered', async () => (pd().some((e) => e.event_action === 'trigger' && JSON.stringify(e).includes('e2e_after_outage')) ? true : undefined), 30_000);
     const accepted = pd().filter((e) => e.event_action === 'trigger' && JSON.stringify(e).includes('e2e_outage'));
     assert.equal(new Set(accepted.map((e) => e.dedup_key)).size, 1, 'one incident, one dedup_key');
   });
