@@ -2,10 +2,11 @@
 // and the `promtool check metrics` findings on it must be exactly the doc's lint-exception list (modulo
 // names this host does not produce), with none on a name dpmon introduces.
 //
-// dpmon here is wired as src/app/app.ts wires it: every host collector over this machine's /proc and
-// /sys (host `instance` label), a postgres target for a PostgreSQL 16 primary and one for its streaming
-// standby, and the scores collector (the custom metrics), all run twice through the scheduler into the
-// latest store and rendered by renderTextFormat with the spec's constant labels.
+// dpmon here is the app itself (createApp from src/app/app.ts, in this process; test/harness/serve-all.ts):
+// every host collector over this machine's /proc and /sys (host `instance` label), a postgres target for
+// a PostgreSQL 16 primary and one for its streaming standby, the scores collector (the custom metrics),
+// dpmon's storage health, the rules engine's and remote_write's own metrics (one endpoint, a local
+// receiver), every interval 1 s and scraped from its /metrics after a second round.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
@@ -69,7 +70,7 @@ describe('docs/metrics.md against what dpmon serves (PostgreSQL 16 primary + sta
   });
 
   it('serves the families this run is set up to produce', () => {
-    for (const name of ['node_cpu_seconds_total', 'node_memory_MemTotal_bytes', 'pg_up', 'pg_stat_user_tables_n_dead_tup', 'pg_stat_wal_receiver_received_tli', 'pg_settings_max_connections', 'resource_usage_score', 'system_health_index', 'dpmon_resource_utilization_ratio', 'dpmon_health_component_score'])
+    for (const name of ['node_cpu_seconds_total', 'node_memory_MemTotal_bytes', 'pg_up', 'pg_stat_user_tables_n_dead_tup', 'pg_stat_wal_receiver_received_tli', 'pg_settings_max_connections', 'resource_usage_score', 'system_health_index', 'dpmon_resource_utilization_ratio', 'dpmon_health_component_score', 'dpmon_data_dir_free_bytes', 'dpmon_rule_evaluations_total', 'dpmon_alerts', 'dpmon_remote_write_samples_sent_total'])
       assert.ok(served.has(name), `${name} not served: the setup is broken`);
   });
 

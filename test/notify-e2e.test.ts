@@ -123,9 +123,19 @@ ${recorderReceivers(recv.url, {}, 'e2e-routing-key')}server:
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^acknowledged incident inc-/);
     await waitFor('the PagerDuty acknowledge', async () => (pd().some((e) => e.event_action === 'acknowledge' && e.dedup_key === page.dedup_key) ? true : undefined));
-    const levelsBefore = hooks('/engineering_manager').filter((x) => event(x) === 'trigger').length;
+    // the marker is the evidence that escalation went on after the ack: an unacknowledged paging alert
+    // posted now, seen at level 2 (group_wait + one 4 s timeout later), is excluded from the count
+    const levels = () => hooks('/engineering_manager').filter((x) => event(x) === 'trigger' && !x.raw.includes('e2e_after_ack')).length;
+    const levelsBefore = levels();
+    const marker = await fetch(`http://127.0.0.1:${port}/api/v2/alerts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([{ labels: { alertname: 'e2e_after_ack', instance: 'pg', severity: 'high' }, annotations: { summary: 'escalates after the ack' } }]),
+    });
+    assert.equal(marker.status, 200);
     await new Promise((res) => setTimeout(res, 6000));
-    assert.equal(hooks('/engineering_manager').filter((x) => event(x) === 'trigger').length, levelsBefore, 'no level after the ack');
+    await waitFor('the marker escalated to level 2 after the ack', async () => (hooks('/senior_dba').some((x) => event(x) === 'trigger' && x.raw.includes('e2e_after_ack')) ? true : undefined), 30_000);
+    assert.equal(levels(), levelsBefore, 'no level after the ack');
     // an unknown fingerprint is refused
     assert.equal(runDpmonSync(['ack', 'ffffffffffffffff', '--url', `http://127.0.0.1:${port}`]).code, 1);
   });
@@ -146,6 +156,15 @@ ${recorderReceivers(recv.url, {}, 'e2e-routing-key')}server:
       });
     assert.equal((await post()).status, 200);
     await new Promise((res) => setTimeout(res, 5000));
+    // evidence that dispatch ran: an unsilenced alert posted after the muted one has been delivered,
+    // so the muted one (its group_wait over first) would have been too
+    const unmuted = await fetch(`http://127.0.0.1:${port}/api/v2/alerts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([{ labels: { alertname: 'e2e_not_muted', instance: 'pg', severity: 'high' }, annotations: { summary: 'not muted' } }]),
+    });
+    assert.equal(unmuted.status, 200);
+    await waitFor('the unsilenced alert delivered', async () => (recv.requests.slice(mark).some((x) => x.raw.includes('e2e_not_muted')) ? true : undefined), 20_000);
     const muted = recv.requests.slice(mark).filter((x) => x.raw.includes('e2e_muted'));
     assert.deepEqual(muted.map((x) => x.path), []);
     const q = spawnSync(amtool, [url, 'alert', 'query', '--silenced', 'alertname=e2e_muted'], { encoding: 'utf8' });
@@ -194,6 +213,14 @@ ${recorderReceivers(recv.url, {}, 'e2e-routing-key')}server:
     await post();
     await waitFor('the page delivered after the restart', async () => (pd().some((e) => e.event_action === 'trigger' && JSON.stringify(e).includes('e2e_outage')) ? true : undefined), 60_000);
     await new Promise((res) => setTimeout(res, 4000));
+    // evidence that delivery went on after the page: an alert posted now is delivered, so a second page
+    // of e2e_outage (a redelivery from the outbox) would have been too
+    await fetch(`http://127.0.0.1:${port}/api/v2/alerts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([{ labels: { alertname: 'e2e_after_outage', instance: 'pg', severity: 'high' }, annotations: { summary: 'after the outage' } }]),
+    });
+    await waitFor('a later page delivered', async () => (pd().some((e) => e.event_action === 'trigger' && JSON.stringify(e).includes('e2e_after_outage')) ? true : undefined), 30_000);
     const accepted = pd().filter((e) => e.event_action === 'trigger' && JSON.stringify(e).includes('e2e_outage'));
     assert.equal(new Set(accepted.map((e) => e.dedup_key)).size, 1, 'one incident, one dedup_key');
   });

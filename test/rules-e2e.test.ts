@@ -39,6 +39,20 @@ describe('rules end to end (spec config, real PostgreSQL)', () => {
   };
   const find = (list: ApiAlert[], name: string, level?: string) =>
     list.find((a) => a.labels.alertname === name && a.state === 'firing' && (level === undefined || a.labels.level === level));
+  /** dpmon_rule_evaluations_total of the group that holds `rule`, read from /metrics (0 before the first) */
+  const evaluations = async (rule: string): Promise<number> => {
+    const groups = ((await (await fetch(`http://127.0.0.1:${port}/api/v1/rules`)).json()) as { data: { groups: { name: string; rules: { name: string }[] }[] } }).data.groups;
+    const group = groups.find((g) => g.rules.some((r) => r.name === rule))?.name;
+    assert.ok(group, `no rule group holds ${rule}`);
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('dpmon_rule_evaluations_total{') && l.includes(`rule_group="${group}"`));
+    return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+  };
+  /** Waits until the group holding `rule` has evaluated `n` more times: the evidence a negative check needs. */
+  const evaluated = async (rule: string, n: number) => {
+    const from = await evaluations(rule);
+    await waitFor(`${n} more evaluations of ${rule}`, async () => ((await evaluations(rule)) >= from + n ? true : undefined), 30_000);
+  };
   const start = () => {
     dpmon = runDpmon(['start', '--config', SEED, '--config', join(dir, 'test.yaml'), '--data-dir', join(dir, 'data'), '--listen', `127.0.0.1:${port}`]);
     return waitFor('dpmon ready', async () => ((await fetch(`http://127.0.0.1:${port}/-/ready`)).ok ? true : undefined));
@@ -126,6 +140,8 @@ remediation:
     await dpmon!.exited;
     await start();
     await new Promise((r) => setTimeout(r, 3000)); // a few evaluations of the new process
+    // evidence that the new process has judged the rule (its counter starts at 0), not only that time passed
+    await waitFor('evaluations of the restarted process', async () => ((await evaluations('connection_saturation')) >= 2 ? true : undefined), 30_000);
     const again = find(await alerts(), 'connection_saturation', 'critical');
     assert.ok(again, 'still firing after restart');
     assert.equal(again.activeAt, critical.activeAt);
@@ -142,6 +158,8 @@ remediation:
     await Promise.all(clients.splice(0, now - 83).map((c) => c.end()));
     await waitFor('83% measured', async () => ((await measured()) === 83 ? true : undefined));
     await new Promise((r) => setTimeout(r, 2500));
+    // the rule has seen 83 %: evaluations after the measurement, not only a pause
+    await evaluated('connection_saturation', 2);
     assert.ok(find(await alerts(), 'connection_saturation', 'critical'), 'still firing at 83%');
 
     // 80 %: past the recovery threshold: critical resolves, warning stays

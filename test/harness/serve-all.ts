@@ -1,22 +1,32 @@
-// Everything dpmon serves for one PostgreSQL primary + standby and this host, as /metrics text:
-// the host collectors (a missing monitored path included), a target per server, and the scores,
-// each run twice a second apart so collectors that report rates or deltas have a previous reading.
-import { hostname, tmpdir } from 'node:os';
-import { createScoreCollector } from '../../src/collect/derived/scores.ts';
-import { createHostCollectors, hostCollectorDefaults } from '../../src/collect/host/index.ts';
-import { createPostgresTarget } from '../../src/collect/postgres/index.ts';
-import { createScheduler } from '../../src/collect/scheduler.ts';
-import { DEFAULT_PROCESS_GROUPS } from '../../src/config/index.ts';
-import { renderTextFormat } from '../../src/expose/text-format.ts';
-import { systemClock } from '../../src/lib/clock.ts';
+// Everything dpmon serves for one PostgreSQL primary + standby and this host, as /metrics text. dpmon
+// is the app itself (src/app/app.ts's createApp, in this process), so the families are exactly the
+// app's: the host collectors (a missing monitored path included), a target per server, the scores,
+// dpmon's storage health, the rules engine's and remote_write's own metrics. Every interval is 1 s and
+// the scrape waits until every collector has run twice (its history says so), so collectors that report
+// rates or deltas have a previous reading.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createApp } from '../../src/app/app.ts';
+import { loadConfig } from '../../src/config/index.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
-import { createLatestStore } from '../../src/store/latest.ts';
-import { createStorageHealth } from '../../src/store/storage-health.ts';
 import { withClient, type Cluster } from './postgres.ts';
+import { freePort, waitFor } from './process.ts';
+import { recorderReceivers } from './receivers-yaml.ts';
+import { startTestReceiver } from './remote-write-receiver.ts';
 
 export const SPEC_LABELS = { environment: 'production', component: 'datapunk-lake' };
 
-/** The rendered /metrics (with the spec's labels) of the host and both servers of `cluster`. */
+/** The sum of a family's samples in exposition text (undefined while it is not served). */
+function total(text: string, name: string): number | undefined {
+  const values = text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+    .map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)));
+  return values.length ? values.reduce((a, b) => a + b, 0) : undefined;
+}
+
+/** The rendered /metrics (with the spec's labels) of dpmon watching the host and both servers of `cluster`. */
 export async function serveAll(cluster: Cluster): Promise<string> {
   // a user table with dead tuples and an index: table and index series exist only once there is one
   await withClient(cluster.primary.dsn, async (c) => {
@@ -24,61 +34,74 @@ export async function serveAll(cluster: Cluster): Promise<string> {
     await c.query(`INSERT INTO serve_all_t SELECT g, 'x' FROM generate_series(1, 100) g ON CONFLICT DO NOTHING`);
     await c.query('DELETE FROM serve_all_t WHERE id <= 10');
   });
-  const hostLabels = { instance: hostname() };
-  const latest = createLatestStore();
-  const host = createHostCollectors({
-    ...hostCollectorDefaults,
-    monitoredPaths: ['/', '/nonexistent-dpmon-path'],
-    processGroups: Object.values(DEFAULT_PROCESS_GROUPS).map((g) => ({ name: g.name, comm: [...g.comm], cmdline: [...g.cmdline], user: [...g.user] })),
-  }).map((collector) => ({ collector, labels: hostLabels }));
-  const targets = (
-    [
-      ['primary', cluster.primary],
-      ['standby', cluster.standby!],
-    ] as const
-  ).map(([name, server]) =>
-    createPostgresTarget({
-      name,
-      dsn: server.dsn,
-      statementTimeoutMs: 5000,
-      connectTimeoutMs: 2000,
-      pgStatStatementsTop: 10,
-      collectTables: true,
-      excludeDatabases: ['template0', 'template1'],
-      intervals: { defaultMs: 15_000, connectionsMs: 15_000, replicationMs: 30_000, deadlockMs: 300_000, diskMs: 300_000 },
-      log: silentLogger,
-    }),
+  const dir = mkdtempSync(join(tmpdir(), 'dpmon-serve-all-'));
+  // remote_write's own families exist once it has an endpoint: a receiver that accepts everything
+  const receiver = await startTestReceiver();
+  const port = await freePort();
+  writeFileSync(
+    join(dir, 'dpmon.yaml'),
+    `targets:
+  - name: primary
+    dsn: ${cluster.primary.dsn}
+  - name: standby
+    dsn: ${cluster.standby!.dsn}
+resource_monitoring:
+  collection_interval: 1s
+system_metrics:
+  resource_monitoring:
+    cpu_usage:
+      interval: 1s
+    memory_usage:
+      interval: 1s
+    disk_usage:
+      interval: 1s
+      monitored_paths: [/, /nonexistent-dpmon-path]
+database_metrics:
+  connection_pools:
+    monitoring:
+      interval: 1s
+  query_performance:
+    deadlock_check_interval: 1s
+  replication:
+    monitoring:
+      interval: 1s
+remote_write:
+  - url: ${receiver.url}/api/v1/write
+    name: serve-all
+# whatever fires on this host is recorded nowhere and remediates nothing
+${recorderReceivers('http://127.0.0.1:9/')}remediation:
+  mode: dry_run
+`,
   );
-  const scores = createScoreCollector({
-    latest,
-    intervalMs: 15_000,
-    thresholds: {
-      cpu: { warning: 70, critical: 85 },
-      memory: { warning: 75, critical: 90 },
-      disk: { warning: 80, critical: 90 },
-      connections: { warning: 70, critical: 85 },
-    },
-  });
-  // dpmon's own storage (write errors per store, room left in the data directory), as app.ts adds it
-  const storage = createStorageHealth({ dataDir: tmpdir(), intervalMs: 15_000 });
-  const collectors = createScheduler({
-    collectors: [...host, { collector: storage.collector, labels: hostLabels }, ...targets.map((t) => ({ collector: t.collector }))],
-    latest,
-    clock: systemClock,
-    log: silentLogger,
-  });
-  // the scores read the others' latest values, so they run after each round of the others
-  const derived = createScheduler({ collectors: [{ collector: scores, labels: hostLabels }], latest, clock: systemClock, log: silentLogger });
+  const { config } = loadConfig([join(dir, 'dpmon.yaml')], {});
+  const app = createApp(config, { log: silentLogger, listen: { host: '127.0.0.1', port }, dataDir: join(dir, 'data') });
   try {
-    for (let round = 0; round < 2; round++) {
-      if (round > 0) await new Promise((r) => setTimeout(r, 1100));
-      await collectors.runOnce();
-      await derived.runOnce();
-    }
+    await app.start();
+    const metrics = async () => (await fetch(`http://127.0.0.1:${port}${config.monitoringIntegration.prometheus.endpoint}`)).text();
+    await waitFor('dpmon ready', async () => ((await fetch(`http://127.0.0.1:${port}/-/ready`)).ok ? true : undefined), 30_000);
+    // a second round: every collector (remote_write's runs every 15 s) has reported twice in the history
+    const query = async (q: string) =>
+      ((await (await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent(q)}`)).json()) as { data: { result: { value: [number, string] }[] } }).data.result;
+    await waitFor(
+      'a second run of every collector',
+      async () => {
+        const r = await query('min(count_over_time(dpmon_collector_success{collector!="remote_write"}[1m]))');
+        return r.length && Number(r[0]!.value[1]) >= 2 ? true : undefined;
+      },
+      30_000,
+    );
+    // the rules engine and remote_write at work, their counters past 0
+    return await waitFor(
+      'rule evaluations and samples sent by remote_write',
+      async () => {
+        const text = await metrics();
+        return (total(text, 'dpmon_rule_evaluations_total') ?? 0) > 0 && (total(text, 'dpmon_remote_write_samples_sent_total') ?? 0) > 0 ? text : undefined;
+      },
+      30_000,
+    );
   } finally {
-    await collectors.stop();
-    await derived.stop();
-    for (const t of targets) await t.close();
+    await app.stop();
+    await receiver.close();
+    rmSync(dir, { recursive: true, force: true });
   }
-  return renderTextFormat(latest.families(), SPEC_LABELS);
 }
