@@ -31,6 +31,14 @@ describe('HTTP server: what every route shares', () => {
     assert.match(v2.json(), /^body is not valid JSON/);
   });
 
+  it('says at which line and column a malformed body broke', async () => {
+    const r = await post('/api/v2/echo', '{\n  "labels": {"a": "b"},\n  "x": }');
+    assert.equal(r.statusCode, 400);
+    assert.match(r.json(), /^body is not valid JSON at line 3, column 8 \(offset 33\): Unexpected token/);
+    const end = await post('/api/v1/echo', '{"a":');
+    assert.match(end.json().error, /^body is not valid JSON at line 1, column 6 \(offset 5\): Unexpected end of JSON input$/);
+  });
+
   it('refuses a __proto__ key', async () => {
     const r = await post('/api/v2/echo', '{"labels":{"__proto__":{"polluted":"yes"}}}');
     assert.equal(r.statusCode, 400);

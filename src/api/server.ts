@@ -4,6 +4,7 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from '../lib/logger.ts';
 import { jsonNestsDeeperThan } from '../lib/json-depth.ts';
+import { jsonErrorPlace } from '../lib/json-error.ts';
 import type { Labels } from '../model/labels.ts';
 import { renderTextFormat, TEXT_CONTENT_TYPE } from '../expose/text-format.ts';
 import type { LatestStore } from '../store/latest.ts';
@@ -61,7 +62,10 @@ export function createHttpServer(opts: ServerOptions): FastifyInstance {
       );
       done(null, parsed);
     } catch (err) {
-      refuse(`body is not valid JSON: ${(err as Error).message}`);
+      // where it broke, as line and column: V8's message has a position for only some errors
+      const at = jsonErrorPlace(text);
+      const where = at ? ` at line ${at.line}, column ${at.column} (offset ${at.offset})` : '';
+      refuse(`body is not valid JSON${where}: ${(err as Error).message}`);
     }
   });
   app.setErrorHandler((err: FastifyError, req, reply) => {
