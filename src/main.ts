@@ -272,10 +272,8 @@ function unknownCommand(command: string): number {
 /** Loads and checks the config (rules included): the config, or every problem as a formatted line. */
 function loadChecked(paths: string[] | undefined): { loaded: LoadedConfig } | { errors: string[] } {
   try {
-    const loaded = loadConfig(paths ?? [], process.env);
-    const checks = configChecks(loaded);
-    if (checks.errors.length) return { errors: checks.errors.map(formatConfigIssue) };
-    return { loaded: { ...loaded, warnings: [...loaded.warnings, ...checks.warnings] } };
+    // the checks run inside loadConfig, so their errors come with the schema's (all at once)
+    return { loaded: loadConfig(paths ?? [], process.env, { checks: configChecks }) };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     return { errors: err.errors.map(formatConfigIssue) };
