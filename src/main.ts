@@ -148,8 +148,8 @@ function instanceUrl(values: { url?: string; config?: string[] }): string | unde
   if (values.url) return values.url.replace(/\/+$/, '');
   const loaded = load(values.config);
   if (!loaded) return undefined;
-  const { host, port } = loaded.config.server;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const { host, port, tls } = loaded.config.server;
+  return `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 async function ack(fingerprint: string | undefined, values: { url?: string; by?: string; comment?: string; config?: string[] }): Promise<number> {
