@@ -148,8 +148,8 @@ function instanceUrl(values: { url?: string; config?: string[] }): string | unde
   if (values.url) return values.url.replace(/\/+$/, '');
   const loaded = load(values.config);
   if (!loaded) return undefined;
-  const { host, port } = loaded.config.server;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const { host, port, tls } = loaded.config.server;
+  return `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 async function ack(fingerprint: string | undefined, values: { url?: string; by?: string; comment?: string; config?: string[] }): Promise<number> {
@@ -272,10 +272,8 @@ function unknownCommand(command: string): number {
 /** Loads and checks the config (rules included): the config, or every problem as a formatted line. */
 function loadChecked(paths: string[] | undefined): { loaded: LoadedConfig } | { errors: string[] } {
   try {
-    const loaded = loadConfig(paths ?? [], process.env);
-    const checks = configChecks(loaded);
-    if (checks.errors.length) return { errors: checks.errors.map(formatConfigIssue) };
-    return { loaded: { ...loaded, warnings: [...loaded.warnings, ...checks.warnings] } };
+    // the checks run inside loadConfig, so their errors come with the schema's (all at once)
+    return { loaded: loadConfig(paths ?? [], process.env, { checks: configChecks }) };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     return { errors: err.errors.map(formatConfigIssue) };

@@ -1,9 +1,11 @@
 // The HTTP surface of this stage: /metrics (path from monitoring_integration.prometheus.endpoint),
 // and Prometheus' liveness and readiness endpoints. Also what every route shares: JSON bodies parsed
 // only after a depth check, and errors that never show a stack, a file path or a 5xx for bad input.
+import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from '../lib/logger.ts';
 import { jsonNestsDeeperThan } from '../lib/json-depth.ts';
+import { jsonErrorPlace } from '../lib/json-error.ts';
 import type { Labels } from '../model/labels.ts';
 import { renderTextFormat, TEXT_CONTENT_TYPE } from '../expose/text-format.ts';
 import type { LatestStore } from '../store/latest.ts';
@@ -16,6 +18,29 @@ export interface ServerOptions {
   readonly isReady: () => boolean;
   /** where an unexpected error is logged (its details never go to the client) */
   readonly log?: Logger;
+  /** serve HTTPS with this certificate chain and key (PEM), from server.tls; absent: plain HTTP */
+  readonly tls?: TlsFiles;
+}
+
+/** PEM text of a certificate chain and its private key. */
+export interface TlsFiles {
+  readonly cert: string;
+  readonly key: string;
+}
+
+/**
+ * Reads server.tls's cert_file and key_file. A file that cannot be read is an error naming the key and
+ * the path (never the content); a pair that does not match is refused when the server is created.
+ */
+export function readTlsFiles(tls: { readonly certFile: string; readonly keyFile: string }): TlsFiles {
+  const read = (key: string, path: string) => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new Error(`server.tls.${key}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    }
+  };
+  return { cert: read('cert_file', tls.certFile), key: read('key_file', tls.keyFile) };
 }
 
 /** Limits every route shares (docs/security.md). */
@@ -34,12 +59,20 @@ function clientError(req: FastifyRequest, reply: FastifyReply, code: number, mes
 }
 
 export function createHttpServer(opts: ServerOptions): FastifyInstance {
-  const app = Fastify({
+  const common = {
     logger: false,
     // a slow client may not hold a connection open forever (slowloris): the whole request within 30 s
     requestTimeout: REQUEST_TIMEOUT_MS,
     bodyLimit: BODY_LIMIT_BYTES,
-  });
+  };
+  // Fastify types an HTTPS instance apart from an HTTP one; every route and hook is the same for both,
+  // so callers see one FastifyInstance type
+  let app: FastifyInstance;
+  try {
+    app = opts.tls ? (Fastify({ ...common, https: { cert: opts.tls.cert, key: opts.tls.key } }) as unknown as FastifyInstance) : Fastify(common);
+  } catch (err) {
+    throw new Error(`server.tls: cannot serve HTTPS with cert_file and key_file: ${(err as Error).message}`, { cause: err });
+  }
   app.server.headersTimeout = HEADERS_TIMEOUT_MS;
   // JSON bodies: the depth checked before JSON.parse or any handler walks them; a __proto__ key refused
   // (a later Object.assign of such an object would change its prototype)
@@ -61,7 +94,10 @@ export function createHttpServer(opts: ServerOptions): FastifyInstance {
       );
       done(null, parsed);
     } catch (err) {
-      refuse(`body is not valid JSON: ${(err as Error).message}`);
+      // where it broke, as line and column: V8's message has a position for only some errors
+      const at = jsonErrorPlace(text);
+      const where = at ? ` at line ${at.line}, column ${at.column} (offset ${at.offset})` : '';
+      refuse(`body is not valid JSON${where}: ${(err as Error).message}`);
     }
   });
   app.setErrorHandler((err: FastifyError, req, reply) => {

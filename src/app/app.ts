@@ -7,7 +7,7 @@ import { createHostCollectors } from '../collect/host/index.ts';
 import { createPostgresTarget, type PostgresTarget } from '../collect/postgres/index.ts';
 import { createScoreCollector } from '../collect/derived/scores.ts';
 import { createScheduler, type ScheduledCollector, type Scheduler } from '../collect/scheduler.ts';
-import { createHttpServer } from '../api/server.ts';
+import { createHttpServer, readTlsFiles } from '../api/server.ts';
 import { registerPrometheusApi } from '../api/prometheus-api.ts';
 import { registerRulesApi } from '../api/rules-api.ts';
 import { registerAlertmanagerApi } from '../api/alertmanager-api.ts';
@@ -218,7 +218,7 @@ export function createApp(config: Config, opts: AppOptions): App {
       notifierFor,
       clock,
       log,
-      externalURL: `http://${host}:${listen.port}`,
+      externalURL: `${config.server.tls ? 'https' : 'http'}://${host}:${listen.port}`,
       hostOf: (instance) => hosts.get(instance) ?? instance,
       // remediation starts after the pipeline: read at page time
       remediationOf: (fingerprints) => remediation?.outcomeFor(fingerprints),
@@ -290,6 +290,7 @@ export function createApp(config: Config, opts: AppOptions): App {
         latest,
         isReady: () => ready,
         log: log.child({ component: 'http' }),
+        tls: config.server.tls ? readTlsFiles(config.server.tls) : undefined,
       });
       registerPrometheusApi(server, { engine, store: history, clock });
       registerRulesApi(server, { rules: () => rules, reload: opts.reloadConfig, authToken: config.server.authToken });

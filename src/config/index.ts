@@ -1,5 +1,5 @@
 // The config module's public face: load, print, errors, the typed Config and its parts.
-export { loadConfig, printConfig, DEFAULTS_FILE, type LoadedConfig } from './load.ts';
+export { loadConfig, printConfig, DEFAULTS_FILE, type ConfigChecks, type LoadedConfig, type LoadOptions } from './load.ts';
 export {
   ConfigError,
   formatConfigIssue,

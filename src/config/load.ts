@@ -24,6 +24,18 @@ export interface LoadedConfig {
   issueAt(path: readonly Segment[], code: ConfigIssueCode, message: string): ConfigIssue;
 }
 
+/** Checks made on the typed config by the modules that own its concepts (routes, rules, remediation). */
+export type ConfigChecks = (loaded: LoadedConfig) => { errors: ConfigIssue[]; warnings: ConfigIssue[] };
+
+export interface LoadOptions {
+  /**
+   * Run after the schema, on the typed config, and their errors thrown with the others. When the schema
+   * has errors they run on a best-effort config (bestEffortConfig), so that one misspelt key does not
+   * hide an undefined receiver in the same file: every error is reported at once.
+   */
+  readonly checks?: ConfigChecks;
+}
+
 export const DEFAULTS_FILE = '<defaults>';
 const DEFAULTS_TEXT = readFileSync(new URL('./defaults.yaml', import.meta.url), 'utf8');
 
@@ -31,7 +43,7 @@ const DEFAULTS_TEXT = readFileSync(new URL('./defaults.yaml', import.meta.url), 
  * Loads the configuration from files and folders (later paths override earlier ones' scalars),
  * over the built-in defaults (the spec's values). Throws ConfigError with every problem found.
  */
-export function loadConfig(paths: readonly string[], env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export function loadConfig(paths: readonly string[], env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): LoadedConfig {
   const errors: ConfigIssue[] = [];
   const warnings: ConfigIssue[] = [];
   const sources: string[] = [];
@@ -54,9 +66,8 @@ export function loadConfig(paths: readonly string[], env: NodeJS.ProcessEnv = pr
   if (!parsed.success) errors.push(...parsed.error.issues.map((i) => toConfigIssue(i, root)));
   crossCheck(root, errors);
 
-  if (errors.length > 0 || !parsed.success) throw new ConfigError(sortIssues(errors, fileOrder));
-  return {
-    config: deepFreeze(parsed.data as Config),
+  const loadedFrom = (config: Config): LoadedConfig => ({
+    config: deepFreeze(config),
     sources,
     warnings: sortIssues(warnings, fileOrder),
     redacted: deepFreeze(redact(root, unset)),
@@ -64,7 +75,82 @@ export function loadConfig(paths: readonly string[], env: NodeJS.ProcessEnv = pr
       const found = locate(root, path);
       return issueAt(found.keyPos ?? found.nearest, path, code, message);
     },
-  };
+  });
+
+  if (errors.length > 0 || !parsed.success) {
+    // the cross-reference checks still run, on what parsed, so their errors come with these
+    const partial = opts.checks && (parsed.success ? (parsed.data as Config) : bestEffortConfig(toPlain(root), parsed.error.issues));
+    if (opts.checks && partial) errors.push(...opts.checks(loadedFrom(partial)).errors);
+    throw new ConfigError(sortIssues(errors, fileOrder));
+  }
+  let loaded = loadedFrom(parsed.data as Config);
+  if (opts.checks) {
+    const checked = opts.checks(loaded);
+    if (checked.errors.length) throw new ConfigError(sortIssues(checked.errors, fileOrder));
+    loaded = { ...loaded, warnings: [...loaded.warnings, ...sortIssues(checked.warnings, fileOrder)] };
+  }
+  return loaded;
+}
+
+/**
+ * A typed config for checks to run on when the schema refused the real one: each value the schema
+ * refused is replaced by the built-in default at its path, or dropped when it has none (an unknown
+ * key is dropped), until the schema accepts it. Undefined when a few rounds do not get there.
+ * Only ever used to find more errors, never to run.
+ */
+function bestEffortConfig(plain: unknown, firstIssues: readonly z.core.$ZodIssue[]): Config | undefined {
+  const defaults = toPlain(parseYaml(DEFAULTS_TEXT, DEFAULTS_FILE, []) as Node);
+  const data = structuredClone(plain) as Record<string, unknown>;
+  let issues = firstIssues;
+  for (let round = 0; round < 8; round++) {
+    for (const issue of issues) repair(data, defaults, issue);
+    const r = configSchema.safeParse(data);
+    if (r.success) return r.data as Config;
+    issues = r.error.issues;
+  }
+  return undefined;
+}
+
+function repair(data: Record<string, unknown>, defaults: unknown, issue: z.core.$ZodIssue): void {
+  const path = issue.path.map((s) => (typeof s === 'number' ? s : String(s)));
+  if (path.length === 0) return;
+  const unknownKey = issue.code === 'custom' && (issue as { params?: { cfgCode?: string } }).params?.cfgCode === 'CONFIG_UNKNOWN_KEY';
+  const parent = getAt(data, path.slice(0, -1));
+  const last = path[path.length - 1]!;
+  const fallback = getAt(defaults, path);
+  const isMapKey = parent !== null && typeof parent === 'object' && !Array.isArray(parent);
+  if (unknownKey && isMapKey) {
+    delete (parent as Record<string, unknown>)[last];
+    return;
+  }
+  if (fallback !== undefined && parent !== null && typeof parent === 'object') {
+    (parent as Record<string | number, unknown>)[last] = structuredClone(fallback);
+    return;
+  }
+  if (isMapKey && Object.hasOwn(parent as object, last)) {
+    // an optional key goes; a required one comes back as "missing" in the next round, and its
+    // parent is then replaced below
+    delete (parent as Record<string, unknown>)[last];
+    return;
+  }
+  for (let n = path.length - 1; n >= 1; n--) {
+    const d = getAt(defaults, path.slice(0, n));
+    const holder = getAt(data, path.slice(0, n - 1));
+    if (d !== undefined && holder !== null && typeof holder === 'object') {
+      (holder as Record<string | number, unknown>)[path[n - 1]!] = structuredClone(d);
+      return;
+    }
+  }
+  delete data[path[0] as string];
+}
+
+function getAt(v: unknown, path: readonly Segment[]): unknown {
+  let cur = v;
+  for (const s of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string | number, unknown>)[s];
+  }
+  return cur;
 }
 
 /** The effective configuration as YAML, snake_case, secrets shown as `<secret>` (unset ones as `<unset>`). */

@@ -263,7 +263,12 @@ export function merge(base: Node, over: Node, mode: MergeMode, path: Segment[], 
     for (const [k, e] of over.entries) {
       const existing = base.entries.get(k);
       if (!existing) base.entries.set(k, e);
-      else existing.value = merge(existing.value, e.value, mode, [...path, k], issues);
+      else {
+        existing.value = merge(existing.value, e.value, mode, [...path, k], issues);
+        // the layer that set the value is where an error about the key points (a route's receiver
+        // the user wrote, not the default's line); an empty `key:` sets nothing
+        if (mode !== 'fragment' && !(e.value.kind === 'scalar' && e.value.value === null)) existing.keyPos = e.keyPos;
+      }
     }
     return base;
   }

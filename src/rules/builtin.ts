@@ -97,7 +97,7 @@ export function runbookBaseUrl(config: Config, listen?: { host: string; port: nu
   if (config.rules.runbookBaseUrl) return config.rules.runbookBaseUrl;
   const hp = listen ?? config.server;
   const host = hp.host.includes(':') ? `[${hp.host}]` : hp.host;
-  return `http://${host}:${hp.port}/runbooks`;
+  return `${config.server.tls ? 'https' : 'http'}://${host}:${hp.port}/runbooks`;
 }
 
 export function buildRules(config: Config, opts: { runbookBaseUrl?: string } = {}): BuildResult {
