@@ -145,7 +145,7 @@ function hint(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'EACCES' || code === 'EPERM') return 'user postgres cannot run the binaries there: give it access to that directory';
   if (code === 'ENOENT') return 'the PostgreSQL binaries are missing: run npm install';
-  return 'fix the cause above';
+  return 'fix what it reports';
 }
 
 /**
@@ -278,6 +278,10 @@ function exec(file: string, args: string[]): Promise<string> {
  */
 async function initdb(binDir: string, pgDir: string, password: string, runAs: RunAs, log: Logger): Promise<void> {
   await mkdir(pgDir, { recursive: true, mode: 0o700 });
+  // one a dpmon killed during initdb left behind
+  for (const name of await readdir(dirname(pgDir))) {
+    if (name.startsWith('.initdb-')) await rm(join(dirname(pgDir), name), { recursive: true, force: true });
+  }
   const secretDir = await mkdtemp(join(dirname(pgDir), '.initdb-'));
   try {
     const pwFile = join(secretDir, 'password');
