@@ -217,6 +217,8 @@ export async function linkNativeDir(nativeDir: string, target: string, version: 
     await copyTree(nativeDir, staging);
     await writeFile(join(staging, '.version'), version);
     await chmod(staging, 0o755);
+    // another process may have put its copy in place meanwhile: keep that one (it may be running)
+    if ((await readFile(marker, 'utf8').catch(() => '')) === version) return false;
     await rm(target, { recursive: true, force: true });
     try {
       await rename(staging, target);
