@@ -21,15 +21,20 @@
 // Tests start ONE cluster per file in before() and stop it in after(). A process 'exit' hook stops
 // and removes every cluster still running, so a crashed test leaves no server behind.
 //
+// As root, when user postgres cannot reach the packaged binaries (a clone whose parent is mode 700, like
+// /root), the version's native/ directory (bin, lib, share) is hard-linked or copied once per package
+// version to $TMPDIR/dpmon-test-pg-bin/<version> (root-owned, mode 755) and run from there.
+//
 // A version whose binaries are missing: `versionSkipReason(v)` gives a reason to skip on a developer's
 // machine, and throws when CI=true, so CI fails instead of silently testing less.
 import { execFile, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { linkNativeDir, untraversableAncestor } from '../../src/app/embedded-postgres.ts';
 import { freePort } from './process.ts';
 
 export type PgVersion = 15 | 16 | 17;
@@ -161,10 +166,29 @@ export async function stopServer(server: Server, mode: 'fast' | 'immediate' | 's
   await run(join(server.binDir, 'pg_ctl'), ['-D', server.dataDir, '-m', mode, '-w', 'stop'], root);
 }
 
+/**
+ * The bin directory to run `version` from: binDirFor(version), or as root, when user postgres cannot
+ * enter a directory above it, a copy of its native/ directory in a root-owned directory under $TMPDIR.
+ */
+export async function runnableBinDir(version: PgVersion): Promise<string> {
+  const binDir = binDirFor(version);
+  if (!isRoot || version === 15 || !untraversableAncestor(binDir)) return binDir;
+  const nativeDir = dirname(binDir);
+  const pkgVersion = (JSON.parse(readFileSync(join(nativeDir, '..', 'package.json'), 'utf8')) as { version: string }).version;
+  const shared = join(tmpdir(), 'dpmon-test-pg-bin');
+  mkdirSync(shared, { recursive: true, mode: 0o755 });
+  // a fixed name in a shared temp dir: use it only if it is ours and nobody else can write into it
+  const st = lstatSync(shared);
+  if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o022) !== 0) throw new Error(`${shared} is not a root-owned directory others cannot write: remove it`);
+  const target = join(shared, String(version));
+  await linkNativeDir(nativeDir, target, pkgVersion);
+  return join(target, 'bin');
+}
+
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
   const version = opts.version ?? 16;
-  const binDir = binDirFor(version);
-  if (!existsSync(join(binDir, 'postgres'))) throw new Error(`PostgreSQL ${version} binaries not found in ${binDir}`);
+  if (!existsSync(join(binDirFor(version), 'postgres'))) throw new Error(`PostgreSQL ${version} binaries not found in ${binDirFor(version)}`);
+  const binDir = await runnableBinDir(version);
   installExitHook();
 
   const root = mkdtempSync(join(tmpdir(), `dpmon-pg${version}-`));
