@@ -3,7 +3,7 @@
 // Prometheus data source.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Matcher } from '../model/matcher.ts';
-import type { QueryEngine, QueryOptions } from '../query/index.ts';
+import type { QueryEngine, QueryOptions, QueryResult } from '../query/index.ts';
 import { createQueryGate, type QueryGate } from '../query/gate.ts';
 import { QueryError, parseSeriesSelector } from '../query/index.ts';
 import type { Store } from '../store/store.ts';
@@ -11,6 +11,9 @@ import type { Clock } from '../lib/clock.ts';
 import { BadParam, parseStep, parseTime, parseTimeout } from './prometheus-params.ts';
 
 type Params = Record<string, string | string[] | undefined>;
+
+/** Largest form body /api/v1/query and query_range take (8 MiB). */
+const QUERY_BODY_LIMIT = 8 * 1024 * 1024;
 
 // Prometheus's defaults for series/labels without start and end: all of time
 const MIN_TIME = -62135596800000;
@@ -58,6 +61,7 @@ export function registerPrometheusApi(app: FastifyInstance, deps: PrometheusApiD
   const handleReq = (fn: (p: Params, req: FastifyRequest) => Promise<unknown> | unknown) => async (req: FastifyRequest, reply: FastifyReply) => {
     try {
       const data = await fn(params(req), req);
+      if (isMatrix(data)) return reply.type('application/json; charset=utf-8').send(await matrixJson(data));
       return { status: 'success', data };
     } catch (err) {
       return sendError(reply, err);
@@ -127,8 +131,10 @@ export function registerPrometheusApi(app: FastifyInstance, deps: PrometheusApiD
   });
 
   for (const method of ['GET', 'POST'] as const) {
-    app.route({ method, url: '/api/v1/query', handler: query });
-    app.route({ method, url: '/api/v1/query_range', handler: queryRange });
+    // a POSTed expression may be longer than Fastify's 1 MiB default body: let it reach the parser,
+    // which refuses it with bad_data (server.query_max_length) rather than a bare 413
+    app.route({ method, url: '/api/v1/query', handler: query, bodyLimit: QUERY_BODY_LIMIT });
+    app.route({ method, url: '/api/v1/query_range', handler: queryRange, bodyLimit: QUERY_BODY_LIMIT });
     app.route({ method, url: '/api/v1/series', handler: series });
     app.route({ method, url: '/api/v1/labels', handler: labels });
   }
@@ -148,6 +154,28 @@ export function registerPrometheusApi(app: FastifyInstance, deps: PrometheusApiD
       return sendError(reply, err);
     }
   });
+}
+
+function isMatrix(data: unknown): data is Extract<QueryResult, { resultType: 'matrix' }> {
+  return typeof data === 'object' && data !== null && (data as QueryResult).resultType === 'matrix';
+}
+
+/**
+ * The success envelope of a matrix, serialized a series at a time with the event loop's turn every
+ * few ms: 1,000 series of 11,001 points is ~250 MB of JSON, seconds in one JSON.stringify.
+ */
+async function matrixJson(data: Extract<QueryResult, { resultType: 'matrix' }>): Promise<string> {
+  const parts: string[] = ['{"status":"success","data":{"resultType":"matrix","result":['];
+  let slice = performance.now();
+  for (let i = 0; i < data.result.length; i++) {
+    parts.push((i > 0 ? ',' : '') + JSON.stringify(data.result[i]));
+    if (performance.now() - slice > 10) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      slice = performance.now();
+    }
+  }
+  parts.push(']}}');
+  return parts.join('');
 }
 
 /** Prometheus's error envelope (api.go returnAPIError): bad_data → 400, execution → 422, timeout and canceled → 503, anything else → 500. */

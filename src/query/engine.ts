@@ -93,6 +93,9 @@ export const DEFAULT_QUERY_TIMEOUT_MS = 120_000;
 export const DEFAULT_MAX_SAMPLES = 50_000_000;
 export const DEFAULT_MAX_POINTS = 11_000;
 
+/** How long one read of the store should take: the event loop waits that long at most. */
+const PIECE_TARGET_MS = 15;
+
 const monotonic: Pick<Clock, 'now'> = { now: () => performance.now() };
 const setImmediateYield = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -167,10 +170,13 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
           }
         }
         await budget.pause('result sorting');
-        return {
-          resultType: 'matrix',
-          result: sortSeries([...out.values()]).map((s) => ({ metric: { ...s.labels }, values: s.points.map((p) => [p.t / 1000, formatValue(p.v)] as SampleValue) })),
-        };
+        const result: { metric: Record<string, string>; values: SampleValue[] }[] = [];
+        // up to 11,001 points for each series: formatting them all is itself long enough to pause in
+        for (const s of sortSeries([...out.values()])) {
+          result.push({ metric: { ...s.labels }, values: s.points.map((p) => [p.t / 1000, formatValue(p.v)] as SampleValue) });
+          if (result.length % 16 === 0) await budget.pause('result sorting');
+        }
+        return { resultType: 'matrix', result };
       });
     },
   };
@@ -470,14 +476,14 @@ class Evaluator {
     }
   }
 
-  /** Piece of time a read asks the store for, adapted to the slice (starts at 1 h). */
-  private pieceMs = 3_600_000;
+  /** Piece of time a read asks the store for, adapted to take about PIECE_TARGET_MS (starts at 10 min). */
+  private pieceMs = 600_000;
 
   /**
    * fetch() for the whole query, read from the store in pieces of time with the event loop's turn
    * between them: the history is time-first (docs/storage.md), so a 24 h read of 1,000 series is
-   * ~5.8 M rows, seconds in one call. Each piece is sized from the last so it takes about half a slice;
-   * every piece's points count against max_samples before the next is read.
+   * ~5.8 M rows, seconds in one call. Each piece is sized from the last so it takes about
+   * PIECE_TARGET_MS; every piece's points count against max_samples before the next is read.
    */
   private async read(vs: VectorSelectorNode, windowMs: number): Promise<void> {
     if (this.cache.has(vs)) return;
@@ -504,14 +510,22 @@ class Evaluator {
       this.budget.load(n);
       const took = performance.now() - t0;
       a = b + 1;
-      // aim at a few ms per piece: halve after a slow one, double after a quick one
-      if (took > 8) this.pieceMs = Math.max(60_000, Math.floor(this.pieceMs / 2));
-      else if (took < 2) this.pieceMs = Math.min(86_400_000, this.pieceMs * 2);
+      // the next piece in proportion (at most 4× either way): the store's read costs ~4 µs a point
+      // plus a few ms a call on a loaded 2-core box (docs/architecture.md "Queries and the event loop").
+      // An empty piece (before the series began: the store skips it without SQL) teaches nothing
+      // about the pieces with data after it, so it leaves the size alone
+      if (n > 0) {
+        const scale = Math.min(4, Math.max(0.25, PIECE_TARGET_MS / Math.max(took, 0.1)));
+        this.pieceMs = Math.min(86_400_000, Math.max(1_000, Math.floor(this.pieceMs * scale)));
+      }
     }
-    const got = sortSeries(
-      [...byId.values()].map((e) => ({ labels: e.labels, points: e.parts.length === 1 ? e.parts[0]! : e.parts.flat(), checked: 0, a: 0, b: 0 })),
-    );
-    this.cache.set(vs, got);
+    const joined: FetchedSeries[] = [];
+    for (const e of byId.values()) {
+      // concat, not flat(): flat() copied 24 h of 1,000 series in seconds, concat in milliseconds
+      joined.push({ labels: e.labels, points: e.parts.length === 1 ? e.parts[0]! : ([] as Point[]).concat(...e.parts), checked: 0, a: 0, b: 0 });
+      if (joined.length % 64 === 0) await this.budget.pause('query preparation');
+    }
+    this.cache.set(vs, sortSeries(joined));
   }
 
   /**
