@@ -43,7 +43,7 @@ export interface QueryEngineOptions {
   /** `server.query_max_length` / `server.query_max_depth`: the parser's bounds (DEFAULT_PARSE_LIMITS) */
   parseLimits?: ParseLimits;
   /**
-   * How long evaluation runs before it lets the event loop answer others (default 10 ms): the
+   * How long evaluation runs before it lets the event loop answer others (default 5 ms): the
    * evaluator yields at step, selector and read boundaries once a slice is used up.
    */
   sliceMs?: number;
@@ -94,7 +94,11 @@ export const DEFAULT_MAX_SAMPLES = 50_000_000;
 export const DEFAULT_MAX_POINTS = 11_000;
 
 /** How long one read of the store should take: the event loop waits that long at most. */
-const PIECE_TARGET_MS = 15;
+const PIECE_TARGET_MS = 10;
+/** A piece is never made smaller once it holds fewer points than this. */
+const PIECE_MIN_POINTS = 10_000;
+/** Nor shorter than a minute (4,000 points of 1,000 series at 15 s). The memory store (tests) reads every point per call whatever the span, so pieces cost it a full scan each. */
+const PIECE_MIN_MS = 60_000;
 
 const monotonic: Pick<Clock, 'now'> = { now: () => performance.now() };
 const setImmediateYield = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -112,7 +116,7 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
     q.deadline ?? clock.now() + (q.timeoutMs !== undefined && q.timeoutMs > 0 ? Math.min(q.timeoutMs, timeoutMs) : timeoutMs);
 
   function run(exprText: string, start: number, end: number, step: number, q: QueryOptions | undefined) {
-    const budget = new Budget(clock, deadline(q), opts.sliceMs ?? 10, opts.yieldToLoop ?? setImmediateYield, opts.maxSamples ?? DEFAULT_MAX_SAMPLES, q?.signal);
+    const budget = new Budget(clock, deadline(q), opts.sliceMs ?? 5, opts.yieldToLoop ?? setImmediateYield, opts.maxSamples ?? DEFAULT_MAX_SAMPLES, q?.signal);
     const expr = parseExpr(exprText, limits);
     const ev = new Evaluator(store, lookback, start, end, rollups && step > 0 ? { step, windowMs: rollupWindowMs } : null, budget);
     return { expr, ev, budget };
@@ -515,8 +519,11 @@ class Evaluator {
       // An empty piece (before the series began: the store skips it without SQL) teaches nothing
       // about the pieces with data after it, so it leaves the size alone
       if (n > 0) {
-        const scale = Math.min(4, Math.max(0.25, PIECE_TARGET_MS / Math.max(took, 0.1)));
-        this.pieceMs = Math.min(86_400_000, Math.max(1_000, Math.floor(this.pieceMs * scale)));
+        let scale = Math.min(4, Math.max(0.25, PIECE_TARGET_MS / Math.max(took, 0.1)));
+        // a slow piece of few points is the store's cost per call (or a store whose reads do not
+        // shrink with the span, as the memory store's): smaller pieces would only add calls
+        if (scale < 1 && n < PIECE_MIN_POINTS) scale = 1;
+        this.pieceMs = Math.min(86_400_000, Math.max(PIECE_MIN_MS, Math.floor(this.pieceMs * scale)));
       }
     }
     const joined: FetchedSeries[] = [];
