@@ -464,7 +464,17 @@ class Evaluator {
         // the same decision as call(): the first argument of a served function, in a rollup-eligible query
         const fn = ROLLUP_SERVED[e.fn];
         const m = fn && this.rollupPlan && e.args[0]?.kind === 'matrix' ? e.args[0] : null;
-        const fromRollups = m !== null && this.rollupData(m, fn!) !== null;
+        let fromRollups = false;
+        if (m !== null) {
+          const steps = this.rollupSteps(m, fn!);
+          for (let r = steps.next(); ; r = steps.next()) {
+            if (r.done) {
+              fromRollups = r.value !== null;
+              break;
+            }
+            await this.budget.pause('query preparation');
+          }
+        }
         await this.budget.pause('query preparation');
         for (const a of e.args) if (!(fromRollups && a === m)) await this.prefetch(a);
         return;
@@ -543,6 +553,15 @@ class Evaluator {
    * at hi, which are read raw (one narrow select per edge).
    */
   private rollupData(m: MatrixSelectorNode, fn: RollupFunction): RollupSeries[] | null {
+    const steps = this.rollupSteps(m, fn);
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  /** rollupData() as a generator that yields between its edge reads (one narrow select each, 2 per step). */
+  private *rollupSteps(m: MatrixSelectorNode, fn: RollupFunction): Generator<void, RollupSeries[] | null, void> {
     if (this.rollupCache.has(m)) return this.rollupCache.get(m)!;
     const plan = this.rollupPlan;
     const W = plan?.windowMs ?? 0;
@@ -603,7 +622,7 @@ class Evaluator {
     const edges = new Set<number>();
     for (let hi = first; hi <= lastHi; hi += plan.step) edges.add(hi).add(hi - m.rangeMs);
     for (const b of edges) {
-      this.budget.tick('query preparation');
+      yield;
       for (const s of this.store.select(m.vs.matchers, b, b)) {
         for (const p of s.points) if (p.t === b && !isStaleNaN(p.v)) entry(s.labels).edges.set(b, p.v);
       }
