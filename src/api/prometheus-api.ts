@@ -3,20 +3,37 @@
 // Prometheus data source.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Matcher } from '../model/matcher.ts';
-import type { QueryEngine } from '../query/index.ts';
+import type { QueryEngine, QueryOptions, QueryResult } from '../query/index.ts';
+import { createQueryGate, type QueryGate } from '../query/gate.ts';
 import { QueryError, parseSeriesSelector } from '../query/index.ts';
 import type { Store } from '../store/store.ts';
 import type { Clock } from '../lib/clock.ts';
-import { BadParam, parseStep, parseTime } from './prometheus-params.ts';
+import { BadParam, parseStep, parseTime, parseTimeout } from './prometheus-params.ts';
 
 type Params = Record<string, string | string[] | undefined>;
+
+/** Largest form body /api/v1/query and query_range take (8 MiB). */
+const QUERY_BODY_LIMIT = 8 * 1024 * 1024;
 
 // Prometheus's defaults for series/labels without start and end: all of time
 const MIN_TIME = -62135596800000;
 const MAX_TIME = 253402300799000;
 
-export function registerPrometheusApi(app: FastifyInstance, deps: { engine: QueryEngine; store: Store; clock: Clock }): void {
+export interface PrometheusApiDeps {
+  engine: QueryEngine;
+  store: Store;
+  clock: Clock;
+  /**
+   * At most this many queries (query, query_range) evaluate at once, the others wait
+   * (`server.query_max_concurrency`, default 20). Rule evaluation does not pass this gate: a flood of
+   * dashboard queries must not hold alerting back (Prometheus shares one gate; dpmon does not).
+   */
+  gate?: QueryGate;
+}
+
+export function registerPrometheusApi(app: FastifyInstance, deps: PrometheusApiDeps): void {
   const { engine, store, clock } = deps;
+  const gate = deps.gate ?? createQueryGate(20);
 
   // GET with a query string and POST with a form body, as Prometheus accepts both
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
@@ -41,21 +58,47 @@ export function registerPrometheusApi(app: FastifyInstance, deps: { engine: Quer
     return v === undefined ? [] : Array.isArray(v) ? v : [v];
   };
 
-  const handle = (fn: (p: Params) => Promise<unknown> | unknown) => async (req: FastifyRequest, reply: FastifyReply) => {
+  const handleReq = (fn: (p: Params, req: FastifyRequest) => Promise<unknown> | unknown) => async (req: FastifyRequest, reply: FastifyReply) => {
     try {
-      const data = await fn(params(req));
+      const data = await fn(params(req), req);
+      if (isMatrix(data)) return reply.type('application/json; charset=utf-8').send(await matrixJson(data));
       return { status: 'success', data };
     } catch (err) {
       return sendError(reply, err);
     }
   };
+  const handle = (fn: (p: Params) => Promise<unknown> | unknown) => handleReq((p) => fn(p));
 
-  const query = handle(async (p) => {
+  /**
+   * Runs a query under the `timeout` parameter (capped by server.query_timeout, as the engine caps
+   * it) and the gate: the deadline starts before the wait in the queue, as Prometheus's context does.
+   */
+  const gated = async <T>(p: Params, req: FastifyRequest, run: (opts: QueryOptions) => Promise<T>): Promise<T> => {
+    const timeout = one(p, 'timeout');
+    const opts: QueryOptions = {};
+    if (timeout !== undefined && timeout !== '') opts.timeoutMs = parseTimeout(timeout);
+    opts.deadline = engine.deadline(opts);
+    // a client that goes away cancels its query at the next boundary
+    const abort = new AbortController();
+    const onClose = () => abort.abort();
+    req.raw.socket?.once('close', onClose);
+    opts.signal = abort.signal;
+    const leave = await gate.enter(opts.deadline);
+    try {
+      return await run(opts);
+    } finally {
+      leave();
+      req.raw.socket?.off('close', onClose);
+    }
+  };
+
+  const query = handleReq(async (p, req) => {
     const q = one(p, 'query');
     if (!q) throw new BadParam('invalid parameter "query": missing');
-    return engine.instant(q, parseTime(one(p, 'time'), 'time', clock.now()));
+    const at = parseTime(one(p, 'time'), 'time', clock.now());
+    return gated(p, req, (opts) => engine.instant(q, at, opts));
   });
-  const queryRange = handle(async (p) => {
+  const queryRange = handleReq(async (p, req) => {
     const q = one(p, 'query');
     if (!q) throw new BadParam('invalid parameter "query": missing');
     const start = parseTime(one(p, 'start'), 'start', NaN);
@@ -63,7 +106,8 @@ export function registerPrometheusApi(app: FastifyInstance, deps: { engine: Quer
     if (Number.isNaN(start)) throw new BadParam('invalid parameter "start": missing');
     if (Number.isNaN(end)) throw new BadParam('invalid parameter "end": missing');
     if (end < start) throw new BadParam('invalid parameter "end": end timestamp must not be before start time');
-    return engine.range(q, start, end, parseStep(one(p, 'step'), 'step'));
+    const step = parseStep(one(p, 'step'), 'step');
+    return gated(p, req, (opts) => engine.range(q, start, end, step, opts));
   });
   const selectors = (p: Params): Matcher[][] => many(p, 'match').map((m) => parseSeriesSelector(m));
   const series = handle((p) => {
@@ -87,8 +131,10 @@ export function registerPrometheusApi(app: FastifyInstance, deps: { engine: Quer
   });
 
   for (const method of ['GET', 'POST'] as const) {
-    app.route({ method, url: '/api/v1/query', handler: query });
-    app.route({ method, url: '/api/v1/query_range', handler: queryRange });
+    // a POSTed expression may be longer than Fastify's 1 MiB default body: let it reach the parser,
+    // which refuses it with bad_data (server.query_max_length) rather than a bare 413
+    app.route({ method, url: '/api/v1/query', handler: query, bodyLimit: QUERY_BODY_LIMIT });
+    app.route({ method, url: '/api/v1/query_range', handler: queryRange, bodyLimit: QUERY_BODY_LIMIT });
     app.route({ method, url: '/api/v1/series', handler: series });
     app.route({ method, url: '/api/v1/labels', handler: labels });
   }
@@ -110,11 +156,33 @@ export function registerPrometheusApi(app: FastifyInstance, deps: { engine: Quer
   });
 }
 
-/** Prometheus's error envelope: bad_data → 400, execution/timeout → 422/503, anything else → 500. */
+function isMatrix(data: unknown): data is Extract<QueryResult, { resultType: 'matrix' }> {
+  return typeof data === 'object' && data !== null && (data as QueryResult).resultType === 'matrix';
+}
+
+/**
+ * The success envelope of a matrix, serialized a series at a time with the event loop's turn every
+ * few ms: 1,000 series of 11,001 points is ~250 MB of JSON, seconds in one JSON.stringify.
+ */
+async function matrixJson(data: Extract<QueryResult, { resultType: 'matrix' }>): Promise<string> {
+  const parts: string[] = ['{"status":"success","data":{"resultType":"matrix","result":['];
+  let slice = performance.now();
+  for (let i = 0; i < data.result.length; i++) {
+    parts.push((i > 0 ? ',' : '') + JSON.stringify(data.result[i]));
+    if (performance.now() - slice > 10) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      slice = performance.now();
+    }
+  }
+  parts.push(']}}');
+  return parts.join('');
+}
+
+/** Prometheus's error envelope (api.go returnAPIError): bad_data → 400, execution → 422, timeout and canceled → 503, anything else → 500. */
 function sendError(reply: FastifyReply, err: unknown) {
   if (err instanceof BadParam) return reply.code(400).send({ status: 'error', errorType: 'bad_data', error: err.message });
   if (err instanceof QueryError) {
-    const code = err.errorType === 'bad_data' ? 400 : err.errorType === 'timeout' ? 503 : 422;
+    const code = err.errorType === 'bad_data' ? 400 : err.errorType === 'timeout' || err.errorType === 'canceled' ? 503 : 422;
     return reply.code(code).send({ status: 'error', errorType: err.errorType, error: err.message });
   }
   return reply.code(500).send({ status: 'error', errorType: 'internal', error: err instanceof Error ? err.message : String(err) });

@@ -28,3 +28,13 @@ export function parseStep(text: string | undefined, name: string): number {
   if (!(ms > 0)) throw new BadParam(`invalid parameter "${name}": zero or negative query resolution step widths are not accepted. Try a positive integer`);
   return ms;
 }
+
+/** The `timeout` parameter in ms: a Prometheus duration or float seconds; 0 or less means the server's. */
+export function parseTimeout(text: string): number {
+  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
+  try {
+    return parseDuration(text);
+  } catch {
+    throw new BadParam(`invalid parameter "timeout": cannot parse "${text}" to a valid duration`);
+  }
+}

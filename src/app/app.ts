@@ -23,7 +23,7 @@ import { createRemediationRunner, type RemediationRunner } from '../remediate/ru
 import { openAlertStore, type AlertStore } from '../rules/alert-store.ts';
 import { buildRules, runbookBaseUrl } from '../rules/builtin.ts';
 import { createRulesEngine, type RulesEngine } from '../rules/engine.ts';
-import { createQueryEngine } from '../query/index.ts';
+import { createQueryEngine, createQueryGate } from '../query/index.ts';
 import { createRemoteWriter, endpointFromConfig, type RemoteWriter } from '../remote-write/index.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -243,7 +243,12 @@ export function createApp(config: Config, opts: AppOptions): App {
       const targetConfigs = await resolveTargets();
       const constLabels = config.monitoringIntegration.prometheus.labels;
       // the engine serves some range queries from the rollups: it must know the store's window
-      const engine = createQueryEngine(history, { rollupWindowMs: config.monitoringIntegration.metricsAggregation.windowSizeMs });
+      const engine = createQueryEngine(history, {
+        rollupWindowMs: config.monitoringIntegration.metricsAggregation.windowSizeMs,
+        timeoutMs: config.server.queryTimeoutMs,
+        maxSamples: config.server.queryMaxSamples,
+        parseLimits: { maxLength: config.server.queryMaxLength, maxDepth: config.server.queryMaxDepth },
+      });
       const listen = opts.listen ?? { host: config.server.host, port: config.server.port };
       alertStore = openAlertStore(dataDir, { onWriteError: (err) => storage.failed('state', err) });
       const alertPipeline = openPipeline(dataDir, listen, targetConfigs);
@@ -292,7 +297,7 @@ export function createApp(config: Config, opts: AppOptions): App {
         log: log.child({ component: 'http' }),
         tls: config.server.tls ? readTlsFiles(config.server.tls) : undefined,
       });
-      registerPrometheusApi(server, { engine, store: history, clock });
+      registerPrometheusApi(server, { engine, store: history, clock, gate: createQueryGate(config.server.queryMaxConcurrency) });
       registerRulesApi(server, { rules: () => rules, reload: opts.reloadConfig, authToken: config.server.authToken });
       registerAlertmanagerApi(server, { alerts: alertPipeline, silences: silences!, inhibitor: alertPipeline.inhibitor, authToken: config.server.authToken, clock });
       const auditLog = audit!;

@@ -93,7 +93,16 @@ describe('loadConfig: the spec seed', () => {
     assert.equal(c.monitoringIntegration.alertManager.routes.cpu_alerts?.groupWaitMs, 30_000);
     assert.equal(c.escalationProcedures.levels[2]?.timeoutMs, 3_600_000);
     assert.deepEqual(c.targets, []);
-    assert.deepEqual(c.server, { listen: '127.0.0.1:9817', host: '127.0.0.1', port: 9817 });
+    assert.deepEqual(c.server, {
+      listen: '127.0.0.1:9817',
+      host: '127.0.0.1',
+      port: 9817,
+      queryTimeoutMs: 120_000,
+      queryMaxSamples: 50_000_000,
+      queryMaxConcurrency: 20,
+      queryMaxLength: 65_536,
+      queryMaxDepth: 200,
+    });
     assert.deepEqual(c.storage, { dataDir: './dpmon-data', rawRetentionMs: 15 * 86_400_000, maxBufferedSamples: 1_000_000 });
     assert.deepEqual(c.host, { procPath: '/proc', sysPath: '/sys' });
   });
@@ -373,6 +382,17 @@ describe('loadConfig: remote_write', () => {
       `${f}:10:21 remote_write[1].remote_timeout: invalid duration "soon": expected a number with a unit (ms, s, m, h, d, w), e.g. 30s, 5m, 1h30m`,
       `${f}:11:18 remote_write[1].buffer_size: invalid byte size "lots": expected a number with an optional unit (B, kB, MB, GB, TB), e.g. 16MB`,
       `${f}:12:33 remote_write[1].queue_config.max_backoff: 0 is too small: the minimum is 1ms`,
+    ]);
+  });
+
+  it('reports query limits that are not a positive duration or positive integers', () => {
+    const f = `${F}/server-query-limits-bad.yaml`;
+    assert.deepEqual(errorsOf([f]), [
+      `${f}:3:18 server.query_timeout: expected a positive duration (e.g. 2m)`,
+      `${f}:4:22 server.query_max_samples: 0 is too small: the minimum is 1`,
+      `${f}:5:26 server.query_max_concurrency: expected a number, got "many"`,
+      `${f}:6:21 server.query_max_length: expected a whole number, got 1.5`,
+      `${f}:7:20 server.query_max_depth: -1 is too small: the minimum is 1`,
     ]);
   });
 

@@ -614,11 +614,22 @@ const listen = z.string().superRefine((v, ctx) => {
   if (!parseListen(v)) fail(ctx, 'CONFIG_LISTEN', `expected HOST:PORT (e.g. 127.0.0.1:9817 or [::1]:9817), got ${JSON.stringify(v)}`);
 });
 
-const server = obj({
-  listen,
-  auth_token: secret.optional(),
-  tls: obj({ cert_file: name, key_file: name }).optional(),
-}).transform((s) => {
+const server = obj(
+  {
+    listen,
+    auth_token: secret.optional(),
+    tls: obj({ cert_file: name, key_file: name }).optional(),
+    /** added: Prometheus's query limits (docs/promql.md "Limits") */
+    query_timeout: duration.superRefine((v, ctx) => {
+      if (!(v > 0)) fail(ctx, 'CONFIG_VALUE', 'expected a positive duration (e.g. 2m)');
+    }),
+    query_max_samples: posInt,
+    query_max_concurrency: posInt,
+    query_max_length: posInt,
+    query_max_depth: posInt,
+  },
+  ['query_timeout'],
+).transform((s) => {
   const hp = parseListen(s.listen) ?? { host: '127.0.0.1', port: 9817 };
   return { ...s, host: hp.host, port: hp.port };
 });

@@ -8,13 +8,16 @@ import type { Labels } from '../model/labels.ts';
 import { isStaleNaN } from '../model/stale.ts';
 import { compileRegex, PROMETHEUS, RegexSyntaxError, type CaptureRegex, type RegexMatch } from '../model/regex.ts';
 import type { Point, RollupFunction, SeriesPoints, Store } from '../store/store.ts';
+import type { Clock } from '../lib/clock.ts';
 import { QueryError, badData, execError } from './errors.ts';
 import { createLabelMemo, type LabelMemo } from './label-memo.ts';
 import {
+  DEFAULT_PARSE_LIMITS,
   isComparison,
   isSetOp,
   parseExpr,
   typeOf,
+  type ParseLimits,
   type AggrOp,
   type BinaryOp,
   type Expr,
@@ -25,6 +28,7 @@ import {
 
 export interface QueryEngineOptions {
   lookbackDeltaMs?: number;
+  /** most points per series of a range query: (end - start) / step may not exceed it (Prometheus's 11,000) */
   maxPoints?: number;
   /**
    * Serve eligible range-vector functions of range queries from the store's rollups (default true);
@@ -33,6 +37,29 @@ export interface QueryEngineOptions {
   useRollups?: boolean;
   /** The store's rollup window (`metrics_aggregation.window_size`), default 300_000 (5 m). */
   rollupWindowMs?: number;
+  /** `server.query_timeout`: the longest a query may run (default 120_000, Prometheus's `query.timeout`) */
+  timeoutMs?: number;
+  /** `server.query_max_samples`: most samples a query may hold (default 50,000,000, Prometheus's `query.max-samples`) */
+  maxSamples?: number;
+  /** `server.query_max_length` / `server.query_max_depth`: the parser's bounds (DEFAULT_PARSE_LIMITS) */
+  parseLimits?: ParseLimits;
+  /**
+   * How long evaluation runs before it lets the event loop answer others (default 5 ms): the
+   * evaluator yields at step, selector and read boundaries once a slice is used up.
+   */
+  sliceMs?: number;
+  /** Monotonic milliseconds for deadlines and slices (default performance.now; tests inject a clock). */
+  clock?: Pick<Clock, 'now'>;
+  /** How a slice ends (default setImmediate: every timer and I/O callback waiting runs first). */
+  yieldToLoop?: () => Promise<void>;
+}
+
+/** Per-query options: the `timeout` parameter (capped by the engine's timeoutMs) and the client's abort. */
+export interface QueryOptions {
+  timeoutMs?: number;
+  /** deadline already set by the caller (monotonic ms of the engine's clock), e.g. after a queue wait */
+  deadline?: number;
+  signal?: AbortSignal;
 }
 
 export type SampleValue = [number, string];
@@ -43,8 +70,10 @@ export type QueryResult =
   | { resultType: 'string'; result: SampleValue };
 
 export interface QueryEngine {
-  instant(expr: string, at: number): Promise<QueryResult>;
-  range(expr: string, start: number, end: number, stepMs: number): Promise<QueryResult>;
+  instant(expr: string, at: number, opts?: QueryOptions): Promise<QueryResult>;
+  range(expr: string, start: number, end: number, stepMs: number, opts?: QueryOptions): Promise<QueryResult>;
+  /** the engine's clock and timeout, so a caller queueing queries can start the deadline before the queue */
+  deadline(opts?: QueryOptions): number;
 }
 
 interface Sample {
@@ -61,23 +90,46 @@ type Value =
   | { type: 'vector'; samples: Sample[] }
   | { type: 'matrix'; series: Series[] };
 
+export const DEFAULT_QUERY_TIMEOUT_MS = 120_000;
+export const DEFAULT_MAX_SAMPLES = 50_000_000;
+export const DEFAULT_MAX_POINTS = 11_000;
+
+/** How long one read of the store should take: the event loop waits that long at most. */
+const PIECE_TARGET_MS = 10;
+/** A piece is never made smaller once it holds fewer points than this. */
+const PIECE_MIN_POINTS = 10_000;
+/** Nor shorter than a minute (4,000 points of 1,000 series at 15 s). The memory store (tests) reads every point per call whatever the span, so pieces cost it a full scan each. */
+const PIECE_MIN_MS = 60_000;
+
+const monotonic: Pick<Clock, 'now'> = { now: () => performance.now() };
+const setImmediateYield = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): QueryEngine {
   const lookback = opts.lookbackDeltaMs ?? 300_000;
-  const maxPoints = opts.maxPoints ?? 11_000;
+  const maxPoints = opts.maxPoints ?? DEFAULT_MAX_POINTS;
   const rollups = opts.useRollups ?? true;
   const rollupWindowMs = opts.rollupWindowMs ?? 300_000;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
+  const limits = opts.parseLimits ?? DEFAULT_PARSE_LIMITS;
+  const clock = opts.clock ?? monotonic;
 
-  function run(exprText: string, start: number, end: number, step: number) {
-    const expr = parseExpr(exprText);
-    const ev = new Evaluator(store, lookback, start, end, rollups && step > 0 ? { step, windowMs: rollupWindowMs } : null);
-    return { expr, ev };
+  const deadline = (q: QueryOptions = {}) =>
+    q.deadline ?? clock.now() + (q.timeoutMs !== undefined && q.timeoutMs > 0 ? Math.min(q.timeoutMs, timeoutMs) : timeoutMs);
+
+  function run(exprText: string, start: number, end: number, step: number, q: QueryOptions | undefined) {
+    const budget = new Budget(clock, deadline(q), opts.sliceMs ?? 5, opts.yieldToLoop ?? setImmediateYield, opts.maxSamples ?? DEFAULT_MAX_SAMPLES, q?.signal);
+    const expr = parseExpr(exprText, limits);
+    const ev = new Evaluator(store, lookback, start, end, rollups && step > 0 ? { step, windowMs: rollupWindowMs } : null, budget);
+    return { expr, ev, budget };
   }
 
   return {
-    async instant(exprText, at) {
-      return guard(() => {
-        const { expr, ev } = run(exprText, at, at, 0);
-        ev.prefetch(expr);
+    deadline,
+    async instant(exprText, at, q) {
+      return guard(async () => {
+        const { expr, ev } = run(exprText, at, at, 0, q);
+        await ev.prefetch(expr);
+        await ev.prepare(expr, at);
         const v = ev.eval(expr, at);
         switch (v.type) {
           case 'scalar':
@@ -94,21 +146,27 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
         }
       });
     },
-    async range(exprText, start, end, stepMs) {
-      return guard(() => {
+    async range(exprText, start, end, stepMs, q) {
+      return guard(async () => {
         if (!(stepMs > 0)) throw badData('zero or negative query resolution step widths are not accepted. Try a positive integer');
         if (end < start) throw badData('end timestamp must not be before start time');
-        if (Math.floor((end - start) / stepMs) + 1 > maxPoints)
+        // Prometheus (api.go): (end - start) / step may not exceed 11,000
+        if (Math.floor((end - start) / stepMs) > maxPoints)
           throw badData('exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
-        const { expr, ev } = run(exprText, start, end, stepMs);
+        const { expr, ev, budget } = run(exprText, start, end, stepMs, q);
         const t = typeOf(expr);
         if (t !== 'scalar' && t !== 'vector') throw badData(`invalid expression type "${t === 'matrix' ? 'range vector' : t}" for range query, must be Scalar or instant Vector`);
-        ev.prefetch(expr);
+        await ev.prefetch(expr);
         const out = new Map<string, Series>();
         const noLabels: Labels = {};
         for (let ts = start; ts <= end; ts += stepMs) {
+          // a step boundary: the place to give the event loop its turn and to stop at the deadline
+          await budget.pause('expression evaluation');
+          await ev.prepare(expr, ts);
           const v = ev.eval(expr, ts);
           const samples = v.type === 'scalar' ? [{ labels: noLabels, v: v.v }] : v.type === 'vector' ? v.samples : [];
+          // the result's points are held until the end, as Prometheus counts them (currentSamples)
+          budget.load(samples.length);
           for (const s of samples) {
             const key = ev.memo.id(s.labels);
             let series = out.get(key);
@@ -116,18 +174,72 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
             series.points.push({ t: ts, v: s.v });
           }
         }
-        return {
-          resultType: 'matrix',
-          result: sortSeries([...out.values()]).map((s) => ({ metric: { ...s.labels }, values: s.points.map((p) => [p.t / 1000, formatValue(p.v)] as SampleValue) })),
-        };
+        await budget.pause('result sorting');
+        const result: { metric: Record<string, string>; values: SampleValue[] }[] = [];
+        // up to 11,001 points for each series: formatting them all is itself long enough to pause in
+        for (const s of sortSeries([...out.values()])) {
+          result.push({ metric: { ...s.labels }, values: s.points.map((p) => [p.t / 1000, formatValue(p.v)] as SampleValue) });
+          if (result.length % 16 === 0) await budget.pause('result sorting');
+        }
+        return { resultType: 'matrix', result };
       });
     },
   };
 }
 
-function guard(fn: () => QueryResult): QueryResult {
+/**
+ * One query's limits as it runs: the deadline, the samples it holds, and the event-loop slice. The
+ * evaluator calls pause() at step, selector and read boundaries (yielding once the slice is used
+ * up), check() inside a step (deadline only: a step is synchronous), load() for every sample it keeps.
+ */
+export class Budget {
+  private sliceStart: number;
+  private samples = 0;
+  private ticks = 0;
+  constructor(
+    private readonly clock: Pick<Clock, 'now'>,
+    readonly deadline: number,
+    private readonly sliceMs: number,
+    private readonly yieldToLoop: () => Promise<void>,
+    private readonly maxSamples: number,
+    private readonly signal?: AbortSignal,
+  ) {
+    this.sliceStart = clock.now();
+  }
+
+  /** Throws the timeout error when the deadline has passed, the canceled error when the client went away. */
+  check(where: string): void {
+    if (this.signal?.aborted) throw new QueryError('canceled', `query was canceled in ${where}`);
+    if (this.clock.now() >= this.deadline) throw timeoutError(where);
+  }
+
+  /** check() every 64th call: for loops inside a step, where reading the clock each time would show. */
+  tick(where: string): void {
+    if ((++this.ticks & 63) === 0) this.check(where);
+  }
+
+  /** A boundary: stop at the deadline; let the event loop run if this slice is used up. */
+  async pause(where: string): Promise<void> {
+    this.check(where);
+    if (this.clock.now() - this.sliceStart < this.sliceMs) return;
+    await this.yieldToLoop();
+    this.sliceStart = this.clock.now();
+    this.check(where);
+  }
+
+  /** Counts n more samples held; refuses past maxSamples (Prometheus's ErrTooManySamples). */
+  load(n: number): void {
+    this.samples += n;
+    if (this.samples > this.maxSamples) throw execError('query processing would load too many samples into memory in query execution');
+  }
+}
+
+/** Prometheus's ErrQueryTimeout text: `query timed out in <where>`. */
+export const timeoutError = (where: string) => new QueryError('timeout', `query timed out in ${where}`);
+
+async function guard(fn: () => Promise<QueryResult>): Promise<QueryResult> {
   try {
-    return fn();
+    return await fn();
   } catch (err) {
     if (err instanceof QueryError) throw err;
     // never let an evaluator bug escape as a crash: report it as an execution error naming the cause
@@ -187,6 +299,32 @@ function values(pts: readonly Point[], a: number, b: number): number[] {
 /** A window as a Series of Point objects, for a range selector returned as a matrix value. */
 function toSeries({ s, a, b }: SeriesWindow): Series {
   return { labels: s.labels, points: s.points.slice(a, b) };
+}
+
+/** The calls of e that take a range vector, innermost first. */
+function collectRangeCalls(e: Expr, out: Extract<Expr, { kind: 'call' }>[]): void {
+  switch (e.kind) {
+    case 'number':
+    case 'string':
+    case 'vector':
+    case 'matrix':
+      return;
+    case 'paren':
+    case 'unary':
+      return collectRangeCalls(e.expr, out);
+    case 'call':
+      for (const a of e.args) collectRangeCalls(a, out);
+      if (e.args.some((a) => a.kind === 'matrix')) out.push(e);
+      return;
+    case 'aggr':
+      if (e.param) collectRangeCalls(e.param, out);
+      return collectRangeCalls(e.expr, out);
+    case 'binary':
+      collectRangeCalls(e.lhs, out);
+      return collectRangeCalls(e.rhs, out);
+    default:
+      return assertNever(e);
+  }
 }
 
 function assertNever(x: never): never {
@@ -292,7 +430,13 @@ class Evaluator {
     private readonly end: number,
     /** set for a range query that may use rollups */
     private readonly rollupPlan: { step: number; windowMs: number } | null = null,
+    private readonly budget: Budget = new Budget(monotonic, Infinity, Infinity, setImmediateYield, Infinity),
   ) {}
+
+  /** values of range-vector function calls computed ahead of a step by prepare(), taken by eval() */
+  private readonly prepared = new Map<Expr, Value>();
+  /** the range-vector function calls of an expression, innermost first, found once per query */
+  private readonly rangeCalls = new Map<Expr, Extract<Expr, { kind: 'call' }>[]>();
 
   /**
    * Reads what every selector of the expression needs for the whole query, before the first step:
@@ -303,7 +447,7 @@ class Evaluator {
    * then, once, for the rest of the query. There are no subqueries or `@` (parse rejects them), so no
    * span is ever wider than that.
    */
-  prefetch(e: Expr): void {
+  async prefetch(e: Expr): Promise<void> {
     switch (e.kind) {
       case 'number':
       case 'string':
@@ -312,28 +456,94 @@ class Evaluator {
       case 'unary':
         return this.prefetch(e.expr);
       case 'vector':
-        this.fetch(e, this.lookback);
+        await this.read(e, this.lookback);
         return;
       case 'matrix':
-        this.fetch(e.vs, e.rangeMs);
+        await this.read(e.vs, e.rangeMs);
         return;
       case 'call': {
         // the same decision as call(): the first argument of a served function, in a rollup-eligible query
         const fn = ROLLUP_SERVED[e.fn];
         const m = fn && this.rollupPlan && e.args[0]?.kind === 'matrix' ? e.args[0] : null;
-        const fromRollups = m !== null && this.rollupData(m, fn!) !== null;
-        for (const a of e.args) if (!(fromRollups && a === m)) this.prefetch(a);
+        let fromRollups = false;
+        if (m !== null) {
+          const steps = this.rollupSteps(m, fn!);
+          for (let r = steps.next(); ; r = steps.next()) {
+            if (r.done) {
+              fromRollups = r.value !== null;
+              break;
+            }
+            await this.budget.pause('query preparation');
+          }
+        }
+        await this.budget.pause('query preparation');
+        for (const a of e.args) if (!(fromRollups && a === m)) await this.prefetch(a);
         return;
       }
       case 'aggr':
-        if (e.param) this.prefetch(e.param);
+        if (e.param) await this.prefetch(e.param);
         return this.prefetch(e.expr);
       case 'binary':
-        this.prefetch(e.lhs);
+        await this.prefetch(e.lhs);
         return this.prefetch(e.rhs);
       default:
         return assertNever(e);
     }
+  }
+
+  /** Piece of time a read asks the store for, adapted to take about PIECE_TARGET_MS (starts at 10 min). */
+  private pieceMs = 600_000;
+
+  /**
+   * fetch() for the whole query, read from the store in pieces of time with the event loop's turn
+   * between them: the history is time-first (docs/storage.md), so a 24 h read of 1,000 series is
+   * ~5.8 M rows, seconds in one call. Each piece is sized from the last so it takes about
+   * PIECE_TARGET_MS; every piece's points count against max_samples before the next is read.
+   */
+  private async read(vs: VectorSelectorNode, windowMs: number): Promise<void> {
+    if (this.cache.has(vs)) return;
+    const from = this.start - vs.offsetMs - windowMs;
+    const to = this.end - vs.offsetMs;
+    if (!Number.isInteger(from) || !Number.isInteger(to) || to - from <= this.pieceMs) {
+      await this.budget.pause('query preparation');
+      this.fetch(vs, windowMs);
+      return;
+    }
+    const byId = new Map<string, { labels: Labels; parts: (readonly Point[])[] }>();
+    for (let a = from; a <= to; ) {
+      await this.budget.pause('query preparation');
+      const b = Math.min(to, a + this.pieceMs - 1);
+      const t0 = performance.now();
+      let n = 0;
+      for (const s of this.store.select(vs.matchers, a, b)) {
+        const id = labelsId(s.labels);
+        let e = byId.get(id);
+        if (!e) byId.set(id, (e = { labels: s.labels, parts: [] }));
+        if (s.points.length > 0) e.parts.push(s.points);
+        n += s.points.length;
+      }
+      this.budget.load(n);
+      const took = performance.now() - t0;
+      a = b + 1;
+      // the next piece in proportion (at most 4× either way): the store's read costs ~4 µs a point
+      // plus a few ms a call on a loaded 2-core box (docs/architecture.md "Queries and the event loop").
+      // An empty piece (before the series began: the store skips it without SQL) teaches nothing
+      // about the pieces with data after it, so it leaves the size alone
+      if (n > 0) {
+        let scale = Math.min(4, Math.max(0.25, PIECE_TARGET_MS / Math.max(took, 0.1)));
+        // a slow piece of few points is the store's cost per call (or a store whose reads do not
+        // shrink with the span, as the memory store's): smaller pieces would only add calls
+        if (scale < 1 && n < PIECE_MIN_POINTS) scale = 1;
+        this.pieceMs = Math.min(86_400_000, Math.max(PIECE_MIN_MS, Math.floor(this.pieceMs * scale)));
+      }
+    }
+    const joined: FetchedSeries[] = [];
+    for (const e of byId.values()) {
+      // concat, not flat(): flat() copied 24 h of 1,000 series in seconds, concat in milliseconds
+      joined.push({ labels: e.labels, points: e.parts.length === 1 ? e.parts[0]! : ([] as Point[]).concat(...e.parts), checked: 0, a: 0, b: 0 });
+      if (joined.length % 64 === 0) await this.budget.pause('query preparation');
+    }
+    this.cache.set(vs, sortSeries(joined));
   }
 
   /**
@@ -344,6 +554,15 @@ class Evaluator {
    * at hi, which are read raw (one narrow select per edge).
    */
   private rollupData(m: MatrixSelectorNode, fn: RollupFunction): RollupSeries[] | null {
+    const steps = this.rollupSteps(m, fn);
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  /** rollupData() as a generator that yields between its edge reads (one narrow select each, 2 per step). */
+  private *rollupSteps(m: MatrixSelectorNode, fn: RollupFunction): Generator<void, RollupSeries[] | null, void> {
     if (this.rollupCache.has(m)) return this.rollupCache.get(m)!;
     const plan = this.rollupPlan;
     const W = plan?.windowMs ?? 0;
@@ -397,11 +616,14 @@ class Evaluator {
         }
       }
     }
+    // the rollups held: a count and a value per window and series
+    this.budget.load(2 * windows * byId.size);
     this.rollupBase.set(m, base);
     // raw points exactly on the edges of the steps' windows (stale markers are not values here either)
     const edges = new Set<number>();
     for (let hi = first; hi <= lastHi; hi += plan.step) edges.add(hi).add(hi - m.rangeMs);
     for (const b of edges) {
+      yield;
       for (const s of this.store.select(m.vs.matchers, b, b)) {
         for (const p of s.points) if (p.t === b && !isStaleNaN(p.v)) entry(s.labels).edges.set(b, p.v);
       }
@@ -482,6 +704,9 @@ class Evaluator {
     let got = this.cache.get(vs);
     if (!got) {
       const found = this.store.select(vs.matchers, this.start - vs.offsetMs - windowMs, this.end - vs.offsetMs);
+      let n = 0;
+      for (const s of found) n += s.points.length;
+      this.budget.load(n);
       got = sortSeries(found.map((s) => ({ labels: s.labels, points: s.points, checked: 0, a: 0, b: 0 })));
       this.cache.set(vs, got);
     }
@@ -525,7 +750,32 @@ class Evaluator {
     return out;
   }
 
+  /**
+   * Computes, ahead of eval() at ts, every range-vector function call of the expression, giving the
+   * event loop its turn between series when the slice is used up: these calls are where one step's
+   * work can be large (rate(x[24h]) over 1,000 series reads 5.8 M points). eval() then takes them.
+   */
+  async prepare(e: Expr, ts: number): Promise<void> {
+    this.prepared.clear();
+    let pending = this.rangeCalls.get(e);
+    if (!pending) {
+      this.rangeCalls.set(e, (pending = []));
+      collectRangeCalls(e, pending);
+    }
+    for (const node of pending) {
+      const steps = this.callSteps(node.fn, node.args, ts);
+      for (let r = steps.next(); ; r = steps.next()) {
+        if (r.done) {
+          this.prepared.set(node, r.value);
+          break;
+        }
+        await this.budget.pause('expression evaluation');
+      }
+    }
+  }
+
   eval(e: Expr, ts: number): Value {
+    this.budget.tick('expression evaluation');
     switch (e.kind) {
       case 'number':
         return { type: 'scalar', v: e.value };
@@ -552,7 +802,7 @@ class Evaluator {
         throw badData('unary expression only allowed on expressions of type scalar or instant vector');
       }
       case 'call':
-        return this.call(e.fn, e.args, ts);
+        return this.prepared.get(e) ?? this.call(e.fn, e.args, ts);
       case 'aggr':
         return this.aggregate(e, ts);
       case 'binary':
@@ -576,29 +826,45 @@ class Evaluator {
     return v.s;
   }
 
+  /** call() run to the end without pauses. */
   private call(fn: string, args: Expr[], ts: number): Value {
+    const steps = this.callSteps(fn, args, ts);
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  /**
+   * A function call at ts, as a generator that yields (nothing) every 64 series of a range-vector
+   * function: prepare() pauses there, call() runs straight through.
+   */
+  private *callSteps(fn: string, args: Expr[], ts: number): Generator<void, Value, void> {
     const vec = (samples: Sample[]): Value => ({ type: 'vector', samples: checkDuplicates(samples, this.memo) });
     const simple = (f: (v: number) => number): Value => vec(this.vectorArg(args[0]!, ts).map((s) => ({ labels: this.memo.dropName(s.labels), v: f(s.v) })));
     // range-vector functions: f(points, a, b) over the window's points [a, b) → value or null (series
     // dropped); names dropped except last_over_time
-    const overRange = (f: (pts: readonly Point[], a: number, b: number, m: MatrixSelectorNode) => number | null, keepName = false): Value => {
+    const self = this;
+    function* overRange(f: (pts: readonly Point[], a: number, b: number, m: MatrixSelectorNode) => number | null, keepName = false): Generator<void, Value, void> {
       const m = args.find((a) => a.kind === 'matrix') as MatrixSelectorNode;
       const out: Sample[] = [];
-      for (const { s, a, b } of this.window(m.vs, m.rangeMs, ts)) {
+      let i = 0;
+      for (const { s, a, b } of self.window(m.vs, m.rangeMs, ts)) {
         const v = f(s.points, a, b, m);
-        if (v !== null) out.push({ labels: keepName ? s.labels : this.memo.dropName(s.labels), v });
+        if (v !== null) out.push({ labels: keepName ? s.labels : self.memo.dropName(s.labels), v });
+        if ((++i & 63) === 0) yield;
       }
       return vec(out);
-    };
+    }
     switch (fn) {
       case 'rate':
       case 'increase':
       case 'delta':
-        return overRange((pts, a, b, m) =>
+        return yield* overRange((pts, a, b, m) =>
           extrapolatedRate(pts, a, b, ts - m.vs.offsetMs - m.rangeMs, ts - m.vs.offsetMs, m.rangeMs, fn !== 'delta', fn === 'rate'),
         );
       case 'irate':
-        return overRange((pts, a, b) => {
+        return yield* overRange((pts, a, b) => {
           if (b - a < 2) return null;
           const last = pts[b - 1]!;
           const prev = pts[b - 2]!;
@@ -609,10 +875,10 @@ class Evaluator {
           return d / (dt / 1000);
         });
       case 'deriv':
-        return overRange((pts, a, b) => (b - a < 2 ? null : linearRegression(pts, a, b, pts[a]!.t)[0]));
+        return yield* overRange((pts, a, b) => (b - a < 2 ? null : linearRegression(pts, a, b, pts[a]!.t)[0]));
       case 'predict_linear': {
         const dur = this.scalarArg(args[1]!, ts);
-        return overRange((pts, a, b) => {
+        return yield* overRange((pts, a, b) => {
           if (b - a < 2) return null;
           const [slope, intercept] = linearRegression(pts, a, b, ts);
           return slope * dur + intercept;
@@ -631,28 +897,28 @@ class Evaluator {
     }
     switch (fn) {
       case 'avg_over_time':
-        return overRange((pts, a, b) => avg(values(pts, a, b)));
+        return yield* overRange((pts, a, b) => avg(values(pts, a, b)));
       case 'sum_over_time':
-        return overRange((pts, a, b) => kahanSum(values(pts, a, b)));
+        return yield* overRange((pts, a, b) => kahanSum(values(pts, a, b)));
       case 'count_over_time':
-        return overRange((_pts, a, b) => b - a);
+        return yield* overRange((_pts, a, b) => b - a);
       case 'min_over_time':
-        return overRange((pts, a, b) => {
+        return yield* overRange((pts, a, b) => {
           let m = pts[a]!.v;
           for (let i = a; i < b; i++) if (pts[i]!.v < m || Number.isNaN(m)) m = pts[i]!.v;
           return m;
         });
       case 'max_over_time':
-        return overRange((pts, a, b) => {
+        return yield* overRange((pts, a, b) => {
           let m = pts[a]!.v;
           for (let i = a; i < b; i++) if (pts[i]!.v > m || Number.isNaN(m)) m = pts[i]!.v;
           return m;
         });
       case 'last_over_time':
-        return overRange((pts, _a, b) => pts[b - 1]!.v, true);
+        return yield* overRange((pts, _a, b) => pts[b - 1]!.v, true);
       case 'quantile_over_time': {
         const q = this.scalarArg(args[0]!, ts);
-        return overRange((pts, a, b) => quantile(q, values(pts, a, b)));
+        return yield* overRange((pts, a, b) => quantile(q, values(pts, a, b)));
       }
       case 'absent': {
         if (this.vectorArg(args[0]!, ts).length > 0) return { type: 'vector', samples: [] };

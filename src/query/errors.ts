@@ -1,6 +1,7 @@
 // The one error class PromQL evaluation throws. errorType follows Prometheus's API error types:
-// bad_data (the query is wrong or uses something dpmon does not support) → 400, execution → 422.
-export type QueryErrorType = 'bad_data' | 'execution' | 'timeout';
+// bad_data (the query is wrong or uses something dpmon does not support) → 400, execution → 422,
+// timeout (past server.query_timeout or the timeout parameter) and canceled (the client went away) → 503.
+export type QueryErrorType = 'bad_data' | 'execution' | 'timeout' | 'canceled';
 
 export class QueryError extends Error {
   readonly errorType: QueryErrorType;

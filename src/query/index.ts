@@ -1,5 +1,16 @@
 // PromQL for dpmon: the evaluator (createQueryEngine), its error class, and selector parsing for the
 // HTTP API's match[] parameters.
-export { createQueryEngine, formatValue, type QueryEngine, type QueryEngineOptions, type QueryResult, type SampleValue } from './engine.ts';
+export {
+  createQueryEngine,
+  formatValue,
+  DEFAULT_MAX_SAMPLES,
+  DEFAULT_QUERY_TIMEOUT_MS,
+  type QueryEngine,
+  type QueryEngineOptions,
+  type QueryOptions,
+  type QueryResult,
+  type SampleValue,
+} from './engine.ts';
+export { createQueryGate, type QueryGate } from './gate.ts';
 export { QueryError, type QueryErrorType } from './errors.ts';
-export { parseExpr, parseSeriesSelector } from './parse.ts';
+export { DEFAULT_PARSE_LIMITS, parseExpr, parseSeriesSelector, type ParseLimits } from './parse.ts';

@@ -107,8 +107,22 @@ export function typeOf(e: Expr): ValueType {
 const TYPE_NAMES: Record<ValueType, string> = { scalar: 'scalar', vector: 'instant vector', matrix: 'range vector', string: 'string' };
 export const typeName = (t: ValueType) => TYPE_NAMES[t];
 
+/**
+ * Bounds on an expression, checked before the parser sees it: lezer's parse time grows faster than
+ * the nesting (1,000 nested calls took 720 ms, 10,000 overflowed into error recovery after 3 s) and
+ * the builder and evaluator recurse once per level. docs/promql.md "Limits" has the figures.
+ */
+export interface ParseLimits {
+  /** longest accepted expression, in UTF-16 code units (default 65,536) */
+  maxLength: number;
+  /** deepest accepted nesting: brackets plus binary operators on the path (default 200) */
+  maxDepth: number;
+}
+export const DEFAULT_PARSE_LIMITS: Readonly<ParseLimits> = Object.freeze({ maxLength: 65_536, maxDepth: 200 });
+
 /** Parses and checks a PromQL expression; throws QueryError (bad_data) on any problem. */
-export function parseExpr(input: string): Expr {
+export function parseExpr(input: string, limits: ParseLimits = DEFAULT_PARSE_LIMITS): Expr {
+  checkLimits(input, limits);
   const tree = parser.parse(input);
   const top = tree.topNode;
   reportErrors(input, top);
@@ -122,6 +136,78 @@ export function parseSeriesSelector(input: string): Matcher[] {
   const e = parseExpr(input);
   if (e.kind !== 'vector' || e.offsetMs !== 0) throw badData(`parse error: expected a vector selector, got ${JSON.stringify(input)}`);
   return e.matchers;
+}
+
+const OP_CHARS = new Set(['+', '-', '*', '/', '%', '^', '<', '>']);
+
+/**
+ * Refuses an expression longer than maxLength or nested deeper than maxDepth, in one linear pass over
+ * the text (no recursion, so it cannot overflow). The depth counted is an upper bound of the syntax
+ * tree's: each bracket level adds one plus its binary operators (a chain `a + b + c` is a tree as
+ * deep as its operators), inside `{…}` matchers nothing counts; strings and comments are skipped.
+ */
+export function checkLimits(input: string, limits: ParseLimits): void {
+  if (input.length > limits.maxLength)
+    throw badData(`query too long: ${input.length} characters, the limit is ${limits.maxLength} (server.query_max_length)`);
+  // per open bracket: its binary operators so far and the deepest bracket closed inside it
+  const ops: number[] = [0];
+  const inner: number[] = [0];
+  let braces = 0;
+  const tooDeep = (at: number) =>
+    badData(`query nested too deeply at char ${at + 1}: more than ${limits.maxDepth} levels of brackets and operators (server.query_max_depth)`);
+  const n = input.length;
+  for (let i = 0; i < n; i++) {
+    const c = input[i]!;
+    if (c === '"' || c === "'" || c === '`') {
+      // a string literal: skip to its closing quote (backslash escapes except in raw strings)
+      for (i++; i < n && input[i] !== c; i++) if (c !== '`' && input[i] === '\\') i++;
+      continue;
+    }
+    if (c === '#') {
+      while (i < n && input[i] !== '\n') i++;
+      continue;
+    }
+    if (c === '{') {
+      braces++;
+      continue;
+    }
+    if (c === '}') {
+      if (braces > 0) braces--;
+      continue;
+    }
+    if (braces > 0) continue;
+    if (c === '(' || c === '[') {
+      ops.push(0);
+      inner.push(0);
+      let depth = 0;
+      for (const o of ops) depth += o + 1;
+      if (depth > limits.maxDepth) throw tooDeep(i);
+      continue;
+    }
+    if (c === ')' || c === ']') {
+      if (ops.length > 1) {
+        const d = ops.pop()! + 1 + inner.pop()!;
+        inner[inner.length - 1] = Math.max(inner[inner.length - 1]!, d);
+      }
+      continue;
+    }
+    let isOp = OP_CHARS.has(c) || ((c === '=' || c === '!') && input[i + 1] === '=');
+    if (!isOp && (c === 'a' || c === 'o' || c === 'u') && !/[A-Za-z0-9_:]/.test(input[i - 1] ?? ' ')) {
+      const word = /^(and|or|unless)(?![A-Za-z0-9_:])/.exec(input.slice(i, i + 7));
+      if (word) {
+        isOp = true;
+        i += word[1]!.length - 1;
+      }
+    }
+    if (!isOp) continue;
+    if ((c === '=' || c === '!' || c === '<' || c === '>') && input[i + 1] === '=') i++;
+    const top = ops.length - 1;
+    ops[top]!++;
+    // this level's operators plus the open levels above it plus the deepest bracket closed in it
+    let depth = inner[top]!;
+    for (const o of ops) depth += o + 1;
+    if (depth > limits.maxDepth) throw tooDeep(i);
+  }
 }
 
 function unwrapMatrix(e: Expr): Expr {
