@@ -510,9 +510,13 @@ class Evaluator {
       return;
     }
     const byId = new Map<string, { labels: Labels; parts: (readonly Point[])[] }>();
+    // empty pieces in a row (a range that begins long before the history, as `x[290y]`) double the
+    // next one, so crossing the empty years takes a few dozen calls instead of billions; the first
+    // piece with data may then be read in one larger call
+    let emptyRun = 0;
     for (let a = from; a <= to; ) {
       await this.budget.pause('query preparation');
-      const b = Math.min(to, a + this.pieceMs - 1);
+      const b = Math.min(to, a + this.pieceMs * 2 ** Math.min(emptyRun, 40) - 1);
       const t0 = performance.now();
       let n = 0;
       for (const s of this.store.select(vs.matchers, a, b)) {
@@ -525,6 +529,7 @@ class Evaluator {
       this.budget.load(n);
       const took = performance.now() - t0;
       a = b + 1;
+      emptyRun = n > 0 ? 0 : emptyRun + 1;
       // the next piece in proportion (at most 4× either way): the store's read costs ~4 µs a point
       // plus a few ms a call on a loaded 2-core box (docs/architecture.md "Queries and the event loop").
       // An empty piece (before the series began: the store skips it without SQL) teaches nothing

@@ -156,4 +156,17 @@ describe('query gate', () => {
     await rejects(gate.enter(20), 'timeout', /^query timed out in query queue$/);
     assert.equal(gate.waiting, 0);
   });
+
+  it('refuses a duration past what Prometheus can hold (about 292 years), as Prometheus does', async () => {
+    await rejects(engine().instant('count_over_time(x[999999999y])', 2 * H), 'bad_data', /duration out of range/);
+  });
+
+  it('crosses centuries before the history in a few reads: count_over_time(x[290y]) answers at once', async () => {
+    const started = performance.now();
+    const v = (await engine().instant('count_over_time(x[290y])', 2 * H)) as { result: { value: [number, string] }[] };
+    assert.ok(performance.now() - started < 2000, `took ${Math.round(performance.now() - started)} ms`);
+    // every point of the 2 h history, in each of the 20 series
+    assert.deepEqual([...new Set(v.result.map((r) => r.value[1]))], [String(2 * 240 + 1)]);
+    assert.equal(v.result.length, 20);
+  });
 });

@@ -485,6 +485,9 @@ function applyOffset(target: Expr, ms: number): Expr {
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 };
 
+/** The longest duration Go's time.Duration holds: 2^63 - 1 ns. */
+const MAX_DURATION_MS = 9_223_372_036_854;
+
 /** Prometheus durations: `1h30m`, `5m`, `500ms`, `2d`, or a plain number of seconds (`300`, `1.5`). */
 export function parseDurationMs(text: string): number {
   if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
@@ -496,6 +499,8 @@ export function parseDurationMs(text: string): number {
     pos = re.lastIndex;
   }
   if (pos !== text.length || text.length === 0) throw badData(`not a valid duration string: ${JSON.stringify(text)}`);
+  // as Prometheus (model.ParseDuration): a duration is at most what int64 nanoseconds hold, ~292 years
+  if (total > MAX_DURATION_MS) throw badData(`not a valid duration string: ${JSON.stringify(text)}: duration out of range`);
   return total;
 }
 
