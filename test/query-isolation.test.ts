@@ -135,7 +135,7 @@ describe('a query never holds the server', () => {
       ['GET /api/v2/alerts', alerts],
       ['rule instant query', rules],
     ] as const)
-      console.log(`# ${name}: n=${xs.length} p50=${fmt(pct(xs, 0.5))} p90=${fmt(pct(xs, 0.9))} p99=${fmt(pct(xs, 0.99))} max=${fmt(Math.max(...xs))} ms`);
+      console.log(`# ${name}: slowest at #${xs.indexOf(Math.max(...xs))} n=${xs.length} p50=${fmt(pct(xs, 0.5))} p90=${fmt(pct(xs, 0.9))} p99=${fmt(pct(xs, 0.99))} max=${fmt(Math.max(...xs))} ms`);
     console.log(`# heaviest query after ${fmt(performance.now() - heavyStart)} ms: ${still === 'running' ? 'still running, aborted' : `ended ${String(still)}`} (${String(status)})`);
     for (const xs of [metrics, alerts, rules]) {
       assert.ok(xs.length >= 20, `only ${xs.length} answers in 8 s`);

@@ -96,6 +96,8 @@ export const DEFAULT_MAX_POINTS = 11_000;
 
 /** How long one read of the store should take: the event loop waits that long at most. */
 const PIECE_TARGET_MS = 10;
+/** Empty read pieces in a row before each further one doubles the next (engine read()). */
+const EMPTY_BEFORE_DOUBLING = 1000;
 /** A piece is never made smaller once it holds fewer points than this. */
 const PIECE_MIN_POINTS = 10_000;
 /** Nor shorter than a minute (4,000 points of 1,000 series at 15 s). The memory store (tests) reads every point per call whatever the span, so pieces cost it a full scan each. */
@@ -510,13 +512,16 @@ class Evaluator {
       return;
     }
     const byId = new Map<string, { labels: Labels; parts: (readonly Point[])[] }>();
-    // empty pieces in a row (a range that begins long before the history, as `x[290y]`) double the
-    // next one, so crossing the empty years takes a few dozen calls instead of billions; the first
-    // piece with data may then be read in one larger call
+    // a range that begins long before the history (`x[290y]`): after EMPTY_BEFORE_DOUBLING empty pieces
+    // in a row (a week of 10-minute pieces, cheap: the store skips them without SQL) each further empty
+    // piece doubles the next, so the empty centuries take a few dozen more calls instead of billions.
+    // Not sooner: a doubled piece that reaches the data reads it in one larger call, which is what
+    // pieces are for avoiding (`rate(x[24h])` over a 24 h history starts with a day of empty pieces)
     let emptyRun = 0;
     for (let a = from; a <= to; ) {
       await this.budget.pause('query preparation');
-      const b = Math.min(to, a + this.pieceMs * 2 ** Math.min(emptyRun, 40) - 1);
+      const grow = 2 ** Math.min(Math.max(0, emptyRun - EMPTY_BEFORE_DOUBLING), 40);
+      const b = Math.min(to, a + this.pieceMs * grow - 1);
       const t0 = performance.now();
       let n = 0;
       for (const s of this.store.select(vs.matchers, a, b)) {
