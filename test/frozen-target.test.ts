@@ -15,6 +15,7 @@ import { startHttpReceiver, type HttpReceiver } from './harness/http-receiver.ts
 import { freePort, runDpmon, waitFor, type DpmonProcess } from './harness/process.ts';
 import { startFaultProxy, type FaultProxy } from './harness/tcp-fault.ts';
 import { recorderReceivers } from './harness/receivers-yaml.ts';
+import { labelsIn, sampleValue } from './harness/exposition.ts';
 
 const skip = versionSkipReason(15);
 const STATEMENT_TIMEOUT_MS = 2000;
@@ -62,9 +63,7 @@ describe('a frozen or silent target (real PostgreSQL 15, real dpmon)', { skip },
   /** the value of the series written as `name{a="x",b="y"}`: labels matched as a subset (dpmon adds external labels) */
   const sample = (text: string, series: string): number | undefined => {
     const name = series.slice(0, series.indexOf('{'));
-    const wanted = series.slice(name.length + 1, -1).split(',');
-    const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && wanted.every((w) => l.includes(`{${w},`) || l.includes(`,${w},`) || l.includes(`,${w}}`) || l.includes(`{${w}}`)));
-    return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+    return sampleValue(text, name, labelsIn(series));
   };
   const instant = async (query: string) => {
     const r = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent(query)}`);

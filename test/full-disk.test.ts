@@ -31,6 +31,7 @@ import { createLatestStore, snapshotSamples, type LatestStore } from '../src/sto
 import { createSqliteStore, StoreError, type SqliteStore } from '../src/store/sqlite-store.ts';
 import { createStorageHealth, type StorageHealth } from '../src/store/storage-health.ts';
 import { freePort, runDpmon, waitFor, type DpmonProcess } from './harness/process.ts';
+import { labelsIn, sampleValue } from './harness/exposition.ts';
 
 const CI = process.env.CI === 'true';
 const STEP = 15_000;
@@ -121,9 +122,9 @@ describe('a full data directory (real tmpfs, 8 MB)', { skip: disk.skip ?? false 
 
   const metrics = () => renderTextFormat(latest.families());
   const metric = (text: string, name: string, labels: string): number => {
-    const m = text.match(new RegExp(`^${name}\\{[^}]*${labels}[^}]*\\} (\\S+)$`, 'm'));
-    assert.ok(m, `${name}{${labels}} not in /metrics:\n${text}`);
-    return Number(m[1]);
+    const v = sampleValue(text, name, labelsIn(labels));
+    assert.ok(v !== undefined, `${name}{${labels}} not in /metrics:\n${text}`);
+    return v;
   };
   const firing = (name: string) => rules.alerts().find((a) => a.labels.alertname === name && a.state === 'firing');
   const notification = (id: string): Notification => ({
@@ -393,10 +394,7 @@ describe('a full data directory under the whole dpmon process', { skip: appDisk.
   let dpmon: DpmonProcess | undefined;
   const filler = join(dataDir, 'filler');
   const metricsText = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const value = (text: string, name: string, labels = '') => {
-    const m = text.match(new RegExp(`^${name}\\{[^}]*${labels}[^}]*\\} (\\S+)$`, 'm'));
-    return m ? Number(m[1]) : undefined;
-  };
+  const value = (text: string, name: string, labels = '') => sampleValue(text, name, labelsIn(labels));
   const storageFull = async () => {
     const r = await fetch(`http://127.0.0.1:${port}/api/v1/alerts`);
     return ((await r.json()) as { data: { alerts: { labels: Record<string, string>; state: string; activeAt: string }[] } }).data.alerts.find((a) => a.labels.alertname === 'storage_full' && a.state === 'firing');

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { startCluster, type Cluster } from './harness/postgres.ts';
 import { freePort, runDpmon, waitFor, type DpmonProcess } from './harness/process.ts';
+import { sampleValue } from './harness/exposition.ts';
 
 const SEED = 'src/config/fixtures/seed/datapunk.yaml';
 
@@ -45,8 +46,7 @@ describe('rules end to end (spec config, real PostgreSQL)', () => {
     const group = groups.find((g) => g.rules.some((r) => r.name === rule))?.name;
     assert.ok(group, `no rule group holds ${rule}`);
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith('dpmon_rule_evaluations_total{') && l.includes(`rule_group="${group}"`));
-    return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+    return sampleValue(text, 'dpmon_rule_evaluations_total', { rule_group: group }) ?? 0;
   };
   /** Waits until the group holding `rule` has evaluated `n` more times: the evidence a negative check needs. */
   const evaluated = async (rule: string, n: number) => {
