@@ -2,6 +2,7 @@
 // for a query timeout excepted), a stack trace or a server path in an answer, an answer slower than the
 // bound, /metrics slower than 1 s meanwhile. Request i of seed S is always the same, so a finding prints
 // the seed and index that replay it.
+import { get } from 'node:http';
 import { connect } from 'node:net';
 import { ConfigError, loadConfig } from '../../src/config/index.ts';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -45,6 +46,23 @@ function summary(req: FuzzRequest | string): string {
   return text.length > 300 ? `${text.slice(0, 300)}… (${text.length} chars)` : text;
 }
 
+/**
+ * GET on a connection of its own, as a Prometheus scrape: fetch would share its keep-alive pool with the
+ * fuzzed requests, and a socket a malformed request got closed could fail the scrape that reuses it.
+ * Rejects on an error, a non-200 or after 5 s.
+ */
+function scrapeAlone(url: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = get(url, { agent: false, timeout: 5000 }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`answered ${res.statusCode}`))));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer in 5 s')));
+    req.on('error', reject);
+  });
+}
+
 /** Polls /metrics while `work` runs; resolves to the slowest answer. */
 async function watchMetrics<T>(baseUrl: string, work: Promise<T>): Promise<[T, number]> {
   let done = false;
@@ -53,7 +71,7 @@ async function watchMetrics<T>(baseUrl: string, work: Promise<T>): Promise<[T, n
     while (!done) {
       const started = performance.now();
       try {
-        await (await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+        await scrapeAlone(`${baseUrl}/metrics`);
       } catch {
         max = Math.max(max, 5000);
       }
