@@ -308,8 +308,8 @@ export function createApp(config: Config, opts: AppOptions): App {
         rules,
         targets: targetConfigs,
         hostOf: (instance) => hostOfTarget.get(instance) ?? instance,
-        // silences and inhibition apply to remediation as they do to notifications
-        muted: (fp, labels) => silences!.mutes(labels).length > 0 || alertPipeline.inhibitor.mutes(labels, alertPipeline.listAlerts().map((a) => ({ fingerprint: a.fingerprint, labels: a.labels, status: 'firing' as const })), fp) !== undefined,
+        // silences, inhibition and time intervals mute remediation as they mute notifications (one stage)
+        muted: (fp, labels) => alertPipeline.muted(fp, labels) !== undefined,
         protectedPaths: [dataDir],
         // an alert posted to the pipeline pages like any other, and resolves 5 minutes after the last post
         raise: (labels, summary) => alertPipeline.postAlerts([{ labels, annotations: { summary, runbook_url: `${runbookBaseUrl(config, listen)}#remediation_failed` }, startsAt: clock.now() }]),
