@@ -8,9 +8,9 @@ import { formatDuration, parseBytes, parseDuration } from '../lib/duration.ts';
 import type { ConfigIssueCode } from './errors.ts';
 import { parseDsn } from './dsn.ts';
 import { parseLagThreshold, parseListen, parsePercent, parseThreshold } from './values.ts';
-import { compileGoRegex, parseMatchers, type Matcher } from '../alerts/matchers.ts';
-import { parseDayOfMonthRange, parseLocation, parseMonthRange, parseTimeRange, parseWeekdayRange, parseYearRange } from '../alerts/time-intervals.ts';
-import { parseMatchers as parseRouteMatchers } from '../dispatch/matchers.ts';
+import { compileGoRegex, parseMatchers, type Matcher } from '../model/alertmanager-matchers.ts';
+import { parseDayOfMonthRange, parseLocation, parseMonthRange, parseTimeRange, parseWeekdayRange, parseYearRange } from '../model/time-intervals.ts';
+import { parseMatchers as parseRouteMatchers } from '../model/route-matchers.ts';
 import { compileRegex, SEARCH } from '../model/regex.ts';
 
 // ---------------------------------------------------------------- helpers

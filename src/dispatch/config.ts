@@ -4,7 +4,7 @@
 // for the spec's own config, which names receivers it never defines (docs/routing.md).
 import { CHANNEL_TYPES, type Config } from '../config/schema.ts';
 import { formatDuration } from '../lib/duration.ts';
-import { MatcherParseError, parseMatchersDetailed } from './matchers.ts';
+import { MatcherParseError, parseMatchersDetailed } from '../model/route-matchers.ts';
 import { impliedChannels, isChannelType, SEVERITY_MAPPING_TEXT } from './receivers.ts';
 import { buildRouteTree, DEFAULT_ROUTE_OPTS, matchersFromName, RouteConfigError, type Route, type RouteSpec } from './route.ts';
 

@@ -8,7 +8,7 @@
 //      (routeIssues warns, or errs when a `receivers` section exists: docs/routing.md).
 import { CHANNEL_TYPES, type ChannelType, type Config, type ReceiverConfig } from '../config/schema.ts';
 import type { Labels } from '../model/labels.ts';
-import type { Severity } from '../notify/types.ts';
+import type { Severity } from '../model/notification.ts';
 
 export type { ChannelType, Severity };
 

@@ -16,15 +16,15 @@ import { correlate, type CorrelationOptions } from '../alerts/correlate.ts';
 import { createCorrelationIndex, type CorrelationView } from '../alerts/correlation-index.ts';
 import { createInhibitor, type Inhibitor } from '../alerts/inhibit.ts';
 import type { SilenceStore } from '../alerts/silences.ts';
-import { createTimeIntervals } from '../alerts/time-intervals.ts';
-import type { ApiAlertInput, PostedAlert } from '../api/alertmanager-api.ts';
+import { createTimeIntervals } from '../model/time-intervals.ts';
+import type { ApiAlertInput, PostedAlert } from '../model/alert.ts';
 import { createDispatcher, groupLabelsOf, matchRoutes, receiverChannels, receiverOf, severityReceiver, routeTreeFromConfig, type Dispatcher, type GroupFlushState, type GroupStateStore, type Route } from '../dispatch/index.ts';
 import type { Alert } from '../rules/engine.ts';
 import { createDelivery, type Delivery } from './delivery.ts';
 import { createEscalator, pagedReceivers, responderReceivers, type EscalationEffect, type EscalationLevel, type Escalator } from './escalation.ts';
 import { createOutbox, type Outbox, type OutboxRow, type OutboxState } from './outbox.ts';
 import { createPostedAlertLog } from './posted-alert-log.ts';
-import type { ChannelType, Incident, Notification, NotifyAlert, Notifier, Severity } from './types.ts';
+import type { ChannelType, Incident, Notification, NotifyAlert, Notifier, Severity } from '../model/notification.ts';
 
 /** Alertmanager's resolve_timeout: a posted alert without endsAt resolves this long after its last post. */
 export const RESOLVE_TIMEOUT_MS = 5 * 60_000;

@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { CHANNEL_TYPES, loadConfig, printConfig, type Config } from '../config/index.ts';
 import { createLogger } from '../lib/logger.ts';
-import { firingNotification, notifyError, testDeps } from './integrations/testing.ts';
+import { firingNotification, notifyError, testDeps } from '../../test/harness/notifiers.ts';
 import { createDashboardFeed, createNotifier, isChannelType, NOTIFIER_TYPES, notifierProblem, UnknownChannelTypeError } from './registry.ts';
 
 const YAML = `

@@ -13,7 +13,7 @@ import type { ChannelSettings, Integration, NotifierDeps, ReceiverSettings } fro
 import { pagerDutyIntegration } from './integrations/pagerduty/config.ts';
 import { slackIntegration } from './integrations/slack/config.ts';
 import { webhookIntegration } from './integrations/webhook/config.ts';
-import { NotifyError, type ChannelType, type Notifier } from './types.ts';
+import { NotifyError, type ChannelType, type Notifier } from '../model/notification.ts';
 
 export type { NotifierDeps } from './integrations/integration.ts';
 export { createDashboardFeed, type DashboardEntry, type DashboardFeed } from './integrations/dashboard/feed.ts';

@@ -2,7 +2,7 @@
 // config and the global `notification_channels`, and how it builds its notifier from them.
 import type { Logger } from '../../lib/logger.ts';
 import type { NotificationChannelsConfig, ReceiverConfig } from '../../config/schema.ts';
-import type { ChannelType, Notifier } from '../types.ts';
+import type { ChannelType, Notifier } from '../../model/notification.ts';
 import type { DashboardFeed } from './dashboard/feed.ts';
 
 export interface NotifierDeps {

@@ -3,7 +3,7 @@
 // header text ≤150 characters, section text ≤3000, ≤10 fields of ≤2000 each, ≤50 blocks.
 // Links are mrkdwn links, not buttons: a link button in a message posted by an incoming webhook
 // still sends an interaction to the (absent) Slack app and shows a warning when clicked.
-import type { Notification } from '../../types.ts';
+import type { Notification } from '../../../model/notification.ts';
 import { describeNotification, formatNumber, isoTime, truncate, type AlertView, type NotificationView } from '../format.ts';
 import type { SlackSettings } from './config.ts';
 

@@ -2,9 +2,9 @@
 // parsed as Alertmanager 0.25 does (pkg/labels/parse.go: tolerant quoting, OpenMetrics escapes), printed as
 // it prints them, and compiled with Go's regular-expression flavour (RE2 in linear time, src/model/regex.ts;
 // fully anchored, `.` not matching a newline, as Alertmanager). Used by silences, inhibit rules and the Alertmanager API.
-import type { Labels } from '../model/labels.ts';
-import type { CompiledMatcher, Matcher, MatchType } from '../model/matcher.ts';
-import { ALERTMANAGER, compileRegex, type Regex } from '../model/regex.ts';
+import type { Labels } from './labels.ts';
+import type { CompiledMatcher, Matcher, MatchType } from './matcher.ts';
+import { ALERTMANAGER, compileRegex, type Regex } from './regex.ts';
 
 export type { Matcher, MatchType, CompiledMatcher };
 

@@ -2,7 +2,7 @@
 // notifier does with it, and how it fails. Integrations live in src/notify/integrations/<type>/, one
 // folder each, registered by type (registry.ts); the pipeline (outbox, retries, escalation) owns
 // everything about when and how often, a notifier only how one notification becomes one request.
-import type { Labels } from '../model/labels.ts';
+import type { Labels } from './labels.ts';
 
 export type ChannelType = 'pagerduty' | 'slack' | 'email' | 'webhook' | 'alertmanager' | 'dashboard';
 export type Severity = 'high' | 'medium' | 'low';
