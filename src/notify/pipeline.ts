@@ -23,6 +23,7 @@ import type { Alert } from '../rules/engine.ts';
 import { createDelivery, type Delivery } from './delivery.ts';
 import { createEscalator, pagedReceivers, responderReceivers, type EscalationEffect, type EscalationLevel, type Escalator } from './escalation.ts';
 import { createOutbox, type Outbox, type OutboxRow, type OutboxState } from './outbox.ts';
+import { CHANNEL_TYPES } from './integrations/index.ts';
 import { createPostedAlertLog } from './posted-alert-log.ts';
 import type { ChannelType, Incident, Notification, NotifyAlert, Notifier, Severity } from '../model/notification.ts';
 
@@ -30,7 +31,6 @@ import type { ChannelType, Incident, Notification, NotifyAlert, Notifier, Severi
 export const RESOLVE_TIMEOUT_MS = 5 * 60_000;
 /** sent and failed outbox rows kept as the notification log */
 const LOG_KEEP_MS = 5 * 24 * 3_600_000;
-const CHANNELS: readonly ChannelType[] = ['pagerduty', 'slack', 'email', 'webhook', 'alertmanager', 'dashboard'];
 const RANK: Record<Severity, number> = { high: 3, medium: 2, low: 1 };
 
 interface PipelineAlert extends NotifyAlert {
@@ -83,7 +83,7 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
   const routes: Route = routeTreeFromConfig(config);
   const delivery: Delivery = createDelivery({
     outbox,
-    channels: CHANNELS,
+    channels: CHANNEL_TYPES,
     notifierFor: opts.notifierFor,
     clock,
     log: opts.log.child({ component: 'delivery' }),

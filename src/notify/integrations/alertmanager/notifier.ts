@@ -4,7 +4,7 @@
 // re-posting is idempotent there (same labels, same alert).
 import { postJson } from '../http.ts';
 import type { Notification, Notifier } from '../../../model/notification.ts';
-import type { NotifierDeps } from '../integration.ts';
+import type { NotifierDeps } from '../channel.ts';
 import type { AlertmanagerSettings } from './config.ts';
 import { postableAlerts } from './payload.ts';
 

@@ -2,7 +2,7 @@
 // log. It has nothing to reach, so it never fails: the pipeline can count on low-severity alerts
 // always landing somewhere (the spec's "low → dashboard and log").
 import type { Notification, Notifier } from '../../../model/notification.ts';
-import type { NotifierDeps } from '../integration.ts';
+import type { NotifierDeps } from '../channel.ts';
 import { createDashboardFeed, type DashboardEntry, type DashboardFeed } from './feed.ts';
 
 export interface DashboardNotifier extends Notifier {

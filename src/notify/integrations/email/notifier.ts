@@ -10,7 +10,7 @@ import os from 'node:os';
 import { createTransport } from 'nodemailer';
 import { redactor } from '../http.ts';
 import { NotifyError, type Notification, type Notifier } from '../../../model/notification.ts';
-import type { NotifierDeps } from '../integration.ts';
+import type { NotifierDeps } from '../channel.ts';
 import type { EmailSettings } from './config.ts';
 import { emailContent } from './message.ts';
 

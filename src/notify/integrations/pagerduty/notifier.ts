@@ -4,7 +4,7 @@
 import os from 'node:os';
 import { postJson } from '../http.ts';
 import type { Notification, Notifier } from '../../../model/notification.ts';
-import type { NotifierDeps } from '../integration.ts';
+import type { NotifierDeps } from '../channel.ts';
 import type { PagerDutySettings } from './config.ts';
 import { pagerDutyEvent } from './payload.ts';
 

@@ -3,7 +3,7 @@
 // 410 channel_is_archived are not retried, 429 and 5xx are (postJson's status check).
 import { postJson } from '../http.ts';
 import type { Notification, Notifier } from '../../../model/notification.ts';
-import type { NotifierDeps } from '../integration.ts';
+import type { NotifierDeps } from '../channel.ts';
 import type { SlackSettings } from './config.ts';
 import { slackMessage } from './payload.ts';
 

@@ -8,7 +8,8 @@ import type { NotificationChannelsConfig, ReceiverConfig } from '../../../config
 import { firingNotification, httpNotifierContract, incidentNotification, resolvedNotification, T0, testDeps } from '../../../../test/harness/notifiers.ts';
 import { slackMention, slackSettings, type SlackSettings } from './config.ts';
 import { createSlackNotifier } from './notifier.ts';
-import { escapeMrkdwn, slackMessage, type SlackBlock, type SlackMessage } from './payload.ts';
+import { escapeMrkdwn } from './mrkdwn.ts';
+import { slackMessage, type SlackBlock, type SlackMessage } from './payload.ts';
 
 const SPEC_CHANNELS = {
   slack: { channel: '#datapunk-alerts', mentionGroup: '@dba-team' },

@@ -3,7 +3,7 @@
 // X-Dpmon-Event header (trigger, acknowledge or resolve); the payload itself stays exactly v4.
 import { postJson } from '../http.ts';
 import type { Notification, Notifier } from '../../../model/notification.ts';
-import type { NotifierDeps } from '../integration.ts';
+import type { NotifierDeps } from '../channel.ts';
 import type { WebhookSettings } from './config.ts';
 import { webhookMessage } from './payload.ts';
 
