@@ -1,9 +1,9 @@
-// The integrations, keyed by channel type: the one place that knows every type. createNotifier
-// builds a receiver's notifier for one type from its config and the global notification_channels;
-// an unknown type is refused. A known type whose settings are missing or wrong (no Slack webhook,
-// PAGERDUTY_KEY unset) still gets a notifier, one that refuses every notification with a
-// non-retryable NotifyError naming the missing key, so that one receiver's gap neither stops dpmon
-// from starting nor blocks the other channels; notifierProblem tells check-config the same thing.
+// A receiver's notifier of one channel type, built from the channels of integrations/index.ts with the
+// receiver's config and the global notification_channels; an unknown type is refused. A known type
+// whose settings are missing or wrong (no Slack webhook, PAGERDUTY_KEY unset) still gets a notifier,
+// one that refuses every notification with a non-retryable NotifyError naming the missing key, so that
+// one receiver's gap neither stops dpmon from starting nor blocks the other channels; notifierProblem
+// tells check-config the same thing.
 import type { NotificationChannelsConfig, ReceiverConfig } from '../config/schema.ts';
 import type { Channel, NotifierDeps } from './integrations/channel.ts';
 import { CHANNEL_TYPES, CHANNELS } from './integrations/index.ts';
@@ -25,7 +25,7 @@ const BY_TYPE: ReadonlyMap<string, Channel<unknown, ReceiverConfig, Notification
 /** Every channel type, in the config's order. */
 export const NOTIFIER_TYPES: readonly string[] = CHANNEL_TYPES;
 
-/** Thrown for a type no integration is registered under. */
+/** Thrown for a type no channel has. */
 export class UnknownChannelTypeError extends Error {
   override readonly name = 'UnknownChannelTypeError';
   constructor(readonly channelType: string) {
