@@ -28,7 +28,7 @@ import { systemClock } from '../src/lib/clock.ts';
 import { silentLogger } from '../src/lib/logger.ts';
 import { createAlertPipeline } from '../src/notify/pipeline.ts';
 import { createNotifier } from '../src/notify/registry.ts';
-import type { ChannelType, Notifier } from '../src/notify/types.ts';
+import type { ChannelType, Notifier } from '../src/model/notification.ts';
 
 const ALERTMANAGER = '/usr/bin/prometheus-alertmanager';
 const GROUPS = Number(process.env.BENCH_PIPELINE_GROUPS ?? 200);

@@ -12,9 +12,10 @@ import { after, before, describe, it } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createInhibitor } from '../src/alerts/inhibit.ts';
 import { openSilenceStore, type SilenceStore } from '../src/alerts/silences.ts';
-import { registerAlertmanagerApi, type ApiAlertInput } from '../src/api/alertmanager-api.ts';
+import { registerAlertmanagerApi } from '../src/api/alertmanager-api.ts';
+import type { ApiAlertInput } from '../src/model/alert.ts';
 import { DPMON_VERSION } from '../src/lib/version.ts';
-import { fingerprintOf } from '../src/rules/engine.ts';
+import { fingerprintOf } from '../src/model/fingerprint.ts';
 import { requirePeer } from './harness/process.ts';
 
 const TOKEN = 'amtool-test-token';

@@ -21,7 +21,7 @@ import { renderTextFormat } from '../src/expose/text-format.ts';
 import { createManualClock } from '../src/lib/clock.ts';
 import { silentLogger } from '../src/lib/logger.ts';
 import { createOutbox, type Outbox } from '../src/notify/outbox.ts';
-import type { Notification } from '../src/notify/types.ts';
+import type { Notification } from '../src/model/notification.ts';
 import { createQueryEngine } from '../src/query/index.ts';
 import { openAlertStore, type AlertStore } from '../src/rules/alert-store.ts';
 import { createRulesEngine, type AlertEvent, type RulesEngine } from '../src/rules/engine.ts';

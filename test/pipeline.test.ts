@@ -14,7 +14,7 @@ import { fingerprintOf } from '../src/model/fingerprint.ts';
 import { openSilenceStore } from '../src/alerts/silences.ts';
 import { createAlertPipeline, type AlertPipeline } from '../src/notify/pipeline.ts';
 import { createDashboardFeed, createNotifier } from '../src/notify/registry.ts';
-import type { ChannelType } from '../src/notify/types.ts';
+import type { ChannelType } from '../src/model/notification.ts';
 import { startHttpReceiver, type HttpReceiver, type RecordedRequest } from './harness/http-receiver.ts';
 import { pagerdutyAt, recorderReceivers } from './harness/receivers-yaml.ts';
 

@@ -16,7 +16,7 @@ import { systemClock } from '../src/lib/clock.ts';
 import { silentLogger } from '../src/lib/logger.ts';
 import { createAlertPipeline, type AlertPipeline } from '../src/notify/pipeline.ts';
 import { createDashboardFeed, createNotifier } from '../src/notify/registry.ts';
-import type { ChannelType } from '../src/notify/types.ts';
+import type { ChannelType } from '../src/model/notification.ts';
 import { startHttpReceiver, type HttpReceiver, type RecordedRequest } from './harness/http-receiver.ts';
 import { waitFor } from './harness/process.ts';
 

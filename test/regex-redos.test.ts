@@ -8,13 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { registerPrometheusApi } from '../src/api/prometheus-api.ts';
-import { registerAlertmanagerApi, type ApiAlertInput } from '../src/api/alertmanager-api.ts';
+import { registerAlertmanagerApi } from '../src/api/alertmanager-api.ts';
+import type { ApiAlertInput } from '../src/model/alert.ts';
 import { createInhibitor } from '../src/alerts/inhibit.ts';
 import { openSilenceStore, type SilenceStore } from '../src/alerts/silences.ts';
 import { createQueryEngine } from '../src/query/index.ts';
 import { createMemoryStore } from '../src/store/memory-store.ts';
 import { createManualClock } from '../src/lib/clock.ts';
-import { fingerprintOf } from '../src/rules/engine.ts';
+import { fingerprintOf } from '../src/model/fingerprint.ts';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const TOKEN = 't0ken';

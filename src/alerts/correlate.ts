@@ -6,7 +6,7 @@
 // down explains every other alert of it. Pure: the pipeline calls correlate() with the active alerts.
 import type { Labels } from '../model/labels.ts';
 import { fingerprintOf } from '../model/fingerprint.ts';
-import type { Incident } from '../notify/types.ts';
+import type { Incident } from '../model/notification.ts';
 
 export interface CorrelationAlert {
   readonly fingerprint: string;

@@ -9,7 +9,7 @@
 // Every other alert is nobody's cause and has none: correlate() would make it an incident of its own,
 // the same as correlate([it]) — the view answers it lazily with `single`, which the caller may cache per
 // alert object. A view answers exactly as correlate(the live alerts in key order, options) would.
-import type { Incident } from '../notify/types.ts';
+import type { Incident } from '../model/notification.ts';
 import { CAUSES, correlate, type CorrelationAlert, type CorrelationOptions } from './correlate.ts';
 
 /** A correlation: each live alert's incident, an incident's members, and who is a consequence. */

@@ -6,9 +6,9 @@ import { after, describe, it } from 'node:test';
 import { ConfigError, formatConfigIssue } from '../config/errors.ts';
 import { loadConfig } from '../config/load.ts';
 import type { Labels } from '../model/labels.ts';
-import { fingerprintOf } from '../rules/engine.ts';
+import { fingerprintOf } from '../model/fingerprint.ts';
 import { createInhibitor, ROOT_CAUSE_INHIBITOR, type ActiveAlert, type InhibitRule } from './inhibit.ts';
-import { parseMatchers } from './matchers.ts';
+import { parseMatchers } from '../model/alertmanager-matchers.ts';
 
 const alert = (labels: Labels, status?: 'firing' | 'resolved'): ActiveAlert => ({ fingerprint: fingerprintOf(labels), labels, ...(status ? { status } : {}) });
 const rule = (source: string, target: string, equal: string[] = []): InhibitRule => ({ sourceMatchers: parseMatchers(source), targetMatchers: parseMatchers(target), equal });

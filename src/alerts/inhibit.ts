@@ -9,9 +9,9 @@
 //   - target-down: a firing `target_down` mutes every other alert with the same non-empty `instance`;
 //   - root cause: an alert the correlation stage calls a consequence of a firing root cause is muted
 //     (the `isConsequence` hook).
-import { fingerprintOf } from '../rules/engine.ts';
+import { fingerprintOf } from '../model/fingerprint.ts';
 import type { Labels } from '../model/labels.ts';
-import { compileAmMatcher, matchesLabels, type CompiledMatcher, type Matcher } from './matchers.ts';
+import { compileAmMatcher, matchesLabels, type CompiledMatcher, type Matcher } from '../model/alertmanager-matchers.ts';
 
 /** One rule as the config's `inhibit_rules` entries are after loading (schema.ts). */
 export interface InhibitRule {

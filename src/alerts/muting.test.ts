@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createMuting } from './muting.ts';
-import { createTimeIntervals, parseTimeRange, parseWeekdayRange } from './time-intervals.ts';
+import { createTimeIntervals, parseTimeRange, parseWeekdayRange } from '../model/time-intervals.ts';
 
 const at = (iso: string) => Date.parse(iso);
 // Saturday 2026-12-05 and Monday 2026-12-07, 10:00 UTC

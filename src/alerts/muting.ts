@@ -4,7 +4,7 @@
 // (inhibition, time active/mute, silences); whether an alert is muted does not depend on the order,
 // only which reason is reported: here a route's intervals, then silences, then inhibition.
 import type { Labels } from '../model/labels.ts';
-import type { TimeIntervals } from './time-intervals.ts';
+import type { TimeIntervals } from '../model/time-intervals.ts';
 
 /** the time intervals a route names (dispatch's route options) */
 export interface RouteIntervals {

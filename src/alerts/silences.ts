@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import type { Labels } from '../model/labels.ts';
-import { compileAmMatcher, fromApiMatcher, LABEL_NAME_RE, matchesLabels, type ApiMatcher, type CompiledMatcher } from './matchers.ts';
+import { compileAmMatcher, fromApiMatcher, LABEL_NAME_RE, matchesLabels, type ApiMatcher, type CompiledMatcher } from '../model/alertmanager-matchers.ts';
 import { DpmonError } from '../lib/errors.ts';
 
 export type SilenceMatcher = ApiMatcher;

@@ -10,8 +10,9 @@ import { openSilenceStore, type SilenceStore } from '../alerts/silences.ts';
 import { loadConfig } from '../config/load.ts';
 import { createManualClock } from '../lib/clock.ts';
 import { DPMON_VERSION } from '../lib/version.ts';
-import { fingerprintOf } from '../rules/engine.ts';
-import { alertmanagerConfigYaml, registerAlertmanagerApi, type ApiAlertInput, type PostedAlert } from './alertmanager-api.ts';
+import { fingerprintOf } from '../model/fingerprint.ts';
+import type { ApiAlertInput, PostedAlert } from '../model/alert.ts';
+import { alertmanagerConfigYaml, registerAlertmanagerApi } from './alertmanager-api.ts';
 
 const T0 = Date.UTC(2025, 0, 6, 12);
 const HOUR = 3_600_000;

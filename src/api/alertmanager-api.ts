@@ -11,38 +11,11 @@ import { stringify } from 'yaml';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import { DPMON_VERSION } from '../lib/version.ts';
 import type { Labels } from '../model/labels.ts';
+import type { ApiAlertInput, PostedAlert } from '../model/alert.ts';
 import type { ActiveAlert, Inhibitor } from '../alerts/inhibit.ts';
 import type { Regex } from '../model/regex.ts';
-import { compileAmMatcher, compileGoRegex, LABEL_NAME_RE, parseMatcher, toApiMatcher, type CompiledMatcher, type Matcher } from '../alerts/matchers.ts';
+import { compileAmMatcher, compileGoRegex, LABEL_NAME_RE, parseMatcher, toApiMatcher, type CompiledMatcher, type Matcher } from '../model/alertmanager-matchers.ts';
 import { SilenceError, type SilenceInput, type SilenceMatcher, type SilenceStore, type SilenceView } from '../alerts/silences.ts';
-
-/** One alert as the pipeline shows it to the API. */
-export interface ApiAlertInput {
-  readonly fingerprint: string;
-  readonly labels: Labels;
-  readonly annotations: Readonly<Record<string, string>>;
-  /** epoch ms */
-  readonly startsAt: number;
-  /** epoch ms; absent while firing with no known end, in the past once resolved (then it is not listed) */
-  readonly endsAt?: number;
-  /** epoch ms of the last change; startsAt when absent */
-  readonly updatedAt?: number;
-  readonly generatorURL?: string;
-  /** the receivers its routes lead to; `receiversFor(labels)` when absent */
-  readonly receivers?: readonly string[];
-}
-
-/** A valid alert from POST /api/v2/alerts, times filled in as Alertmanager does. */
-export interface PostedAlert {
-  /** empty values removed, at least one label */
-  readonly labels: Labels;
-  readonly annotations: Readonly<Record<string, string>>;
-  /** epoch ms: as posted, else endsAt when posted, else now */
-  readonly startsAt: number;
-  /** epoch ms as posted; absent when not posted (the pipeline applies its resolve timeout) */
-  readonly endsAt?: number;
-  readonly generatorURL?: string;
-}
 
 /** What the API needs of the alert pipeline. */
 export interface AlertmanagerAlertSource {

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import Fastify from 'fastify';
 import { createEscalator } from '../notify/escalation.ts';
 import { createOutbox } from '../notify/outbox.ts';
-import type { Notification } from '../notify/types.ts';
+import type { Notification } from '../model/notification.ts';
 import { registerDpmonApi } from './dpmon-api.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'dpmon-api-'));

@@ -13,7 +13,7 @@ import { openSilenceStore, type SilenceStore } from '../alerts/silences.ts';
 import { parseDsn } from '../config/dsn.ts';
 import { createAlertPipeline, targetHost, type AlertPipeline } from '../notify/pipeline.ts';
 import { createDashboardFeed, createNotifier } from '../notify/registry.ts';
-import type { ChannelType, Notifier } from '../notify/types.ts';
+import type { ChannelType, Notifier } from '../model/notification.ts';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { createRemediationRunner, type RemediationRunner } from '../remediate/runner.ts';

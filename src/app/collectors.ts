@@ -7,7 +7,7 @@ import type { Config, TargetConfig } from '../config/index.ts';
 import { createHostCollectors } from '../collect/host/index.ts';
 import { createPostgresTarget, type PostgresTarget, type PostgresTargetOptions } from '../collect/postgres/index.ts';
 import { createScoreCollector } from '../collect/derived/scores.ts';
-import type { Collector } from '../collect/collector.ts';
+import type { Collector } from '../model/collector.ts';
 import type { ScheduledCollector } from '../collect/scheduler.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';

@@ -4,7 +4,7 @@ import { createManualClock } from '../lib/clock.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { gauge } from '../model/metric.ts';
 import { createLatestStore } from '../store/latest.ts';
-import type { Collector } from './collector.ts';
+import type { Collector } from '../model/collector.ts';
 import { ABANDON_AFTER_MS, createScheduler } from './scheduler.ts';
 
 const value = gauge('dpmon_test_value', 'test');

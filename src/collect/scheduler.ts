@@ -10,7 +10,7 @@ import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Labels } from '../model/labels.ts';
 import { createSnapshotBuilder, type LatestStore, type SourceSnapshot } from '../store/latest.ts';
-import { collectorDuration, collectorFailureReason, collectorSuccess, type CollectFailure, type Collector } from './collector.ts';
+import { collectorDuration, collectorFailureReason, collectorSuccess, type CollectFailure, type Collector } from '../model/collector.ts';
 
 /** How long past its timeout a run may take to wind down (emit its failure) before it is abandoned. */
 export const ABANDON_AFTER_MS = 1000;

@@ -8,27 +8,16 @@ import { formatDuration, parseBytes, parseDuration } from '../lib/duration.ts';
 import type { ConfigIssueCode } from './errors.ts';
 import { parseDsn } from './dsn.ts';
 import { parseLagThreshold, parseListen, parsePercent, parseThreshold } from './values.ts';
-import { compileGoRegex, parseMatchers, type Matcher } from '../alerts/matchers.ts';
-import { parseDayOfMonthRange, parseLocation, parseMonthRange, parseTimeRange, parseWeekdayRange, parseYearRange } from '../alerts/time-intervals.ts';
-import { parseMatchers as parseRouteMatchers } from '../dispatch/matchers.ts';
+import { compileGoRegex, parseMatchers, type Matcher } from '../model/alertmanager-matchers.ts';
+import { parseDayOfMonthRange, parseLocation, parseMonthRange, parseTimeRange, parseWeekdayRange, parseYearRange } from '../model/time-intervals.ts';
+import { parseMatchers as parseRouteMatchers } from '../model/route-matchers.ts';
 import { compileRegex, SEARCH } from '../model/regex.ts';
+import { camelCase, type Camelize } from '../lib/camel-case.ts';
+import type { DeepReadonly } from '../lib/deep-readonly.ts';
+import type { ConfigFields } from '../notify/integrations/channel.ts';
+import { CHANNEL_TYPES, CHANNELS } from '../notify/integrations/index.ts';
 
 // ---------------------------------------------------------------- helpers
-
-type CamelCase<S extends string> = S extends `${infer H}_${infer T}` ? `${H}${Capitalize<CamelCase<T>>}` : S;
-type Camelize<T, M extends string> = {
-  [K in keyof T as K extends string ? (K extends M ? `${CamelCase<K>}Ms` : CamelCase<K>) : never]: T[K];
-};
-
-export type DeepReadonly<T> = T extends (infer U)[]
-  ? readonly DeepReadonly<U>[]
-  : T extends object
-    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
-    : T;
-
-export function camelCase(key: string): string {
-  return key.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
-}
 
 type Ctx = z.core.$RefinementCtx;
 
@@ -434,22 +423,21 @@ const alertRules = obj({
 
 // ---------------------------------------------------------------- notification_channels
 
-const notificationChannels = obj({
-  slack: obj({ channel: name, mention_group: str.optional() }).optional(),
-  pagerduty: obj({ service_key: secret.optional(), escalation_policy: str.optional() }).optional(),
-  email: obj({
-    recipients: z.array(email),
-    /** added: the SMTP server mail is handed to (the spec names recipients only); defaults in the email integration */
-    smtp_host: name.optional(),
-    smtp_port: z.preprocess(coerceNumber, z.number().int().min(1).max(65535)).optional(),
-    /** added: sender address; default dpmon@<hostname> */
-    from: email.optional(),
-    username: name.optional(),
-    password: secret.optional(),
-    /** added: none (plain SMTP), starttls (upgrade required), tls (implicit TLS, usually port 465); default none */
-    tls: z.enum(['none', 'starttls', 'tls']).optional(),
-  }).optional(),
-});
+// Each channel (src/notify/integrations/<type>/) contributes its section here and its keys to
+// `receivers` below, built from these fields so they read and fail as every other key does.
+const port = z.preprocess(coerceNumber, z.number().int().min(1).max(65535));
+const fields: ConfigFields = { str, name, secret, email, httpUrl, port };
+
+type Channel = (typeof CHANNELS)[number];
+type SectionShape<C> = C extends { readonly sectionKeys: (f: ConfigFields) => infer S extends z.ZodRawShape } ? S : never;
+type ReceiverShape<C> = C extends { readonly receiverKeys: (f: ConfigFields) => infer S extends z.ZodRawShape } ? S : never;
+type Intersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
+
+const notificationChannels = obj(
+  Object.fromEntries(CHANNELS.flatMap((c) => ('sectionKeys' in c ? [[c.type, obj(c.sectionKeys(fields)).optional()]] : []))) as unknown as {
+    [C in Channel as SectionShape<C> extends never ? never : C['type']]: z.ZodOptional<ReturnType<typeof obj<SectionShape<C>>>>;
+  },
+);
 
 // ---------------------------------------------------------------- prometheus_config
 
@@ -648,24 +636,8 @@ const storage = obj(
 
 const host = obj({ proc_path: name, sys_path: name });
 
-export const CHANNEL_TYPES = ['pagerduty', 'slack', 'email', 'webhook', 'alertmanager', 'dashboard'] as const;
-
-const receivers = z.record(
-  name,
-  obj({
-    channels: z.array(z.enum(CHANNEL_TYPES)).optional(),
-    email: z.array(email).optional(),
-    webhook_url: httpUrl.optional(),
-    slack_webhook_url: secret.optional(),
-    pagerduty_routing_key: secret.optional(),
-    /** added: overrides notification_channels.slack.channel for this receiver */
-    slack_channel: name.optional(),
-    /** added: the Events API v2 URL (default https://events.pagerduty.com/v2/enqueue; tests point it at a local receiver) */
-    pagerduty_url: httpUrl.optional(),
-    /** added: an Alertmanager this receiver forwards alerts to (POST <url>/api/v2/alerts) */
-    alertmanager_url: httpUrl.optional(),
-  }),
-);
+const channelReceiverKeys = Object.assign({}, ...CHANNELS.map((c) => ('receiverKeys' in c ? c.receiverKeys(fields) : {}))) as Intersection<ReceiverShape<Channel>>;
+const receivers = z.record(name, obj({ channels: z.array(z.enum(CHANNEL_TYPES)).optional(), ...channelReceiverKeys }));
 
 export const SERVICE_NAMES = ['stream_processing', 'vector_operations', 'storage_management', 'query_processing'] as const;
 
@@ -946,7 +918,6 @@ export type StorageConfig = Config['storage'];
 export type HostConfig = Config['host'];
 export type ReceiversConfig = Config['receivers'];
 export type ReceiverConfig = ReceiversConfig[string];
-export type ChannelType = (typeof CHANNEL_TYPES)[number];
 export type ScrapeTargetConfig = Config['scrapeTargets'][number];
 export type RemoteWriteConfig = Config['remoteWrite'][number];
 export type InhibitRuleConfig = Config['inhibitRules'][number];

@@ -3,19 +3,24 @@
 // when their `${VAR}` was undefined. An undefined variable in an optional secret (the spec's own
 // `service_key: ${PAGERDUTY_KEY}`) is a warning, not an error: the secret is unset and the capability
 // that needs it (here the pagerduty notification channel) refuses to send. Anywhere else it is an error.
+// The channels name their own secret keys (src/notify/integrations/<type>/channel.ts).
+import { CHANNELS } from '../notify/integrations/index.ts';
+import type { Channel } from '../notify/integrations/channel.ts';
 import type { ConfigIssue } from './errors.ts';
 import { issueAt, type MapNode, type Node, type Segment } from './tree.ts';
 
 type Pattern = readonly string[];
 
+const channelSecrets = (c: Channel): Pattern[] => [
+  ...(c.secrets?.section ?? []).map((key) => ['notification_channels', c.type, key]),
+  ...(c.secrets?.receiver ?? []).map((key) => ['receivers', '*', key]),
+];
+
 /** Secret keys; `*` matches any map key or list index. */
 export const SECRET_PATHS: readonly Pattern[] = [
-  ['notification_channels', 'pagerduty', 'service_key'],
-  ['notification_channels', 'email', 'password'],
+  ...CHANNELS.flatMap(channelSecrets),
   ['targets', '*', 'dsn'],
   ['server', 'auth_token'],
-  ['receivers', '*', 'slack_webhook_url'],
-  ['receivers', '*', 'pagerduty_routing_key'],
   ['remote_write', '*', 'basic_auth', 'password'],
   ['remote_write', '*', 'headers', '*'],
   ['remediation', 'pgbouncer_admin_dsn'],

@@ -2,10 +2,11 @@
 // the problems check-config reports about it (routeIssues), and the tree the dispatcher runs.
 // Cross-references follow Alertmanager's config.go ("undefined receiver `x` used in route `y`"), softened
 // for the spec's own config, which names receivers it never defines (docs/routing.md).
-import { CHANNEL_TYPES, type Config } from '../config/schema.ts';
+import type { Config } from '../config/schema.ts';
 import { formatDuration } from '../lib/duration.ts';
-import { MatcherParseError, parseMatchersDetailed } from './matchers.ts';
-import { impliedChannels, isChannelType, SEVERITY_MAPPING_TEXT } from './receivers.ts';
+import { MatcherParseError, parseMatchersDetailed } from '../model/route-matchers.ts';
+import { CHANNEL_TYPES, isChannelType } from '../notify/integrations/index.ts';
+import { impliedChannels, SEVERITY_MAPPING_TEXT } from './receivers.ts';
 import { buildRouteTree, DEFAULT_ROUTE_OPTS, matchersFromName, RouteConfigError, type Route, type RouteSpec } from './route.ts';
 
 export type RoutingConfig = Pick<Config, 'monitoringIntegration' | 'receivers'>;

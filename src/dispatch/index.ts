@@ -1,6 +1,5 @@
 // Dispatch: the route tree and aggregation groups between the alert store and the notification
 // pipeline (docs/routing.md).
-export * from './matchers.ts';
 export * from './receivers.ts';
 export * from './route.ts';
 export * from './config.ts';

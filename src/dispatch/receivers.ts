@@ -6,9 +6,12 @@
 //      default route's severity receivers work without a `receivers` section;
 //   3. anything else: the spec's severity mapping, chosen per notification by its severity
 //      (routeIssues warns, or errs when a `receivers` section exists: docs/routing.md).
-import { CHANNEL_TYPES, type ChannelType, type Config, type ReceiverConfig } from '../config/schema.ts';
+import type { Config, ReceiverConfig } from '../config/schema.ts';
+import { camelCase } from '../lib/camel-case.ts';
 import type { Labels } from '../model/labels.ts';
-import type { Severity } from '../notify/types.ts';
+import type { ChannelType, Severity } from '../model/notification.ts';
+import type { Channel } from '../notify/integrations/channel.ts';
+import { CHANNELS, isChannelType } from '../notify/integrations/index.ts';
 
 export type { ChannelType, Severity };
 
@@ -42,10 +45,6 @@ export function severityReceiver(severity: Severity): string {
   return SEVERITY_CHANNELS[severity];
 }
 
-export function isChannelType(name: string): name is ChannelType {
-  return (CHANNEL_TYPES as readonly string[]).includes(name);
-}
-
 export type ReceiverSource =
   /** defined under `receivers` */
   | 'receivers'
@@ -69,14 +68,12 @@ const BY_SEVERITY: Readonly<Record<Severity, readonly ChannelType[]>> = Object.f
   low: Object.freeze([SEVERITY_CHANNELS.low]),
 });
 
-/** The channels a defined receiver's addresses imply, for one that lists no `channels`. */
+/** The channels a defined receiver's addresses imply (each channel's `impliedBy` key), for one that lists no `channels`. */
 export function impliedChannels(r: ReceiverConfig): ChannelType[] {
-  const out: ChannelType[] = [];
-  if (r.pagerdutyRoutingKey !== undefined) out.push('pagerduty');
-  if (r.slackWebhookUrl !== undefined) out.push('slack');
-  if (r.email !== undefined && r.email.length > 0) out.push('email');
-  if (r.webhookUrl !== undefined) out.push('webhook');
-  return out;
+  const keys = r as Readonly<Record<string, unknown>>;
+  const given = (v: unknown) => v !== undefined && !(Array.isArray(v) && v.length === 0);
+  const channels: readonly Channel[] = CHANNELS;
+  return channels.filter((c) => c.impliedBy !== undefined && given(keys[camelCase(c.impliedBy)])).map((c) => c.type);
 }
 
 /** What a receiver name stands for (see the header for the order). Never throws: routeIssues reports problems. */

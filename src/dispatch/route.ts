@@ -13,7 +13,7 @@
 //   - a route with no receiver (the root, unless `default.receiver` is set) sends each alert to its
 //     severity's channel (high → pagerduty, medium → slack, low → dashboard), and so groups by severity.
 import type { Labels } from '../model/labels.ts';
-import { formatMatchers, parseMatchers, type CompiledMatcher } from './matchers.ts';
+import { formatMatchers, parseMatchers, type CompiledMatcher } from '../model/route-matchers.ts';
 import { severityOf, severityReceiver } from './receivers.ts';
 
 /** Alertmanager's defaults for the root route (DefaultRouteOpts). */

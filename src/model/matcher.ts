@@ -1,7 +1,7 @@
 // Label matchers, as in PromQL selectors: =, !=, =~ and !~ (regexes RE2, fully anchored and dot-all, as
 // Prometheus; see regex.ts).
 import type { Labels } from './labels.ts';
-import { compileRegex, PROMETHEUS } from './regex.ts';
+import { compileRegex, PROMETHEUS, type RegexOptions } from './regex.ts';
 
 export type MatchType = '=' | '!=' | '=~' | '!~';
 
@@ -16,17 +16,22 @@ export interface CompiledMatcher extends Matcher {
 }
 
 export function compileMatcher(m: Matcher): CompiledMatcher {
+  return compileMatcherIn(m, PROMETHEUS);
+}
+
+/** A matcher whose regexes follow `flavour` (Alertmanager's differs: `.` does not match a newline). */
+export function compileMatcherIn(m: Matcher, flavour: RegexOptions): CompiledMatcher {
   switch (m.type) {
     case '=':
       return { ...m, matches: (v) => v === m.value };
     case '!=':
       return { ...m, matches: (v) => v !== m.value };
     case '=~': {
-      const re = compileRegex(m.value, PROMETHEUS);
+      const re = compileRegex(m.value, flavour);
       return { ...m, matches: (v) => re.test(v) };
     }
     case '!~': {
-      const re = compileRegex(m.value, PROMETHEUS);
+      const re = compileRegex(m.value, flavour);
       return { ...m, matches: (v) => !re.test(v) };
     }
   }

@@ -11,7 +11,7 @@ import { silentLogger } from '../lib/logger.ts';
 import { freePort } from '../lib/net.ts';
 import { backoffDelay, createDelivery } from './delivery.ts';
 import { createOutbox } from './outbox.ts';
-import { NotifyError, type ChannelType, type Notification, type Notifier } from './types.ts';
+import { NotifyError, type ChannelType, type Notification, type Notifier } from '../model/notification.ts';
 
 /** A real HTTP receiver on 127.0.0.1 answering with the status the test sets; it records the ids received. */
 async function receiver(port = 0) {

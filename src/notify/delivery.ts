@@ -14,7 +14,7 @@ import { setMaxListeners } from 'node:events';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Gate, Outbox, OutboxRow } from './outbox.ts';
-import { NotifyError, type ChannelType, type Notifier } from './types.ts';
+import { NotifyError, type ChannelType, type Notifier } from '../model/notification.ts';
 
 export interface DeliveryOptions {
   readonly outbox: Outbox;

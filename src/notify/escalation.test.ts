@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { createEscalator, pagedReceivers, responderReceivers, type EscalationEffect, type EscalationLevel } from './escalation.ts';
-import type { Notification } from './types.ts';
+import type { Notification } from '../model/notification.ts';
 
 const MIN = 60_000;
 // the spec's escalation_procedures

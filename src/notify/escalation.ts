@@ -7,7 +7,7 @@
 // State lives in state.db (written before the notification it causes), so a restart neither loses a
 // deadline nor escalates twice. Time comes from the caller (`at`), so 15m/30m/1h run in milliseconds.
 import type Database from 'better-sqlite3';
-import type { Notification } from './types.ts';
+import type { Notification } from '../model/notification.ts';
 
 export interface EscalationLevel {
   readonly level: number;

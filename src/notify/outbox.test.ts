@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { createOutbox } from './outbox.ts';
-import type { Notification } from './types.ts';
+import type { Notification } from '../model/notification.ts';
 
 const note = (id: string, receiver = 'ops-team'): Notification => ({
   id,

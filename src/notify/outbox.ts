@@ -6,7 +6,7 @@
 // A notification's body is stored once, beside its small per-channel queue rows: a group of a hundred
 // alerts is tens of kB, and SQLite rewrites a whole row on every update of its state.
 import type Database from 'better-sqlite3';
-import type { ChannelType, Notification } from './types.ts';
+import type { ChannelType, Notification } from '../model/notification.ts';
 
 export type OutboxState = 'pending' | 'sent' | 'failed';
 

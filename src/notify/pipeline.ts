@@ -17,21 +17,21 @@ import { createCorrelationIndex, type CorrelationView } from '../alerts/correlat
 import { createInhibitor, type Inhibitor } from '../alerts/inhibit.ts';
 import { createMuting, type MuteReason } from '../alerts/muting.ts';
 import type { SilenceStore } from '../alerts/silences.ts';
-import { createTimeIntervals } from '../alerts/time-intervals.ts';
-import type { ApiAlertInput, PostedAlert } from '../api/alertmanager-api.ts';
+import { createTimeIntervals } from '../model/time-intervals.ts';
+import type { ApiAlertInput, PostedAlert } from '../model/alert.ts';
 import { createDispatcher, groupLabelsOf, matchRoutes, receiverChannels, receiverOf, severityReceiver, routeTreeFromConfig, type Dispatcher, type GroupFlushState, type GroupStateStore, type Route } from '../dispatch/index.ts';
 import type { Alert } from '../rules/engine.ts';
 import { createDelivery, type Delivery } from './delivery.ts';
 import { createEscalator, pagedReceivers, responderReceivers, type EscalationEffect, type EscalationLevel, type Escalator } from './escalation.ts';
 import { createOutbox, type Outbox, type OutboxRow, type OutboxState } from './outbox.ts';
+import { CHANNEL_TYPES } from './integrations/index.ts';
 import { createPostedAlertLog } from './posted-alert-log.ts';
-import type { ChannelType, Incident, Notification, NotifyAlert, Notifier, Severity } from './types.ts';
+import type { ChannelType, Incident, Notification, NotifyAlert, Notifier, Severity } from '../model/notification.ts';
 
 /** Alertmanager's resolve_timeout: a posted alert without endsAt resolves this long after its last post. */
 export const RESOLVE_TIMEOUT_MS = 5 * 60_000;
 /** sent and failed outbox rows kept as the notification log */
 const LOG_KEEP_MS = 5 * 24 * 3_600_000;
-const CHANNELS: readonly ChannelType[] = ['pagerduty', 'slack', 'email', 'webhook', 'alertmanager', 'dashboard'];
 const RANK: Record<Severity, number> = { high: 3, medium: 2, low: 1 };
 
 interface PipelineAlert extends NotifyAlert {
@@ -86,7 +86,7 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
   const routes: Route = routeTreeFromConfig(config);
   const delivery: Delivery = createDelivery({
     outbox,
-    channels: CHANNELS,
+    channels: CHANNEL_TYPES,
     notifierFor: opts.notifierFor,
     clock,
     log: opts.log.child({ component: 'delivery' }),

@@ -7,10 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { CHANNEL_TYPES, loadConfig, printConfig, type Config } from '../config/index.ts';
+import { loadConfig, printConfig, type Config } from '../config/index.ts';
 import { createLogger } from '../lib/logger.ts';
-import { firingNotification, notifyError, testDeps } from './integrations/testing.ts';
-import { createDashboardFeed, createNotifier, isChannelType, NOTIFIER_TYPES, notifierProblem, UnknownChannelTypeError } from './registry.ts';
+import { firingNotification, notifyError, testDeps } from '../../test/harness/notifiers.ts';
+import { CHANNEL_TYPES, isChannelType } from './integrations/index.ts';
+import { createDashboardFeed, createNotifier, NOTIFIER_TYPES, notifierProblem, UnknownChannelTypeError } from './registry.ts';
 
 const YAML = `
 notification_channels:

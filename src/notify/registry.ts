@@ -1,51 +1,31 @@
-// The integrations, keyed by channel type: the one place that knows every type. createNotifier
-// builds a receiver's notifier for one type from its config and the global notification_channels;
-// an unknown type is refused. A known type whose settings are missing or wrong (no Slack webhook,
-// PAGERDUTY_KEY unset) still gets a notifier, one that refuses every notification with a
-// non-retryable NotifyError naming the missing key, so that one receiver's gap neither stops dpmon
-// from starting nor blocks the other channels; notifierProblem tells check-config the same thing.
-import type { ChannelType as ConfigChannelType } from '../config/schema.ts';
-import { CHANNEL_TYPES } from '../config/schema.ts';
-import { alertmanagerIntegration } from './integrations/alertmanager/config.ts';
-import { dashboardIntegration } from './integrations/dashboard/config.ts';
-import { emailIntegration } from './integrations/email/config.ts';
-import type { ChannelSettings, Integration, NotifierDeps, ReceiverSettings } from './integrations/integration.ts';
-import { pagerDutyIntegration } from './integrations/pagerduty/config.ts';
-import { slackIntegration } from './integrations/slack/config.ts';
-import { webhookIntegration } from './integrations/webhook/config.ts';
-import { NotifyError, type ChannelType, type Notifier } from './types.ts';
+// A receiver's notifier of one channel type, built from the channels of integrations/index.ts with the
+// receiver's config and the global notification_channels; an unknown type is refused. A known type
+// whose settings are missing or wrong (no Slack webhook, PAGERDUTY_KEY unset) still gets a notifier,
+// one that refuses every notification with a non-retryable NotifyError naming the missing key, so that
+// one receiver's gap neither stops dpmon from starting nor blocks the other channels; notifierProblem
+// tells check-config the same thing.
+import type { NotificationChannelsConfig, ReceiverConfig } from '../config/schema.ts';
+import type { Channel, NotifierDeps } from './integrations/channel.ts';
+import { CHANNEL_TYPES, CHANNELS } from './integrations/index.ts';
+import { NotifyError, type Notifier } from '../model/notification.ts';
 
-export type { NotifierDeps } from './integrations/integration.ts';
+export type { NotifierDeps } from './integrations/channel.ts';
 export { createDashboardFeed, type DashboardEntry, type DashboardFeed } from './integrations/dashboard/feed.ts';
 export type { DashboardNotifier } from './integrations/dashboard/notifier.ts';
 
-// the config's channel names and the notify contract's must be the same set
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const sameChannelTypes: Same<ConfigChannelType, ChannelType> = true;
-void sameChannelTypes;
+type ReceiverSettings = ReceiverConfig | undefined;
+type ChannelSettings = NotificationChannelsConfig | undefined;
 
-/** Erases an integration's settings type: the registry only passes settings from its own `settings` to its own `create`. */
-function entry<S, K extends ChannelType>(integration: Integration<S, K>): Integration<unknown, K> {
-  return integration as unknown as Integration<unknown, K>;
-}
-
-const INTEGRATIONS: { readonly [K in ChannelType]: Integration<unknown, K> } = {
-  pagerduty: entry(pagerDutyIntegration),
-  slack: entry(slackIntegration),
-  email: entry(emailIntegration),
-  webhook: entry(webhookIntegration),
-  alertmanager: entry(alertmanagerIntegration),
-  dashboard: entry(dashboardIntegration),
-};
+/**
+ * Each channel reads its own keys of a receiver and of notification_channels (a part of the config's
+ * types, which the schema builds from the same channels); the registry hands them the whole.
+ */
+const BY_TYPE: ReadonlyMap<string, Channel<unknown, ReceiverConfig, NotificationChannelsConfig>> = new Map(CHANNELS.map((c) => [c.type, c]));
 
 /** Every channel type, in the config's order. */
-export const NOTIFIER_TYPES: readonly ChannelType[] = CHANNEL_TYPES;
+export const NOTIFIER_TYPES: readonly string[] = CHANNEL_TYPES;
 
-export function isChannelType(type: string): type is ChannelType {
-  return Object.hasOwn(INTEGRATIONS, type);
-}
-
-/** Thrown for a type no integration is registered under. */
+/** Thrown for a type no channel has. */
 export class UnknownChannelTypeError extends Error {
   override readonly name = 'UnknownChannelTypeError';
   constructor(readonly channelType: string) {
@@ -53,9 +33,10 @@ export class UnknownChannelTypeError extends Error {
   }
 }
 
-function integrationOf(type: string): Integration<unknown> {
-  if (!isChannelType(type)) throw new UnknownChannelTypeError(type);
-  return INTEGRATIONS[type];
+function integrationOf(type: string): Channel<unknown, ReceiverConfig, NotificationChannelsConfig> {
+  const channel = BY_TYPE.get(type);
+  if (!channel) throw new UnknownChannelTypeError(type);
+  return channel;
 }
 
 /**

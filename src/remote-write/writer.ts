@@ -3,7 +3,7 @@
 // Endpoints are independent: a receiver that is down only grows its own queue.
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import type { Collector } from '../collect/collector.ts';
+import type { Collector } from '../model/collector.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import { DPMON_VERSION } from '../lib/version.ts';

@@ -3,7 +3,7 @@
 // writes recording rules and the ALERTS / ALERTS_FOR_STATE series into the history store, and keeps
 // each group's health for /api/v1/rules. Group status belongs to the group; state to the alert instance.
 import { setMaxListeners } from 'node:events';
-import type { Collector } from '../collect/collector.ts';
+import type { Collector } from '../model/collector.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import { fingerprintOf } from '../model/fingerprint.ts';
@@ -94,8 +94,6 @@ export interface RulesEngineOptions {
 
 /** A rule's identity for state: group, name and its own labels (warning and critical share a name). */
 const ruleKey = (r: RuleDef) => `${r.group}/${r.name}{${labelsKey(r.labels)}}`;
-
-export { fingerprintOf } from '../model/fingerprint.ts';
 
 const ruleGroupDuration = gauge('dpmon_rule_group_last_duration_seconds', 'Time the last evaluation of a rule group took.');
 const ruleGroupRules = gauge('dpmon_rule_group_rules', 'Rules in a rule group.');

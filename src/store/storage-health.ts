@@ -4,7 +4,7 @@
 // What each store does when a write fails (keep, retry, bounds) is in docs/reliability.md "A full disk".
 import { statfs } from 'node:fs/promises';
 import type Database from 'better-sqlite3';
-import type { Collector } from '../collect/collector.ts';
+import type { Collector } from '../model/collector.ts';
 import { counter, gauge } from '../model/metric.ts';
 
 export type StoreName = 'history' | 'state' | 'audit';

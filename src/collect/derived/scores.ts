@@ -2,7 +2,7 @@
 // host and PostgreSQL samples (definitions and formulas: docs/metrics.md#custom-metrics).
 import { gauge } from '../../model/metric.ts';
 import type { LatestStore } from '../../store/latest.ts';
-import type { Collector } from '../collector.ts';
+import type { Collector } from '../../model/collector.ts';
 
 export const resourceUsageScore = gauge(
   'resource_usage_score',

@@ -1,6 +1,6 @@
 // node_exporter_build_info: node-mixin's dashboards list hosts (their `instance` variable) from this
 // series, so dpmon serves it too, with its own version, to fill those dashboards.
-import type { Collector } from '../collector.ts';
+import type { Collector } from '../../model/collector.ts';
 import { gauge } from '../../model/metric.ts';
 import { DPMON_VERSION } from '../../lib/version.ts';
 

@@ -3,7 +3,7 @@
 // Only cgroup v2 is read (cpu.max, memory.max); on a v1-only or hybrid host without limits in the
 // unified hierarchy nothing is emitted. A limit of `max` (none) is not emitted either.
 import { join } from 'node:path';
-import type { Collector } from '../collector.ts';
+import type { Collector } from '../../model/collector.ts';
 import { gauge } from '../../model/metric.ts';
 import { readOptional } from './read.ts';
 

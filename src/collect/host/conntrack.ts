@@ -1,7 +1,7 @@
 // The `conntrack` collector: netfilter connection-tracking table use, as node_exporter. The files
 // exist only while the nf_conntrack module is loaded; without them the collector emits nothing.
 import { join } from 'node:path';
-import type { Collector } from '../collector.ts';
+import type { Collector } from '../../model/collector.ts';
 import { gauge } from '../../model/metric.ts';
 import { readOptional } from './read.ts';
 

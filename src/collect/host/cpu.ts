@@ -1,7 +1,7 @@
 // The `cpu` collector: per-CPU time, kernel activity counters and load averages from /proc/stat and
 // /proc/loadavg, named as node_exporter's cpu, stat and loadavg collectors name them.
 import { join } from 'node:path';
-import type { Collector } from '../collector.ts';
+import type { Collector } from '../../model/collector.ts';
 import { counter, gauge } from '../../model/metric.ts';
 import { USER_HZ, fields, readText } from './read.ts';
 

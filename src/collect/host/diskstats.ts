@@ -1,7 +1,7 @@
 // The `diskstats` collector: per block device I/O counters from /proc/diskstats, named, scaled and
 // filtered as node_exporter's diskstats collector (its default ignored-devices regex included).
 import { join } from 'node:path';
-import type { Collector } from '../collector.ts';
+import type { Collector } from '../../model/collector.ts';
 import { counter, gauge, type MetricDesc } from '../../model/metric.ts';
 import { readText } from './read.ts';
 

@@ -1,6 +1,6 @@
 // The `filefd` collector: allocated and maximum file handles from /proc/sys/fs/file-nr, as node_exporter.
 import { join } from 'node:path';
-import type { Collector } from '../collector.ts';
+import type { Collector } from '../../model/collector.ts';
 import { gauge } from '../../model/metric.ts';
 import { fields, readText } from './read.ts';
 

@@ -3,7 +3,7 @@
 // collector, plus which mount backs each path. Only those mounts are stat'ed, not every mount.
 import { realpath, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Collector } from '../collector.ts';
+import type { Collector } from '../../model/collector.ts';
 import { gauge } from '../../model/metric.ts';
 import { isGone, readOptional } from './read.ts';
 

@@ -1,6 +1,6 @@
 // The Linux host collectors: node_exporter-compatible series read straight from /proc and /sys
 // (and fs.statfs), each collector at the interval the spec gives its resource.
-import type { Collector } from '../collector.ts';
+import type { Collector } from '../../model/collector.ts';
 import { createBuildInfoCollector } from './build-info.ts';
 import { createCgroupCollector } from './cgroup.ts';
 import { createConntrackCollector } from './conntrack.ts';

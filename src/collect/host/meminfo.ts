@@ -1,7 +1,7 @@
 // The `meminfo` collector: every /proc/meminfo field and the paging and OOM counters of /proc/vmstat,
 // named as node_exporter's meminfo and vmstat collectors name them.
 import { join } from 'node:path';
-import type { Collector } from '../collector.ts';
+import type { Collector } from '../../model/collector.ts';
 import { gauge, type MetricDesc } from '../../model/metric.ts';
 import { fields, readText, untyped } from './read.ts';
 

@@ -1,7 +1,7 @@
 // The `netdev` collector: per interface traffic counters from /proc/net/dev, with node_exporter's
 // (non-detailed, "legacy") names: node_network_receive_bytes_total{device}, ..._errs_total, ...
 import { join } from 'node:path';
-import type { Collector } from '../collector.ts';
+import type { Collector } from '../../model/collector.ts';
 import { counter, type MetricDesc } from '../../model/metric.ts';
 import { readText } from './read.ts';
 

@@ -14,7 +14,7 @@
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Collector } from '../collector.ts';
+import type { Collector } from '../../model/collector.ts';
 import { counter, gauge } from '../../model/metric.ts';
 import { USER_HZ, isGone, readOptional } from './read.ts';
 import { compileRegex, SEARCH, type Regex } from '../../model/regex.ts';

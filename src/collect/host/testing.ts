@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { silentLogger } from '../../lib/logger.ts';
 import type { Labels } from '../../model/labels.ts';
 import type { MetricDesc } from '../../model/metric.ts';
-import type { Collector } from '../collector.ts';
+import type { Collector } from '../../model/collector.ts';
 
 export const fixtureProc = fileURLToPath(new URL('./fixtures/proc', import.meta.url));
 export const fixtureSys = fileURLToPath(new URL('./fixtures/sys', import.meta.url));

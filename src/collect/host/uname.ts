@@ -1,7 +1,7 @@
 // The `uname` collector: node_uname_info as node_exporter labels it, and the host's clock (node_time_seconds).
 import { hostname, machine, release, type, version } from 'node:os';
 import { join } from 'node:path';
-import type { Collector } from '../collector.ts';
+import type { Collector } from '../../model/collector.ts';
 import { gauge } from '../../model/metric.ts';
 import { readOptional } from './read.ts';
 

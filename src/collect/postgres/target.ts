@@ -26,7 +26,7 @@
 // pg_up is 0 with reason `timeout`, the target's series go stale, and reconnection follows the backoff.
 // These deadlines run on wall-clock time even under an injected test clock: they are about sockets.
 import pg from 'pg';
-import { collectorDuration, collectorSuccess, type Collector } from '../collector.ts';
+import { collectorDuration, collectorSuccess, type Collector } from '../../model/collector.ts';
 import { systemClock, type Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Labels } from '../../model/labels.ts';
@@ -37,7 +37,7 @@ import { runDefinition, tagSql, type ParamValues } from './runner.ts';
 import { pgClientConfig } from './client-config.ts';
 import { DeadlineExceeded, withDeadline } from '../../lib/deadline.ts';
 import { deadlineGraceMs, destroyPgSocket, queryWithin } from '../../lib/pg-deadline.ts';
-import type { CollectFailure } from '../collector.ts';
+import type { CollectFailure } from '../../model/collector.ts';
 import { redactDsn } from '../../config/dsn.ts';
 
 export interface PostgresTargetOptions {

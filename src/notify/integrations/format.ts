@@ -2,7 +2,7 @@
 // graph links, the root cause and what else the incident affects. Each integration renders this one
 // reading in its own format, so Slack, PagerDuty, email and the dashboard say the same things.
 import { createHash } from 'node:crypto';
-import type { Notification, NotifyAlert, Severity } from '../types.ts';
+import type { Notification, NotifyAlert, Severity } from '../../model/notification.ts';
 
 export interface AlertView {
   readonly fingerprint: string;

@@ -7,7 +7,7 @@
 //   - a command: run without a shell (spawn with an argument array, as execFile does), with a small
 //     environment (PATH, HOME, LANG, the configured `env`) plus the trigger as DPMON_* variables,
 //     a timeout, stdout and stderr captured and truncated; or
-//   - a webhook: the trigger POSTed as JSON with the notifiers' shared HTTP check (src/notify/http.ts).
+//   - a webhook: the trigger POSTed as JSON with the notifiers' shared HTTP check (src/notify/integrations/http.ts).
 // No hook configured: the plan is empty with the reason "no hook configured for X", which the engine
 // records as skipped. A command that exits non-zero, cannot start or outlives its timeout, and a
 // webhook that fails or does not answer, are failed outcomes, never exceptions.
@@ -19,7 +19,7 @@
 // through the hook's secrets (hookScrubber): a script run with `set -x` prints its token, and a
 // receiver may echo the request's headers back.
 import { spawn } from 'node:child_process';
-import { postJson, redactor } from '../../notify/http.ts';
+import { postJson, redactor } from '../../notify/integrations/http.ts';
 import type { Action, ActionOutcome, ActionPlan, PlannedStep, RemediationTrigger } from '../types.ts';
 import { shellQuote } from '../paths.ts';
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startHttpReceiver, type HttpReceiver } from '../../../../test/harness/http-receiver.ts';
 import type { ReceiverConfig } from '../../../config/schema.ts';
-import { firingNotification, httpNotifierContract, incidentNotification, resolvedNotification, T0, testDeps } from '../testing.ts';
+import { firingNotification, httpNotifierContract, incidentNotification, resolvedNotification, T0, testDeps } from '../../../../test/harness/notifiers.ts';
 import { alertmanagerSettings, alertsEndpoint } from './config.ts';
 import { createAlertmanagerNotifier } from './notifier.ts';
 import { postableAlert, postableAlerts } from './payload.ts';

@@ -2,9 +2,9 @@
 // answers 200 with an empty body, 400 to alerts it refuses (bad labels, end before start), 5xx when
 // it cannot take them. An acknowledge re-posts the alerts as they stand (Alertmanager has no ack);
 // re-posting is idempotent there (same labels, same alert).
-import { postJson } from '../../http.ts';
-import type { Notification, Notifier } from '../../types.ts';
-import type { NotifierDeps } from '../integration.ts';
+import { postJson } from '../http.ts';
+import type { Notification, Notifier } from '../../../model/notification.ts';
+import type { NotifierDeps } from '../channel.ts';
 import type { AlertmanagerSettings } from './config.ts';
 import { postableAlerts } from './payload.ts';
 

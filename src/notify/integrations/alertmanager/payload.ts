@@ -3,7 +3,7 @@
 // Alertmanager holds it for its resolve_timeout (default 5m) from the last time it was received; a
 // resolved alert carries its endsAt and resolves at once. Empty label values are dropped (a label
 // with an empty value is no label, in Prometheus as in Alertmanager).
-import type { Notification, NotifyAlert } from '../../types.ts';
+import type { Notification, NotifyAlert } from '../../../model/notification.ts';
 import { isHttpUrl, isoTime } from '../format.ts';
 
 export interface PostableAlert {

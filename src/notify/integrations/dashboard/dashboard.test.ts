@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { createLogger } from '../../../lib/logger.ts';
-import type { Notification } from '../../types.ts';
-import { firingNotification, incidentNotification, resolvedNotification, T0, testDeps } from '../testing.ts';
+import type { Notification } from '../../../model/notification.ts';
+import { firingNotification, incidentNotification, resolvedNotification, T0, testDeps } from '../../../../test/harness/notifiers.ts';
 import { createDashboardFeed } from './feed.ts';
 import { createDashboardNotifier } from './notifier.ts';
 

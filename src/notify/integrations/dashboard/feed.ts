@@ -1,7 +1,7 @@
 // The dashboard channel's memory: the most recent notifications, newest last, bounded so that a
 // noisy day cannot grow it without limit. The web dashboard (a later issue) reads it; nothing
 // here is persisted (the outbox and the notification log are).
-import type { ChannelType, Notification, Severity } from '../../types.ts';
+import type { ChannelType, Notification, Severity } from '../../../model/notification.ts';
 import { describeNotification } from '../format.ts';
 
 export interface DashboardEntry {

@@ -1,8 +1,8 @@
 // The dashboard/log channel: records each notification in the dashboard feed and writes it to the
 // log. It has nothing to reach, so it never fails: the pipeline can count on low-severity alerts
 // always landing somewhere (the spec's "low → dashboard and log").
-import type { Notification, Notifier } from '../../types.ts';
-import type { NotifierDeps } from '../integration.ts';
+import type { Notification, Notifier } from '../../../model/notification.ts';
+import type { NotifierDeps } from '../channel.ts';
 import { createDashboardFeed, type DashboardEntry, type DashboardFeed } from './feed.ts';
 
 export interface DashboardNotifier extends Notifier {

@@ -4,8 +4,23 @@
 // password (a secret) and tls (none: plain SMTP, never upgraded; starttls: the upgrade is required;
 // tls: implicit TLS from the first byte).
 import os from 'node:os';
-import { ok, problem, type ChannelSettings, type Integration, type NotifierDeps, type ReceiverSettings, type SettingsResult } from '../integration.ts';
-import { createEmailNotifier } from './notifier.ts';
+import { z } from 'zod';
+import { ok, problem, type ConfigFields, type KeysOf, type NotifierDeps, type SettingsResult } from '../channel.ts';
+
+/** a receiver's own recipients (else notification_channels.email.recipients) */
+export const receiverKeys = (f: ConfigFields) => ({ email: z.array(f.email).optional() });
+export const sectionKeys = (f: ConfigFields) => ({
+  recipients: z.array(f.email),
+  /** added: the SMTP server mail is handed to (the spec names recipients only); default below */
+  smtp_host: f.name.optional(),
+  smtp_port: f.port.optional(),
+  /** added: sender address; default dpmon@<hostname> */
+  from: f.email.optional(),
+  username: f.name.optional(),
+  password: f.secret.optional(),
+  /** added: none (plain SMTP), starttls (upgrade required), tls (implicit TLS, usually port 465); default none */
+  tls: z.enum(['none', 'starttls', 'tls']).optional(),
+});
 
 export type EmailTls = 'none' | 'starttls' | 'tls';
 
@@ -22,7 +37,11 @@ export interface EmailSettings {
 
 export const SMTP_DEFAULT_HOST = '127.0.0.1';
 
-export function emailSettings(receiver: ReceiverSettings, channels: ChannelSettings, deps: Pick<NotifierDeps, 'hostname'> = {}): SettingsResult<EmailSettings> {
+export function emailSettings(
+  receiver: KeysOf<typeof receiverKeys> | undefined,
+  channels: { readonly email?: KeysOf<typeof sectionKeys> } | undefined,
+  deps: Pick<NotifierDeps, 'hostname'> = {},
+): SettingsResult<EmailSettings> {
   const smtp = channels?.email;
   const recipients = receiver?.email?.length ? receiver.email : (smtp?.recipients ?? []);
   if (recipients.length === 0) return problem('email needs recipients: the receiver\'s email list or notification_channels.email.recipients');
@@ -42,9 +61,3 @@ export function emailSettings(receiver: ReceiverSettings, channels: ChannelSetti
     ...(password ? { password } : {}),
   });
 }
-
-export const emailIntegration: Integration<EmailSettings, 'email'> = {
-  type: 'email',
-  settings: (receiver, channels, deps) => emailSettings(receiver, channels, deps),
-  create: (settings, deps) => createEmailNotifier(settings, deps),
-};

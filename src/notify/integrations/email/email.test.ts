@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { startSmtpServer, type TestSmtpServer } from '../../../../test/harness/smtp.ts';
 import type { NotificationChannelsConfig, ReceiverConfig } from '../../../config/schema.ts';
-import { firingNotification, incidentNotification, notifyError, resolvedNotification, testDeps } from '../testing.ts';
+import { firingNotification, incidentNotification, notifyError, resolvedNotification, testDeps } from '../../../../test/harness/notifiers.ts';
 import { emailSettings, type EmailSettings } from './config.ts';
 import { emailContent } from './message.ts';
 import { createEmailNotifier } from './notifier.ts';

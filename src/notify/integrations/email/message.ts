@@ -1,7 +1,7 @@
 // The email for a notification: subject "[FIRING:2] HighConnectionUsage (high)" (Alertmanager's
 // style), a text body and an HTML body with the same content — root cause and what else is
 // affected, then each alert with its value, threshold, start, runbook and graph links.
-import type { Notification } from '../../types.ts';
+import type { Notification } from '../../../model/notification.ts';
 import { describeNotification, isHttpUrl, isoTime, type AlertView } from '../format.ts';
 
 export interface EmailContent {

@@ -8,9 +8,9 @@
 //   certificate that does not verify) → other, not retried.
 import os from 'node:os';
 import { createTransport } from 'nodemailer';
-import { redactor } from '../../http.ts';
-import { NotifyError, type Notification, type Notifier } from '../../types.ts';
-import type { NotifierDeps } from '../integration.ts';
+import { redactor } from '../http.ts';
+import { NotifyError, type Notification, type Notifier } from '../../../model/notification.ts';
+import type { NotifierDeps } from '../channel.ts';
 import type { EmailSettings } from './config.ts';
 import { emailContent } from './message.ts';
 

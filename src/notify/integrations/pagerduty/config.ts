@@ -2,10 +2,13 @@
 // notification_channels.pagerduty.service_key — the spec's ${PAGERDUTY_KEY}), the events URL
 // (the receiver's pagerduty_url, for tests and regional endpoints) and the escalation policy name.
 import { isHttpUrl } from '../format.ts';
-import { ok, problem, type ChannelSettings, type Integration, type ReceiverSettings, type SettingsResult } from '../integration.ts';
-import { createPagerDutyNotifier } from './notifier.ts';
+import { ok, problem, type ConfigFields, type KeysOf, type SettingsResult } from '../channel.ts';
 
 export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
+
+/** pagerduty_url (added): the Events API v2 URL, for tests and regional endpoints */
+export const receiverKeys = (f: ConfigFields) => ({ pagerduty_routing_key: f.secret.optional(), pagerduty_url: f.httpUrl.optional() });
+export const sectionKeys = (f: ConfigFields) => ({ service_key: f.secret.optional(), escalation_policy: f.str.optional() });
 
 export interface PagerDutySettings {
   /** secret: never logged, never in an error */
@@ -15,7 +18,10 @@ export interface PagerDutySettings {
   readonly escalationPolicy?: string;
 }
 
-export function pagerDutySettings(receiver: ReceiverSettings, channels: ChannelSettings): SettingsResult<PagerDutySettings> {
+export function pagerDutySettings(
+  receiver: KeysOf<typeof receiverKeys> | undefined,
+  channels: { readonly pagerduty?: KeysOf<typeof sectionKeys> } | undefined,
+): SettingsResult<PagerDutySettings> {
   const routingKey = receiver?.pagerdutyRoutingKey ?? channels?.pagerduty?.serviceKey;
   if (!routingKey) {
     return problem(
@@ -27,9 +33,3 @@ export function pagerDutySettings(receiver: ReceiverSettings, channels: ChannelS
   const escalationPolicy = channels?.pagerduty?.escalationPolicy;
   return ok({ routingKey, url, ...(escalationPolicy ? { escalationPolicy } : {}) });
 }
-
-export const pagerDutyIntegration: Integration<PagerDutySettings, 'pagerduty'> = {
-  type: 'pagerduty',
-  settings: (receiver, channels) => pagerDutySettings(receiver, channels),
-  create: (settings, deps) => createPagerDutyNotifier(settings, deps),
-};

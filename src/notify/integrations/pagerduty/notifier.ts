@@ -2,9 +2,9 @@
 // accepted event, 400 to an invalid one (not retried), 429 when rate limited and 5xx when down
 // (retried) — postJson's status check.
 import os from 'node:os';
-import { postJson } from '../../http.ts';
-import type { Notification, Notifier } from '../../types.ts';
-import type { NotifierDeps } from '../integration.ts';
+import { postJson } from '../http.ts';
+import type { Notification, Notifier } from '../../../model/notification.ts';
+import type { NotifierDeps } from '../channel.ts';
 import type { PagerDutySettings } from './config.ts';
 import { pagerDutyEvent } from './payload.ts';
 

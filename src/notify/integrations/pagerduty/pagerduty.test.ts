@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { startHttpReceiver, type HttpReceiver } from '../../../../test/harness/http-receiver.ts';
 import type { NotificationChannelsConfig, ReceiverConfig } from '../../../config/schema.ts';
 import { sha256Hex } from '../format.ts';
-import { firingNotification, httpNotifierContract, incidentNotification, testDeps } from '../testing.ts';
+import { firingNotification, httpNotifierContract, incidentNotification, testDeps } from '../../../../test/harness/notifiers.ts';
 import { PAGERDUTY_EVENTS_URL, pagerDutySettings, type PagerDutySettings } from './config.ts';
 import { createPagerDutyNotifier } from './notifier.ts';
 import { dedupKey, MAX_EVENT_BYTES, pagerDutyEvent, pagerDutySeverity } from './payload.ts';

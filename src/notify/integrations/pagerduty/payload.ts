@@ -5,7 +5,7 @@
 // An acknowledge or resolve carries only routing_key, event_action and dedup_key: PagerDuty reads
 // nothing else from them.
 import os from 'node:os';
-import type { Notification, Severity } from '../../types.ts';
+import type { Notification, Severity } from '../../../model/notification.ts';
 import { describeNotification, isoTime, sha256Hex, truncate } from '../format.ts';
 import type { PagerDutySettings } from './config.ts';
 

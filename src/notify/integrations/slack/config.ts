@@ -2,9 +2,12 @@
 // slack_channel, else notification_channels.slack.channel) and the mention for high severity
 // (notification_channels.slack.mention_group).
 import { isHttpUrl } from '../format.ts';
-import { ok, problem, type ChannelSettings, type Integration, type NotifierDeps, type ReceiverSettings, type SettingsResult } from '../integration.ts';
-import { createSlackNotifier } from './notifier.ts';
-import { escapeMrkdwn } from './payload.ts';
+import { ok, problem, type ConfigFields, type KeysOf, type SettingsResult } from '../channel.ts';
+import { escapeMrkdwn } from './mrkdwn.ts';
+
+/** slack_channel (added): overrides notification_channels.slack.channel for this receiver */
+export const receiverKeys = (f: ConfigFields) => ({ slack_webhook_url: f.secret.optional(), slack_channel: f.name.optional() });
+export const sectionKeys = (f: ConfigFields) => ({ channel: f.name, mention_group: f.str.optional() });
 
 export interface SlackMention {
   /** the mrkdwn text put before the message */
@@ -20,7 +23,10 @@ export interface SlackSettings {
   readonly mention?: SlackMention;
 }
 
-export function slackSettings(receiver: ReceiverSettings, channels: ChannelSettings): SettingsResult<SlackSettings> {
+export function slackSettings(
+  receiver: KeysOf<typeof receiverKeys> | undefined,
+  channels: { readonly slack?: KeysOf<typeof sectionKeys> } | undefined,
+): SettingsResult<SlackSettings> {
   const webhookUrl = receiver?.slackWebhookUrl;
   if (!webhookUrl) return problem('slack needs the receiver\'s slack_webhook_url (a Slack incoming webhook)');
   if (!isHttpUrl(webhookUrl)) return problem('slack_webhook_url is not an http(s) URL');
@@ -46,9 +52,3 @@ export function slackMention(group: string | undefined): SlackMention | undefine
   if (special) return { text: `<!${special[1]}>`, pings: true };
   return { text: escapeMrkdwn(g), pings: false };
 }
-
-export const slackIntegration: Integration<SlackSettings, 'slack'> = {
-  type: 'slack',
-  settings: (receiver, channels) => slackSettings(receiver, channels),
-  create: (settings: SlackSettings, deps: NotifierDeps) => createSlackNotifier(settings, deps),
-};

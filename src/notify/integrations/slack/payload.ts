@@ -3,9 +3,10 @@
 // header text ≤150 characters, section text ≤3000, ≤10 fields of ≤2000 each, ≤50 blocks.
 // Links are mrkdwn links, not buttons: a link button in a message posted by an incoming webhook
 // still sends an interaction to the (absent) Slack app and shows a warning when clicked.
-import type { Notification } from '../../types.ts';
+import type { Notification } from '../../../model/notification.ts';
 import { describeNotification, formatNumber, isoTime, truncate, type AlertView, type NotificationView } from '../format.ts';
 import type { SlackSettings } from './config.ts';
+import { escapeMrkdwn } from './mrkdwn.ts';
 
 export type SlackText = { type: 'plain_text'; text: string; emoji?: boolean } | { type: 'mrkdwn'; text: string };
 export type SlackBlock =
@@ -27,11 +28,6 @@ const FIELD_MAX = 2000;
 const LIST_MAX = 10;
 
 const EMOJI = { FIRING: ':red_circle:', RESOLVED: ':large_green_circle:', ACKNOWLEDGED: ':eyes:' } as const;
-
-/** Escapes Slack's three control characters (&, <, >) in mrkdwn and plain text. */
-export function escapeMrkdwn(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
 
 /** A mrkdwn link; the URL keeps its own characters except the two that would end the link. */
 export function slackLink(href: string, text: string): string {

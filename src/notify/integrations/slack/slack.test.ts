@@ -5,10 +5,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startHttpReceiver, type HttpReceiver } from '../../../../test/harness/http-receiver.ts';
 import type { NotificationChannelsConfig, ReceiverConfig } from '../../../config/schema.ts';
-import { firingNotification, httpNotifierContract, incidentNotification, resolvedNotification, T0, testDeps } from '../testing.ts';
+import { firingNotification, httpNotifierContract, incidentNotification, resolvedNotification, T0, testDeps } from '../../../../test/harness/notifiers.ts';
 import { slackMention, slackSettings, type SlackSettings } from './config.ts';
 import { createSlackNotifier } from './notifier.ts';
-import { escapeMrkdwn, slackMessage, type SlackBlock, type SlackMessage } from './payload.ts';
+import { escapeMrkdwn } from './mrkdwn.ts';
+import { slackMessage, type SlackBlock, type SlackMessage } from './payload.ts';
 
 const SPEC_CHANNELS = {
   slack: { channel: '#datapunk-alerts', mentionGroup: '@dba-team' },

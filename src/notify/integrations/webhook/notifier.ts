@@ -1,9 +1,9 @@
 // The webhook notifier: POSTs the Alertmanager v4 payload. The v4 format has no acknowledged
 // state, so an acknowledge is sent as the group as it stands (usually still firing) and named in the
 // X-Dpmon-Event header (trigger, acknowledge or resolve); the payload itself stays exactly v4.
-import { postJson } from '../../http.ts';
-import type { Notification, Notifier } from '../../types.ts';
-import type { NotifierDeps } from '../integration.ts';
+import { postJson } from '../http.ts';
+import type { Notification, Notifier } from '../../../model/notification.ts';
+import type { NotifierDeps } from '../channel.ts';
 import type { WebhookSettings } from './config.ts';
 import { webhookMessage } from './payload.ts';
 

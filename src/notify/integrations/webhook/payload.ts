@@ -4,7 +4,7 @@
 // has endsAt "0001-01-01T00:00:00Z" (Go's zero time, as Alertmanager writes it); a missing
 // generatorURL is "" (Go's zero string).
 import type { Labels } from '../../../model/labels.ts';
-import type { Notification, NotifyAlert } from '../../types.ts';
+import type { Notification, NotifyAlert } from '../../../model/notification.ts';
 import { isoTime } from '../format.ts';
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startHttpReceiver, type HttpReceiver } from '../../../../test/harness/http-receiver.ts';
 import type { ReceiverConfig } from '../../../config/schema.ts';
-import { firingNotification, httpNotifierContract, incidentNotification, resolvedNotification, testDeps } from '../testing.ts';
+import { firingNotification, httpNotifierContract, incidentNotification, resolvedNotification, testDeps } from '../../../../test/harness/notifiers.ts';
 import { webhookSettings } from './config.ts';
 import { createWebhookNotifier } from './notifier.ts';
 import { webhookMessage, ZERO_TIME } from './payload.ts';

@@ -1,11 +1,14 @@
 // The contract between the alert pipeline and its integrations: what a notification is, what a
 // notifier does with it, and how it fails. Integrations live in src/notify/integrations/<type>/, one
-// folder each, registered by type (registry.ts); the pipeline (outbox, retries, escalation) owns
+// folder each, listed in its index.ts; the pipeline (outbox, retries, escalation) owns
 // everything about when and how often, a notifier only how one notification becomes one request.
-import type { Labels } from '../model/labels.ts';
+import type { Labels } from './labels.ts';
+import type { Severity } from './severity.ts';
 
-export type ChannelType = 'pagerduty' | 'slack' | 'email' | 'webhook' | 'alertmanager' | 'dashboard';
-export type Severity = 'high' | 'medium' | 'low';
+export type { Severity };
+
+/** A channel's type (`pagerduty`, `slack`, …): the name of its folder under src/notify/integrations/, whose index.ts lists them. */
+export type ChannelType = string;
 
 /** One alert as notifications carry it (Alertmanager's alert model). */
 export interface NotifyAlert {

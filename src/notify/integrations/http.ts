@@ -9,8 +9,8 @@
 // listed in `secrets`; a receiver's answer is quoted, shortened, with those strings blanked.
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { DPMON_VERSION } from '../lib/version.ts';
-import { NotifyError } from './types.ts';
+import { DPMON_VERSION } from '../../lib/version.ts';
+import { NotifyError } from '../../model/notification.ts';
 
 export interface PostJsonOptions {
   /** the caller's signal (the pipeline's per-attempt or shutdown signal) */

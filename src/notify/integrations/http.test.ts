@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { startHttpReceiver, type HttpReceiver } from '../../test/harness/http-receiver.ts';
+import { startHttpReceiver, type HttpReceiver } from '../../../test/harness/http-receiver.ts';
 import { parseRetryAfter, postJson, redactor } from './http.ts';
-import { NotifyError, type NotifyFailureReason } from './types.ts';
+import { NotifyError, type NotifyFailureReason } from '../../model/notification.ts';
 
 async function failure(p: Promise<unknown>): Promise<NotifyError> {
   try {

@@ -1,6 +1,6 @@
 // The collector contract: a named source of samples, run by the scheduler at its own interval.
 import type { Logger } from '../lib/logger.ts';
-import { gauge, type Emit } from '../model/metric.ts';
+import { gauge, type Emit } from './metric.ts';
 
 export interface CollectContext {
   /** epoch ms at which this cycle started; every sample of the cycle carries it */

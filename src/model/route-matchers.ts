@@ -1,12 +1,12 @@
 // Matcher text of routes: `alertname="cpu_usage"`, `severity=~"high|medium"`, `instance!=x`, and lists
 // `{a="b", c!~"d"}`, read as Alertmanager reads them by default (matcher/compat "fallback" mode): the
 // current strict parser first (this file, which also gives the precise error with a column), then the
-// classic Alertmanager 0.25 parser (src/alerts/matchers.ts, which silences and inhibit rules use) when
+// classic Alertmanager 0.25 parser (src/model/alertmanager-matchers.ts, which silences and inhibit rules use) when
 // the strict one refuses, the classic result winning when both accept but disagree. Regexes compile
-// with Go's flavour through alerts/matchers.ts, so a route matches exactly what a silence would.
-import { compileAmMatcher, matchesLabels, parseMatchers as parseClassicMatchers } from '../alerts/matchers.ts';
-import type { Labels } from '../model/labels.ts';
-import type { CompiledMatcher, Matcher, MatchType } from '../model/matcher.ts';
+// with Go's flavour through alertmanager-matchers.ts, so a route matches exactly what a silence would.
+import { compileAmMatcher, matchesLabels, parseMatchers as parseClassicMatchers } from './alertmanager-matchers.ts';
+import type { Labels } from './labels.ts';
+import type { CompiledMatcher, Matcher, MatchType } from './matcher.ts';
 
 export type { CompiledMatcher, Matcher, MatchType };
 

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatMatchers, matchLabels, MatcherParseError, parseMatcher, parseMatchers, parseMatchersDetailed } from './matchers.ts';
+import { formatMatchers, matchLabels, MatcherParseError, parseMatcher, parseMatchers, parseMatchersDetailed } from './route-matchers.ts';
 
 describe('parseMatchers', () => {
   const valid: [input: string, printed: string, syntax: 'strict' | 'classic'][] = [

@@ -2,9 +2,9 @@
 // parsed as Alertmanager 0.25 does (pkg/labels/parse.go: tolerant quoting, OpenMetrics escapes), printed as
 // it prints them, and compiled with Go's regular-expression flavour (RE2 in linear time, src/model/regex.ts;
 // fully anchored, `.` not matching a newline, as Alertmanager). Used by silences, inhibit rules and the Alertmanager API.
-import type { Labels } from '../model/labels.ts';
-import type { CompiledMatcher, Matcher, MatchType } from '../model/matcher.ts';
-import { ALERTMANAGER, compileRegex, type Regex } from '../model/regex.ts';
+import type { Labels } from './labels.ts';
+import { compileMatcherIn, type CompiledMatcher, type Matcher, type MatchType } from './matcher.ts';
+import { ALERTMANAGER, compileRegex, type Regex } from './regex.ts';
 
 export type { Matcher, MatchType, CompiledMatcher };
 
@@ -95,20 +95,7 @@ export function compileGoRegex(source: string): Regex {
 }
 
 export function compileAmMatcher(m: Matcher): CompiledMatcher {
-  switch (m.type) {
-    case '=':
-      return { ...m, matches: (v) => v === m.value };
-    case '!=':
-      return { ...m, matches: (v) => v !== m.value };
-    case '=~': {
-      const re = compileGoRegex(m.value);
-      return { ...m, matches: (v) => re.test(v) };
-    }
-    case '!~': {
-      const re = compileGoRegex(m.value);
-      return { ...m, matches: (v) => !re.test(v) };
-    }
-  }
+  return compileMatcherIn(m, ALERTMANAGER);
 }
 
 /** Every matcher matches; a missing label is the empty string (Alertmanager's labels.Matchers.Matches). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compileAmMatcher, formatMatcher, fromApiMatcher, parseMatcher, parseMatchers, toApiMatcher } from './matchers.ts';
+import { compileAmMatcher, formatMatcher, fromApiMatcher, parseMatcher, parseMatchers, toApiMatcher } from './alertmanager-matchers.ts';
 
 describe('matcher text (Alertmanager 0.25 parse.go)', () => {
   const cases: [string, string, ReturnType<typeof parseMatcher>][] = [

@@ -4,10 +4,10 @@
 // HTTP receiver on 127.0.0.1.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { silentLogger } from '../../lib/logger.ts';
-import { startHttpReceiver, type HttpReceiver } from '../../../test/harness/http-receiver.ts';
-import { NotifyError, type Notification, type Notifier, type NotifyAlert } from '../types.ts';
-import type { NotifierDeps } from './integration.ts';
+import { silentLogger } from '../../src/lib/logger.ts';
+import { startHttpReceiver, type HttpReceiver } from './http-receiver.ts';
+import { NotifyError, type Notification, type Notifier, type NotifyAlert } from '../../src/model/notification.ts';
+import type { NotifierDeps } from '../../src/notify/integrations/channel.ts';
 
 export const T0 = Date.UTC(2025, 0, 15, 10, 0, 0);
 
