@@ -134,7 +134,7 @@ export function createApp(config: Config, opts: AppOptions): App {
       const key = `${receiver}/${channel}`;
       let n = notifiers.get(key);
       if (!n) {
-        n = createNotifier(channel, config.receivers[receiver], config.notificationChannels, { logger: notifyLog, dashboard: dashboardFeed });
+        n = createNotifier(channel, config.receivers[receiver], config.notificationChannels, { logger: notifyLog, dashboard: dashboardFeed, clock, now: () => clock.now() });
         notifiers.set(key, n);
       }
       return n;

@@ -1,5 +1,6 @@
 // What one integration folder provides to the registry: how it reads its settings from a receiver's
 // config and the global `notification_channels`, and how it builds its notifier from them.
+import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { NotificationChannelsConfig, ReceiverConfig } from '../../config/schema.ts';
 import type { ChannelType, Notifier } from '../types.ts';
@@ -10,6 +11,8 @@ export interface NotifierDeps {
   readonly logger: Logger;
   /** per-request timeout of the HTTP and SMTP integrations; default 10 s */
   readonly timeoutMs?: number;
+  /** the clock those timeouts run on; default the system clock */
+  readonly clock?: Clock;
   /** this host's name (email's default sender, PagerDuty's default source); default os.hostname() */
   readonly hostname?: string;
   /** the bounded list the dashboard channel records into; one shared per process, else one per notifier */
