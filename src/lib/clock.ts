@@ -84,3 +84,8 @@ export function clockTimeout(clock: Clock, ms: number): ClockTimeout {
   );
   return { signal: fired.signal, clear: () => cancelled.abort() };
 }
+
+/** A poll's pause on the clock that never rejects: an abort ends it early, and the caller's loop then sees the signal. */
+export async function pause(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  await clock.sleep(ms, signal).catch(() => {});
+}

@@ -9,7 +9,7 @@
 // Everything — plan, approval, execution, dry-run, outcome with before and after — goes to the audit log
 // before the next step. State that guards need across restarts lives in state.db.
 import type Database from 'better-sqlite3';
-import type { Clock } from '../lib/clock.ts';
+import { clockTimeout, type Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Labels } from '../model/labels.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -178,7 +178,8 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
   async function execute(rule: RemediationRule, action: Action, target: string | undefined, fingerprint: string, plan: ActionPlan, actor: string): Promise<void> {
     const key = stateKey(rule, target);
     const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(new Error('remediation timed out')), 120_000);
+    const timer = clockTimeout(clock, 120_000);
+    timer.signal.addEventListener('abort', () => ac.abort(new Error('remediation timed out')), { once: true });
     try {
       const ctx = await opts.contextFor(action, target, ac.signal);
       const outcome = await action.execute(plan, ctx);
@@ -214,7 +215,7 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
       if (!action.readOnly) note(fingerprint, `${rule.action} failed on ${target ?? 'this host'}: ${(err as Error).message}`);
       log.error({ err, rule: rule.id, action: rule.action, target }, 'remediation failed');
     } finally {
-      clearTimeout(timer);
+      timer.clear();
     }
   }
 
