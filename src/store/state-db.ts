@@ -159,14 +159,20 @@ export interface StateDbOptions {
   readonly onBadRow?: (bad: BadStateRow) => void;
 }
 
-/** per connection: who hears of bad rows, and the last ones met (tests and tools read them) */
-const reporting = new WeakMap<Database.Database, { onBadRow?: (bad: BadStateRow) => void; seen: BadStateRow[] }>();
+/** per connection: who hears of bad rows, the last ones met (tests and tools read them), and every one reported */
+interface Reporting {
+  onBadRow?: (bad: BadStateRow) => void;
+  seen: BadStateRow[];
+  /** table, key and problem of each row reported: a row read again (every tick, every list) is reported once */
+  reported: Set<string>;
+}
+const reporting = new WeakMap<Database.Database, Reporting>();
 
 /** Sets who hears of the bad rows read through this connection. */
 export function reportBadRows(db: Database.Database, onBadRow: (bad: BadStateRow) => void): void {
   const r = reporting.get(db);
   if (r) r.onBadRow = onBadRow;
-  else reporting.set(db, { onBadRow, seen: [] });
+  else reporting.set(db, { onBadRow, seen: [], reported: new Set() });
 }
 
 /** the bad rows read through this connection so far (the last 100) */
@@ -200,7 +206,10 @@ export function readStoredValue<S extends z.ZodType>(db: Database.Database, sche
 
 function report(db: Database.Database, bad: BadStateRow): void {
   let r = reporting.get(db);
-  if (!r) reporting.set(db, (r = { seen: [] }));
+  if (!r) reporting.set(db, (r = { seen: [], reported: new Set() }));
+  const id = `${bad.table}\0${bad.key}\0${bad.problem}`;
+  if (r.reported.has(id)) return;
+  r.reported.add(id);
   r.seen.push(bad);
   if (r.seen.length > 100) r.seen.shift();
   r.onBadRow?.(bad);
