@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
+import { DpmonError } from '../lib/errors.ts';
 
 /** the schema version this dpmon writes */
 export const STATE_SCHEMA_VERSION = 1;
@@ -92,18 +93,11 @@ const MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-/** STATE_OPEN: cannot open, read or migrate the file; STATE_VERSION: written by a newer dpmon (docs/errors.md) */
 export type StateDbErrorCode = 'STATE_OPEN' | 'STATE_VERSION';
 
-export class StateDbError extends Error {
+/** STATE_OPEN: cannot open, read or migrate the file; STATE_VERSION: written by a newer dpmon (docs/errors.md) */
+export class StateDbError extends DpmonError<StateDbErrorCode> {
   override readonly name = 'StateDbError';
-  constructor(
-    readonly code: StateDbErrorCode,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-  }
 }
 
 /** connections already brought to STATE_SCHEMA_VERSION: every store calls migrateStateDb, one checks */
