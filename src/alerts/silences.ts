@@ -4,12 +4,12 @@
 // before they are deleted. Persisted in `<dataDir>/state.db` (table `silences`, WAL), next to the alert
 // state, and written before the call returns; the store holds every silence in memory for `mutes`.
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { z } from 'zod';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import type { Labels } from '../model/labels.ts';
 import { compileAmMatcher, fromApiMatcher, LABEL_NAME_RE, matchesLabels, type ApiMatcher, type CompiledMatcher } from '../model/alertmanager-matchers.ts';
+import { migrateStateDb, openStateDb, readStored } from '../store/state-db.ts';
 import { DpmonError } from '../lib/errors.ts';
 
 export type SilenceMatcher = ApiMatcher;
@@ -119,6 +119,17 @@ function hasLoneSurrogate(s: string): boolean {
   return /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
 }
 
+/** a silences row's body as stored (isEqual optional: a row without it reads as it always did) */
+const StoredSilence = z.looseObject({
+  id: z.string(),
+  matchers: z.array(z.looseObject({ name: z.string(), value: z.string(), isRegex: z.boolean(), isEqual: z.boolean().optional() })),
+  startsAt: z.number(),
+  endsAt: z.number(),
+  createdBy: z.string(),
+  comment: z.string(),
+  updatedAt: z.number(),
+});
+
 interface Entry {
   silence: Silence;
   matchers: CompiledMatcher[];
@@ -132,29 +143,17 @@ interface Entry {
 export function openSilenceStore(dbOrDataDir: Database.Database | string, opts: SilenceStoreOptions = {}): SilenceStore {
   const clock = opts.clock ?? systemClock;
   const retentionMs = opts.retentionMs ?? DEFAULT_SILENCE_RETENTION_MS;
-  let db: Database.Database;
-  let owned = false;
-  if (typeof dbOrDataDir === 'string') {
-    mkdirSync(dbOrDataDir, { recursive: true });
-    const path = join(dbOrDataDir, 'state.db');
-    try {
-      db = new Database(path);
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-    } catch (err) {
-      throw new Error(`cannot open silences in ${path}: ${(err as Error).message}`, { cause: err });
-    }
-    owned = true;
-  } else db = dbOrDataDir;
-  db.exec(`CREATE TABLE IF NOT EXISTS silences (
-    id TEXT PRIMARY KEY, body TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
-    CREATE INDEX IF NOT EXISTS silences_expires_at ON silences (expires_at)`);
+  const owned = typeof dbOrDataDir === 'string';
+  const db = owned ? openStateDb(dbOrDataDir) : dbOrDataDir;
+  if (!owned) migrateStateDb(db);
   const upsert = db.prepare('INSERT OR REPLACE INTO silences (id, body, expires_at) VALUES (?, ?, ?)');
   const deleteExpired = db.prepare('DELETE FROM silences WHERE expires_at <= ? RETURNING id').pluck(true);
 
   const entries = new Map<string, Entry>();
-  for (const body of db.prepare('SELECT body FROM silences').pluck(true).all() as string[]) {
-    const silence = JSON.parse(body) as Silence;
+  for (const [id, body] of db.prepare('SELECT id, body FROM silences').raw(true).all() as [string, string][]) {
+    // unreadable (reported): passed over, so it mutes nothing, and left in place until its row expires
+    const silence = readStored(db, StoredSilence, 'silences', id, body) as Silence | undefined;
+    if (!silence) continue;
     let matchers: CompiledMatcher[];
     try {
       matchers = validateMatchers(silence.matchers);

@@ -14,8 +14,7 @@ import { parseDsn } from '../config/dsn.ts';
 import { createAlertPipeline, targetHost, type AlertPipeline } from '../notify/pipeline.ts';
 import { createDashboardFeed, createNotifier } from '../notify/registry.ts';
 import type { ChannelType, Notifier } from '../model/notification.ts';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { createRemediationRunner, type RemediationRunner } from '../remediate/runner.ts';
 import { openAlertStore, type AlertStore } from '../rules/alert-store.ts';
 import { buildRules, runbookBaseUrl } from '../rules/builtin.ts';
@@ -27,6 +26,7 @@ import type { Logger } from '../lib/logger.ts';
 import { STALE_NAN } from '../model/stale.ts';
 import { createLatestStore, snapshotSamples, type LatestStore } from '../store/latest.ts';
 import { createSqliteStore, type SqliteStore } from '../store/sqlite-store.ts';
+import { openStateDb } from '../store/state-db.ts';
 import { createStorageHealth } from '../store/storage-health.ts';
 import { createAuditLog, type AuditLog } from '../audit/audit-log.ts';
 import { buildCollectors } from './collectors.ts';
@@ -118,23 +118,37 @@ export function createApp(config: Config, opts: AppOptions): App {
     return rules;
   }
 
-  /** state.db for the pipeline and silences, the notifiers per receiver and channel, and the pipeline. */
-  function openPipeline(dir: string, listen: { host: string; port: number }, targetConfigs: readonly TargetConfig[]): AlertPipeline {
-    stateDb = new Database(join(dir, 'state.db'));
-    stateDb.pragma('journal_mode = WAL');
-    stateDb.pragma('synchronous = NORMAL');
+  /**
+   * state.db, migrated to its current schema, as the one connection of every store in it: the audit
+   * log, alert state, silences (then the pipeline and remediation). A row that cannot be read is skipped
+   * by its store and reported here: logged with its table and key, and counted.
+   */
+  function openState(dir: string): { db: Database.Database; silences: SilenceStore } {
+    const stateLog = log.child({ component: 'state' });
+    const db = (stateDb = openStateDb(dir, {
+      onBadRow: ({ table, key, problem }) => {
+        stateLog.error({ table, key, problem }, 'state.db: skipped a stored row that cannot be read; it is left in the file');
+        storage.badStateRow(table);
+      },
+    }));
     // the audit log prepares its statements before state.db is watched, so its failed writes count as
-    // the audit log's, and every later statement's (outbox, silences, escalation, remediation) as state's
-    audit = createAuditLog(stateDb, { onWriteError: (err) => storage.failed('audit', err) });
-    storage.watch(stateDb, 'state');
-    silences = openSilenceStore(stateDb, { clock });
+    // the audit log's, and every later statement's (alert state, outbox, silences, escalation, remediation) as state's
+    audit = createAuditLog(db, { onWriteError: (err) => storage.failed('audit', err) });
+    storage.watch(db, 'state');
+    alertStore = openAlertStore(db, { onWriteError: (err) => storage.failed('state', err) });
+    silences = openSilenceStore(db, { clock });
+    return { db, silences };
+  }
+
+  /** The notifiers per receiver and channel, and the pipeline, over state.db. */
+  function openPipeline(state: { db: Database.Database; silences: SilenceStore }, listen: { host: string; port: number }, targetConfigs: readonly TargetConfig[]): AlertPipeline {
     const notifiers = new Map<string, Notifier>();
     const notifyLog = log.child({ component: 'notify' });
     const notifierFor = (receiver: string, channel: ChannelType): Notifier | undefined => {
       const key = `${receiver}/${channel}`;
       let n = notifiers.get(key);
       if (!n) {
-        n = createNotifier(channel, config.receivers[receiver], config.notificationChannels, { logger: notifyLog, dashboard: dashboardFeed });
+        n = createNotifier(channel, config.receivers[receiver], config.notificationChannels, { logger: notifyLog, dashboard: dashboardFeed, clock, now: () => clock.now() });
         notifiers.set(key, n);
       }
       return n;
@@ -148,8 +162,8 @@ export function createApp(config: Config, opts: AppOptions): App {
     const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
     pipeline = createAlertPipeline({
       config,
-      db: stateDb,
-      silences,
+      db: state.db,
+      silences: state.silences,
       notifierFor,
       clock,
       log,
@@ -304,8 +318,7 @@ export function createApp(config: Config, opts: AppOptions): App {
       const targetConfigs = await resolveTargets();
       const listen = opts.listen ?? { host: config.server.host, port: config.server.port };
       const engine = queryEngine(history);
-      alertStore = openAlertStore(dataDir, { onWriteError: (err) => storage.failed('state', err) });
-      const alertPipeline = openPipeline(dataDir, listen, targetConfigs);
+      const alertPipeline = openPipeline(openState(dataDir), listen, targetConfigs);
       const rulesOfApp = startRules(engine, history, alertPipeline, listen);
       const sched = (scheduler = schedule(targetConfigs, history, writer, rulesOfApp));
       writer?.start();

@@ -4,6 +4,8 @@
 // An event whose write fails because the disk is full (or an I/O error) is held in memory, in order,
 // and written before any later event as soon as a write succeeds again (docs/reliability.md).
 import type Database from 'better-sqlite3';
+import { z } from 'zod';
+import { migrateStateDb, readStored } from '../store/state-db.ts';
 import { isDiskError } from '../store/storage-health.ts';
 
 export interface AuditEvent {
@@ -40,24 +42,29 @@ export interface AuditLogOptions {
 
 export const DEFAULT_MAX_UNWRITTEN_AUDIT_EVENTS = 10_000;
 
+/** an event's details as stored: a JSON object */
+const StoredDetails = z.record(z.string(), z.unknown());
+
 export function createAuditLog(db: Database.Database, opts: AuditLogOptions = {}): AuditLog {
   const maxUnwritten = opts.maxUnwritten ?? DEFAULT_MAX_UNWRITTEN_AUDIT_EVENTS;
-  db.exec(`CREATE TABLE IF NOT EXISTS audit_events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL,
-    target TEXT, subject TEXT, details TEXT NOT NULL);
-  CREATE INDEX IF NOT EXISTS audit_events_at ON audit_events (at);`);
+  migrateStateDb(db);
   const insert = db.prepare('INSERT INTO audit_events (at, kind, actor, target, subject, details) VALUES (?, ?, ?, ?, ?, ?)');
   const prune = db.prepare('DELETE FROM audit_events WHERE at < ?');
   type Row = { id: number; at: number; kind: string; actor: string; target: string | null; subject: string | null; details: string };
-  const toEvent = (r: Row): AuditEvent => ({
-    id: r.id,
-    at: r.at,
-    kind: r.kind,
-    actor: r.actor,
-    ...(r.target !== null ? { target: r.target } : {}),
-    ...(r.subject !== null ? { subject: r.subject } : {}),
-    details: JSON.parse(r.details) as Record<string, unknown>,
-  });
+  /** undefined when the stored details are unreadable (reported, and the event passed over) */
+  const toEvent = (r: Row): AuditEvent | undefined => {
+    const details = readStored(db, StoredDetails, 'audit_events', String(r.id), r.details);
+    if (!details) return undefined;
+    return {
+      id: r.id,
+      at: r.at,
+      kind: r.kind,
+      actor: r.actor,
+      ...(r.target !== null ? { target: r.target } : {}),
+      ...(r.subject !== null ? { subject: r.subject } : {}),
+      details,
+    };
+  };
   const write = (e: Omit<AuditEvent, 'id'>): AuditEvent => {
     const r = insert.run(e.at, e.kind, e.actor, e.target ?? null, e.subject ?? null, JSON.stringify(e.details));
     return { ...e, id: Number(r.lastInsertRowid) };
@@ -136,7 +143,7 @@ export function createAuditLog(db: Database.Database, opts: AuditLogOptions = {}
         params.push(opts.since);
       }
       const sql = `SELECT * FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-      return [...unwritten, ...(db.prepare(sql).all(...params, limit - unwritten.length) as Row[]).map(toEvent)];
+      return [...unwritten, ...(db.prepare(sql).all(...params, limit - unwritten.length) as Row[]).flatMap((r) => toEvent(r) ?? [])];
     },
     prune(before) {
       try {

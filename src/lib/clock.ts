@@ -66,3 +66,26 @@ export function createManualClock(start = 0): Clock & { advance(ms: number): Pro
     },
   };
 }
+
+/** A deadline on the clock: its signal aborts (reason: a TimeoutError) once `ms` have passed on it. */
+export interface ClockTimeout {
+  readonly signal: AbortSignal;
+  /** stops the clock's timer (call it when the guarded work ends, so a system clock keeps no timer alive) */
+  clear(): void;
+}
+
+/** AbortSignal.timeout on an injected clock, so a manual clock in a test fires it by advancing. */
+export function clockTimeout(clock: Clock, ms: number): ClockTimeout {
+  const fired = new AbortController();
+  const cancelled = new AbortController();
+  clock.sleep(ms, cancelled.signal).then(
+    () => fired.abort(new DOMException(`timed out after ${ms} ms`, 'TimeoutError')),
+    () => {}, // cleared
+  );
+  return { signal: fired.signal, clear: () => cancelled.abort() };
+}
+
+/** A poll's pause on the clock that never rejects: an abort ends it early, and the caller's loop then sees the signal. */
+export async function pause(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  await clock.sleep(ms, signal).catch(() => {});
+}

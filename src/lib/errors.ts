@@ -7,6 +7,8 @@
 export const RUNTIME_ERROR_CODES = {
   STORE_OPEN: 'the data directory or `history.db` cannot be created, opened or read (unwritable directory, corrupt or foreign file); nothing starts',
   STORE_WRITE: 'a flush, a rollup or retention could not write (disk full, file removed, store closed); reported once per distinct error, samples stay buffered in memory until the next flush succeeds',
+  STATE_OPEN: 'the data directory or `state.db` cannot be created, opened or read, or a migration to the current schema version failed (the file is left as it was: each migration is one transaction)',
+  STATE_VERSION: '`state.db` records a schema version newer than this dpmon knows: it was written by a later dpmon',
   SILENCE_INVALID: 'a silence that cannot be stored: no matchers, a bad label name or regex, only matchers that match the empty string, an end not after the start or in the past',
   SILENCE_NOT_FOUND: 'an update or expiry names a silence id that does not exist (or was deleted after its retention)',
   REMEDIATION_PATH: 'a file action was asked to touch a path outside its allowed roots, a refused root (`/`, `/etc`, the data directories, …), a symlink out of its root, or a file that changed between plan and execute',

@@ -16,11 +16,12 @@ import { NotifyError, type ChannelType, type Notification, type Notifier } from 
 /** A real HTTP receiver on 127.0.0.1 answering with the status the test sets; it records the ids received. */
 async function receiver(port = 0) {
   const got: string[] = [];
-  const state = { status: 200, hang: false };
+  const state = { status: 200, hang: false, arrived: 0 };
   const server: Server = createServer((req, res) => {
     let body = '';
     req.on('data', (d) => (body += d));
     req.on('end', () => {
+      state.arrived++;
       if (state.hang) return;
       if (state.status < 300) got.push((JSON.parse(body) as { id: string }).id);
       res.writeHead(state.status, state.status === 429 ? { 'retry-after': '120' } : {}).end();
@@ -79,6 +80,12 @@ async function until(clock: ReturnType<typeof createManualClock>, cond: () => bo
     await clock.advance(1000);
     await new Promise((r) => setTimeout(r, 10));
   }
+  assert.ok(cond(), 'condition reached');
+}
+
+/** Waits (real time, for I/O only) until cond holds; the manual clock does not move. */
+async function settled(cond: () => boolean) {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
   assert.ok(cond(), 'condition reached');
 }
 
@@ -168,7 +175,11 @@ describe('outbox and delivery', () => {
     const { outbox, clock, delivery, db } = setup(() => `http://127.0.0.1:${r.port}/`, { timeoutMs: 200 });
     outbox.enqueue(note('slow'), ['webhook'], 0);
     delivery.start();
-    await new Promise((res) => setTimeout(res, 400));
+    // the request is at the receiver; the timeout is the manual clock's, so the send hangs until it moves
+    await settled(() => r.state.arrived === 1);
+    assert.equal(outbox.list({ state: 'pending' })[0]!.attempts, 0, 'no outcome before the timeout');
+    await clock.advance(200);
+    await settled(() => outbox.list({ state: 'pending' })[0]!.attempts === 1);
     const row = outbox.list({ state: 'pending' })[0]!;
     assert.match(row.lastError ?? '', /timeout|abort/i);
     await delivery.stop();
@@ -176,7 +187,6 @@ describe('outbox and delivery', () => {
     await r.close();
     // a new outbox over the same database (a restart) still has it
     assert.equal(createOutbox(db).list({ state: 'pending' })[0]!.id, 'slow:webhook');
-    void clock;
   });
 
   it('sends the groups of one receiver side by side: a hanging group holds only its own notifications', async () => {
@@ -231,12 +241,15 @@ describe('outbox and delivery', () => {
 
   it('puts a row off, without sending it in a loop, while state.db refuses to record its outcome', async () => {
     const r = await receiver();
-    const { outbox, clock, delivery, db } = setup(() => `http://127.0.0.1:${r.port}/`);
+    let attempted = 0;
+    const { outbox, clock, delivery, db } = setup(() => `http://127.0.0.1:${r.port}/`, { onAttempt: () => attempted++ });
     // a full disk, as SQLite reports it: every update of the queue fails
     db.exec(`CREATE TRIGGER full BEFORE UPDATE ON outbox_queue BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`);
     outbox.enqueue(note('n1'), ['webhook'], 0);
     delivery.start();
-    await new Promise((res) => setTimeout(res, 300));
+    // evidence first (sent, and its outcome refused by the trigger), then room for a wrong resend to show
+    await settled(() => r.got.length === 1 && attempted > 0);
+    await new Promise((res) => setTimeout(res, 100));
     assert.deepEqual(r.got, ['n1'], 'sent once, then put off: no resend while the clock stands still');
     db.exec('DROP TRIGGER full');
     await until(clock, () => outbox.list({ state: 'sent' }).length === 1);

@@ -11,7 +11,7 @@
 // What is backed off is the receiver, not each row: while it is down its groups' heads take turns as the
 // one probe, and the rows queued behind them are not tried until a probe gets an answer.
 import { setMaxListeners } from 'node:events';
-import type { Clock } from '../lib/clock.ts';
+import { clockTimeout, type Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Gate, Outbox, OutboxRow } from './outbox.ts';
 import { NotifyError, type ChannelType, type Notifier } from '../model/notification.ts';
@@ -121,17 +121,21 @@ export function createDelivery(opts: DeliveryOptions): Delivery {
       opts.onAttempt?.(row, 'failed');
       return;
     }
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = AbortSignal.any([timeout, stopping.signal]);
+    // on the injected clock, so a test's manual clock decides when a hanging receiver has had its time
+    const timeout = clockTimeout(clock, timeoutMs);
+    const signal = AbortSignal.any([timeout.signal, stopping.signal]);
     let failure: NotifyError | undefined;
     try {
       await notifier.notify(row.notification, signal);
     } catch (e) {
       if (stopping.signal.aborted) return; // stopped mid-send: the row stays pending for the next start
+      const timedOut = timeout.signal.aborted;
       failure =
         e instanceof NotifyError
           ? e
-          : new NotifyError(timeout.aborted ? `timed out after ${timeoutMs} ms` : String((e as Error)?.message ?? e), true, timeout.aborted ? 'timeout' : 'other', { cause: e });
+          : new NotifyError(timedOut ? `timed out after ${timeoutMs} ms` : String((e as Error)?.message ?? e), true, timedOut ? 'timeout' : 'other', { cause: e });
+    } finally {
+      timeout.clear();
     }
     const key = `${row.receiver}/${row.channel}`;
     if (!failure || !failure.retryable) up(row, failure === undefined);

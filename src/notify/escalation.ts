@@ -8,6 +8,8 @@
 // deadline nor escalates twice. Time comes from the caller (`at`), so 15m/30m/1h run in milliseconds.
 import type Database from 'better-sqlite3';
 import type { Notification } from '../model/notification.ts';
+import { migrateStateDb, readStored } from '../store/state-db.ts';
+import { StoredEscalation } from './stored.ts';
 
 export interface EscalationLevel {
   readonly level: number;
@@ -66,17 +68,21 @@ export interface Escalator {
 export function createEscalator(db: Database.Database, levels: readonly EscalationLevel[]): Escalator {
   if (levels.length === 0) throw new Error('escalation needs at least one level');
   const sorted = [...levels].sort((a, b) => a.level - b.level);
-  db.exec('CREATE TABLE IF NOT EXISTS escalations (incident_id TEXT PRIMARY KEY, active INTEGER NOT NULL, next_at INTEGER NOT NULL, body TEXT NOT NULL)');
+  migrateStateDb(db);
   const put = db.prepare('INSERT OR REPLACE INTO escalations (incident_id, active, next_at, body) VALUES (?, ?, ?, ?)');
   const get = db.prepare('SELECT body FROM escalations WHERE incident_id = ?').pluck(true);
-  const dueRows = db.prepare('SELECT body FROM escalations WHERE active = 1 AND next_at <= ? ORDER BY next_at').pluck(true);
-  const activeRows = db.prepare('SELECT body FROM escalations WHERE active = 1').pluck(true);
-  const allRows = db.prepare('SELECT body FROM escalations ORDER BY active DESC, next_at').pluck(true);
+  const dueRows = db.prepare('SELECT incident_id, body FROM escalations WHERE active = 1 AND next_at <= ? ORDER BY next_at').raw(true);
+  const activeRows = db.prepare('SELECT incident_id, body FROM escalations WHERE active = 1').raw(true);
+  const allRows = db.prepare('SELECT incident_id, body FROM escalations ORDER BY active DESC, next_at').raw(true);
   const next = db.prepare('SELECT min(next_at) FROM escalations WHERE active = 1').pluck(true);
   // an acknowledged incident that has not ended is kept: its responders still need their resolve
-  const prune = db.prepare("DELETE FROM escalations WHERE active = 0 AND next_at < ? AND json_extract(body, '$.resolvedAt') IS NOT NULL");
+  // (an unreadable body, which json_extract would refuse, is never pruned: it waits for a person)
+  const prune = db.prepare("DELETE FROM escalations WHERE active = 0 AND next_at < ? AND (CASE WHEN json_valid(body) THEN json_extract(body, '$.resolvedAt') END) IS NOT NULL");
+  const deactivate = db.prepare('UPDATE escalations SET active = 0 WHERE incident_id = ?');
 
-  const parse = (b: unknown) => JSON.parse(b as string) as Escalation;
+  /** a stored escalation, validated; undefined (reported, then passed over) when unreadable */
+  const parse = (incidentId: string, b: unknown) => readStored(db, StoredEscalation, 'escalations', incidentId, b) as Escalation | undefined;
+  const parseAll = (rows: unknown[]) => (rows as [string, string][]).flatMap(([id, b]) => parse(id, b) ?? []);
   const save = (e: Escalation) => {
     const active = e.ackedAt === undefined && e.resolvedAt === undefined;
     // for inactive rows next_at holds when they ended (resolved, else acknowledged), for pruning
@@ -89,7 +95,8 @@ export function createEscalator(db: Database.Database, levels: readonly Escalati
     observe(n, fingerprints, at) {
       const id = n.incident?.id ?? n.groupKey;
       const prev = get.get(id) as string | undefined;
-      const e0 = prev ? parse(prev) : undefined;
+      // an unreadable row is replaced by a new escalation from level 1: paging again beats never paging
+      const e0 = prev ? parse(id, prev) : undefined;
       // an incident that resolved and fires again escalates again, from level 1
       if (e0 && e0.resolvedAt === undefined) {
         save({
@@ -119,8 +126,13 @@ export function createEscalator(db: Database.Database, levels: readonly Escalati
     },
     tick(at) {
       const effects: EscalationEffect[] = [];
-      for (const body of dueRows.all(at)) {
-        const e = parse(body);
+      for (const [id, body] of dueRows.all(at) as [string, string][]) {
+        const e = parse(id, body);
+        // unreadable: no longer due (kept for a person to look at), so it cannot wake the loop for ever
+        if (!e) {
+          deactivate.run(id);
+          continue;
+        }
         const index = sorted.findIndex((l) => l.level === e.level);
         const up = levelAt(Math.min(index + 2, sorted.length));
         const moved: Escalation = { ...e, level: up.level, responder: up.responder, notifiedAt: at, nextAt: at + up.timeoutMs, paged: withPaged(e, up.responder) };
@@ -133,8 +145,7 @@ export function createEscalator(db: Database.Database, levels: readonly Escalati
       // every escalation holding the alert (a group can have paged more than one incident)
       let first: Escalation | undefined;
       const effects: EscalationEffect[] = [];
-      for (const body of activeRows.all()) {
-        const e = parse(body);
+      for (const e of parseAll(activeRows.all())) {
         if (!e.fingerprints.includes(fingerprint) && e.incidentId !== fingerprint) continue;
         const acked: Escalation = { ...e, ackedAt: at, ackedBy: by, comment };
         save(acked);
@@ -146,13 +157,13 @@ export function createEscalator(db: Database.Database, levels: readonly Escalati
     resolve(incidentId, at) {
       const prev = get.get(incidentId) as string | undefined;
       if (!prev) return [];
-      const e = parse(prev);
-      if (e.resolvedAt !== undefined) return [];
+      const e = parse(incidentId, prev);
+      if (!e || e.resolvedAt !== undefined) return [];
       const resolved: Escalation = { ...e, resolvedAt: at, paged: pagedReceivers(e, sorted) };
       save(resolved);
       return [{ kind: 'resolve', escalation: resolved }];
     },
-    list: () => allRows.all().map(parse),
+    list: () => parseAll(allRows.all()),
     nextDue: () => (next.get() as number | null) ?? undefined,
     prune: (at, keepMs) => void prune.run(at - keepMs),
   };

@@ -7,6 +7,8 @@
 // alerts is tens of kB, and SQLite rewrites a whole row on every update of its state.
 import type Database from 'better-sqlite3';
 import type { ChannelType, Notification } from '../model/notification.ts';
+import { migrateStateDb, readStored } from '../store/state-db.ts';
+import { StoredNotification } from './stored.ts';
 
 export type OutboxState = 'pending' | 'sent' | 'failed';
 
@@ -49,23 +51,9 @@ export interface Outbox {
 /** receiver → the earliest time its next row may go, one row at a time (Infinity: not now); undefined: not gated */
 export type Gate = (receiver: string) => number | undefined;
 
-const SCHEMA = `CREATE TABLE IF NOT EXISTS outbox_notifications (
-  id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS outbox_queue (
-  id TEXT PRIMARY KEY, notification_id TEXT NOT NULL, channel TEXT NOT NULL, receiver TEXT NOT NULL,
-  group_key TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL, next_attempt_at INTEGER NOT NULL,
-  created_at INTEGER NOT NULL, sent_at INTEGER, last_error TEXT);
-CREATE INDEX IF NOT EXISTS outbox_queue_notification ON outbox_queue (notification_id);`;
-
-/** state.db files of dpmon 0.1 kept the body in every queue row of a table `outbox`: moved over, in order */
-const MIGRATE_V1 = `INSERT OR IGNORE INTO outbox_notifications (id, body, created_at)
-  SELECT substr(id, 1, length(id) - length(channel) - 1), body, created_at FROM outbox ORDER BY rowid;
-INSERT OR IGNORE INTO outbox_queue (id, notification_id, channel, receiver, group_key, state, attempts, next_attempt_at, created_at, sent_at, last_error)
-  SELECT id, substr(id, 1, length(id) - length(channel) - 1), channel, receiver, coalesce(json_extract(body, '$.groupKey'), ''), state, attempts, next_attempt_at, created_at, sent_at, last_error FROM outbox ORDER BY rowid;
-DROP TABLE outbox;`;
-
 interface Row {
   id: string;
+  notification_id: string;
   channel: ChannelType;
   receiver: string;
   body: string;
@@ -77,11 +65,11 @@ interface Row {
   last_error: string | null;
 }
 
-const toRow = (r: Row): OutboxRow => ({
+const toRow = (r: Row, notification: Notification): OutboxRow => ({
   id: r.id,
   channel: r.channel,
   receiver: r.receiver,
-  notification: JSON.parse(r.body) as Notification,
+  notification,
   state: r.state,
   attempts: r.attempts,
   nextAttemptAt: r.next_attempt_at,
@@ -90,13 +78,13 @@ const toRow = (r: Row): OutboxRow => ({
   ...(r.last_error !== null ? { lastError: r.last_error } : {}),
 });
 
-const COLUMNS = 'q.id, q.channel, q.receiver, q.state, q.attempts, q.next_attempt_at, q.created_at, q.sent_at, q.last_error';
+const COLUMNS = 'q.id, q.notification_id, q.channel, q.receiver, q.state, q.attempts, q.next_attempt_at, q.created_at, q.sent_at, q.last_error';
 
 export function createOutbox(db: Database.Database): Outbox {
-  db.transaction(() => {
-    db.exec(SCHEMA);
-    if (db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'`).get()) db.exec(MIGRATE_V1);
-  })();
+  // the tables, and dpmon 0.1's `outbox` moved into them, are state.db's migrations
+  migrateStateDb(db);
+  /** a stored body, validated; undefined (reported) when unreadable */
+  const notificationOf = (id: string, body: unknown) => readStored(db, StoredNotification, 'outbox_notifications', id, body) as Notification | undefined;
   const insertNotification = db.prepare(`INSERT OR IGNORE INTO outbox_notifications (id, body, created_at) VALUES (?, ?, ?)`);
   const insert = db.prepare(
     `INSERT OR IGNORE INTO outbox_queue (id, notification_id, channel, receiver, group_key, state, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)`,
@@ -162,8 +150,10 @@ export function createOutbox(db: Database.Database): Outbox {
   };
   const heads = (channel: ChannelType) => [...(queues.get(channel)?.values() ?? [])].map((q) => q[0]!);
   const readyAt = (p: Pending, gate: Gate | undefined) => Math.max(p.nextAttemptAt, gate?.(p.receiver) ?? -Infinity);
-  const toOutboxRow = (p: Pending): OutboxRow => {
-    p.notification ??= JSON.parse(bodyOf.get(p.notificationId) as string) as Notification;
+  /** undefined when the stored body is unreadable (reported) */
+  const toOutboxRow = (p: Pending): OutboxRow | undefined => {
+    p.notification ??= notificationOf(p.notificationId, bodyOf.get(p.notificationId));
+    if (!p.notification) return undefined;
     return {
       id: p.id,
       channel: p.channel,
@@ -195,12 +185,19 @@ export function createOutbox(db: Database.Database): Outbox {
     for (const ch of channels) if (insert.run(`${n.id}:${ch}`, n.id, ch, n.receiver, n.groupKey, now, now).changes) added.push(`${n.id}:${ch}`);
     return added;
   });
+  const failedUnreadable = (id: string, now: number) => {
+    failed.run(now, 'not sent: its stored notification is unreadable (see the log: state.db bad row)', id);
+    settled(id);
+  };
   const pruneTx = db.transaction((before: number) => {
     pruneRows.run(before);
     pruneBodies.run(before);
   });
   const listed = (sql: string, ...args: unknown[]) =>
-    (db.prepare(`SELECT ${COLUMNS}, n.body FROM outbox_queue q JOIN outbox_notifications n ON n.id = q.notification_id ${sql}`).all(...args) as Row[]).map(toRow);
+    (db.prepare(`SELECT ${COLUMNS}, n.body FROM outbox_queue q JOIN outbox_notifications n ON n.id = q.notification_id ${sql}`).all(...args) as Row[]).flatMap((r) => {
+      const n = notificationOf(r.notification_id, r.body);
+      return n ? [toRow(r, n)] : [];
+    });
   return {
     enqueue(n, channels, now) {
       confirm();
@@ -231,7 +228,14 @@ export function createOutbox(db: Database.Database): Outbox {
         }
       }
       ready.push(...probes.values());
-      return ready.sort((a, b) => a.seq - b.seq).slice(0, limit).map(toOutboxRow);
+      const rows: OutboxRow[] = [];
+      for (const p of ready.sort((a, b) => a.seq - b.seq).slice(0, limit)) {
+        const row = toOutboxRow(p);
+        if (row) rows.push(row);
+        // a body that cannot be read can never be sent: it ends as failed, saying why, and its group goes on
+        else failedUnreadable(p.id, now);
+      }
+      return rows;
     },
     nextDue(channel, busy, gate) {
       confirm();

@@ -27,6 +27,8 @@ import { createOutbox, type Outbox, type OutboxRow, type OutboxState } from './o
 import { CHANNEL_TYPES } from './integrations/index.ts';
 import { createPostedAlertLog } from './posted-alert-log.ts';
 import type { ChannelType, Incident, Notification, NotifyAlert, Notifier, Severity } from '../model/notification.ts';
+import { migrateStateDb, readStored } from '../store/state-db.ts';
+import { StoredGroupFlushState, StoredGroupPages, StoredPostedAlert } from './stored.ts';
 
 /** Alertmanager's resolve_timeout: a posted alert without endsAt resolves this long after its last post. */
 export const RESOLVE_TIMEOUT_MS = 5 * 60_000;
@@ -96,8 +98,8 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
   const intervals = createTimeIntervals(config.timeIntervals);
   const ac = config.monitoringIntegration.alertCorrelation;
 
-  db.exec('CREATE TABLE IF NOT EXISTS dispatch_groups (group_key TEXT PRIMARY KEY, body TEXT NOT NULL)');
-  const postedLog = createPostedAlertLog<PipelineAlert>(db);
+  migrateStateDb(db);
+  const postedLog = createPostedAlertLog<PipelineAlert>(db, StoredPostedAlert);
 
   const rulesAlerts = new Map<string, PipelineAlert>();
   const posted = postedLog.load();
@@ -105,7 +107,11 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
   const resolvedPosted = new Set<string>();
 
   const groupState: GroupStateStore = {
-    load: () => (db.prepare('SELECT body FROM dispatch_groups').pluck(true).all() as string[]).map((b) => JSON.parse(b) as GroupFlushState),
+    // an unreadable group's state is passed over (reported): the group notifies as if new
+    load: () =>
+      (db.prepare('SELECT group_key, body FROM dispatch_groups').raw(true).all() as [string, string][]).flatMap(
+        ([k, b]) => (readStored(db, StoredGroupFlushState, 'dispatch_groups', k, b) as GroupFlushState | undefined) ?? [],
+      ),
     save: (s) => void db.prepare('INSERT OR REPLACE INTO dispatch_groups (group_key, body) VALUES (?, ?)').run(s.groupKey, JSON.stringify(s)),
     delete: (k) => void db.prepare('DELETE FROM dispatch_groups WHERE group_key = ?').run(k),
   };
@@ -503,12 +509,13 @@ interface GroupPage {
 }
 
 function createGroupPages(db: Database.Database) {
-  db.exec('CREATE TABLE IF NOT EXISTS dispatch_group_pages (group_key TEXT PRIMARY KEY, body TEXT NOT NULL)');
+  migrateStateDb(db);
   const put = db.prepare('INSERT OR REPLACE INTO dispatch_group_pages (group_key, body) VALUES (?, ?)');
   const del = db.prepare('DELETE FROM dispatch_group_pages WHERE group_key = ?');
   const mem = new Map<string, GroupPage[]>();
   for (const [k, b] of db.prepare('SELECT group_key, body FROM dispatch_group_pages').raw(true).all() as [string, string][]) {
-    const v = JSON.parse(b) as GroupPage | GroupPage[];
+    const v = readStored(db, StoredGroupPages, 'dispatch_group_pages', k, b) as GroupPage | GroupPage[] | undefined;
+    if (v === undefined) continue; // reported; the group's resolve then goes to its receivers as they are now
     mem.set(k, Array.isArray(v) ? v : [v]); // one page per row before receivers were kept as a list
   }
   return {

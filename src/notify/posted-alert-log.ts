@@ -4,6 +4,9 @@
 // the rest of a POST). When the log holds more than twice the live alerts, it is rewritten as a
 // snapshot of them, so its size stays proportional to what is live.
 import type Database from 'better-sqlite3';
+import type { z } from 'zod';
+import { migrateStateDb, readStored, readStoredValue } from '../store/state-db.ts';
+import { StoredPostedAlertEntry } from './stored.ts';
 
 interface Entry<A> {
   /** alerts set, by fingerprint (a later one replaces an earlier one) */
@@ -26,8 +29,13 @@ const SNAPSHOT_CHUNK = 1000;
 /** below this many entries the log is never rewritten */
 const MIN_COMPACT = 1000;
 
-export function createPostedAlertLog<A extends { readonly fingerprint: string }>(db: Database.Database): PostedAlertLog<A> {
-  db.exec('CREATE TABLE IF NOT EXISTS posted_alerts_log (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)');
+/**
+ * `alert` checks each alert of an entry as it is read back: one that fails is passed over (reported as
+ * `<seq>[<index>]`), the others of its entry load.
+ */
+export function createPostedAlertLog<A extends { readonly fingerprint: string }>(db: Database.Database, alert: z.ZodType = StoredPostedAlertEntry.shape.set.element): PostedAlertLog<A> {
+  // the table, and dpmon 0.1's posted_alerts moved into it, are state.db's migrations
+  migrateStateDb(db);
   const insert = db.prepare('INSERT INTO posted_alerts_log (body) VALUES (?)');
   const clear = db.prepare('DELETE FROM posted_alerts_log');
   /** alerts and deletions the log holds: the cost of a replay */
@@ -47,21 +55,17 @@ export function createPostedAlertLog<A extends { readonly fingerprint: string }>
     return count + set.length + deleted.length;
   });
 
-  // dpmon 0.1 kept a row per alert in `posted_alerts`: moved into the log as one snapshot
-  db.transaction(() => {
-    if (!db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'posted_alerts'`).get()) return;
-    const old = (db.prepare('SELECT body FROM posted_alerts ORDER BY rowid').pluck(true).all() as string[]).map((b) => JSON.parse(b) as A);
-    for (let i = 0; i < old.length; i += SNAPSHOT_CHUNK) write({ set: old.slice(i, i + SNAPSHOT_CHUNK), deleted: [] });
-    db.exec('DROP TABLE posted_alerts');
-  })();
-
   return {
     load() {
       const out = new Map<string, A>();
       entries = 0;
-      for (const body of db.prepare('SELECT body FROM posted_alerts_log ORDER BY seq').pluck(true).iterate() as Iterable<string>) {
-        const e = JSON.parse(body) as Entry<A>;
-        for (const a of e.set) out.set(a.fingerprint, a);
+      for (const [seq, body] of db.prepare('SELECT seq, body FROM posted_alerts_log ORDER BY seq').raw(true).iterate() as Iterable<[number, string]>) {
+        const e = readStored(db, StoredPostedAlertEntry, 'posted_alerts_log', String(seq), body);
+        if (!e) continue; // reported
+        e.set.forEach((raw, i) => {
+          const a = readStoredValue(db, alert, 'posted_alerts_log', `${seq}[${i}]`, raw) as A | undefined;
+          if (a) out.set(a.fingerprint, a);
+        });
         for (const fp of e.deleted) out.delete(fp);
         entries += e.set.length + e.deleted.length;
       }

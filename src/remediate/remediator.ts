@@ -9,11 +9,13 @@
 // Everything — plan, approval, execution, dry-run, outcome with before and after — goes to the audit log
 // before the next step. State that guards need across restarts lives in state.db.
 import type Database from 'better-sqlite3';
-import type { Clock } from '../lib/clock.ts';
+import { clockTimeout, type Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Labels } from '../model/labels.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
+import { migrateStateDb, readStored } from '../store/state-db.ts';
 import { breachesThreshold, firstRefusal, type GuardInput, type GuardPath, type GuardState } from './guards.ts';
+import { StoredGuardState, StoredPendingApproval } from './stored.ts';
 import type { Action, ActionContext, ActionPlan, RemediationTrigger } from './types.ts';
 
 export type RemediationMode = 'enforce' | 'dry_run' | 'approve';
@@ -113,15 +115,18 @@ export interface Remediator {
 
 export function createRemediator(opts: RemediatorOptions): Remediator {
   const { db, audit, clock, log } = opts;
-  db.exec('CREATE TABLE IF NOT EXISTS remediation_state (key TEXT PRIMARY KEY, body TEXT NOT NULL)');
-  db.exec('CREATE TABLE IF NOT EXISTS remediation_approvals (id TEXT PRIMARY KEY, body TEXT NOT NULL)');
+  migrateStateDb(db);
   const putState = db.prepare('INSERT OR REPLACE INTO remediation_state (key, body) VALUES (?, ?)');
   const getState = db.prepare('SELECT body FROM remediation_state WHERE key = ?').pluck(true);
   const putApproval = db.prepare('INSERT OR REPLACE INTO remediation_approvals (id, body) VALUES (?, ?)');
   const delApproval = db.prepare('DELETE FROM remediation_approvals WHERE id = ?');
-  const allApprovals = db.prepare('SELECT body FROM remediation_approvals').pluck(true);
+  const allApprovalRows = db.prepare('SELECT id, body FROM remediation_approvals').raw(true);
+  /** the stored approvals; an unreadable one is passed over (reported) and expires with nobody able to approve it */
+  const allApprovals = () =>
+    (allApprovalRows.all() as [string, string][]).flatMap(([id, b]) => (readStored(db, StoredPendingApproval, 'remediation_approvals', id, b) as PendingApproval | undefined) ?? []);
+  /** a rule's guard state; undefined when unreadable (reported) */
+  const stateOf = (key: string, body: unknown) => readStored(db, StoredGuardState, 'remediation_state', key, body) as GuardState | undefined;
   /** per target: executions in the rate-limit window (shared by all rules of that target), persisted so a restart does not reset the limit */
-  db.exec('CREATE TABLE IF NOT EXISTS remediation_runs (target TEXT NOT NULL, at INTEGER NOT NULL)');
   const insertRun = db.prepare('INSERT INTO remediation_runs (target, at) VALUES (?, ?)');
   const runsSince = db.prepare('SELECT at FROM remediation_runs WHERE target = ? AND at > ?').pluck(true);
   const pruneRuns = db.prepare('DELETE FROM remediation_runs WHERE at <= ?');
@@ -137,7 +142,8 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
   const stateKey = (rule: RemediationRule, target: string | undefined) => `${rule.id}@${target ?? 'host'}`;
   const load = (key: string): GuardState => {
     const body = getState.get(key) as string | undefined;
-    return body ? (JSON.parse(body) as GuardState) : { lastRun: -Infinity, lastExecuted: -Infinity, failures: 0, disabled: false };
+    // none yet, or unreadable (reported): the rule starts afresh on that target
+    return (body ? stateOf(key, body) : undefined) ?? { lastRun: -Infinity, lastExecuted: -Infinity, failures: 0, disabled: false };
   };
   const finite = (t: number) => (Number.isFinite(t) ? t : -1e15);
   // lastExecuted is written even when nothing ran yet, so that its absence keeps meaning "state saved
@@ -178,7 +184,8 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
   async function execute(rule: RemediationRule, action: Action, target: string | undefined, fingerprint: string, plan: ActionPlan, actor: string): Promise<void> {
     const key = stateKey(rule, target);
     const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(new Error('remediation timed out')), 120_000);
+    const timer = clockTimeout(clock, 120_000);
+    timer.signal.addEventListener('abort', () => ac.abort(new Error('remediation timed out')), { once: true });
     try {
       const ctx = await opts.contextFor(action, target, ac.signal);
       const outcome = await action.execute(plan, ctx);
@@ -214,7 +221,7 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
       if (!action.readOnly) note(fingerprint, `${rule.action} failed on ${target ?? 'this host'}: ${(err as Error).message}`);
       log.error({ err, rule: rule.id, action: rule.action, target }, 'remediation failed');
     } finally {
-      clearTimeout(timer);
+      timer.clear();
     }
   }
 
@@ -223,8 +230,8 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
   /** the outcome of the last execution, judged by whether its alert still breaches (an alert gone is fixed) */
   function verify(alerts: readonly TriggerAlert[], alsoFiring: readonly TriggerAlert[]) {
     for (const [key, body] of listStates.all() as [string, string][]) {
-      const s = JSON.parse(body) as GuardState;
-      if (!s.verify) continue;
+      const s = stateOf(key, body);
+      if (!s?.verify) continue;
       const rule = opts.rules.find((r) => key.startsWith(`${r.id}@`));
       if (!rule) continue;
       const target = key.slice(rule.id.length + 1);
@@ -260,8 +267,8 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
   /** a rule that gave up may try again once no alert it watches breaches on that target */
   function reenable(alerts: readonly TriggerAlert[]) {
     for (const [key, body] of listStates.all() as [string, string][]) {
-      const s = JSON.parse(body) as GuardState;
-      if (!s.disabled) continue;
+      const s = stateOf(key, body);
+      if (!s?.disabled) continue;
       const rule = opts.rules.find((r) => key.startsWith(`${r.id}@`));
       if (!rule) continue;
       const target = key.slice(rule.id.length + 1);
@@ -356,7 +363,7 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
       }
     },
     async approve(id, by) {
-      const body = (allApprovals.all() as string[]).map((b) => JSON.parse(b) as PendingApproval).find((p) => p.id === id);
+      const body = allApprovals().find((p) => p.id === id);
       if (!body) return { outcome: 'unknown' };
       delApproval.run(id);
       const tkey = body.target ?? 'host';
@@ -401,7 +408,7 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
     },
     pending() {
       const now = clock.now();
-      const all = (allApprovals.all() as string[]).map((b) => JSON.parse(b) as PendingApproval);
+      const all = allApprovals();
       // expired plans are gone from the list a day after they expire (their audit events stay)
       for (const p of all) if (p.expiresAt < now - 86_400_000) delApproval.run(p.id);
       return all.filter((p) => p.expiresAt >= now);

@@ -98,6 +98,7 @@ export function createRemediationRunner(opts: RemediationRunnerOptions): Remedia
       protectedApplications: rm.protectedApplications,
       allowedRoots,
       now: clock.now(),
+      clock,
       signal,
       log,
     };

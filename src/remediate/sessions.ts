@@ -5,6 +5,7 @@
 // protected roles and applications. Connection usage is measured the way the collector's
 // dpmon_pg_connections_used_ratio is: client backends (dpmon included) / max_connections.
 import type pg from 'pg';
+import { pause, type Clock } from '../lib/clock.ts';
 import { queryWithin } from '../lib/pg-deadline.ts';
 import type { PgSession } from './types.ts';
 
@@ -133,14 +134,14 @@ export function roundPct(pct: number): number {
 
 export const PIDS_PRESENT_SQL = '/* dpmon */ SELECT pid FROM pg_stat_activity WHERE pid = ANY($1::int[])';
 
-/** Waits until none of `pids` is in pg_stat_activity any more, or `timeoutMs` passes; returns the pids still there. */
-export async function waitForPidsGone(pg: PgSession, pids: readonly number[], timeoutMs: number, signal?: AbortSignal): Promise<number[]> {
+/** Waits until none of `pids` is in pg_stat_activity any more, or `timeoutMs` passes on the clock; returns the pids still there. */
+export async function waitForPidsGone(pg: PgSession, pids: readonly number[], timeoutMs: number, clock: Clock, signal?: AbortSignal): Promise<number[]> {
   if (pids.length === 0) return [];
-  const deadline = Date.now() + timeoutMs;
+  const deadline = clock.now() + timeoutMs;
   for (;;) {
     const { rows } = await pg.query<{ pid: number }>(PIDS_PRESENT_SQL, [[...pids]]);
-    if (rows.length === 0 || Date.now() >= deadline || signal?.aborted) return rows.map((r) => Number(r.pid));
-    await new Promise((r) => setTimeout(r, 50));
+    if (rows.length === 0 || clock.now() >= deadline || signal?.aborted) return rows.map((r) => Number(r.pid));
+    await pause(clock, 50, signal);
   }
 }
 

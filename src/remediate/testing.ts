@@ -1,5 +1,6 @@
 // Fixtures shared by the action tests: an ActionContext with safe defaults, and files of a given age.
 import { utimesSync, writeFileSync } from 'node:fs';
+import { systemClock } from '../lib/clock.ts';
 import { silentLogger } from '../lib/logger.ts';
 import type { ActionContext } from './types.ts';
 
@@ -9,7 +10,8 @@ export function actionContext(over: Partial<ActionContext> = {}): ActionContext 
     protectedRoles: [],
     protectedApplications: [],
     allowedRoots: [],
-    now: Date.now(),
+    now: (over.clock ?? systemClock).now(),
+    clock: systemClock,
     signal: new AbortController().signal,
     log: silentLogger,
     ...over,

@@ -3,6 +3,7 @@
 // (enforce, dry_run, approve), cooldowns, rate limits, grace periods, one action at a time per target,
 // verification and the audit trail. Actions live in src/remediate/actions/<name>.ts, one per file,
 // registered by name (registry.ts). An action never decides whether it may run, only what it would do.
+import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Labels } from '../model/labels.ts';
 
@@ -58,6 +59,8 @@ export interface ActionContext {
   readonly protectedPaths?: readonly ProtectedPath[];
   /** epoch ms; actions compare file ages with it */
   readonly now: number;
+  /** every wait of an action (polls, the escalation wait, sampling, a hook's timeout) is on this clock */
+  readonly clock: Clock;
   readonly signal: AbortSignal;
   readonly log: Logger;
 }

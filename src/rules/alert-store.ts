@@ -3,10 +3,26 @@
 // them, so after `kill -9` a firing alert is still firing with its activeAt and nothing is announced
 // twice as new. A committed WAL transaction survives the death of the process (synchronous=NORMAL
 // only risks the last transactions on power loss).
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { z } from 'zod';
+import { migrateStateDb, openStateDb, readStored } from '../store/state-db.ts';
 import type { AlertInstance } from './alert-state.ts';
+
+/** an alert_instances body as the engine writes it (JSON turns a NaN value into null) */
+const StoredAlertInstance = z.looseObject({
+  fingerprint: z.string(),
+  labels: z.record(z.string(), z.string()),
+  state: z.enum(['pending', 'firing', 'resolved']),
+  activeAt: z.number(),
+  firedAt: z.number().optional(),
+  resolvedAt: z.number().optional(),
+  lastBreachAt: z.number(),
+  breaches: z.number(),
+  value: z.number().nullable(),
+  transitions: z.array(z.number()),
+  flapping: z.boolean(),
+  heldBecause: z.string().optional(),
+});
 
 export interface AlertStore {
   /** every stored instance, by rule key (group/name) and fingerprint */
@@ -23,20 +39,14 @@ export interface AlertStoreOptions {
   readonly onWriteError?: (err: unknown) => void;
 }
 
-export function openAlertStore(dataDir: string, opts: AlertStoreOptions = {}): AlertStore {
-  mkdirSync(dataDir, { recursive: true });
-  const path = join(dataDir, 'state.db');
-  let db: Database.Database;
-  try {
-    db = new Database(path);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.exec(`CREATE TABLE IF NOT EXISTS alert_instances (
-      rule TEXT NOT NULL, fingerprint TEXT NOT NULL, body TEXT NOT NULL,
-      PRIMARY KEY (rule, fingerprint)) WITHOUT ROWID`);
-  } catch (err) {
-    throw new Error(`cannot open alert state ${path}: ${(err as Error).message}`, { cause: err });
-  }
+/**
+ * Opens the alert store on the app's state.db connection (which stays the caller's to close), or on
+ * `<dataDir>/state.db` of its own (tests, tools), closed with the store.
+ */
+export function openAlertStore(dbOrDataDir: Database.Database | string, opts: AlertStoreOptions = {}): AlertStore {
+  const owned = typeof dbOrDataDir === 'string';
+  const db = owned ? openStateDb(dbOrDataDir) : dbOrDataDir;
+  if (!owned) migrateStateDb(db);
   const upsert = db.prepare('INSERT OR REPLACE INTO alert_instances (rule, fingerprint, body) VALUES (?, ?, ?)');
   const remove = db.prepare('DELETE FROM alert_instances WHERE rule = ? AND fingerprint = ?');
   const rules = db.prepare('SELECT DISTINCT rule FROM alert_instances').pluck(true);
@@ -59,11 +69,12 @@ export function openAlertStore(dataDir: string, opts: AlertStoreOptions = {}): A
     load() {
       const out = new Map<string, Map<string, AlertInstance>>();
       for (const row of db.prepare('SELECT rule, fingerprint, body FROM alert_instances').iterate() as IterableIterator<{ rule: string; fingerprint: string; body: string }>) {
+        const a = readStored(db, StoredAlertInstance, 'alert_instances', `${row.rule}/${row.fingerprint}`, row.body);
+        if (!a) continue; // reported; the rule starts this instance afresh
         let m = out.get(row.rule);
         if (!m) out.set(row.rule, (m = new Map()));
-        const a = JSON.parse(row.body) as AlertInstance;
         // JSON has no NaN: a NaN value comes back as null
-        m.set(row.fingerprint, { ...a, value: a.value ?? NaN });
+        m.set(row.fingerprint, { ...(a as Omit<AlertInstance, 'value'>), value: a.value ?? NaN });
       }
       return out;
     },
@@ -76,7 +87,7 @@ export function openAlertStore(dataDir: string, opts: AlertStoreOptions = {}): A
       if (gone.length) failed(() => db.transaction(() => gone.forEach((r) => removeRule.run(r)))());
     },
     close() {
-      db.close();
+      if (owned) db.close();
     },
   };
 }

@@ -57,6 +57,15 @@ describe('storage health', () => {
     assert.equal(h.writeErrors('state'), 0);
   });
 
+  it('counts the rows of state.db skipped as unreadable, per table, every table from 0', async () => {
+    const h = createStorageHealth({ dataDir: dir, intervalMs: 15_000 });
+    h.badStateRow('silences');
+    h.badStateRow('silences');
+    const got = (await collect(h)).filter((s) => s.name === 'dpmon_state_bad_rows_total');
+    assert.equal(got.find((s) => s.labels.table === 'silences')?.v, 2);
+    assert.equal(got.find((s) => s.labels.table === 'alert_instances')?.v, 0);
+  });
+
   it('reports write errors per store, what is held, and the room left in the data directory', async () => {
     const h = createStorageHealth({ dataDir: dir, intervalMs: 15_000, backlog: () => ({ history: { unwritten: 7, dropped: 2 } }) });
     h.failed('audit', Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR_WRITE' }));

@@ -6,6 +6,7 @@ import { statfs } from 'node:fs/promises';
 import type Database from 'better-sqlite3';
 import type { Collector } from '../model/collector.ts';
 import { counter, gauge } from '../model/metric.ts';
+import { STATE_JSON_TABLES } from './state-db.ts';
 
 export type StoreName = 'history' | 'state' | 'audit';
 const STORES: readonly StoreName[] = ['history', 'state', 'audit'];
@@ -15,12 +16,15 @@ export const dataDirFreeBytes = gauge('dpmon_data_dir_free_bytes', 'Bytes availa
 export const dataDirSizeBytes = gauge('dpmon_data_dir_size_bytes', 'Size of the filesystem of the data directory, bytes.');
 export const dataDirFreeRatio = gauge('dpmon_data_dir_free_ratio', 'Free fraction (0 to 1) of the filesystem of the data directory.');
 export const storageUnwritten = gauge('dpmon_storage_unwritten', 'Items held in memory because their write failed, per store (history: samples; audit: events; state: rule groups with unsaved alert changes).');
+export const stateBadRows = counter('dpmon_state_bad_rows_total', 'Rows of state.db that could not be read (not JSON, or not the shape their store writes): skipped, logged and left in the file.');
 export const storageDropped = counter('dpmon_storage_dropped_total', 'Items dropped because the in-memory buffer of unwritten items was full (history: samples; audit: events).');
 
 export interface StorageHealth {
   /** counts a failed write of a store when `err` (or its cause) is the disk's; each error object once */
   failed(store: StoreName, err: unknown): void;
   writeErrors(store: StoreName): number;
+  /** counts a row of state.db its store skipped because it could not be read */
+  badStateRow(table: string): void;
   /** Counts the failed writes made through `db` (statements, exec, transactions) as `store`'s. */
   watch(db: Database.Database, store: StoreName): Database.Database;
   /** the collector of the metrics above; `instance`-style labels come from the scheduler */
@@ -53,8 +57,10 @@ export function createStorageHealth(opts: StorageHealthOptions): StorageHealth {
     counted.add(err as object);
     errors.set(store, (errors.get(store) ?? 0) + 1);
   };
+  const badRows = new Map<string, number>(STATE_JSON_TABLES.map((t) => [t, 0]));
   return {
     failed: note,
+    badStateRow: (table) => void badRows.set(table, (badRows.get(table) ?? 0) + 1),
     writeErrors: (store) => errors.get(store) ?? 0,
     watch(db, store) {
       // wraps the handle's own methods (not the prototype), so other handles are untouched
@@ -106,6 +112,7 @@ export function createStorageHealth(opts: StorageHealthOptions): StorageHealth {
           // a retry that fails is counted by its store and tried again at the next collection
         }
         for (const s of STORES) emit(storageWriteErrors, { store: s }, errors.get(s) ?? 0);
+        for (const [table, n] of badRows) emit(stateBadRows, { table }, n);
         const backlog = opts.backlog?.() ?? {};
         for (const s of STORES) {
           const b = backlog[s];

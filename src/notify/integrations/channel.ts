@@ -7,6 +7,7 @@
 import type { z } from 'zod';
 import type { Camelize } from '../../lib/camel-case.ts';
 import type { DeepReadonly } from '../../lib/deep-readonly.ts';
+import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { Notifier } from '../../model/notification.ts';
 import type { DashboardFeed } from './dashboard/feed.ts';
@@ -22,6 +23,8 @@ export interface NotifierDeps {
   readonly dashboard?: DashboardFeed;
   /** epoch ms; default Date.now */
   readonly now?: () => number;
+  /** the clock those timeouts run on; default the system clock */
+  readonly clock?: Clock;
 }
 
 /**

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { createManualClock } from '../../lib/clock.ts';
 import { startHttpReceiver, type HttpReceiver } from '../../../test/harness/http-receiver.ts';
 import { parseRetryAfter, postJson, redactor } from './http.ts';
 import { NotifyError, type NotifyFailureReason } from '../../model/notification.ts';
@@ -96,6 +97,20 @@ describe('postJson', () => {
     assert.equal(err.retryable, true);
     assert.equal(err.message, 'hook did not answer within 200 ms');
     assert.ok(Date.now() - t0 < 3000);
+  });
+
+  it('measures the timeout on the injected clock: a manual clock fires it when advanced, not before', async () => {
+    rx.answer({ hang: true });
+    const clock = createManualClock(0);
+    const before = rx.requests.length;
+    let settled = false;
+    const outcome = failure(postJson(rx.url, {}, { timeoutMs: 60_000, clock, what: 'hook' })).finally(() => (settled = true));
+    await rx.waitForRequests(before + 1);
+    assert.equal(settled, false, 'still waiting while the clock stands still');
+    await clock.advance(60_000);
+    const err = await outcome;
+    assert.equal(err.reason, 'timeout');
+    assert.equal(err.message, 'hook did not answer within 60000 ms');
   });
 
   it('gives up on a slow answer too (the timeout covers the whole exchange)', async () => {

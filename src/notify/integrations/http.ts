@@ -11,12 +11,15 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { DPMON_VERSION } from '../../lib/version.ts';
 import { NotifyError } from '../../model/notification.ts';
+import { clockTimeout, systemClock, type Clock } from '../../lib/clock.ts';
 
 export interface PostJsonOptions {
   /** the caller's signal (the pipeline's per-attempt or shutdown signal) */
   readonly signal?: AbortSignal;
   /** gives up after this long, headers and body included; default 10 s */
   readonly timeoutMs?: number;
+  /** the clock the timeout (and a Retry-After date) is measured on; default the system clock */
+  readonly clock?: Clock;
   readonly headers?: Readonly<Record<string, string>>;
   /** names the receiver in error messages, e.g. "Slack webhook"; default "receiver" */
   readonly what?: string;
@@ -114,44 +117,50 @@ export async function postJson(url: string, body: unknown, options: PostJsonOpti
   }
 
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const timeout = AbortSignal.timeout(timeoutMs);
-  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-  const aborted = () =>
-    new NotifyError(
-      timeout.aborted ? `${what} did not answer within ${timeoutMs} ms` : `${what}: sending was aborted`,
-      true,
-      'timeout',
-    );
-
-  if (signal.aborted) throw aborted();
-  let answer: Answer;
+  const clock = options.clock ?? systemClock;
+  // on the injected clock, so a manual clock fires it; cleared when the exchange ends
+  const timeout = clockTimeout(clock, timeoutMs);
+  const signal = options.signal ? AbortSignal.any([options.signal, timeout.signal]) : timeout.signal;
   try {
-    answer = await send(parsed, JSON.stringify(body), { 'content-type': 'application/json', 'user-agent': USER_AGENT, ...auth, ...options.headers }, signal);
-  } catch (err) {
-    if (signal.aborted) throw aborted();
-    throw new NotifyError(`${what} could not be reached: ${scrub(networkMessage(err))}`, true, 'other', { cause: safeCause(err, scrub) });
-  }
+    const aborted = () =>
+      new NotifyError(
+        timeout.signal.aborted ? `${what} did not answer within ${timeoutMs} ms` : `${what}: sending was aborted`,
+        true,
+        'timeout',
+      );
 
-  const ok = answer.status >= 200 && answer.status < 300;
-  let text: string;
-  try {
-    text = await readBody(answer.res, MAX_BODY_CHARS);
-  } catch (err) {
     if (signal.aborted) throw aborted();
-    // the status is known; a broken body only matters for a failure's message
-    if (ok) return { status: answer.status, headers: answer.headers, body: '' };
-    text = `(answer body unreadable: ${scrub(networkMessage(err))})`;
+    let answer: Answer;
+    try {
+      answer = await send(parsed, JSON.stringify(body), { 'content-type': 'application/json', 'user-agent': USER_AGENT, ...auth, ...options.headers }, signal);
+    } catch (err) {
+      if (signal.aborted) throw aborted();
+      throw new NotifyError(`${what} could not be reached: ${scrub(networkMessage(err))}`, true, 'other', { cause: safeCause(err, scrub) });
+    }
+
+    const ok = answer.status >= 200 && answer.status < 300;
+    let text: string;
+    try {
+      text = await readBody(answer.res, MAX_BODY_CHARS);
+    } catch (err) {
+      if (signal.aborted) throw aborted();
+      // the status is known; a broken body only matters for a failure's message
+      if (ok) return { status: answer.status, headers: answer.headers, body: '' };
+      text = `(answer body unreadable: ${scrub(networkMessage(err))})`;
+    }
+    if (ok) return { status: answer.status, headers: answer.headers, body: text };
+    throw statusError(what, answer.status, answer.headers, scrub(text), clock.now());
+  } finally {
+    timeout.clear();
   }
-  if (ok) return { status: answer.status, headers: answer.headers, body: text };
-  throw statusError(what, answer.status, answer.headers, scrub(text));
 }
 
 /** The NotifyError for a non-2xx status; exported for integrations that speak HTTP another way. */
-export function statusError(what: string, status: number, headers: Headers, answer: string): NotifyError {
+export function statusError(what: string, status: number, headers: Headers, answer: string, now?: number): NotifyError {
   const quoted = quote(answer);
   const message = `${what} answered ${status}${quoted ? `: ${quoted}` : ''}`;
   if (status === 429) {
-    const retryAfterMs = parseRetryAfter(headers.get('retry-after'));
+    const retryAfterMs = parseRetryAfter(headers.get('retry-after'), now);
     return new NotifyError(message, true, 'rateLimited', retryAfterMs === undefined ? { status } : { status, retryAfterMs });
   }
   if (status >= 500) return new NotifyError(message, true, 'serverError', { status });
@@ -163,7 +172,7 @@ export function statusError(what: string, status: number, headers: Headers, answ
  * Retry-After as milliseconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3); undefined when
  * absent or unreadable. A date in the past is 0.
  */
-export function parseRetryAfter(value: string | null, now: number = Date.now()): number | undefined {
+export function parseRetryAfter(value: string | null, now: number = systemClock.now()): number | undefined {
   if (value === null) return undefined;
   const v = value.trim();
   if (/^\d+$/.test(v)) return Number(v) * 1000;

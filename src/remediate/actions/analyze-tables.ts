@@ -7,6 +7,7 @@
 // and the before/after record). ANALYZE works on the current database only and the context carries
 // one session, so an alert about another database gets an empty plan saying so.
 import type { Action, ActionContext, ActionOutcome, ActionPlan, PlannedStep, RemediationTrigger } from '../types.ts';
+import { pause } from '../../lib/clock.ts';
 import { checkPercent, pgErrorText, roundPct } from '../sessions.ts';
 
 export interface AnalyzeTablesOptions {
@@ -104,7 +105,7 @@ export function createAnalyzeTables(options: AnalyzeTablesOptions = {}, name = '
           // validated above to be exactly ANALYZE of one quoted name
           await pg.query(step.command);
           // without ownership (or superuser, pg_maintain) ANALYZE only warns and skips: check it ran
-          if (!(await analyzedSince(pg, table, beforeUs))) {
+          if (!(await analyzedSince(pg, table, beforeUs, ctx))) {
             failed.push({ step, error: `ANALYZE ${table} did not run: dpmon's role must own the table (or be superuser, or have pg_maintain on PostgreSQL 17)` });
           } else done.push(step);
         } catch (err) {
@@ -136,13 +137,13 @@ async function lastAnalyze(pg: NonNullable<ActionContext['pg']>, table: string):
 
 // The statistics of PostgreSQL 13/14 arrive through the stats collector, a moment after the command:
 // poll briefly rather than report a false failure.
-async function analyzedSince(pg: NonNullable<ActionContext['pg']>, table: string, beforeUs: string): Promise<boolean> {
-  const deadline = Date.now() + 2000;
+async function analyzedSince(pg: NonNullable<ActionContext['pg']>, table: string, beforeUs: string, ctx: ActionContext): Promise<boolean> {
+  const deadline = ctx.clock.now() + 2000;
   for (;;) {
     const now = await lastAnalyze(pg, table);
     if (now !== null && now !== '' && now !== beforeUs) return true;
-    if (Date.now() >= deadline) return false;
-    await new Promise((r) => setTimeout(r, 100));
+    if (ctx.clock.now() >= deadline) return false;
+    await pause(ctx.clock, 100, ctx.signal);
   }
 }
 

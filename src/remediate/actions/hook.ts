@@ -20,6 +20,7 @@
 // receiver may echo the request's headers back.
 import { spawn } from 'node:child_process';
 import { postJson, redactor } from '../../notify/integrations/http.ts';
+import { clockTimeout, systemClock, type Clock, type ClockTimeout } from '../../lib/clock.ts';
 import type { Action, ActionOutcome, ActionPlan, PlannedStep, RemediationTrigger } from '../types.ts';
 import { shellQuote } from '../paths.ts';
 
@@ -185,11 +186,11 @@ export function createHookAction(opts: HookActionOptions): Action {
       if (!hook || !step) {
         return { ok: false, done: [], failed: step ? [{ step, error: `no hook configured for ${name}` }] : [], after: {} };
       }
-      const started = Date.now();
+      const started = ctx.clock.now();
       const scrub = hookScrubber(hook);
       if (isCommand(hook)) {
-        const r = await runCommand(hook, { ...(step.env ?? {}) }, { maxOutput, killGraceMs, signal: ctx.signal, scrub });
-        const after = { exit_code: r.code ?? -1, duration_ms: Date.now() - started };
+        const r = await runCommand(hook, { ...(step.env ?? {}) }, { maxOutput, killGraceMs, signal: ctx.signal, scrub, clock: ctx.clock });
+        const after = { exit_code: r.code ?? -1, duration_ms: ctx.clock.now() - started };
         const output = [r.stdout && `stdout: ${r.stdout}`, r.stderr && `stderr: ${r.stderr}`].filter(Boolean).join('\n');
         if (r.error) {
           const error = scrub(r.error);
@@ -200,14 +201,14 @@ export function createHookAction(opts: HookActionOptions): Action {
         return { ok: true, done: [{ ...step, output } as PlannedStep], failed: [], after };
       }
       try {
-        const res = await postJson(hook.url, step.payload ?? {}, { signal: ctx.signal, timeoutMs: hook.timeoutMs ?? 10_000, headers: hook.headers ?? {}, what: `${name} webhook`, secrets: Object.values(hook.headers ?? {}) });
+        const res = await postJson(hook.url, step.payload ?? {}, { signal: ctx.signal, clock: ctx.clock, timeoutMs: hook.timeoutMs ?? 10_000, headers: hook.headers ?? {}, what: `${name} webhook`, secrets: Object.values(hook.headers ?? {}) });
         // blanked before it is cut, so no secret is cut in two
-        return { ok: true, done: [{ ...step, output: truncate(scrub(res.body), maxOutput) } as PlannedStep], failed: [], after: { http_status: res.status, duration_ms: Date.now() - started } };
+        return { ok: true, done: [{ ...step, output: truncate(scrub(res.body), maxOutput) } as PlannedStep], failed: [], after: { http_status: res.status, duration_ms: ctx.clock.now() - started } };
       } catch (err) {
         const status = (err as { options?: { status?: number } }).options?.status ?? 0;
         const error = scrub((err as Error).message);
         ctx.log.warn({ action: name, error }, 'remediation webhook failed');
-        return { ok: false, done: [], failed: [{ step, error }], after: { http_status: status, duration_ms: Date.now() - started } };
+        return { ok: false, done: [], failed: [{ step, error }], after: { http_status: status, duration_ms: ctx.clock.now() - started } };
       }
     },
   };
@@ -229,8 +230,9 @@ interface RunResult {
 export function runCommand(
   hook: CommandHook,
   triggerEnv: Record<string, string>,
-  o: { maxOutput: number; killGraceMs: number; signal: AbortSignal; scrub?: HookScrubber },
+  o: { maxOutput: number; killGraceMs: number; signal: AbortSignal; scrub?: HookScrubber; clock?: Clock },
 ): Promise<RunResult> {
+  const clock = o.clock ?? systemClock;
   const timeoutMs = hook.timeoutMs ?? 30_000;
   const base: Record<string, string> = {};
   for (const k of ['PATH', 'HOME', 'LANG', 'TZ']) if (process.env[k] !== undefined) base[k] = process.env[k] as string;
@@ -247,7 +249,14 @@ export function runCommand(
     let why: string | undefined;
     let code: number | null = null;
     let settled = false;
-    const timers: NodeJS.Timeout[] = [];
+    const timers: ClockTimeout[] = [];
+    /** runs fn after ms on the clock, unless the hook has finished by then */
+    const later = (ms: number, fn: () => void) => {
+      if (settled) return;
+      const t = clockTimeout(clock, ms);
+      t.signal.addEventListener('abort', fn, { once: true });
+      timers.push(t);
+    };
 
     const child = spawn(file, args, { env, cwd: hook.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true, shell: false });
     // blanked before the note on what was cut, which no secret can match
@@ -259,7 +268,7 @@ export function runCommand(
     const finish = () => {
       if (settled) return;
       settled = true;
-      for (const t of timers) clearTimeout(t);
+      for (const t of timers) t.clear();
       o.signal.removeEventListener('abort', onAbort);
       resolve({ code, stdout: text(out, outDropped).trim(), stderr: text(err, errDropped).trim(), ...(why ? { error: why } : {}) });
     };
@@ -273,7 +282,7 @@ export function runCommand(
     const stop = (reason: string) => {
       why ??= reason;
       killGroup('SIGTERM');
-      timers.push(setTimeout(() => killGroup('SIGKILL'), o.killGraceMs).unref());
+      later(o.killGraceMs, () => killGroup('SIGKILL'));
     };
     const onAbort = () => stop('the hook was aborted (dpmon is stopping)');
 
@@ -297,16 +306,14 @@ export function runCommand(
       code = c;
       if (!why && c !== 0) why = sig ? `the hook was killed by ${sig}` : `the hook exited with code ${c}`;
       // a descendant that left the group may hold the pipes open: do not wait for it forever
-      timers.push(
-        setTimeout(() => {
-          child.stdout.destroy();
-          child.stderr.destroy();
-          finish();
-        }, o.killGraceMs).unref(),
-      );
+      later(o.killGraceMs, () => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+        finish();
+      });
     });
     child.on('close', finish);
-    timers.push(setTimeout(() => stop(`the hook did not finish within ${timeoutMs} ms and was killed`), timeoutMs));
+    later(timeoutMs, () => stop(`the hook did not finish within ${timeoutMs} ms and was killed`));
     if (o.signal.aborted) onAbort();
     else o.signal.addEventListener('abort', onAbort, { once: true });
   });

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, afterEach, before, describe, it } from 'node:test';
 import pg from 'pg';
+import { createManualClock, type Clock } from '../../lib/clock.ts';
 import { startCluster, type Cluster } from '../../../test/harness/postgres.ts';
 import { pgSession } from '../sessions.ts';
 import { actionContext } from '../testing.ts';
@@ -34,8 +35,37 @@ async function pidOf(c: pg.Client): Promise<number> {
   return (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
 }
 
-function ctxFor(c: pg.Client): ActionContext {
-  return actionContext({ target: 'pg', pg: pgSession(c), protectedApplications: ['billing'] });
+function ctxFor(c: pg.Client, clock?: Clock): ActionContext {
+  return actionContext({ target: 'pg', pg: pgSession(c), protectedApplications: ['billing'], ...(clock ? { clock } : {}) });
+}
+
+type ManualClock = ReturnType<typeof createManualClock>;
+
+/** Settles `work` while stepping the manual clock 100 ms at a time, with real time between steps for its queries. */
+async function drive<T>(clock: ManualClock, work: Promise<T>): Promise<T> {
+  let done = false;
+  const settled = work.finally(() => (done = true));
+  for (let i = 0; i < 1000 && !done; i++) {
+    await clock.advance(100);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return settled;
+}
+
+/**
+ * Waits until `n` client queries like `pattern` have run for at least `ms` on the server's clock
+ * (kill_query reads their age there, not on dpmon's clock): evidence instead of a fixed sleep.
+ */
+async function runningFor(n: number, ms: number, pattern = '%pg_sleep%'): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    const { rows } = await dpmon.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1 AND pid <> pg_backend_pid() AND clock_timestamp() - query_start >= $2 * interval '1 millisecond'`,
+      [pattern, ms],
+    );
+    if (rows[0]!.n >= n) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.fail(`${n} queries like ${pattern} never ran for ${ms} ms`);
 }
 
 // the engine passes query_timeout's threshold in the alert's unit, seconds
@@ -46,7 +76,6 @@ const trigger = (thresholdSeconds: number | undefined): RemediationTrigger => ({
   threshold: thresholdSeconds,
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // catches every cancel and sleeps again: only pg_terminate_backend ends it
 const STUBBORN = `DO $$ BEGIN
@@ -80,7 +109,7 @@ describe('kill_query', () => {
     const superuserEnded = start(superuser, 'SELECT pg_sleep(60)');
     const billing = await open('app', 'billing');
     const billingEnded = start(billing, 'SELECT pg_sleep(60)');
-    await sleep(1200);
+    await runningFor(3, 1000);
 
     const action = createKillQuery({ escalateAfterMs: 2000 });
     const plan = await action.plan(trigger(1), ctxFor(dpmon));
@@ -92,13 +121,15 @@ describe('kill_query', () => {
     assert.match(plan.steps[1]!.command, new RegExp(`SELECT pg_terminate_backend\\(pid\\) .* WHERE pid = ${pid} `));
 
     const t0 = Date.now();
-    const outcome = await action.execute(plan, ctxFor(dpmon));
+    const clock = createManualClock(0);
+    const outcome = await drive(clock, action.execute(plan, ctxFor(dpmon, clock)));
     assert.equal(outcome.ok, true, JSON.stringify(outcome.failed));
     assert.equal(outcome.after.cancelled, 1);
     assert.equal(outcome.after.terminated, 0);
     assert.equal(outcome.after.still_running, 0);
     assert.equal(outcome.after.long_running_queries, 2, 'the protected ones run on');
     assert.ok(Date.now() - t0 < 1500, 'it does not sit out the escalation wait once the query has ended');
+    assert.ok(clock.now() < 2000, `nor the escalation wait on its clock: ${clock.now()} ms`);
     assert.equal(await ended, 'canceling statement due to user request');
     assert.deepEqual((await c.query('SELECT 1 AS one')).rows, [{ one: 1 }], 'the session itself survives a cancel');
     const states = await dpmon.query(`SELECT pid FROM pg_stat_activity WHERE state = 'active' AND query = 'SELECT pg_sleep(60)'`);
@@ -110,10 +141,12 @@ describe('kill_query', () => {
   it('terminates a query that catches its cancel once the escalation wait is over', async () => {
     const c = await open('app');
     const ended = start(c, STUBBORN);
-    await sleep(1200);
+    await runningFor(1, 1000, 'DO $$%');
     const action = createKillQuery({ escalateAfterMs: 500 });
     const plan = await action.plan(trigger(1), ctxFor(dpmon));
-    const outcome = await action.execute(plan!, ctxFor(dpmon));
+    const clock = createManualClock(0);
+    const outcome = await drive(clock, action.execute(plan!, ctxFor(dpmon, clock)));
+    assert.ok(clock.now() >= 500, `terminated only once the escalation wait was over on the clock (${clock.now()} ms)`);
     assert.equal(outcome.ok, true, JSON.stringify(outcome.failed));
     assert.equal(outcome.after.cancelled, 1);
     assert.equal(outcome.after.terminated, 1);
@@ -124,11 +157,11 @@ describe('kill_query', () => {
   it('only cancels when terminating is turned off, and reports the query still running', async () => {
     const c = await open('app');
     void start(c, STUBBORN);
-    await sleep(1200);
+    await runningFor(1, 1000, 'DO $$%');
     const action = createKillQuery({ escalateAfterMs: 300, terminateIfStillRunning: false });
     const plan = await action.plan(trigger(1), ctxFor(dpmon));
     assert.equal(plan!.steps.length, 1);
-    const outcome = await action.execute(plan!, ctxFor(dpmon));
+    const outcome = await drive(createManualClock(0), action.execute(plan!, ctxFor(dpmon, createManualClock(0))));
     assert.equal(outcome.after.cancelled, 1);
     assert.equal(outcome.after.terminated, 0);
     assert.equal(outcome.after.still_running, 1);
@@ -137,7 +170,7 @@ describe('kill_query', () => {
   it('reads the trigger threshold in milliseconds when told to', async () => {
     const c = await open('app');
     void start(c, 'SELECT pg_sleep(60)');
-    await sleep(700);
+    await runningFor(1, 700);
     assert.equal(await createKillQuery({ triggerThresholdUnit: 'ms' }).plan(trigger(2000), ctxFor(dpmon)), null);
     const plan = await createKillQuery({ triggerThresholdUnit: 'ms' }).plan(trigger(500), ctxFor(dpmon));
     assert.equal(plan!.before.threshold_ms, 500);
@@ -147,7 +180,7 @@ describe('kill_query', () => {
   it('plans nothing when no query runs longer than the threshold', async () => {
     const c = await open('app');
     void start(c, 'SELECT pg_sleep(5)');
-    await sleep(200);
+    await runningFor(1, 200);
     assert.equal(await createKillQuery().plan(trigger(30 * 60), ctxFor(dpmon)), null);
   });
 
@@ -162,11 +195,12 @@ describe('kill_query', () => {
     await dpmon.query('CREATE ROLE monitor LOGIN IN ROLE pg_read_all_stats');
     const c = await open('app');
     const ended = start(c, 'SELECT pg_sleep(3)');
-    await sleep(1100);
+    await runningFor(1, 1100);
     const monitor = await open('monitor', 'dpmon');
     const action = createKillQuery({ escalateAfterMs: 100 });
     const plan = await action.plan(trigger(1), ctxFor(monitor));
-    const outcome = await action.execute(plan!, ctxFor(monitor));
+    const clock = createManualClock(0);
+    const outcome = await drive(clock, action.execute(plan!, ctxFor(monitor, clock)));
     assert.equal(outcome.ok, false);
     assert.match(outcome.failed[0]!.error, /permission denied to cancel query/);
     assert.match(outcome.failed[1]!.error, /permission denied to terminate process/);

@@ -6,6 +6,7 @@
 // A query is identified by (pid, query_start): every statement, cancel and terminate alike, re-checks
 // `state = 'active' AND query_start = …`, so a session that moved on to another query is left alone.
 import type { Action, ActionContext, ActionOutcome, ActionPlan, PlannedStep, RemediationTrigger } from '../types.ts';
+import { pause } from '../../lib/clock.ts';
 import { listSessions, pgErrorText, type Session } from '../sessions.ts';
 
 export interface KillQueryOptions {
@@ -125,9 +126,9 @@ export function createKillQuery(options: KillQueryOptions = {}, name = 'kill_que
       const escalations = parsed.filter((x) => x.fn === 'pg_terminate_backend');
       if (escalations.length > 0) {
         // wait for the cancels to land, no longer than escalateAfterMs
-        const deadline = Date.now() + escalateAfterMs;
-        while (Date.now() < deadline && !ctx.signal.aborted && (await stillRunning(pg, signalled)).length > 0) {
-          await new Promise((r) => setTimeout(r, 100));
+        const deadline = ctx.clock.now() + escalateAfterMs;
+        while (ctx.clock.now() < deadline && !ctx.signal.aborted && (await stillRunning(pg, signalled)).length > 0) {
+          await pause(ctx.clock, 100, ctx.signal);
         }
       }
       for (const p of escalations) {
@@ -156,7 +157,7 @@ export function createKillQuery(options: KillQueryOptions = {}, name = 'kill_que
       // a terminated backend takes a moment to leave; re-check briefly before measuring
       let still = await stillRunning(pg, targets);
       for (let i = 0; i < 20 && still.length > 0 && terminated > 0; i++) {
-        await new Promise((r) => setTimeout(r, 100));
+        await pause(ctx.clock, 100, ctx.signal);
         still = await stillRunning(pg, targets);
       }
       const thresholdMs = plan.before.threshold_ms;

@@ -18,7 +18,8 @@ import { readFile, readdir, readlink } from 'node:fs/promises';
 import { setPriority } from 'node:os';
 import { basename, join } from 'node:path';
 import type { ProcessGroupConfig } from '../../config/schema.ts';
-import type { Action, ActionOutcome, ActionPlan, PlannedStep } from '../types.ts';
+import { pause } from '../../lib/clock.ts';
+import type { Action, ActionContext, ActionOutcome, ActionPlan, PlannedStep } from '../types.ts';
 import { compileRegex, SEARCH } from '../../model/regex.ts';
 
 export interface ReniceBackgroundOptions {
@@ -190,7 +191,7 @@ export function createReniceBackgroundActions(opts: ReniceBackgroundOptions): Re
   }
 
   /** Percent of CPU time busy over sampleMs, from the `cpu` line of /proc/stat. */
-  async function cpuBusyPct(): Promise<number> {
+  async function cpuBusyPct(ctx: ActionContext): Promise<number> {
     const read = async () => {
       const f = ((await readOrNull(join(procPath, 'stat'))) ?? '').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
       const idle = (f[3] ?? 0) + (f[4] ?? 0);
@@ -199,7 +200,7 @@ export function createReniceBackgroundActions(opts: ReniceBackgroundOptions): Re
       return { idle, total };
     };
     const a = await read();
-    await new Promise((r) => setTimeout(r, sampleMs));
+    await pause(ctx.clock, sampleMs, ctx.signal);
     const b = await read();
     const dt = b.total - a.total;
     return dt > 0 ? Math.round((1 - (b.idle - a.idle) / dt) * 10_000) / 100 : 0;
@@ -227,7 +228,7 @@ export function createReniceBackgroundActions(opts: ReniceBackgroundOptions): Re
     kind: 'process',
     async plan(trigger, ctx): Promise<ActionPlan> {
       const threshold = trigger.threshold ?? opts.threshold;
-      const busy = await cpuBusyPct();
+      const busy = await cpuBusyPct(ctx);
       const { found, protectedCount } = await members();
       const steps: ProcStep[] = [];
       for (const { pid, stat } of found) {
@@ -282,7 +283,7 @@ export function createReniceBackgroundActions(opts: ReniceBackgroundOptions): Re
         if (errors.length > 0) failed.push({ step, error: errors.join('; ') });
         else done.push(step);
       }
-      const busy = await cpuBusyPct();
+      const busy = await cpuBusyPct(ctx);
       ctx.log.info({ action: name, reniced: done.length, failed: failed.length }, 'background tasks reniced');
       return { ok: failed.length === 0, done, failed, after: { cpu_busy_pct: busy, processes_reniced: done.length } };
     },
@@ -293,7 +294,7 @@ export function createReniceBackgroundActions(opts: ReniceBackgroundOptions): Re
     kind: 'process',
     async plan(trigger, ctx): Promise<ActionPlan> {
       const threshold = trigger.threshold ?? opts.threshold;
-      const busy = await cpuBusyPct();
+      const busy = await cpuBusyPct(ctx);
       const steps: ProcStep[] = [];
       for (const [key, p] of state) {
         if (await sameProcess(p)) {
@@ -353,7 +354,7 @@ export function createReniceBackgroundActions(opts: ReniceBackgroundOptions): Re
           done.push(step);
         }
       }
-      const busy = await cpuBusyPct();
+      const busy = await cpuBusyPct(ctx);
       ctx.log.info({ action: restoreName, restored: done.length, failed: failed.length }, 'background task priorities restored');
       return { ok: failed.length === 0, done, failed, after: { cpu_busy_pct: busy, processes_reniced: state.size } };
     },

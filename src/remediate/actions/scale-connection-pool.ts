@@ -11,7 +11,7 @@
 //   that is already near max_connections.
 // - a database with its own pool_size in [databases] ignores default_pool_size (PgBouncer's rule).
 import pg from 'pg';
-import { systemClock } from '../../lib/clock.ts';
+import { pause } from '../../lib/clock.ts';
 import { withDeadline } from '../../lib/deadline.ts';
 import { destroyPgSocket } from '../../lib/pg-deadline.ts';
 
@@ -68,7 +68,7 @@ export function createScaleConnectionPool(options: ScalePoolOptions = {}, name =
           return fn(client);
         })(),
         connectMs + CONSOLE_QUERIES_MS,
-        { clock: systemClock, what: 'the PgBouncer console', onExpire: () => destroyPgSocket(client) },
+        { clock: ctx.clock, what: 'the PgBouncer console', onExpire: () => destroyPgSocket(client) },
       );
     } finally {
       ctx.signal.removeEventListener('abort', abort);
@@ -129,7 +129,7 @@ export function createScaleConnectionPool(options: ScalePoolOptions = {}, name =
         // waiting clients are handed the new connections within a moment: give it that moment
         let state = await readPoolState(c);
         for (let i = 0; i < 20 && done.length > 0 && state.clientsWaiting > 0 && !ctx.signal.aborted; i++) {
-          await new Promise((r) => setTimeout(r, 100));
+          await pause(ctx.clock, 100, ctx.signal);
           state = await readPoolState(c);
         }
         return { ok: failed.length === 0, done, failed, after: record(state) };

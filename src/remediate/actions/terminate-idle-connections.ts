@@ -130,7 +130,7 @@ export function createTerminateIdleConnections(options: TerminateIdleOptions = {
         }
       }
       // a terminated backend leaves pg_stat_activity a moment later; measure once it has
-      const lingering = await waitForPidsGone(pg, terminated, 5000, ctx.signal);
+      const lingering = await waitForPidsGone(pg, terminated, 5000, ctx.clock, ctx.signal);
       const usage = await readConnectionUsage(pg);
       return {
         ok: failed.length === 0,

@@ -17,6 +17,7 @@ export function createAlertmanagerNotifier(settings: AlertmanagerSettings, deps:
       await postJson(settings.alertsUrl, postableAlerts(n, now()), {
         signal,
         ...(deps.timeoutMs !== undefined ? { timeoutMs: deps.timeoutMs } : {}),
+        ...(deps.clock ? { clock: deps.clock } : {}),
         what: 'Alertmanager',
         // the URL may carry basic-auth credentials
         secrets: [settings.alertsUrl],

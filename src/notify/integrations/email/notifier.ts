@@ -11,6 +11,7 @@ import { createTransport } from 'nodemailer';
 import { redactor } from '../http.ts';
 import { NotifyError, type Notification, type Notifier } from '../../../model/notification.ts';
 import type { NotifierDeps } from '../channel.ts';
+import { clockTimeout, systemClock } from '../../../lib/clock.ts';
 import type { EmailSettings } from './config.ts';
 import { emailContent } from './message.ts';
 
@@ -50,8 +51,8 @@ export function createEmailNotifier(settings: EmailSettings, deps: NotifierDeps)
     async notify(n: Notification, signal: AbortSignal): Promise<void> {
       const content = emailContent(n);
       // one deadline for the whole exchange, besides nodemailer's per-step timeouts
-      const deadline = AbortSignal.timeout(timeoutMs * 3);
-      const combined = AbortSignal.any([signal, deadline]);
+      const deadline = clockTimeout(deps.clock ?? systemClock, timeoutMs * 3);
+      const combined = AbortSignal.any([signal, deadline.signal]);
       let info: { rejected?: unknown[]; accepted?: unknown[] };
       try {
         info = await transport.sendMail({
@@ -64,7 +65,9 @@ export function createEmailNotifier(settings: EmailSettings, deps: NotifierDeps)
           signal: combined,
         });
       } catch (err) {
-        throw classifySmtpError(err as SmtpError, server, scrub, deadline.aborted && !signal.aborted ? timeoutMs * 3 : undefined);
+        throw classifySmtpError(err as SmtpError, server, scrub, deadline.signal.aborted && !signal.aborted ? timeoutMs * 3 : undefined);
+      } finally {
+        deadline.clear();
       }
       const rejected = info.rejected ?? [];
       if (rejected.length > 0) {

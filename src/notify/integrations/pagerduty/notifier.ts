@@ -16,6 +16,7 @@ export function createPagerDutyNotifier(settings: PagerDutySettings, deps: Notif
       await postJson(settings.url, pagerDutyEvent(n, settings, hostname), {
         signal,
         ...(deps.timeoutMs !== undefined ? { timeoutMs: deps.timeoutMs } : {}),
+        ...(deps.clock ? { clock: deps.clock } : {}),
         what: 'PagerDuty',
         secrets: [settings.routingKey],
       });

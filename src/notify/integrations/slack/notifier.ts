@@ -14,6 +14,7 @@ export function createSlackNotifier(settings: SlackSettings, deps: NotifierDeps)
       await postJson(settings.webhookUrl, slackMessage(n, settings), {
         signal,
         ...(deps.timeoutMs !== undefined ? { timeoutMs: deps.timeoutMs } : {}),
+        ...(deps.clock ? { clock: deps.clock } : {}),
         what: 'Slack webhook',
         secrets: [settings.webhookUrl],
       });

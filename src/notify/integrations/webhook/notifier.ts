@@ -14,6 +14,7 @@ export function createWebhookNotifier(settings: WebhookSettings, deps: NotifierD
       await postJson(settings.url, webhookMessage(n), {
         signal,
         ...(deps.timeoutMs !== undefined ? { timeoutMs: deps.timeoutMs } : {}),
+        ...(deps.clock ? { clock: deps.clock } : {}),
         headers: { 'x-dpmon-event': n.event },
         what: 'webhook',
         secrets: [settings.url],
