@@ -12,6 +12,7 @@ import { registerPrometheusApi } from '../api/prometheus-api.ts';
 import { registerRulesApi } from '../api/rules-api.ts';
 import { registerAlertmanagerApi } from '../api/alertmanager-api.ts';
 import { registerDpmonApi } from '../api/dpmon-api.ts';
+import { registerConsole } from '../console/index.ts';
 import { openSilenceStore, type SilenceStore } from '../alerts/silences.ts';
 import { parseDsn } from '../config/dsn.ts';
 import { createAlertPipeline, targetHost, type AlertPipeline } from '../notify/pipeline.ts';
@@ -321,13 +322,17 @@ export function createApp(config: Config, opts: AppOptions): App {
         ack: (fp, by, comment) => alertPipeline.ack(fp, by, comment),
         escalations: () => alertPipeline.escalations(),
         notifications: (state) => alertPipeline.notifications(state),
+        incidents: () => alertPipeline.incidents(),
+        audit: (q) => auditLog.list(q),
         authToken: config.server.authToken,
         remediation: {
           events: (limit) => auditLog.list({ kindPrefix: 'remediation.', limit }),
           pending: () => remediator.pending(),
           approve: (id, by) => remediator.approve(id, by),
+          reject: (id, by) => remediator.reject(id, by),
         },
       });
+      registerConsole(server);
       const address = await server.listen(listen);
       log.info({ address, metrics: config.monitoringIntegration.prometheus.endpoint }, 'dpmon listening');
       alertPipeline.start();

@@ -24,6 +24,7 @@ import { createDelivery, type Delivery } from './delivery.ts';
 import { createEscalator, pagedReceivers, responderReceivers, type EscalationEffect, type EscalationLevel, type Escalator } from './escalation.ts';
 import { createOutbox, type Outbox, type OutboxRow, type OutboxState } from './outbox.ts';
 import { createPostedAlertLog } from './posted-alert-log.ts';
+import { listIncidents, type IncidentView } from './incident-list.ts';
 import type { ChannelType, Incident, Notification, NotifyAlert, Notifier, Severity } from './types.ts';
 
 /** Alertmanager's resolve_timeout: a posted alert without endsAt resolves this long after its last post. */
@@ -66,6 +67,8 @@ export interface AlertPipeline {
   /** every active alert, for GET /api/v2/alerts */
   listAlerts(): ApiAlertInput[];
   receiversFor(labels: Labels): string[];
+  /** the alerts held (firing and recently resolved) grouped into incidents, for the console */
+  incidents(): IncidentView[];
   readonly inhibitor: Inhibitor;
   ack(fingerprint: string, by: string, comment: string): ReturnType<Escalator['ack']> extends infer R ? (R extends { escalation: infer E } ? E : never) | undefined : never;
   escalations(): ReturnType<Escalator['list']>;
@@ -442,6 +445,18 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
         }));
     },
     receiversFor: (labels) => receiversOf(labels),
+    incidents() {
+      const now = clock.now();
+      return listIncidents({
+        alerts: all(),
+        isFiring: (a) => isFiring(a as PipelineAlert, now),
+        incidentOf: (fp) => correlation.incidentOf(fp),
+        single: (a) => singleIncident(a as PipelineAlert),
+        receiversOf,
+        escalations: escalator?.list() ?? [],
+        levels: escalationLevels,
+      });
+    },
     ack(fingerprint, by, comment) {
       if (!escalator) return undefined;
       const now = clock.now();
