@@ -63,6 +63,8 @@ tokenButton.addEventListener('click', () => {
 });
 dialog.addEventListener('close', () => {
   if (dialog.returnValue === 'save') token.set(tokenInput.value.trim());
+  // the refusals of the old token are answered: clear them
+  if (dialog.returnValue === 'save' || dialog.returnValue === 'clear') for (const t of toastBox.querySelectorAll('.toast-error')) t.remove();
   if (dialog.returnValue === 'clear') token.set('');
   tokenButton.classList.remove('attention');
   showTokenState();

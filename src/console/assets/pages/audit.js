@@ -26,7 +26,7 @@ export async function mount(root) {
           'tbody',
           {},
           shown.map((e) =>
-            h('tr', {}, h('td', { title: relative(e.at) }, timestamp(e.at)), h('td', {}, h('code', {}, e.kind)), h('td', {}, e.actor), h('td', {}, e.target ?? ''), h('td', {}, e.subject ?? ''), h('td', { className: 'details' }, details(e.details))),
+            h('tr', {}, h('td', { title: relative(e.at) }, timestamp(e.at)), h('td', {}, h('code', {}, e.kind)), h('td', {}, e.actor), h('td', {}, e.target ?? ''), h('td', {}, e.subject ?? ''), h('td', { className: 'details', title: JSON.stringify(e.details, null, 1).slice(0, 2000) }, details(e.details))),
           ),
         ),
       ),
@@ -45,9 +45,16 @@ export async function mount(root) {
   return () => clearInterval(timer);
 }
 
+/** an event's details in a line: lists as their length (steps: 4), objects as k=v, long text cut */
 function details(d) {
-  return Object.entries(d ?? {})
-    .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`)
+  const one = (v) => {
+    if (Array.isArray(v)) return v.length === 1 && typeof v[0] !== 'object' ? String(v[0]) : `${v.length} item${v.length === 1 ? '' : 's'}`;
+    if (v && typeof v === 'object') return Object.entries(v).map(([k, x]) => `${k}=${typeof x === 'number' ? Number(x.toPrecision(4)) : typeof x === 'object' ? '…' : x}`).join(', ');
+    return String(v);
+  };
+  const text = Object.entries(d ?? {})
+    .filter(([k, v]) => v !== undefined && k !== 'expiresAt')
+    .map(([k, v]) => `${k}: ${one(v)}`)
     .join(' · ');
+  return text.length > 260 ? `${text.slice(0, 257)}…` : text;
 }

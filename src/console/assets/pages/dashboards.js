@@ -130,7 +130,7 @@ function createPanel(panel) {
           g = graph({ unit: panel.unit, thresholds: panel.thresholds, min: panel.min, max: panel.max });
           fill(body, g.el);
         }
-        g.update(series);
+        g.update(series, [end - range, end]);
       }
     } catch (err) {
       if (err.name === 'AbortError') return;

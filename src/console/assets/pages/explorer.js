@@ -63,7 +63,7 @@ export async function mount(root, { args, navigate }) {
       if (!r.result.length) return fill(out, h('div', { className: 'no-data' }, 'Empty result: no series in this range.'));
       g = graph({ unit: 'short', height: 320 });
       fill(out, h('div', { className: 'panel' }, g.el));
-      g.update(r.result.map((s) => ({ name: legendOf(s.metric), values: s.values })));
+      g.update(r.result.map((s) => ({ name: legendOf(s.metric), values: s.values })), [end - range, end]);
     } catch (err) {
       stats.textContent = '';
       fill(out, errorBox(err));

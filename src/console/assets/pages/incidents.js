@@ -88,7 +88,7 @@ function alertRow(a, ctx) {
   return h(
     'tr',
     { dataset: { fingerprint: a.fingerprint } },
-    h('td', {}, h('strong', {}, a.labels.alertname ?? '(no alertname)'), a.root ? h('span', { className: 'root-mark', title: 'root cause' }, ' root') : null),
+    h('td', {}, h('strong', {}, a.labels.alertname ?? '(no alertname)'), a.labels.level ? h('span', { className: 'muted' }, ` ${a.labels.level}`) : null, a.root ? h('span', { className: 'root-mark', title: 'root cause' }, ' root') : null),
     h('td', {}, a.labels.instance ?? ''),
     h('td', {}, a.labels.severity ?? ''),
     h('td', {}, badge(a.status)),

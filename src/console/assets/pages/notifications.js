@@ -44,7 +44,7 @@ export async function mount(root) {
               h('td', {}, `${r.event ?? ''} ${r.status ?? ''}`.trim()),
               h('td', { className: 'num' }, r.alerts),
               h('td', { className: 'num' }, r.attempts),
-              h('td', {}, r.state === 'pending' ? `next ${relative(r.nextAttemptAt)}` : r.sentAt ? timestamp(r.sentAt) : ''),
+              h('td', {}, r.state === 'pending' ? (new Date(r.nextAttemptAt).getTime() <= Date.now() ? 'due now' : `next ${relative(r.nextAttemptAt)}`) : r.sentAt ? timestamp(r.sentAt) : ''),
               h('td', { className: 'details' }, r.lastError ?? ''),
             ),
           ),

@@ -52,12 +52,15 @@ function thresholdsPlugin(thresholds) {
 
 /**
  * A graph element and its update function. `series`: [{ name, values: [[t, "v"], …] }]; the y range
- * takes in the thresholds when they are near the data (so the lines show without flattening it).
+ * takes in the thresholds when they are near the data (so the lines show without flattening it);
+ * `range`: [start, end] in seconds, the x axis.
  */
 export function graph({ unit, thresholds, min, max, height = 210 }) {
   const el = h('div', { className: 'graph' });
   let plot;
   let names = [];
+  /** the time range asked for, [start, end] in seconds: the x axis spans it even where data is missing */
+  let xRange;
   const fmt = (v) => formatValue(v, unit);
 
   function build(series, width) {
@@ -69,7 +72,7 @@ export function graph({ unit, thresholds, min, max, height = 210 }) {
       cursor: { drag: { x: false, y: false }, points: { size: 6 } },
       legend: { live: true },
       scales: {
-        x: { time: true },
+        x: { time: true, range: (_u, lo, hi) => xRange ?? [lo, hi] },
         y: {
           range: (_u, lo, hi) => {
             let a = min ?? Math.min(lo ?? 0, 0);
@@ -98,7 +101,8 @@ export function graph({ unit, thresholds, min, max, height = 210 }) {
 
   return {
     el,
-    update(series) {
+    update(series, range) {
+      xRange = range;
       const sameSeries = plot && series.length === names.length && series.every((s, i) => s.name === names[i]);
       if (sameSeries) plot.setData(align(series));
       else build(series, el.clientWidth || 600);
