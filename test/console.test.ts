@@ -218,8 +218,19 @@ ${recorderReceivers('http://127.0.0.1:9/')}remediation:
     const events = (await api<{ data: { events: { kind: string; actor: string; details: { id?: string } }[] } }>('/api/dpmon/remediations')).data.events;
     assert.ok(events.some((e) => e.kind === 'remediation.approved' && e.actor === 'console' && e.details.id === pending.id), JSON.stringify(events.slice(0, 5)));
     assert.ok(events.some((e) => e.kind === 'remediation.executed' && e.actor === 'console'), 'the approved plan was executed');
+    // the other rule's plan for the same sessions: Reject
+    await open('#/remediations', 'remediations');
+    const other = page.locator('article.pending').first();
+    const otherId = await other.getAttribute('data-id');
+    assert.ok(otherId, 'a second plan waits');
+    await other.getByRole('button', { name: 'Reject' }).click();
+    await page.getByText('Reject: done').waitFor();
+    const after = (await api<{ data: { pending: { id: string }[]; events: { kind: string; actor: string; details: { id?: string } }[] } }>('/api/dpmon/remediations')).data;
+    assert.ok(!after.pending.some((p) => p.id === otherId), 'no longer pending');
+    assert.ok(after.events.some((e) => e.kind === 'remediation.rejected' && e.actor === 'console' && e.details.id === otherId));
     await open('#/remediations', 'remediations');
     await page.locator('tr.kind-executed').first().waitFor();
+    await page.locator('tr.kind-rejected', { hasText: 'console' }).first().waitFor();
     await page.locator('tr.kind-approved', { hasText: 'console' }).first().waitFor();
     await shoot('remediations-history');
   });
