@@ -47,17 +47,19 @@ describe('console (real dpmon, real PostgreSQL, chromium)', () => {
     // a fresh document each time: a hash change alone would not load the page again
     await page.goto('about:blank');
     await page.goto(`${base}/${hash}`);
-    await page.waitForFunction((p) => document.body.dataset.ready === p, name.split('-')[0], { timeout: 10_000 });
-    const ms = await page.evaluate(() => (window as unknown as { dpmonRendered: { ms: number } }).dpmonRendered.ms);
+    await page.waitForFunction(`document.body.dataset.ready === ${JSON.stringify(name.split('-')[0])}`, undefined, { timeout: 10_000 });
+    const ms = (await page.evaluate('window.dpmonRendered.ms')) as number;
     loads[name] = Math.round(ms);
     console.log(`# console ${name}: loaded in ${Math.round(ms)} ms`);
     return ms;
   }
   const shoot = (name: string) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
 
-  before(async (t) => {
-    browser = await launchChromium(t);
-    if (!browser) return;
+  let skip: string | undefined;
+  before(async () => {
+    const launched = await launchChromium();
+    if ('skip' in launched) return void (skip = launched.skip);
+    browser = launched.browser;
     // superuser_reserved_connections (3) leaves 27 to the app role
     cluster = await startCluster({ settings: { max_connections: 30 } });
     await withClient(cluster.primary.dsn, (c) => c.query('CREATE ROLE app LOGIN'));
@@ -109,7 +111,7 @@ ${recorderReceivers('http://127.0.0.1:9/')}remediation:
   });
 
   it('shows an empty state that says what will appear on every page of a fresh dpmon', async (t) => {
-    if (!browser) return t.skip('no chromium');
+    if (skip) return t.skip(skip);
     const pages: [string, string, RegExp][] = [
       ['#/incidents', 'incidents', /No incidents\.\s*Alerts that fire/],
       ['#/remediations', 'remediations', /Nothing waits for approval\./],
@@ -127,7 +129,7 @@ ${recorderReceivers('http://127.0.0.1:9/')}remediation:
   });
 
   it('lists a firing alert as an incident with its root cause, receivers and escalation', async (t) => {
-    if (!browser) return t.skip('no chromium');
+    if (skip) return t.skip(skip);
     // the sessions that will make remediation plan (91 %+ of max_connections, idle)
     for (let i = 0; i < 26; i++) {
       const c = new pg.Client({ connectionString: cluster.primary.dsn.replace('postgres://postgres@', 'postgres://app@'), application_name: 'shop' });
@@ -155,7 +157,7 @@ ${recorderReceivers('http://127.0.0.1:9/')}remediation:
   });
 
   it('refuses Acknowledge without the token, saying so, and acknowledges with it', async (t) => {
-    if (!browser) return t.skip('no chromium');
+    if (skip) return t.skip(skip);
     await open('#/incidents', 'incidents');
     const card = page.locator('article.incident', { hasText: 'ConsoleDiskFull' });
     await card.getByRole('button', { name: 'Acknowledge' }).click();
@@ -164,20 +166,20 @@ ${recorderReceivers('http://127.0.0.1:9/')}remediation:
     await setToken('not-the-token');
     await card.getByRole('button', { name: 'Acknowledge' }).click();
     await page.getByRole('alert').filter({ hasText: /401: token missing or wrong.*acknowledging needs the server\.auth_token/ }).waitFor();
-    let e = await api<{ data: { state: string }[] }>('/api/dpmon/escalations');
+    const e = await api<{ data: { state: string }[] }>('/api/dpmon/escalations');
     assert.ok(e.data.every((x) => x.state !== 'acknowledged'), 'nothing acknowledged without the right token');
     await shoot('incidents-401');
 
     await setToken(TOKEN);
     await card.getByRole('button', { name: 'Acknowledge' }).click();
     await page.getByText('Acknowledge: done').waitFor();
-    e = await api<{ data: { state: string; ackedBy?: string }[] }>('/api/dpmon/escalations');
-    assert.ok(e.data.some((x) => x.state === 'acknowledged' && x.ackedBy === 'console'), JSON.stringify(e.data));
+    const acked = await api<{ data: { state: string; ackedBy?: string }[] }>('/api/dpmon/escalations');
+    assert.ok(acked.data.some((x) => x.state === 'acknowledged' && x.ackedBy === 'console'), JSON.stringify(acked.data));
     await page.locator('article.incident', { hasText: /acknowledged by console/ }).waitFor();
   });
 
   it('creates a silence from the form, its matchers taken from the alert', async (t) => {
-    if (!browser) return t.skip('no chromium');
+    if (skip) return t.skip(skip);
     const row = page.locator('tr', { hasText: 'ConsoleDiskFull' }).first();
     await row.getByRole('button', { name: 'Silence…' }).click();
     const dialog = page.locator('dialog.silence-dialog');
@@ -200,7 +202,7 @@ ${recorderReceivers('http://127.0.0.1:9/')}remediation:
   });
 
   it('shows a remediation waiting for approval, and Approve runs it', async (t) => {
-    if (!browser) return t.skip('no chromium');
+    if (skip) return t.skip(skip);
     const pending = await waitFor(
       'a remediation awaiting approval',
       async () => (await api<{ data: { pending: { id: string; plan: { action: string } }[] } }>('/api/dpmon/remediations')).data.pending[0],
@@ -236,7 +238,7 @@ ${recorderReceivers('http://127.0.0.1:9/')}remediation:
   });
 
   it('shows the outbox and the audit log', async (t) => {
-    if (!browser) return t.skip('no chromium');
+    if (skip) return t.skip(skip);
     let ms = await open('#/notifications', 'notifications');
     assert.ok(ms < LOAD_BUDGET_MS, `notifications loaded in ${ms} ms`);
     const rows = page.locator('main table.data tbody tr');
@@ -250,7 +252,7 @@ ${recorderReceivers('http://127.0.0.1:9/')}remediation:
   });
 
   it('runs PromQL in the explorer, as a table and a graph, and shows the API error as it is', async (t) => {
-    if (!browser) return t.skip('no chromium');
+    if (skip) return t.skip(skip);
     const ms = await open(`#/explorer/${encodeURIComponent('pg_up')}`, 'explorer');
     assert.ok(ms < LOAD_BUDGET_MS, `explorer loaded in ${ms} ms`);
     const table = page.locator('main table.data');

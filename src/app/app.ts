@@ -13,6 +13,8 @@ import { registerRulesApi } from '../api/rules-api.ts';
 import { registerAlertmanagerApi } from '../api/alertmanager-api.ts';
 import { registerDpmonApi } from '../api/dpmon-api.ts';
 import { registerConsole } from '../console/index.ts';
+import { registerDashboardsApi } from '../api/dashboards-api.ts';
+import { resolveDashboards } from '../dashboards/index.ts';
 import { openSilenceStore, type SilenceStore } from '../alerts/silences.ts';
 import { parseDsn } from '../config/dsn.ts';
 import { createAlertPipeline, targetHost, type AlertPipeline } from '../notify/pipeline.ts';
@@ -301,6 +303,8 @@ export function createApp(config: Config, opts: AppOptions): App {
       registerPrometheusApi(server, { engine, store: history, clock, gate: createQueryGate(config.server.queryMaxConcurrency) });
       registerRulesApi(server, { rules: () => rules, reload: opts.reloadConfig, authToken: config.server.authToken });
       registerAlertmanagerApi(server, { alerts: alertPipeline, silences: silences!, inhibitor: alertPipeline.inhibitor, authToken: config.server.authToken, clock });
+      // a reload changes what the dashboards show at once: they are resolved from the current config
+      registerDashboardsApi(server, { dashboards: () => resolveDashboards(current).dashboards });
       const auditLog = audit!;
       remediation = createRemediationRunner({
         config,

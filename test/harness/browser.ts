@@ -7,15 +7,14 @@ import { repoRoot } from './process.ts';
 
 export const CHROMIUM = process.env.DPMON_CHROMIUM ?? '/usr/bin/chromium';
 
-/** the browser, or undefined after skipping `t` when chromium is not installed */
-export async function launchChromium(t: { skip(reason: string): void }): Promise<Browser | undefined> {
+/** the browser, or why there is none (chromium not installed; an error instead when CI=true) */
+export async function launchChromium(): Promise<{ browser: Browser } | { skip: string }> {
   if (!existsSync(CHROMIUM)) {
     const reason = `chromium is not installed at ${CHROMIUM} (Debian package; .ci/run installs it)`;
     if (process.env.CI === 'true') throw new Error(`${reason}: required in CI`);
-    t.skip(reason);
-    return undefined;
+    return { skip: reason };
   }
-  return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+  return { browser: await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] }) };
 }
 
 /** where a test's screenshots go (gitignored): $DPMON_SHOTS, else test-output/<name>/ */

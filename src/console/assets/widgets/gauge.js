@@ -2,7 +2,7 @@
 // the value's arc in the colour of its level, with the value in the panel's unit beneath a label.
 import { s, h } from '../dom.js';
 import { formatValue } from '../format.js';
-import { COLORS, levelOf } from './levels.js';
+import { COLORS, isFalling, levelOf } from './levels.js';
 
 const START = -210; // degrees, 0 = east, counter-clockwise positive (math), drawn clockwise
 const SWEEP = 240;
@@ -44,9 +44,9 @@ export function gauge({ value, label, unit, min, max, thresholds }) {
   const c = thresholds?.critical;
   if (w !== undefined || c !== undefined) {
     // threshold bands on a thin outer ring: green, amber from warning, red from critical
-    const falling = w !== undefined && c !== undefined && c < w;
+    const falling = isFalling(thresholds);
     const stops = falling
-      ? [[0, frac(c), COLORS.critical], [frac(c), frac(w), COLORS.warning], [frac(w), 1, COLORS.ok]]
+      ? [[0, frac(c ?? min), COLORS.critical], [frac(c ?? min), frac(w ?? c), COLORS.warning], [frac(w ?? c), 1, COLORS.ok]]
       : [[0, frac(w ?? c), COLORS.ok], [frac(w ?? c), frac(c ?? max), COLORS.warning], [frac(c ?? max), 1, COLORS.critical]];
     for (const [a, b, color] of stops) if (b > a) track.push(s('path', { d: arc(cx, cy, r + 13, a, b), stroke: color, 'stroke-width': 4, fill: 'none', opacity: 0.9 }));
   }
