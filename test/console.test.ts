@@ -21,6 +21,8 @@ import { recorderReceivers } from './harness/receivers-yaml.ts';
 
 const TOKEN = 'console-test-token';
 const LOAD_BUDGET_MS = 2000;
+/** the console's own formatter, so the test reads a value as the page must show it (plain JS, no DOM) */
+const FORMAT_JS = new URL('../src/console/assets/format.js', import.meta.url).href;
 
 describe('console (real dpmon, real PostgreSQL, chromium)', () => {
   let cluster: Cluster;
@@ -96,6 +98,8 @@ ${recorderReceivers('http://127.0.0.1:9/')}remediation:
     const { config } = loadConfig([join(dir, 'dpmon.yaml')], {});
     app = createApp(config, { log: silentLogger, listen: { host: '127.0.0.1', port }, dataDir: join(dir, 'data') });
     await app.start();
+    // every collector has run once: the pages are measured against a dpmon that is up, not one starting
+    await waitFor('dpmon ready', async () => ((await fetch(`${base}/-/ready`)).ok ? true : undefined), 30_000);
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     page = await context.newPage();
     console.log(`# console screenshots: ${shots}`);
@@ -161,7 +165,7 @@ ${recorderReceivers('http://127.0.0.1:9/')}remediation:
     await open('#/incidents', 'incidents');
     const card = page.locator('article.incident', { hasText: 'ConsoleDiskFull' });
     await card.getByRole('button', { name: 'Acknowledge' }).click();
-    await page.getByRole('alert').filter({ hasText: 'token missing or wrong' }).waitFor();
+    await page.getByRole('alert').filter({ hasText: /401: token missing or wrong/ }).waitFor();
     // a wrong token: the server's 401, worded the same
     await setToken('not-the-token');
     await card.getByRole('button', { name: 'Acknowledge' }).click();
@@ -199,6 +203,41 @@ ${recorderReceivers('http://127.0.0.1:9/')}remediation:
       s.matchers.map((m) => `${m.name}=${m.value}`).sort(),
       ['alertname=ConsoleDiskFull', 'component=datapunk-lake', 'instance=pg'],
     );
+  });
+
+  it('shows the overview dashboard at /, its gauge equal to what /api/v1/query returns, live, with a time-range picker', async (t) => {
+    if (skip) return t.skip(skip);
+    const ms = await open('', 'dashboards-overview');
+    assert.ok(ms < LOAD_BUDGET_MS, `overview loaded in ${ms} ms`);
+    const dash = (await api<{ data: { title: string; panels: { id: string; title: string; type: string; unit: string; queries: { expr: string }[] }[] } }>('/api/dpmon/dashboards/overview')).data;
+    assert.equal(await page.locator('main h1').innerText(), dash.title);
+    const titles = await page.locator('section.panel h2').allInnerTexts();
+    assert.deepEqual(titles, dash.panels.map((p) => p.title));
+    assert.ok(titles.includes('Connection Pool Status') && titles.includes('Query Performance') && titles.includes('Disk Usage'), titles.join(', '));
+    // the gauge shows what the API answers for its expression, in its unit
+    const { formatValue } = (await import(FORMAT_JS)) as { formatValue: (v: number, unit: string) => string };
+    const gaugePanel = dash.panels.find((p) => p.title === 'Connection Pool Status')!;
+    const shown = await page.locator(`section[data-panel="${gaugePanel.id}"] .gauge-value`).first().textContent();
+    const q = await api<{ data: { result: { value: [number, string] }[] } }>(`/api/v1/query?query=${encodeURIComponent(gaugePanel.queries[0]!.expr)}`);
+    assert.ok(q.data.result.length > 0, 'the gauge expression has a value');
+    assert.equal(shown, formatValue(Number(q.data.result[0]!.value[1]), gaugePanel.unit));
+    // 28 of 30 connections: past the critical threshold, drawn red
+    assert.match((await page.locator(`section[data-panel="${gaugePanel.id}"] figure.gauge`).first().getAttribute('class')) ?? '', /level-critical/);
+    await page.locator('.range-picker button', { hasText: '6h' }).click();
+    await page.locator('.range-picker button.active', { hasText: '6h' }).waitFor();
+    await page.locator('.range-picker button', { hasText: '15m' }).click();
+    await page.locator('.range-picker button.active', { hasText: '15m' }).waitFor();
+    await page.locator('section.panel .uplot').first().waitFor();
+    await shoot('dashboard-overview');
+    // every other dashboard renders its panels
+    const list = (await api<{ data: { name: string; panelCount: number }[] }>('/api/dpmon/dashboards')).data;
+    for (const d of list.filter((x) => x.name !== 'overview')) {
+      const msd = await open(`#/dashboards/${d.name}`, `dashboards-${d.name}`);
+      assert.ok(msd < LOAD_BUDGET_MS, `${d.name} loaded in ${msd} ms`);
+      assert.equal(await page.locator('section.panel').count(), d.panelCount, d.name);
+      assert.equal(await page.locator('section.panel .error').count(), 0, `${d.name}: ${await page.locator('section.panel .error').allInnerTexts()}`);
+      if (d.name === 'performance' || d.name === 'system-health') await shoot(`dashboard-${d.name}`);
+    }
   });
 
   it('shows a remediation waiting for approval, and Approve runs it', async (t) => {

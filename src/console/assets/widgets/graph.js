@@ -50,6 +50,16 @@ function thresholdsPlugin(thresholds) {
   };
 }
 
+/** the legend shows the latest values while the cursor is off the graph (uPlot shows dashes) */
+function lastValueLegend() {
+  const showLast = (u) => {
+    if (u.cursor.idx !== null && u.cursor.idx !== undefined) return;
+    const n = u.data[0]?.length ?? 0;
+    if (n) u.setLegend({ idx: n - 1 }, false);
+  };
+  return { hooks: { setData: [showLast], setCursor: [showLast] } };
+}
+
 /**
  * A graph element and its update function. `series`: [{ name, values: [[t, "v"], …] }]; the y range
  * takes in the thresholds when they are near the data (so the lines show without flattening it);
@@ -89,9 +99,9 @@ export function graph({ unit, thresholds, min, max, height = 210 }) {
       ],
       series: [
         { value: (_u, t) => (t === null || t === undefined ? '' : new Date(t * 1000).toLocaleString()) },
-        ...series.map((s, i) => ({ label: s.name, stroke: PALETTE[i % PALETTE.length], width: 1.5, points: { show: false }, value: (_u, v) => fmt(v), spanGaps: false })),
+        ...series.map((s, i) => ({ label: s.name, stroke: PALETTE[i % PALETTE.length], width: 1.5, value: (_u, v) => fmt(v), spanGaps: false })),
       ],
-      plugins: [thresholdsPlugin(thresholds)],
+      plugins: [thresholdsPlugin(thresholds), lastValueLegend()],
     };
     plot = new uPlot(opts, align(series), el);
   }
