@@ -52,6 +52,10 @@ describe('console (real dpmon, real PostgreSQL, chromium)', () => {
     await page.waitForFunction(`document.body.dataset.ready === ${JSON.stringify(name.split('-')[0])}`, undefined, { timeout: 10_000 });
     const ms = (await page.evaluate('window.dpmonRendered.ms')) as number;
     loads[name] = Math.round(ms);
+    if (process.env.DPMON_CONSOLE_TIMINGS) {
+      const t = (await page.evaluate(`JSON.stringify([performance.getEntriesByType('navigation')[0].responseEnd, ...performance.getEntriesByType('resource').map((r) => [r.name.replace(location.origin, ''), Math.round(r.startTime), Math.round(r.responseEnd)])])`)) as string;
+      console.log(`# timings ${name}: ${t}`);
+    }
     console.log(`# console ${name}: loaded in ${Math.round(ms)} ms`);
     return ms;
   }

@@ -2,11 +2,12 @@
 // from src/console/assets/ (no build step) plus uPlot from wherever the `uplot` package is installed,
 // so a dpmon on an isolated network needs nothing from outside. The pages read the same APIs as any
 // client (docs/console.md); this module only serves files.
+import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 
 const ASSETS = join(dirname(fileURLToPath(import.meta.url)), 'assets');
 const TYPES: Record<string, string> = {
@@ -40,16 +41,33 @@ function readUplot(): Map<string, Asset> {
   ]);
 }
 
+/**
+ * Serves the console. Assets live under a path named after their content hash
+ * (`/console/<hash>/assets/…`, `/console/<hash>/vendor/…`) and may be cached for a year: a reload costs
+ * one request (the page itself, never cached), and an upgraded dpmon has a new hash, so no browser
+ * keeps an old module. Modules import each other by relative paths, so they never name the hash.
+ */
 export function registerConsole(app: FastifyInstance): void {
   // read once: a few hundred kB, and a request never touches the disk
   const assets = readTree(ASSETS);
   const vendor = readUplot();
-  const send = (a: Asset | undefined, reply: import('fastify').FastifyReply, url: string) => {
-    if (!a) return reply.code(404).send({ error: `no console file ${url}` });
-    // the pages change with dpmon's version only; revalidating each load keeps an upgrade visible at once
-    return reply.header('cache-control', 'no-cache').type(a.type).send(a.body);
+  const hash = createHash('sha256');
+  for (const m of [assets, vendor]) for (const [k, a] of [...m].sort(([x], [y]) => x.localeCompare(y))) hash.update(k).update(a.body);
+  const version = hash.digest('hex').slice(0, 12);
+  const index = Buffer.from(assets.get('index.html')!.body.toString('utf8').replaceAll('/console/', `/console/${version}/`));
+  const send = (a: Asset | undefined, reply: FastifyReply, url: string, cache: string) => {
+    if (!a) return reply.code(404).send({ error: `no console file ${url.split('?')[0]}` });
+    return reply.header('cache-control', cache).type(a.type).send(a.body);
   };
-  app.get('/', async (req, reply) => send(assets.get('index.html'), reply, req.url));
-  app.get('/console/assets/*', async (req, reply) => send(assets.get((req.params as { '*': string })['*']), reply, req.url));
-  app.get('/console/vendor/*', async (req, reply) => send(vendor.get((req.params as { '*': string })['*']), reply, req.url));
+  const forever = 'public, max-age=31536000, immutable';
+  app.get('/', async (req, reply) => send({ body: index, type: TYPES['.html']! }, reply, req.url, 'no-cache'));
+  app.get('/console/:version/assets/*', async (req, reply) => {
+    const p = req.params as { version: string; '*': string };
+    // an old page asking for an old version: a 404 rather than new modules under an old name
+    return send(p.version === version ? assets.get(p['*']) : undefined, reply, req.url, forever);
+  });
+  app.get('/console/:version/vendor/*', async (req, reply) => {
+    const p = req.params as { version: string; '*': string };
+    return send(p.version === version ? vendor.get(p['*']) : undefined, reply, req.url, forever);
+  });
 }

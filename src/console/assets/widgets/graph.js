@@ -1,6 +1,6 @@
 // A time-series graph with uPlot: every series of a range query, the legend showing the values under
 // the cursor in the panel's unit, and the warning and critical thresholds as dashed lines.
-import uPlot from '/console/vendor/uPlot.esm.js';
+import uPlot from '../../vendor/uPlot.esm.js';
 import { h } from '../dom.js';
 import { formatValue } from '../format.js';
 import { COLORS } from './levels.js';
