@@ -51,13 +51,24 @@ describe('console (real dpmon, real PostgreSQL, chromium)', () => {
     await page.goto(`${base}/${hash}`);
     await page.waitForFunction(`document.body.dataset.ready === ${JSON.stringify(name.split('-')[0])}`, undefined, { timeout: 10_000 });
     const ms = (await page.evaluate('window.dpmonRendered.ms')) as number;
-    loads[name] = Math.round(ms);
     if (process.env.DPMON_CONSOLE_TIMINGS) {
       const t = (await page.evaluate(`JSON.stringify([performance.getEntriesByType('navigation')[0].responseEnd, ...performance.getEntriesByType('resource').map((r) => [r.name.replace(location.origin, ''), Math.round(r.startTime), Math.round(r.responseEnd)])])`)) as string;
       console.log(`# timings ${name}: ${t}`);
     }
     console.log(`# console ${name}: loaded in ${Math.round(ms)} ms`);
     return ms;
+  }
+  /**
+   * A page's load time: the median of three fresh loads, each printed (one load on this shared 2-core
+   * machine can be held up by other work; the median says what a person waits).
+   */
+  async function measure(hash: string, name: string): Promise<number> {
+    const runs: number[] = [];
+    for (let i = 0; i < 3; i++) runs.push(await open(hash, name));
+    const median = [...runs].sort((a, b) => a - b)[1]!;
+    loads[name] = Math.round(median);
+    console.log(`# console ${name}: median load ${Math.round(median)} ms of ${runs.map(Math.round).join(', ')}`);
+    return median;
   }
   const shoot = (name: string) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
 
@@ -128,7 +139,7 @@ ${recorderReceivers('http://127.0.0.1:9/')}remediation:
       ['#/explorer', 'explorer', /Type a PromQL expression\./],
     ];
     for (const [hash, name, text] of pages) {
-      const ms = await open(hash, `${name}-empty`);
+      const ms = await measure(hash, `${name}-empty`);
       assert.match(await page.locator('main').innerText(), text, name);
       assert.ok(ms < LOAD_BUDGET_MS, `${name} loaded in ${ms} ms`);
     }
@@ -151,7 +162,7 @@ ${recorderReceivers('http://127.0.0.1:9/')}remediation:
       const e = await api<{ data: { state: string; fingerprints: string[] }[] }>('/api/dpmon/escalations');
       return e.data.find((x) => x.state === 'escalating') ? true : undefined;
     });
-    const ms = await open('#/incidents', 'incidents');
+    const ms = await measure('#/incidents', 'incidents');
     assert.ok(ms < LOAD_BUDGET_MS, `incidents loaded in ${ms} ms`);
     const card = page.locator('article.incident', { hasText: 'ConsoleDiskFull' });
     await card.waitFor();
@@ -211,7 +222,7 @@ ${recorderReceivers('http://127.0.0.1:9/')}remediation:
 
   it('shows the overview dashboard at /, its gauge equal to what /api/v1/query returns, live, with a time-range picker', async (t) => {
     if (skip) return t.skip(skip);
-    const ms = await open('', 'dashboards-overview');
+    const ms = await measure('', 'dashboards-overview');
     assert.ok(ms < LOAD_BUDGET_MS, `overview loaded in ${ms} ms`);
     const dash = (await api<{ data: { title: string; panels: { id: string; title: string; type: string; unit: string; queries: { expr: string }[] }[] } }>('/api/dpmon/dashboards/overview')).data;
     assert.equal(await page.locator('main h1').innerText(), dash.title);
@@ -236,7 +247,7 @@ ${recorderReceivers('http://127.0.0.1:9/')}remediation:
     // every other dashboard renders its panels
     const list = (await api<{ data: { name: string; panelCount: number }[] }>('/api/dpmon/dashboards')).data;
     for (const d of list.filter((x) => x.name !== 'overview')) {
-      const msd = await open(`#/dashboards/${d.name}`, `dashboards-${d.name}`);
+      const msd = await measure(`#/dashboards/${d.name}`, `dashboards-${d.name}`);
       assert.ok(msd < LOAD_BUDGET_MS, `${d.name} loaded in ${msd} ms`);
       assert.equal(await page.locator('section.panel').count(), d.panelCount, d.name);
       assert.equal(await page.locator('section.panel .error').count(), 0, `${d.name}: ${await page.locator('section.panel .error').allInnerTexts()}`);
@@ -251,7 +262,7 @@ ${recorderReceivers('http://127.0.0.1:9/')}remediation:
       async () => (await api<{ data: { pending: { id: string; plan: { action: string } }[] } }>('/api/dpmon/remediations')).data.pending[0],
       60_000,
     );
-    const ms = await open('#/remediations', 'remediations');
+    const ms = await measure('#/remediations', 'remediations');
     assert.ok(ms < LOAD_BUDGET_MS, `remediations loaded in ${ms} ms`);
     const card = page.locator(`article.pending[data-id="${pending.id}"]`);
     await card.waitFor();
@@ -282,13 +293,13 @@ ${recorderReceivers('http://127.0.0.1:9/')}remediation:
 
   it('shows the outbox and the audit log', async (t) => {
     if (skip) return t.skip(skip);
-    let ms = await open('#/notifications', 'notifications');
+    let ms = await measure('#/notifications', 'notifications');
     assert.ok(ms < LOAD_BUDGET_MS, `notifications loaded in ${ms} ms`);
     const rows = page.locator('main table.data tbody tr');
     assert.ok((await rows.count()) > 0, 'notification rows');
     assert.match(await page.locator('main table.data').innerText(), /on_call_dba|pagerduty/);
     await shoot('notifications');
-    ms = await open('#/audit', 'audit');
+    ms = await measure('#/audit', 'audit');
     assert.ok(ms < LOAD_BUDGET_MS, `audit loaded in ${ms} ms`);
     assert.match(await page.locator('main').innerText(), /remediation\.approved\s+console/);
     await shoot('audit');
@@ -296,7 +307,7 @@ ${recorderReceivers('http://127.0.0.1:9/')}remediation:
 
   it('runs PromQL in the explorer, as a table and a graph, and shows the API error as it is', async (t) => {
     if (skip) return t.skip(skip);
-    const ms = await open(`#/explorer/${encodeURIComponent('pg_up')}`, 'explorer');
+    const ms = await measure(`#/explorer/${encodeURIComponent('pg_up')}`, 'explorer');
     assert.ok(ms < LOAD_BUDGET_MS, `explorer loaded in ${ms} ms`);
     const table = page.locator('main table.data');
     await table.waitFor();

@@ -26,9 +26,13 @@ export function stepFor(rangeSec) {
 
 export async function mount(root, { args, navigate }) {
   const name = args[0] ?? 'overview';
+  // the list and the dashboard at once: one round trip, not two
+  const listed = getJSON('/api/dpmon/dashboards');
+  const chosen = getJSON(`/api/dpmon/dashboards/${encodeURIComponent(name)}`);
+  chosen.catch(() => {}); // read below, once the list is there
   let list;
   try {
-    list = (await getJSON('/api/dpmon/dashboards')).data;
+    list = (await listed).data;
   } catch (err) {
     fill(root, h('h1', {}, 'Dashboards'), errorBox(err));
     return;
@@ -44,7 +48,7 @@ export async function mount(root, { args, navigate }) {
   );
   let dash;
   try {
-    dash = (await getJSON(`/api/dpmon/dashboards/${encodeURIComponent(name)}`)).data;
+    dash = (await chosen).data;
   } catch (err) {
     fill(root, tabs, errorBox(err));
     return;
