@@ -85,6 +85,7 @@ async function route() {
   const { path, args } = parseHash();
   const page = PAGES.find((p) => p.path === path) ?? PAGES[0];
   const mine = ++generation;
+  const started = performance.now();
   unmount();
   unmount = () => {};
   drawNav(page.path);
@@ -103,7 +104,8 @@ async function route() {
     fill(main, h('div', { className: 'error', role: 'alert' }, err.display ?? String(err)));
   }
   // navigation start → this page's data on screen (performance.now() counts from the navigation)
-  window.dpmonRendered = { page: page.path, ms: performance.now() };
+  // and, for a route change inside the page (a tab clicked), from the change
+  window.dpmonRendered = { page: page.path, ms: performance.now(), routeMs: performance.now() - started, hash: location.hash };
   document.body.dataset.ready = page.path;
   document.title = `${page.title} · dpmon`;
 }
