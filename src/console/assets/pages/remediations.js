@@ -111,7 +111,7 @@ function eventRow(e) {
   return h(
     'tr',
     { className: `kind-${kind}` },
-    h('td', { title: relative(e.at) }, timestamp(e.at)),
+    h('td', { className: 'when', title: relative(e.at) }, timestamp(e.at)),
     h('td', {}, kind === 'verified' ? badge(d.fixed ? 'verified: fixed' : 'verified: not fixed', d.fixed ? 'ok' : 'critical') : badge(text, tone)),
     h('td', {}, d.action ?? e.subject ?? ''),
     h('td', {}, e.target ?? 'host'),
