@@ -26,7 +26,7 @@ export async function mount(root) {
           'tbody',
           {},
           shown.map((e) =>
-            h('tr', {}, h('td', { className: 'when', title: relative(e.at) }, timestamp(e.at)), h('td', { className: 'when' }, h('code', {}, e.kind)), h('td', {}, e.actor), h('td', {}, e.target ?? ''), h('td', { className: 'subject' }, e.subject ?? ''), h('td', { className: 'details', title: JSON.stringify(e.details, null, 1).slice(0, 2000) }, details(e.details))),
+            h('tr', {}, h('td', { className: 'nowrap', title: relative(e.at) }, timestamp(e.at)), h('td', { className: 'nowrap' }, h('code', {}, e.kind)), h('td', { className: 'nowrap' }, e.actor), h('td', { className: 'nowrap' }, e.target ?? ''), h('td', { className: 'subject' }, e.subject ?? ''), h('td', { className: 'details', title: JSON.stringify(e.details, null, 1).slice(0, 2000) }, details(e.details))),
           ),
         ),
       ),

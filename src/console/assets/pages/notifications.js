@@ -37,7 +37,7 @@ export async function mount(root) {
             h(
               'tr',
               {},
-              h('td', { className: 'when', title: relative(r.createdAt) }, timestamp(r.createdAt)),
+              h('td', { className: 'nowrap', title: relative(r.createdAt) }, timestamp(r.createdAt)),
               h('td', {}, badge(r.state === 'pending' && r.attempts > 0 ? 'retrying' : r.state, r.state === 'sent' ? 'ok' : r.state === 'failed' ? 'critical' : 'warning')),
               h('td', {}, r.receiver),
               h('td', {}, r.channel),

@@ -111,11 +111,11 @@ function eventRow(e) {
   return h(
     'tr',
     { className: `kind-${kind}` },
-    h('td', { className: 'when', title: relative(e.at) }, timestamp(e.at)),
+    h('td', { className: 'nowrap', title: relative(e.at) }, timestamp(e.at)),
     h('td', {}, kind === 'verified' ? badge(d.fixed ? 'verified: fixed' : 'verified: not fixed', d.fixed ? 'ok' : 'critical') : badge(text, tone)),
     h('td', {}, d.action ?? e.subject ?? ''),
-    h('td', {}, e.target ?? 'host'),
-    h('td', {}, e.actor),
+    h('td', { className: 'nowrap' }, e.target ?? 'host'),
+    h('td', { className: 'nowrap' }, e.actor),
     h('td', { className: 'details' }, parts.join(' · ')),
   );
 }
