@@ -100,11 +100,11 @@ Options:
 `;
 
 /** `dpmon export KIND`: one entry per kind; each writes its files into --out or prints to stdout. */
-const EXPORTS: Record<string, (loaded: LoadedConfig, out: string | undefined) => number> = {
-  grafana(loaded, out) {
+const EXPORTS: Record<string, (loaded: LoadedConfig, out: string | undefined) => Promise<number>> = {
+  async grafana(loaded, out) {
     const dashboards = resolveDashboards(loaded.config).dashboards;
     if (out === undefined) {
-      process.stdout.write(`${JSON.stringify(dashboards.map(grafanaDashboard), null, 2)}\n`);
+      await writeStdout(`${JSON.stringify(dashboards.map(grafanaDashboard), null, 2)}\n`);
       return EXIT_OK;
     }
     const dir = resolvePath(out);
@@ -115,7 +115,12 @@ const EXPORTS: Record<string, (loaded: LoadedConfig, out: string | undefined) =>
   },
 };
 
-function exportFiles(kind: string | undefined, values: { out?: string; config?: string[] }): number {
+/** Resolves once the text is handed to stdout: a pipe is written asynchronously, and main exits right after. */
+function writeStdout(text: string): Promise<void> {
+  return new Promise((resolve, reject) => process.stdout.write(text, (err) => (err ? reject(err) : resolve())));
+}
+
+async function exportFiles(kind: string | undefined, values: { out?: string; config?: string[] }): Promise<number> {
   const run = kind === undefined ? undefined : EXPORTS[kind];
   if (!run) {
     process.stderr.write(`dpmon: export needs one of ${Object.keys(EXPORTS).join(', ')}\n\n${HELP.export}`);
@@ -124,7 +129,7 @@ function exportFiles(kind: string | undefined, values: { out?: string; config?: 
   const loaded = load(values.config);
   if (!loaded) return EXIT_USAGE;
   try {
-    return run(loaded, values.out);
+    return await run(loaded, values.out);
   } catch (err) {
     process.stderr.write(`dpmon: export ${kind} failed: ${(err as Error).message}\n`);
     return EXIT_RUNTIME;

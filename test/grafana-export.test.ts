@@ -18,7 +18,7 @@ import { loadConfig } from '../src/config/index.ts';
 import { silentLogger } from '../src/lib/logger.ts';
 import { parseExpr } from '../src/query/index.ts';
 import { startCluster, withClient, type Cluster } from './harness/postgres.ts';
-import { freePort, requirePeer, runDpmonSync, waitFor } from './harness/process.ts';
+import { freePort, requirePeer, runDpmon, runDpmonSync, waitFor } from './harness/process.ts';
 import { startPrometheus, type Prometheus } from './harness/prometheus.ts';
 
 const NAMES = ['overview', 'performance', 'system-health', 'resource-trends', 'capacity-planning', 'connection_pool_status', 'query_performance', 'replication_health'];
@@ -75,6 +75,7 @@ describe('dpmon export grafana', () => {
   const dashboards = new Map<string, GrafanaDashboard>();
   let provisioning: { apiVersion: number; providers: { type: string; options: { path: string } }[] };
   let exportDir: string;
+  let cfg: string;
 
   before(async () => {
     const bin = requirePeer('prometheus', { skip: (r) => (skipped = r) });
@@ -91,7 +92,7 @@ describe('dpmon export grafana', () => {
     sleeping = sleeper.query('SELECT pg_sleep(600)').catch(() => undefined);
     const port = await freePort();
     dpmonUrl = `http://127.0.0.1:${port}`;
-    const cfg = join(dir, 'dpmon.yaml');
+    cfg = join(dir, 'dpmon.yaml');
     writeFileSync(
       cfg,
       `targets:
@@ -243,6 +244,27 @@ scrape_configs:
     assert.equal(provisioning.providers.length, 1);
     assert.equal(provisioning.providers[0]!.type, 'file');
     assert.equal(provisioning.providers[0]!.options.path, exportDir);
+  });
+
+  // asynchronously: dpmon runs in this process, and a blocked event loop would fail Prometheus's scrapes
+  const dpmonCli = async (args: string[]) => {
+    const p = runDpmon(args);
+    const code = await p.exited;
+    return { code, output: p.output() };
+  };
+
+  it('prints the same dashboards as one JSON list without --out, whole however long', async () => {
+    const r = await dpmonCli(['export', 'grafana', '--config', cfg]);
+    assert.equal(r.code, 0, r.output);
+    assert.ok(r.output.length > 65_536, `${r.output.length} bytes`);
+    const list = JSON.parse(r.output) as GrafanaDashboard[];
+    assert.deepEqual(list, NAMES.map((n) => dashboards.get(`dpmon-${n}.json`)));
+  });
+
+  it('refuses an export kind it does not know, with exit 2', async () => {
+    const r = await dpmonCli(['export', 'grafanna']);
+    assert.equal(r.code, 2);
+    assert.match(r.output, /export needs one of grafana/);
   });
 
   it('writes PromQL that dpmon parses', () => {
