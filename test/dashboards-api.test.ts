@@ -28,6 +28,7 @@ describe('dashboards API (real dpmon, real PostgreSQL)', () => {
   let dir: string;
   let app: App;
   let base: string;
+  let cfgPath: string;
   let sleeper: pg.Client;
   let sleeping: Promise<unknown> | undefined;
 
@@ -56,8 +57,9 @@ describe('dashboards API (real dpmon, real PostgreSQL)', () => {
     dir = mkdtempSync(join(tmpdir(), 'dpmon-dashboards-api-'));
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
+    cfgPath = join(dir, 'dpmon.yaml');
     writeFileSync(
-      join(dir, 'dpmon.yaml'),
+      cfgPath,
       `targets:
   - name: pg
     dsn: ${cluster.primary.dsn}
@@ -85,7 +87,7 @@ remediation:
   mode: dry_run
 `,
     );
-    const { config } = loadConfig([join(dir, 'dpmon.yaml')], {});
+    const { config } = loadConfig([cfgPath], {});
     app = createApp(config, { log: silentLogger, listen: { host: '127.0.0.1', port }, dataDir: join(dir, 'data') });
     await app.start();
     await waitFor('dpmon ready', async () => ((await fetch(`${base}/-/ready`)).ok ? true : undefined), 30_000);
@@ -167,5 +169,28 @@ remediation:
       const v = Number(r.body.data!.result[0]?.value?.[1]);
       assert.ok(Number.isFinite(v) && v >= 0 && v <= 100, `${panel.id}: ${JSON.stringify(r.body.data)}`);
     }
+  });
+
+  it('serves a reloaded config at once: a changed refresh and a dashboard of the user', async () => {
+    const extra = join(dir, 'dashboards.yaml');
+    writeFileSync(
+      extra,
+      `dashboards:
+  overview:
+    refresh: 10s
+  mine:
+    panels:
+      - name: Rollbacks
+        type: stat
+        expr: sum(pg_stat_database_xact_rollback)
+`,
+    );
+    app.reload(loadConfig([cfgPath, extra], {}).config);
+    const { body } = await get<{ data: { name: string; refresh: string; panelCount: number }[] }>('/api/dpmon/dashboards');
+    assert.deepEqual(body.data[0], { name: 'overview', title: 'Overview', refresh: '10s', refreshSeconds: 10, panelCount: 3 });
+    assert.deepEqual(body.data.at(-1), { name: 'mine', title: 'mine', refresh: '1m', refreshSeconds: 60, panelCount: 1 });
+    const mine = await get<{ data: ResolvedDashboard }>('/api/dpmon/dashboards/mine');
+    const r = await query(mine.body.data.panels[0]!.queries[0]!.expr, false);
+    assert.equal(r.body.data!.result.length, 1);
   });
 });

@@ -379,7 +379,7 @@ export function createApp(config: Config, opts: AppOptions): App {
       pipeline?.syncRules(rules.alerts({ includeResolved: true }));
       // collectors, targets, storage and the server are built once; say which changes wait for a restart
       const changed = (Object.keys(next) as (keyof Config)[]).filter(
-        (k) => k !== 'rules' && k !== 'alertRules' && k !== 'prometheusConfig' && JSON.stringify(next[k]) !== JSON.stringify(current[k]),
+        (k) => k !== 'rules' && k !== 'alertRules' && k !== 'prometheusConfig' && k !== 'dashboards' && JSON.stringify(next[k]) !== JSON.stringify(current[k]),
       );
       current = next;
       log.info({ needRestart: changed }, changed.length ? 'config reloaded: rules applied; other changed sections apply at the next start' : 'config reloaded');

@@ -3,9 +3,12 @@ import type { Config } from '../config/index.ts';
 import { connectionPercent } from './queries.ts';
 import type { DashboardDef } from './types.ts';
 
-/** connection_pools.monitoring.metrics (`active_connections`, …) as dpmon_pg_connections states. */
+/** The states dpmon_pg_connections has (docs/metrics.md). */
+const STATES = new Set(['active', 'waiting', 'idle', 'idle_in_transaction']);
+
+/** connection_pools.monitoring.metrics (`active_connections`, …) as a state matcher; none known: every state. */
 function states(c: Config): string {
-  const s = c.databaseMetrics.connectionPools.monitoring.metrics.map((m) => m.replace(/_connections$/, '')).filter((m) => /^[a-z_]+$/.test(m));
+  const s = c.databaseMetrics.connectionPools.monitoring.metrics.map((m) => m.replace(/_connections$/, '')).filter((m) => STATES.has(m));
   return s.length ? `{state=~"${s.join('|')}"}` : '';
 }
 

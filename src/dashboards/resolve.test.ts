@@ -102,4 +102,11 @@ describe('resolveDashboards', () => {
     const { config } = loadConfig([`${F}/unknown-grafana.yaml`], {});
     assert.deepEqual(resolveDashboards(config).dashboards.map((d) => d.name), ['overview', 'performance', 'system-health']);
   });
+
+  it('shows the connection states connection_pools.monitoring.metrics names, ignoring unknown ones', () => {
+    const pool = (paths: string[]) =>
+      resolveDashboards(loadConfig(paths, {}).config).dashboards.find((d) => d.name === 'connection_pool_status')!.panels.find((p) => p.id === 'connections-by-state')!.queries[0]!.expr;
+    assert.equal(pool([]), 'dpmon_pg_connections{state=~"active|waiting|idle"}');
+    assert.equal(pool([`${F}/pool-states.yaml`]), 'dpmon_pg_connections{state=~"active"}');
+  });
 });
