@@ -4,6 +4,10 @@ import { formatConfigIssue, isLoopbackHost, parseListen, printConfig, type Loade
 import { createApp } from './app/app.ts';
 import { createLogger } from './lib/logger.ts';
 import { createConfigCoordinator, loadCheckedConfig } from './app/reload.ts';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import { resolveDashboards } from './dashboards/index.ts';
+import { grafanaDashboard, grafanaExport, PROVISIONING_FILE } from './export/grafana.ts';
 
 const EXIT_OK = 0;
 const EXIT_RUNTIME = 1;
@@ -18,6 +22,7 @@ Usage:
   dpmon alerts [--url URL] [--json] [--config PATH]...
   dpmon ack FINGERPRINT [--by NAME] [--comment TEXT] [--url URL] [--config PATH]...
   dpmon remediation list|approve ID [--by NAME] [--json] [--url URL] [--config PATH]...
+  dpmon export grafana [--out DIR] [--config PATH]...
   dpmon COMMAND --help
 
 --config takes a YAML file or a folder of *.yaml fragments (merged in name order) and may repeat.
@@ -81,6 +86,56 @@ approve: runs a plan waiting for approval (remediation.mode: approve) if its ale
          cooldown and rate limit allow; exit 1 when it is unknown, expired, no longer needed or refused.
 `;
 
+HELP.export = `Usage: dpmon export grafana [--out DIR] [--config PATH]...
+
+Writes files for users who run other tools, from the config (no running instance needed).
+grafana: one Grafana dashboard JSON per dashboard (the dashboards API's, docs/dashboards.md), named
+         dpmon-<name>.json, and dpmon-dashboards.yaml, a provisioning file whose path is DIR. Import a
+         JSON in Grafana (it asks for a Prometheus data source), or copy both into Grafana's provisioning.
+         Without --out, prints the dashboards as one JSON list on stdout.
+Exit 0 when written, 1 when a file cannot be written, 2 on bad usage or config. docs/exports.md.
+
+Options:
+  --out DIR      the folder to write (created if missing; files of the same name are replaced)
+`;
+
+/** `dpmon export KIND`: one entry per kind; each writes its files into --out or prints to stdout. */
+const EXPORTS: Record<string, (loaded: LoadedConfig, out: string | undefined) => Promise<number>> = {
+  async grafana(loaded, out) {
+    const dashboards = resolveDashboards(loaded.config).dashboards;
+    if (out === undefined) {
+      await writeStdout(`${JSON.stringify(dashboards.map(grafanaDashboard), null, 2)}\n`);
+      return EXIT_OK;
+    }
+    const dir = resolvePath(out);
+    mkdirSync(dir, { recursive: true });
+    for (const f of grafanaExport(dashboards, dir)) writeFileSync(resolvePath(dir, f.file), f.content);
+    process.stdout.write(`wrote ${dashboards.length} Grafana dashboards and ${resolvePath(dir, PROVISIONING_FILE)}\n`);
+    return EXIT_OK;
+  },
+};
+
+/** Resolves once the text is handed to stdout: a pipe is written asynchronously, and main exits right after. */
+function writeStdout(text: string): Promise<void> {
+  return new Promise((resolve, reject) => process.stdout.write(text, (err) => (err ? reject(err) : resolve())));
+}
+
+async function exportFiles(kind: string | undefined, values: { out?: string; config?: string[] }): Promise<number> {
+  const run = kind === undefined ? undefined : EXPORTS[kind];
+  if (!run) {
+    process.stderr.write(`dpmon: export needs one of ${Object.keys(EXPORTS).join(', ')}\n\n${HELP.export}`);
+    return EXIT_USAGE;
+  }
+  const loaded = load(values.config);
+  if (!loaded) return EXIT_USAGE;
+  try {
+    return await run(loaded, values.out);
+  } catch (err) {
+    process.stderr.write(`dpmon: export ${kind} failed: ${(err as Error).message}\n`);
+    return EXIT_RUNTIME;
+  }
+}
+
 const OPTIONS = {
   config: { type: 'string', multiple: true },
   listen: { type: 'string' },
@@ -89,6 +144,7 @@ const OPTIONS = {
   json: { type: 'boolean' },
   by: { type: 'string' },
   comment: { type: 'string' },
+  out: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
@@ -138,6 +194,8 @@ async function main(argv: string[]): Promise<number> {
       return ack(sub, values);
     case 'remediation':
       return remediation(sub, positionals[2], values);
+    case 'export':
+      return exportFiles(sub, values);
     default:
       return unknownCommand(command);
   }

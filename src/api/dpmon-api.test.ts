@@ -8,6 +8,7 @@ import Fastify from 'fastify';
 import { createEscalator } from '../notify/escalation.ts';
 import { createOutbox } from '../notify/outbox.ts';
 import type { Notification } from '../model/notification.ts';
+import { createAuditLog } from '../audit/audit-log.ts';
 import { registerDpmonApi } from './dpmon-api.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'dpmon-api-'));
@@ -76,5 +77,58 @@ describe('dpmon API', () => {
     assert.deepEqual(all.map((x: { id: string; state: string; incident: string }) => [x.id, x.state, x.incident]), [['n1:pagerduty', 'pending', 'inc-1']]);
     assert.equal((await app.inject({ url: '/api/dpmon/notifications?state=sent' })).json().data.length, 0);
     assert.equal((await app.inject({ url: '/api/dpmon/notifications?state=bogus' })).statusCode, 400);
+  });
+});
+
+describe('dpmon API: audit, incidents, reject', () => {
+  const audit = createAuditLog(db);
+  audit.append({ at: 1_000, kind: 'remediation.planned', actor: 'dpmon', target: 'pg', subject: 'r1', details: { action: 'terminate_idle_connections' } });
+  audit.append({ at: 2_000, kind: 'config.reloaded', actor: 'dpmon', details: {} });
+  const waiting = new Set(['p1']);
+  const api = Fastify();
+  registerDpmonApi(api, {
+    ack: () => undefined,
+    escalations: () => [],
+    notifications: () => [],
+    audit: (q) => audit.list(q),
+    incidents: () => [
+      { id: 'i1', state: 'firing', rootCause: 'disk full', rootFingerprint: 'f1', impact: { summary: '', targets: ['pg'], databases: [], services: [] }, startsAt: 0, receivers: ['slack'], alerts: [{ fingerprint: 'f1', status: 'firing', labels: { alertname: 'disk_usage' }, annotations: {}, startsAt: 0, receivers: ['slack'], root: true }] },
+    ],
+    authToken: 'tok',
+    remediation: {
+      events: () => [],
+      pending: () => [],
+      approve: async () => ({ outcome: 'unknown' }),
+      reject: (id, by) => {
+        if (!waiting.delete(id)) return false;
+        audit.append({ at: 3_000, kind: 'remediation.rejected', actor: by, details: { id } });
+        return true;
+      },
+    },
+  });
+
+  it('lists the audit log newest first, filtered by kind prefix, times as ISO', async () => {
+    const all = (await api.inject({ url: '/api/dpmon/audit' })).json().data;
+    assert.deepEqual(all.map((e: { kind: string }) => e.kind), ['config.reloaded', 'remediation.planned']);
+    assert.equal(all[1].at, '1970-01-01T00:00:01.000Z');
+    const some = (await api.inject({ url: '/api/dpmon/audit?kind=remediation.' })).json().data;
+    assert.deepEqual(some.map((e: { kind: string }) => e.kind), ['remediation.planned']);
+    assert.equal((await api.inject({ url: '/api/dpmon/audit?limit=0' })).statusCode, 400);
+  });
+
+  it('serves the incidents with ISO times', async () => {
+    const [inc] = (await api.inject({ url: '/api/dpmon/incidents' })).json().data;
+    assert.equal(inc.rootCause, 'disk full');
+    assert.equal(inc.startsAt, '1970-01-01T00:00:00.000Z');
+    assert.equal(inc.alerts[0].root, true);
+  });
+
+  it('rejects a waiting plan with the token only, once, and records who', async () => {
+    assert.equal((await api.inject({ method: 'POST', url: '/api/dpmon/remediations/p1/reject' })).statusCode, 401);
+    const r = await api.inject({ method: 'POST', url: '/api/dpmon/remediations/p1/reject', headers: auth, payload: { by: 'bob' } });
+    assert.equal(r.statusCode, 200);
+    assert.deepEqual(r.json().data, { id: 'p1', outcome: 'rejected' });
+    assert.equal((await api.inject({ method: 'POST', url: '/api/dpmon/remediations/p1/reject', headers: auth })).statusCode, 404);
+    assert.equal(audit.list({ kindPrefix: 'remediation.rejected' })[0]!.actor, 'bob');
   });
 });

@@ -1,23 +1,31 @@
 // dpmon's own endpoints, for what no anchor has: acknowledging an alert (which stops its escalation and
-// tells PagerDuty), the escalations in progress, and the notification log of the outbox.
+// tells PagerDuty), the escalations in progress, the notification log of the outbox, the incidents as
+// the correlation groups them, remediation approvals (approve, reject) and the audit log, read-only.
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from './auth.ts';
 import type { Escalation } from '../notify/escalation.ts';
 import type { OutboxRow, OutboxState } from '../notify/outbox.ts';
 import type { AuditEvent } from '../audit/audit-log.ts';
 import type { ApprovalResult, PendingApproval } from '../remediate/remediator.ts';
+import type { IncidentView } from '../notify/incident-list.ts';
 
 export interface DpmonApiOptions {
   /** acknowledges the incident of an alert; undefined: no active escalation holds that fingerprint */
   readonly ack: (fingerprint: string, by: string, comment: string) => Escalation | undefined;
   readonly escalations: () => readonly Escalation[];
   readonly notifications: (state?: OutboxState) => readonly OutboxRow[];
+  /** firing and recently resolved alerts grouped into incidents; absent: GET /api/dpmon/incidents answers 503 */
+  readonly incidents?: () => readonly IncidentView[];
+  /** dpmon's audit log, newest first; absent: GET /api/dpmon/audit answers 503 */
+  readonly audit?: (opts: { kindPrefix?: string; limit: number }) => readonly AuditEvent[];
   readonly authToken?: string;
   /** the remediation audit trail and approvals; absent: the endpoints answer 503 */
   readonly remediation?: {
     readonly events: (limit: number) => readonly AuditEvent[];
     readonly pending: () => readonly PendingApproval[];
     readonly approve: (id: string, by: string) => Promise<ApprovalResult>;
+    /** false: no plan waits under that id */
+    readonly reject: (id: string, by: string) => boolean;
   };
 }
 
@@ -81,6 +89,34 @@ export function registerDpmonApi(app: FastifyInstance, opts: DpmonApiOptions): v
     // approved, but the guards judged again at approval said no: nothing was executed
     if (r.outcome === 'not_needed' || r.outcome === 'refused') return reply.code(409).send({ status: 'error', error: r.reason ?? r.outcome, outcome: r.outcome });
     return { status: 'success', data: { id, outcome: r.outcome } };
+  });
+  app.post('/api/dpmon/remediations/:id/reject', { onRequest: tokenFor(opts.authToken, 'rejecting') }, async (req, reply) => {
+    if (!opts.remediation) return reply.code(503).send({ status: 'error', error: 'remediation is not running' });
+    const { id } = req.params as { id: string };
+    const by = ((req.body ?? {}) as { by?: unknown }).by;
+    if (by !== undefined && typeof by !== 'string') return reply.code(400).send({ status: 'error', error: '"by" must be a string' });
+    if (!opts.remediation.reject(id, (by as string | undefined) ?? 'api'))
+      return reply.code(404).send({ status: 'error', error: `no remediation waits for approval under id ${JSON.stringify(id)}` });
+    return { status: 'success', data: { id, outcome: 'rejected' } };
+  });
+  app.get('/api/dpmon/incidents', async (_req, reply) => {
+    if (!opts.incidents) return reply.code(503).send({ status: 'error', error: 'the alert pipeline is not running' });
+    return {
+      status: 'success',
+      data: opts.incidents().map((i) => ({
+        ...i,
+        startsAt: iso(i.startsAt),
+        alerts: i.alerts.map((a) => ({ ...a, startsAt: iso(a.startsAt), endsAt: iso(a.endsAt) })),
+        escalation: i.escalation && { ...i.escalation, ackedAt: iso(i.escalation.ackedAt), nextAt: iso(i.escalation.nextAt) },
+      })),
+    };
+  });
+  app.get('/api/dpmon/audit', async (req, reply) => {
+    if (!opts.audit) return reply.code(503).send({ status: 'error', error: 'the audit log is not open' });
+    const q = req.query as { limit?: string; kind?: string };
+    const limit = Number(q.limit ?? 200);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) return reply.code(400).send({ status: 'error', error: 'limit must be an integer from 1 to 10000' });
+    return { status: 'success', data: opts.audit({ limit, ...(q.kind ? { kindPrefix: q.kind } : {}) }).map((e) => ({ ...e, at: iso(e.at) })) };
   });
   app.get('/api/dpmon/escalations', async () => ({ status: 'success', data: opts.escalations().map(escalationJson) }));
   app.get('/api/dpmon/notifications', async (req, reply) => {

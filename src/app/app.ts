@@ -9,6 +9,9 @@ import { registerPrometheusApi } from '../api/prometheus-api.ts';
 import { registerRulesApi } from '../api/rules-api.ts';
 import { registerAlertmanagerApi } from '../api/alertmanager-api.ts';
 import { registerDpmonApi } from '../api/dpmon-api.ts';
+import { registerConsole } from '../console/index.ts';
+import { registerDashboardsApi } from '../api/dashboards-api.ts';
+import { resolveDashboards } from '../dashboards/index.ts';
 import { openSilenceStore, type SilenceStore } from '../alerts/silences.ts';
 import { parseDsn } from '../config/dsn.ts';
 import { createAlertPipeline, targetHost, type AlertPipeline } from '../notify/pipeline.ts';
@@ -283,13 +286,19 @@ export function createApp(config: Config, opts: AppOptions): App {
       ack: (fp, by, comment) => alertPipeline.ack(fp, by, comment),
       escalations: () => alertPipeline.escalations(),
       notifications: (state) => alertPipeline.notifications(state),
+      incidents: () => alertPipeline.incidents(),
+      audit: (q) => auditLog.list(q),
       authToken,
       remediation: {
         events: (limit) => auditLog.list({ kindPrefix: 'remediation.', limit }),
         pending: () => remediator.pending(),
         approve: (id, by) => remediator.approve(id, by),
+        reject: (id, by) => remediator.reject(id, by),
       },
     });
+    // a reload changes what the dashboards show at once: they are resolved from the current config
+    registerDashboardsApi(http, { dashboards: () => resolveDashboards(current).dashboards });
+    registerConsole(http);
   }
 
   /** the loops, once the server listens: the pipeline now, collection now, rules and remediation after the first collection */
@@ -352,7 +361,7 @@ export function createApp(config: Config, opts: AppOptions): App {
       pipeline?.syncRules(rules.alerts({ includeResolved: true }));
       // collectors, targets, storage and the server are built once; say which changes wait for a restart
       const changed = (Object.keys(next) as (keyof Config)[]).filter(
-        (k) => k !== 'rules' && k !== 'alertRules' && k !== 'prometheusConfig' && JSON.stringify(next[k]) !== JSON.stringify(current[k]),
+        (k) => k !== 'rules' && k !== 'alertRules' && k !== 'prometheusConfig' && k !== 'dashboards' && JSON.stringify(next[k]) !== JSON.stringify(current[k]),
       );
       current = next;
       log.info({ needRestart: changed }, changed.length ? 'config reloaded: rules applied; other changed sections apply at the next start' : 'config reloaded');

@@ -5,6 +5,7 @@ import type { ConfigIssue, LoadedConfig } from '../config/index.ts';
 import { routeIssues } from '../dispatch/index.ts';
 import { ruleIssues } from '../rules/validate.ts';
 import { remediationRules } from '../remediate/config.ts';
+import { dashboardIssues } from '../dashboards/index.ts';
 
 export function configChecks(loaded: LoadedConfig): { errors: ConfigIssue[]; warnings: ConfigIssue[] } {
   const errors = ruleIssues(loaded);
@@ -13,6 +14,7 @@ export function configChecks(loaded: LoadedConfig): { errors: ConfigIssue[]; war
     const issue = loaded.issueAt(r.path, 'CONFIG_ROUTE', r.message);
     (r.kind === 'error' ? errors : warnings).push(issue);
   }
+  for (const p of dashboardIssues(loaded.config)) errors.push(loaded.issueAt(p.path, 'CONFIG_VALUE', p.message));
   const remediation = remediationRules(loaded.config);
   for (const p of remediation.problems) errors.push(loaded.issueAt(p.path, 'CONFIG_VALUE', p.message));
   // an action with no built-in implementation is a hook; without one configured it is only recorded as skipped

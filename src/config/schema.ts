@@ -468,10 +468,27 @@ const prometheusConfig = obj(
 
 // ---------------------------------------------------------------- dashboards, auto_remediation, escalation
 
+// A panel names a built-in one (its query, unit and thresholds) or brings its own PromQL; src/dashboards/
+// checks the PromQL and the names after loading (docs/dashboards.md).
+const dashboardPanel = obj({
+  name,
+  type: z.enum(['gauge', 'graph', 'table', 'stat']),
+  /** added: PromQL instead of the built-in panel's; `query` is the same key under another name */
+  expr: z.string().min(1).optional(),
+  query: z.string().min(1).optional(),
+  /** added: Prometheus legend format of the query, e.g. "{{instance}}" */
+  legend: str.optional(),
+  /** added: a Grafana unit id */
+  unit: z.enum(['percent', 'percentunit', 'bytes', 's', 'ms', 'short', 'ops', 'Bps', 'reqps']).optional(),
+  thresholds: obj({ warning: num.optional(), critical: num.optional(), direction: z.enum(['above', 'below']).optional() }).optional(),
+  min: num.optional(),
+  max: num.optional(),
+  description: str.optional(),
+});
 const dashboards = z.record(
   name,
   obj(
-    { refresh: duration, panels: z.array(obj({ name, type: z.enum(['gauge', 'graph', 'table', 'stat', 'heatmap', 'text']) })) },
+    { refresh: duration.optional(), title: str.optional(), description: str.optional(), panels: z.array(dashboardPanel).optional() },
     ['refresh'],
   ),
 );

@@ -29,6 +29,7 @@ import { createPostedAlertLog } from './posted-alert-log.ts';
 import type { ChannelType, Incident, Notification, NotifyAlert, Notifier, Severity } from '../model/notification.ts';
 import { migrateStateDb, readStored } from '../store/state-db.ts';
 import { StoredGroupFlushState, StoredGroupPages, StoredPostedAlert } from './stored.ts';
+import { listIncidents, type IncidentView } from './incident-list.ts';
 
 /** Alertmanager's resolve_timeout: a posted alert without endsAt resolves this long after its last post. */
 export const RESOLVE_TIMEOUT_MS = 5 * 60_000;
@@ -69,6 +70,8 @@ export interface AlertPipeline {
   /** every active alert, for GET /api/v2/alerts */
   listAlerts(): ApiAlertInput[];
   receiversFor(labels: Labels): string[];
+  /** the alerts held (firing and recently resolved) grouped into incidents, for the console */
+  incidents(): IncidentView[];
   readonly inhibitor: Inhibitor;
   /** whether an alert is muted as remediation must see it: silenced, inhibited, or all its routes muted by time intervals */
   muted(fingerprint: string, labels: Labels): MuteReason | undefined;
@@ -451,6 +454,18 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
         }));
     },
     receiversFor: (labels) => receiversOf(labels),
+    incidents() {
+      const now = clock.now();
+      return listIncidents({
+        alerts: all(),
+        isFiring: (a) => isFiring(a as PipelineAlert, now),
+        incidentOf: (fp) => correlation.incidentOf(fp),
+        single: (a) => singleIncident(a as PipelineAlert),
+        receiversOf,
+        escalations: escalator?.list() ?? [],
+        levels: escalationLevels,
+      });
+    },
     ack(fingerprint, by, comment) {
       if (!escalator) return undefined;
       const now = clock.now();

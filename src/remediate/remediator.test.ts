@@ -103,6 +103,21 @@ describe('remediator guards and modes (real files)', () => {
     assert.deepEqual(second.files(), ['new', 'old1', 'old2']);
   });
 
+  it('reject drops a waiting plan without running it, recorded with who rejected it', async () => {
+    const { remediator, alert, files, audit } = setup('approve');
+    await remediator.consider([alert()]);
+    const [p] = remediator.pending();
+    assert.ok(p);
+    assert.equal(remediator.reject(p.id, 'carol'), true);
+    assert.deepEqual(remediator.pending(), []);
+    assert.deepEqual(files(), ['new', 'old1', 'old2']);
+    const [e] = audit.list({ kindPrefix: 'remediation.rejected' });
+    assert.equal(e!.actor, 'carol');
+    assert.equal(e!.details.id, p.id);
+    assert.equal(remediator.reject(p.id, 'carol'), false);
+    assert.equal((await remediator.approve(p.id, 'dave')).outcome, 'unknown');
+  });
+
   it('a second trigger inside the cooldown does nothing; after it, the action runs again', async () => {
     const { remediator, alert, temp, files, clock, audit } = setup('enforce', { cooldownMs: 300_000 });
     await remediator.consider([alert()]);

@@ -105,6 +105,11 @@ export interface Remediator {
    */
   consider(alerts: readonly TriggerAlert[], alsoFiring?: readonly TriggerAlert[]): Promise<void>;
   approve(id: string, by: string): Promise<ApprovalResult>;
+  /**
+   * drops a plan waiting for approval, recorded as `rejected` by `by`; false: no plan waits under that id.
+   * The cooldown counts from the plan, so the alert is not planned for again before it ends.
+   */
+  reject(id: string, by: string): boolean;
   pending(): PendingApproval[];
   /**
    * what remediation last did about these alerts, in a sentence, for a page that escalates despite it
@@ -397,6 +402,16 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
         busy.delete(tkey);
       }
       return { outcome: 'executed' };
+    },
+    reject(id, by) {
+      const body = allApprovals().find((p) => p.id === id);
+      if (!body) return false;
+      delApproval.run(id);
+      const rule = opts.rules.find((r) => r.id === body.rule);
+      if (rule) record('rejected', rule, body.target, body.fingerprint, { id }, by);
+      else audit.append({ at: clock.now(), kind: 'remediation.rejected', actor: by, target: body.target, subject: body.rule, details: { fingerprint: body.fingerprint, id } });
+      log.info({ rule: body.rule, target: body.target, by }, 'remediation rejected');
+      return true;
     },
     outcomeFor(fingerprints) {
       let best: { at: number; text: string } | undefined;
