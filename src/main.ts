@@ -4,10 +4,8 @@ import { formatConfigIssue, isLoopbackHost, parseListen, printConfig, type Loade
 import { createApp } from './app/app.ts';
 import { createLogger } from './lib/logger.ts';
 import { createConfigCoordinator, loadCheckedConfig } from './app/reload.ts';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { resolve as resolvePath } from 'node:path';
 import { resolveDashboards } from './dashboards/index.ts';
-import { grafanaDashboard, grafanaExport, PROVISIONING_FILE } from './export/grafana.ts';
+import { grafanaDashboard, writeGrafanaExport } from './export/grafana.ts';
 
 const EXIT_OK = 0;
 const EXIT_RUNTIME = 1;
@@ -107,10 +105,7 @@ const EXPORTS: Record<string, (loaded: LoadedConfig, out: string | undefined) =>
       await writeStdout(`${JSON.stringify(dashboards.map(grafanaDashboard), null, 2)}\n`);
       return EXIT_OK;
     }
-    const dir = resolvePath(out);
-    mkdirSync(dir, { recursive: true });
-    for (const f of grafanaExport(dashboards, dir)) writeFileSync(resolvePath(dir, f.file), f.content);
-    process.stdout.write(`wrote ${dashboards.length} Grafana dashboards and ${resolvePath(dir, PROVISIONING_FILE)}\n`);
+    for (const path of writeGrafanaExport(dashboards, out)) process.stdout.write(`wrote ${path}\n`);
     return EXIT_OK;
   },
 };

@@ -267,6 +267,14 @@ scrape_configs:
     assert.match(r.output, /export needs one of grafana/);
   });
 
+  it('exits 1 naming the problem when the folder cannot be written', async () => {
+    const file = join(dir, 'not-a-folder');
+    writeFileSync(file, '');
+    const r = await dpmonCli(['export', 'grafana', '--out', file, '--config', cfg]);
+    assert.equal(r.code, 1);
+    assert.match(r.output, /^dpmon: export grafana failed: EEXIST/m);
+  });
+
   it('writes PromQL that dpmon parses', () => {
     for (const [file, d] of dashboards) for (const p of d.panels) for (const t of p.targets) assert.doesNotThrow(() => parseExpr(t.expr), `${file} ${p.title}: ${t.expr}`);
   });

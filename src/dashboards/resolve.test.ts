@@ -91,6 +91,14 @@ describe('resolveDashboards', () => {
     assert.deepEqual(errorsOf([f]), [`${f}:6:9 dashboards.mine.panels[0].expr: invalid PromQL: parse error at char 15: unexpected end of input`]);
   });
 
+  it('refuses two panels of one name in a dashboard, and a dashboard of its own without panels', () => {
+    const f = `${F}/duplicate-panel.yaml`;
+    assert.deepEqual(errorsOf([f]), [
+      `${f}:6:9 dashboards.mine.panels[1].name: two panels of dashboard "mine" are named "disk usage"`,
+      `${f}:8:3 dashboards.empty: dashboard "empty" is not built in, so it needs panels`,
+    ]);
+  });
+
   it('refuses a grafana dashboard name nothing defines', () => {
     const f = `${F}/unknown-grafana.yaml`;
     assert.deepEqual(errorsOf([f]), [

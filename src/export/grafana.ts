@@ -3,6 +3,8 @@
 // panels, PromQL, units and thresholds are the ones the dashboards API serves (src/dashboards/), so the
 // console and a Grafana import never disagree. docs/exports.md#grafana says how to use the files.
 import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { Panel, PanelThresholds, PanelType, ResolvedDashboard } from '../dashboards/index.ts';
 
@@ -172,4 +174,15 @@ export function grafanaExport(dashboards: readonly ResolvedDashboard[], dir: str
     ...dashboards.map((d) => ({ file: grafanaFileName(d.name), content: `${JSON.stringify(grafanaDashboard(d), null, 2)}\n` })),
     { file: PROVISIONING_FILE, content: grafanaProvisioning(dir) },
   ];
+}
+
+/** Writes the export into `dir` (created if missing; files of the same name replaced); the paths written. */
+export function writeGrafanaExport(dashboards: readonly ResolvedDashboard[], dir: string): string[] {
+  const abs = resolve(dir);
+  mkdirSync(abs, { recursive: true });
+  return grafanaExport(dashboards, abs).map((f) => {
+    const path = resolve(abs, f.file);
+    writeFileSync(path, f.content);
+    return path;
+  });
 }
