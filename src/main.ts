@@ -4,6 +4,7 @@ import { ConfigError, formatConfigIssue, isLoopbackHost, loadConfig, parseListen
 import { createApp } from './app/app.ts';
 import { createLogger } from './lib/logger.ts';
 import { configChecks } from './app/config-checks.ts';
+import { EXPORTS } from './export/index.ts';
 
 const EXIT_OK = 0;
 const EXIT_RUNTIME = 1;
@@ -18,7 +19,7 @@ Usage:
   dpmon alerts [--url URL] [--json] [--config PATH]...
   dpmon ack FINGERPRINT [--by NAME] [--comment TEXT] [--url URL] [--config PATH]...
   dpmon remediation list|approve ID [--by NAME] [--json] [--url URL] [--config PATH]...
-  dpmon COMMAND --help
+${Object.entries(EXPORTS).map(([kind, e]) => `  dpmon export ${kind} ${e.usage}\n`).join('')}  dpmon COMMAND --help
 
 --config takes a YAML file or a folder of *.yaml fragments (merged in name order) and may repeat.
 With no --config, the spec's values are the defaults. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.
@@ -81,6 +82,12 @@ approve: runs a plan waiting for approval (remediation.mode: approve) if its ale
          cooldown and rate limit allow; exit 1 when it is unknown, expired, no longer needed or refused.
 `;
 
+HELP.export = `Usage: dpmon export KIND [options] [--config PATH]...
+
+Writes files for other tools from the configuration (docs/exports.md). Exit 0 when written, 2 on bad usage or config.
+
+${Object.entries(EXPORTS).map(([kind, e]) => `dpmon export ${kind} ${e.usage}\n${e.help}`).join('\n')}`;
+
 const OPTIONS = {
   config: { type: 'string', multiple: true },
   listen: { type: 'string' },
@@ -89,6 +96,9 @@ const OPTIONS = {
   json: { type: 'boolean' },
   by: { type: 'string' },
   comment: { type: 'string' },
+  out: { type: 'string' },
+  tests: { type: 'string' },
+  'secrets-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
@@ -138,6 +148,8 @@ async function main(argv: string[]): Promise<number> {
       return ack(sub, values);
     case 'remediation':
       return remediation(sub, positionals[2], values);
+    case 'export':
+      return runExport(sub, values);
     default:
       return unknownCommand(command);
   }
@@ -262,6 +274,24 @@ async function alerts(values: { url?: string; json?: boolean; config?: string[] 
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   for (const r of [header, ...rows]) process.stdout.write(`${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}\n`);
   return EXIT_OK;
+}
+
+async function runExport(kind: string | undefined, values: { config?: string[]; out?: string; tests?: string; 'secrets-dir'?: string }): Promise<number> {
+  const e = kind === undefined ? undefined : EXPORTS[kind];
+  if (!e) {
+    process.stderr.write(`dpmon: export needs one of ${Object.keys(EXPORTS).join(', ')}${kind ? `, not "${kind}"` : ''}\n\n${HELP.export}`);
+    return EXIT_USAGE;
+  }
+  const loaded = load(values.config);
+  if (!loaded) return EXIT_USAGE;
+  try {
+    const notes = await e.run(loaded.config, { out: values.out, tests: values.tests, secretsDir: values['secrets-dir'] }, (text) => process.stdout.write(text));
+    for (const n of notes) process.stderr.write(`${n}\n`);
+    return EXIT_OK;
+  } catch (err) {
+    process.stderr.write(`dpmon: export ${kind}: ${(err as Error).message}\n`);
+    return EXIT_USAGE;
+  }
 }
 
 function unknownCommand(command: string): number {
