@@ -68,6 +68,54 @@ describe('dpmon export prometheus-rules', () => {
     assert.equal(test.code, 0, test.out);
   });
 
+  it("a config's own rules: an alert_rules expression with window and recovery, and for, keep_firing_for and a recording rule from prometheus_config", async (t) => {
+    if (!promtool) return t.skip(SKIP);
+    writeFileSync(
+      join(dir, 'own.dpmon.yaml'),
+      `alert_rules:
+  low_severity:
+    bloat_ratio:
+      threshold: 40%
+      window: 10m
+      action: notify_slack
+      expr: 100 * dpmon_table_bloat_ratio{kind="heap"}
+      labels: { team: db }
+      monitoring: { frequency: 1m, consecutive_failures: 2, recovery_threshold: 30% }
+prometheus_config:
+  rules:
+    - name: own_rules
+      interval: 1m
+      rules:
+        - alert: ManyWaiting
+          expr: pg_stat_activity_waiting > 5
+          for: 2m
+          keep_firing_for: 5m
+          labels: { severity: critical }
+          annotations: { summary: '{{ $labels.instance }} has {{ $value }} waiting sessions' }
+        - record: dpmon:pg_up:sum
+          expr: sum(pg_up)
+`,
+    );
+    const config = loadConfig([join(dir, 'own.dpmon.yaml')]).config;
+    const exported = exportPrometheusRules(config);
+    const rules = (parse(exported.yaml) as RuleFile).groups.flatMap((g) => g.rules) as (RuleFile['groups'][number]['rules'][number] & { keep_firing_for?: string })[];
+    const bloat = rules.find((r) => r.alert === 'bloat_ratio')!;
+    assert.match(bloat.expr, /^avg_over_time\(\(100 \* dpmon_table_bloat_ratio\{kind="heap"\}\)\[10m:15s\]\) >= 40 or /);
+    assert.match(bloat.expr, />= 30 and ignoring\(alertname, alertstate, team, severity, action\) ALERTS\{/);
+    assert.equal(bloat.for, '1m');
+    const waiting = rules.find((r) => r.alert === 'ManyWaiting')!;
+    assert.deepEqual([waiting.for, waiting.keep_firing_for, waiting.labels?.severity], ['2m', '5m', 'high']);
+    assert.ok(rules.some((r) => r.record === 'dpmon:pg_up:sum'));
+    writeFileSync(join(dir, 'own.rules.yml'), exported.yaml);
+    const tests = await promtoolTests(exported, config, 'own.rules.yml');
+    assert.ok(tests.tested.includes('bloat_ratio') && tests.tested.includes('ManyWaiting'), JSON.stringify(tests));
+    writeFileSync(join(dir, 'own.tests.yml'), tests.yaml);
+    const check = await run(['check', 'rules', 'own.rules.yml']);
+    assert.equal(check.code, 0, check.out);
+    const test = await run(['test', 'rules', 'own.tests.yml']);
+    assert.equal(test.code, 0, test.out);
+  });
+
   it('the tests fail when a threshold is not the one dpmon uses', async (t) => {
     if (!promtool) return t.skip(SKIP);
     const config = loadConfig([]).config;

@@ -9,6 +9,7 @@
 //     as dpmon counts an alert without a valid severity); their receivers are the channel (`pagerduty`)
 //     or `<name>/<severity>` (`ops-team/high`), see amReceiverName.
 // Secrets are never written: each is a `*_file` path under `secretsDir`, listed in the header.
+import { hostname } from 'node:os';
 import { stringify } from 'yaml';
 import type { Config, ChannelType, ReceiverConfig } from '../config/index.ts';
 import { formatDuration } from '../lib/duration.ts';
@@ -56,7 +57,8 @@ const MEDIUM: Severity = 'medium';
 export function exportAlertmanager(config: Config, opts: AlertmanagerExportOptions = {}): AlertmanagerExport {
   const secretsDir = (opts.secretsDir ?? DEFAULT_SECRETS_DIR).replace(/\/+$/, '');
   const notExpressed: string[] = [];
-  const usedReceivers = new Set<string>();
+  /** Alertmanager receiver name → the dpmon receiver it stands for, and the severity when chosen by it */
+  const usedReceivers = new Map<string, { base: string; severity?: Severity }>();
   const tree = routeTreeFromConfig(config);
 
   /** the receiver name of a route for one severity, as amReceiverName gives it */
@@ -81,15 +83,16 @@ export function exportAlertmanager(config: Config, opts: AlertmanagerExportOptio
   /** the receiver of the route and, chosen by severity, the children that pick high and low */
   const receiverPart = (r: Route, excluded: readonly Matcher[][]): { receiver: string; children: Record<string, unknown>[] } => {
     if (!bySeverity(r)) {
-      usedReceivers.add(r.opts.receiver!);
+      usedReceivers.set(r.opts.receiver!, { base: r.opts.receiver! });
       return { receiver: r.opts.receiver!, children: [] };
     }
+    const use = (s: Severity) => usedReceivers.set(receiverFor(r, s), { base: r.opts.receiver ?? severityReceiver(s), severity: s });
     const children = SEVERITY_CHILDREN.map((s) => {
-      usedReceivers.add(receiverFor(r, s));
+      use(s);
       // time intervals are not inherited in Alertmanager: the children carry the route's own
       return { receiver: receiverFor(r, s), matchers: [`severity="${s}"`, ...excluded.flat().map(formatMatcher)], ...intervals(r) };
     });
-    usedReceivers.add(receiverFor(r, MEDIUM));
+    use(MEDIUM);
     return { receiver: receiverFor(r, MEDIUM), children };
   };
 
@@ -132,7 +135,7 @@ export function exportAlertmanager(config: Config, opts: AlertmanagerExportOptio
     if (!secretFiles.some((s) => s.path === path)) secretFiles.push({ path, holds });
     return path;
   };
-  const receivers = [...usedReceivers].sort().map((name) => receiverEntry(name, config, secret, notExpressed));
+  const receivers = [...usedReceivers].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, who]) => receiverEntry(name, who, config, secret, notExpressed));
 
   const inhibitRules = [
     ...config.inhibitRules.map((r) => ({
@@ -201,14 +204,13 @@ function negateAll(r: Route, notExpressed: string[]): Matcher[] {
 
 function receiverEntry(
   name: string,
+  who: { base: string; severity?: Severity },
   config: Config,
   secret: (file: string, holds: string) => string,
   notExpressed: string[],
 ): Record<string, unknown> {
-  // `<name>/<severity>` stands for that severity's channel with the receiver's own settings, if any
-  const slash = name.lastIndexOf('/');
-  const base = slash > 0 ? name.slice(0, slash) : name;
-  const severity = slash > 0 ? (name.slice(slash + 1) as Severity) : undefined;
+  // chosen by severity: that severity's channel, with the receiver's own settings if it has any
+  const { base, severity } = who;
   const defined: ReceiverConfig | undefined = Object.hasOwn(config.receivers, base) ? config.receivers[base] : undefined;
   const channels: readonly ChannelType[] = severity ? [SEVERITY_CHANNELS[severity]] : resolveReceiver(name, config).channels.medium;
   const entry: Record<string, unknown[]> = {};
@@ -231,6 +233,7 @@ function receiverEntry(
         break;
       case 'slack': {
         const channel = defined?.slackChannel ?? nc.slack?.channel;
+        if (nc.slack?.mentionGroup) notExpressed.push(`notification_channels.slack.mention_group (${nc.slack.mentionGroup}) is not added to Alertmanager's Slack messages, which use its default text`);
         add('slack_configs', {
           api_url_file: defined?.slackWebhookUrl !== undefined
             ? receiverSecret('slack_webhook_url', `the Slack incoming-webhook URL of receivers.${base}.slack_webhook_url`)
@@ -250,7 +253,8 @@ function receiverEntry(
         if (e?.tls === 'tls' && (e.smtpPort ?? 465) !== 465) notExpressed.push(`receiver ${name}: implicit TLS on port ${e.smtpPort}: Alertmanager uses it on port 465 only`);
         add('email_configs', {
           to: to.join(', '),
-          from: e?.from ?? 'dpmon@localhost',
+          // dpmon's default sender (src/notify/integrations/email)
+          from: e?.from ?? `dpmon@${hostname()}`,
           smarthost: `${e?.smtpHost ?? '127.0.0.1'}:${e?.smtpPort ?? (e?.tls === 'tls' ? 465 : 25)}`,
           ...(e?.username ? { auth_username: e.username } : {}),
           ...(e?.password !== undefined ? { auth_password_file: secret('email_password', 'the SMTP password of notification_channels.email.password') } : {}),
