@@ -14,7 +14,8 @@ import { amReceiverName, exportAlertmanager } from '../src/export/alertmanager.t
 import { repoRoot, requirePeer, runDpmonSync } from './harness/process.ts';
 
 const SKIP = 'amtool is not installed (Debian package prometheus-alertmanager; .ci/run installs it)';
-const SEED = join(repoRoot, '..', 'shared', 'seed-config', 'datapunk.yaml');
+// the spec's merged YAML: the repository's copy of ../shared/seed-config/datapunk.yaml
+const SEED = join(repoRoot, 'src', 'config', 'fixtures', 'seed', 'datapunk.yaml');
 
 const SECRETS = {
   PAGERDUTY_KEY: 'pd-0123456789abcdef0123456789abcdef',
@@ -136,6 +137,12 @@ describe('dpmon export alertmanager', () => {
     const check = await run(['check-config', file]);
     assert.equal(check.code, 0, check.out);
     assert.match(check.out, /SUCCESS/);
+  });
+
+  it('refuses an unknown kind, naming the kinds it has, with exit code 2', () => {
+    const r = runDpmonSync(['export', 'nagios']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /export needs one of .*prometheus-rules.*alertmanager.*, not "nagios"/);
   });
 
   for (const [name, yaml] of [

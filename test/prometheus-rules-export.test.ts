@@ -16,7 +16,8 @@ import { createRulesKit, loadSeries, specGroups } from '../src/rules/rules-test-
 import { repoRoot, requirePeer, runDpmonSync } from './harness/process.ts';
 
 const SKIP = 'promtool is not installed (Debian package prometheus; .ci/run installs it)';
-const SEED = join(repoRoot, '..', 'shared', 'seed-config', 'datapunk.yaml');
+// the spec's merged YAML: the repository's copy of ../shared/seed-config/datapunk.yaml
+const SEED = join(repoRoot, 'src', 'config', 'fixtures', 'seed', 'datapunk.yaml');
 
 interface RuleFile {
   groups: { name: string; interval: string; rules: { alert?: string; record?: string; expr: string; for?: string; labels?: Record<string, string> }[] }[];
