@@ -51,8 +51,15 @@ export async function promtoolTests(exported: PrometheusRulesExport, config: Con
     const siblings = exported.alerts.filter((s) => s.group === a.group && s.def.name === r.name);
     const forMs = Math.max(...siblings.map((s) => s.forMs));
     const at = forMs + 60_000;
-    const steps = Math.ceil(at / STEP_MS) + 20;
-    const expected = await expectedAlerts(siblings, fed, at, steps);
+    const crossSteps = Math.ceil(at / STEP_MS) + 1;
+    // then, for a threshold rule, a value past every level's recovery bound: the alerts resolve
+    const c = r.condition ? clearValue(siblings) : undefined;
+    const cleared = c !== undefined ? feed(a, c, config) ?? genericFeed(a, c) : undefined;
+    const holdMs = Math.max(...siblings.map((s) => s.def.windowMs + s.def.keepFiringForMs)) + 5 * 60_000 + 60_000;
+    const resolvedAt = cleared ? crossSteps * STEP_MS + holdMs : undefined;
+    const steps = Math.ceil((resolvedAt ?? at) / STEP_MS) + 20;
+    const input = fed.map((f, i) => ({ series: seriesText(f), values: sequence(f, crossSteps, cleared?.[i], steps) }));
+    const expected = await expectedAlerts(siblings, input, at);
     if (!expected.some((e) => sameLevel(e.labels, r.labels))) {
       untested.push(`${title}: dpmon's engine finds no breach in the series made for it`);
       continue;
@@ -60,15 +67,14 @@ export async function promtoolTests(exported: PrometheusRulesExport, config: Con
     const cases: Record<string, unknown>[] = [];
     const minFor = Math.min(...siblings.map((s) => s.forMs));
     if (minFor >= 2 * STEP_MS) cases.push({ eval_time: formatDuration(minFor - STEP_MS), alertname: r.name, exp_alerts: [] });
-    cases.push({
-      eval_time: formatDuration(at),
-      alertname: r.name,
-      exp_alerts: expected.map((e) => ({ exp_labels: e.labels, ...(Object.keys(e.annotations).length ? { exp_annotations: e.annotations } : {}) })),
-    });
+    cases.push({ eval_time: formatDuration(at), alertname: r.name, exp_alerts: expected.map(expAlert) });
+    if (resolvedAt !== undefined) {
+      cases.push({ eval_time: formatDuration(resolvedAt), alertname: r.name, exp_alerts: (await expectedAlerts(siblings, input, resolvedAt)).map(expAlert) });
+    }
     tests.push({
-      name: `${title}${v !== undefined ? ` at ${v}` : ''}, fires after ${formatDuration(a.forMs)}`,
+      name: `${title}${v !== undefined ? ` at ${v}` : ''}, fires after ${formatDuration(a.forMs)}${c !== undefined && cleared ? `, resolves at ${c}` : ''}`,
       interval: formatDuration(STEP_MS),
-      input_series: fed.map((f) => ({ series: seriesText(f), values: `${f.start}+${f.inc}x${steps}` })),
+      input_series: input,
       alert_rule_test: cases,
     });
     tested.push(title);
@@ -80,6 +86,23 @@ export async function promtoolTests(exported: PrometheusRulesExport, config: Con
   ];
   const body = stringify({ rule_files: [rulesFile], evaluation_interval: formatDuration(STEP_MS), tests }, { lineWidth: 0 });
   return { yaml: `${header.map((l) => `# ${l}`).join('\n')}\n${body}`, tested, untested };
+}
+
+const expAlert = (e: Expected) => ({ exp_labels: e.labels, ...(Object.keys(e.annotations).length ? { exp_annotations: e.annotations } : {}) });
+
+/** A series' values: `crossSteps` steps of `f`, then `after` (a counter continuing from where it was) up to `steps`. */
+function sequence(f: Fed, crossSteps: number, after: Fed | undefined, steps: number): string {
+  if (!after) return `${f.start}+${f.inc}x${steps}`;
+  const next = f.inc !== 0 || after.inc !== 0 ? f.start + f.inc * (crossSteps - 1) + after.inc : after.start;
+  return `${f.start}+${f.inc}x${crossSteps - 1} ${next}+${after.inc}x${steps - crossSteps}`;
+}
+
+/** A value past the recovery bound of every level of the alertname (half of it; twice it for "below"). */
+function clearValue(siblings: readonly ExportedAlert[]): number | undefined {
+  const cs = siblings.map((s) => s.def.condition).filter((c) => c !== undefined);
+  if (cs.length === 0) return undefined;
+  if (cs[0]!.direction === 'below') return Math.min(100, Math.max(...cs.map((c) => c.recovery)) * 1.5) + 0.0037;
+  return Math.min(...cs.map((c) => c.recovery)) / 2 + 0.0037;
 }
 
 const sameLevel = (alertLabels: Labels, ruleLabels: Labels) => Object.entries(ruleLabels).every(([k, v]) => alertLabels[k] === v);
@@ -136,7 +159,8 @@ function feed(a: ExportedAlert, v: number, config: Config): Fed[] | undefined {
       out = [gauge('dpmon_pg_activity_max_idle_in_transaction_seconds', db, v)];
       break;
     case 'deadlocks':
-      out = [counter('pg_stat_database_deadlocks', db, 1)];
+      // a deadlock a step while the value is to breach, none once it is to clear
+      out = [counter('pg_stat_database_deadlocks', db, v >= 1 ? 1 : 0)];
       break;
     case 'replication_delay':
     case 'replication_lag': {
@@ -215,9 +239,9 @@ interface Expected {
  * What dpmon's engine says fires at `at`: the rule's expression over the same series (the value a window
  * of constant or linear series has), judged against each level's condition, with its annotations.
  */
-async function expectedAlerts(rules: readonly ExportedAlert[], fed: readonly Fed[], at: number, steps: number): Promise<Expected[]> {
+async function expectedAlerts(rules: readonly ExportedAlert[], input: readonly { series: string; values: string }[], at: number): Promise<Expected[]> {
   const store = createMemoryStore();
-  const script = `load ${STEP_MS / 1000}s\n${fed.map((f) => `  ${seriesText(f)} ${f.start}+${f.inc}x${steps}`).join('\n')}\n`;
+  const script = `load ${STEP_MS / 1000}s\n${input.map((i) => `  ${i.series} ${i.values}`).join('\n')}\n`;
   for (const cmd of parseScript(script)) {
     if (cmd.kind !== 'load') continue;
     const samples: StoredSample[] = [];
