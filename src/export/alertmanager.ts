@@ -302,4 +302,3 @@ function formatInterval(ti: TimeInterval): Record<string, unknown> {
   };
 }
 
-export { severityReceiver };
