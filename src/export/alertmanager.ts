@@ -9,9 +9,8 @@
 //     as dpmon counts an alert without a valid severity); their receivers are the channel (`pagerduty`)
 //     or `<name>/<severity>` (`ops-team/high`), see amReceiverName.
 // Secrets are never written: each is a `*_file` path under `secretsDir`, listed in the header.
-import { hostname } from 'node:os';
 import { stringify } from 'yaml';
-import type { Config, ChannelType, ReceiverConfig } from '../config/index.ts';
+import type { Config } from '../config/index.ts';
 import { formatDuration } from '../lib/duration.ts';
 import type { Labels } from '../model/labels.ts';
 import type { Matcher } from '../model/matcher.ts';
@@ -22,11 +21,11 @@ import {
   routeTreeFromConfig,
   severityOf,
   severityReceiver,
-  SEVERITY_CHANNELS,
   type Route,
   type Severity,
 } from '../dispatch/index.ts';
-import type { TimeInterval } from '../alerts/time-intervals.ts';
+import { receiverEntry } from './alertmanager-receivers.ts';
+import { formatInterval } from './alertmanager-time-intervals.ts';
 
 export const DEFAULT_SECRETS_DIR = '/etc/alertmanager/secrets';
 
@@ -201,104 +200,3 @@ function negateAll(r: Route, notExpressed: string[]): Matcher[] {
   }
   return out;
 }
-
-function receiverEntry(
-  name: string,
-  who: { base: string; severity?: Severity },
-  config: Config,
-  secret: (file: string, holds: string) => string,
-  notExpressed: string[],
-): Record<string, unknown> {
-  // chosen by severity: that severity's channel, with the receiver's own settings if it has any
-  const { base, severity } = who;
-  const defined: ReceiverConfig | undefined = Object.hasOwn(config.receivers, base) ? config.receivers[base] : undefined;
-  const channels: readonly ChannelType[] = severity ? [SEVERITY_CHANNELS[severity]] : resolveReceiver(name, config).channels.medium;
-  const entry: Record<string, unknown[]> = {};
-  const add = (key: string, value: unknown) => (entry[key] ??= []).push(value);
-  const nc = config.notificationChannels;
-  const receiverSecret = (key: string, holds: string) => secret(`receivers/${safe(base)}/${key}`, holds);
-  for (const ch of channels) {
-    switch (ch) {
-      case 'pagerduty':
-        add('pagerduty_configs', {
-          routing_key_file: defined?.pagerdutyRoutingKey !== undefined
-            ? receiverSecret('pagerduty_routing_key', `the PagerDuty Events API v2 routing key of receivers.${base}.pagerduty_routing_key`)
-            : secret('pagerduty_service_key', 'the PagerDuty Events API v2 routing key of notification_channels.pagerduty.service_key'),
-          ...(defined?.pagerdutyUrl ? { url: defined.pagerdutyUrl } : {}),
-          // dpmon's mapping: high → critical, medium → warning, low → info
-          severity: '{{ if eq .CommonLabels.severity "high" }}critical{{ else if eq .CommonLabels.severity "low" }}info{{ else }}warning{{ end }}',
-          ...(nc.pagerduty?.escalationPolicy ? { details: { escalation_policy: nc.pagerduty.escalationPolicy } } : {}),
-          send_resolved: true,
-        });
-        break;
-      case 'slack': {
-        const channel = defined?.slackChannel ?? nc.slack?.channel;
-        if (nc.slack?.mentionGroup) notExpressed.push(`notification_channels.slack.mention_group (${nc.slack.mentionGroup}) is not added to Alertmanager's Slack messages, which use its default text`);
-        add('slack_configs', {
-          api_url_file: defined?.slackWebhookUrl !== undefined
-            ? receiverSecret('slack_webhook_url', `the Slack incoming-webhook URL of receivers.${base}.slack_webhook_url`)
-            : secret('slack_webhook_url', 'a Slack incoming-webhook URL (dpmon has none outside receivers)'),
-          ...(channel ? { channel } : {}),
-          send_resolved: true,
-        });
-        break;
-      }
-      case 'email': {
-        const e = nc.email;
-        const to = defined?.email?.length ? defined.email : e?.recipients;
-        if (!to?.length) {
-          notExpressed.push(`receiver ${name}: email without recipients is left out`);
-          break;
-        }
-        if (e?.tls === 'tls' && (e.smtpPort ?? 465) !== 465) notExpressed.push(`receiver ${name}: implicit TLS on port ${e.smtpPort}: Alertmanager uses it on port 465 only`);
-        add('email_configs', {
-          to: to.join(', '),
-          // dpmon's default sender (src/notify/integrations/email)
-          from: e?.from ?? `dpmon@${hostname()}`,
-          smarthost: `${e?.smtpHost ?? '127.0.0.1'}:${e?.smtpPort ?? (e?.tls === 'tls' ? 465 : 25)}`,
-          ...(e?.username ? { auth_username: e.username } : {}),
-          ...(e?.password !== undefined ? { auth_password_file: secret('email_password', 'the SMTP password of notification_channels.email.password') } : {}),
-          require_tls: e?.tls === 'starttls',
-          send_resolved: true,
-        });
-        break;
-      }
-      case 'webhook':
-        if (!defined?.webhookUrl) {
-          notExpressed.push(`receiver ${name}: webhook without webhook_url is left out`);
-          break;
-        }
-        // dpmon's webhook body is its own notification JSON, Alertmanager's is its webhook format
-        add('webhook_configs', { url: defined.webhookUrl, send_resolved: true });
-        break;
-      case 'alertmanager':
-        notExpressed.push(`receiver ${name}: forwarding to another Alertmanager (alertmanager_url) has no Alertmanager integration; point that Alertmanager's clients here instead`);
-        break;
-      case 'dashboard':
-        notExpressed.push("the dashboard channel (severity low) is dpmon's console and log: in Alertmanager its receivers have no integration, and their alerts show in Alertmanager's UI only");
-        break;
-    }
-  }
-  return { name, ...entry };
-}
-
-const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '_');
-
-const WEEKDAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
-const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'];
-
-/** A time interval back in Alertmanager's YAML (the config schema parsed it into ranges). */
-function formatInterval(ti: TimeInterval): Record<string, unknown> {
-  const range = (r: { begin: number; end: number }, name: (n: number) => string | number = (n) => n) =>
-    r.begin === r.end ? String(name(r.begin)) : `${name(r.begin)}:${name(r.end)}`;
-  const hhmm = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
-  return {
-    ...(ti.times ? { times: ti.times.map((t) => ({ start_time: hhmm(t.startMinute), end_time: hhmm(t.endMinute) })) } : {}),
-    ...(ti.weekdays ? { weekdays: ti.weekdays.map((r) => range(r, (n) => WEEKDAYS[n]!)) } : {}),
-    ...(ti.daysOfMonth ? { days_of_month: ti.daysOfMonth.map((r) => range(r)) } : {}),
-    ...(ti.months ? { months: ti.months.map((r) => range(r, (n) => MONTHS[n - 1]!)) } : {}),
-    ...(ti.years ? { years: ti.years.map((r) => range(r)) } : {}),
-    ...(ti.location ? { location: ti.location } : {}),
-  };
-}
-
