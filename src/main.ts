@@ -4,8 +4,7 @@ import { formatConfigIssue, isLoopbackHost, parseListen, printConfig, type Loade
 import { createApp } from './app/app.ts';
 import { createLogger } from './lib/logger.ts';
 import { createConfigCoordinator, loadCheckedConfig } from './app/reload.ts';
-import { resolveDashboards } from './dashboards/index.ts';
-import { grafanaDashboard, writeGrafanaExport } from './export/grafana.ts';
+import { EXPORTS } from './export/index.ts';
 
 const EXIT_OK = 0;
 const EXIT_RUNTIME = 1;
@@ -20,8 +19,7 @@ Usage:
   dpmon alerts [--url URL] [--json] [--config PATH]...
   dpmon ack FINGERPRINT [--by NAME] [--comment TEXT] [--url URL] [--config PATH]...
   dpmon remediation list|approve ID [--by NAME] [--json] [--url URL] [--config PATH]...
-  dpmon export grafana [--out DIR] [--config PATH]...
-  dpmon COMMAND --help
+${Object.entries(EXPORTS).map(([kind, e]) => `  dpmon export ${kind} ${e.usage}\n`).join('')}  dpmon COMMAND --help
 
 --config takes a YAML file or a folder of *.yaml fragments (merged in name order) and may repeat.
 With no --config, the spec's values are the defaults. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.
@@ -84,52 +82,11 @@ approve: runs a plan waiting for approval (remediation.mode: approve) if its ale
          cooldown and rate limit allow; exit 1 when it is unknown, expired, no longer needed or refused.
 `;
 
-HELP.export = `Usage: dpmon export grafana [--out DIR] [--config PATH]...
+HELP.export = `Usage: dpmon export KIND [options] [--config PATH]...
 
-Writes files for users who run other tools, from the config (no running instance needed).
-grafana: one Grafana dashboard JSON per dashboard (the dashboards API's, docs/dashboards.md), named
-         dpmon-<name>.json, and dpmon-dashboards.yaml, a provisioning file whose path is DIR. Import a
-         JSON in Grafana (it asks for a Prometheus data source), or copy both into Grafana's provisioning.
-         Without --out, prints the dashboards as one JSON list on stdout.
-Exit 0 when written, 1 when a file cannot be written, 2 on bad usage or config. docs/exports.md.
+Writes files for other tools from the configuration (docs/exports.md). Exit 0 when written, 2 on bad usage or config.
 
-Options:
-  --out DIR      the folder to write (created if missing; files of the same name are replaced)
-`;
-
-/** `dpmon export KIND`: one entry per kind; each writes its files into --out or prints to stdout. */
-const EXPORTS: Record<string, (loaded: LoadedConfig, out: string | undefined) => Promise<number>> = {
-  async grafana(loaded, out) {
-    const dashboards = resolveDashboards(loaded.config).dashboards;
-    if (out === undefined) {
-      await writeStdout(`${JSON.stringify(dashboards.map(grafanaDashboard), null, 2)}\n`);
-      return EXIT_OK;
-    }
-    for (const path of writeGrafanaExport(dashboards, out)) process.stdout.write(`wrote ${path}\n`);
-    return EXIT_OK;
-  },
-};
-
-/** Resolves once the text is handed to stdout: a pipe is written asynchronously, and main exits right after. */
-function writeStdout(text: string): Promise<void> {
-  return new Promise((resolve, reject) => process.stdout.write(text, (err) => (err ? reject(err) : resolve())));
-}
-
-async function exportFiles(kind: string | undefined, values: { out?: string; config?: string[] }): Promise<number> {
-  const run = kind === undefined ? undefined : EXPORTS[kind];
-  if (!run) {
-    process.stderr.write(`dpmon: export needs one of ${Object.keys(EXPORTS).join(', ')}\n\n${HELP.export}`);
-    return EXIT_USAGE;
-  }
-  const loaded = load(values.config);
-  if (!loaded) return EXIT_USAGE;
-  try {
-    return await run(loaded, values.out);
-  } catch (err) {
-    process.stderr.write(`dpmon: export ${kind} failed: ${(err as Error).message}\n`);
-    return EXIT_RUNTIME;
-  }
-}
+${Object.entries(EXPORTS).map(([kind, e]) => `dpmon export ${kind} ${e.usage}\n${e.help}`).join('\n')}`;
 
 const OPTIONS = {
   config: { type: 'string', multiple: true },
@@ -140,6 +97,8 @@ const OPTIONS = {
   by: { type: 'string' },
   comment: { type: 'string' },
   out: { type: 'string' },
+  tests: { type: 'string' },
+  'secrets-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
@@ -190,7 +149,7 @@ async function main(argv: string[]): Promise<number> {
     case 'remediation':
       return remediation(sub, positionals[2], values);
     case 'export':
-      return exportFiles(sub, values);
+      return runExport(sub, values);
     default:
       return unknownCommand(command);
   }
@@ -317,12 +276,36 @@ async function alerts(values: { url?: string; json?: boolean; config?: string[] 
   return EXIT_OK;
 }
 
+async function runExport(kind: string | undefined, values: { config?: string[]; out?: string; tests?: string; 'secrets-dir'?: string }): Promise<number> {
+  const e = kind === undefined ? undefined : EXPORTS[kind];
+  if (!e) {
+    process.stderr.write(`dpmon: export needs one of ${Object.keys(EXPORTS).join(', ')}${kind ? `, not "${kind}"` : ''}\n\n${HELP.export}`);
+    return EXIT_USAGE;
+  }
+  const loaded = load(values.config);
+  if (!loaded) return EXIT_USAGE;
+  try {
+    const writes: Promise<void>[] = [];
+    const notes = await e.run(loaded.config, { out: values.out, tests: values.tests, secretsDir: values['secrets-dir'] }, (text) => void writes.push(writeStdout(text)));
+    await Promise.all(writes);
+    for (const n of notes) process.stderr.write(`${n}\n`);
+    return EXIT_OK;
+  } catch (err) {
+    process.stderr.write(`dpmon: export ${kind}: ${(err as Error).message}\n`);
+    return EXIT_USAGE;
+  }
+}
+
+/** Resolves once the text is handed to stdout: a pipe is written asynchronously, and main exits right after. */
+function writeStdout(text: string): Promise<void> {
+  return new Promise((resolve, reject) => process.stdout.write(text, (err) => (err ? reject(err) : resolve())));
+}
+
 function unknownCommand(command: string): number {
   process.stderr.write(`dpmon: unknown command "${command}"\n\n${USAGE}`);
   return EXIT_USAGE;
 }
 
-/** Loads and checks the config (rules included): the config, or every problem as a formatted line. */
 /** Loads the config or prints every error and returns undefined. */
 function load(paths: string[] | undefined): LoadedConfig | undefined {
   const r = loadCheckedConfig(paths ?? []);
