@@ -314,9 +314,11 @@ async function start(values: { config?: string[]; listen?: string; 'data-dir'?: 
       return r.errors;
     }
     app.reload(r.loaded.config);
+    current = r.loaded;
     return [];
   };
-  const app = createApp(loaded.config, { log, listen, dataDir: values['data-dir'], reloadConfig });
+  let current = loaded;
+  const app = createApp(loaded.config, { log, listen, dataDir: values['data-dir'], reloadConfig, configYaml: () => printConfig(current) });
   process.on('SIGHUP', () => void reloadConfig());
   const starting = app.start();
   const stopped = new Promise<number>((resolve) => {

@@ -9,6 +9,8 @@ import { createScoreCollector } from '../collect/derived/scores.ts';
 import { createScheduler, type ScheduledCollector, type Scheduler } from '../collect/scheduler.ts';
 import { createHttpServer, readTlsFiles } from '../api/server.ts';
 import { registerPrometheusApi } from '../api/prometheus-api.ts';
+import { registerPrometheusMetaApi } from '../api/prometheus-meta-api.ts';
+import { describeTargets, metricMetadata, prometheusFlags } from '../api/prometheus-sources.ts';
 import { registerRulesApi } from '../api/rules-api.ts';
 import { registerAlertmanagerApi } from '../api/alertmanager-api.ts';
 import { registerDpmonApi } from '../api/dpmon-api.ts';
@@ -51,6 +53,8 @@ export interface AppOptions {
   readonly dataDir?: string;
   /** re-reads and applies the config (POST /-/reload); resolves with the errors that refused it */
   readonly reloadConfig?: () => Promise<readonly string[]>;
+  /** the effective config as `dpmon config print` shows it, secrets redacted (GET /api/v1/status/config) */
+  readonly configYaml?: () => string;
 }
 
 export function createApp(config: Config, opts: AppOptions): App {
@@ -75,6 +79,8 @@ export function createApp(config: Config, opts: AppOptions): App {
   /** the latest notifications of the dashboard channel, for the web dashboard */
   const dashboardFeed = createDashboardFeed();
   let current = config;
+  const startTime = clock.now();
+  let lastConfig = { success: true, at: startTime };
   let audit: AuditLog | undefined;
   // failed writes of history.db, state.db and the audit log, and the room left in the data directory
   const storage = createStorageHealth({
@@ -298,7 +304,38 @@ export function createApp(config: Config, opts: AppOptions): App {
         tls: config.server.tls ? readTlsFiles(config.server.tls) : undefined,
       });
       registerPrometheusApi(server, { engine, store: history, clock, gate: createQueryGate(config.server.queryMaxConcurrency) });
-      registerRulesApi(server, { rules: () => rules, reload: opts.reloadConfig, authToken: config.server.authToken });
+      registerPrometheusMetaApi(server, {
+        clock,
+        startTime,
+        retentionMs: config.storage.rawRetentionMs,
+        lastConfig: () => lastConfig,
+        configYaml: opts.configYaml ?? (() => ''),
+        metadata: () => metricMetadata(latest.families(), rulesEngine().groups().flatMap((g) => g.def.rules.filter((r) => r.kind === 'record'))),
+        targets: () =>
+          describeTargets(scheduler?.health() ?? [], {
+            postgres: targetConfigs,
+            metricsUrl: `${config.server.tls ? 'https' : 'http'}://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}${config.monitoringIntegration.prometheus.endpoint}`,
+            hostname: hostname(),
+          }),
+        flags: () =>
+          prometheusFlags({
+            listen: `${listen.host}:${listen.port}`,
+            dataDir,
+            retentionMs: config.storage.rawRetentionMs,
+            queryTimeoutMs: config.server.queryTimeoutMs,
+            queryMaxConcurrency: config.server.queryMaxConcurrency,
+            queryMaxSamples: config.server.queryMaxSamples,
+            metricsPath: config.monitoringIntegration.prometheus.endpoint,
+          }),
+      });
+      // runtimeinfo's reloadConfigSuccess: a reload through /-/reload that was refused
+      const reload = opts.reloadConfig;
+      const reloadAndRecord = reload && (async () => {
+        const errors = await reload();
+        if (errors.length > 0) lastConfig = { success: false, at: clock.now() };
+        return errors;
+      });
+      registerRulesApi(server, { rules: () => rules, reload: reloadAndRecord, authToken: config.server.authToken });
       registerAlertmanagerApi(server, { alerts: alertPipeline, silences: silences!, inhibitor: alertPipeline.inhibitor, authToken: config.server.authToken, clock });
       const auditLog = audit!;
       remediation = createRemediationRunner({
@@ -373,6 +410,7 @@ export function createApp(config: Config, opts: AppOptions): App {
         (k) => k !== 'rules' && k !== 'alertRules' && k !== 'prometheusConfig' && JSON.stringify(next[k]) !== JSON.stringify(current[k]),
       );
       current = next;
+      lastConfig = { success: true, at: clock.now() };
       log.info({ needRestart: changed }, changed.length ? 'config reloaded: rules applied; other changed sections apply at the next start' : 'config reloaded');
     },
   };
