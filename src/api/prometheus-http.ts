@@ -71,11 +71,16 @@ export function sendError(reply: FastifyReply, err: unknown) {
   return reply.code(500).send({ status: 'error', errorType: 'internal', error: err instanceof Error ? err.message : String(err) });
 }
 
+/** A handler's "nothing to say": 204 and no body, as api.go answers a nil result (query_exemplars without selectors). */
+export const NO_CONTENT = Symbol('no content');
+
 /** A handler over the parameters: its result in the success envelope, any error in the error envelope. */
 export function apiHandler(fn: (p: Params, req: FastifyRequest) => Promise<unknown> | unknown) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
     try {
-      return successBody(await fn(requestParams(req), req));
+      const data = await fn(requestParams(req), req);
+      if (data === NO_CONTENT) return reply.code(204).send();
+      return successBody(data);
     } catch (err) {
       return sendError(reply, err);
     }

@@ -11,7 +11,7 @@ import { DPMON_VERSION } from '../lib/version.ts';
 import type { Labels } from '../model/labels.ts';
 import { parseExpr, QueryError } from '../query/index.ts';
 import { BadParam, parseTime } from './prometheus-params.ts';
-import { addFormParser, apiHandler, one, type Params } from './prometheus-http.ts';
+import { addFormParser, apiHandler, NO_CONTENT, one, type Params } from './prometheus-http.ts';
 import { countSelectors, modelDuration, prettifyPromql } from './promql-format.ts';
 
 /**
@@ -136,8 +136,8 @@ export function registerPrometheusMetaApi(app: FastifyInstance, deps: Prometheus
         if (end < start) throw new BadParam('end timestamp must not be before start timestamp');
         const q = one(p, 'query') ?? '';
         checkPromql(q, (msg) => msg);
-        // as Prometheus: no data at all for an expression without selectors, else the (empty) exemplars
-        return countSelectors(q) === 0 ? undefined : [];
+        // as Prometheus: 204 for an expression without selectors, else the (empty) exemplars
+        return countSelectors(q) === 0 ? NO_CONTENT : [];
       }),
     });
     app.route({

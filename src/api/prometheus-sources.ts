@@ -75,12 +75,10 @@ export function prometheusFlags(s: {
   queryTimeoutMs: number;
   queryMaxConcurrency: number;
   queryMaxSamples: number;
-  metricsPath: string;
 }): Record<string, string> {
   return {
     'web.listen-address': s.listen,
     'web.enable-lifecycle': 'true',
-    'web.telemetry-path': s.metricsPath,
     'storage.tsdb.path': s.dataDir,
     'storage.tsdb.retention.time': modelDuration(s.retentionMs),
     'query.timeout': modelDuration(s.queryTimeoutMs),

@@ -325,7 +325,6 @@ export function createApp(config: Config, opts: AppOptions): App {
             queryTimeoutMs: config.server.queryTimeoutMs,
             queryMaxConcurrency: config.server.queryMaxConcurrency,
             queryMaxSamples: config.server.queryMaxSamples,
-            metricsPath: config.monitoringIntegration.prometheus.endpoint,
           }),
       });
       // runtimeinfo's reloadConfigSuccess: a reload through /-/reload that was refused
