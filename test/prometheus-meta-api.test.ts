@@ -344,6 +344,14 @@ describe('Prometheus status, metadata, targets and formatting API', () => {
       ['label_replace(x, "dst", "$1", "src", "(.*)")', 'label_replace(x, "dst", "$1", "src", "(.*)")'],
       ['rate(x[5m]) # a comment', 'rate(x[5m])'],
       ['time()', 'time()'],
+      ['quantile(0.95, x)', 'quantile(0.95, x)'],
+      ['count_values("version", x)', 'count_values("version", x)'],
+      ['x{a="é ☃ \\u0001 \\x7f"}', 'x{a="é ☃ \\x01 \\x7f"}'],
+      ['x[52w] offset 365d', 'x[52w] offset 1y'],
+      ['x[1h1m1s1ms]', 'x[1h1m1s1ms]'],
+      ['0.1+0.2', '0.1 + 0.2'],
+      ['x^2^3', 'x ^ 2 ^ 3'],
+      ['a atan2 b', 'a atan2 b'],
       [
         'sum(rate(pg_stat_database_xact_commit{datname=~"app|newdb",instance="db1"}[5m])) by (datname, instance) / sum(rate(pg_stat_database_xact_rollback[5m])) by (datname)',
         '  sum by (datname, instance) (\n    rate(pg_stat_database_xact_commit{datname=~"app|newdb",instance="db1"}[5m])\n  )\n/\n  sum by (datname) (rate(pg_stat_database_xact_rollback[5m]))',
@@ -366,6 +374,21 @@ describe('Prometheus status, metadata, targets and formatting API', () => {
         if (!peer(t)) return;
         const p = await getJson(promBase, `/api/v1/format_query?query=${q(input)}`);
         assert.equal(d.body.data, p.body.data);
+      });
+    }
+
+    // where Debian's 2.42 and Prometheus 3 differ, dpmon prints as Prometheus 3.5+ does (printer.go
+    // FormatFloat 'f' since #16083; 2.42 printed `1e-07`), and takes 3's quoted UTF-8 label names
+    const PROMETHEUS_3_FORMS: [string, string][] = [
+      ['1e-7', '0.0000001'],
+      ['123456789012345678901234', '123456789012345690000000'],
+      ['x{"a.b"="c"}', 'x{"a.b"="c"}'],
+      ['sum by ("a.b") (x)', 'sum by ("a.b") (x)'],
+    ];
+    for (const [input, expected] of PROMETHEUS_3_FORMS) {
+      it(`formats ${JSON.stringify(input)} as Prometheus 3 does`, async () => {
+        const d = await getJson(base, `/api/v1/format_query?query=${q(input)}`);
+        assert.deepEqual([d.status, d.body.data], [200, expected]);
       });
     }
 
