@@ -1,13 +1,53 @@
 // dpmon's own state as the Prometheus status API shows it: the scheduler's collectors as scrape
 // targets (a PostgreSQL target in pool `postgres`, the others in pool `dpmon`), the latest store's
 // families and the recording rules as metric metadata, and dpmon's settings as Prometheus flags.
-// app.ts calls these to fill PrometheusMetaDeps.
+// prometheusMetaDeps assembles them for app.ts.
+import { hostname } from 'node:os';
 import { parseDsn } from '../config/dsn.ts';
+import type { Config } from '../config/index.ts';
 import type { CollectorHealth } from '../collect/scheduler.ts';
+import type { Clock } from '../lib/clock.ts';
 import type { MetricType } from '../model/metric.ts';
-import type { FamilySnapshot } from '../store/latest.ts';
-import type { MetricMetadata, ScrapeTarget } from './prometheus-meta-api.ts';
+import type { FamilySnapshot, LatestStore } from '../store/latest.ts';
+import type { MetricMetadata, PrometheusMetaDeps, ScrapeTarget } from './prometheus-meta-api.ts';
 import { modelDuration } from './promql-format.ts';
+
+/** Everything the meta API shows, from the running app's parts (read at request time). */
+export function prometheusMetaDeps(o: {
+  config: Config;
+  listen: { host: string; port: number };
+  dataDir: string;
+  clock: Clock;
+  startTime: number;
+  latest: LatestStore;
+  health: () => readonly CollectorHealth[];
+  recordingRules: () => readonly { name: string; group: string; expr: string }[];
+  postgres: readonly { name: string; dsn: string }[];
+  configYaml: () => string;
+  lastConfig: () => { success: boolean; at: number };
+}): PrometheusMetaDeps {
+  const { config, listen } = o;
+  const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  const metricsUrl = `${config.server.tls ? 'https' : 'http'}://${host}:${listen.port}${config.monitoringIntegration.prometheus.endpoint}`;
+  return {
+    clock: o.clock,
+    startTime: o.startTime,
+    retentionMs: config.storage.rawRetentionMs,
+    lastConfig: o.lastConfig,
+    configYaml: o.configYaml,
+    metadata: () => metricMetadata(o.latest.families(), o.recordingRules()),
+    targets: () => describeTargets(o.health(), { postgres: o.postgres, metricsUrl, hostname: hostname() }),
+    flags: () =>
+      prometheusFlags({
+        listen: `${listen.host}:${listen.port}`,
+        dataDir: o.dataDir,
+        retentionMs: config.storage.rawRetentionMs,
+        queryTimeoutMs: config.server.queryTimeoutMs,
+        queryMaxConcurrency: config.server.queryMaxConcurrency,
+        queryMaxSamples: config.server.queryMaxSamples,
+      }),
+  };
+}
 
 /** The scheduler collector of PostgreSQL target `name` (src/collect/postgres/target.ts). */
 const POSTGRES_COLLECTOR_PREFIX = 'postgres:';

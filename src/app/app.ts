@@ -10,7 +10,7 @@ import { createScheduler, type ScheduledCollector, type Scheduler } from '../col
 import { createHttpServer, readTlsFiles } from '../api/server.ts';
 import { registerPrometheusApi } from '../api/prometheus-api.ts';
 import { registerPrometheusMetaApi } from '../api/prometheus-meta-api.ts';
-import { describeTargets, metricMetadata, prometheusFlags } from '../api/prometheus-sources.ts';
+import { prometheusMetaDeps } from '../api/prometheus-sources.ts';
 import { registerRulesApi } from '../api/rules-api.ts';
 import { registerAlertmanagerApi } from '../api/alertmanager-api.ts';
 import { registerDpmonApi } from '../api/dpmon-api.ts';
@@ -304,29 +304,13 @@ export function createApp(config: Config, opts: AppOptions): App {
         tls: config.server.tls ? readTlsFiles(config.server.tls) : undefined,
       });
       registerPrometheusApi(server, { engine, store: history, clock, gate: createQueryGate(config.server.queryMaxConcurrency) });
-      registerPrometheusMetaApi(server, {
-        clock,
-        startTime,
-        retentionMs: config.storage.rawRetentionMs,
-        lastConfig: () => lastConfig,
+      registerPrometheusMetaApi(server, prometheusMetaDeps({
+        config, listen, dataDir, clock, startTime, latest, postgres: targetConfigs,
+        health: () => scheduler?.health() ?? [],
+        recordingRules: () => rulesEngine().groups().flatMap((g) => g.def.rules.filter((r) => r.kind === 'record')),
         configYaml: opts.configYaml ?? (() => ''),
-        metadata: () => metricMetadata(latest.families(), rulesEngine().groups().flatMap((g) => g.def.rules.filter((r) => r.kind === 'record'))),
-        targets: () =>
-          describeTargets(scheduler?.health() ?? [], {
-            postgres: targetConfigs,
-            metricsUrl: `${config.server.tls ? 'https' : 'http'}://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}${config.monitoringIntegration.prometheus.endpoint}`,
-            hostname: hostname(),
-          }),
-        flags: () =>
-          prometheusFlags({
-            listen: `${listen.host}:${listen.port}`,
-            dataDir,
-            retentionMs: config.storage.rawRetentionMs,
-            queryTimeoutMs: config.server.queryTimeoutMs,
-            queryMaxConcurrency: config.server.queryMaxConcurrency,
-            queryMaxSamples: config.server.queryMaxSamples,
-          }),
-      });
+        lastConfig: () => lastConfig,
+      }));
       // runtimeinfo's reloadConfigSuccess: a reload through /-/reload that was refused
       const reload = opts.reloadConfig;
       const reloadAndRecord = reload && (async () => {
