@@ -1,9 +1,9 @@
 // The dpmon command line. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad config.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ConfigError, formatConfigIssue, isLoopbackHost, loadConfig, parseListen, printConfig, type LoadedConfig } from './config/index.ts';
+import { formatConfigIssue, isLoopbackHost, parseListen, printConfig, type LoadedConfig } from './config/index.ts';
 import { createApp } from './app/app.ts';
 import { createLogger } from './lib/logger.ts';
-import { configChecks } from './app/config-checks.ts';
+import { createConfigCoordinator, loadCheckedConfig } from './app/reload.ts';
 
 const EXIT_OK = 0;
 const EXIT_RUNTIME = 1;
@@ -270,19 +270,9 @@ function unknownCommand(command: string): number {
 }
 
 /** Loads and checks the config (rules included): the config, or every problem as a formatted line. */
-function loadChecked(paths: string[] | undefined): { loaded: LoadedConfig } | { errors: string[] } {
-  try {
-    // the checks run inside loadConfig, so their errors come with the schema's (all at once)
-    return { loaded: loadConfig(paths ?? [], process.env, { checks: configChecks }) };
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    return { errors: err.errors.map(formatConfigIssue) };
-  }
-}
-
 /** Loads the config or prints every error and returns undefined. */
 function load(paths: string[] | undefined): LoadedConfig | undefined {
-  const r = loadChecked(paths);
+  const r = loadCheckedConfig(paths ?? []);
   if ('loaded' in r) return r.loaded;
   for (const line of r.errors) process.stderr.write(`${line}\n`);
   process.stderr.write(`dpmon: ${r.errors.length} configuration error(s); nothing started\n`);
@@ -307,19 +297,10 @@ async function start(values: { config?: string[]; listen?: string; 'data-dir'?: 
   const log = createLogger();
   for (const w of loaded.warnings) log.warn({ config: formatConfigIssue(w), code: w.code }, 'config warning');
   // a reload (SIGHUP, POST /-/reload) re-reads the same paths; a bad config is refused and the old one keeps running
-  const reloadConfig = async (): Promise<readonly string[]> => {
-    const r = loadChecked(values.config);
-    if ('errors' in r) {
-      log.error({ errors: r.errors }, 'config reload refused; the running config stays');
-      return r.errors;
-    }
-    app.reload(r.loaded.config);
-    current = r.loaded;
-    return [];
-  };
-  let current = loaded;
-  const app = createApp(loaded.config, { log, listen, dataDir: values['data-dir'], reloadConfig, configYaml: () => printConfig(current) });
-  process.on('SIGHUP', () => void reloadConfig());
+  const coordinator = createConfigCoordinator({ paths: values.config ?? [], initial: loaded.config, initialPrinted: printConfig(loaded), log });
+  const app = createApp(loaded.config, { log, listen, dataDir: values['data-dir'], reloadConfig: coordinator.reload, configStatus: coordinator });
+  coordinator.subscribe((config) => app.reload(config));
+  process.on('SIGHUP', () => void coordinator.reload());
   const starting = app.start();
   const stopped = new Promise<number>((resolve) => {
     let stopping = false;

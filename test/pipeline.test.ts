@@ -151,6 +151,41 @@ describe('alert pipeline', () => {
     assert.deepEqual(paths(since(mark)), ['/slack']);
   });
 
+  it('mutes for remediation exactly as it mutes pages: a route in its mute time interval, a silence, an inhibition', async () => {
+    writeFileSync(
+      join(dir, 'muting.yaml'),
+      [
+        'time_intervals:',
+        '  - name: all-day',
+        "    time_intervals: [{ times: [{ start_time: '00:00', end_time: '24:00' }] }]",
+        'monitoring_integration:',
+        '  alert_manager:',
+        '    routes:',
+        '      disk_alerts: { receiver: storage-team, group_wait: 60s, mute_time_intervals: [all-day] }',
+        recorderReceivers(recv.url),
+      ].join('\n'),
+    );
+    const { clock, pipeline, silences } = open(undefined, loadConfig([join(dir, 'muting.yaml')], {}).config);
+    const mark = recv.requests.length;
+    const disk = { alertname: 'disk_usage', instance: 'db1', mountpoint: '/data', severity: 'medium' };
+    const cpu = { alertname: 'cpu_usage', instance: 'db1', severity: 'medium' };
+    post(pipeline, disk, '/data is 85% full', T0);
+    post(pipeline, cpu, 'cpu 85%', T0);
+    await advance(clock, 70_000);
+    // the evidence the pipeline ran: the cpu alert notified its route; the disk alert's route was muted
+    assert.deepEqual(paths(since(mark)), ['/ops-team']);
+    assert.deepEqual(pipeline.muted(fingerprintOf(disk), disk), { by: 'mute_time_interval', intervals: ['all-day'] });
+    assert.equal(pipeline.muted(fingerprintOf(cpu), cpu), undefined);
+    const s = silences.add({ matchers: [{ name: 'alertname', value: 'cpu_usage', isRegex: false, isEqual: true }], startsAt: T0, endsAt: T0 + 3_600_000, createdBy: 'test', comment: 'tuning' });
+    assert.deepEqual(pipeline.muted(fingerprintOf(cpu), cpu), { by: 'silence', silences: [s.id] });
+    // the built-in target-down inhibition: a down target mutes its other alerts, for fixes as for pages
+    const other = { alertname: 'long_running_query', instance: 'pg', severity: 'medium' };
+    assert.equal(pipeline.muted(fingerprintOf(other), other), undefined);
+    post(pipeline, { alertname: 'target_down', instance: 'pg', severity: 'high' }, 'pg is down', clock.now());
+    assert.equal(pipeline.muted(fingerprintOf(other), other)?.by, 'inhibition');
+    await pipeline.stop();
+  });
+
   it('escalates 15m → 30m → 1h without an ack, and an ack stops it and acknowledges the PagerDuty incident', async () => {
     const { clock, pipeline } = open();
     const mark = recv.requests.length;

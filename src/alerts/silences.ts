@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import type { Labels } from '../model/labels.ts';
 import { compileAmMatcher, fromApiMatcher, LABEL_NAME_RE, matchesLabels, type ApiMatcher, type CompiledMatcher } from './matchers.ts';
+import { DpmonError } from '../lib/errors.ts';
 
 export type SilenceMatcher = ApiMatcher;
 export type SilenceState = 'pending' | 'active' | 'expired';
@@ -45,14 +46,8 @@ export interface SilenceInput {
 export type SilenceErrorCode = 'SILENCE_INVALID' | 'SILENCE_NOT_FOUND';
 
 /** A refused silence operation; the message is Alertmanager's where it has one. */
-export class SilenceError extends Error {
+export class SilenceError extends DpmonError<SilenceErrorCode> {
   override readonly name = 'SilenceError';
-  constructor(
-    readonly code: SilenceErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export interface SilenceStore {

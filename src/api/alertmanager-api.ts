@@ -5,7 +5,7 @@
 // Alertmanager's handlers (api/v2/api.go); the alerts come from an injected source (the pipeline),
 // silences from the silence store, inhibitions from the inhibitor. Mutating endpoints need
 // `Authorization: Bearer <server.auth_token>` when a token is set. Errors are JSON strings, as Alertmanager's.
-import { bearerAllows } from '../lib/bearer.ts';
+import { requireToken } from './auth.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { stringify } from 'yaml';
 import { systemClock, type Clock } from '../lib/clock.ts';
@@ -262,11 +262,9 @@ export function registerAlertmanagerApi(app: FastifyInstance, opts: Alertmanager
 
   /** Alertmanager answers errors with a JSON string. */
   const fail = (reply: FastifyReply, code: number, message: string) => reply.code(code).type('application/json').send(JSON.stringify(message));
-  const authorized = (req: FastifyRequest, reply: FastifyReply): boolean => {
-    if (bearerAllows(req.headers.authorization, opts.authToken)) return true;
-    fail(reply, 401, 'this endpoint needs the server.auth_token as a Bearer token (amtool: --http.config.file with authorization.credentials)');
-    return false;
-  };
+  const token = requireToken(opts.authToken, (reply) =>
+    fail(reply, 401, 'this endpoint needs the server.auth_token as a Bearer token (amtool: --http.config.file with authorization.credentials)'),
+  );
 
   app.get('/api/v2/status', async () => ({
     cluster: { status: 'disabled', peers: [] },
@@ -345,8 +343,7 @@ export function registerAlertmanagerApi(app: FastifyInstance, opts: Alertmanager
     return out;
   });
 
-  app.post('/api/v2/alerts', async (req, reply) => {
-    if (!authorized(req, reply)) return reply;
+  app.post('/api/v2/alerts', { onRequest: token }, async (req, reply) => {
     if (!Array.isArray(req.body)) return fail(reply, 400, 'alerts in body must be of type array');
     const now = clock.now();
     // best effort, as Alertmanager: the valid alerts are taken, the invalid ones reported
@@ -375,8 +372,7 @@ export function registerAlertmanagerApi(app: FastifyInstance, opts: Alertmanager
     return sortSilences(opts.silences.list().filter((s) => silenceMatchesFilter(s, filter))).map(silenceJson);
   });
 
-  app.post('/api/v2/silences', async (req, reply) => {
-    if (!authorized(req, reply)) return reply;
+  app.post('/api/v2/silences', { onRequest: token }, async (req, reply) => {
     try {
       const { id, input } = toSilenceInput(req.body);
       const s = id === undefined ? opts.silences.add(input) : opts.silences.update(id, input);
@@ -403,8 +399,7 @@ export function registerAlertmanagerApi(app: FastifyInstance, opts: Alertmanager
     return silenceJson(s);
   });
 
-  app.delete('/api/v2/silence/:id', async (req, reply) => {
-    if (!authorized(req, reply)) return reply;
+  app.delete('/api/v2/silence/:id', { onRequest: token }, async (req, reply) => {
     const id = silenceId(req, reply);
     if (id === undefined) return reply;
     try {

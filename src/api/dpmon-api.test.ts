@@ -51,6 +51,14 @@ describe('dpmon API', () => {
     assert.equal((await app.inject({ method: 'POST', url: '/api/dpmon/alerts/bbbb/ack', headers: auth, payload: { by: 7 } })).statusCode, 400);
   });
 
+  it('refuses a request without the token before reading its body: a malformed body gets 401, not 400', async () => {
+    const r = await app.inject({ method: 'POST', url: '/api/dpmon/alerts/bbbb/ack', headers: { 'content-type': 'application/json' }, payload: '{"by": ' });
+    assert.equal(r.statusCode, 401);
+    assert.equal(r.json().error, 'acknowledging needs the server.auth_token as a Bearer token');
+    const wrong = await app.inject({ method: 'POST', url: '/api/dpmon/alerts/bbbb/ack', headers: { authorization: 'Bearer nope' }, payload: {} });
+    assert.equal(wrong.statusCode, 401);
+  });
+
   it('acknowledges the incident of any of its alerts, and lists it as acknowledged', async () => {
     const r = await app.inject({ method: 'POST', url: '/api/dpmon/alerts/bbbb/ack', headers: auth, payload: { by: 'alice', comment: 'on it' } });
     assert.equal(r.statusCode, 200);

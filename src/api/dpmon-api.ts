@@ -1,7 +1,7 @@
 // dpmon's own endpoints, for what no anchor has: acknowledging an alert (which stops its escalation and
 // tells PagerDuty), the escalations in progress, and the notification log of the outbox.
-import { bearerAllows } from '../lib/bearer.ts';
 import type { FastifyInstance } from 'fastify';
+import { requireToken } from './auth.ts';
 import type { Escalation } from '../notify/escalation.ts';
 import type { OutboxRow, OutboxState } from '../notify/outbox.ts';
 import type { AuditEvent } from '../audit/audit-log.ts';
@@ -41,10 +41,12 @@ function escalationJson(e: Escalation) {
   };
 }
 
+/** dpmon's own refusal of a request without the token, naming what needed it */
+const tokenFor = (token: string | undefined, what: string) =>
+  requireToken(token, (reply) => reply.send({ status: 'error', error: `${what} needs the server.auth_token as a Bearer token` }));
+
 export function registerDpmonApi(app: FastifyInstance, opts: DpmonApiOptions): void {
-  app.post('/api/dpmon/alerts/:fingerprint/ack', async (req, reply) => {
-    if (!bearerAllows(req.headers.authorization, opts.authToken))
-      return reply.code(401).send({ status: 'error', error: 'acknowledging needs the server.auth_token as a Bearer token' });
+  app.post('/api/dpmon/alerts/:fingerprint/ack', { onRequest: tokenFor(opts.authToken, 'acknowledging') }, async (req, reply) => {
     const { fingerprint } = req.params as { fingerprint: string };
     if (!/^[0-9a-zA-Z_-]{1,64}$/.test(fingerprint)) return reply.code(400).send({ status: 'error', error: `malformed fingerprint ${JSON.stringify(fingerprint)}` });
     const body = (req.body ?? {}) as { by?: unknown; comment?: unknown };
@@ -66,9 +68,7 @@ export function registerDpmonApi(app: FastifyInstance, opts: DpmonApiOptions): v
       },
     };
   });
-  app.post('/api/dpmon/remediations/:id/approve', async (req, reply) => {
-    if (!bearerAllows(req.headers.authorization, opts.authToken))
-      return reply.code(401).send({ status: 'error', error: 'approving needs the server.auth_token as a Bearer token' });
+  app.post('/api/dpmon/remediations/:id/approve', { onRequest: tokenFor(opts.authToken, 'approving') }, async (req, reply) => {
     if (!opts.remediation) return reply.code(503).send({ status: 'error', error: 'remediation is not running' });
     const { id } = req.params as { id: string };
     const by = ((req.body ?? {}) as { by?: unknown }).by;

@@ -1,7 +1,7 @@
 // Prometheus's rule and alert endpoints over the rules engine — /api/v1/rules and /api/v1/alerts in
 // Prometheus's JSON shapes, so Grafana and `promtool`-style clients read them — plus POST /-/reload
 // (Prometheus's lifecycle endpoint; it needs server.auth_token when one is set) and GET /runbooks.
-import { bearerAllows } from '../lib/bearer.ts';
+import { requireToken } from './auth.ts';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Alert, RulesEngine } from '../rules/engine.ts';
@@ -117,16 +117,15 @@ export function registerRulesApi(app: FastifyInstance, opts: RulesApiOptions): v
     return { status: 'success', data: { alerts: engine.alerts().map(alertJson) } };
   });
 
-  const reload = async (req: FastifyRequest, reply: FastifyReply) => {
-    if (!bearerAllows(req.headers.authorization, opts.authToken))
-      return reply.code(401).type('text/plain').send('reload needs the server.auth_token as a Bearer token\n');
+  const token = requireToken(opts.authToken, (reply) => reply.type('text/plain').send('reload needs the server.auth_token as a Bearer token\n'));
+  const reload = async (_req: FastifyRequest, reply: FastifyReply) => {
     if (!opts.reload) return reply.code(503).type('text/plain').send('reload is not available\n');
     const errors = await opts.reload();
     if (errors.length) return reply.code(500).type('text/plain').send(`failed to reload config: ${errors.join('\n')}\n`);
     return reply.type('text/plain').send('');
   };
-  app.post('/-/reload', reload);
-  app.put('/-/reload', reload);
+  app.post('/-/reload', { onRequest: token }, reload);
+  app.put('/-/reload', { onRequest: token }, reload);
 
   app.get('/runbooks', async (_req, reply) => reply.type('text/markdown; charset=utf-8').send(readFileSync(RUNBOOKS, 'utf8')));
 }

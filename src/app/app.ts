@@ -1,12 +1,9 @@
 // Wiring: builds the collectors, the scheduler, the embedded PostgreSQL when no target is configured,
 // and the HTTP server from one loaded config. The only module that knows every concrete piece.
-import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { targetWithDefaults, type Config, type TargetConfig } from '../config/index.ts';
-import { createHostCollectors } from '../collect/host/index.ts';
-import { createPostgresTarget, type PostgresTarget } from '../collect/postgres/index.ts';
-import { createScoreCollector } from '../collect/derived/scores.ts';
-import { createScheduler, type ScheduledCollector, type Scheduler } from '../collect/scheduler.ts';
+import type { PostgresTarget } from '../collect/postgres/index.ts';
+import { createScheduler, type Scheduler } from '../collect/scheduler.ts';
 import { createHttpServer, readTlsFiles } from '../api/server.ts';
 import { registerPrometheusApi } from '../api/prometheus-api.ts';
 import { registerPrometheusMetaApi } from '../api/prometheus-meta-api.ts';
@@ -25,7 +22,7 @@ import { createRemediationRunner, type RemediationRunner } from '../remediate/ru
 import { openAlertStore, type AlertStore } from '../rules/alert-store.ts';
 import { buildRules, runbookBaseUrl } from '../rules/builtin.ts';
 import { createRulesEngine, type RulesEngine } from '../rules/engine.ts';
-import { createQueryEngine, createQueryGate } from '../query/index.ts';
+import { createQueryEngine, createQueryGate, type QueryEngine } from '../query/index.ts';
 import { createRemoteWriter, endpointFromConfig, type RemoteWriter } from '../remote-write/index.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -34,7 +31,10 @@ import { createLatestStore, snapshotSamples, type LatestStore } from '../store/l
 import { createSqliteStore, type SqliteStore } from '../store/sqlite-store.ts';
 import { createStorageHealth } from '../store/storage-health.ts';
 import { createAuditLog, type AuditLog } from '../audit/audit-log.ts';
+import { buildCollectors } from './collectors.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded-postgres.ts';
+
+type Listen = { readonly host: string; readonly port: number };
 
 export interface App {
   start(): Promise<{ address: string }>;
@@ -53,8 +53,8 @@ export interface AppOptions {
   readonly dataDir?: string;
   /** re-reads and applies the config (POST /-/reload); resolves with the errors that refused it */
   readonly reloadConfig?: () => Promise<readonly string[]>;
-  /** the effective config as `dpmon config print` shows it, secrets redacted (GET /api/v1/status/config) */
-  readonly configYaml?: () => string;
+  /** the running config as `dpmon config print` shows it and the last (re)load, for /api/v1/status/config and runtimeinfo */
+  readonly configStatus?: { printed(): string; lastReload(): { success: boolean; at: number } };
 }
 
 export function createApp(config: Config, opts: AppOptions): App {
@@ -80,7 +80,6 @@ export function createApp(config: Config, opts: AppOptions): App {
   const dashboardFeed = createDashboardFeed();
   let current = config;
   const startTime = clock.now();
-  let lastConfig = { success: true, at: startTime };
   let audit: AuditLog | undefined;
   // failed writes of history.db, state.db and the audit log, and the room left in the data directory
   const storage = createStorageHealth({
@@ -117,71 +116,6 @@ export function createApp(config: Config, opts: AppOptions): App {
     if (config.targets.length > 0) return config.targets;
     embedded = await startEmbeddedPostgres(dataDir, log.child({ component: 'embedded-postgres' }));
     return [targetWithDefaults('embedded', embedded.dsn)];
-  }
-
-  function buildCollectors(targetConfigs: readonly TargetConfig[]): ScheduledCollector[] {
-    const sm = config.systemMetrics.resourceMonitoring;
-    const defaultMs = config.resourceMonitoring.collectionIntervalMs;
-    const hostLabels = { instance: hostname() };
-    const host = createHostCollectors({
-      procPath: config.host.procPath,
-      sysPath: config.host.sysPath,
-      cpuIntervalMs: sm.cpuUsage.intervalMs,
-      memoryIntervalMs: sm.memoryUsage.intervalMs,
-      diskIntervalMs: sm.diskUsage.intervalMs,
-      defaultIntervalMs: defaultMs,
-      monitoredPaths: [...sm.diskUsage.monitoredPaths],
-      processGroups: sm.cpuUsage.collection.processGroups.map((g) => ({
-        name: g.name,
-        comm: [...g.comm],
-        cmdline: [...g.cmdline],
-        user: [...g.user],
-      })),
-    }).map((collector) => ({ collector, labels: hostLabels }));
-
-    const db = config.databaseMetrics;
-    targets = targetConfigs.map((t) =>
-      createPostgresTarget({
-        name: t.name,
-        dsn: t.dsn,
-        statementTimeoutMs: t.statementTimeoutMs,
-        connectTimeoutMs: t.connectTimeoutMs,
-        pgStatStatementsTop: t.pgStatStatementsTop,
-        collectTables: t.collectTables,
-        excludeDatabases: [...t.excludeDatabases],
-        intervals: {
-          defaultMs,
-          connectionsMs: db.connectionPools.monitoring.intervalMs,
-          replicationMs: db.replication.monitoring.intervalMs,
-          deadlockMs: db.queryPerformance.deadlockCheckIntervalMs,
-          diskMs: sm.diskUsage.intervalMs,
-        },
-        log, // the target binds component and target itself
-        clock,
-      }),
-    );
-
-    const scores = createScoreCollector({
-      latest,
-      intervalMs: defaultMs,
-      cpu: { method: sm.cpuUsage.collection.method, cores: sm.cpuUsage.collection.cores },
-      thresholds: {
-        cpu: { warning: sm.cpuUsage.thresholdWarning, critical: sm.cpuUsage.thresholdCritical },
-        memory: { warning: sm.memoryUsage.thresholdWarning, critical: sm.memoryUsage.thresholdCritical },
-        disk: { warning: sm.diskUsage.thresholdWarning, critical: sm.diskUsage.thresholdCritical },
-        connections: {
-          warning: db.connectionPools.thresholdWarning,
-          critical: db.connectionPools.thresholdCritical,
-        },
-      },
-    });
-    return [
-      ...host,
-      { collector: storage.collector, labels: hostLabels },
-      ...targets.map((t) => ({ collector: t.collector })),
-      // scores read the others' latest values, so they run at the shared default interval
-      { collector: scores, labels: hostLabels },
-    ];
   }
 
   function rulesEngine(): RulesEngine {
@@ -232,140 +166,175 @@ export function createApp(config: Config, opts: AppOptions): App {
     return pipeline;
   }
 
+  function startRemoteWrite(): RemoteWriter | undefined {
+    if (config.remoteWrite.length === 0) return undefined;
+    return (remoteWriter = createRemoteWriter({
+      endpoints: config.remoteWrite.map(endpointFromConfig),
+      dataDir,
+      clock,
+      log: log.child({ component: 'remote-write' }),
+    }));
+  }
+
+  /** PromQL over the history, under the server's query limits */
+  function queryEngine(history: SqliteStore): QueryEngine {
+    // the engine serves some range queries from the rollups: it must know the store's window
+    return createQueryEngine(history, {
+      rollupWindowMs: config.monitoringIntegration.metricsAggregation.windowSizeMs,
+      timeoutMs: config.server.queryTimeoutMs,
+      maxSamples: config.server.queryMaxSamples,
+      parseLimits: { maxLength: config.server.queryMaxLength, maxDepth: config.server.queryMaxDepth },
+    });
+  }
+
+  function startRules(engine: QueryEngine, history: SqliteStore, alertPipeline: AlertPipeline, listen: Listen): RulesEngine {
+    return (rules = createRulesEngine({
+      groups: buildRules(config, { runbookBaseUrl: runbookBaseUrl(config, listen) }).groups,
+      engine,
+      store: history,
+      alertStore: alertStore!,
+      clock,
+      log: log.child({ component: 'rules' }),
+      // after each evaluation with a transition, the pipeline takes the alerts as they now are
+      onEvents: () => alertPipeline.syncRules(rulesEngine().alerts({ includeResolved: true })),
+      settings: {
+        resolvedRetentionMs: config.rules.resolvedRetentionMs,
+        flapWindowMs: config.rules.flapWindowMs,
+        flapTransitions: config.rules.flapTransitions,
+        flapHoldMs: config.rules.flapHoldMs,
+        stepMs: config.resourceMonitoring.collectionIntervalMs,
+        externalLabels: config.monitoringIntegration.prometheus.labels,
+      },
+    }));
+  }
+
+  /** the collectors, remote_write's and the rules' own on one scheduler, feeding history and remote_write */
+  function schedule(targetConfigs: readonly TargetConfig[], history: SqliteStore, writer: RemoteWriter | undefined, rulesOfApp: RulesEngine): Scheduler {
+    const constLabels = config.monitoringIntegration.prometheus.labels;
+    const built = buildCollectors(config, targetConfigs, { latest, clock, log, storage: storage.collector });
+    targets = built.targets;
+    return createScheduler({
+      collectors: [...built.collectors, ...(writer ? [{ collector: writer.collector }] : []), { collector: rulesOfApp.collector }],
+      latest,
+      clock,
+      log: log.child({ component: 'collect' }),
+      onSnapshot: (_source, snapshot) => {
+        // history without the spec's constant labels (an exposition concern); remote_write with them,
+        // as Prometheus adds its external_labels, so a shared TSDB can tell environments apart
+        history.append(snapshotSamples(snapshot));
+        writer?.push(snapshotSamples(snapshot, constLabels));
+      },
+      onStale: (_source, series, t) => {
+        // series that stopped being reported: a stale marker each, to history and (as Prometheus
+        // sends them) to remote_write, so both stop returning them at once rather than after 5m
+        history.append(series.map((labels) => ({ labels, t, v: STALE_NAN })));
+        writer?.push(series.map((labels) => ({ labels: { ...constLabels, ...labels }, t, v: STALE_NAN })));
+      },
+    });
+  }
+
+  function serveHttp(): FastifyInstance {
+    return createHttpServer({
+      metricsPath: config.monitoringIntegration.prometheus.endpoint,
+      constLabels: config.monitoringIntegration.prometheus.labels,
+      latest,
+      isReady: () => ready,
+      log: log.child({ component: 'http' }),
+      tls: config.server.tls ? readTlsFiles(config.server.tls) : undefined,
+    });
+  }
+
+  function startRemediation(targetConfigs: readonly TargetConfig[], alertPipeline: AlertPipeline, listen: Listen, rulesOfApp: RulesEngine): RemediationRunner {
+    return createRemediationRunner({
+      config,
+      db: stateDb!,
+      audit: audit!,
+      rules: rulesOfApp,
+      targets: targetConfigs,
+      hostOf: (instance) => hostOfTarget.get(instance) ?? instance,
+      // silences, inhibition and time intervals mute remediation as they mute notifications (one stage)
+      muted: (fp, labels) => alertPipeline.muted(fp, labels) !== undefined,
+      protectedPaths: [dataDir],
+      // an alert posted to the pipeline pages like any other, and resolves 5 minutes after the last post
+      raise: (labels, summary) => alertPipeline.postAlerts([{ labels, annotations: { summary, runbook_url: `${runbookBaseUrl(config, listen)}#remediation_failed` }, startsAt: clock.now() }]),
+      clock,
+      log,
+    });
+  }
+
+  /** Prometheus's query and rules APIs, Alertmanager's, and dpmon's own, on the one server */
+  function registerApis(
+    http: FastifyInstance,
+    engine: QueryEngine,
+    history: SqliteStore,
+    alertPipeline: AlertPipeline,
+    runner: RemediationRunner,
+    listen: Listen,
+    targetConfigs: readonly TargetConfig[],
+  ): void {
+    const authToken = config.server.authToken;
+    const auditLog = audit!;
+    const remediator = runner.remediator;
+    registerPrometheusApi(http, { engine, store: history, clock, gate: createQueryGate(config.server.queryMaxConcurrency) });
+    registerPrometheusMetaApi(http, prometheusMetaDeps({
+      config, listen, dataDir, clock, startTime, latest, postgres: targetConfigs,
+      health: () => scheduler?.health() ?? [],
+      recordingRules: () => rules?.groups().flatMap((g) => g.def.rules.filter((r) => r.kind === 'record')) ?? [],
+      configYaml: () => opts.configStatus?.printed() ?? '',
+      lastConfig: () => opts.configStatus?.lastReload() ?? { success: true, at: startTime },
+    }));
+    registerRulesApi(http, { rules: () => rules, reload: opts.reloadConfig, authToken });
+    registerAlertmanagerApi(http, { alerts: alertPipeline, silences: silences!, inhibitor: alertPipeline.inhibitor, authToken, clock });
+    registerDpmonApi(http, {
+      ack: (fp, by, comment) => alertPipeline.ack(fp, by, comment),
+      escalations: () => alertPipeline.escalations(),
+      notifications: (state) => alertPipeline.notifications(state),
+      authToken,
+      remediation: {
+        events: (limit) => auditLog.list({ kindPrefix: 'remediation.', limit }),
+        pending: () => remediator.pending(),
+        approve: (id, by) => remediator.approve(id, by),
+      },
+    });
+  }
+
+  /** the loops, once the server listens: the pipeline now, collection now, rules and remediation after the first collection */
+  function startLoops(alertPipeline: AlertPipeline, rulesOfApp: RulesEngine, sched: Scheduler, runner: RemediationRunner): void {
+    alertPipeline.start();
+    alertPipeline.syncRules(rulesOfApp.alerts({ includeResolved: true }));
+    sched.start();
+    // rules judge fresh data: after a restart they start once every collector has run, so an alert
+    // restored as firing is not resolved by a lookback that still sees the minutes before the stop
+    void sched.firstRunDone.then(() => {
+      rulesOfApp.start();
+      runner.start();
+    });
+    // /-/ready means "every collector has run once", so a first scrape is never half empty
+    void sched.firstRunDone.then(() => {
+      ready = true;
+      log.info('first collection complete');
+    });
+  }
+
   return {
     latest,
     async start() {
-      store = openHistory();
-      const history = store;
-      if (config.remoteWrite.length > 0) {
-        remoteWriter = createRemoteWriter({
-          endpoints: config.remoteWrite.map(endpointFromConfig),
-          dataDir,
-          clock,
-          log: log.child({ component: 'remote-write' }),
-        });
-      }
-      const writer = remoteWriter;
+      const history = (store = openHistory());
+      const writer = startRemoteWrite();
       const targetConfigs = await resolveTargets();
-      const constLabels = config.monitoringIntegration.prometheus.labels;
-      // the engine serves some range queries from the rollups: it must know the store's window
-      const engine = createQueryEngine(history, {
-        rollupWindowMs: config.monitoringIntegration.metricsAggregation.windowSizeMs,
-        timeoutMs: config.server.queryTimeoutMs,
-        maxSamples: config.server.queryMaxSamples,
-        parseLimits: { maxLength: config.server.queryMaxLength, maxDepth: config.server.queryMaxDepth },
-      });
       const listen = opts.listen ?? { host: config.server.host, port: config.server.port };
+      const engine = queryEngine(history);
       alertStore = openAlertStore(dataDir, { onWriteError: (err) => storage.failed('state', err) });
       const alertPipeline = openPipeline(dataDir, listen, targetConfigs);
-      rules = createRulesEngine({
-        groups: buildRules(config, { runbookBaseUrl: runbookBaseUrl(config, listen) }).groups,
-        engine,
-        store: history,
-        alertStore,
-        clock,
-        log: log.child({ component: 'rules' }),
-        // after each evaluation with a transition, the pipeline takes the alerts as they now are
-        onEvents: () => alertPipeline.syncRules(rulesEngine().alerts({ includeResolved: true })),
-        settings: {
-          resolvedRetentionMs: config.rules.resolvedRetentionMs,
-          flapWindowMs: config.rules.flapWindowMs,
-          flapTransitions: config.rules.flapTransitions,
-          flapHoldMs: config.rules.flapHoldMs,
-          stepMs: config.resourceMonitoring.collectionIntervalMs,
-          externalLabels: constLabels,
-        },
-      });
-      scheduler = createScheduler({
-        collectors: [...buildCollectors(targetConfigs), ...(writer ? [{ collector: writer.collector }] : []), { collector: rules.collector }],
-        latest,
-        clock,
-        log: log.child({ component: 'collect' }),
-        onSnapshot: (_source, snapshot) => {
-          // history without the spec's constant labels (an exposition concern); remote_write with them,
-          // as Prometheus adds its external_labels, so a shared TSDB can tell environments apart
-          history.append(snapshotSamples(snapshot));
-          writer?.push(snapshotSamples(snapshot, constLabels));
-        },
-        onStale: (_source, series, t) => {
-          // series that stopped being reported: a stale marker each, to history and (as Prometheus
-          // sends them) to remote_write, so both stop returning them at once rather than after 5m
-          history.append(series.map((labels) => ({ labels, t, v: STALE_NAN })));
-          writer?.push(series.map((labels) => ({ labels: { ...constLabels, ...labels }, t, v: STALE_NAN })));
-        },
-      });
+      const rulesOfApp = startRules(engine, history, alertPipeline, listen);
+      const sched = (scheduler = schedule(targetConfigs, history, writer, rulesOfApp));
       writer?.start();
-      server = createHttpServer({
-        metricsPath: config.monitoringIntegration.prometheus.endpoint,
-        constLabels: config.monitoringIntegration.prometheus.labels,
-        latest,
-        isReady: () => ready,
-        log: log.child({ component: 'http' }),
-        tls: config.server.tls ? readTlsFiles(config.server.tls) : undefined,
-      });
-      registerPrometheusApi(server, { engine, store: history, clock, gate: createQueryGate(config.server.queryMaxConcurrency) });
-      registerPrometheusMetaApi(server, prometheusMetaDeps({
-        config, listen, dataDir, clock, startTime, latest, postgres: targetConfigs,
-        health: () => scheduler?.health() ?? [],
-        recordingRules: () => rulesEngine().groups().flatMap((g) => g.def.rules.filter((r) => r.kind === 'record')),
-        configYaml: opts.configYaml ?? (() => ''),
-        lastConfig: () => lastConfig,
-      }));
-      // runtimeinfo's reloadConfigSuccess: a reload through /-/reload that was refused
-      const reload = opts.reloadConfig;
-      const reloadAndRecord = reload && (async () => {
-        const errors = await reload();
-        if (errors.length > 0) lastConfig = { success: false, at: clock.now() };
-        return errors;
-      });
-      registerRulesApi(server, { rules: () => rules, reload: reloadAndRecord, authToken: config.server.authToken });
-      registerAlertmanagerApi(server, { alerts: alertPipeline, silences: silences!, inhibitor: alertPipeline.inhibitor, authToken: config.server.authToken, clock });
-      const auditLog = audit!;
-      remediation = createRemediationRunner({
-        config,
-        db: stateDb!,
-        audit: auditLog,
-        rules,
-        targets: targetConfigs,
-        hostOf: (instance) => hostOfTarget.get(instance) ?? instance,
-        // silences and inhibition apply to remediation as they do to notifications
-        muted: (fp, labels) => silences!.mutes(labels).length > 0 || alertPipeline.inhibitor.mutes(labels, alertPipeline.listAlerts().map((a) => ({ fingerprint: a.fingerprint, labels: a.labels, status: 'firing' as const })), fp) !== undefined,
-        protectedPaths: [dataDir],
-        // an alert posted to the pipeline pages like any other, and resolves 5 minutes after the last post
-        raise: (labels, summary) => alertPipeline.postAlerts([{ labels, annotations: { summary, runbook_url: `${runbookBaseUrl(config, listen)}#remediation_failed` }, startsAt: clock.now() }]),
-        clock,
-        log,
-      });
-      const remediator = remediation.remediator;
-      registerDpmonApi(server, {
-        ack: (fp, by, comment) => alertPipeline.ack(fp, by, comment),
-        escalations: () => alertPipeline.escalations(),
-        notifications: (state) => alertPipeline.notifications(state),
-        authToken: config.server.authToken,
-        remediation: {
-          events: (limit) => auditLog.list({ kindPrefix: 'remediation.', limit }),
-          pending: () => remediator.pending(),
-          approve: (id, by) => remediator.approve(id, by),
-        },
-      });
-      const address = await server.listen(listen);
+      const http = (server = serveHttp());
+      remediation = startRemediation(targetConfigs, alertPipeline, listen, rulesOfApp);
+      registerApis(http, engine, history, alertPipeline, remediation, listen, targetConfigs);
+      const address = await http.listen(listen);
       log.info({ address, metrics: config.monitoringIntegration.prometheus.endpoint }, 'dpmon listening');
-      alertPipeline.start();
-      alertPipeline.syncRules(rules.alerts({ includeResolved: true }));
-      scheduler.start();
-      // rules judge fresh data: after a restart they start once every collector has run, so an alert
-      // restored as firing is not resolved by a lookback that still sees the minutes before the stop
-      const engineOfRules = rules;
-      const remediationRunner = remediation;
-      void scheduler.firstRunDone.then(() => {
-        engineOfRules.start();
-        remediationRunner.start();
-      });
-      // /-/ready means "every collector has run once", so a first scrape is never half empty
-      void scheduler.firstRunDone.then(() => {
-        ready = true;
-        log.info('first collection complete');
-      });
+      startLoops(alertPipeline, rulesOfApp, sched, remediation);
       return { address };
     },
     async stop() {
@@ -393,7 +362,6 @@ export function createApp(config: Config, opts: AppOptions): App {
         (k) => k !== 'rules' && k !== 'alertRules' && k !== 'prometheusConfig' && JSON.stringify(next[k]) !== JSON.stringify(current[k]),
       );
       current = next;
-      lastConfig = { success: true, at: clock.now() };
       log.info({ needRestart: changed }, changed.length ? 'config reloaded: rules applied; other changed sections apply at the next start' : 'config reloaded');
     },
   };

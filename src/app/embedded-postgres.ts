@@ -17,6 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 import type { Logger } from '../lib/logger.ts';
 import { freePort } from '../lib/net.ts';
+import { DpmonError } from '../lib/errors.ts';
 
 export interface EmbeddedPostgresHandle {
   readonly dsn: string;
@@ -31,11 +32,10 @@ export interface EmbeddedPostgresHandle {
  * The embedded server could not be set up or started. Its message is the whole story (what failed, why,
  * what to do) and its stack is that one line: it is reported as one log line, not a trace.
  */
-export class EmbeddedPostgresError extends Error {
-  readonly code = 'EMBEDDED_POSTGRES';
+export class EmbeddedPostgresError extends DpmonError<'EMBEDDED_POSTGRES'> {
+  override readonly name = 'EmbeddedPostgresError';
   constructor(message: string) {
-    super(message);
-    this.name = 'EmbeddedPostgresError';
+    super('EMBEDDED_POSTGRES', message);
     this.stack = `${this.name}: ${message}`;
   }
 }

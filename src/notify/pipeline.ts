@@ -15,6 +15,7 @@ import type { Labels } from '../model/labels.ts';
 import { correlate, type CorrelationOptions } from '../alerts/correlate.ts';
 import { createCorrelationIndex, type CorrelationView } from '../alerts/correlation-index.ts';
 import { createInhibitor, type Inhibitor } from '../alerts/inhibit.ts';
+import { createMuting, type MuteReason } from '../alerts/muting.ts';
 import type { SilenceStore } from '../alerts/silences.ts';
 import { createTimeIntervals } from '../alerts/time-intervals.ts';
 import type { ApiAlertInput, PostedAlert } from '../api/alertmanager-api.ts';
@@ -67,6 +68,8 @@ export interface AlertPipeline {
   listAlerts(): ApiAlertInput[];
   receiversFor(labels: Labels): string[];
   readonly inhibitor: Inhibitor;
+  /** whether an alert is muted as remediation must see it: silenced, inhibited, or all its routes muted by time intervals */
+  muted(fingerprint: string, labels: Labels): MuteReason | undefined;
   ack(fingerprint: string, by: string, comment: string): ReturnType<Escalator['ack']> extends infer R ? (R extends { escalation: infer E } ? E : never) | undefined : never;
   escalations(): ReturnType<Escalator['list']>;
   notifications(state?: OutboxState): OutboxRow[];
@@ -136,6 +139,11 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
   const keyOf = (a: PipelineAlert) => `${a.source}:${a.fingerprint}`;
   const hold = (a: PipelineAlert) => (correlationIndex.set(keyOf(a), a), inhibitIndex.set(keyOf(a), a));
   const release = (key: string) => (correlationIndex.delete(key), inhibitIndex.delete(key));
+  const muting = createMuting({
+    intervals,
+    silenced: (labels, at) => opts.silences.mutes(labels, at),
+    inhibited: (labels, fp, at) => inhibitIndex.mutes(labels, (s) => isFiring(s, at), fp),
+  });
   for (const a of posted.values()) {
     hold(a);
     if (a.status === 'resolved') resolvedPosted.add(a.fingerprint);
@@ -204,14 +212,8 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
 
   async function onFlush(groupKey: string, receiver: string, route: Route, alerts: readonly PipelineAlert[], groupLabels: Labels): Promise<boolean> {
     const now = clock.now();
-    // a route's mute_time_intervals silence it while active; its active_time_intervals while none is
-    if (intervals.activeOf(route.opts.muteTimeIntervals, now).length > 0) return false;
-    if (route.opts.activeTimeIntervals.length > 0 && intervals.activeOf(route.opts.activeTimeIntervals, now).length === 0) return false;
-    const kept = alerts.filter((a) => {
-      if (a.status === 'resolved') return true;
-      if (opts.silences.mutes(a.labels, now).length > 0) return false;
-      return inhibitIndex.mutes(a.labels, (s) => isFiring(s, now), a.fingerprint) === undefined;
-    });
+    if (muting.route(route.opts, now)) return false;
+    const kept = alerts.filter((a) => a.status === 'resolved' || muting.alert(a, now) === undefined);
     const firing = kept.filter((a) => a.status === 'firing');
     // everything muted: refuse the flush, so the dispatcher records nothing as notified and tries again
     // at the next group_interval (a silence that ends then lets it through, as Alertmanager's nflog does)
@@ -361,6 +363,7 @@ export function createAlertPipeline(opts: AlertPipelineOptions): AlertPipeline {
 
   return {
     inhibitor,
+    muted: (fingerprint, labels) => muting.alertOnRoutes({ fingerprint, labels }, matchRoutes(routes, labels).map((r) => r.opts), clock.now()),
     syncRules(list) {
       const now = clock.now();
       const seen = new Set<string>();

@@ -22,16 +22,15 @@ import { constants, type Stats } from 'node:fs';
 import { lstat, readdir, realpath, statfs } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { ActionContext, ActionPlan, PlannedStep, ProtectedPath } from './types.ts';
+import { DpmonError } from '../lib/errors.ts';
 
 /** Directories no file action may ever use as its root, whatever the configuration says. */
 export const FORBIDDEN_ROOTS: readonly string[] = Object.freeze(['/', '/bin', '/boot', '/dev', '/etc', '/lib', '/lib64', '/proc', '/root', '/run', '/sbin', '/sys', '/usr', '/var', '/home']);
 
-export class PathSafetyError extends Error {
-  /** stable code for docs/errors.md */
-  readonly code = 'REMEDIATION_PATH';
+export class PathSafetyError extends DpmonError<'REMEDIATION_PATH'> {
+  override readonly name = 'PathSafetyError';
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'PathSafetyError';
+    super('REMEDIATION_PATH', message, options);
   }
 }
 

@@ -1,13 +1,11 @@
 // The remediation engine: decides whether an action may run for a breaching alert, and records every
-// decision. Guards, in order: the rule's threshold; stale data (the alert was not just evaluated); the
-// grace period (the breach must have lasted); one action at a time per target; the per-target rate
-// limit; the rule's cooldown; a rule that failed to fix its alert N times in a row stops. Then the
-// mode: `dry_run` records the plan and does nothing, `approve` parks it until approved (or expired),
-// `enforce` executes. After executing, the next look at the alert verifies: fixed or not fixed.
-// An approved plan runs only if the guards that apply at execution time still hold when it is
-// approved (approvalRefusal): its alert still fires and breaches, on fresh data, the rule has not
-// given up, no execution waits for verification, and neither the cooldown nor the rate limit forbids
-// it. Otherwise the approval is recorded with why it did not run, and nothing is executed.
+// decision. The guards are one list (guards.ts: threshold, stale data, a rule that gave up after N
+// failed verifications, grace period, cooldown, pending verification, the per-target rate limit),
+// walked by both paths: each evaluation (consider) and an approval judged again at execution time
+// (approvalRefusal: the grace period is not judged again). Then one action at a time per target, and
+// the mode: `dry_run` records the plan and does nothing, `approve` parks it until approved (or
+// expired), `enforce` executes. After executing, the next look at the alert verifies: fixed or not.
+// A refused approval is recorded with why it did not run, and nothing is executed.
 // Everything — plan, approval, execution, dry-run, outcome with before and after — goes to the audit log
 // before the next step. State that guards need across restarts lives in state.db.
 import type Database from 'better-sqlite3';
@@ -15,6 +13,7 @@ import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Labels } from '../model/labels.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
+import { breachesThreshold, firstRefusal, type GuardInput, type GuardPath, type GuardState } from './guards.ts';
 import type { Action, ActionContext, ActionPlan, RemediationTrigger } from './types.ts';
 
 export type RemediationMode = 'enforce' | 'dry_run' | 'approve';
@@ -112,20 +111,6 @@ export interface Remediator {
   outcomeFor(fingerprints: readonly string[]): string | undefined;
 }
 
-interface GuardState {
-  /** the last plan, skip or execution: what the cooldown counts from when planning */
-  lastRun: number;
-  /**
-   * the last execution only (a plan parked for approval is none): what the cooldown counts from when
-   * approving. Absent in state saved before it existed; the approval then counts from lastRun.
-   */
-  lastExecuted?: number;
-  failures: number;
-  disabled: boolean;
-  /** an execution waiting for verification: the alert it was for */
-  verify?: { fingerprint: string; at: number };
-}
-
 export function createRemediator(opts: RemediatorOptions): Remediator {
   const { db, audit, clock, log } = opts;
   db.exec('CREATE TABLE IF NOT EXISTS remediation_state (key TEXT PRIMARY KEY, body TEXT NOT NULL)');
@@ -170,12 +155,24 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
     if (outcomes.size > 1000) outcomes.delete(outcomes.keys().next().value!);
   };
 
-  const breaches = (rule: RemediationRule, a: TriggerAlert) => {
-    if (!rule.alertnames.includes(a.labels.alertname ?? '')) return false;
-    if (rule.labels && Object.entries(rule.labels).some(([k, v]) => a.labels[k] !== v)) return false;
-    if (rule.threshold === undefined) return true;
-    if (a.value === undefined) return false;
-    return rule.direction === 'above' ? a.value >= rule.threshold : a.value <= rule.threshold;
+  /** whether the rule is about this alert (its names and labels) */
+  const applies = (rule: RemediationRule, a: TriggerAlert) =>
+    rule.alertnames.includes(a.labels.alertname ?? '') && !(rule.labels && Object.entries(rule.labels).some(([k, v]) => a.labels[k] !== v));
+  const breaches = (rule: RemediationRule, a: TriggerAlert) => applies(rule, a) && breachesThreshold(rule, a);
+  /** the guards' judgement of one rule, alert and target on one path (guards.ts) */
+  const judge = (path: GuardPath, rule: RemediationRule, a: TriggerAlert, target: string | undefined, state: GuardState, now: number) => {
+    const input: GuardInput = {
+      path,
+      rule,
+      alert: a,
+      state,
+      where: target ?? 'this host',
+      now,
+      staleMs: opts.staleMs,
+      rateLimit: opts.rateLimit,
+      recentRuns: () => targetRuns.recent(target ?? 'host', now),
+    };
+    return firstRefusal(input);
   };
 
   async function execute(rule: RemediationRule, action: Action, target: string | undefined, fingerprint: string, plan: ActionPlan, actor: string): Promise<void> {
@@ -285,33 +282,11 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
    * before executions were recorded apart).
    */
   function approvalRefusal(rule: RemediationRule, p: PendingApproval, alerts: readonly TriggerAlert[], now: number): { guard: string; needed: boolean; reason: string } | null {
-    const key = stateKey(rule, p.target);
-    const s = load(key);
-    const where = p.target ?? 'this host';
     const a = alerts.find((x) => x.fingerprint === p.fingerprint);
-    if (!a) return { guard: 'resolved', needed: false, reason: `approved but no longer needed: alert ${p.fingerprint} no longer fires on ${where} (resolved, silenced or inhibited)` };
-    if (!breaches(rule, a)) {
-      return { guard: 'threshold', needed: false, reason: `approved but no longer needed: the alert's value ${a.value ?? 'unknown'} no longer breaches ${rule.action}'s threshold of ${rule.threshold}` };
-    }
-    if (now - a.evaluatedAt > opts.staleMs) {
-      return { guard: 'stale', needed: true, reason: `approved but refused: stale data: the alert was last evaluated ${Math.round((now - a.evaluatedAt) / 1000)} s ago (at most ${Math.round(opts.staleMs / 1000)} s)` };
-    }
-    if (s.disabled) return { guard: 'gave_up', needed: true, reason: `approved but refused: ${rule.action} gave up on ${where} after ${s.failures} failed verifications, until its alert resolves` };
-    // State saved before lastExecuted existed (right after an upgrade) does not tell executions from
-    // plans and skips: count from lastRun then, which is never earlier than the last execution.
-    // Over-cautious (the parked plan itself may have set it), but no execution inside the cooldown slips through.
-    const old = s.lastExecuted === undefined;
-    const sinceRun = now - (old ? s.lastRun : s.lastExecuted!);
-    if (sinceRun < rule.cooldownMs) {
-      const what = old ? 'was last planned or run' : 'ran';
-      return { guard: 'cooldown', needed: true, reason: `approved but refused: cooldown: ${rule.action} ${what} on ${where} ${Math.round(sinceRun / 1000)} s ago, cooldown ${Math.round(rule.cooldownMs / 1000)} s` };
-    }
-    if (s.verify) return { guard: 'verification_pending', needed: true, reason: `approved but refused: the last execution of ${rule.action} on ${where} is not verified yet` };
-    const runs = targetRuns.recent(p.target ?? 'host', now);
-    if (runs.length >= opts.rateLimit.max) {
-      return { guard: 'rate_limit', needed: true, reason: `approved but refused: rate limit: ${runs.length} executions on ${where} in the last ${Math.round(opts.rateLimit.windowMs / 1000)} s (at most ${opts.rateLimit.max})` };
-    }
-    return null;
+    if (!a) return { guard: 'resolved', needed: false, reason: `approved but no longer needed: alert ${p.fingerprint} no longer fires on ${p.target ?? 'this host'} (resolved, silenced or inhibited)` };
+    const refusal = judge('approval', rule, a, p.target, load(stateKey(rule, p.target)), now);
+    if (!refusal) return null;
+    return { ...refusal, reason: `approved but ${refusal.needed ? 'refused' : 'no longer needed'}: ${refusal.reason}` };
   }
 
   return {
@@ -330,18 +305,14 @@ export function createRemediator(opts: RemediatorOptions): Remediator {
           const target = a.labels.instance;
           const key = stateKey(rule, target);
           const s = load(key);
-          if (!breaches(rule, a)) continue;
-          if (s.disabled) continue;
-          if (now - a.evaluatedAt > opts.staleMs) continue;
-          if (now - a.activeAt < rule.gracePeriodMs) continue;
-          if (s.verify) continue; // the last execution is not verified yet
-          if (now - s.lastRun < rule.cooldownMs) continue;
-          const tkey = target ?? 'host';
-          const runs = targetRuns.recent(tkey, now);
-          if (runs.length >= opts.rateLimit.max) {
-            record('rate_limited', rule, target, a.fingerprint, { max: opts.rateLimit.max, windowMs: opts.rateLimit.windowMs });
+          if (!applies(rule, a)) continue;
+          const refusal = judge('automatic', rule, a, target, s, now);
+          if (refusal) {
+            // the only refusal worth a record each evaluation: the others are the normal quiet states
+            if (refusal.guard === 'rate_limit') record('rate_limited', rule, target, a.fingerprint, { max: opts.rateLimit.max, windowMs: opts.rateLimit.windowMs });
             continue;
           }
+          const tkey = target ?? 'host';
           if (busy.has(tkey)) continue;
           busy.add(tkey);
           try {

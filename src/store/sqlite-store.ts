@@ -24,19 +24,13 @@ import {
   type HeadSeries,
 } from './sqlite-head.ts';
 import type { Point, RollupFunction, SeriesPoints, Store, StoredSample } from './store.ts';
+import { DpmonError } from '../lib/errors.ts';
 
 export type StoreErrorCode = 'STORE_OPEN' | 'STORE_WRITE';
 
 /** A history store failure with a stable code; the message names the database path and the cause. */
-export class StoreError extends Error {
+export class StoreError extends DpmonError<StoreErrorCode> {
   override readonly name = 'StoreError';
-  constructor(
-    readonly code: StoreErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 export interface SqliteStoreOptions {

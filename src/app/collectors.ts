@@ -1,0 +1,94 @@
+// The collector wiring from a loaded config: the host collectors at the spec's intervals, one
+// PostgreSQL target per configured server, dpmon's own storage health, and the scores that read the
+// others' latest values. Exported so that everything that runs collectors as dpmon does (the app,
+// tests, benchmarks) builds them from the same config the same way.
+import { hostname } from 'node:os';
+import type { Config, TargetConfig } from '../config/index.ts';
+import { createHostCollectors } from '../collect/host/index.ts';
+import { createPostgresTarget, type PostgresTarget, type PostgresTargetOptions } from '../collect/postgres/index.ts';
+import { createScoreCollector } from '../collect/derived/scores.ts';
+import type { Collector } from '../collect/collector.ts';
+import type { ScheduledCollector } from '../collect/scheduler.ts';
+import type { Clock } from '../lib/clock.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { LatestStore } from '../store/latest.ts';
+
+export interface CollectorDeps {
+  readonly latest: LatestStore;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** dpmon's own storage health (src/store/storage-health.ts), reported with the host's */
+  readonly storage?: Collector;
+}
+
+/** The options of one PostgreSQL target as the config gives them (intervals from the spec's sections). */
+export function postgresTargetOptions(config: Config, t: TargetConfig, deps: Pick<CollectorDeps, 'clock' | 'log'>): PostgresTargetOptions {
+  const db = config.databaseMetrics;
+  return {
+    name: t.name,
+    dsn: t.dsn,
+    statementTimeoutMs: t.statementTimeoutMs,
+    connectTimeoutMs: t.connectTimeoutMs,
+    pgStatStatementsTop: t.pgStatStatementsTop,
+    collectTables: t.collectTables,
+    excludeDatabases: [...t.excludeDatabases],
+    intervals: {
+      defaultMs: config.resourceMonitoring.collectionIntervalMs,
+      connectionsMs: db.connectionPools.monitoring.intervalMs,
+      replicationMs: db.replication.monitoring.intervalMs,
+      deadlockMs: db.queryPerformance.deadlockCheckIntervalMs,
+      diskMs: config.systemMetrics.resourceMonitoring.diskUsage.intervalMs,
+    },
+    log: deps.log, // the target binds component and target itself
+    clock: deps.clock,
+  };
+}
+
+/** The host collectors, one target per server, storage health and the scores, ready for the scheduler. */
+export function buildCollectors(
+  config: Config,
+  targetConfigs: readonly TargetConfig[],
+  deps: CollectorDeps,
+): { readonly collectors: ScheduledCollector[]; readonly targets: PostgresTarget[] } {
+  const sm = config.systemMetrics.resourceMonitoring;
+  const defaultMs = config.resourceMonitoring.collectionIntervalMs;
+  const hostLabels = { instance: hostname() };
+  const host = createHostCollectors({
+    procPath: config.host.procPath,
+    sysPath: config.host.sysPath,
+    cpuIntervalMs: sm.cpuUsage.intervalMs,
+    memoryIntervalMs: sm.memoryUsage.intervalMs,
+    diskIntervalMs: sm.diskUsage.intervalMs,
+    defaultIntervalMs: defaultMs,
+    monitoredPaths: [...sm.diskUsage.monitoredPaths],
+    processGroups: sm.cpuUsage.collection.processGroups.map((g) => ({
+      name: g.name,
+      comm: [...g.comm],
+      cmdline: [...g.cmdline],
+      user: [...g.user],
+    })),
+  }).map((collector) => ({ collector, labels: hostLabels }));
+
+  const targets = targetConfigs.map((t) => createPostgresTarget(postgresTargetOptions(config, t, deps)));
+
+  const db = config.databaseMetrics;
+  const scores = createScoreCollector({
+    latest: deps.latest,
+    intervalMs: defaultMs,
+    cpu: { method: sm.cpuUsage.collection.method, cores: sm.cpuUsage.collection.cores },
+    thresholds: {
+      cpu: { warning: sm.cpuUsage.thresholdWarning, critical: sm.cpuUsage.thresholdCritical },
+      memory: { warning: sm.memoryUsage.thresholdWarning, critical: sm.memoryUsage.thresholdCritical },
+      disk: { warning: sm.diskUsage.thresholdWarning, critical: sm.diskUsage.thresholdCritical },
+      connections: { warning: db.connectionPools.thresholdWarning, critical: db.connectionPools.thresholdCritical },
+    },
+  });
+  const collectors: ScheduledCollector[] = [
+    ...host,
+    ...(deps.storage ? [{ collector: deps.storage, labels: hostLabels }] : []),
+    ...targets.map((t) => ({ collector: t.collector })),
+    // scores read the others' latest values, so they run at the shared default interval
+    { collector: scores, labels: hostLabels },
+  ];
+  return { collectors, targets };
+}
