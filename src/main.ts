@@ -333,8 +333,8 @@ async function start(values: { config?: string[]; listen?: string; 'data-dir'?: 
   const log = createLogger();
   for (const w of loaded.warnings) log.warn({ config: formatConfigIssue(w), code: w.code }, 'config warning');
   // a reload (SIGHUP, POST /-/reload) re-reads the same paths; a bad config is refused and the old one keeps running
-  const coordinator = createConfigCoordinator({ paths: values.config ?? [], initial: loaded.config, log });
-  const app = createApp(loaded.config, { log, listen, dataDir: values['data-dir'], reloadConfig: coordinator.reload });
+  const coordinator = createConfigCoordinator({ paths: values.config ?? [], initial: loaded.config, initialPrinted: printConfig(loaded), log });
+  const app = createApp(loaded.config, { log, listen, dataDir: values['data-dir'], reloadConfig: coordinator.reload, configStatus: coordinator });
   coordinator.subscribe((config) => app.reload(config));
   process.on('SIGHUP', () => void coordinator.reload());
   const starting = app.start();

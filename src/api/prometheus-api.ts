@@ -1,16 +1,20 @@
 // The Prometheus HTTP API over dpmon's history: /api/v1/query, query_range, series, labels and
-// label values, with Prometheus's JSON shapes and error format, so Grafana can use dpmon as a
-// Prometheus data source.
+// label values (with `match[]`, `start`, `end` and `limit`), with Prometheus's JSON shapes and error
+// format, so Grafana can use dpmon as a Prometheus data source. The status, metadata and other
+// endpoints Grafana calls are prometheus-meta-api.ts.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Labels } from '../model/labels.ts';
 import type { Matcher } from '../model/matcher.ts';
 import type { QueryEngine, QueryOptions, QueryResult } from '../query/index.ts';
 import { createQueryGate, type QueryGate } from '../query/gate.ts';
-import { QueryError, parseSeriesSelector } from '../query/index.ts';
+import { parseSeriesSelector } from '../query/index.ts';
 import type { Store } from '../store/store.ts';
 import type { Clock } from '../lib/clock.ts';
-import { BadParam, parseStep, parseTime, parseTimeout } from './prometheus-params.ts';
+import { BadParam, parseLimit, parseStep, parseTime, parseTimeout } from './prometheus-params.ts';
+import { addFormParser, many, one, requestParams, sendError, successBody, Warned, type Params } from './prometheus-http.ts';
 
-type Params = Record<string, string | string[] | undefined>;
+/** Prometheus's warning when `limit` cut a list short. */
+export const TRUNCATED_WARNING = 'results truncated due to limit';
 
 /** Largest form body /api/v1/query and query_range take (8 MiB). */
 const QUERY_BODY_LIMIT = 8 * 1024 * 1024;
@@ -36,33 +40,13 @@ export function registerPrometheusApi(app: FastifyInstance, deps: PrometheusApiD
   const gate = deps.gate ?? createQueryGate(20);
 
   // GET with a query string and POST with a form body, as Prometheus accepts both
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
-    done(null, Object.fromEntries(new URLSearchParams(body as string)));
-  });
-  const params = (req: FastifyRequest): Params => {
-    const query = new URLSearchParams(req.raw.url?.split('?')[1] ?? '');
-    const out: Params = {};
-    for (const key of new Set(query.keys())) {
-      const all = query.getAll(key);
-      out[key] = all.length > 1 ? all : all[0];
-    }
-    if (req.body && typeof req.body === 'object') Object.assign(out, req.body as Params);
-    return out;
-  };
-  const one = (p: Params, key: string) => {
-    const v = p[key];
-    return Array.isArray(v) ? v[0] : v;
-  };
-  const many = (p: Params, key: string) => {
-    const v = p[key] ?? p[`${key}[]`];
-    return v === undefined ? [] : Array.isArray(v) ? v : [v];
-  };
+  addFormParser(app);
 
   const handleReq = (fn: (p: Params, req: FastifyRequest) => Promise<unknown> | unknown) => async (req: FastifyRequest, reply: FastifyReply) => {
     try {
-      const data = await fn(params(req), req);
+      const data = await fn(requestParams(req), req);
       if (isMatrix(data)) return reply.type('application/json; charset=utf-8').send(await matrixJson(data));
-      return { status: 'success', data };
+      return successBody(data);
     } catch (err) {
       return sendError(reply, err);
     }
@@ -110,24 +94,28 @@ export function registerPrometheusApi(app: FastifyInstance, deps: PrometheusApiD
     return gated(p, req, (opts) => engine.range(q, start, end, step, opts));
   });
   const selectors = (p: Params): Matcher[][] => many(p, 'match').map((m) => parseSeriesSelector(m));
+  // parameters are checked in api.go's order, so the first bad one is the one reported
   const series = handle((p) => {
-    const sets = selectors(p);
-    if (sets.length === 0) throw new BadParam('no match[] parameter provided');
+    if (many(p, 'match').length === 0) throw new BadParam('no match[] parameter provided');
+    const limit = parseLimit(one(p, 'limit'));
     const start = parseTime(one(p, 'start'), 'start', MIN_TIME);
     const end = parseTime(one(p, 'end'), 'end', MAX_TIME);
-    const seen = new Map<string, unknown>();
+    const sets = selectors(p);
+    const seen = new Map<string, Labels>();
     for (const matchers of sets)
       for (const labels of store.series(matchers, start, end)) seen.set(JSON.stringify(Object.entries(labels).sort()), labels);
-    return [...seen.values()];
+    // in Prometheus's order (labels.Compare), so that a limit keeps the same series on every call
+    return truncated([...seen.values()].sort(compareLabels), limit);
   });
   const labels = handle((p) => {
+    const limit = parseLimit(one(p, 'limit'));
     const start = parseTime(one(p, 'start'), 'start', MIN_TIME);
     const end = parseTime(one(p, 'end'), 'end', MAX_TIME);
     const sets = selectors(p);
-    if (sets.length === 0) return store.labelNames(start, end);
+    if (sets.length === 0) return truncated(store.labelNames(start, end), limit);
     const names = new Set<string>();
     for (const matchers of sets) for (const l of store.series(matchers, start, end)) for (const n of Object.keys(l)) names.add(n);
-    return [...names].sort();
+    return truncated([...names].sort(), limit);
   });
 
   for (const method of ['GET', 'POST'] as const) {
@@ -141,19 +129,41 @@ export function registerPrometheusApi(app: FastifyInstance, deps: PrometheusApiD
   app.get('/api/v1/label/:name/values', async (req, reply) => {
     const { name } = req.params as { name: string };
     try {
-      const p = params(req);
+      const p = requestParams(req);
+      if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name)) throw new BadParam(`invalid label name: "${name}"`);
+      const limit = parseLimit(one(p, 'limit'));
       const start = parseTime(one(p, 'start'), 'start', MIN_TIME);
       const end = parseTime(one(p, 'end'), 'end', MAX_TIME);
       const sets = selectors(p);
-      if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name)) throw new BadParam(`invalid label name: "${name}"`);
-      if (sets.length === 0) return { status: 'success', data: store.labelValues(name, start, end) };
+      if (sets.length === 0) return successBody(truncated(store.labelValues(name, start, end), limit));
       const values = new Set<string>();
       for (const matchers of sets) for (const l of store.series(matchers, start, end)) if (l[name] !== undefined) values.add(l[name]);
-      return { status: 'success', data: [...values].sort() };
+      return successBody(truncated([...values].sort(), limit));
     } catch (err) {
       return sendError(reply, err);
     }
   });
+}
+
+/** The first `limit` items (0: all), with Prometheus's warning when some were cut. */
+function truncated<T>(items: T[], limit: number): Warned<T[]> {
+  if (limit > 0 && items.length > limit) return new Warned(items.slice(0, limit), [TRUNCATED_WARNING]);
+  return new Warned(items, []);
+}
+
+/** Prometheus's labels.Compare: label by label in name order, names then values; a prefix sorts first. */
+export function compareLabels(a: Labels, b: Labels): number {
+  const ka = Object.keys(a).sort();
+  const kb = Object.keys(b).sort();
+  for (let i = 0; i < Math.min(ka.length, kb.length); i++) {
+    const na = ka[i]!;
+    const nb = kb[i]!;
+    if (na !== nb) return na < nb ? -1 : 1;
+    const va = a[na]!;
+    const vb = b[nb]!;
+    if (va !== vb) return va < vb ? -1 : 1;
+  }
+  return ka.length - kb.length;
 }
 
 function isMatrix(data: unknown): data is Extract<QueryResult, { resultType: 'matrix' }> {
@@ -176,14 +186,4 @@ async function matrixJson(data: Extract<QueryResult, { resultType: 'matrix' }>):
   }
   parts.push(']}}');
   return parts.join('');
-}
-
-/** Prometheus's error envelope (api.go returnAPIError): bad_data → 400, execution → 422, timeout and canceled → 503, anything else → 500. */
-function sendError(reply: FastifyReply, err: unknown) {
-  if (err instanceof BadParam) return reply.code(400).send({ status: 'error', errorType: 'bad_data', error: err.message });
-  if (err instanceof QueryError) {
-    const code = err.errorType === 'bad_data' ? 400 : err.errorType === 'timeout' || err.errorType === 'canceled' ? 503 : 422;
-    return reply.code(code).send({ status: 'error', errorType: err.errorType, error: err.message });
-  }
-  return reply.code(500).send({ status: 'error', errorType: 'internal', error: err instanceof Error ? err.message : String(err) });
 }

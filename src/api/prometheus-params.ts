@@ -38,3 +38,16 @@ export function parseTimeout(text: string): number {
     throw new BadParam(`invalid parameter "timeout": cannot parse "${text}" to a valid duration`);
   }
 }
+
+/**
+ * The `limit` parameter of series, labels and label values: a non-negative integer, 0 (or absent)
+ * meaning none (api.go parseLimitParam; its messages are Go's strconv.Atoi errors).
+ */
+export function parseLimit(text: string | undefined): number {
+  if (text === undefined || text === '') return 0;
+  if (!/^[+-]?\d+$/.test(text)) throw new BadParam(`invalid parameter "limit": strconv.Atoi: parsing ${JSON.stringify(text)}: invalid syntax`);
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new BadParam(`invalid parameter "limit": strconv.Atoi: parsing ${JSON.stringify(text)}: value out of range`);
+  if (n < 0) throw new BadParam('invalid parameter "limit": limit must be non-negative');
+  return n;
+}

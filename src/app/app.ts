@@ -6,6 +6,8 @@ import type { PostgresTarget } from '../collect/postgres/index.ts';
 import { createScheduler, type Scheduler } from '../collect/scheduler.ts';
 import { createHttpServer, readTlsFiles } from '../api/server.ts';
 import { registerPrometheusApi } from '../api/prometheus-api.ts';
+import { registerPrometheusMetaApi } from '../api/prometheus-meta-api.ts';
+import { prometheusMetaDeps } from '../api/prometheus-sources.ts';
 import { registerRulesApi } from '../api/rules-api.ts';
 import { registerAlertmanagerApi } from '../api/alertmanager-api.ts';
 import { registerDpmonApi } from '../api/dpmon-api.ts';
@@ -54,6 +56,8 @@ export interface AppOptions {
   readonly dataDir?: string;
   /** re-reads and applies the config (POST /-/reload); resolves with the errors that refused it */
   readonly reloadConfig?: () => Promise<readonly string[]>;
+  /** the running config as `dpmon config print` shows it and the last (re)load, for /api/v1/status/config and runtimeinfo */
+  readonly configStatus?: { printed(): string; lastReload(): { success: boolean; at: number } };
 }
 
 export function createApp(config: Config, opts: AppOptions): App {
@@ -78,6 +82,7 @@ export function createApp(config: Config, opts: AppOptions): App {
   /** the latest notifications of the dashboard channel, for the web dashboard */
   const dashboardFeed = createDashboardFeed();
   let current = config;
+  const startTime = clock.now();
   let audit: AuditLog | undefined;
   // failed writes of history.db, state.db and the audit log, and the room left in the data directory
   const storage = createStorageHealth({
@@ -275,11 +280,26 @@ export function createApp(config: Config, opts: AppOptions): App {
   }
 
   /** Prometheus's query and rules APIs, Alertmanager's, and dpmon's own, on the one server */
-  function registerApis(http: FastifyInstance, engine: QueryEngine, history: SqliteStore, alertPipeline: AlertPipeline, runner: RemediationRunner): void {
+  function registerApis(
+    http: FastifyInstance,
+    engine: QueryEngine,
+    history: SqliteStore,
+    alertPipeline: AlertPipeline,
+    runner: RemediationRunner,
+    listen: Listen,
+    targetConfigs: readonly TargetConfig[],
+  ): void {
     const authToken = config.server.authToken;
     const auditLog = audit!;
     const remediator = runner.remediator;
     registerPrometheusApi(http, { engine, store: history, clock, gate: createQueryGate(config.server.queryMaxConcurrency) });
+    registerPrometheusMetaApi(http, prometheusMetaDeps({
+      config, listen, dataDir, clock, startTime, latest, postgres: targetConfigs,
+      health: () => scheduler?.health() ?? [],
+      recordingRules: () => rules?.groups().flatMap((g) => g.def.rules.filter((r) => r.kind === 'record')) ?? [],
+      configYaml: () => opts.configStatus?.printed() ?? '',
+      lastConfig: () => opts.configStatus?.lastReload() ?? { success: true, at: startTime },
+    }));
     registerRulesApi(http, { rules: () => rules, reload: opts.reloadConfig, authToken });
     registerAlertmanagerApi(http, { alerts: alertPipeline, silences: silences!, inhibitor: alertPipeline.inhibitor, authToken, clock });
     registerDpmonApi(http, {
@@ -333,7 +353,7 @@ export function createApp(config: Config, opts: AppOptions): App {
       writer?.start();
       const http = (server = serveHttp());
       remediation = startRemediation(targetConfigs, alertPipeline, listen, rulesOfApp);
-      registerApis(http, engine, history, alertPipeline, remediation);
+      registerApis(http, engine, history, alertPipeline, remediation, listen, targetConfigs);
       const address = await http.listen(listen);
       log.info({ address, metrics: config.monitoringIntegration.prometheus.endpoint }, 'dpmon listening');
       startLoops(alertPipeline, rulesOfApp, sched, remediation);

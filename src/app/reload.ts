@@ -1,7 +1,7 @@
 // The config coordinator, as Alertmanager's: it knows where the config comes from, re-reads it on
 // SIGHUP or POST /-/reload, checks it exactly as a start does, and hands a good one to its subscribers;
 // a bad one is refused with every error and the running config stays.
-import { ConfigError, formatConfigIssue, loadConfig, type Config, type LoadedConfig } from '../config/index.ts';
+import { ConfigError, formatConfigIssue, loadConfig, printConfig, type Config, type LoadedConfig } from '../config/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import { configChecks } from './config-checks.ts';
 
@@ -23,19 +23,36 @@ export interface ConfigCoordinator {
   reload(): Promise<readonly string[]>;
   /** called with each accepted config, in subscription order */
   subscribe(apply: (config: Config) => void): void;
+  /** the running config as `dpmon config print` shows it, secrets as `<secret>` ('' when not given at start) */
+  printed(): string;
+  /** the last load's outcome (the start, or a reload applied or refused) and when it was, epoch ms */
+  lastReload(): { success: boolean; at: number };
 }
 
-export function createConfigCoordinator(opts: { readonly paths: readonly string[]; readonly initial: Config; readonly log: Logger }): ConfigCoordinator {
+export function createConfigCoordinator(opts: {
+  readonly paths: readonly string[];
+  readonly initial: Config;
+  /** the initial config as `dpmon config print` prints it, for GET /api/v1/status/config */
+  readonly initialPrinted?: string;
+  readonly log: Logger;
+}): ConfigCoordinator {
   let current = opts.initial;
+  let printed = opts.initialPrinted ?? '';
+  let last = { success: true, at: Date.now() };
   const subscribers: ((config: Config) => void)[] = [];
   return {
     current: () => current,
+    printed: () => printed,
+    lastReload: () => last,
     async reload() {
       const r = loadCheckedConfig(opts.paths);
       if ('errors' in r) {
         opts.log.error({ errors: r.errors }, 'config reload refused; the running config stays');
+        last = { success: false, at: Date.now() };
         return r.errors;
       }
+      last = { success: true, at: Date.now() };
+      printed = printConfig(r.loaded);
       current = r.loaded.config;
       for (const apply of subscribers) apply(current);
       return [];

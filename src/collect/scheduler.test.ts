@@ -56,6 +56,31 @@ describe('scheduler', () => {
     await s.stop();
   });
 
+  it('reports each collector\'s health: unknown before its first run, then up or down with the last error', async () => {
+    const clock = createManualClock(5000);
+    const good = counting('good', 15_000);
+    const bad = counting('bad', 30_000, true);
+    const down: Collector = { name: 'down', intervalMs: 15_000, timeoutMs: 4000, collect: async () => ({ failed: 'connect_failed' }) };
+    const s = createScheduler({
+      collectors: [{ collector: good, labels: { instance: 'h' } }, { collector: bad }, { collector: down }],
+      latest: createLatestStore(),
+      clock,
+      log: silentLogger,
+    });
+    assert.deepEqual(
+      s.health().map((h) => [h.name, h.health, h.lastRunAt, h.lastError]),
+      [['good', 'unknown', undefined, ''], ['bad', 'unknown', undefined, ''], ['down', 'unknown', undefined, '']],
+    );
+    s.start();
+    await s.firstRunDone;
+    const [g, b, d] = s.health();
+    assert.deepEqual([g!.health, g!.lastRunAt, g!.lastError, g!.labels, g!.intervalMs, g!.timeoutMs], ['up', 5000, '', { instance: 'h' }, 15_000, 15_000]);
+    assert.ok(g!.lastDurationMs! >= 0);
+    assert.deepEqual([b!.health, b!.lastError, b!.timeoutMs], ['down', 'bad broke', 30_000]);
+    assert.deepEqual([d!.health, d!.lastError, d!.timeoutMs], ['down', 'connect_failed', 4000]);
+    await s.stop();
+  });
+
   it('replaces a collector snapshot on each run, so vanished series disappear', async () => {
     const clock = createManualClock(0);
     let emitFirst = true;

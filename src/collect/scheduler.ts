@@ -51,6 +51,21 @@ export interface ScheduledCollector {
   readonly timeoutMs?: number;
 }
 
+/** One collector's last run as the scheduler saw it (read-only; /api/v1/targets shows it). */
+export interface CollectorHealth {
+  readonly name: string;
+  readonly labels: Labels;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  /** `unknown` until the first run has finished */
+  readonly health: 'up' | 'down' | 'unknown';
+  /** epoch ms at which the last finished run started */
+  readonly lastRunAt?: number;
+  readonly lastDurationMs?: number;
+  /** why the last run failed (the error's message, or the collector's failure word); '' when it succeeded */
+  readonly lastError: string;
+}
+
 export interface Scheduler {
   /** starts every collector's loop; the first runs begin at once */
   start(): void;
@@ -59,6 +74,8 @@ export interface Scheduler {
   /** runs every collector once, now, and waits for all of them (tests and the bench use it) */
   runOnce(): Promise<void>;
   stop(): Promise<void>;
+  /** every collector's last run, in the order the collectors were given */
+  health(): CollectorHealth[];
 }
 
 export function createScheduler(opts: {
@@ -82,16 +99,21 @@ export function createScheduler(opts: {
   /** per collector: its last snapshot, to find the series the next run no longer has */
   const previous = new Map<string, SourceSnapshot>();
   const firstRuns: Promise<void>[] = [];
+  /** per collector: its last finished run, for health() */
+  const lastRuns = new Map<string, { at: number; durationMs: number; error: string }>();
   let firstRunsStarted!: () => void;
   const started = new Promise<void>((resolve) => (firstRunsStarted = resolve));
   const firstRunDone = started.then(() => Promise.all(firstRuns)).then(() => undefined);
+
+  const timeoutOf = (entry: ScheduledCollector) => entry.timeoutMs ?? entry.collector.timeoutMs ?? Math.min(entry.collector.intervalMs, 60_000);
 
   async function runCollector(entry: ScheduledCollector): Promise<void> {
     const { collector } = entry;
     const started = opts.clock.now();
     const startedHr = performance.now();
     let builder = createSnapshotBuilder(entry.labels);
-    const timeoutMs = entry.timeoutMs ?? collector.timeoutMs ?? Math.min(collector.intervalMs, 60_000);
+    const timeoutMs = timeoutOf(entry);
+    let errorText = '';
     // a timer of our own rather than AbortSignal.timeout: it is cleared after the run, and it keeps the
     // process alive while a run hangs, so an abandoned run is always noticed
     const timeout = new AbortController();
@@ -112,12 +134,14 @@ export function createScheduler(opts: {
         throw new Error(`collector did not finish within ${timeoutMs} ms (+${ABANDON_AFTER_MS} ms): abandoned`);
       }
       failure = outcome?.failed;
+      if (failure !== undefined) errorText = failure;
       if (failure === undefined && lastError.delete(collector.name)) log.info('collector recovered');
     } catch (err) {
       failure = abandoned || timeout.signal.aborted ? 'timeout' : 'error';
       // as a failed scrape in Prometheus: none of the run's samples, so all its series go stale
       builder = createSnapshotBuilder(entry.labels);
       const message = err instanceof Error ? err.message : String(err);
+      errorText = message;
       // log only when the error changes, so a collector failing every 15 s does not flood the log
       if (lastError.get(collector.name) !== message) {
         lastError.set(collector.name, message);
@@ -128,7 +152,9 @@ export function createScheduler(opts: {
     const own = { collector: collector.name };
     builder.emit(collectorSuccess, own, failure === undefined ? 1 : 0);
     if (failure !== undefined) builder.emit(collectorFailureReason, { ...own, reason: failure }, 1);
-    builder.emit(collectorDuration, own, (performance.now() - startedHr) / 1000);
+    const durationMs = performance.now() - startedHr;
+    builder.emit(collectorDuration, own, durationMs / 1000);
+    lastRuns.set(collector.name, { at: started, durationMs, error: errorText });
     const snapshot = builder.build(started);
     opts.latest.put(collector.name, snapshot);
     opts.onSnapshot?.(collector.name, snapshot);
@@ -186,6 +212,20 @@ export function createScheduler(opts: {
     async stop() {
       stopping.abort(new Error('monitor stopping'));
       await Promise.allSettled(loops);
+    },
+    health() {
+      return opts.collectors.map((entry) => {
+        const run = lastRuns.get(entry.collector.name);
+        return {
+          name: entry.collector.name,
+          labels: { ...entry.labels },
+          intervalMs: entry.collector.intervalMs,
+          timeoutMs: timeoutOf(entry),
+          health: run === undefined ? 'unknown' : run.error === '' ? 'up' : 'down',
+          ...(run && { lastRunAt: run.at, lastDurationMs: run.durationMs }),
+          lastError: run?.error ?? '',
+        };
+      });
     },
   };
 }

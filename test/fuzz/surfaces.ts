@@ -84,9 +84,13 @@ export function promqlRequest(r: Random): FuzzRequest {
   const time = () => r.pick([String(now), String(now - 3600), 'now', '-1', '1e20', 'NaN', '2026-02-30T00:00:00Z', new Date(now * 1000).toISOString(), '']);
   const step = r.pick(['15', '1', '0', '-1', '0.001', '1e-9', 'abc', '5m', '1']);
   const timeout = r.chance(0.3) ? `&timeout=${r.pick(['1s', '0', '-1s', 'abc', '100ms'])}` : '';
-  switch (r.int(6)) {
+  switch (r.int(8)) {
     case 0:
       return { method: 'GET', path: `/api/v1/query?query=${enc(expr)}&time=${enc(time())}${timeout}` };
+    case 6:
+      return { method: r.chance(0.5) ? 'GET' : 'POST', path: `/api/v1/format_query?query=${enc(expr)}` };
+    case 7:
+      return { method: 'GET', path: `/api/v1/query_exemplars?query=${enc(expr)}&start=${enc(time())}&end=${enc(time())}` };
     case 1:
       return { method: 'GET', path: `/api/v1/query_range?query=${enc(expr)}&start=${enc(String(now - r.pick([60, 3600, 86_400, 10_000_000])))}&end=${enc(time())}&step=${enc(step)}${timeout}` };
     case 2:
@@ -97,7 +101,10 @@ export function promqlRequest(r: Random): FuzzRequest {
         body: `query=${enc(expr)}${timeout}`,
       };
     case 3:
-      return { method: 'GET', path: `/api/v1/series?match[]=${enc(r.chance(0.5) ? selector(r) : mutate(r, selector(r)))}&start=${enc(time())}` };
+      return {
+        method: 'GET',
+        path: `/api/v1/series?match[]=${enc(r.chance(0.5) ? selector(r) : mutate(r, selector(r)))}&start=${enc(time())}${r.chance(0.3) ? `&limit=${enc(r.pick(['1', '0', '-1', 'x', '1e3', '99999999999999999999']))}` : ''}`,
+      };
     case 4:
       return { method: 'GET', path: `/api/v1/label/${enc(r.chance(0.7) ? r.pick(LABELS) : r.string(r.int(8)))}/values?match[]=${enc(mutate(r, selector(r)))}` };
     default:
