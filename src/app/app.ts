@@ -125,6 +125,7 @@ export function createApp(config: Config, opts: AppOptions): App {
       diskIntervalMs: sm.diskUsage.intervalMs,
       defaultIntervalMs: defaultMs,
       monitoredPaths: [...sm.diskUsage.monitoredPaths],
+      dataDir,
       processGroups: sm.cpuUsage.collection.processGroups.map((g) => ({
         name: g.name,
         comm: [...g.comm],

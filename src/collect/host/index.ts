@@ -28,8 +28,10 @@ export interface HostCollectorOptions {
   diskIntervalMs: number;
   /** resource_monitoring.collection_interval (15s): netdev, filefd, uname, conntrack, build_info */
   defaultIntervalMs: number;
-  /** disk_usage.monitored_paths */
+  /** disk_usage.monitored_paths: the filesystems the disk thresholds judge (every real one is collected) */
   monitoredPaths: string[];
+  /** dpmon's data directory: its filesystem is always reported, even where node_exporter's patterns exclude it */
+  dataDir?: string;
   /** cpu_usage.collection.process_groups; regex sources, a process joins the first group any of whose lists matches */
   processGroups: ProcessGroup[];
 }
@@ -49,7 +51,12 @@ export function createHostCollectors(opts: HostCollectorOptions): Collector[] {
     createCpuCollector({ procPath, intervalMs: opts.cpuIntervalMs }),
     createCgroupCollector({ procPath, sysPath, intervalMs: opts.cpuIntervalMs }),
     createMeminfoCollector({ procPath, intervalMs: opts.memoryIntervalMs }),
-    createFilesystemCollector({ procPath, intervalMs: opts.diskIntervalMs, monitoredPaths: opts.monitoredPaths }),
+    createFilesystemCollector({
+      procPath,
+      intervalMs: opts.diskIntervalMs,
+      monitoredPaths: opts.monitoredPaths,
+      alwaysPaths: opts.dataDir === undefined ? [] : [opts.dataDir],
+    }),
     createDiskstatsCollector({ procPath, intervalMs: opts.diskIntervalMs }),
     createNetdevCollector({ procPath, intervalMs: opts.defaultIntervalMs }),
     createFilefdCollector({ procPath, intervalMs: opts.defaultIntervalMs }),
