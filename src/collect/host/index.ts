@@ -12,6 +12,7 @@ import { createFilefdCollector } from './filefd.ts';
 import { createFilesystemCollector } from './filesystem.ts';
 import { createMeminfoCollector } from './meminfo.ts';
 import { createNetdevCollector } from './netdev.ts';
+import { createPressureCollector } from './pressure.ts';
 import { createProcessesCollector, type ProcessGroup } from './processes.ts';
 import { createUnameCollector } from './uname.ts';
 import { createVmstatCollector } from './vmstat.ts';
@@ -68,6 +69,7 @@ export function createHostCollectors(opts: HostCollectorOptions): Collector[] {
     createFilefdCollector({ procPath, intervalMs: opts.defaultIntervalMs }),
     createUnameCollector({ procPath, intervalMs: opts.defaultIntervalMs }),
     createConntrackCollector({ procPath, intervalMs: opts.defaultIntervalMs }),
+    createPressureCollector({ procPath, intervalMs: opts.defaultIntervalMs }),
     createBuildInfoCollector({ intervalMs: opts.defaultIntervalMs }),
     createProcessesCollector({ procPath, intervalMs: opts.cpuIntervalMs, groups: opts.processGroups }),
   ];
