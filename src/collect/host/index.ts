@@ -14,6 +14,8 @@ import { createMeminfoCollector } from './meminfo.ts';
 import { createNetdevCollector } from './netdev.ts';
 import { createPressureCollector } from './pressure.ts';
 import { createProcessesCollector, type ProcessGroup } from './processes.ts';
+import { createSelfNodejsCollector } from './self-nodejs.ts';
+import { createSelfProcessCollector } from './self-process.ts';
 import { createUnameCollector } from './uname.ts';
 import { createVmstatCollector } from './vmstat.ts';
 
@@ -72,5 +74,9 @@ export function createHostCollectors(opts: HostCollectorOptions): Collector[] {
     createPressureCollector({ procPath, intervalMs: opts.defaultIntervalMs }),
     createBuildInfoCollector({ intervalMs: opts.defaultIntervalMs }),
     createProcessesCollector({ procPath, intervalMs: opts.cpuIntervalMs, groups: opts.processGroups }),
+    // dpmon's own process, beside the host's: a scrape of any exporter has its process_* series. Always
+    // this process's /proc (host.proc_path may be another mount or a fixture tree), as client_golang does.
+    createSelfProcessCollector({ procPath: '/proc', intervalMs: opts.defaultIntervalMs }),
+    createSelfNodejsCollector({ intervalMs: opts.defaultIntervalMs }),
   ];
 }

@@ -1,0 +1,54 @@
+// The `nodejs` collector: dpmon's V8 heap and event-loop delay, named as prom-client's default metrics
+// (lib/metrics/heapSizeAndUsed.js, eventLoopLag.js) name them, so Node.js dashboards show dpmon's.
+// The delay percentiles come from perf_hooks.monitorEventLoopDelay, reset at each run: each run reports
+// the delays seen since the previous one.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { Collector } from '../collector.ts';
+import { gauge } from '../../model/metric.ts';
+
+export const heapTotal = gauge('nodejs_heap_size_total_bytes', 'Process heap size from Node.js in bytes.');
+export const heapUsed = gauge('nodejs_heap_size_used_bytes', 'Process heap size used from Node.js in bytes.');
+export const externalMemory = gauge('nodejs_external_memory_bytes', 'Node.js external memory size in bytes.');
+export const lag = gauge('nodejs_eventloop_lag_seconds', 'Lag of event loop in seconds.');
+export const lagMin = gauge('nodejs_eventloop_lag_min_seconds', 'The minimum recorded event loop delay.');
+export const lagMax = gauge('nodejs_eventloop_lag_max_seconds', 'The maximum recorded event loop delay.');
+export const lagMean = gauge('nodejs_eventloop_lag_mean_seconds', 'The mean of the recorded event loop delays.');
+export const lagStddev = gauge('nodejs_eventloop_lag_stddev_seconds', 'The standard deviation of the recorded event loop delays.');
+export const lagP50 = gauge('nodejs_eventloop_lag_p50_seconds', 'The 50th percentile of the recorded event loop delays.');
+export const lagP90 = gauge('nodejs_eventloop_lag_p90_seconds', 'The 90th percentile of the recorded event loop delays.');
+export const lagP99 = gauge('nodejs_eventloop_lag_p99_seconds', 'The 99th percentile of the recorded event loop delays.');
+
+export interface SelfNodejsCollectorOptions {
+  intervalMs: number;
+}
+
+export function createSelfNodejsCollector(opts: SelfNodejsCollectorOptions): Collector {
+  // prom-client's default resolution (10 ms); the histogram samples on a libuv timer of its own
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  return {
+    name: 'nodejs',
+    intervalMs: opts.intervalMs,
+    async collect(_ctx, emit) {
+      const mem = process.memoryUsage();
+      emit(heapTotal, {}, mem.heapTotal);
+      emit(heapUsed, {}, mem.heapUsed);
+      emit(externalMemory, {}, mem.external);
+      // prom-client's lag: how long a callback queued now waits for its turn
+      const start = process.hrtime.bigint();
+      await new Promise((resolve) => setImmediate(resolve));
+      emit(lag, {}, Number(process.hrtime.bigint() - start) / 1e9);
+      // before the first delay is recorded the histogram's min is a sentinel (2^63): wait for one
+      if (delay.count > 0) {
+        emit(lagMin, {}, delay.min / 1e9);
+        emit(lagMax, {}, delay.max / 1e9);
+        emit(lagMean, {}, delay.mean / 1e9);
+        emit(lagStddev, {}, delay.stddev / 1e9);
+        emit(lagP50, {}, delay.percentile(50) / 1e9);
+        emit(lagP90, {}, delay.percentile(90) / 1e9);
+        emit(lagP99, {}, delay.percentile(99) / 1e9);
+        delay.reset();
+      }
+    },
+  };
+}
