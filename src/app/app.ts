@@ -117,6 +117,7 @@ export function createApp(config: Config, opts: AppOptions): App {
     const sm = config.systemMetrics.resourceMonitoring;
     const defaultMs = config.resourceMonitoring.collectionIntervalMs;
     const hostLabels = { instance: hostname() };
+    const hostJob = { job: config.host.job };
     const host = createHostCollectors({
       procPath: config.host.procPath,
       sysPath: config.host.sysPath,
@@ -132,7 +133,7 @@ export function createApp(config: Config, opts: AppOptions): App {
         cmdline: [...g.cmdline],
         user: [...g.user],
       })),
-    }).map((collector) => ({ collector, labels: hostLabels }));
+    }).map((collector) => ({ collector, labels: hostLabels, historyLabels: hostJob }));
 
     const db = config.databaseMetrics;
     targets = targetConfigs.map((t) =>
@@ -173,7 +174,7 @@ export function createApp(config: Config, opts: AppOptions): App {
     return [
       ...host,
       { collector: storage.collector, labels: hostLabels },
-      ...targets.map((t) => ({ collector: t.collector })),
+      ...targets.map((t, i) => ({ collector: t.collector, historyLabels: { job: (targetConfigs[i] as TargetConfig).job } })),
       // scores read the others' latest values, so they run at the shared default interval
       { collector: scores, labels: hostLabels },
     ];
@@ -276,11 +277,12 @@ export function createApp(config: Config, opts: AppOptions): App {
         latest,
         clock,
         log: log.child({ component: 'collect' }),
-        onSnapshot: (_source, snapshot) => {
+        onSnapshot: (_source, snapshot, jobLabels) => {
           // history without the spec's constant labels (an exposition concern); remote_write with them,
-          // as Prometheus adds its external_labels, so a shared TSDB can tell environments apart
-          history.append(snapshotSamples(snapshot));
-          writer?.push(snapshotSamples(snapshot, constLabels));
+          // as Prometheus adds its external_labels, so a shared TSDB can tell environments apart; both
+          // with the `job` a scrape of the exporter would attach (docs/metrics.md)
+          history.append(snapshotSamples(snapshot, jobLabels));
+          writer?.push(snapshotSamples(snapshot, { ...constLabels, ...jobLabels }));
         },
         onStale: (_source, series, t) => {
           // series that stopped being reported: a stale marker each, to history and (as Prometheus
