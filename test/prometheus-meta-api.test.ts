@@ -13,7 +13,7 @@ import { registerPrometheusApi } from '../src/api/prometheus-api.ts';
 import { PROMETHEUS_COMPATIBLE_VERSION, registerPrometheusMetaApi } from '../src/api/prometheus-meta-api.ts';
 import { describeTargets, metricMetadata, prometheusFlags } from '../src/api/prometheus-sources.ts';
 import { createHttpServer } from '../src/api/server.ts';
-import type { Collector } from '../src/collect/collector.ts';
+import type { Collector } from '../src/model/collector.ts';
 import { createScheduler } from '../src/collect/scheduler.ts';
 import { loadConfig, printConfig } from '../src/config/index.ts';
 import { systemClock } from '../src/lib/clock.ts';

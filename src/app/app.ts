@@ -228,18 +228,19 @@ export function createApp(config: Config, opts: AppOptions): App {
   /** the collectors, remote_write's and the rules' own on one scheduler, feeding history and remote_write */
   function schedule(targetConfigs: readonly TargetConfig[], history: SqliteStore, writer: RemoteWriter | undefined, rulesOfApp: RulesEngine): Scheduler {
     const constLabels = config.monitoringIntegration.prometheus.labels;
-    const built = buildCollectors(config, targetConfigs, { latest, clock, log, storage: storage.collector });
+    const built = buildCollectors(config, targetConfigs, { latest, clock, log, storage: storage.collector, dataDir });
     targets = built.targets;
     return createScheduler({
       collectors: [...built.collectors, ...(writer ? [{ collector: writer.collector }] : []), { collector: rulesOfApp.collector }],
       latest,
       clock,
       log: log.child({ component: 'collect' }),
-      onSnapshot: (_source, snapshot) => {
+      onSnapshot: (_source, snapshot, jobLabels) => {
         // history without the spec's constant labels (an exposition concern); remote_write with them,
-        // as Prometheus adds its external_labels, so a shared TSDB can tell environments apart
-        history.append(snapshotSamples(snapshot));
-        writer?.push(snapshotSamples(snapshot, constLabels));
+        // as Prometheus adds its external_labels, so a shared TSDB can tell environments apart; both
+        // with the `job` a scrape of the exporter would attach (docs/metrics.md)
+        history.append(snapshotSamples(snapshot, jobLabels));
+        writer?.push(snapshotSamples(snapshot, { ...constLabels, ...jobLabels }));
       },
       onStale: (_source, series, t) => {
         // series that stopped being reported: a stale marker each, to history and (as Prometheus

@@ -19,6 +19,8 @@ export interface CollectorDeps {
   readonly log: Logger;
   /** dpmon's own storage health (src/store/storage-health.ts), reported with the host's */
   readonly storage?: Collector;
+  /** dpmon's data directory: its filesystem is reported whatever node_exporter's exclusions say */
+  readonly dataDir?: string;
 }
 
 /** The options of one PostgreSQL target as the config gives them (intervals from the spec's sections). */
@@ -53,6 +55,8 @@ export function buildCollectors(
   const sm = config.systemMetrics.resourceMonitoring;
   const defaultMs = config.resourceMonitoring.collectionIntervalMs;
   const hostLabels = { instance: hostname() };
+  // the job a scrape of node_exporter or postgres_exporter would attach: history and remote_write only
+  const hostJob = { job: config.host.job };
   const host = createHostCollectors({
     procPath: config.host.procPath,
     sysPath: config.host.sysPath,
@@ -61,13 +65,14 @@ export function buildCollectors(
     diskIntervalMs: sm.diskUsage.intervalMs,
     defaultIntervalMs: defaultMs,
     monitoredPaths: [...sm.diskUsage.monitoredPaths],
+    ...(deps.dataDir !== undefined ? { dataDir: deps.dataDir } : {}),
     processGroups: sm.cpuUsage.collection.processGroups.map((g) => ({
       name: g.name,
       comm: [...g.comm],
       cmdline: [...g.cmdline],
       user: [...g.user],
     })),
-  }).map((collector) => ({ collector, labels: hostLabels }));
+  }).map((collector) => ({ collector, labels: hostLabels, historyLabels: hostJob }));
 
   const targets = targetConfigs.map((t) => createPostgresTarget(postgresTargetOptions(config, t, deps)));
 
@@ -86,7 +91,7 @@ export function buildCollectors(
   const collectors: ScheduledCollector[] = [
     ...host,
     ...(deps.storage ? [{ collector: deps.storage, labels: hostLabels }] : []),
-    ...targets.map((t) => ({ collector: t.collector })),
+    ...targets.map((t, i) => ({ collector: t.collector, historyLabels: { job: targetConfigs[i]!.job } })),
     // scores read the others' latest values, so they run at the shared default interval
     { collector: scores, labels: hostLabels },
   ];

@@ -156,6 +156,39 @@ describe('scheduler', () => {
     await s.stop();
   });
 
+  it('gives history labels (a scrape\'s job) to onSnapshot and onStale only, never to the latest store', async () => {
+    const clock = createManualClock(0);
+    let emitFirst = true;
+    const c: Collector = {
+      name: 'c',
+      intervalMs: 1000,
+      async collect(_ctx, emit) {
+        if (emitFirst) emit(value, { which: 'first' }, 1);
+        emit(value, { which: 'own', job: 'mine' }, 1); // a series' own job wins, as with honor_labels
+      },
+    };
+    const latest = createLatestStore();
+    const handed: Record<string, string>[] = [];
+    const stale: Record<string, string>[] = [];
+    const s = createScheduler({
+      collectors: [{ collector: c, labels: { instance: 'h' }, historyLabels: { job: 'node' } }],
+      latest,
+      clock,
+      log: silentLogger,
+      onSnapshot: (_src, _snapshot, historyLabels) => handed.push(historyLabels),
+      onStale: (_src, series) => stale.push(...series),
+    });
+    s.start();
+    await s.firstRunDone;
+    assert.deepEqual(handed, [{ job: 'node' }]);
+    assert.equal(latest.find('dpmon_test_value', { which: 'first', job: 'node' }), undefined);
+    assert.equal(latest.find('dpmon_test_value', { which: 'first', instance: 'h' }), 1);
+    emitFirst = false;
+    await clock.advance(1000);
+    assert.deepEqual(stale, [{ __name__: 'dpmon_test_value', which: 'first', instance: 'h', job: 'node' }]);
+    await s.stop();
+  });
+
   it('marks every series of a collector that fails stale, but not its own dpmon_collector_* series', async () => {
     const clock = createManualClock(0);
     let fail = false;

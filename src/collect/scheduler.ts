@@ -47,6 +47,12 @@ export interface ScheduledCollector {
   readonly collector: Collector;
   /** labels added to every sample of this collector (e.g. `instance` for host metrics) */
   readonly labels?: Labels;
+  /**
+   * labels added to what goes to history and remote_write only (onSnapshot, onStale), not to /metrics:
+   * the `job` a Prometheus scrape of the matching exporter would attach. A scraping Prometheus sets its
+   * own job, so dpmon's exposition carries none (docs/metrics.md "How samples are labelled").
+   */
+  readonly historyLabels?: Labels;
   /** the longest a run may take; defaults to the collector's own timeout, else its interval, at most 60 s */
   readonly timeoutMs?: number;
 }
@@ -78,14 +84,17 @@ export interface Scheduler {
   health(): CollectorHealth[];
 }
 
+const NO_LABELS: Labels = Object.freeze({});
+
 export function createScheduler(opts: {
   collectors: ScheduledCollector[];
   latest: LatestStore;
   clock: Clock;
   log: Logger;
-  onSnapshot?: (source: string, snapshot: SourceSnapshot) => void;
+  /** `historyLabels`: the collector's, for the caller to add to what it stores (a series' own label wins) */
+  onSnapshot?: (source: string, snapshot: SourceSnapshot, historyLabels: Labels) => void;
   /**
-   * Series (full label sets, `__name__` included) that were in the source's previous snapshot and
+   * Series (full label sets, `__name__` and the collector's historyLabels included) that were in the source's previous snapshot and
    * are not in the new one, with the new run's timestamp: the caller appends a stale marker for each.
    * Not called for runs cut short by stop(): like Prometheus on shutdown, no markers then.
    */
@@ -157,12 +166,12 @@ export function createScheduler(opts: {
     lastRuns.set(collector.name, { at: started, durationMs, error: errorText });
     const snapshot = builder.build(started);
     opts.latest.put(collector.name, snapshot);
-    opts.onSnapshot?.(collector.name, snapshot);
+    opts.onSnapshot?.(collector.name, snapshot, entry.historyLabels ?? NO_LABELS);
     // a run cut short by stop() is not evidence that its series went away
-    if (!stopping.signal.aborted) markVanished(collector.name, snapshot);
+    if (!stopping.signal.aborted) markVanished(collector.name, snapshot, entry.historyLabels ?? NO_LABELS);
   }
 
-  function markVanished(source: string, snapshot: SourceSnapshot): void {
+  function markVanished(source: string, snapshot: SourceSnapshot, historyLabels: Labels): void {
     if (!opts.onStale) return;
     const before = previous.get(source);
     previous.set(source, snapshot);
@@ -172,7 +181,7 @@ export function createScheduler(opts: {
     for (const [name, family] of before.families) {
       const now = snapshot.families.get(name);
       const present = new Set(now ? now.series.map((s) => s.labelsText) : []);
-      for (const s of family.series) if (!present.has(s.labelsText)) gone.push({ ...s.labels, __name__: name });
+      for (const s of family.series) if (!present.has(s.labelsText)) gone.push({ ...historyLabels, ...s.labels, __name__: name });
     }
     if (gone.length) opts.onStale(source, gone, snapshot.t);
   }

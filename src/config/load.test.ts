@@ -104,7 +104,7 @@ describe('loadConfig: the spec seed', () => {
       queryMaxDepth: 200,
     });
     assert.deepEqual(c.storage, { dataDir: './dpmon-data', rawRetentionMs: 15 * 86_400_000, maxBufferedSamples: 1_000_000 });
-    assert.deepEqual(c.host, { procPath: '/proc', sysPath: '/sys' });
+    assert.deepEqual(c.host, { procPath: '/proc', sysPath: '/sys', job: 'node' });
   });
 
   it('freezes the whole config', () => {
@@ -183,6 +183,7 @@ describe('loadConfig: environment and secrets', () => {
         pgStatStatementsTop: 100,
         collectTables: true,
         excludeDatabases: ['template0', 'template1'],
+        job: 'postgres',
       },
     ]);
     assert.match(printConfig(loaded), /- name: default\n {4}dsn: <secret>\n/);

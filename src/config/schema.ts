@@ -586,6 +586,7 @@ export const TARGET_DEFAULTS = Object.freeze({
   pg_stat_statements_top: 100,
   collect_tables: true,
   exclude_databases: Object.freeze(['template0', 'template1']),
+  job: 'postgres',
 });
 
 const dsn = z.string().superRefine((v, ctx) => {
@@ -603,6 +604,8 @@ const target = obj(
     pg_stat_statements_top: z.preprocess(coerceNumber, z.number().int().min(0)).default(100),
     collect_tables: bool.default(true),
     exclude_databases: strList.default(['template0', 'template1']),
+    /** the `job` label of this target's series in history and remote_write, as a scrape of postgres_exporter would give */
+    job: name.default('postgres'),
   },
   ['statement_timeout', 'connect_timeout'],
 );
@@ -651,7 +654,8 @@ const storage = obj(
   ['raw_retention'],
 );
 
-const host = obj({ proc_path: name, sys_path: name });
+/** added: `job` is the label history and remote_write give host series, as a Prometheus scrape of node_exporter would (docs/metrics.md) */
+const host = obj({ proc_path: name, sys_path: name, job: name });
 
 const channelReceiverKeys = Object.assign({}, ...CHANNELS.map((c) => ('receiverKeys' in c ? c.receiverKeys(fields) : {}))) as Intersection<ReceiverShape<Channel>>;
 const receivers = z.record(name, obj({ channels: z.array(z.enum(CHANNEL_TYPES)).optional(), ...channelReceiverKeys }));

@@ -43,6 +43,11 @@ describe('custom metrics', () => {
       emit(gauge('node_filesystem_size_bytes', ''), { mountpoint: '/data' }, 100);
       emit(gauge('node_filesystem_free_bytes', ''), { mountpoint: '/data' }, 50);
       emit(gauge('node_filesystem_avail_bytes', ''), { mountpoint: '/data' }, 50); // 50 % used → score 1
+      emit(gauge('dpmon_host_path_mountpoint_info', ''), { path: '/data/pg', mountpoint: '/data' }, 1);
+      // a full filesystem that holds no monitored path is collected but not judged
+      emit(gauge('node_filesystem_size_bytes', ''), { mountpoint: '/boot' }, 100);
+      emit(gauge('node_filesystem_free_bytes', ''), { mountpoint: '/boot' }, 0);
+      emit(gauge('node_filesystem_avail_bytes', ''), { mountpoint: '/boot' }, 0);
     });
     put(latest, 'postgres:a', (emit) => {
       emit(gauge('pg_up', ''), { instance: 'a' }, 1);
@@ -52,6 +57,8 @@ describe('custom metrics', () => {
     const out = await run(latest);
     assert.equal(out.find('resource_usage_score'), 95);
     assert.equal(out.find('dpmon_resource_utilization_ratio', { resource: 'memory' }), 0.8);
+    assert.equal(out.find('dpmon_resource_utilization_ratio', { resource: 'disk', mountpoint: '/data' }), 0.5);
+    assert.equal(out.find('dpmon_resource_utilization_ratio', { resource: 'disk', mountpoint: '/boot' }), undefined);
     assert.equal(out.find('dpmon_health_component_score', { check: 'postgres', instance: 'b' }), 0);
     assert.equal(out.find('system_health_index'), (100 * (0.5 + 1 + 0 + 0)) / 4);
   });

@@ -114,9 +114,14 @@ export function createScoreCollector(opts: {
       const memAvailable = latest.find('node_memory_MemAvailable_bytes');
       if (memTotal && memAvailable !== undefined) record('memory', {}, 1 - memAvailable / memTotal, thresholds.memory);
 
+      // every real filesystem is collected; the disk thresholds judge only those holding a monitored path
+      const monitored = new Set<string>();
+      for (const part of latest.families().get('dpmon_host_path_mountpoint_info') ?? [])
+        for (const s of part.series) if (s.labels.mountpoint !== undefined) monitored.add(s.labels.mountpoint);
       const sizes = latest.families().get('node_filesystem_size_bytes') ?? [];
       for (const part of sizes)
         for (const s of part.series) {
+          if (!monitored.has(s.labels.mountpoint ?? '')) continue;
           const avail = latest.find('node_filesystem_avail_bytes', { mountpoint: s.labels.mountpoint ?? '' });
           const free = latest.find('node_filesystem_free_bytes', { mountpoint: s.labels.mountpoint ?? '' });
           if (avail === undefined || free === undefined || s.value <= 0) continue;

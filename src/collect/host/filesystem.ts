@@ -1,11 +1,15 @@
-// The `filesystem` collector: size, free space and inodes of the filesystems behind the spec's
-// monitored paths (disk_usage.monitored_paths), named and labelled as node_exporter's filesystem
-// collector, plus which mount backs each path. Only those mounts are stat'ed, not every mount.
-import { realpath, statfs } from 'node:fs/promises';
-import { join } from 'node:path';
+// The `filesystem` collector: size, free space and inodes of every real mounted filesystem, as
+// node_exporter's filesystem collector reports them by default (pseudo filesystems and system mount
+// points excluded with its default patterns), plus the filesystems that hold the spec's monitored paths
+// (disk_usage.monitored_paths) and dpmon's data directory whatever those patterns say. Which mount backs
+// each monitored path is reported too: the monitored paths decide what the disk thresholds judge
+// (src/collect/derived/scores.ts), not which filesystems exist.
+import { realpath } from 'node:fs/promises';
 import type { Collector } from '../../model/collector.ts';
 import { gauge } from '../../model/metric.ts';
-import { isGone, readOptional } from './read.ts';
+import { isReported, mountFor, NETWORK_FS_TYPES, readMounts, visibleMounts, type Mount } from './mounts.ts';
+import { isGone } from './read.ts';
+import { createStatfsGuard, statfsGuardDefaults, type StatfsGuardOptions } from './statfs-guard.ts';
 
 export const fsSize = gauge('node_filesystem_size_bytes', 'Filesystem size in bytes.');
 export const fsFree = gauge('node_filesystem_free_bytes', 'Filesystem free space in bytes.');
@@ -14,103 +18,78 @@ export const fsFiles = gauge('node_filesystem_files', 'Filesystem total file nod
 export const fsFilesFree = gauge('node_filesystem_files_free', 'Filesystem total free file nodes.');
 export const fsReadonly = gauge('node_filesystem_readonly', 'Filesystem read-only status.');
 export const fsDeviceError = gauge('node_filesystem_device_error', 'Whether an error occurred while getting statistics for the given device.');
+export const fsMountInfo = gauge('node_filesystem_mount_info', 'Filesystem mount information.');
 export const pathPresent = gauge('dpmon_host_path_present', 'Whether a monitored path exists (1) or not (0).');
 export const pathMountpoint = gauge('dpmon_host_path_mountpoint_info', 'The mount point of the filesystem that holds a monitored path; always 1.');
-
-export interface Mount {
-  device: string;
-  mountpoint: string;
-  fstype: string;
-  readonly: boolean;
-}
 
 export interface FilesystemCollectorOptions {
   procPath: string;
   intervalMs: number;
   monitoredPaths: string[];
-}
-
-/** /proc/mounts escapes space, tab, newline and backslash as octal (`\040`). */
-function unescapeMountField(s: string): string {
-  return s.includes('\\') ? s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8))) : s;
-}
-
-export function parseMounts(text: string): Mount[] {
-  const mounts: Mount[] = [];
-  for (const line of text.split('\n')) {
-    const f = line.split(' ');
-    if (f.length < 4) continue;
-    mounts.push({
-      device: unescapeMountField(f[0] as string),
-      mountpoint: unescapeMountField(f[1] as string),
-      fstype: f[2] as string,
-      readonly: (f[3] as string).split(',').includes('ro'),
-    });
-  }
-  return mounts;
-}
-
-/** The mount holding `path` (already resolved): the longest mountpoint that is `path` or a parent of it; the later of equal ones, since it is mounted on top. */
-export function mountFor(mounts: readonly Mount[], path: string): Mount | undefined {
-  let best: Mount | undefined;
-  for (const m of mounts) {
-    const mp = m.mountpoint;
-    const contains = path === mp || mp === '/' || path.startsWith(mp.endsWith('/') ? mp : `${mp}/`);
-    if (contains && (!best || mp.length >= best.mountpoint.length)) best = m;
-  }
-  return best;
+  /** paths whose filesystem is always reported, excluded pattern or not, without path series: dpmon's data directory */
+  alwaysPaths?: string[];
+  /** the stuck-mount guard (statfs-guard.ts); defaults: 5 s deadline, 2 hung calls */
+  statfs?: Partial<StatfsGuardOptions>;
 }
 
 export function createFilesystemCollector(opts: FilesystemCollectorOptions): Collector {
-  async function readMounts(): Promise<Mount[]> {
-    // Our own mount namespace first: fs.statfs sees the mounts this process sees.
-    const text =
-      (await readOptional(join(opts.procPath, 'self', 'mounts'))) ?? (await readOptional(join(opts.procPath, '1', 'mounts')));
-    if (text === null) throw new Error(`no mount table under ${opts.procPath} (self/mounts, 1/mounts)`);
-    return parseMounts(text);
+  // one guard for the collector's life: a mount stays stuck across runs until its call returns
+  const guard = createStatfsGuard({ ...statfsGuardDefaults, ...opts.statfs });
+
+  /** The mount holding `path`, or null when the path does not exist. */
+  async function mountOf(mounts: readonly Mount[], path: string): Promise<Mount | undefined | null> {
+    try {
+      return mountFor(mounts, await realpath(path));
+    } catch (err) {
+      // A missing path is a finding for the rules, not a collector failure.
+      if (isGone(err)) return null;
+      throw err;
+    }
   }
 
   return {
     name: 'filesystem',
     intervalMs: opts.intervalMs,
     async collect(ctx, emit) {
-      const mounts = await readMounts();
-      const done = new Set<string>();
+      const mounts = await readMounts(opts.procPath);
+      // by mount point, in mount table order: what node_exporter reports, then what dpmon must see
+      const chosen = new Map<string, Mount>();
+      for (const m of visibleMounts(mounts)) if (isReported(m)) chosen.set(m.mountpoint, m);
+
       for (const path of opts.monitoredPaths) {
-        ctx.signal.throwIfAborted();
-        let real: string;
-        try {
-          real = await realpath(path);
-        } catch (err) {
-          // A missing path is a finding for the rules, not a collector failure.
-          if (!isGone(err)) throw err;
-          emit(pathPresent, { path }, 0);
-          continue;
-        }
-        emit(pathPresent, { path }, 1);
-        const mount = mountFor(mounts, real);
+        const mount = await mountOf(mounts, path);
+        emit(pathPresent, { path }, mount === null ? 0 : 1);
         if (!mount) continue;
         emit(pathMountpoint, { path, mountpoint: mount.mountpoint }, 1);
-        if (done.has(mount.mountpoint)) continue; // two paths on one filesystem: one set of series
-        done.add(mount.mountpoint);
+        chosen.set(mount.mountpoint, mount);
+      }
+      for (const path of opts.alwaysPaths ?? []) {
+        const mount = await mountOf(mounts, path);
+        if (mount) chosen.set(mount.mountpoint, mount);
+      }
 
+      // one at a time: cheap on local disks, and a hung one costs one deadline, not a pool of threads
+      for (const mount of chosen.values()) {
+        ctx.signal.throwIfAborted();
         const labels = { device: mount.device, fstype: mount.fstype, mountpoint: mount.mountpoint };
         emit(fsReadonly, labels, mount.readonly ? 1 : 0);
-        let s;
-        try {
-          // statfs the path itself, not the mountpoint: with overmounts or bind mounts it is the path's filesystem that matters.
-          s = await statfs(real);
-        } catch (err) {
-          ctx.log.debug({ err, path }, 'statfs failed');
+        const r = await guard.statfs(mount.mountpoint, { network: NETWORK_FS_TYPES.test(mount.fstype) });
+        if (!r.ok) {
+          // warn once, when a mount becomes stuck; later runs skip it quietly until its call returns
+          if (r.reason === 'timeout') ctx.log.warn({ mountpoint: mount.mountpoint }, 'statfs did not answer in time, mount marked stuck');
+          else ctx.log.debug({ err: r.err, mountpoint: mount.mountpoint, reason: r.reason }, 'no statfs for mount');
           emit(fsDeviceError, labels, 1);
           continue;
         }
+        const s = r.stats;
         emit(fsDeviceError, labels, 0);
         emit(fsSize, labels, s.blocks * s.bsize);
         emit(fsFree, labels, s.bfree * s.bsize);
         emit(fsAvail, labels, s.bavail * s.bsize);
         emit(fsFiles, labels, s.files);
         emit(fsFilesFree, labels, s.ffree);
+        const [major = '0', minor = '0'] = mount.majorMinor.split(':');
+        emit(fsMountInfo, { device: mount.device, major, minor, mountpoint: mount.mountpoint }, 1);
       }
     },
   };

@@ -39,11 +39,14 @@ async function collectAll(opts: HostCollectorOptions): Promise<Collected[]> {
 }
 
 describe('host collectors', () => {
-  it('gives each collector its spec interval', () => {
-    const byName = new Map(createHostCollectors({ ...options('/proc', '/sys'), cpuIntervalMs: 1, memoryIntervalMs: 2, diskIntervalMs: 3, defaultIntervalMs: 4 }).map((c) => [c.name, c.intervalMs]));
+  it('gives each collector its spec interval, and the counters the collection interval when shorter', () => {
+    const byName = new Map(createHostCollectors({ ...options('/proc', '/sys'), cpuIntervalMs: 30, memoryIntervalMs: 31, diskIntervalMs: 300, defaultIntervalMs: 15 }).map((c) => [c.name, c.intervalMs]));
     assert.deepEqual(Object.fromEntries(byName), {
-      cpu: 1, cgroup: 1, processes: 1, meminfo: 2, filesystem: 3, diskstats: 3, netdev: 4, filefd: 4, uname: 4, conntrack: 4, build_info: 4,
+      cpu: 15, cgroup: 30, processes: 30, meminfo: 31, vmstat: 15, filesystem: 300, diskstats: 15, netdev: 15, filefd: 15, uname: 15, conntrack: 15, pressure: 15, build_info: 15, process: 15, nodejs: 15,
     });
+    // a resource interval shorter than the collection interval is kept
+    const fast = new Map(createHostCollectors({ ...options('/proc', '/sys'), cpuIntervalMs: 5, memoryIntervalMs: 6, diskIntervalMs: 7, defaultIntervalMs: 15 }).map((c) => [c.name, c.intervalMs]));
+    assert.deepEqual([fast.get('cpu'), fast.get('vmstat'), fast.get('diskstats')], [5, 6, 7]);
   });
 
   it('emits each series once, with one type per family', async () => {

@@ -1,12 +1,9 @@
-// The `meminfo` collector: every /proc/meminfo field and the paging and OOM counters of /proc/vmstat,
-// named as node_exporter's meminfo and vmstat collectors name them.
+// The `meminfo` collector: every /proc/meminfo field, named as node_exporter's meminfo collector names
+// them (the /proc/vmstat counters are the `vmstat` collector's).
 import { join } from 'node:path';
 import type { Collector } from '../../model/collector.ts';
 import { gauge, type MetricDesc } from '../../model/metric.ts';
-import { fields, readText, untyped } from './read.ts';
-
-/** node_exporter's default --collector.vmstat.fields. */
-const VMSTAT_FIELDS = /^(oom_kill|pgpg|pswp|pg.*fault).*/;
+import { fields, readText } from './read.ts';
 
 export interface MeminfoCollectorOptions {
   procPath: string;
@@ -43,23 +40,12 @@ export function createMeminfoCollector(opts: MeminfoCollectorOptions): Collector
     name: 'meminfo',
     intervalMs: opts.intervalMs,
     async collect(_ctx, emit) {
-      const [meminfo, vmstat] = await Promise.all([
-        readText(join(opts.procPath, 'meminfo')),
-        readText(join(opts.procPath, 'vmstat')),
-      ]);
+      const meminfo = await readText(join(opts.procPath, 'meminfo'));
       for (const line of meminfo.split('\n')) {
         const m = line ? parseMeminfoLine(line) : null;
         if (!m) continue;
         const field = m.name.slice('node_memory_'.length);
         emit(desc(m.name, () => gauge(m.name, `Memory information field ${field}.`)), {}, m.value);
-      }
-      for (const line of vmstat.split('\n')) {
-        const sp = line.indexOf(' ');
-        if (sp < 0) continue;
-        const field = line.slice(0, sp);
-        if (!VMSTAT_FIELDS.test(field)) continue;
-        const name = `node_vmstat_${field}`;
-        emit(desc(name, () => untyped(name, `/proc/vmstat information field ${field}.`)), {}, Number(line.slice(sp + 1)));
       }
     },
   };
