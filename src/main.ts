@@ -2,6 +2,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { formatConfigIssue, isLoopbackHost, parseListen, printConfig, type LoadedConfig } from './config/index.ts';
 import { createApp } from './app/app.ts';
+import { chooseTarget, runDbCommand } from './db/cli.ts';
 import { createLogger } from './lib/logger.ts';
 import { createConfigCoordinator, loadCheckedConfig } from './app/reload.ts';
 import { EXPORTS } from './export/index.ts';
@@ -19,6 +20,7 @@ Usage:
   dpmon alerts [--url URL] [--json] [--config PATH]...
   dpmon ack FINGERPRINT [--by NAME] [--comment TEXT] [--url URL] [--config PATH]...
   dpmon remediation list|approve ID [--by NAME] [--json] [--url URL] [--config PATH]...
+  dpmon db install|uninstall|status [--target NAME] [--dry-run] [--json] [--config PATH]...
 ${Object.entries(EXPORTS).map(([kind, e]) => `  dpmon export ${kind} ${e.usage}\n`).join('')}  dpmon COMMAND --help
 
 --config takes a YAML file or a folder of *.yaml fragments (merged in name order) and may repeat.
@@ -87,6 +89,24 @@ HELP.export = `Usage: dpmon export KIND [options] [--config PATH]...
 Writes files for other tools from the configuration (docs/exports.md). Exit 0 when written, 2 on bad usage or config.
 
 ${Object.entries(EXPORTS).map(([kind, e]) => `dpmon export ${kind} ${e.usage}\n${e.help}`).join('\n')}`;
+HELP.db = `Usage: dpmon db install [--target NAME] [--dry-run] [--json] [--config PATH]...
+       dpmon db uninstall [--target NAME] [--config PATH]...
+       dpmon db status [--target NAME] [--json] [--config PATH]...
+
+Manages what dpmon keeps inside a target database, in schema monitoring (docs/query-analysis.md):
+monitoring.slow_queries, the spec's materialized view of statements whose mean time is over
+database_metrics.query_performance.slow_query_threshold (1000 ms), which dpmon refreshes every
+slow_queries_refresh (1m) with REFRESH MATERIALIZED VIEW CONCURRENTLY.
+Connects with the target's DSN, as dpmon does; --target may be left out when one target is configured.
+
+install:   checks what the role may do and what the server has (pg_stat_statements loaded and created,
+           CREATE on the database, pg_monitor), prints each missing piece with the command that fixes it,
+           and creates or updates what it can. Idempotent. --dry-run prints the SQL without running it.
+uninstall: removes dpmon's objects; the schema goes too when nothing else is in it.
+status:    what is installed, with which settings, when it was last refreshed, and what is missing.
+Exit 0 when done (status: everything installed and current), 1 when something is missing or failed,
+2 on bad usage.
+`;
 
 const OPTIONS = {
   config: { type: 'string', multiple: true },
@@ -99,6 +119,8 @@ const OPTIONS = {
   out: { type: 'string' },
   tests: { type: 'string' },
   'secrets-dir': { type: 'string' },
+  target: { type: 'string' },
+  'dry-run': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
@@ -150,9 +172,31 @@ async function main(argv: string[]): Promise<number> {
       return remediation(sub, positionals[2], values);
     case 'export':
       return runExport(sub, values);
+    case 'db':
+      return db(sub, values);
     default:
       return unknownCommand(command);
   }
+}
+
+async function db(sub: string | undefined, values: { target?: string; 'dry-run'?: boolean; json?: boolean; config?: string[] }): Promise<number> {
+  if (sub !== 'install' && sub !== 'uninstall' && sub !== 'status') {
+    process.stderr.write(`dpmon: db needs install, uninstall or status\n\n${HELP.db}`);
+    return EXIT_USAGE;
+  }
+  const loaded = load(values.config);
+  if (!loaded) return EXIT_USAGE;
+  const target = chooseTarget(loaded.config, values.target);
+  if (typeof target === 'string') {
+    process.stderr.write(`dpmon: ${target}\n`);
+    return EXIT_USAGE;
+  }
+  return runDbCommand(sub, loaded.config, target, {
+    dryRun: values['dry-run'],
+    json: values.json,
+    out: (t) => process.stdout.write(t),
+    err: (t) => process.stderr.write(t),
+  });
 }
 
 /** The base URL of the running instance: --url, else server.listen of the config. */

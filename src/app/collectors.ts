@@ -8,6 +8,7 @@ import { createHostCollectors } from '../collect/host/index.ts';
 import { createPostgresTarget, type PostgresTarget, type PostgresTargetOptions } from '../collect/postgres/index.ts';
 import { createScoreCollector } from '../collect/derived/scores.ts';
 import type { Collector } from '../model/collector.ts';
+import { createDbMaintenance } from '../db/maintenance.ts';
 import type { ScheduledCollector } from '../collect/scheduler.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -75,6 +76,11 @@ export function buildCollectors(
   }).map((collector) => ({ collector, labels: hostLabels, historyLabels: hostJob }));
 
   const targets = targetConfigs.map((t) => createPostgresTarget(postgresTargetOptions(config, t, deps)));
+  // what `dpmon db install` put into each target, maintained on dpmon's schedule
+  const maintenance = targetConfigs.flatMap((t) => {
+    const collector = createDbMaintenance(config, t, deps);
+    return collector ? [{ collector, labels: { instance: t.name } }] : [];
+  });
 
   const db = config.databaseMetrics;
   const scores = createScoreCollector({
@@ -92,6 +98,7 @@ export function buildCollectors(
     ...host,
     ...(deps.storage ? [{ collector: deps.storage, labels: hostLabels }] : []),
     ...targets.map((t, i) => ({ collector: t.collector, historyLabels: { job: targetConfigs[i]!.job } })),
+    ...maintenance,
     // scores read the others' latest values, so they run at the shared default interval
     { collector: scores, labels: hostLabels },
   ];

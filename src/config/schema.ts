@@ -354,9 +354,13 @@ const databaseMetrics = obj({
     {
       long_running_threshold: duration,
       deadlock_check_interval: duration,
+      // added: the mean time over which a statement is slow (the spec's monitoring.slow_queries uses 1000 ms)
+      slow_query_threshold: duration.default(1000),
+      // added: how often dpmon refreshes monitoring.slow_queries where `dpmon db install` created it
+      slow_queries_refresh: duration.default(60_000),
       monitoring: obj({ slow_query_logging: bool, execution_plans: bool, metrics: strList, analysis: strList }),
     },
-    ['long_running_threshold', 'deadlock_check_interval'],
+    ['long_running_threshold', 'deadlock_check_interval', 'slow_query_threshold', 'slow_queries_refresh'],
   ),
   replication: obj({
     lag_threshold_warning: lagThreshold,

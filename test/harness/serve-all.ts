@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '../../src/app/app.ts';
 import { loadConfig } from '../../src/config/index.ts';
+import { installParts } from '../../src/db/installer.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import { withClient, type Cluster } from './postgres.ts';
 import { freePort, waitFor } from './process.ts';
@@ -62,6 +63,7 @@ database_metrics:
       interval: 1s
   query_performance:
     deadlock_check_interval: 1s
+    slow_queries_refresh: 1s
   replication:
     monitoring:
       interval: 1s
@@ -74,6 +76,8 @@ ${recorderReceivers('http://127.0.0.1:9/')}remediation:
 `,
   );
   const { config } = loadConfig([join(dir, 'dpmon.yaml')], {});
+  // dpmon's objects in the primary (`dpmon db install`), so their maintenance is served too
+  await withClient(cluster.primary.dsn, (c) => installParts(async (sql) => (await c.query(sql)).rows, config));
   const app = createApp(config, { log: silentLogger, listen: { host: '127.0.0.1', port }, dataDir: join(dir, 'data') });
   try {
     await app.start();

@@ -1,0 +1,5 @@
+// Every part `dpmon db install` installs, in install order.
+import type { DbPart } from '../part.ts';
+import { slowQueries } from './slow-queries.ts';
+
+export const DB_PARTS: readonly DbPart[] = [slowQueries];
