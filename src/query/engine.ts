@@ -94,6 +94,8 @@ export const DEFAULT_QUERY_TIMEOUT_MS = 120_000;
 export const DEFAULT_MAX_SAMPLES = 50_000_000;
 export const DEFAULT_MAX_POINTS = 11_000;
 
+/** A span read in one call (an instant query's lookback); longer ones are read in pieces. */
+const ONE_READ_MS = 600_000;
 /** How long one read of the store should take: the event loop waits that long at most. */
 const PIECE_TARGET_MS = 10;
 /** Empty read pieces in a row before each further one doubles the next (engine read()). */
@@ -291,16 +293,72 @@ function sortSeries<T extends { labels: Labels }>(s: T[]): T[] {
   return s.sort((a, b) => compareLabels(a.labels, b.labels));
 }
 
+/**
+ * A series' points as parallel arrays of times and values. A query holds every point its selectors
+ * read (5.8 M for a 24 h rate over 1,000 series): as {t, v} objects that was ~17 M heap objects, and
+ * every scavenge copied them and every mark-compact walked them, pausing the event loop for tens of
+ * ms at a time (issue 22). Two Float64Arrays per series are two objects, their bytes off the heap; a
+ * Float64Array also keeps the stale marker's NaN payload (model/stale.ts).
+ */
+interface Cols {
+  readonly t: Float64Array;
+  readonly v: Float64Array;
+  readonly length: number;
+}
+
+const NO_POINTS: Cols = { t: new Float64Array(0), v: new Float64Array(0), length: 0 };
+
+function toCols(points: readonly Point[]): Cols {
+  const n = points.length;
+  const t = new Float64Array(n);
+  const v = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const p = points[i]!;
+    t[i] = p.t;
+    v[i] = p.v;
+  }
+  return { t, v, length: n };
+}
+
+function concatCols(parts: readonly Cols[]): Cols {
+  if (parts.length === 0) return NO_POINTS;
+  if (parts.length === 1) return parts[0]!;
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const t = new Float64Array(n);
+  const v = new Float64Array(n);
+  let at = 0;
+  for (const p of parts) {
+    t.set(p.t, at);
+    v.set(p.v, at);
+    at += p.length;
+  }
+  return { t, v, length: n };
+}
+
+/** The points that are not stale markers. */
+function withoutStale(c: Cols): Cols {
+  const keep: number[] = [];
+  for (let i = 0; i < c.length; i++) if (!isStaleNaN(c.v[i]!)) keep.push(i);
+  const t = new Float64Array(keep.length);
+  const v = new Float64Array(keep.length);
+  for (let k = 0; k < keep.length; k++) {
+    t[k] = c.t[keep[k]!]!;
+    v[k] = c.v[keep[k]!]!;
+  }
+  return { t, v, length: keep.length };
+}
+
 /** The values of points [a, b). */
-function values(pts: readonly Point[], a: number, b: number): number[] {
-  const out = new Array<number>(b - a);
-  for (let i = a; i < b; i++) out[i - a] = pts[i]!.v;
-  return out;
+function values(pts: Cols, a: number, b: number): number[] {
+  return Array.from(pts.v.subarray(a, b));
 }
 
 /** A window as a Series of Point objects, for a range selector returned as a matrix value. */
 function toSeries({ s, a, b }: SeriesWindow): Series {
-  return { labels: s.labels, points: s.points.slice(a, b) };
+  const points: Point[] = [];
+  for (let i = a; i < b; i++) points.push({ t: s.points.t[i]!, v: s.points.v[i]! });
+  return { labels: s.labels, points };
 }
 
 /** The calls of e that take a range vector, innermost first. */
@@ -352,7 +410,7 @@ function mod(a: number, b: number): number {
 interface FetchedSeries {
   labels: Labels;
   /** the store's points; replaced by a copy without stale markers once a range selector meets one */
-  points: readonly Point[];
+  points: Cols;
   /** range selectors: points[0, checked) hold no stale marker; checked lazily as windows reach them */
   checked: number;
   /** the previous window [a, b): hints for the next */
@@ -368,12 +426,12 @@ interface SeriesWindow {
 }
 
 /** Index of the first point in [from, to) with t > bound (points ascending). */
-function upperBound(points: readonly Point[], bound: number, from = 0, to = points.length): number {
+function upperBound(points: Cols, bound: number, from = 0, to = points.length): number {
   let lo = from;
   let hi = to;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (points[mid]!.t > bound) hi = mid;
+    if (points.t[mid]! > bound) hi = mid;
     else lo = mid + 1;
   }
   return lo;
@@ -384,11 +442,11 @@ function upperBound(points: readonly Point[], bound: number, from = 0, to = poin
  * the first): a short scan forward, then a binary search over the rest; a binary search below the
  * hint if the bound moved back.
  */
-function upperBoundFrom(points: readonly Point[], bound: number, hint: number): number {
+function upperBoundFrom(points: Cols, bound: number, hint: number): number {
   const n = points.length;
   let i = Math.min(hint, n);
-  if (i > 0 && points[i - 1]!.t > bound) return upperBound(points, bound, 0, i);
-  for (let k = 0; k < 32 && i < n; k++, i++) if (points[i]!.t > bound) return i;
+  if (i > 0 && points.t[i - 1]! > bound) return upperBound(points, bound, 0, i);
+  for (let k = 0; k < 32 && i < n; k++, i++) if (points.t[i]! > bound) return i;
   return upperBound(points, bound, i, n);
 }
 
@@ -493,42 +551,49 @@ class Evaluator {
     }
   }
 
-  /** Piece of time a read asks the store for, adapted to take about PIECE_TARGET_MS (starts at 10 min). */
-  private pieceMs = 600_000;
 
   /**
    * fetch() for the whole query, read from the store in pieces of time with the event loop's turn
    * between them: the history is time-first (docs/storage.md), so a 24 h read of 1,000 series is
    * ~5.8 M rows, seconds in one call. Each piece is sized from the last so it takes about
-   * PIECE_TARGET_MS; every piece's points count against max_samples before the next is read.
+   * PIECE_TARGET_MS; every piece's points count against max_samples before the next is read, and
+   * become columns (Cols) at once, so the store's point objects never outlive the piece.
    */
   private async read(vs: VectorSelectorNode, windowMs: number): Promise<void> {
     if (this.cache.has(vs)) return;
     const from = this.start - vs.offsetMs - windowMs;
     const to = this.end - vs.offsetMs;
-    if (!Number.isInteger(from) || !Number.isInteger(to) || to - from <= this.pieceMs) {
+    if (!Number.isInteger(from) || !Number.isInteger(to) || to - from <= ONE_READ_MS) {
       await this.budget.pause('query preparation');
       this.fetch(vs, windowMs);
       return;
     }
-    const byId = new Map<string, { labels: Labels; parts: (readonly Point[])[] }>();
-    // a range that begins long before the history (`x[290y]`): after EMPTY_BEFORE_DOUBLING empty pieces
-    // in a row (a week of 10-minute pieces, cheap: the store skips them without SQL) each further empty
-    // piece doubles the next, so the empty centuries take a few dozen more calls instead of billions.
-    // Not sooner: a doubled piece that reaches the data reads it in one larger call, which is what
-    // pieces are for avoiding (`rate(x[24h])` over a 24 h history starts with a day of empty pieces)
+    const byId = new Map<string, { labels: Labels; parts: Cols[] }>();
+    // where the data begins, when the store can say without reading: the empty prefix (`rate(x[24h])`
+    // over a 24 h history starts a day before the first point) is skipped, and the first piece with
+    // data is a small one whatever the empty pieces before it had grown to
+    const first = this.store.firstPointTime?.(vs.matchers, from, to);
+    // the piece of time asked for, adapted to take about PIECE_TARGET_MS; each read starts small:
+    // selectors differ in density (one series, or thousands), so one's size says nothing of another's
+    let pieceMs = first === undefined ? ONE_READ_MS : PIECE_MIN_MS;
+    // a store without firstPointTime, or a gap in the data, with a range that begins long before the
+    // history (`x[290y]`): after EMPTY_BEFORE_DOUBLING empty pieces in a row (cheap: the store skips them
+    // without SQL) each further empty piece doubles the next, so the empty centuries take a few dozen
+    // more calls instead of billions. Not sooner: a doubled piece that reaches the data reads it in one
+    // larger call, which is what pieces are for avoiding
     let emptyRun = 0;
-    for (let a = from; a <= to; ) {
+    for (let a = first === undefined ? from : first === null ? to + 1 : Math.max(from, first); a <= to; ) {
       await this.budget.pause('query preparation');
       const grow = 2 ** Math.min(Math.max(0, emptyRun - EMPTY_BEFORE_DOUBLING), 40);
-      const b = Math.min(to, a + this.pieceMs * grow - 1);
+      const b = Math.min(to, a + pieceMs * grow - 1);
       const t0 = performance.now();
       let n = 0;
       for (const s of this.store.select(vs.matchers, a, b)) {
         const id = labelsId(s.labels);
         let e = byId.get(id);
         if (!e) byId.set(id, (e = { labels: s.labels, parts: [] }));
-        if (s.points.length > 0) e.parts.push(s.points);
+        // into columns at once: the store's point objects die young, where collecting them is cheap
+        if (s.points.length > 0) e.parts.push(toCols(s.points));
         n += s.points.length;
       }
       this.budget.load(n);
@@ -544,13 +609,12 @@ class Evaluator {
         // a slow piece of few points is the store's cost per call (or a store whose reads do not
         // shrink with the span, as the memory store's): smaller pieces would only add calls
         if (scale < 1 && n < PIECE_MIN_POINTS) scale = 1;
-        this.pieceMs = Math.min(86_400_000, Math.max(PIECE_MIN_MS, Math.floor(this.pieceMs * scale)));
+        pieceMs = Math.min(86_400_000, Math.max(PIECE_MIN_MS, Math.floor(pieceMs * scale)));
       }
     }
     const joined: FetchedSeries[] = [];
     for (const e of byId.values()) {
-      // concat, not flat(): flat() copied 24 h of 1,000 series in seconds, concat in milliseconds
-      joined.push({ labels: e.labels, points: e.parts.length === 1 ? e.parts[0]! : ([] as Point[]).concat(...e.parts), checked: 0, a: 0, b: 0 });
+      joined.push({ labels: e.labels, points: concatCols(e.parts), checked: 0, a: 0, b: 0 });
       if (joined.length % 64 === 0) await this.budget.pause('query preparation');
     }
     this.cache.set(vs, sortSeries(joined));
@@ -717,7 +781,7 @@ class Evaluator {
       let n = 0;
       for (const s of found) n += s.points.length;
       this.budget.load(n);
-      got = sortSeries(found.map((s) => ({ labels: s.labels, points: s.points, checked: 0, a: 0, b: 0 })));
+      got = sortSeries(found.map((s) => ({ labels: s.labels, points: toCols(s.points), checked: 0, a: 0, b: 0 })));
       this.cache.set(vs, got);
     }
     return got;
@@ -738,7 +802,7 @@ class Evaluator {
         const pts = s.points;
         let stale = false;
         for (let i = s.checked; i < b; i++) {
-          const v = pts[i]!.v;
+          const v = pts.v[i]!;
           // v !== v first: only a NaN can be the marker, and the bit test is the slow part
           if (v !== v && isStaleNaN(v)) {
             stale = true;
@@ -746,7 +810,7 @@ class Evaluator {
           }
         }
         if (stale) {
-          s.points = pts.filter((p) => !isStaleNaN(p.v));
+          s.points = withoutStale(pts);
           s.checked = s.points.length;
           s.a = 0;
           b = upperBound(s.points, hi);
@@ -797,7 +861,7 @@ class Evaluator {
         const samples: Sample[] = [];
         // the newest sample within the lookback; none when it is a stale marker (engine.go vectorSelectorSingle)
         for (const { s, b } of this.window(e, this.lookback, ts, false)) {
-          const v = s.points[b - 1]!.v;
+          const v = s.points.v[b - 1]!;
           if (!isStaleNaN(v)) samples.push({ labels: s.labels, v });
         }
         return { type: 'vector', samples };
@@ -855,7 +919,7 @@ class Evaluator {
     // range-vector functions: f(points, a, b) over the window's points [a, b) → value or null (series
     // dropped); names dropped except last_over_time
     const self = this;
-    function* overRange(f: (pts: readonly Point[], a: number, b: number, m: MatrixSelectorNode) => number | null, keepName = false): Generator<void, Value, void> {
+    function* overRange(f: (pts: Cols, a: number, b: number, m: MatrixSelectorNode) => number | null, keepName = false): Generator<void, Value, void> {
       const m = args.find((a) => a.kind === 'matrix') as MatrixSelectorNode;
       const out: Sample[] = [];
       let i = 0;
@@ -876,16 +940,16 @@ class Evaluator {
       case 'irate':
         return yield* overRange((pts, a, b) => {
           if (b - a < 2) return null;
-          const last = pts[b - 1]!;
-          const prev = pts[b - 2]!;
+          const lastV = pts.v[b - 1]!;
+          const prevV = pts.v[b - 2]!;
           // counter reset between the last two samples: the increase is the last value
-          const d = last.v < prev.v ? last.v : last.v - prev.v;
-          const dt = last.t - prev.t;
+          const d = lastV < prevV ? lastV : lastV - prevV;
+          const dt = pts.t[b - 1]! - pts.t[b - 2]!;
           if (dt === 0) return null;
           return d / (dt / 1000);
         });
       case 'deriv':
-        return yield* overRange((pts, a, b) => (b - a < 2 ? null : linearRegression(pts, a, b, pts[a]!.t)[0]));
+        return yield* overRange((pts, a, b) => (b - a < 2 ? null : linearRegression(pts, a, b, pts.t[a]!)[0]));
       case 'predict_linear': {
         const dur = this.scalarArg(args[1]!, ts);
         return yield* overRange((pts, a, b) => {
@@ -914,18 +978,18 @@ class Evaluator {
         return yield* overRange((_pts, a, b) => b - a);
       case 'min_over_time':
         return yield* overRange((pts, a, b) => {
-          let m = pts[a]!.v;
-          for (let i = a; i < b; i++) if (pts[i]!.v < m || Number.isNaN(m)) m = pts[i]!.v;
+          let m = pts.v[a]!;
+          for (let i = a; i < b; i++) if (pts.v[i]! < m || Number.isNaN(m)) m = pts.v[i]!;
           return m;
         });
       case 'max_over_time':
         return yield* overRange((pts, a, b) => {
-          let m = pts[a]!.v;
-          for (let i = a; i < b; i++) if (pts[i]!.v > m || Number.isNaN(m)) m = pts[i]!.v;
+          let m = pts.v[a]!;
+          for (let i = a; i < b; i++) if (pts.v[i]! > m || Number.isNaN(m)) m = pts.v[i]!;
           return m;
         });
       case 'last_over_time':
-        return yield* overRange((pts, _a, b) => pts[b - 1]!.v, true);
+        return yield* overRange((pts, _a, b) => pts.v[b - 1]!, true);
       case 'quantile_over_time': {
         const q = this.scalarArg(args[0]!, ts);
         return yield* overRange((pts, a, b) => quantile(q, values(pts, a, b)));
@@ -1084,7 +1148,7 @@ class Evaluator {
  * arrays. null drops the series.
  */
 function extrapolatedRate(
-  pts: readonly Point[],
+  pts: Cols,
   a: number,
   b: number,
   rangeStart: number,
@@ -1095,14 +1159,14 @@ function extrapolatedRate(
 ): number | null {
   const n = b - a;
   if (n < 2) return null;
-  const firstT = pts[a]!.t;
-  const firstV = pts[a]!.v;
-  const lastT = pts[b - 1]!.t;
-  let result = pts[b - 1]!.v - firstV;
+  const firstT = pts.t[a]!;
+  const firstV = pts.v[a]!;
+  const lastT = pts.t[b - 1]!;
+  let result = pts.v[b - 1]! - firstV;
   if (isCounter) {
     let prev = firstV;
     for (let i = a + 1; i < b; i++) {
-      const cur = pts[i]!.v;
+      const cur = pts.v[i]!;
       if (cur < prev) result += prev;
       prev = cur;
     }
@@ -1175,8 +1239,8 @@ function avg(vals: readonly number[]): number {
 }
 
 /** Prometheus's linearRegression over samples [a, b): least squares with x in seconds relative to interceptTime. */
-function linearRegression(pts: readonly Point[], a: number, b: number, interceptTime: number): [number, number] {
-  const initY = pts[a]!.v;
+function linearRegression(pts: Cols, a: number, b: number, interceptTime: number): [number, number] {
+  const initY = pts.v[a]!;
   let constY = true;
   let n = 0;
   let sumX = 0;
@@ -1184,10 +1248,10 @@ function linearRegression(pts: readonly Point[], a: number, b: number, intercept
   let sumXY = 0;
   let sumX2 = 0;
   for (let i = a; i < b; i++) {
-    const y = pts[i]!.v;
+    const y = pts.v[i]!;
     if (constY && i > a && y !== initY) constY = false;
     n++;
-    const x = (pts[i]!.t - interceptTime) / 1000;
+    const x = (pts.t[i]! - interceptTime) / 1000;
     sumX += x;
     sumY += y;
     sumXY += x * y;
