@@ -131,10 +131,9 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
     deadline,
     async instant(exprText, at, q) {
       return guard(async () => {
-        const { expr, ev } = run(exprText, at, at, 0, q);
+        const { expr, ev, budget } = run(exprText, at, at, 0, q);
         await ev.prefetch(expr);
-        await ev.prepare(expr, at);
-        const v = ev.eval(expr, at);
+        const v = await budget.drive(ev.evalSteps(expr, at), 'expression evaluation');
         switch (v.type) {
           case 'scalar':
             return { resultType: 'scalar', result: [at / 1000, formatValue(v.v)] };
@@ -166,8 +165,7 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
         for (let ts = start; ts <= end; ts += stepMs) {
           // a step boundary: the place to give the event loop its turn and to stop at the deadline
           await budget.pause('expression evaluation');
-          await ev.prepare(expr, ts);
-          const v = ev.eval(expr, ts);
+          const v = await budget.drive(ev.evalSteps(expr, ts), 'expression evaluation');
           const samples = v.type === 'scalar' ? [{ labels: noLabels, v: v.v }] : v.type === 'vector' ? v.samples : [];
           // the result's points are held until the end, as Prometheus counts them (currentSamples)
           budget.load(samples.length);
@@ -220,6 +218,19 @@ export class Budget {
   /** check() every 64th call: for loops inside a step, where reading the clock each time would show. */
   tick(where: string): void {
     if ((++this.ticks & 63) === 0) this.check(where);
+  }
+
+  /** Whether this slice is used up: a generator of the evaluator yields then, for its driver to pause(). */
+  due(): boolean {
+    return this.clock.now() - this.sliceStart >= this.sliceMs;
+  }
+
+  /** Runs a generator of the evaluator to its value, pausing wherever it yields. */
+  async drive<T>(steps: Generator<void, T, void>, where: string): Promise<T> {
+    for (let r = steps.next(); ; r = steps.next()) {
+      if (r.done) return r.value;
+      await this.pause(where);
+    }
   }
 
   /** A boundary: stop at the deadline; let the event loop run if this slice is used up. */
@@ -361,29 +372,11 @@ function toSeries({ s, a, b }: SeriesWindow): Series {
   return { labels: s.labels, points };
 }
 
-/** The calls of e that take a range vector, innermost first. */
-function collectRangeCalls(e: Expr, out: Extract<Expr, { kind: 'call' }>[]): void {
-  switch (e.kind) {
-    case 'number':
-    case 'string':
-    case 'vector':
-    case 'matrix':
-      return;
-    case 'paren':
-    case 'unary':
-      return collectRangeCalls(e.expr, out);
-    case 'call':
-      for (const a of e.args) collectRangeCalls(a, out);
-      if (e.args.some((a) => a.kind === 'matrix')) out.push(e);
-      return;
-    case 'aggr':
-      if (e.param) collectRangeCalls(e.param, out);
-      return collectRangeCalls(e.expr, out);
-    case 'binary':
-      collectRangeCalls(e.lhs, out);
-      return collectRangeCalls(e.rhs, out);
-    default:
-      return assertNever(e);
+/** A generator run to its value without pauses. */
+function drain<T>(steps: Generator<void, T, void>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
   }
 }
 
@@ -493,10 +486,6 @@ class Evaluator {
     private readonly budget: Budget = new Budget(monotonic, Infinity, Infinity, setImmediateYield, Infinity),
   ) {}
 
-  /** values of range-vector function calls computed ahead of a step by prepare(), taken by eval() */
-  private readonly prepared = new Map<Expr, Value>();
-  /** the range-vector function calls of an expression, innermost first, found once per query */
-  private readonly rangeCalls = new Map<Expr, Extract<Expr, { kind: 'call' }>[]>();
 
   /**
    * Reads what every selector of the expression needs for the whole query, before the first step:
@@ -824,39 +813,27 @@ class Evaluator {
     return out;
   }
 
-  /**
-   * Computes, ahead of eval() at ts, every range-vector function call of the expression, giving the
-   * event loop its turn between series when the slice is used up: these calls are where one step's
-   * work can be large (rate(x[24h]) over 1,000 series reads 5.8 M points). eval() then takes them.
-   */
-  async prepare(e: Expr, ts: number): Promise<void> {
-    this.prepared.clear();
-    let pending = this.rangeCalls.get(e);
-    if (!pending) {
-      this.rangeCalls.set(e, (pending = []));
-      collectRangeCalls(e, pending);
-    }
-    for (const node of pending) {
-      const steps = this.callSteps(node.fn, node.args, ts);
-      for (let r = steps.next(); ; r = steps.next()) {
-        if (r.done) {
-          this.prepared.set(node, r.value);
-          break;
-        }
-        await this.budget.pause('expression evaluation');
-      }
-    }
+  /** evalSteps() run to the end without pauses. */
+  eval(e: Expr, ts: number): Value {
+    return drain(this.evalSteps(e, ts));
   }
 
-  eval(e: Expr, ts: number): Value {
+  /**
+   * The expression at ts, as a generator that yields (nothing) between nodes once the slice is used
+   * up, and every 64 series of a range-vector function: the caller pauses there (run()). One step
+   * of a deep expression over many series is itself long (~190 nested calls over 1,000 series: tens
+   * of ms), so a step is not the unit the event loop waits for (issue 22).
+   */
+  *evalSteps(e: Expr, ts: number): Generator<void, Value, void> {
     this.budget.tick('expression evaluation');
+    if (this.budget.due()) yield;
     switch (e.kind) {
       case 'number':
         return { type: 'scalar', v: e.value };
       case 'string':
         return { type: 'string', s: e.value };
       case 'paren':
-        return this.eval(e.expr, ts);
+        return yield* this.evalSteps(e.expr, ts);
       case 'vector': {
         const samples: Sample[] = [];
         // the newest sample within the lookback; none when it is a stale marker (engine.go vectorSelectorSingle)
@@ -869,56 +846,49 @@ class Evaluator {
       case 'matrix':
         return { type: 'matrix', series: this.window(e.vs, e.rangeMs, ts).map(toSeries) };
       case 'unary': {
-        const v = this.eval(e.expr, ts);
+        const v = yield* this.evalSteps(e.expr, ts);
         if (e.op === '+') return v;
         if (v.type === 'scalar') return { type: 'scalar', v: -v.v };
         if (v.type === 'vector') return { type: 'vector', samples: checkDuplicates(v.samples.map((s) => ({ labels: this.memo.dropName(s.labels), v: -s.v })), this.memo) };
         throw badData('unary expression only allowed on expressions of type scalar or instant vector');
       }
       case 'call':
-        return this.prepared.get(e) ?? this.call(e.fn, e.args, ts);
+        return yield* this.callSteps(e.fn, e.args, ts);
       case 'aggr':
-        return this.aggregate(e, ts);
+        return yield* this.aggregate(e, ts);
       case 'binary':
-        return this.binary(e, ts);
+        return yield* this.binary(e, ts);
     }
   }
 
-  private scalarArg(e: Expr, ts: number): number {
-    const v = this.eval(e, ts);
+  private *scalarArg(e: Expr, ts: number): Generator<void, number, void> {
+    const v = yield* this.evalSteps(e, ts);
     if (v.type !== 'scalar') throw badData('expected scalar argument');
     return v.v;
   }
-  private vectorArg(e: Expr, ts: number): Sample[] {
-    const v = this.eval(e, ts);
+  private *vectorArg(e: Expr, ts: number): Generator<void, Sample[], void> {
+    const v = yield* this.evalSteps(e, ts);
     if (v.type !== 'vector') throw badData('expected instant vector argument');
     return v.samples;
   }
-  private stringArg(e: Expr, ts: number): string {
-    const v = this.eval(e, ts);
+  private *stringArg(e: Expr, ts: number): Generator<void, string, void> {
+    const v = yield* this.evalSteps(e, ts);
     if (v.type !== 'string') throw badData('expected string argument');
     return v.s;
   }
 
-  /** call() run to the end without pauses. */
-  private call(fn: string, args: Expr[], ts: number): Value {
-    const steps = this.callSteps(fn, args, ts);
-    for (;;) {
-      const r = steps.next();
-      if (r.done) return r.value;
-    }
-  }
-
   /**
    * A function call at ts, as a generator that yields (nothing) every 64 series of a range-vector
-   * function: prepare() pauses there, call() runs straight through.
+   * function.
    */
   private *callSteps(fn: string, args: Expr[], ts: number): Generator<void, Value, void> {
     const vec = (samples: Sample[]): Value => ({ type: 'vector', samples: checkDuplicates(samples, this.memo) });
-    const simple = (f: (v: number) => number): Value => vec(this.vectorArg(args[0]!, ts).map((s) => ({ labels: this.memo.dropName(s.labels), v: f(s.v) })));
+    const self = this;
+    function* simple(f: (v: number) => number): Generator<void, Value, void> {
+      return vec((yield* self.vectorArg(args[0]!, ts)).map((s) => ({ labels: self.memo.dropName(s.labels), v: f(s.v) })));
+    }
     // range-vector functions: f(points, a, b) over the window's points [a, b) → value or null (series
     // dropped); names dropped except last_over_time
-    const self = this;
     function* overRange(f: (pts: Cols, a: number, b: number, m: MatrixSelectorNode) => number | null, keepName = false): Generator<void, Value, void> {
       const m = args.find((a) => a.kind === 'matrix') as MatrixSelectorNode;
       const out: Sample[] = [];
@@ -951,7 +921,7 @@ class Evaluator {
       case 'deriv':
         return yield* overRange((pts, a, b) => (b - a < 2 ? null : linearRegression(pts, a, b, pts.t[a]!)[0]));
       case 'predict_linear': {
-        const dur = this.scalarArg(args[1]!, ts);
+        const dur = (yield* this.scalarArg(args[1]!, ts));
         return yield* overRange((pts, a, b) => {
           if (b - a < 2) return null;
           const [slope, intercept] = linearRegression(pts, a, b, ts);
@@ -991,11 +961,11 @@ class Evaluator {
       case 'last_over_time':
         return yield* overRange((pts, _a, b) => pts.v[b - 1]!, true);
       case 'quantile_over_time': {
-        const q = this.scalarArg(args[0]!, ts);
+        const q = (yield* this.scalarArg(args[0]!, ts));
         return yield* overRange((pts, a, b) => quantile(q, values(pts, a, b)));
       }
       case 'absent': {
-        if (this.vectorArg(args[0]!, ts).length > 0) return { type: 'vector', samples: [] };
+        if ((yield* this.vectorArg(args[0]!, ts)).length > 0) return { type: 'vector', samples: [] };
         return { type: 'vector', samples: [{ labels: absentLabels(args[0]!), v: 1 }] };
       }
       case 'absent_over_time': {
@@ -1006,34 +976,34 @@ class Evaluator {
       case 'time':
         return { type: 'scalar', v: ts / 1000 };
       case 'clamp_min': {
-        const min = this.scalarArg(args[1]!, ts);
-        return simple((v) => (Number.isNaN(min) ? NaN : Math.max(min, v)));
+        const min = (yield* this.scalarArg(args[1]!, ts));
+        return yield* simple((v) => (Number.isNaN(min) ? NaN : Math.max(min, v)));
       }
       case 'clamp_max': {
-        const max = this.scalarArg(args[1]!, ts);
-        return simple((v) => (Number.isNaN(max) ? NaN : Math.min(max, v)));
+        const max = (yield* this.scalarArg(args[1]!, ts));
+        return yield* simple((v) => (Number.isNaN(max) ? NaN : Math.min(max, v)));
       }
       case 'abs':
-        return simple(Math.abs);
+        return yield* simple(Math.abs);
       case 'round': {
-        const toNearest = args.length > 1 ? this.scalarArg(args[1]!, ts) : 1;
+        const toNearest = args.length > 1 ? (yield* this.scalarArg(args[1]!, ts)) : 1;
         const inv = 1 / toNearest;
-        return simple((v) => Math.floor(v * inv + 0.5) / inv);
+        return yield* simple((v) => Math.floor(v * inv + 0.5) / inv);
       }
       case 'vector':
-        return { type: 'vector', samples: [{ labels: {}, v: this.scalarArg(args[0]!, ts) }] };
+        return { type: 'vector', samples: [{ labels: {}, v: (yield* this.scalarArg(args[0]!, ts)) }] };
       case 'scalar': {
-        const s = this.vectorArg(args[0]!, ts);
+        const s = (yield* this.vectorArg(args[0]!, ts));
         return { type: 'scalar', v: s.length === 1 ? s[0]!.v : NaN };
       }
       case 'label_replace':
         return vec(
           labelReplace(
-            this.vectorArg(args[0]!, ts),
-            this.stringArg(args[1]!, ts),
-            this.stringArg(args[2]!, ts),
-            this.stringArg(args[3]!, ts),
-            this.stringArg(args[4]!, ts),
+            (yield* this.vectorArg(args[0]!, ts)),
+            (yield* this.stringArg(args[1]!, ts)),
+            (yield* this.stringArg(args[2]!, ts)),
+            (yield* this.stringArg(args[3]!, ts)),
+            (yield* this.stringArg(args[4]!, ts)),
           ),
         );
       default:
@@ -1041,10 +1011,10 @@ class Evaluator {
     }
   }
 
-  private aggregate(node: AggrNode, ts: number): Value {
+  private *aggregate(node: AggrNode, ts: number): Generator<void, Value, void> {
     const { op, param: paramExpr, expr: inner, grouping, without } = node;
-    const input = this.vectorArg(inner, ts);
-    const param = paramExpr ? this.scalarArg(paramExpr, ts) : 0;
+    const input = (yield* this.vectorArg(inner, ts));
+    const param = paramExpr ? (yield* this.scalarArg(paramExpr, ts)) : 0;
     if ((op === 'topk' || op === 'bottomk') && Number.isNaN(param)) throw execError('Parameter value is NaN');
     const groupLabels = (l: Labels): Labels => {
       const out: Record<string, string> = {};
@@ -1109,10 +1079,10 @@ class Evaluator {
     return { type: 'vector', samples: out };
   }
 
-  private binary(node: BinaryNode, ts: number): Value {
+  private *binary(node: BinaryNode, ts: number): Generator<void, Value, void> {
     const { op, lhs: lhsE, rhs: rhsE, bool, matching } = node;
-    const lhs = this.eval(lhsE, ts);
-    const rhs = this.eval(rhsE, ts);
+    const lhs = yield* this.evalSteps(lhsE, ts);
+    const rhs = yield* this.evalSteps(rhsE, ts);
     if (lhs.type === 'scalar' && rhs.type === 'scalar') {
       const [v, keep] = binop(op, lhs.v, rhs.v);
       return { type: 'scalar', v: isComparison(op) ? (keep ? 1 : 0) : v };
