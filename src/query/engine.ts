@@ -160,7 +160,8 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
         const t = typeOf(expr);
         if (t !== 'scalar' && t !== 'vector') throw badData(`invalid expression type "${t === 'matrix' ? 'range vector' : t}" for range query, must be Scalar or instant Vector`);
         await ev.prefetch(expr);
-        const out = new Map<string, Series>();
+        // each series' points as parallel arrays of numbers: one object per series rather than 11,001
+        const out = new Map<string, { labels: Labels; t: number[]; v: number[] }>();
         const noLabels: Labels = {};
         for (let ts = start; ts <= end; ts += stepMs) {
           // a step boundary: the place to give the event loop its turn and to stop at the deadline
@@ -172,16 +173,19 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
           for (const s of samples) {
             const key = ev.memo.id(s.labels);
             let series = out.get(key);
-            if (!series) out.set(key, (series = { labels: s.labels, points: [] }));
-            series.points.push({ t: ts, v: s.v });
+            if (!series) out.set(key, (series = { labels: s.labels, t: [], v: [] }));
+            series.t.push(ts);
+            series.v.push(s.v);
           }
         }
         await budget.pause('result sorting');
         const result: { metric: Record<string, string>; values: SampleValue[] }[] = [];
-        // up to 11,001 points for each series: formatting them all is itself long enough to pause in
+        // up to 11,001 points for each series (a few ms to format): a place to pause after each
         for (const s of sortSeries([...out.values()])) {
-          result.push({ metric: { ...s.labels }, values: s.points.map((p) => [p.t / 1000, formatValue(p.v)] as SampleValue) });
-          if (result.length % 16 === 0) await budget.pause('result sorting');
+          const values = new Array<SampleValue>(s.t.length);
+          for (let i = 0; i < values.length; i++) values[i] = [s.t[i]! / 1000, formatValue(s.v[i]!)];
+          result.push({ metric: { ...s.labels }, values });
+          await budget.pause('result sorting');
         }
         return { resultType: 'matrix', result };
       });
