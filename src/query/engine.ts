@@ -97,7 +97,7 @@ export const DEFAULT_MAX_POINTS = 11_000;
 /** A span read in one call (an instant query's lookback); longer ones are read in pieces. */
 const ONE_READ_MS = 600_000;
 /** How long one read of the store should take: the event loop waits that long at most. */
-const PIECE_TARGET_MS = 10;
+const PIECE_TARGET_MS = 5;
 /** Empty read pieces in a row before each further one doubles the next (engine read()). */
 const EMPTY_BEFORE_DOUBLING = 1000;
 /** A piece is never made smaller once it holds fewer points than this. */
@@ -321,7 +321,7 @@ interface Cols {
   readonly length: number;
 }
 
-const NO_POINTS: Cols = { t: new Float64Array(0), v: new Float64Array(0), length: 0 };
+const NO_POINTS: Cols = Object.freeze({ t: new Float64Array(0), v: new Float64Array(0), length: 0 });
 
 function toCols(points: readonly Point[]): Cols {
   const n = points.length;
@@ -335,20 +335,38 @@ function toCols(points: readonly Point[]): Cols {
   return { t, v, length: n };
 }
 
-function concatCols(parts: readonly Cols[]): Cols {
-  if (parts.length === 0) return NO_POINTS;
-  if (parts.length === 1) return parts[0]!;
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const t = new Float64Array(n);
-  const v = new Float64Array(n);
-  let at = 0;
-  for (const p of parts) {
-    t.set(p.t, at);
-    v.set(p.v, at);
-    at += p.length;
+/**
+ * Columns filled a piece at a time, grown by doubling: a series read in 700 pieces holds two arrays,
+ * not 1,400 small ones that all survive until the read ends (each a scavenge copies).
+ */
+class ColsBuilder {
+  private t = new Float64Array(64);
+  private v = new Float64Array(64);
+  private n = 0;
+
+  push(points: readonly Point[]): void {
+    const need = this.n + points.length;
+    if (need > this.t.length) {
+      let cap = this.t.length * 2;
+      while (cap < need) cap *= 2;
+      const t = new Float64Array(cap);
+      const v = new Float64Array(cap);
+      t.set(this.t.subarray(0, this.n));
+      v.set(this.v.subarray(0, this.n));
+      this.t = t;
+      this.v = v;
+    }
+    for (const p of points) {
+      this.t[this.n] = p.t;
+      this.v[this.n] = p.v;
+      this.n++;
+    }
   }
-  return { t, v, length: n };
+
+  /** The points pushed, in arrays of their own length (the doubling's slack given back). */
+  done(): Cols {
+    return this.n === 0 ? NO_POINTS : { t: this.t.slice(0, this.n), v: this.v.slice(0, this.n), length: this.n };
+  }
 }
 
 /** The points that are not stale markers. */
@@ -561,7 +579,7 @@ class Evaluator {
       this.fetch(vs, windowMs);
       return;
     }
-    const byId = new Map<string, { labels: Labels; parts: Cols[] }>();
+    const byId = new Map<string, { labels: Labels; cols: ColsBuilder }>();
     // where the data begins, when the store can say without reading: the empty prefix (`rate(x[24h])`
     // over a 24 h history starts a day before the first point) is skipped, and the first piece with
     // data is a small one whatever the empty pieces before it had grown to
@@ -584,9 +602,9 @@ class Evaluator {
       for (const s of this.store.select(vs.matchers, a, b)) {
         const id = labelsId(s.labels);
         let e = byId.get(id);
-        if (!e) byId.set(id, (e = { labels: s.labels, parts: [] }));
+        if (!e) byId.set(id, (e = { labels: s.labels, cols: new ColsBuilder() }));
         // into columns at once: the store's point objects die young, where collecting them is cheap
-        if (s.points.length > 0) e.parts.push(toCols(s.points));
+        e.cols.push(s.points);
         n += s.points.length;
       }
       this.budget.load(n);
@@ -607,7 +625,7 @@ class Evaluator {
     }
     const joined: FetchedSeries[] = [];
     for (const e of byId.values()) {
-      joined.push({ labels: e.labels, points: concatCols(e.parts), checked: 0, a: 0, b: 0 });
+      joined.push({ labels: e.labels, points: e.cols.done(), checked: 0, a: 0, b: 0 });
       if (joined.length % 64 === 0) await this.budget.pause('query preparation');
     }
     this.cache.set(vs, sortSeries(joined));
