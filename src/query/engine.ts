@@ -384,7 +384,9 @@ function withoutStale(c: Cols): Cols {
 
 /** The values of points [a, b). */
 function values(pts: Cols, a: number, b: number): number[] {
-  return Array.from(pts.v.subarray(a, b));
+  const out = new Array<number>(b - a);
+  for (let i = a; i < b; i++) out[i - a] = pts.v[i]!;
+  return out;
 }
 
 /** A window as a Series of Point objects, for a range selector returned as a matrix value. */
