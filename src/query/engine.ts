@@ -851,6 +851,15 @@ class Evaluator {
   *evalSteps(e: Expr, ts: number): Generator<void, Value, void> {
     this.budget.tick('expression evaluation');
     if (this.budget.due()) yield;
+    const v = yield* this.node(e, ts);
+    // and on the way out: a nested expression enters all its nodes first and does their work as
+    // they return, so the checks on entry alone all pass before any of that work
+    if (this.budget.due()) yield;
+    return v;
+  }
+
+  /** One node of the expression at ts (its arguments through evalSteps). */
+  private *node(e: Expr, ts: number): Generator<void, Value, void> {
     switch (e.kind) {
       case 'number':
         return { type: 'scalar', v: e.value };
