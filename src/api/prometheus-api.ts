@@ -2,6 +2,7 @@
 // label values (with `match[]`, `start`, `end` and `limit`), with Prometheus's JSON shapes and error
 // format, so Grafana can use dpmon as a Prometheus data source. The status, metadata and other
 // endpoints Grafana calls are prometheus-meta-api.ts.
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Labels } from '../model/labels.ts';
 import type { Matcher } from '../model/matcher.ts';
@@ -45,7 +46,7 @@ export function registerPrometheusApi(app: FastifyInstance, deps: PrometheusApiD
   const handleReq = (fn: (p: Params, req: FastifyRequest) => Promise<unknown> | unknown) => async (req: FastifyRequest, reply: FastifyReply) => {
     try {
       const data = await fn(requestParams(req), req);
-      if (isMatrix(data)) return reply.type('application/json; charset=utf-8').send(await matrixJson(data));
+      if (isMatrix(data)) return reply.type('application/json; charset=utf-8').send(Readable.from(matrixJson(data), { objectMode: false }));
       return successBody(data);
     } catch (err) {
       return sendError(reply, err);
@@ -171,19 +172,20 @@ function isMatrix(data: unknown): data is Extract<QueryResult, { resultType: 'ma
 }
 
 /**
- * The success envelope of a matrix, serialized a series at a time with the event loop's turn every
- * few ms: 1,000 series of 11,001 points is ~250 MB of JSON, seconds in one JSON.stringify.
+ * The success envelope of a matrix, streamed a series at a time with the event loop's turn every
+ * few ms: 1,000 series of 11,001 points is ~250 MB of JSON, seconds in one JSON.stringify, and
+ * joining it into one string (then one buffer) was itself a stall of hundreds of ms. The stream
+ * asks for the next series as the socket drains.
  */
-async function matrixJson(data: Extract<QueryResult, { resultType: 'matrix' }>): Promise<string> {
-  const parts: string[] = ['{"status":"success","data":{"resultType":"matrix","result":['];
+async function* matrixJson(data: Extract<QueryResult, { resultType: 'matrix' }>): AsyncGenerator<string> {
+  yield '{"status":"success","data":{"resultType":"matrix","result":[';
   let slice = performance.now();
   for (let i = 0; i < data.result.length; i++) {
-    parts.push((i > 0 ? ',' : '') + JSON.stringify(data.result[i]));
-    if (performance.now() - slice > 10) {
+    yield (i > 0 ? ',' : '') + JSON.stringify(data.result[i]);
+    if (performance.now() - slice > 5) {
       await new Promise<void>((resolve) => setImmediate(resolve));
       slice = performance.now();
     }
   }
-  parts.push(']}}');
-  return parts.join('');
+  yield ']}}';
 }

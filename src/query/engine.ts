@@ -94,8 +94,10 @@ export const DEFAULT_QUERY_TIMEOUT_MS = 120_000;
 export const DEFAULT_MAX_SAMPLES = 50_000_000;
 export const DEFAULT_MAX_POINTS = 11_000;
 
+/** A span read in one call (an instant query's lookback); longer ones are read in pieces. */
+const ONE_READ_MS = 600_000;
 /** How long one read of the store should take: the event loop waits that long at most. */
-const PIECE_TARGET_MS = 10;
+const PIECE_TARGET_MS = 5;
 /** Empty read pieces in a row before each further one doubles the next (engine read()). */
 const EMPTY_BEFORE_DOUBLING = 1000;
 /** A piece is never made smaller once it holds fewer points than this. */
@@ -129,10 +131,9 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
     deadline,
     async instant(exprText, at, q) {
       return guard(async () => {
-        const { expr, ev } = run(exprText, at, at, 0, q);
+        const { expr, ev, budget } = run(exprText, at, at, 0, q);
         await ev.prefetch(expr);
-        await ev.prepare(expr, at);
-        const v = ev.eval(expr, at);
+        const v = await budget.drive(ev.evalSteps(expr, at), 'expression evaluation');
         switch (v.type) {
           case 'scalar':
             return { resultType: 'scalar', result: [at / 1000, formatValue(v.v)] };
@@ -159,29 +160,32 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
         const t = typeOf(expr);
         if (t !== 'scalar' && t !== 'vector') throw badData(`invalid expression type "${t === 'matrix' ? 'range vector' : t}" for range query, must be Scalar or instant Vector`);
         await ev.prefetch(expr);
-        const out = new Map<string, Series>();
+        // each series' points as parallel arrays of numbers: one object per series rather than 11,001
+        const out = new Map<string, { labels: Labels; t: number[]; v: number[] }>();
         const noLabels: Labels = {};
         for (let ts = start; ts <= end; ts += stepMs) {
           // a step boundary: the place to give the event loop its turn and to stop at the deadline
           await budget.pause('expression evaluation');
-          await ev.prepare(expr, ts);
-          const v = ev.eval(expr, ts);
+          const v = await budget.drive(ev.evalSteps(expr, ts), 'expression evaluation');
           const samples = v.type === 'scalar' ? [{ labels: noLabels, v: v.v }] : v.type === 'vector' ? v.samples : [];
           // the result's points are held until the end, as Prometheus counts them (currentSamples)
           budget.load(samples.length);
           for (const s of samples) {
             const key = ev.memo.id(s.labels);
             let series = out.get(key);
-            if (!series) out.set(key, (series = { labels: s.labels, points: [] }));
-            series.points.push({ t: ts, v: s.v });
+            if (!series) out.set(key, (series = { labels: s.labels, t: [], v: [] }));
+            series.t.push(ts);
+            series.v.push(s.v);
           }
         }
         await budget.pause('result sorting');
         const result: { metric: Record<string, string>; values: SampleValue[] }[] = [];
-        // up to 11,001 points for each series: formatting them all is itself long enough to pause in
+        // up to 11,001 points for each series (a few ms to format): a place to pause after each
         for (const s of sortSeries([...out.values()])) {
-          result.push({ metric: { ...s.labels }, values: s.points.map((p) => [p.t / 1000, formatValue(p.v)] as SampleValue) });
-          if (result.length % 16 === 0) await budget.pause('result sorting');
+          const values = new Array<SampleValue>(s.t.length);
+          for (let i = 0; i < values.length; i++) values[i] = [s.t[i]! / 1000, formatValue(s.v[i]!)];
+          result.push({ metric: { ...s.labels }, values });
+          await budget.pause('result sorting');
         }
         return { resultType: 'matrix', result };
       });
@@ -218,6 +222,19 @@ export class Budget {
   /** check() every 64th call: for loops inside a step, where reading the clock each time would show. */
   tick(where: string): void {
     if ((++this.ticks & 63) === 0) this.check(where);
+  }
+
+  /** Whether this slice is used up: a generator of the evaluator yields then, for its driver to pause(). */
+  due(): boolean {
+    return this.clock.now() - this.sliceStart >= this.sliceMs;
+  }
+
+  /** Runs a generator of the evaluator to its value, pausing wherever it yields. */
+  async drive<T>(steps: Generator<void, T, void>, where: string): Promise<T> {
+    for (let r = steps.next(); ; r = steps.next()) {
+      if (r.done) return r.value;
+      await this.pause(where);
+    }
   }
 
   /** A boundary: stop at the deadline; let the event loop run if this slice is used up. */
@@ -291,41 +308,99 @@ function sortSeries<T extends { labels: Labels }>(s: T[]): T[] {
   return s.sort((a, b) => compareLabels(a.labels, b.labels));
 }
 
+/**
+ * A series' points as parallel arrays of times and values. A query holds every point its selectors
+ * read (5.8 M for a 24 h rate over 1,000 series): as {t, v} objects that was ~17 M heap objects, and
+ * every scavenge copied them and every mark-compact walked them, pausing the event loop for tens of
+ * ms at a time (issue 22). Two Float64Arrays per series are two objects, their bytes off the heap; a
+ * Float64Array also keeps the stale marker's NaN payload (model/stale.ts).
+ */
+interface Cols {
+  readonly t: Float64Array;
+  readonly v: Float64Array;
+  readonly length: number;
+}
+
+const NO_POINTS: Cols = Object.freeze({ t: new Float64Array(0), v: new Float64Array(0), length: 0 });
+
+function toCols(points: readonly Point[]): Cols {
+  const n = points.length;
+  const t = new Float64Array(n);
+  const v = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const p = points[i]!;
+    t[i] = p.t;
+    v[i] = p.v;
+  }
+  return { t, v, length: n };
+}
+
+/**
+ * Columns filled a piece at a time, grown by doubling: a series read in 700 pieces holds two arrays,
+ * not 1,400 small ones that all survive until the read ends (each a scavenge copies).
+ */
+class ColsBuilder {
+  private t = new Float64Array(64);
+  private v = new Float64Array(64);
+  private n = 0;
+
+  push(points: readonly Point[]): void {
+    const need = this.n + points.length;
+    if (need > this.t.length) {
+      let cap = this.t.length * 2;
+      while (cap < need) cap *= 2;
+      const t = new Float64Array(cap);
+      const v = new Float64Array(cap);
+      t.set(this.t.subarray(0, this.n));
+      v.set(this.v.subarray(0, this.n));
+      this.t = t;
+      this.v = v;
+    }
+    for (const p of points) {
+      this.t[this.n] = p.t;
+      this.v[this.n] = p.v;
+      this.n++;
+    }
+  }
+
+  /** The points pushed, in arrays of their own length (the doubling's slack given back). */
+  done(): Cols {
+    return this.n === 0 ? NO_POINTS : { t: this.t.slice(0, this.n), v: this.v.slice(0, this.n), length: this.n };
+  }
+}
+
+/** The points that are not stale markers. */
+function withoutStale(c: Cols): Cols {
+  const keep: number[] = [];
+  for (let i = 0; i < c.length; i++) if (!isStaleNaN(c.v[i]!)) keep.push(i);
+  const t = new Float64Array(keep.length);
+  const v = new Float64Array(keep.length);
+  for (let k = 0; k < keep.length; k++) {
+    t[k] = c.t[keep[k]!]!;
+    v[k] = c.v[keep[k]!]!;
+  }
+  return { t, v, length: keep.length };
+}
+
 /** The values of points [a, b). */
-function values(pts: readonly Point[], a: number, b: number): number[] {
+function values(pts: Cols, a: number, b: number): number[] {
   const out = new Array<number>(b - a);
-  for (let i = a; i < b; i++) out[i - a] = pts[i]!.v;
+  for (let i = a; i < b; i++) out[i - a] = pts.v[i]!;
   return out;
 }
 
 /** A window as a Series of Point objects, for a range selector returned as a matrix value. */
 function toSeries({ s, a, b }: SeriesWindow): Series {
-  return { labels: s.labels, points: s.points.slice(a, b) };
+  const points: Point[] = [];
+  for (let i = a; i < b; i++) points.push({ t: s.points.t[i]!, v: s.points.v[i]! });
+  return { labels: s.labels, points };
 }
 
-/** The calls of e that take a range vector, innermost first. */
-function collectRangeCalls(e: Expr, out: Extract<Expr, { kind: 'call' }>[]): void {
-  switch (e.kind) {
-    case 'number':
-    case 'string':
-    case 'vector':
-    case 'matrix':
-      return;
-    case 'paren':
-    case 'unary':
-      return collectRangeCalls(e.expr, out);
-    case 'call':
-      for (const a of e.args) collectRangeCalls(a, out);
-      if (e.args.some((a) => a.kind === 'matrix')) out.push(e);
-      return;
-    case 'aggr':
-      if (e.param) collectRangeCalls(e.param, out);
-      return collectRangeCalls(e.expr, out);
-    case 'binary':
-      collectRangeCalls(e.lhs, out);
-      return collectRangeCalls(e.rhs, out);
-    default:
-      return assertNever(e);
+/** A generator run to its value without pauses. */
+function drain<T>(steps: Generator<void, T, void>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
   }
 }
 
@@ -352,7 +427,7 @@ function mod(a: number, b: number): number {
 interface FetchedSeries {
   labels: Labels;
   /** the store's points; replaced by a copy without stale markers once a range selector meets one */
-  points: readonly Point[];
+  points: Cols;
   /** range selectors: points[0, checked) hold no stale marker; checked lazily as windows reach them */
   checked: number;
   /** the previous window [a, b): hints for the next */
@@ -368,12 +443,12 @@ interface SeriesWindow {
 }
 
 /** Index of the first point in [from, to) with t > bound (points ascending). */
-function upperBound(points: readonly Point[], bound: number, from = 0, to = points.length): number {
+function upperBound(points: Cols, bound: number, from = 0, to = points.length): number {
   let lo = from;
   let hi = to;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (points[mid]!.t > bound) hi = mid;
+    if (points.t[mid]! > bound) hi = mid;
     else lo = mid + 1;
   }
   return lo;
@@ -384,11 +459,11 @@ function upperBound(points: readonly Point[], bound: number, from = 0, to = poin
  * the first): a short scan forward, then a binary search over the rest; a binary search below the
  * hint if the bound moved back.
  */
-function upperBoundFrom(points: readonly Point[], bound: number, hint: number): number {
+function upperBoundFrom(points: Cols, bound: number, hint: number): number {
   const n = points.length;
   let i = Math.min(hint, n);
-  if (i > 0 && points[i - 1]!.t > bound) return upperBound(points, bound, 0, i);
-  for (let k = 0; k < 32 && i < n; k++, i++) if (points[i]!.t > bound) return i;
+  if (i > 0 && points.t[i - 1]! > bound) return upperBound(points, bound, 0, i);
+  for (let k = 0; k < 32 && i < n; k++, i++) if (points.t[i]! > bound) return i;
   return upperBound(points, bound, i, n);
 }
 
@@ -435,10 +510,6 @@ class Evaluator {
     private readonly budget: Budget = new Budget(monotonic, Infinity, Infinity, setImmediateYield, Infinity),
   ) {}
 
-  /** values of range-vector function calls computed ahead of a step by prepare(), taken by eval() */
-  private readonly prepared = new Map<Expr, Value>();
-  /** the range-vector function calls of an expression, innermost first, found once per query */
-  private readonly rangeCalls = new Map<Expr, Extract<Expr, { kind: 'call' }>[]>();
 
   /**
    * Reads what every selector of the expression needs for the whole query, before the first step:
@@ -493,42 +564,49 @@ class Evaluator {
     }
   }
 
-  /** Piece of time a read asks the store for, adapted to take about PIECE_TARGET_MS (starts at 10 min). */
-  private pieceMs = 600_000;
 
   /**
    * fetch() for the whole query, read from the store in pieces of time with the event loop's turn
    * between them: the history is time-first (docs/storage.md), so a 24 h read of 1,000 series is
    * ~5.8 M rows, seconds in one call. Each piece is sized from the last so it takes about
-   * PIECE_TARGET_MS; every piece's points count against max_samples before the next is read.
+   * PIECE_TARGET_MS; every piece's points count against max_samples before the next is read, and
+   * become columns (Cols) at once, so the store's point objects never outlive the piece.
    */
   private async read(vs: VectorSelectorNode, windowMs: number): Promise<void> {
     if (this.cache.has(vs)) return;
     const from = this.start - vs.offsetMs - windowMs;
     const to = this.end - vs.offsetMs;
-    if (!Number.isInteger(from) || !Number.isInteger(to) || to - from <= this.pieceMs) {
+    if (!Number.isInteger(from) || !Number.isInteger(to) || to - from <= ONE_READ_MS) {
       await this.budget.pause('query preparation');
       this.fetch(vs, windowMs);
       return;
     }
-    const byId = new Map<string, { labels: Labels; parts: (readonly Point[])[] }>();
-    // a range that begins long before the history (`x[290y]`): after EMPTY_BEFORE_DOUBLING empty pieces
-    // in a row (a week of 10-minute pieces, cheap: the store skips them without SQL) each further empty
-    // piece doubles the next, so the empty centuries take a few dozen more calls instead of billions.
-    // Not sooner: a doubled piece that reaches the data reads it in one larger call, which is what
-    // pieces are for avoiding (`rate(x[24h])` over a 24 h history starts with a day of empty pieces)
+    const byId = new Map<string, { labels: Labels; cols: ColsBuilder }>();
+    // where the data begins, when the store can say without reading: the empty prefix (`rate(x[24h])`
+    // over a 24 h history starts a day before the first point) is skipped, and the first piece with
+    // data is a small one whatever the empty pieces before it had grown to
+    const first = this.store.firstPointTime?.(vs.matchers, from, to);
+    // the piece of time asked for, adapted to take about PIECE_TARGET_MS; each read starts small:
+    // selectors differ in density (one series, or thousands), so one's size says nothing of another's
+    let pieceMs = first === undefined ? ONE_READ_MS : PIECE_MIN_MS;
+    // a store without firstPointTime, or a gap in the data, with a range that begins long before the
+    // history (`x[290y]`): after EMPTY_BEFORE_DOUBLING empty pieces in a row (cheap: the store skips them
+    // without SQL) each further empty piece doubles the next, so the empty centuries take a few dozen
+    // more calls instead of billions. Not sooner: a doubled piece that reaches the data reads it in one
+    // larger call, which is what pieces are for avoiding
     let emptyRun = 0;
-    for (let a = from; a <= to; ) {
+    for (let a = first === undefined ? from : first === null ? to + 1 : Math.max(from, first); a <= to; ) {
       await this.budget.pause('query preparation');
       const grow = 2 ** Math.min(Math.max(0, emptyRun - EMPTY_BEFORE_DOUBLING), 40);
-      const b = Math.min(to, a + this.pieceMs * grow - 1);
+      const b = Math.min(to, a + pieceMs * grow - 1);
       const t0 = performance.now();
       let n = 0;
       for (const s of this.store.select(vs.matchers, a, b)) {
         const id = labelsId(s.labels);
         let e = byId.get(id);
-        if (!e) byId.set(id, (e = { labels: s.labels, parts: [] }));
-        if (s.points.length > 0) e.parts.push(s.points);
+        if (!e) byId.set(id, (e = { labels: s.labels, cols: new ColsBuilder() }));
+        // into columns at once: the store's point objects die young, where collecting them is cheap
+        e.cols.push(s.points);
         n += s.points.length;
       }
       this.budget.load(n);
@@ -544,13 +622,12 @@ class Evaluator {
         // a slow piece of few points is the store's cost per call (or a store whose reads do not
         // shrink with the span, as the memory store's): smaller pieces would only add calls
         if (scale < 1 && n < PIECE_MIN_POINTS) scale = 1;
-        this.pieceMs = Math.min(86_400_000, Math.max(PIECE_MIN_MS, Math.floor(this.pieceMs * scale)));
+        pieceMs = Math.min(86_400_000, Math.max(PIECE_MIN_MS, Math.floor(pieceMs * scale)));
       }
     }
     const joined: FetchedSeries[] = [];
     for (const e of byId.values()) {
-      // concat, not flat(): flat() copied 24 h of 1,000 series in seconds, concat in milliseconds
-      joined.push({ labels: e.labels, points: e.parts.length === 1 ? e.parts[0]! : ([] as Point[]).concat(...e.parts), checked: 0, a: 0, b: 0 });
+      joined.push({ labels: e.labels, points: e.cols.done(), checked: 0, a: 0, b: 0 });
       if (joined.length % 64 === 0) await this.budget.pause('query preparation');
     }
     this.cache.set(vs, sortSeries(joined));
@@ -717,7 +794,7 @@ class Evaluator {
       let n = 0;
       for (const s of found) n += s.points.length;
       this.budget.load(n);
-      got = sortSeries(found.map((s) => ({ labels: s.labels, points: s.points, checked: 0, a: 0, b: 0 })));
+      got = sortSeries(found.map((s) => ({ labels: s.labels, points: toCols(s.points), checked: 0, a: 0, b: 0 })));
       this.cache.set(vs, got);
     }
     return got;
@@ -738,7 +815,7 @@ class Evaluator {
         const pts = s.points;
         let stale = false;
         for (let i = s.checked; i < b; i++) {
-          const v = pts[i]!.v;
+          const v = pts.v[i]!;
           // v !== v first: only a NaN can be the marker, and the bit test is the slow part
           if (v !== v && isStaleNaN(v)) {
             stale = true;
@@ -746,7 +823,7 @@ class Evaluator {
           }
         }
         if (stale) {
-          s.points = pts.filter((p) => !isStaleNaN(p.v));
+          s.points = withoutStale(pts);
           s.checked = s.points.length;
           s.a = 0;
           b = upperBound(s.points, hi);
@@ -760,44 +837,41 @@ class Evaluator {
     return out;
   }
 
-  /**
-   * Computes, ahead of eval() at ts, every range-vector function call of the expression, giving the
-   * event loop its turn between series when the slice is used up: these calls are where one step's
-   * work can be large (rate(x[24h]) over 1,000 series reads 5.8 M points). eval() then takes them.
-   */
-  async prepare(e: Expr, ts: number): Promise<void> {
-    this.prepared.clear();
-    let pending = this.rangeCalls.get(e);
-    if (!pending) {
-      this.rangeCalls.set(e, (pending = []));
-      collectRangeCalls(e, pending);
-    }
-    for (const node of pending) {
-      const steps = this.callSteps(node.fn, node.args, ts);
-      for (let r = steps.next(); ; r = steps.next()) {
-        if (r.done) {
-          this.prepared.set(node, r.value);
-          break;
-        }
-        await this.budget.pause('expression evaluation');
-      }
-    }
+  /** evalSteps() run to the end without pauses. */
+  eval(e: Expr, ts: number): Value {
+    return drain(this.evalSteps(e, ts));
   }
 
-  eval(e: Expr, ts: number): Value {
+  /**
+   * The expression at ts, as a generator that yields (nothing) between nodes once the slice is used
+   * up, and every 64 series of a range-vector function: the caller pauses there (run()). One step
+   * of a deep expression over many series is itself long (~190 nested calls over 1,000 series: tens
+   * of ms), so a step is not the unit the event loop waits for (issue 22).
+   */
+  *evalSteps(e: Expr, ts: number): Generator<void, Value, void> {
     this.budget.tick('expression evaluation');
+    if (this.budget.due()) yield;
+    const v = yield* this.node(e, ts);
+    // and on the way out: a nested expression enters all its nodes first and does their work as
+    // they return, so the checks on entry alone all pass before any of that work
+    if (this.budget.due()) yield;
+    return v;
+  }
+
+  /** One node of the expression at ts (its arguments through evalSteps). */
+  private *node(e: Expr, ts: number): Generator<void, Value, void> {
     switch (e.kind) {
       case 'number':
         return { type: 'scalar', v: e.value };
       case 'string':
         return { type: 'string', s: e.value };
       case 'paren':
-        return this.eval(e.expr, ts);
+        return yield* this.evalSteps(e.expr, ts);
       case 'vector': {
         const samples: Sample[] = [];
         // the newest sample within the lookback; none when it is a stale marker (engine.go vectorSelectorSingle)
         for (const { s, b } of this.window(e, this.lookback, ts, false)) {
-          const v = s.points[b - 1]!.v;
+          const v = s.points.v[b - 1]!;
           if (!isStaleNaN(v)) samples.push({ labels: s.labels, v });
         }
         return { type: 'vector', samples };
@@ -805,57 +879,50 @@ class Evaluator {
       case 'matrix':
         return { type: 'matrix', series: this.window(e.vs, e.rangeMs, ts).map(toSeries) };
       case 'unary': {
-        const v = this.eval(e.expr, ts);
+        const v = yield* this.evalSteps(e.expr, ts);
         if (e.op === '+') return v;
         if (v.type === 'scalar') return { type: 'scalar', v: -v.v };
         if (v.type === 'vector') return { type: 'vector', samples: checkDuplicates(v.samples.map((s) => ({ labels: this.memo.dropName(s.labels), v: -s.v })), this.memo) };
         throw badData('unary expression only allowed on expressions of type scalar or instant vector');
       }
       case 'call':
-        return this.prepared.get(e) ?? this.call(e.fn, e.args, ts);
+        return yield* this.callSteps(e.fn, e.args, ts);
       case 'aggr':
-        return this.aggregate(e, ts);
+        return yield* this.aggregate(e, ts);
       case 'binary':
-        return this.binary(e, ts);
+        return yield* this.binary(e, ts);
     }
   }
 
-  private scalarArg(e: Expr, ts: number): number {
-    const v = this.eval(e, ts);
+  private *scalarArg(e: Expr, ts: number): Generator<void, number, void> {
+    const v = yield* this.evalSteps(e, ts);
     if (v.type !== 'scalar') throw badData('expected scalar argument');
     return v.v;
   }
-  private vectorArg(e: Expr, ts: number): Sample[] {
-    const v = this.eval(e, ts);
+  private *vectorArg(e: Expr, ts: number): Generator<void, Sample[], void> {
+    const v = yield* this.evalSteps(e, ts);
     if (v.type !== 'vector') throw badData('expected instant vector argument');
     return v.samples;
   }
-  private stringArg(e: Expr, ts: number): string {
-    const v = this.eval(e, ts);
+  private *stringArg(e: Expr, ts: number): Generator<void, string, void> {
+    const v = yield* this.evalSteps(e, ts);
     if (v.type !== 'string') throw badData('expected string argument');
     return v.s;
   }
 
-  /** call() run to the end without pauses. */
-  private call(fn: string, args: Expr[], ts: number): Value {
-    const steps = this.callSteps(fn, args, ts);
-    for (;;) {
-      const r = steps.next();
-      if (r.done) return r.value;
-    }
-  }
-
   /**
    * A function call at ts, as a generator that yields (nothing) every 64 series of a range-vector
-   * function: prepare() pauses there, call() runs straight through.
+   * function.
    */
   private *callSteps(fn: string, args: Expr[], ts: number): Generator<void, Value, void> {
     const vec = (samples: Sample[]): Value => ({ type: 'vector', samples: checkDuplicates(samples, this.memo) });
-    const simple = (f: (v: number) => number): Value => vec(this.vectorArg(args[0]!, ts).map((s) => ({ labels: this.memo.dropName(s.labels), v: f(s.v) })));
+    const self = this;
+    function* simple(f: (v: number) => number): Generator<void, Value, void> {
+      return vec((yield* self.vectorArg(args[0]!, ts)).map((s) => ({ labels: self.memo.dropName(s.labels), v: f(s.v) })));
+    }
     // range-vector functions: f(points, a, b) over the window's points [a, b) → value or null (series
     // dropped); names dropped except last_over_time
-    const self = this;
-    function* overRange(f: (pts: readonly Point[], a: number, b: number, m: MatrixSelectorNode) => number | null, keepName = false): Generator<void, Value, void> {
+    function* overRange(f: (pts: Cols, a: number, b: number, m: MatrixSelectorNode) => number | null, keepName = false): Generator<void, Value, void> {
       const m = args.find((a) => a.kind === 'matrix') as MatrixSelectorNode;
       const out: Sample[] = [];
       let i = 0;
@@ -876,18 +943,18 @@ class Evaluator {
       case 'irate':
         return yield* overRange((pts, a, b) => {
           if (b - a < 2) return null;
-          const last = pts[b - 1]!;
-          const prev = pts[b - 2]!;
+          const lastV = pts.v[b - 1]!;
+          const prevV = pts.v[b - 2]!;
           // counter reset between the last two samples: the increase is the last value
-          const d = last.v < prev.v ? last.v : last.v - prev.v;
-          const dt = last.t - prev.t;
+          const d = lastV < prevV ? lastV : lastV - prevV;
+          const dt = pts.t[b - 1]! - pts.t[b - 2]!;
           if (dt === 0) return null;
           return d / (dt / 1000);
         });
       case 'deriv':
-        return yield* overRange((pts, a, b) => (b - a < 2 ? null : linearRegression(pts, a, b, pts[a]!.t)[0]));
+        return yield* overRange((pts, a, b) => (b - a < 2 ? null : linearRegression(pts, a, b, pts.t[a]!)[0]));
       case 'predict_linear': {
-        const dur = this.scalarArg(args[1]!, ts);
+        const dur = (yield* this.scalarArg(args[1]!, ts));
         return yield* overRange((pts, a, b) => {
           if (b - a < 2) return null;
           const [slope, intercept] = linearRegression(pts, a, b, ts);
@@ -914,24 +981,24 @@ class Evaluator {
         return yield* overRange((_pts, a, b) => b - a);
       case 'min_over_time':
         return yield* overRange((pts, a, b) => {
-          let m = pts[a]!.v;
-          for (let i = a; i < b; i++) if (pts[i]!.v < m || Number.isNaN(m)) m = pts[i]!.v;
+          let m = pts.v[a]!;
+          for (let i = a; i < b; i++) if (pts.v[i]! < m || Number.isNaN(m)) m = pts.v[i]!;
           return m;
         });
       case 'max_over_time':
         return yield* overRange((pts, a, b) => {
-          let m = pts[a]!.v;
-          for (let i = a; i < b; i++) if (pts[i]!.v > m || Number.isNaN(m)) m = pts[i]!.v;
+          let m = pts.v[a]!;
+          for (let i = a; i < b; i++) if (pts.v[i]! > m || Number.isNaN(m)) m = pts.v[i]!;
           return m;
         });
       case 'last_over_time':
-        return yield* overRange((pts, _a, b) => pts[b - 1]!.v, true);
+        return yield* overRange((pts, _a, b) => pts.v[b - 1]!, true);
       case 'quantile_over_time': {
-        const q = this.scalarArg(args[0]!, ts);
+        const q = (yield* this.scalarArg(args[0]!, ts));
         return yield* overRange((pts, a, b) => quantile(q, values(pts, a, b)));
       }
       case 'absent': {
-        if (this.vectorArg(args[0]!, ts).length > 0) return { type: 'vector', samples: [] };
+        if ((yield* this.vectorArg(args[0]!, ts)).length > 0) return { type: 'vector', samples: [] };
         return { type: 'vector', samples: [{ labels: absentLabels(args[0]!), v: 1 }] };
       }
       case 'absent_over_time': {
@@ -942,34 +1009,34 @@ class Evaluator {
       case 'time':
         return { type: 'scalar', v: ts / 1000 };
       case 'clamp_min': {
-        const min = this.scalarArg(args[1]!, ts);
-        return simple((v) => (Number.isNaN(min) ? NaN : Math.max(min, v)));
+        const min = (yield* this.scalarArg(args[1]!, ts));
+        return yield* simple((v) => (Number.isNaN(min) ? NaN : Math.max(min, v)));
       }
       case 'clamp_max': {
-        const max = this.scalarArg(args[1]!, ts);
-        return simple((v) => (Number.isNaN(max) ? NaN : Math.min(max, v)));
+        const max = (yield* this.scalarArg(args[1]!, ts));
+        return yield* simple((v) => (Number.isNaN(max) ? NaN : Math.min(max, v)));
       }
       case 'abs':
-        return simple(Math.abs);
+        return yield* simple(Math.abs);
       case 'round': {
-        const toNearest = args.length > 1 ? this.scalarArg(args[1]!, ts) : 1;
+        const toNearest = args.length > 1 ? (yield* this.scalarArg(args[1]!, ts)) : 1;
         const inv = 1 / toNearest;
-        return simple((v) => Math.floor(v * inv + 0.5) / inv);
+        return yield* simple((v) => Math.floor(v * inv + 0.5) / inv);
       }
       case 'vector':
-        return { type: 'vector', samples: [{ labels: {}, v: this.scalarArg(args[0]!, ts) }] };
+        return { type: 'vector', samples: [{ labels: {}, v: (yield* this.scalarArg(args[0]!, ts)) }] };
       case 'scalar': {
-        const s = this.vectorArg(args[0]!, ts);
+        const s = (yield* this.vectorArg(args[0]!, ts));
         return { type: 'scalar', v: s.length === 1 ? s[0]!.v : NaN };
       }
       case 'label_replace':
         return vec(
           labelReplace(
-            this.vectorArg(args[0]!, ts),
-            this.stringArg(args[1]!, ts),
-            this.stringArg(args[2]!, ts),
-            this.stringArg(args[3]!, ts),
-            this.stringArg(args[4]!, ts),
+            (yield* this.vectorArg(args[0]!, ts)),
+            (yield* this.stringArg(args[1]!, ts)),
+            (yield* this.stringArg(args[2]!, ts)),
+            (yield* this.stringArg(args[3]!, ts)),
+            (yield* this.stringArg(args[4]!, ts)),
           ),
         );
       default:
@@ -977,10 +1044,10 @@ class Evaluator {
     }
   }
 
-  private aggregate(node: AggrNode, ts: number): Value {
+  private *aggregate(node: AggrNode, ts: number): Generator<void, Value, void> {
     const { op, param: paramExpr, expr: inner, grouping, without } = node;
-    const input = this.vectorArg(inner, ts);
-    const param = paramExpr ? this.scalarArg(paramExpr, ts) : 0;
+    const input = (yield* this.vectorArg(inner, ts));
+    const param = paramExpr ? (yield* this.scalarArg(paramExpr, ts)) : 0;
     if ((op === 'topk' || op === 'bottomk') && Number.isNaN(param)) throw execError('Parameter value is NaN');
     const groupLabels = (l: Labels): Labels => {
       const out: Record<string, string> = {};
@@ -1045,10 +1112,10 @@ class Evaluator {
     return { type: 'vector', samples: out };
   }
 
-  private binary(node: BinaryNode, ts: number): Value {
+  private *binary(node: BinaryNode, ts: number): Generator<void, Value, void> {
     const { op, lhs: lhsE, rhs: rhsE, bool, matching } = node;
-    const lhs = this.eval(lhsE, ts);
-    const rhs = this.eval(rhsE, ts);
+    const lhs = yield* this.evalSteps(lhsE, ts);
+    const rhs = yield* this.evalSteps(rhsE, ts);
     if (lhs.type === 'scalar' && rhs.type === 'scalar') {
       const [v, keep] = binop(op, lhs.v, rhs.v);
       return { type: 'scalar', v: isComparison(op) ? (keep ? 1 : 0) : v };
@@ -1084,7 +1151,7 @@ class Evaluator {
  * arrays. null drops the series.
  */
 function extrapolatedRate(
-  pts: readonly Point[],
+  pts: Cols,
   a: number,
   b: number,
   rangeStart: number,
@@ -1095,14 +1162,14 @@ function extrapolatedRate(
 ): number | null {
   const n = b - a;
   if (n < 2) return null;
-  const firstT = pts[a]!.t;
-  const firstV = pts[a]!.v;
-  const lastT = pts[b - 1]!.t;
-  let result = pts[b - 1]!.v - firstV;
+  const firstT = pts.t[a]!;
+  const firstV = pts.v[a]!;
+  const lastT = pts.t[b - 1]!;
+  let result = pts.v[b - 1]! - firstV;
   if (isCounter) {
     let prev = firstV;
     for (let i = a + 1; i < b; i++) {
-      const cur = pts[i]!.v;
+      const cur = pts.v[i]!;
       if (cur < prev) result += prev;
       prev = cur;
     }
@@ -1175,8 +1242,8 @@ function avg(vals: readonly number[]): number {
 }
 
 /** Prometheus's linearRegression over samples [a, b): least squares with x in seconds relative to interceptTime. */
-function linearRegression(pts: readonly Point[], a: number, b: number, interceptTime: number): [number, number] {
-  const initY = pts[a]!.v;
+function linearRegression(pts: Cols, a: number, b: number, interceptTime: number): [number, number] {
+  const initY = pts.v[a]!;
   let constY = true;
   let n = 0;
   let sumX = 0;
@@ -1184,10 +1251,10 @@ function linearRegression(pts: readonly Point[], a: number, b: number, intercept
   let sumXY = 0;
   let sumX2 = 0;
   for (let i = a; i < b; i++) {
-    const y = pts[i]!.v;
+    const y = pts.v[i]!;
     if (constY && i > a && y !== initY) constY = false;
     n++;
-    const x = (pts[i]!.t - interceptTime) / 1000;
+    const x = (pts.t[i]! - interceptTime) / 1000;
     sumX += x;
     sumY += y;
     sumXY += x * y;

@@ -35,6 +35,14 @@ export function createMemoryStore(opts: { rollupWindowMs?: number } = {}): Store
         .map((s) => ({ labels: s.labels, points: inRange(s.points, start, end) }))
         .filter((s) => s.points.length > 0);
     },
+    firstPointTime(matchers, start, end) {
+      let first = Infinity;
+      for (const s of matching(matchers)) {
+        const p = s.points.find((p) => p.t >= start);
+        if (p && p.t <= end && p.t < first) first = p.t;
+      }
+      return first === Infinity ? null : first;
+    },
     selectRollup(matchers, fn, start, end): SeriesPoints[] {
       const out: SeriesPoints[] = [];
       for (const s of matching(matchers)) {

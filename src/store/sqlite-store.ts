@@ -639,6 +639,11 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     append,
     select,
     selectRollup,
+    firstPointTime(matchers, start, end) {
+      let first = Infinity;
+      for (const s of matching(matchers)) if (s.lastBound >= start && s.firstT <= end && s.firstT < first) first = s.firstT;
+      return first === Infinity ? null : Math.max(start, first);
+    },
     series(matchers, start, end) {
       return matching(matchers)
         .filter((s) => hasPointsIn(s, start, end))

@@ -31,6 +31,13 @@ export interface Store {
   append(samples: readonly StoredSample[]): void;
   /** Raw points of every series matching all matchers, with t in [start, end]. */
   select(matchers: readonly Matcher[], start: number, end: number): SeriesPoints[];
+  /**
+   * Where raw points of the matching series can begin within [start, end]: a time at or before the
+   * first such point (the series' first point time, a bound kept in memory, no read), or null when
+   * no matching series has points there. Optional: a reader that reads a long range in pieces starts
+   * at it instead of stepping through an empty prefix, and sizes the first piece with data knowingly.
+   */
+  firstPointTime?(matchers: readonly Matcher[], start: number, end: number): number | null;
   /** Label sets of the series matching the matchers that have points in [start, end]. */
   series(matchers: readonly Matcher[], start: number, end: number): Labels[];
   /**
