@@ -2,31 +2,10 @@
 // reads, plan and execute; the list below) and a hook for every other name the config uses. A rule naming an
 // action the registry cannot build is reported by remediationIssues (check-config).
 import type { Config } from '../config/index.ts';
-import { analyzeTablesAction } from './actions/analyze-tables.ts';
-import { cleanupTempAction } from './actions/cleanup-temp.ts';
-import { compressLogsAction } from './actions/compress-logs.ts';
+import { ACTIONS } from './actions/index.ts';
 import { createHookAction, type HookConfig } from './actions/hook.ts';
-import { killQueryAction } from './actions/kill-query.ts';
-import { logConnectionDetailsAction } from './actions/log-connection-details.ts';
-import { reniceBackgroundAction } from './actions/renice-background.ts';
-import { rotateBackupsAction } from './actions/rotate-backups.ts';
-import { scaleConnectionPoolAction } from './actions/scale-connection-pool.ts';
-import { terminateIdleConnectionsAction } from './actions/terminate-idle-connections.ts';
 import { remediationRules } from './config.ts';
-import type { Action, ActionBuildDeps, ActionDefinition } from './types.ts';
-
-/** Every built-in action file: adding an action is a file under actions/ and a line here. */
-const ACTIONS: readonly ActionDefinition[] = [
-  terminateIdleConnectionsAction,
-  killQueryAction,
-  analyzeTablesAction,
-  logConnectionDetailsAction,
-  scaleConnectionPoolAction,
-  cleanupTempAction,
-  compressLogsAction,
-  rotateBackupsAction,
-  reniceBackgroundAction,
-];
+import type { Action, ActionBuildDeps } from './types.ts';
 
 export type RegistryDeps = ActionBuildDeps;
 

@@ -113,6 +113,8 @@ export interface Action {
 
 /** What every action file exports: the actions it contributes, built from the config (usually one). */
 export interface ActionDefinition {
+  /** the action names the spec's keys use for it → the name of the action it builds */
+  readonly specNames: Readonly<Record<string, string>>;
   build(config: Config, deps: ActionBuildDeps): readonly Action[];
 }
 

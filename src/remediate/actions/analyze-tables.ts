@@ -156,4 +156,5 @@ function requirePg(name: string, ctx: ActionContext) {
 /** The spec's analyze_tables: under the trigger's threshold (50 %), the 10 most modified tables. */
 export const analyzeTables: Action = createAnalyzeTables();
 
-export const analyzeTablesAction: ActionDefinition = { build: () => [createAnalyzeTables({})] };
+export const analyzeTablesAction: ActionDefinition = {
+  specNames: { analyze_tables: 'analyze_tables' }, build: () => [createAnalyzeTables({})] };

@@ -114,6 +114,7 @@ export function createCleanupTempAction(opts: CleanupTempOptions): Action {
 
 /** cleanup_temp in remediation_actions.disk_space's target (the spec's /temp), older than cleanup_policies.temp_files */
 export const cleanupTempAction: ActionDefinition = {
+  specNames: { cleanup_temp: 'cleanup_temp' },
   build(config: Config, deps) {
     const temp = (config.remediationActions.disk_space ?? []).find((a) => a.action === 'cleanup_temp');
     const maxAgeMs = config.systemMetrics.resourceMonitoring.diskUsage.cleanupPolicies.tempFilesMs;

@@ -403,6 +403,7 @@ export async function openForWriting(procPath: string, files: readonly FileCandi
 
 /** compress_logs in every remediation.log_paths entry, each worked on in turn (one missing or refused does not stop the others) */
 export const compressLogsAction: ActionDefinition = {
+  specNames: { compress_logs: 'compress_logs' },
   build(config: Config, deps) {
     const logs = (config.remediationActions.disk_space ?? []).find((a) => a.action === 'compress_logs');
     const targets = config.remediation.logPaths;

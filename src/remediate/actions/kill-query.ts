@@ -208,4 +208,5 @@ function requirePg(name: string, ctx: ActionContext) {
 export const killQuery: Action = createKillQuery();
 
 /** kill_query: the spec's threshold (30m) is a duration, compared in seconds */
-export const killQueryAction: ActionDefinition = { build: () => [createKillQuery({ triggerThresholdUnit: 's' })] };
+export const killQueryAction: ActionDefinition = {
+  specNames: { kill_query: 'kill_query' }, build: () => [createKillQuery({ triggerThresholdUnit: 's' })] };

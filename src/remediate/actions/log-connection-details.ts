@@ -110,4 +110,5 @@ function requirePg(name: string, ctx: ActionContext) {
 
 export const logConnectionDetails: Action = createLogConnectionDetails();
 
-export const logConnectionDetailsAction: ActionDefinition = { build: () => [createLogConnectionDetails({})] };
+export const logConnectionDetailsAction: ActionDefinition = {
+  specNames: { log_connection_details: 'log_connection_details' }, build: () => [createLogConnectionDetails({})] };

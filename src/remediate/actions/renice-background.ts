@@ -367,6 +367,7 @@ export function createReniceBackgroundActions(opts: ReniceBackgroundOptions): Re
 
 /** renice_background and its restore, over the cpu collection's process groups */
 export const reniceBackgroundAction: ActionDefinition = {
+  specNames: { process_priority: 'renice_background' },
   build(config: Config) {
     const renice = createReniceBackgroundActions({ groups: config.systemMetrics.resourceMonitoring.cpuUsage.collection.processGroups });
     return [renice.renice, renice.restore];

@@ -182,6 +182,7 @@ export function createRotateBackupsAction(opts: RotateBackupsOptions): Action {
 
 /** rotate_backups in every remediation.backup_paths entry, older than cleanup_policies.backup_rotation */
 export const rotateBackupsAction: ActionDefinition = {
+  specNames: { backup_rotation: 'rotate_backups' },
   build(config: Config, deps) {
     const roots = config.remediation.backupPaths;
     const maxAgeMs = config.systemMetrics.resourceMonitoring.diskUsage.cleanupPolicies.backupRotationMs;

@@ -178,5 +178,6 @@ export const scaleConnectionPool: Action = createScaleConnectionPool();
 
 /** scale_connection_pool, through PgBouncer's admin console when remediation.pgbouncer_admin_dsn is set */
 export const scaleConnectionPoolAction: ActionDefinition = {
+  specNames: { scale_connection_pool: 'scale_connection_pool' },
   build: (config: Config) => [createScaleConnectionPool({ ...(config.remediation.pgbouncerAdminDsn ? { adminDsn: config.remediation.pgbouncerAdminDsn } : {}) })],
 };

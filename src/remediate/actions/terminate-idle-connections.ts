@@ -169,6 +169,7 @@ export const terminateIdleConnections: Action = createTerminateIdleConnections()
 /** terminate_idle_connections, and cpu_high's terminate_idle: its threshold is CPU percent, so it
  * terminates idle sessions down to the connection pools' warning level, after the spec's grace period */
 export const terminateIdleConnectionsAction: ActionDefinition = {
+  specNames: { terminate_idle_connections: 'terminate_idle_connections', terminate_idle: 'terminate_idle_connections' },
   build(config: Config) {
     const cpuTerminate = (config.remediationActions.cpu_high ?? []).find((a) => a.action === 'terminate_idle');
     return [
