@@ -4,21 +4,11 @@
 // cpu_usage remediation and memory optimization of system_metrics, and disk_usage.cleanup_policies.
 // An action with no built-in implementation becomes a hook (`remediation.hooks.<name>`).
 import type { Config } from '../config/index.ts';
+import { ACTIONS } from './actions/index.ts';
 import type { RemediationRule } from './remediator.ts';
 
-/** Spec action names → registry names; anything else is a hook of the same name. */
-export const BUILTIN_ACTIONS: Readonly<Record<string, string>> = {
-  terminate_idle_connections: 'terminate_idle_connections',
-  terminate_idle: 'terminate_idle_connections',
-  kill_query: 'kill_query',
-  analyze_tables: 'analyze_tables',
-  log_connection_details: 'log_connection_details',
-  scale_connection_pool: 'scale_connection_pool',
-  cleanup_temp: 'cleanup_temp',
-  compress_logs: 'compress_logs',
-  backup_rotation: 'rotate_backups',
-  process_priority: 'renice_background',
-};
+/** Spec action names → registry names, as each action file declares them; anything else is a hook of the same name. */
+export const BUILTIN_ACTIONS: Readonly<Record<string, string>> = Object.assign({}, ...ACTIONS.map((a) => a.specNames));
 
 /** Names that are notifications, which the alert pipeline already sends: no action. */
 export const NOTIFICATION_ACTIONS = new Set(['notify_monitoring_team', 'notify_stakeholders']);

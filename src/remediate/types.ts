@@ -3,6 +3,7 @@
 // (enforce, dry_run, approve), cooldowns, rate limits, grace periods, one action at a time per target,
 // verification and the audit trail. Actions live in src/remediate/actions/<name>.ts, one per file,
 // registered by name (registry.ts). An action never decides whether it may run, only what it would do.
+import type { Config } from '../config/index.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Labels } from '../model/labels.ts';
@@ -108,4 +109,16 @@ export interface Action {
   /** null: nothing to do (already under the threshold, nothing old enough, …) */
   plan(trigger: RemediationTrigger, ctx: ActionContext): Promise<ActionPlan | null>;
   execute(plan: ActionPlan, ctx: ActionContext): Promise<ActionOutcome>;
+}
+
+/** What every action file exports: the actions it contributes, built from the config (usually one). */
+export interface ActionDefinition {
+  /** the action names the spec's keys use for it → the name of the action it builds */
+  readonly specNames: Readonly<Record<string, string>>;
+  build(config: Config, deps: ActionBuildDeps): readonly Action[];
+}
+
+export interface ActionBuildDeps {
+  /** directories no file action may touch, known when the actions are built (dpmon's data dir); PostgreSQL's data, WAL and tablespace directories come with each context (runner.ts) */
+  readonly protectedPaths: readonly string[];
 }

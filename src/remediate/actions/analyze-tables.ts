@@ -9,6 +9,7 @@
 import type { Action, ActionContext, ActionOutcome, ActionPlan, PlannedStep, RemediationTrigger } from '../types.ts';
 import { pause } from '../../lib/clock.ts';
 import { checkPercent, pgErrorText, roundPct } from '../sessions.ts';
+import type { ActionDefinition } from '../types.ts';
 
 export interface AnalyzeTablesOptions {
   /** at most this many tables per run, most modified first; default 10 */
@@ -154,3 +155,6 @@ function requirePg(name: string, ctx: ActionContext) {
 
 /** The spec's analyze_tables: under the trigger's threshold (50 %), the 10 most modified tables. */
 export const analyzeTables: Action = createAnalyzeTables();
+
+export const analyzeTablesAction: ActionDefinition = {
+  specNames: { analyze_tables: 'analyze_tables' }, build: () => [createAnalyzeTables({})] };

@@ -13,6 +13,8 @@
 import { unlink } from 'node:fs/promises';
 import type { Action, ActionContext, ActionOutcome, ActionPlan, PlannedStep } from '../types.ts';
 import { fileSteps, fsUsage, listFiles, protectedPathsOf, recheckCandidate, resolveRoot, shellQuote, type FileStep } from '../paths.ts';
+import type { Config } from '../../config/index.ts';
+import type { ActionDefinition } from '../types.ts';
 
 export interface CleanupTempOptions {
   /** registry name; default cleanup_temp */
@@ -109,3 +111,13 @@ export function createCleanupTempAction(opts: CleanupTempOptions): Action {
     },
   };
 }
+
+/** cleanup_temp in remediation_actions.disk_space's target (the spec's /temp), older than cleanup_policies.temp_files */
+export const cleanupTempAction: ActionDefinition = {
+  specNames: { cleanup_temp: 'cleanup_temp' },
+  build(config: Config, deps) {
+    const temp = (config.remediationActions.disk_space ?? []).find((a) => a.action === 'cleanup_temp');
+    const maxAgeMs = config.systemMetrics.resourceMonitoring.diskUsage.cleanupPolicies.tempFilesMs;
+    return [createCleanupTempAction({ target: temp?.target ?? '/temp', maxAgeMs, protectedPaths: deps.protectedPaths })];
+  },
+};

@@ -32,6 +32,9 @@ import type { Action, ActionContext, ActionOutcome, ActionPlan, PlannedStep } fr
 import { READ_NOFOLLOW, fileSteps, fsUsage, listFiles, protectedPathsOf, recheckCandidate, sameFile, shellQuote, type FileCandidate, type FileStep, type FsUsage } from '../paths.ts';
 import { perRoot, refusalNotes, requireUsable, resolveRoots, rootOf, type UsableRoot } from '../roots.ts';
 import { compileRegex, SEARCH } from '../../model/regex.ts';
+import type { Config } from '../../config/index.ts';
+import type { ActionDefinition } from '../types.ts';
+import { notConfigured } from './not-configured.ts';
 
 export interface CompressLogsOptions {
   /** registry name; default compress_logs */
@@ -397,3 +400,18 @@ export async function openForWriting(procPath: string, files: readonly FileCandi
   }
   return found;
 }
+
+/** compress_logs in every remediation.log_paths entry, each worked on in turn (one missing or refused does not stop the others) */
+export const compressLogsAction: ActionDefinition = {
+  specNames: { compress_logs: 'compress_logs' },
+  build(config: Config, deps) {
+    const logs = (config.remediationActions.disk_space ?? []).find((a) => a.action === 'compress_logs');
+    const targets = config.remediation.logPaths;
+    const maxAgeMs = logs?.ageMs ?? config.systemMetrics.resourceMonitoring.diskUsage.cleanupPolicies.oldLogsMs;
+    return [
+      targets.length > 0
+        ? createCompressLogsAction({ targets, maxAgeMs, protectedPaths: deps.protectedPaths })
+        : notConfigured('compress_logs', 'files', 'no log path configured (remediation.log_paths)'),
+    ];
+  },
+};

@@ -8,6 +8,7 @@
 import type { Action, ActionContext, ActionOutcome, ActionPlan, PlannedStep, RemediationTrigger } from '../types.ts';
 import { pause } from '../../lib/clock.ts';
 import { listSessions, pgErrorText, type Session } from '../sessions.ts';
+import type { ActionDefinition } from '../types.ts';
 
 export interface KillQueryOptions {
   /**
@@ -205,3 +206,7 @@ function requirePg(name: string, ctx: ActionContext) {
 
 /** The spec's kill_query: the trigger's threshold (query_timeout's seconds), cancel, terminate after 5 s if still running. */
 export const killQuery: Action = createKillQuery();
+
+/** kill_query: the spec's threshold (30m) is a duration, compared in seconds */
+export const killQueryAction: ActionDefinition = {
+  specNames: { kill_query: 'kill_query' }, build: () => [createKillQuery({ triggerThresholdUnit: 's' })] };

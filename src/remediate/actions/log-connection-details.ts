@@ -8,6 +8,7 @@
 import { labelsKey } from '../../model/labels.ts';
 import type { Action, ActionContext, ActionOutcome, ActionPlan, PlannedStep, RemediationTrigger } from '../types.ts';
 import { readConnectionUsage, roundPct } from '../sessions.ts';
+import type { ActionDefinition } from '../types.ts';
 
 export interface LogConnectionDetailsOptions {
   /** at most this many groups, largest first; default 50 */
@@ -108,3 +109,6 @@ function requirePg(name: string, ctx: ActionContext) {
 }
 
 export const logConnectionDetails: Action = createLogConnectionDetails();
+
+export const logConnectionDetailsAction: ActionDefinition = {
+  specNames: { log_connection_details: 'log_connection_details' }, build: () => [createLogConnectionDetails({})] };

@@ -21,6 +21,8 @@ import type { ProcessGroupConfig } from '../../config/schema.ts';
 import { pause } from '../../lib/clock.ts';
 import type { Action, ActionContext, ActionOutcome, ActionPlan, PlannedStep } from '../types.ts';
 import { compileRegex, SEARCH } from '../../model/regex.ts';
+import type { Config } from '../../config/index.ts';
+import type { ActionDefinition } from '../types.ts';
 
 export interface ReniceBackgroundOptions {
   /** registry names; default renice_background and restore_background_priority */
@@ -362,3 +364,12 @@ export function createReniceBackgroundActions(opts: ReniceBackgroundOptions): Re
 
   return { renice, restore, reniced: () => [...state.values()] };
 }
+
+/** renice_background and its restore, over the cpu collection's process groups */
+export const reniceBackgroundAction: ActionDefinition = {
+  specNames: { process_priority: 'renice_background' },
+  build(config: Config) {
+    const renice = createReniceBackgroundActions({ groups: config.systemMetrics.resourceMonitoring.cpuUsage.collection.processGroups });
+    return [renice.renice, renice.restore];
+  },
+};

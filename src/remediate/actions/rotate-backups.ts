@@ -16,6 +16,9 @@ import type { Action, ActionContext, ActionOutcome, ActionPlan, PlannedStep } fr
 import { fileSteps, listFiles, protectedPathsOf, recheckCandidate, shellQuote, type FileCandidate, type FileStep } from '../paths.ts';
 import { perRoot, refusalNotes, requireUsable, resolveRoots, rootOf, type UsableRoot } from '../roots.ts';
 import { compileRegex, SEARCH } from '../../model/regex.ts';
+import type { Config } from '../../config/index.ts';
+import type { ActionDefinition } from '../types.ts';
+import { notConfigured } from './not-configured.ts';
 
 export interface RotateBackupsOptions {
   /** registry name; default rotate_backups */
@@ -176,3 +179,17 @@ export function createRotateBackupsAction(opts: RotateBackupsOptions): Action {
     },
   };
 }
+
+/** rotate_backups in every remediation.backup_paths entry, older than cleanup_policies.backup_rotation */
+export const rotateBackupsAction: ActionDefinition = {
+  specNames: { backup_rotation: 'rotate_backups' },
+  build(config: Config, deps) {
+    const roots = config.remediation.backupPaths;
+    const maxAgeMs = config.systemMetrics.resourceMonitoring.diskUsage.cleanupPolicies.backupRotationMs;
+    return [
+      roots.length > 0
+        ? createRotateBackupsAction({ roots, maxAgeMs, protectedPaths: deps.protectedPaths })
+        : notConfigured('rotate_backups', 'files', 'no backup path configured (remediation.backup_paths)'),
+    ];
+  },
+};

@@ -18,6 +18,8 @@ import { destroyPgSocket } from '../../lib/pg-deadline.ts';
 /** what the console's few SHOW and SET commands may take together */
 const CONSOLE_QUERIES_MS = 10_000;
 import type { Action, ActionContext, ActionOutcome, ActionPlan, PlannedStep, RemediationTrigger } from '../types.ts';
+import type { Config } from '../../config/index.ts';
+import type { ActionDefinition } from '../types.ts';
 
 export interface ScalePoolOptions {
   /** the admin console: postgres://USER[:PASSWORD]@HOST:PORT/pgbouncer, USER one of admin_users */
@@ -173,3 +175,9 @@ async function readPoolState(c: pg.Client): Promise<PoolState> {
 
 /** Unconfigured: its plan is a skip saying the admin console is missing. The registry builds it with createScaleConnectionPool(options). */
 export const scaleConnectionPool: Action = createScaleConnectionPool();
+
+/** scale_connection_pool, through PgBouncer's admin console when remediation.pgbouncer_admin_dsn is set */
+export const scaleConnectionPoolAction: ActionDefinition = {
+  specNames: { scale_connection_pool: 'scale_connection_pool' },
+  build: (config: Config) => [createScaleConnectionPool({ ...(config.remediation.pgbouncerAdminDsn ? { adminDsn: config.remediation.pgbouncerAdminDsn } : {}) })],
+};

@@ -10,6 +10,8 @@
 // reused by a new session) since the plan is left alone.
 import type { Action, ActionContext, ActionOutcome, ActionPlan, PlannedStep, RemediationTrigger } from '../types.ts';
 import { checkPercent, listSessions, pgErrorText, readConnectionUsage, roundPct, waitForPidsGone } from '../sessions.ts';
+import type { Config } from '../../config/index.ts';
+import type { ActionDefinition } from '../types.ts';
 
 export interface TerminateIdleOptions {
   /** sessions idle for less than this are left alone (config grace_period); default 0 */
@@ -163,3 +165,19 @@ function requirePg(name: string, ctx: ActionContext) {
 
 /** The spec's terminate_idle_connections, no grace period: the trigger's threshold is the connection percent. */
 export const terminateIdleConnections: Action = createTerminateIdleConnections();
+
+/** terminate_idle_connections, and cpu_high's terminate_idle: its threshold is CPU percent, so it
+ * terminates idle sessions down to the connection pools' warning level, after the spec's grace period */
+export const terminateIdleConnectionsAction: ActionDefinition = {
+  specNames: { terminate_idle_connections: 'terminate_idle_connections', terminate_idle: 'terminate_idle_connections' },
+  build(config: Config) {
+    const cpuTerminate = (config.remediationActions.cpu_high ?? []).find((a) => a.action === 'terminate_idle');
+    return [
+      createTerminateIdleConnections({}),
+      createTerminateIdleConnections(
+        { untilBelowPct: config.databaseMetrics.connectionPools.thresholdWarning, gracePeriodMs: cpuTerminate?.gracePeriodMs ?? 0 },
+        'terminate_idle_connections_for_cpu',
+      ),
+    ];
+  },
+};
