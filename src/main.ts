@@ -5,7 +5,7 @@ import { createApp } from './app/app.ts';
 import { chooseTarget, runDbCommand } from './db/cli.ts';
 import { createLogger } from './lib/logger.ts';
 import { createConfigCoordinator, loadCheckedConfig } from './app/reload.ts';
-import { EXPORTS } from './export/index.ts';
+import { EXPORTS, ExportUsageError } from './export/index.ts';
 
 const EXIT_OK = 0;
 const EXIT_RUNTIME = 1;
@@ -86,7 +86,8 @@ approve: runs a plan waiting for approval (remediation.mode: approve) if its ale
 
 HELP.export = `Usage: dpmon export KIND [options] [--config PATH]...
 
-Writes files for other tools from the configuration (docs/exports.md). Exit 0 when written, 2 on bad usage or config.
+Writes files for other tools from the configuration (docs/exports.md). Exit 0 when written, 1 when a
+file cannot be written, 2 on bad usage or config.
 
 ${Object.entries(EXPORTS).map(([kind, e]) => `dpmon export ${kind} ${e.usage}\n${e.help}`).join('\n')}`;
 HELP.db = `Usage: dpmon db install [--target NAME] [--dry-run] [--json] [--config PATH]...
@@ -335,8 +336,9 @@ async function runExport(kind: string | undefined, values: { config?: string[]; 
     for (const n of notes) process.stderr.write(`${n}\n`);
     return EXIT_OK;
   } catch (err) {
-    process.stderr.write(`dpmon: export ${kind}: ${(err as Error).message}\n`);
-    return EXIT_USAGE;
+    process.stderr.write(`dpmon: export ${kind} failed: ${(err as Error).message}\n`);
+    // a file that cannot be written is a runtime failure; an option missing its partner is bad usage
+    return err instanceof ExportUsageError ? EXIT_USAGE : EXIT_RUNTIME;
   }
 }
 

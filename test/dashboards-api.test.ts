@@ -80,6 +80,7 @@ database_metrics:
       interval: 1s
   query_performance:
     deadlock_check_interval: 1s
+    slow_queries_refresh: 1s
   replication:
     monitoring:
       interval: 1s

@@ -17,3 +17,6 @@ export interface ExportKind {
   /** writes the export; returns lines for stderr (what was written, what could not be expressed) */
   run(config: Config, opts: ExportOptions, stdout: (text: string) => void): Promise<string[]>;
 }
+
+/** A request the kind cannot carry out as asked (an option missing its partner): exit 2, not 1. */
+export class ExportUsageError extends Error {}

@@ -2,7 +2,7 @@
 // unit tests (which name the rule file by its path relative to the tests file).
 import { writeFileSync } from 'node:fs';
 import { dirname, relative } from 'node:path';
-import type { ExportKind } from './kind.ts';
+import { ExportUsageError, type ExportKind } from './kind.ts';
 import { exportPrometheusRules } from './prometheus-rules.ts';
 import { promtoolTests } from './prometheus-rules-tests.ts';
 
@@ -17,7 +17,7 @@ what else PromQL cannot hold, are listed in the file's header comment (docs/expo
     const exported = exportPrometheusRules(config);
     const notes = exported.notExpressed.map((n) => `not expressed: ${n}`);
     if (!opts.out) {
-      if (opts.tests) throw new Error('--tests needs --out: the tests name the rule file');
+      if (opts.tests) throw new ExportUsageError('--tests needs --out: the tests name the rule file');
       stdout(exported.yaml);
       return notes;
     }

@@ -31,8 +31,14 @@ export interface FuzzReport {
   readonly metricsMaxMs: number;
 }
 
-/** What no answer may contain: a JavaScript stack frame, a source file, a path of this machine. */
-const LEAK = new RegExp(['\\n\\s+at [^\\n]+:\\d+:\\d+', '\\.ts:\\d+', 'node_modules', escapeRegex(repoRoot.replace(/\/$/, '')), '/root/', '/tmp/dpmon'].join('|'));
+/** What no answer may contain: a JavaScript stack frame, a source file, dpmon's own code. */
+const LEAK = new RegExp(['\\n\\s+at [^\\n]+:\\d+:\\d+', '\\.ts:\\d+', 'node_modules', escapeRegex(repoRoot.replace(/\/$/, ''))].join('|'));
+/**
+ * What no refusal may contain either: a path of this machine. A query's answer may (a filesystem's
+ * `mountpoint`, a monitored `path`, as node_exporter reports them: a test beside this one mounts a
+ * tmpfs under /tmp/dpmon-*), so only error answers are held to it.
+ */
+const ERROR_LEAK = /\/root\/|\/tmp\/dpmon/;
 
 function escapeRegex(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -109,7 +115,7 @@ function checkAnswer(status: number, body: string): string | undefined {
     }
     if (!timeout) return `answered ${status}: ${body.slice(0, 200)}`;
   }
-  if (LEAK.test(body)) return `answer shows a stack or a path: ${body.slice(0, 300)}`;
+  if (LEAK.test(body) || (status >= 400 && ERROR_LEAK.test(body))) return `answer shows a stack or a path: ${body.slice(0, 300)}`;
   return undefined;
 }
 
