@@ -1,6 +1,6 @@
 // The spec's Grafana `connection_pool_status` dashboard (database_metrics.connection_pools).
 import type { Config } from '../config/index.ts';
-import { connectionPercent } from './queries.ts';
+import { connectionPoolGauge } from './panels.ts';
 import type { DashboardDef } from './types.ts';
 
 /** The states dpmon_pg_connections has (docs/metrics.md). */
@@ -18,16 +18,7 @@ export const connectionPoolStatus: DashboardDef = {
   description: 'Connection use against the connection_pools thresholds, by state',
   refresh: '30s',
   panels: [
-    {
-      title: 'Connection Pool Status',
-      type: 'gauge',
-      unit: 'percent',
-      min: 0,
-      max: 100,
-      description: 'client connections in use, % of max_connections (or connection_pools.max_connections when lower)',
-      thresholds: (c) => ({ warning: c.databaseMetrics.connectionPools.thresholdWarning, critical: c.databaseMetrics.connectionPools.thresholdCritical }),
-      queries: (c) => [{ expr: connectionPercent(c), legend: '{{instance}}' }],
-    },
+    connectionPoolGauge,
     {
       title: 'Connections by State',
       type: 'graph',

@@ -1,5 +1,6 @@
 // The spec's `overview` dashboard: connections, statement time and disk at a glance.
-import { connectionPercent, meanStatementMs, percentOf, responseTimeThresholds } from './queries.ts';
+import { connectionPoolGauge } from './panels.ts';
+import { meanStatementMs, percentOf, responseTimeThresholds } from './queries.ts';
 import type { DashboardDef } from './types.ts';
 
 export const overview: DashboardDef = {
@@ -8,16 +9,7 @@ export const overview: DashboardDef = {
   description: 'Connections, statement time and disk space of every monitored server',
   refresh: '1m',
   panels: [
-    {
-      title: 'Connection Pool Status',
-      type: 'gauge',
-      unit: 'percent',
-      min: 0,
-      max: 100,
-      description: 'client connections in use, % of max_connections (or connection_pools.max_connections when lower)',
-      thresholds: (c) => ({ warning: c.databaseMetrics.connectionPools.thresholdWarning, critical: c.databaseMetrics.connectionPools.thresholdCritical }),
-      queries: (c) => [{ expr: connectionPercent(c), legend: '{{instance}}' }],
-    },
+    connectionPoolGauge,
     {
       title: 'Query Performance',
       type: 'graph',
