@@ -70,6 +70,19 @@ describe('dpmon start with no target (embedded default)', () => {
     assert.deepEqual(body.data.result.map((r) => [r.metric.instance, r.value[1]]), [['embedded', '1']]);
   });
 
+  it("judges the embedded server's disk like the spec's paths: the overview's Disk Usage has a value", async () => {
+    // the spec's /data, /indexes, /logs and /temp are absent here: without the embedded data directory
+    // among the judged paths the gauge would read "No data yet" on every fresh install
+    const body = await waitFor('the disk utilization score', async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent('dpmon_resource_utilization_ratio{resource="disk"}')}`);
+      const json = (await res.json()) as { data: { result: { value: [number, string] }[] } };
+      return json.data.result.length > 0 ? json : undefined;
+    });
+    const ratio = Number(body.data.result[0]!.value[1]);
+    assert.ok(ratio > 0 && ratio < 1, String(ratio));
+    assert.match((await scrape(port)) ?? "", /^dpmon_host_path_present\{[^}]*path="[^"]*"[^}]*\} 1$/m);
+  });
+
   it('is ready once every collector has run', async () => {
     const res = await fetch(`http://127.0.0.1:${port}/-/ready`);
     assert.equal(res.status, 200);

@@ -228,7 +228,15 @@ export function createApp(config: Config, opts: AppOptions): App {
   /** the collectors, remote_write's and the rules' own on one scheduler, feeding history and remote_write */
   function schedule(targetConfigs: readonly TargetConfig[], history: SqliteStore, writer: RemoteWriter | undefined, rulesOfApp: RulesEngine): Scheduler {
     const constLabels = config.monitoringIntegration.prometheus.labels;
-    const built = buildCollectors(config, targetConfigs, { latest, clock, log, storage: storage.collector, dataDir });
+    const built = buildCollectors(config, targetConfigs, {
+      latest,
+      clock,
+      log,
+      storage: storage.collector,
+      dataDir,
+      // the embedded server's disk is judged like the spec's paths: filling it is what the disk rules are for
+      ...(embedded ? { extraMonitoredPaths: [embedded.dataDir] } : {}),
+    });
     targets = built.targets;
     return createScheduler({
       collectors: [...built.collectors, ...(writer ? [{ collector: writer.collector }] : []), { collector: rulesOfApp.collector }],

@@ -22,6 +22,8 @@ export interface CollectorDeps {
   readonly storage?: Collector;
   /** dpmon's data directory: its filesystem is reported whatever node_exporter's exclusions say */
   readonly dataDir?: string;
+  /** paths judged like disk_usage.monitored_paths besides them: the embedded PostgreSQL's data directory */
+  readonly extraMonitoredPaths?: readonly string[];
 }
 
 /** The options of one PostgreSQL target as the config gives them (intervals from the spec's sections). */
@@ -65,7 +67,7 @@ export function buildCollectors(
     memoryIntervalMs: sm.memoryUsage.intervalMs,
     diskIntervalMs: sm.diskUsage.intervalMs,
     defaultIntervalMs: defaultMs,
-    monitoredPaths: [...sm.diskUsage.monitoredPaths],
+    monitoredPaths: [...new Set([...sm.diskUsage.monitoredPaths, ...(deps.extraMonitoredPaths ?? [])])],
     ...(deps.dataDir !== undefined ? { dataDir: deps.dataDir } : {}),
     processGroups: sm.cpuUsage.collection.processGroups.map((g) => ({
       name: g.name,
