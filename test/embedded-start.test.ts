@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createSqliteStore } from '../src/store/sqlite-store.ts';
+import { launchChromium, shotsDir } from './harness/browser.ts';
 import { freePort, promtoolCheckMetrics, requirePeer, runDpmon, waitFor, type DpmonProcess } from './harness/process.ts';
 
 async function scrape(port: number, path = '/metrics'): Promise<string | undefined> {
@@ -81,6 +82,37 @@ describe('dpmon start with no target (embedded default)', () => {
     const ratio = Number(body.data.result[0]!.value[1]);
     assert.ok(ratio > 0 && ratio < 1, String(ratio));
     assert.match((await scrape(port)) ?? "", /^dpmon_host_path_present\{[^}]*path="[^"]*"[^}]*\} 1$/m);
+  });
+
+  it("shows the overview at / in a browser with live values on every gauge, each load under 2 s", async (t) => {
+    const launched = await launchChromium();
+    if ('skip' in launched) return t.skip(launched.skip);
+    const { browser } = launched;
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      // the disk score comes from the filesystem collector's first run: wait until the API has it
+      await waitFor('the disk score', async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent('dpmon_resource_utilization_ratio{resource="disk"}')}`);
+        return ((await res.json()) as { data: { result: unknown[] } }).data.result.length ? true : undefined;
+      });
+      const loads: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        await page.goto('about:blank');
+        await page.goto(`http://127.0.0.1:${port}/`);
+        await page.waitForFunction(`document.body.dataset.ready === 'dashboards'`, undefined, { timeout: 10_000 });
+        loads.push((await page.evaluate('window.dpmonRendered.ms')) as number);
+      }
+      const median = [...loads].sort((a, b) => a - b)[1]!;
+      console.log(`# embedded default: overview at / loaded in ${loads.map(Math.round).join(', ')} ms (median ${Math.round(median)})`);
+      assert.ok(median < 2000, `overview loaded in ${median} ms`);
+      // every gauge of the spec's overview (Connection Pool Status, Disk Usage) shows a number, none "No data yet"
+      const gauges = await page.locator('section.panel .gauge-value').allTextContents();
+      assert.equal(gauges.length, 2, gauges.join(' | '));
+      for (const g of gauges) assert.match(g, /\d/);
+      await page.screenshot({ path: join(shotsDir('embedded-start'), 'overview.png') });
+    } finally {
+      await browser.close();
+    }
   });
 
   it('is ready once every collector has run', async () => {
