@@ -36,8 +36,9 @@ describe('pressure collector', () => {
 
   it('reads this machine’s PSI when the kernel has it', async (t) => {
     if (!existsSync('/proc/pressure/cpu')) return t.skip('this kernel has no /proc/pressure');
-    const s = await collectOnce(createPressureCollector({ procPath: '/proc', intervalMs: 1000 }));
+    // the file first, then the collector: a counter read later is never smaller
     const expected = parsePressure(await readFile('/proc/pressure/cpu', 'utf8')).some ?? 0;
+    const s = await collectOnce(createPressureCollector({ procPath: '/proc', intervalMs: 1000 }));
     const got = value(s, 'node_pressure_cpu_waiting_seconds_total');
     assert.ok(got >= expected / 1e6, 'a counter read after the file was');
     assert.ok(select(s, 'node_pressure_io_stalled_seconds_total').length === 1);
