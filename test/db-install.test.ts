@@ -132,6 +132,22 @@ describe('dpmon db on PostgreSQL 16', () => {
     assert.equal(left, 0);
     assert.match(db(['status'], configFor(appDsn)).stdout, /slow_queries: missing/);
   });
+
+  it("installs into a schema monitoring a DBA made and granted CREATE on, and leaves that schema on uninstall", async () => {
+    const appAdmin = cluster.primary.dsn.replace(/\/postgres$/, '/appdb');
+    await withClient(appAdmin, async (c) => {
+      await c.query('CREATE SCHEMA monitoring');
+      await c.query('GRANT CREATE, USAGE ON SCHEMA monitoring TO monitor_user');
+    });
+    const r = db(['install'], configFor(appDsn));
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /slow_queries: installed/);
+    const u = db(['uninstall'], configFor(appDsn));
+    assert.equal(u.code, 0, u.stdout + u.stderr);
+    assert.match(u.stdout, /schema monitoring belongs to postgres: left in place/);
+    const left = await withClient(appAdmin, async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'monitoring'`)).rows[0].n);
+    assert.equal(left, 0, "dpmon's objects are gone");
+  });
 });
 
 describe('dpmon db on other servers', () => {

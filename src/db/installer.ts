@@ -41,6 +41,9 @@ export function schemaFindings(facts: ServerFacts): Finding[] {
   return [];
 }
 
+/** whether the role owns schema monitoring, or will once it creates it (a superuser may do either) */
+const ownsSchema = (facts: ServerFacts) => facts.superuser || facts.schemaOwner === undefined || facts.schemaOwner === facts.role;
+
 interface Installed {
   readonly version: number;
   readonly settings: Record<string, string | number>;
@@ -76,7 +79,8 @@ export async function installParts(query: Query, config: Config, opts: { dryRun?
   const base = [
     'CREATE SCHEMA IF NOT EXISTS monitoring',
     `CREATE TABLE IF NOT EXISTS ${META_TABLE} (part text PRIMARY KEY, version int NOT NULL, settings jsonb NOT NULL, installed_at timestamptz NOT NULL DEFAULT now(), maintained_at timestamptz)`,
-    `COMMENT ON SCHEMA monitoring IS 'objects of dpmon (datapunk-monitor): dpmon db status lists them'`,
+    // only the schema's owner may comment on it: one a DBA made and granted CREATE on keeps its own
+    ...(ownsSchema(facts) ? [`COMMENT ON SCHEMA monitoring IS 'objects of dpmon (datapunk-monitor): dpmon db status lists them'`] : []),
   ];
   if (!opts.dryRun) for (const sql of base) await query(sql);
   const installed = opts.dryRun ? new Map<string, Installed>() : await installedParts(query);
@@ -127,7 +131,8 @@ export async function uninstallParts(query: Query, opts: { parts?: readonly DbPa
   if ((await installedParts(query)).size === 0 && facts.schemaOwner !== undefined) {
     await query(`DROP TABLE IF EXISTS ${META_TABLE}`);
     const [other] = await query(`SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'monitoring'`);
-    if (Number(other?.n ?? 0) === 0) await query('DROP SCHEMA monitoring');
+    if (!ownsSchema(facts)) schemaKept = `schema monitoring belongs to ${facts.schemaOwner}: left in place`;
+    else if (Number(other?.n ?? 0) === 0) await query('DROP SCHEMA monitoring');
     else schemaKept = `schema monitoring still holds ${other!.n} object(s) that are not dpmon's: left in place`;
   }
   return { facts, findings: [], parts: outcomes, ...(schemaKept ? { schemaKept } : {}) };
