@@ -23,6 +23,28 @@ export interface SeriesPoints {
   readonly points: readonly Point[];
 }
 
+/** Points as parallel columns: times (epoch ms) and values, `length` of each used. */
+export interface PointBatch {
+  readonly t: Float64Array;
+  readonly v: Float64Array;
+  readonly length: number;
+}
+
+/**
+ * One series' points over a range, read forward in time: how the evaluator holds a long range without
+ * every raw point decoded at once (issue 23). Stale markers are included, as select() returns them.
+ */
+export interface SeriesCursor {
+  /** full label set, `__name__` included */
+  readonly labels: Labels;
+  /**
+   * The series' next points in ascending time with t ≤ until: those after the previous call's, never
+   * before the cursor's start nor after its end; an empty batch when there are none (yet). One call
+   * costs about the points it returns; the batch may be reused by the next call.
+   */
+  next(until: number): PointBatch;
+}
+
 /** The spec's `metrics_aggregation.aggregation_functions`, plus min, count and last. */
 export type RollupFunction = 'avg' | 'max' | 'min' | 'percentile_95' | 'count' | 'last';
 
@@ -38,6 +60,11 @@ export interface Store {
    * at it instead of stepping through an empty prefix, and sizes the first piece with data knowingly.
    */
   firstPointTime?(matchers: readonly Matcher[], start: number, end: number): number | null;
+  /**
+   * Cursors over the matching series' points with t in [start, end], sorted by nothing in particular.
+   * Optional: a store without it is read through select() in pieces of time (`cursorsOf`).
+   */
+  cursors?(matchers: readonly Matcher[], start: number, end: number): SeriesCursor[];
   /** Label sets of the series matching the matchers that have points in [start, end]. */
   series(matchers: readonly Matcher[], start: number, end: number): Labels[];
   /**
