@@ -41,7 +41,7 @@ describe('query engine', () => {
   });
   it('rejects malformed PromQL as bad_data naming the position', () => rejects(engine().instant('sum(x', 0), 'bad_data', /^parse error at char \d+/));
   it('rejects an unknown function', () => rejects(engine().instant('foo(x)', 0), 'bad_data', /unknown function with name "foo"/));
-  it('rejects an unsupported function by name', () => rejects(engine().instant('holt_winters(x[5m], 0.1, 0.1)', 0), 'bad_data', /unsupported function "holt_winters"/));
+  it('rejects an unsupported function by name', () => rejects(engine().instant('histogram_count(x)', 0), 'bad_data', /unsupported function "histogram_count" \(native histograms\)/));
   it('rejects subqueries and @ as unsupported', async () => {
     await rejects(engine().instant('max_over_time(x[5m:1m])', 0), 'bad_data', /unsupported subquery/);
     await rejects(engine().instant('x @ 100', 0), 'bad_data', /unsupported @ modifier/);

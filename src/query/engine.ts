@@ -6,8 +6,10 @@
 // those arrays, without touching the store (Prometheus's populateSeries + rangeEval).
 import type { Labels } from '../model/labels.ts';
 import { isStaleNaN } from '../model/stale.ts';
-import { compileRegex, PROMETHEUS, RegexSyntaxError, type CaptureRegex, type RegexMatch } from '../model/regex.ts';
 import type { Point, RollupFunction, SeriesPoints, Store } from '../store/store.ts';
+import { AGGREGATIONS, countValuesInput } from './aggregations.ts';
+import { FUNCTIONS, matrixArgIndex, rollupOf, type CallContext } from './functions.ts';
+import { dropName, formatValue, type Sample, type Series, type Value } from './value.ts';
 import type { Clock } from '../lib/clock.ts';
 import { QueryError, badData, execError } from './errors.ts';
 import { createLabelMemo, type LabelMemo } from './label-memo.ts';
@@ -75,20 +77,6 @@ export interface QueryEngine {
   /** the engine's clock and timeout, so a caller queueing queries can start the deadline before the queue */
   deadline(opts?: QueryOptions): number;
 }
-
-interface Sample {
-  labels: Labels;
-  v: number;
-}
-interface Series {
-  labels: Labels;
-  points: Point[];
-}
-type Value =
-  | { type: 'scalar'; v: number }
-  | { type: 'string'; s: string }
-  | { type: 'vector'; samples: Sample[] }
-  | { type: 'matrix'; series: Series[] };
 
 export const DEFAULT_QUERY_TIMEOUT_MS = 120_000;
 export const DEFAULT_MAX_SAMPLES = 50_000_000;
@@ -266,24 +254,7 @@ async function guard(fn: () => Promise<QueryResult>): Promise<QueryResult> {
   }
 }
 
-/** Prometheus's number format (strconv.FormatFloat 'f', -1): no exponent, NaN, +Inf, -Inf. */
-export function formatValue(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  const s = String(v);
-  if (!s.includes('e')) return s;
-  const [mant, expStr] = s.split('e') as [string, string];
-  const exp = Number(expStr);
-  const neg = mant.startsWith('-');
-  const digits = mant.replace('-', '').replace('.', '');
-  const pointPos = (mant.replace('-', '').indexOf('.') === -1 ? mant.replace('-', '').length : mant.replace('-', '').indexOf('.')) + exp;
-  let out: string;
-  if (pointPos <= 0) out = '0.' + '0'.repeat(-pointPos) + digits;
-  else if (pointPos >= digits.length) out = digits + '0'.repeat(pointPos - digits.length);
-  else out = digits.slice(0, pointPos) + '.' + digits.slice(pointPos);
-  return (neg ? '-' : '') + out;
-}
+export { formatValue };
 
 export function labelsId(l: Labels): string {
   return JSON.stringify(Object.keys(l).sort().map((k) => [k, l[k]]));
@@ -382,13 +353,6 @@ function withoutStale(c: Cols): Cols {
   return { t, v, length: keep.length };
 }
 
-/** The values of points [a, b). */
-function values(pts: Cols, a: number, b: number): number[] {
-  const out = new Array<number>(b - a);
-  for (let i = a; i < b; i++) out[i - a] = pts.v[i]!;
-  return out;
-}
-
 /** A window as a Series of Point objects, for a range selector returned as a matrix value. */
 function toSeries({ s, a, b }: SeriesWindow): Series {
   const points: Point[] = [];
@@ -406,12 +370,6 @@ function drain<T>(steps: Generator<void, T, void>): T {
 
 function assertNever(x: never): never {
   throw new Error(`unexpected expression ${JSON.stringify(x)}`);
-}
-
-function dropName(l: Labels): Labels {
-  if (!('__name__' in l)) return l;
-  const { __name__: _drop, ...rest } = l;
-  return rest;
 }
 
 function mod(a: number, b: number): number {
@@ -466,15 +424,6 @@ function upperBoundFrom(points: Cols, bound: number, hint: number): number {
   for (let k = 0; k < 32 && i < n; k++, i++) if (points.t[i]! > bound) return i;
   return upperBound(points, bound, i, n);
 }
-
-/** The rollup functions an `*_over_time` function is served from. */
-const ROLLUP_SERVED: Record<string, RollupFunction> = {
-  avg_over_time: 'avg',
-  max_over_time: 'max',
-  min_over_time: 'min',
-  count_over_time: 'count',
-  last_over_time: 'last',
-};
 
 /**
  * One series' rollups and raw points on window edges. Window k starts at the selector's first window
@@ -536,7 +485,7 @@ class Evaluator {
         return;
       case 'call': {
         // the same decision as call(): the first argument of a served function, in a rollup-eligible query
-        const fn = ROLLUP_SERVED[e.fn];
+        const fn = rollupOf(e.fn);
         const m = fn && this.rollupPlan && e.args[0]?.kind === 'matrix' ? e.args[0] : null;
         let fromRollups = false;
         if (m !== null) {
@@ -726,7 +675,7 @@ class Evaluator {
    * left edge being the extreme of its window). Once null for a selector, raw for the rest of the query.
    */
   private overTimeFromRollups(fnName: string, m: MatrixSelectorNode, ts: number): Sample[] | null {
-    const fn = ROLLUP_SERVED[fnName];
+    const fn = rollupOf(fnName);
     if (!fn) return null;
     const data = this.rollupData(m, fn);
     if (!data) return null;
@@ -872,7 +821,7 @@ class Evaluator {
         // the newest sample within the lookback; none when it is a stale marker (engine.go vectorSelectorSingle)
         for (const { s, b } of this.window(e, this.lookback, ts, false)) {
           const v = s.points.v[b - 1]!;
-          if (!isStaleNaN(v)) samples.push({ labels: s.labels, v });
+          if (!isStaleNaN(v)) samples.push({ labels: s.labels, v, t: s.points.t[b - 1]! });
         }
         return { type: 'vector', samples };
       }
@@ -911,144 +860,61 @@ class Evaluator {
   }
 
   /**
-   * A function call at ts, as a generator that yields (nothing) every 64 series of a range-vector
-   * function.
+   * A function call at ts from the function table (functions.ts), as a generator that yields
+   * (nothing) every 64 series of a range-vector function. Range-vector functions the rollup rule
+   * serves are answered from rollups when it applies (overTimeFromRollups).
    */
   private *callSteps(fn: string, args: Expr[], ts: number): Generator<void, Value, void> {
-    const vec = (samples: Sample[]): Value => ({ type: 'vector', samples: checkDuplicates(samples, this.memo) });
-    const self = this;
-    function* simple(f: (v: number) => number): Generator<void, Value, void> {
-      return vec((yield* self.vectorArg(args[0]!, ts)).map((s) => ({ labels: self.memo.dropName(s.labels), v: f(s.v) })));
+    const def = FUNCTIONS[fn];
+    if (!def) throw badData(`unsupported function "${fn}"`);
+    const impl = def.impl;
+    const ctx: CallContext = { ts, args, dropName: (l) => this.memo.dropName(l), labelsId: (l) => this.memo.id(l), compareLabels };
+    if (impl.kind === 'instant') {
+      const vals: Value[] = [];
+      for (const a of args) vals.push(yield* this.evalSteps(a, ts));
+      const v = impl.fn(vals, ctx);
+      return v.type === 'vector' ? { type: 'vector', samples: checkDuplicates(v.samples, this.memo) } : v;
     }
-    // range-vector functions: f(points, a, b) over the window's points [a, b) → value or null (series
-    // dropped); names dropped except last_over_time
-    function* overRange(f: (pts: Cols, a: number, b: number, m: MatrixSelectorNode) => number | null, keepName = false): Generator<void, Value, void> {
-      const m = args.find((a) => a.kind === 'matrix') as MatrixSelectorNode;
-      const out: Sample[] = [];
-      let i = 0;
-      for (const { s, a, b } of self.window(m.vs, m.rangeMs, ts)) {
-        const v = f(s.points, a, b, m);
-        if (v !== null) out.push({ labels: keepName ? s.labels : self.memo.dropName(s.labels), v });
-        if ((++i & 63) === 0) yield;
-      }
-      return vec(out);
+    const mi = matrixArgIndex(def);
+    const m = args[mi] as MatrixSelectorNode;
+    if (impl.kind === 'matrix') {
+      const windows = this.window(m.vs, m.rangeMs, ts).map(({ s, a, b }) => ({ labels: s.labels, points: s.points, a, b }));
+      return impl.fn(windows, ctx);
     }
-    switch (fn) {
-      case 'rate':
-      case 'increase':
-      case 'delta':
-        return yield* overRange((pts, a, b, m) =>
-          extrapolatedRate(pts, a, b, ts - m.vs.offsetMs - m.rangeMs, ts - m.vs.offsetMs, m.rangeMs, fn !== 'delta', fn === 'rate'),
-        );
-      case 'irate':
-        return yield* overRange((pts, a, b) => {
-          if (b - a < 2) return null;
-          const lastV = pts.v[b - 1]!;
-          const prevV = pts.v[b - 2]!;
-          // counter reset between the last two samples: the increase is the last value
-          const d = lastV < prevV ? lastV : lastV - prevV;
-          const dt = pts.t[b - 1]! - pts.t[b - 2]!;
-          if (dt === 0) return null;
-          return d / (dt / 1000);
-        });
-      case 'deriv':
-        return yield* overRange((pts, a, b) => (b - a < 2 ? null : linearRegression(pts, a, b, pts.t[a]!)[0]));
-      case 'predict_linear': {
-        const dur = (yield* this.scalarArg(args[1]!, ts));
-        return yield* overRange((pts, a, b) => {
-          if (b - a < 2) return null;
-          const [slope, intercept] = linearRegression(pts, a, b, ts);
-          return slope * dur + intercept;
-        });
-      }
-      case 'avg_over_time':
-      case 'max_over_time':
-      case 'min_over_time':
-      case 'count_over_time':
-      case 'last_over_time': {
-        const m = args[0]?.kind === 'matrix' ? args[0] : null;
-        const fromRollups = m && this.rollupPlan ? this.overTimeFromRollups(fn, m, ts) : null;
-        if (fromRollups) return vec(fromRollups);
-        break;
-      }
+    if (impl.rollup && this.rollupPlan) {
+      const fromRollups = this.overTimeFromRollups(fn, m, ts);
+      if (fromRollups) return { type: 'vector', samples: checkDuplicates(fromRollups, this.memo) };
     }
-    switch (fn) {
-      case 'avg_over_time':
-        return yield* overRange((pts, a, b) => avg(values(pts, a, b)));
-      case 'sum_over_time':
-        return yield* overRange((pts, a, b) => kahanSum(values(pts, a, b)));
-      case 'count_over_time':
-        return yield* overRange((_pts, a, b) => b - a);
-      case 'min_over_time':
-        return yield* overRange((pts, a, b) => {
-          let m = pts.v[a]!;
-          for (let i = a; i < b; i++) if (pts.v[i]! < m || Number.isNaN(m)) m = pts.v[i]!;
-          return m;
-        });
-      case 'max_over_time':
-        return yield* overRange((pts, a, b) => {
-          let m = pts.v[a]!;
-          for (let i = a; i < b; i++) if (pts.v[i]! > m || Number.isNaN(m)) m = pts.v[i]!;
-          return m;
-        });
-      case 'last_over_time':
-        return yield* overRange((pts, _a, b) => pts.v[b - 1]!, true);
-      case 'quantile_over_time': {
-        const q = (yield* this.scalarArg(args[0]!, ts));
-        return yield* overRange((pts, a, b) => quantile(q, values(pts, a, b)));
-      }
-      case 'absent': {
-        if ((yield* this.vectorArg(args[0]!, ts)).length > 0) return { type: 'vector', samples: [] };
-        return { type: 'vector', samples: [{ labels: absentLabels(args[0]!), v: 1 }] };
-      }
-      case 'absent_over_time': {
-        const m = args[0] as MatrixSelectorNode;
-        if (this.window(m.vs, m.rangeMs, ts).length > 0) return { type: 'vector', samples: [] };
-        return { type: 'vector', samples: [{ labels: absentLabels(m), v: 1 }] };
-      }
-      case 'time':
-        return { type: 'scalar', v: ts / 1000 };
-      case 'clamp_min': {
-        const min = (yield* this.scalarArg(args[1]!, ts));
-        return yield* simple((v) => (Number.isNaN(min) ? NaN : Math.max(min, v)));
-      }
-      case 'clamp_max': {
-        const max = (yield* this.scalarArg(args[1]!, ts));
-        return yield* simple((v) => (Number.isNaN(max) ? NaN : Math.min(max, v)));
-      }
-      case 'abs':
-        return yield* simple(Math.abs);
-      case 'round': {
-        const toNearest = args.length > 1 ? (yield* this.scalarArg(args[1]!, ts)) : 1;
-        const inv = 1 / toNearest;
-        return yield* simple((v) => Math.floor(v * inv + 0.5) / inv);
-      }
-      case 'vector':
-        return { type: 'vector', samples: [{ labels: {}, v: (yield* this.scalarArg(args[0]!, ts)) }] };
-      case 'scalar': {
-        const s = (yield* this.vectorArg(args[0]!, ts));
-        return { type: 'scalar', v: s.length === 1 ? s[0]!.v : NaN };
-      }
-      case 'label_replace':
-        return vec(
-          labelReplace(
-            (yield* this.vectorArg(args[0]!, ts)),
-            (yield* this.stringArg(args[1]!, ts)),
-            (yield* this.stringArg(args[2]!, ts)),
-            (yield* this.stringArg(args[3]!, ts)),
-            (yield* this.stringArg(args[4]!, ts)),
-          ),
-        );
-      default:
-        throw badData(`unsupported function "${fn}"`);
+    const params: number[] = [];
+    for (let i = 0; i < args.length; i++) if (i !== mi) params.push(yield* this.scalarArg(args[i]!, ts));
+    const rangeEnd = ts - m.vs.offsetMs;
+    const rctx = { ts, rangeStart: rangeEnd - m.rangeMs, rangeEnd, rangeMs: m.rangeMs, params };
+    const out: Sample[] = [];
+    let i = 0;
+    for (const { s, a, b } of this.window(m.vs, m.rangeMs, ts)) {
+      const v = impl.fn(s.points, a, b, rctx);
+      if (v !== null) out.push({ labels: impl.keepName ? s.labels : this.memo.dropName(s.labels), v });
+      if ((++i & 63) === 0) yield;
     }
+    return { type: 'vector', samples: checkDuplicates(out, this.memo) };
   }
 
   private *aggregate(node: AggrNode, ts: number): Generator<void, Value, void> {
-    const { op, param: paramExpr, expr: inner, grouping, without } = node;
-    const input = (yield* this.vectorArg(inner, ts));
-    const param = paramExpr ? (yield* this.scalarArg(paramExpr, ts)) : 0;
-    if ((op === 'topk' || op === 'bottomk') && Number.isNaN(param)) throw execError('Parameter value is NaN');
+    const { op, param: paramExpr, expr: inner, without } = node;
+    const def = AGGREGATIONS[op];
+    let param = 0;
+    let grouping = node.grouping;
+    let input: Sample[];
+    if (op === 'count_values') {
+      // the value label is added first and then grouped by like any other (engine.go COUNT_VALUES)
+      const label = paramExpr ? (yield* this.stringArg(paramExpr, ts)) : '';
+      input = countValuesInput(yield* this.vectorArg(inner, ts), label);
+      if (!without) grouping = [...grouping, label];
+    } else {
+      if (paramExpr) param = yield* this.scalarArg(paramExpr, ts);
+      def.check?.(param);
+      input = yield* this.vectorArg(inner, ts);
+    }
     const groupLabels = (l: Labels): Labels => {
       const out: Record<string, string> = {};
       if (without) {
@@ -1060,55 +926,23 @@ class Evaluator {
     };
     const groups = new Map<string, { labels: Labels; samples: Sample[] }>();
     for (const s of input) {
-      // the grouping of an input label set is the same at every step
-      const { gl, key } = this.memo.derived(node, s.labels, (l) => {
-        const gl = groupLabels(l);
-        return { gl, key: labelsId(gl) };
-      });
+      // the grouping of an input label set is the same at every step (count_values' labels are new each step)
+      const { gl, key } =
+        op === 'count_values'
+          ? (() => {
+              const gl = groupLabels(s.labels);
+              return { gl, key: labelsId(gl) };
+            })()
+          : this.memo.derived(node, s.labels, (l) => {
+              const gl = groupLabels(l);
+              return { gl, key: labelsId(gl) };
+            });
       let g = groups.get(key);
       if (!g) groups.set(key, (g = { labels: gl, samples: [] }));
       g.samples.push(s);
     }
     const out: Sample[] = [];
-    for (const g of groups.values()) {
-      const vals = g.samples.map((s) => s.v);
-      switch (op) {
-        case 'sum':
-          out.push({ labels: g.labels, v: kahanSum(vals) });
-          break;
-        case 'avg':
-          out.push({ labels: g.labels, v: avg(vals) });
-          break;
-        case 'count':
-          out.push({ labels: g.labels, v: vals.length });
-          break;
-        case 'min':
-          out.push({ labels: g.labels, v: vals.reduce((m, v) => (v < m || Number.isNaN(m) ? v : m)) });
-          break;
-        case 'max':
-          out.push({ labels: g.labels, v: vals.reduce((m, v) => (v > m || Number.isNaN(m) ? v : m)) });
-          break;
-        case 'quantile':
-          out.push({ labels: g.labels, v: quantile(param, vals) });
-          break;
-        case 'topk':
-        case 'bottomk': {
-          // Prometheus converts k with int64(); k < 1 selects nothing
-          const k = Number.isNaN(param) ? 0 : Math.trunc(param);
-          if (k < 1) break;
-          const top = op === 'topk';
-          const better = (a: number, b: number) => {
-            // NaN always loses
-            if (Number.isNaN(a)) return false;
-            if (Number.isNaN(b)) return true;
-            return top ? a > b : a < b;
-          };
-          const sorted = [...g.samples].sort((a, b) => (better(a.v, b.v) ? -1 : better(b.v, a.v) ? 1 : 0));
-          out.push(...sorted.slice(0, k));
-          break;
-        }
-      }
-    }
+    for (const g of groups.values()) out.push(...def.reduce(g.samples, param, g.labels));
     return { type: 'vector', samples: out };
   }
 
@@ -1146,188 +980,6 @@ class Evaluator {
   }
 }
 
-/**
- * Prometheus's extrapolatedRate (functions.go) for the float samples [a, b) of parallel time and value
- * arrays. null drops the series.
- */
-function extrapolatedRate(
-  pts: Cols,
-  a: number,
-  b: number,
-  rangeStart: number,
-  rangeEnd: number,
-  rangeMs: number,
-  isCounter: boolean,
-  isRate: boolean,
-): number | null {
-  const n = b - a;
-  if (n < 2) return null;
-  const firstT = pts.t[a]!;
-  const firstV = pts.v[a]!;
-  const lastT = pts.t[b - 1]!;
-  let result = pts.v[b - 1]! - firstV;
-  if (isCounter) {
-    let prev = firstV;
-    for (let i = a + 1; i < b; i++) {
-      const cur = pts.v[i]!;
-      if (cur < prev) result += prev;
-      prev = cur;
-    }
-  }
-  let durationToStart = (firstT - rangeStart) / 1000;
-  let durationToEnd = (rangeEnd - lastT) / 1000;
-  const sampledInterval = (lastT - firstT) / 1000;
-  const avgBetween = sampledInterval / (n - 1);
-  const threshold = avgBetween * 1.1;
-  if (durationToStart >= threshold) durationToStart = avgBetween / 2;
-  if (isCounter) {
-    let durationToZero = durationToStart;
-    if (result > 0 && firstV >= 0) durationToZero = sampledInterval * (firstV / result);
-    if (durationToZero < durationToStart) durationToStart = durationToZero;
-  }
-  if (durationToEnd >= threshold) durationToEnd = avgBetween / 2;
-  let factor = sampledInterval !== 0 ? (sampledInterval + durationToStart + durationToEnd) / sampledInterval : 1;
-  if (isRate) factor /= rangeMs / 1000;
-  return result * factor;
-}
-
-/** Prometheus's kahanSumInc. */
-function kahanInc(inc: number, sum: number, c: number): [number, number] {
-  const t = sum + inc;
-  if (!Number.isFinite(t) && !Number.isNaN(t)) c = 0;
-  else if (Math.abs(sum) >= Math.abs(inc)) c += sum - t + inc;
-  else c += inc - t + sum;
-  return [t, c];
-}
-
-/** Kahan-compensated summation, as Prometheus's sum and sum_over_time. */
-function kahanSum(vals: readonly number[]): number {
-  let sum = 0;
-  let c = 0;
-  for (const v of vals) [sum, c] = kahanInc(v, sum, c);
-  return sum + c;
-}
-
-const isInf = (v: number) => v === Infinity || v === -Infinity;
-
-/** Prometheus's avg: Kahan sum while it stays finite, then an incremental mean (aggregation avg / avg_over_time). */
-function avg(vals: readonly number[]): number {
-  let sum = vals[0]!;
-  let c = 0;
-  let incremental = false;
-  let mean = vals[0]!;
-  let mc = 0;
-  for (let i = 1; i < vals.length; i++) {
-    const v = vals[i]!;
-    const n = i + 1;
-    if (!incremental) {
-      const [ns, nc] = kahanInc(v, sum, c);
-      if (!isInf(ns)) {
-        sum = ns;
-        c = nc;
-        continue;
-      }
-      incremental = true;
-      mean = sum / (n - 1);
-      mc = c / (n - 1);
-    }
-    if (isInf(mean)) {
-      if (isInf(v) && mean > 0 === v > 0) continue;
-      if (!isInf(v) && !Number.isNaN(v)) continue;
-    }
-    const cur = mean + mc;
-    [mean, mc] = kahanInc(v / n - cur / n, mean, mc);
-  }
-  return incremental ? mean + mc : (sum + c) / vals.length;
-}
-
-/** Prometheus's linearRegression over samples [a, b): least squares with x in seconds relative to interceptTime. */
-function linearRegression(pts: Cols, a: number, b: number, interceptTime: number): [number, number] {
-  const initY = pts.v[a]!;
-  let constY = true;
-  let n = 0;
-  let sumX = 0;
-  let sumY = 0;
-  let sumXY = 0;
-  let sumX2 = 0;
-  for (let i = a; i < b; i++) {
-    const y = pts.v[i]!;
-    if (constY && i > a && y !== initY) constY = false;
-    n++;
-    const x = (pts.t[i]! - interceptTime) / 1000;
-    sumX += x;
-    sumY += y;
-    sumXY += x * y;
-    sumX2 += x * x;
-  }
-  if (constY) return Number.isFinite(initY) ? [0, initY] : [NaN, NaN];
-  const covXY = sumXY - (sumX * sumY) / n;
-  const varX = sumX2 - (sumX * sumX) / n;
-  const slope = covXY / varX;
-  return [slope, sumY / n - (slope * sumX) / n];
-}
-
-/** Prometheus's quantile: linear interpolation between the closest ranks. */
-export function quantile(q: number, values: number[]): number {
-  if (values.length === 0 || Number.isNaN(q)) return NaN;
-  if (q < 0) return -Infinity;
-  if (q > 1) return Infinity;
-  // Go's sort puts NaN first for float64 Less (NaN < x is false); match: NaN sorts lowest
-  const sorted = [...values].sort((a, b) => (Number.isNaN(a) ? -1 : Number.isNaN(b) ? 1 : a - b));
-  const n = sorted.length;
-  const rank = q * (n - 1);
-  const lower = Math.max(0, Math.floor(rank));
-  const upper = Math.min(n - 1, lower + 1);
-  const weight = rank - Math.floor(rank);
-  return sorted[lower]! * (1 - weight) + sorted[upper]! * weight;
-}
-
-function absentLabels(arg: Expr): Labels {
-  const vs = arg.kind === 'vector' ? arg : arg.kind === 'matrix' ? arg.vs : null;
-  if (!vs) return {};
-  const out: Record<string, string> = {};
-  const seen = new Set<string>();
-  for (const m of vs.matchers) {
-    if (m.name === '__name__') continue;
-    if (m.type === '=' && !seen.has(m.name)) out[m.name] = m.value;
-    else if (m.type === '=' ) delete out[m.name];
-    seen.add(m.name);
-  }
-  // a label set by more than one matcher is dropped (Prometheus: ambiguous)
-  for (const m of vs.matchers) if (vs.matchers.filter((x) => x.name === m.name).length > 1) delete out[m.name];
-  return out;
-}
-
-function labelReplace(input: Sample[], dst: string, repl: string, src: string, regexText: string): Sample[] {
-  let re: CaptureRegex;
-  try {
-    re = compileRegex(regexText, PROMETHEUS);
-  } catch (err) {
-    const why = err instanceof RegexSyntaxError ? `: ${err.reason}` : '';
-    throw badData(`invalid regular expression in label_replace(): ${regexText}${why}`);
-  }
-  if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(dst) && dst.length === 0) throw badData(`invalid destination label name in label_replace(): ${dst}`);
-  return input.map((s) => {
-    const m = re.exec(s.labels[src] ?? '');
-    if (!m) return s;
-    const value = expandTemplate(repl, m);
-    const labels: Record<string, string> = { ...s.labels };
-    if (value === '') delete labels[dst];
-    else labels[dst] = value;
-    return { labels, v: s.v };
-  });
-}
-
-/** Go's regexp.Expand: $1, ${1}, $name, ${name}, $$. A name is the longest run of [A-Za-z0-9_]. */
-function expandTemplate(tpl: string, m: RegexMatch): string {
-  return tpl.replace(/\$(\$|\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))/g, (_all, _x, braced?: string, bare?: string) => {
-    if (_x === '$') return '$';
-    const name = (braced ?? bare)!;
-    if (/^\d+$/.test(name)) return m.groups[Number(name)] ?? '';
-    return m.named[name] ?? '';
-  });
-}
-
 function checkDuplicates(samples: Sample[], memo: LabelMemo): Sample[] {
   if (samples.length < 2) return samples;
   const seen = new Set<string>();
@@ -1348,6 +1000,7 @@ function binop(op: BinaryOp, l: number, r: number): [number, boolean] {
     case '/': return [l / r, true];
     case '%': return [l % r, true];
     case '^': return [Math.pow(l, r), true];
+    case 'atan2': return [Math.atan2(l, r), true];
     case '==': return [l, l === r];
     case '!=': return [l, l !== r];
     case '>': return [l, l > r];

@@ -7,6 +7,8 @@ import type { SyntaxNode } from '@lezer/common';
 import type { Matcher, MatchType } from '../model/matcher.ts';
 import { QueryError, badData, unsupported } from './errors.ts';
 import { compileRegex, PROMETHEUS, RegexSyntaxError } from '../model/regex.ts';
+import { FUNCTIONS, UNSUPPORTED_FUNCTIONS } from './functions.ts';
+import { AGGREGATIONS, isAggrOp, type AggrOp } from './aggregations.ts';
 
 export type ValueType = 'scalar' | 'vector' | 'matrix' | 'string';
 
@@ -20,14 +22,14 @@ export interface MatrixSelectorNode {
   vs: VectorSelectorNode;
   rangeMs: number;
 }
-export type BinaryOp = '+' | '-' | '*' | '/' | '%' | '^' | '==' | '!=' | '>' | '<' | '>=' | '<=' | 'and' | 'or' | 'unless';
+export type BinaryOp = '+' | '-' | '*' | '/' | '%' | '^' | 'atan2' | '==' | '!=' | '>' | '<' | '>=' | '<=' | 'and' | 'or' | 'unless';
 export interface VectorMatching {
   card: 'one-to-one' | 'many-to-one' | 'one-to-many' | 'many-to-many';
   on: boolean;
   labels: string[];
   include: string[];
 }
-export type AggrOp = 'sum' | 'avg' | 'min' | 'max' | 'count' | 'quantile' | 'topk' | 'bottomk';
+export type { AggrOp };
 export type Expr =
   | { kind: 'number'; value: number }
   | { kind: 'string'; value: string }
@@ -39,43 +41,10 @@ export type Expr =
   | { kind: 'unary'; op: '-' | '+'; expr: Expr }
   | { kind: 'paren'; expr: Expr };
 
-/** Argument types and return type of each supported function; a trailing `?` argument is optional. */
-export const FUNCTIONS: Record<string, { args: ValueType[]; optional?: number; returns: ValueType }> = {
-  rate: { args: ['matrix'], returns: 'vector' },
-  irate: { args: ['matrix'], returns: 'vector' },
-  increase: { args: ['matrix'], returns: 'vector' },
-  delta: { args: ['matrix'], returns: 'vector' },
-  deriv: { args: ['matrix'], returns: 'vector' },
-  predict_linear: { args: ['matrix', 'scalar'], returns: 'vector' },
-  avg_over_time: { args: ['matrix'], returns: 'vector' },
-  min_over_time: { args: ['matrix'], returns: 'vector' },
-  max_over_time: { args: ['matrix'], returns: 'vector' },
-  sum_over_time: { args: ['matrix'], returns: 'vector' },
-  count_over_time: { args: ['matrix'], returns: 'vector' },
-  last_over_time: { args: ['matrix'], returns: 'vector' },
-  quantile_over_time: { args: ['scalar', 'matrix'], returns: 'vector' },
-  absent: { args: ['vector'], returns: 'vector' },
-  absent_over_time: { args: ['matrix'], returns: 'vector' },
-  time: { args: [], returns: 'scalar' },
-  clamp_min: { args: ['vector', 'scalar'], returns: 'vector' },
-  clamp_max: { args: ['vector', 'scalar'], returns: 'vector' },
-  abs: { args: ['vector'], returns: 'vector' },
-  round: { args: ['vector', 'scalar'], optional: 1, returns: 'vector' },
-  label_replace: { args: ['vector', 'string', 'string', 'string', 'string'], returns: 'vector' },
-  vector: { args: ['scalar'], returns: 'vector' },
-  scalar: { args: ['vector'], returns: 'scalar' },
-};
+export { FUNCTIONS };
 
-/** Prometheus functions dpmon knows by name but does not evaluate (so they are `unsupported`, not `unknown`). */
-const KNOWN_UNSUPPORTED_FUNCTIONS = new Set(
-  'acos acosh asin asinh atan atanh ceil changes clamp cos cosh day_of_month day_of_week day_of_year days_in_month deg exp floor first_over_time histogram_avg histogram_count histogram_fraction histogram_quantile histogram_quantiles histogram_stddev histogram_stdvar histogram_sum double_exponential_smoothing holt_winters hour idelta info label_join ln log10 log2 mad_over_time minute month pi present_over_time rad resets sgn sin sinh sort sort_desc sort_by_label sort_by_label_desc sqrt stddev_over_time stdvar_over_time tan tanh timestamp ts_of_first_over_time ts_of_last_over_time ts_of_max_over_time ts_of_min_over_time ts_of_max_over_time year start_timestamp step range min_of max_of'.split(
-    ' ',
-  ),
-);
-
-const AGGR_OPS = new Set<string>(['sum', 'avg', 'min', 'max', 'count', 'quantile', 'topk', 'bottomk']);
 const BINARY_OPS: Record<string, BinaryOp> = {
-  Add: '+', Sub: '-', Mul: '*', Div: '/', Mod: '%', Pow: '^',
+  Add: '+', Sub: '-', Mul: '*', Div: '/', Mod: '%', Pow: '^', Atan2: 'atan2',
   Eql: '==', Neq: '!=', Gtr: '>', Lss: '<', Gte: '>=', Lte: '<=',
   And: 'and', Or: 'or', Unless: 'unless',
 };
@@ -123,12 +92,13 @@ export const DEFAULT_PARSE_LIMITS: Readonly<ParseLimits> = Object.freeze({ maxLe
 /** Parses and checks a PromQL expression; throws QueryError (bad_data) on any problem. */
 export function parseExpr(input: string, limits: ParseLimits = DEFAULT_PARSE_LIMITS): Expr {
   checkLimits(input, limits);
-  const tree = parser.parse(input);
+  const text = normalise(input);
+  const tree = parser.parse(text);
   const top = tree.topNode;
-  reportErrors(input, top);
+  reportErrors(text, top);
   const children = nonComment(top);
   if (children.length !== 1) throw badData(`parse error at char ${(children[1]?.from ?? 0) + 1}: unexpected input`);
-  return new Builder(input).expr(children[0]!);
+  return new Builder(text).expr(children[0]!);
 }
 
 /** Parses a series selector as used by `match[]` (`up{job="x"}`): its matchers. */
@@ -136,6 +106,59 @@ export function parseSeriesSelector(input: string): Matcher[] {
   const e = parseExpr(input);
   if (e.kind !== 'vector' || e.offsetMs !== 0) throw badData(`parse error: expected a vector selector, got ${JSON.stringify(input)}`);
   return e.matchers;
+}
+
+/**
+ * What Prometheus's lexer accepts and the lezer grammar does not, rewritten before parsing (outside
+ * strings and comments): a number with a trailing dot (`1.`, `2.e3`, as Go's ParseFloat) loses the
+ * dot, padded with a space so positions in error messages stay right; `holt_winters(`, Prometheus 2's
+ * name, becomes `double_exponential_smoothing(`.
+ */
+export function normalise(input: string): string {
+  let out = '';
+  const n = input.length;
+  let i = 0;
+  while (i < n) {
+    const c = input[i]!;
+    if (c === '"' || c === "'" || c === '`') {
+      let j = i + 1;
+      for (; j < n && input[j] !== c; j++) if (c !== '`' && input[j] === '\\') j++;
+      out += input.slice(i, j + 1);
+      i = j + 1;
+      continue;
+    }
+    if (c === '#') {
+      const j = input.indexOf('\n', i);
+      const end = j < 0 ? n : j;
+      out += input.slice(i, end);
+      i = end;
+      continue;
+    }
+    const word = /^[A-Za-z_:][A-Za-z0-9_:]*/.exec(input.slice(i, i + 64));
+    if (word && !/[A-Za-z0-9_:.]/.test(input[i - 1] ?? ' ')) {
+      // an identifier (never a number), or the old name of a function
+      const w = /^[A-Za-z_:][A-Za-z0-9_:]*/.exec(input.slice(i))![0];
+      out += w === 'holt_winters' && /^\s*\(/.test(input.slice(i + w.length)) ? 'double_exponential_smoothing' : w;
+      i += w.length;
+      continue;
+    }
+    const num = /^(\d+)\.(?![\d.])([eE][+-]?\d+)?/.exec(input.slice(i, i + 400));
+    if (num && !/[A-Za-z0-9_:.]/.test(input[i - 1] ?? ' ')) {
+      out += num[1]! + (num[2] ?? '') + ' ';
+      i += num[0].length;
+      continue;
+    }
+    if (/\d/.test(c)) {
+      // the rest of a number or duration as it is (`1.5`, `1e3`, `5m`, `0x1f`)
+      const rest = /^[0-9A-Za-z_.]+/.exec(input.slice(i, i + 400))![0];
+      out += rest;
+      i += rest.length;
+      continue;
+    }
+    out += c;
+    i++;
+  }
+  return out;
 }
 
 const OP_CHARS = new Set(['+', '-', '*', '/', '%', '^', '<', '>']);
@@ -235,7 +258,7 @@ function reportErrors(input: string, top: SyntaxNode): void {
   if (!firstError) return;
   if (unknownFn) {
     const { name } = unknownFn;
-    if (KNOWN_UNSUPPORTED_FUNCTIONS.has(name)) throw unsupported(`function "${name}"`);
+    if (Object.hasOwn(UNSUPPORTED_FUNCTIONS, name)) throw unsupported(`function "${name}" (${UNSUPPORTED_FUNCTIONS[name]})`);
     throw badData(`unknown function with name "${name}"`);
   }
   const err = firstError as SyntaxNode;
@@ -422,17 +445,25 @@ class Builder {
   call(n: SyntaxNode): Expr {
     const [idNode, body] = nonComment(n);
     const fn = this.text(idNode!);
-    const spec = FUNCTIONS[fn];
-    if (!spec) throw unsupported(`function "${fn}"`);
+    const spec = Object.hasOwn(FUNCTIONS, fn) ? FUNCTIONS[fn]! : null;
+    if (!spec) {
+      if (Object.hasOwn(UNSUPPORTED_FUNCTIONS, fn)) throw unsupported(`function "${fn}" (${UNSUPPORTED_FUNCTIONS[fn]})`);
+      throw unsupported(`function "${fn}"`);
+    }
     const argNodes = body ? nonComment(body) : [];
     const args = argNodes.map((a) => unwrapMatrix(this.expr(a)));
-    const min = spec.args.length - (spec.optional ?? 0);
-    if (args.length < min || args.length > spec.args.length) {
-      const expected = spec.optional ? `at most ${spec.args.length}` : `${spec.args.length}`;
-      throw badData(`expected ${expected} argument(s) in call to "${fn}", got ${args.length}`);
+    // Prometheus's checkAST: the argument count, then each argument's type (variadic ones repeat the last)
+    const nargs = spec.args.length;
+    if (spec.variadic === 0) {
+      if (args.length !== nargs) throw badData(`expected ${nargs} argument(s) in call to "${fn}", got ${args.length}`);
+    } else {
+      const na = nargs - 1;
+      if (na > args.length) throw badData(`expected at least ${na} argument(s) in call to "${fn}", got ${args.length}`);
+      if (spec.variadic > 0 && na + spec.variadic < args.length)
+        throw badData(`expected at most ${na + spec.variadic} argument(s) in call to "${fn}", got ${args.length}`);
     }
     args.forEach((a, i) => {
-      const want = spec.args[i]!;
+      const want = spec.args[Math.min(i, nargs - 1)]!;
       const got = typeOf(a);
       if (want !== got) throw badData(`expected type ${typeName(want)} in call to function "${fn}", got ${typeName(got)}`);
     });
@@ -445,22 +476,22 @@ class Builder {
     let without = false;
     let args: Expr[] = [];
     for (const c of nonComment(n)) {
-      if (c.name === 'AggregateOp') op = this.text(c);
+      if (c.name === 'AggregateOp') op = this.text(c).toLowerCase();
       else if (c.name === 'AggregateModifier') {
         const [kw, labels] = nonComment(c);
         without = kw!.name === 'Without';
         grouping = this.grouping(labels);
       } else if (c.name === 'FunctionCallBody') args = nonComment(c).map((a) => this.expr(a));
     }
-    if (!AGGR_OPS.has(op)) throw unsupported(`aggregation "${op}"`);
-    const aop = op as AggrOp;
-    const needsParam = aop === 'quantile' || aop === 'topk' || aop === 'bottomk';
-    const want = needsParam ? 2 : 1;
+    if (!isAggrOp(op)) throw unsupported(`aggregation "${op}"`);
+    const aop = op;
+    const paramType = AGGREGATIONS[aop].param;
+    const want = paramType ? 2 : 1;
     if (args.length !== want) throw badData(`wrong number of arguments for aggregate expression provided, expected ${want}, got ${args.length}`);
     const expr = args[args.length - 1]!;
     if (typeOf(expr) !== 'vector') throw badData(`expected type instant vector in aggregation expression, got ${typeName(typeOf(expr))}`);
-    const param = needsParam ? args[0]! : null;
-    if (param && typeOf(param) !== 'scalar') throw badData(`expected type scalar in aggregation parameter, got ${typeName(typeOf(param))}`);
+    const param = paramType ? args[0]! : null;
+    if (param && paramType && typeOf(param) !== paramType) throw badData(`expected type ${typeName(paramType)} in aggregation parameter, got ${typeName(typeOf(param))}`);
     return { kind: 'aggr', op: aop, param, expr, grouping, without };
   }
 }
