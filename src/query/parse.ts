@@ -215,8 +215,10 @@ export function checkLimits(input: string, limits: ParseLimits): void {
       continue;
     }
     let isOp = OP_CHARS.has(c) || ((c === '=' || c === '!') && input[i + 1] === '=');
-    if (!isOp && (c === 'a' || c === 'o' || c === 'u') && !/[A-Za-z0-9_:]/.test(input[i - 1] ?? ' ')) {
-      const word = /^(and|or|unless)(?![A-Za-z0-9_:])/.exec(input.slice(i, i + 7));
+    const lc = c.toLowerCase();
+    if (!isOp && (lc === 'a' || lc === 'o' || lc === 'u') && !/[A-Za-z0-9_:]/.test(input[i - 1] ?? ' ')) {
+      // keywords in any case, as Prometheus's lexer
+      const word = /^(and|or|unless|atan2)(?![A-Za-z0-9_:])/i.exec(input.slice(i, i + 7));
       if (word) {
         isOp = true;
         i += word[1]!.length - 1;
