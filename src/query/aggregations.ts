@@ -5,12 +5,11 @@ import type { Labels } from '../model/labels.ts';
 import { xxhash64 } from '../lib/xxhash64.ts';
 import { execError } from './errors.ts';
 import { avg, kahanSum, quantile } from './functions/stats.ts';
-import type { ValueType } from './parse.ts';
 import { formatValue, type Sample } from './value.ts';
 
 export interface AggregationDef {
   /** the parameter before the expression, if any */
-  param: Extract<ValueType, 'scalar' | 'string'> | null;
+  param: 'scalar' | 'string' | null;
   /** the group's result: one sample with the group's labels, or (topk …) some of the input samples */
   reduce: (samples: Sample[], param: number, labels: Labels) => Sample[];
   /** refuses a parameter Prometheus refuses (once per step, whatever the input) */

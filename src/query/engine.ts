@@ -868,7 +868,11 @@ class Evaluator {
     const def = FUNCTIONS[fn];
     if (!def) throw badData(`unsupported function "${fn}"`);
     const impl = def.impl;
-    const ctx: CallContext = { ts, args, dropName: (l) => this.memo.dropName(l), labelsId: (l) => this.memo.id(l), compareLabels };
+    const selector = (i: number) => {
+      const a = args[i];
+      return a?.kind === 'vector' ? a : a?.kind === 'matrix' ? a.vs : null;
+    };
+    const ctx: CallContext = { ts, selector, dropName: (l) => this.memo.dropName(l), labelsId: (l) => this.memo.id(l), compareLabels };
     if (impl.kind === 'instant') {
       const vals: Value[] = [];
       for (const a of args) vals.push(yield* this.evalSteps(a, ts));

@@ -9,15 +9,18 @@ import { bucketFraction, bucketQuantile, groupBuckets } from './functions/histog
 import { absentLabels, labelJoin, labelReplace, sortByLabels, sortByValue } from './functions/labels.ts';
 import { clamp, DATE_FUNCTION_NAMES, datePart, MATH_FUNCTIONS, mapValues, round } from './functions/math.ts';
 import { RANGE_FUNCTIONS, type RangeFn } from './functions/range.ts';
-import type { Expr, ValueType } from './parse.ts';
+import type { Matcher } from '../model/matcher.ts';
 import type { Points, Sample, Value } from './value.ts';
+
+/** PromQL's value types, as Prometheus's parser.ValueType (`matrix` is a range vector). */
+export type ValueType = 'scalar' | 'vector' | 'matrix' | 'string';
 
 /** What an instant-argument function may use besides its arguments' values. */
 export interface CallContext {
   /** evaluation time (ms) */
   ts: number;
-  /** the call's argument expressions (absent() reports its selector's labels) */
-  args: Expr[];
+  /** argument i as written, when it is a selector (instant or range): absent() reports its labels, timestamp() its samples' times */
+  selector(i: number): { matchers: Matcher[] } | null;
   dropName(l: Labels): Labels;
   labelsId(l: Labels): string;
   compareLabels(a: Labels, b: Labels): number;
@@ -125,10 +128,10 @@ const DEFS: FunctionDef[] = [
     args: ['matrix'],
     variadic: 0,
     returns: 'vector',
-    impl: { kind: 'matrix', fn: (series, c) => vec(series.length > 0 ? [] : [{ labels: absentLabels(c.args[0]!), v: 1 }]) },
+    impl: { kind: 'matrix', fn: (series, c) => vec(series.length > 0 ? [] : [{ labels: absentLabels(c.selector(0)), v: 1 }]) },
   },
   // instant vector / scalar functions
-  instant('absent', ['vector'], 'vector', (a, c) => vec(samplesOf(a[0]).length > 0 ? [] : [{ labels: absentLabels(c.args[0]!), v: 1 }])),
+  instant('absent', ['vector'], 'vector', (a, c) => vec(samplesOf(a[0]).length > 0 ? [] : [{ labels: absentLabels(c.selector(0)), v: 1 }])),
   ...Object.entries(MATH_FUNCTIONS).map(([name, f]) => simple(name, f)),
   instant('pi', [], 'scalar', () => ({ type: 'scalar', v: Math.PI })),
   instant('time', [], 'scalar', (_a, c) => ({ type: 'scalar', v: c.ts / 1000 })),
@@ -146,7 +149,7 @@ const DEFS: FunctionDef[] = [
   }),
   // a selector argument gives each sample's own time; any other expression's samples are at ts
   instant('timestamp', ['vector'], 'vector', (a, c) =>
-    vec(samplesOf(a[0]).map((s) => ({ labels: c.dropName(s.labels), v: (c.args[0]!.kind === 'vector' && s.t !== undefined ? s.t : c.ts) / 1000 }))),
+    vec(samplesOf(a[0]).map((s) => ({ labels: c.dropName(s.labels), v: (c.selector(0) && s.t !== undefined ? s.t : c.ts) / 1000 }))),
   ),
   ...DATE_FUNCTION_NAMES.map((part) => instant(part, ['vector'], 'vector', (a, c) => datePart(part, a.length > 0 ? samplesOf(a[0]) : null, c.ts, c.dropName), 1)),
   // labels

@@ -7,10 +7,10 @@ import type { SyntaxNode } from '@lezer/common';
 import type { Matcher, MatchType } from '../model/matcher.ts';
 import { QueryError, badData, unsupported } from './errors.ts';
 import { compileRegex, PROMETHEUS, RegexSyntaxError } from '../model/regex.ts';
-import { FUNCTIONS, UNSUPPORTED_FUNCTIONS } from './functions.ts';
+import { FUNCTIONS, UNSUPPORTED_FUNCTIONS, type ValueType } from './functions.ts';
 import { AGGREGATIONS, isAggrOp, type AggrOp } from './aggregations.ts';
 
-export type ValueType = 'scalar' | 'vector' | 'matrix' | 'string';
+export type { ValueType };
 
 export interface VectorSelectorNode {
   kind: 'vector';

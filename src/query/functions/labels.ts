@@ -3,7 +3,7 @@
 import type { Labels } from '../../model/labels.ts';
 import { compileRegex, PROMETHEUS, RegexSyntaxError, type CaptureRegex, type RegexMatch } from '../../model/regex.ts';
 import { badData, execError } from '../errors.ts';
-import type { Expr } from '../parse.ts';
+import type { Matcher } from '../../model/matcher.ts';
 import type { Sample } from '../value.ts';
 
 const isValidLabelName = (n: string) => n.length > 0 && isWellFormed(n);
@@ -107,8 +107,7 @@ function atoi(s: string): bigint | null {
  * selector's equality matchers except the name, in matcher order; any later matcher on a label
  * already set, or a non-equality matcher, removes it.
  */
-export function absentLabels(arg: Expr): Labels {
-  const vs = arg.kind === 'vector' ? arg : arg.kind === 'matrix' ? arg.vs : null;
+export function absentLabels(vs: { matchers: Matcher[] } | null): Labels {
   if (!vs) return {};
   const out: Record<string, string> = {};
   const has = new Set<string>();
