@@ -41,8 +41,6 @@ export type Expr =
   | { kind: 'unary'; op: '-' | '+'; expr: Expr }
   | { kind: 'paren'; expr: Expr };
 
-export { FUNCTIONS };
-
 const BINARY_OPS: Record<string, BinaryOp> = {
   Add: '+', Sub: '-', Mul: '*', Div: '/', Mod: '%', Pow: '^', Atan2: 'atan2',
   Eql: '==', Neq: '!=', Gtr: '>', Lss: '<', Gte: '>=', Lte: '<=',
@@ -115,6 +113,8 @@ export function parseSeriesSelector(input: string): Matcher[] {
  * name, becomes `double_exponential_smoothing(`.
  */
 export function normalise(input: string): string {
+  // most expressions have neither: leave them untouched without a scan
+  if (!/\d\.(?![\d.])|holt_winters/.test(input)) return input;
   let out = '';
   const n = input.length;
   let i = 0;
