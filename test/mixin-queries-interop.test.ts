@@ -38,7 +38,7 @@ const EXPECTED_UNSUPPORTED: Record<string, string> = {
 const KNOWN_DIFFERENCES: { query: string; reason: string }[] = [];
 
 /**
- * How many queries must return data on both sides: 230 on the 2-core VM of 2026-12-07 (docs/mixin-coverage.md);
+ * How many queries must return data on both sides (instant, range or label values): 230 on the 2-core VM of 2026-12-07 (docs/mixin-coverage.md);
  * the floor leaves room for hosts without PSI, conntrack or swap, whose panels are empty on both sides.
  */
 const MIN_NON_EMPTY = 180;
@@ -203,11 +203,17 @@ ${recorderReceivers('http://127.0.0.1:9/')}remediation:
     const sec = (ms: number) => String(ms / 1000);
 
     const counts = { queries: queries.length, agree: 0, nonEmpty: 0, unsupported: new Map<string, number>() };
+    const perFixture = new Map(FIXTURES.map((f) => [f, { queries: 0, agree: 0, data: 0 }]));
+    /** one line per query: fixture, where, outcome (data | empty | unsupported | differs), query */
+    const report: string[] = [];
     const mismatches: string[] = [];
     const unexpected: string[] = [];
     const known = new Map(KNOWN_DIFFERENCES.map((k) => [k.query, k.reason]));
     const check = async (q: FixtureQuery) => {
       const where = `${q.fixture}: ${q.where}: ${q.text}`;
+      const tally = perFixture.get(q.fixture)!;
+      tally.queries++;
+      const outcome = (o: string) => report.push([q.fixture, q.where, o, q.text].join('\t'));
       const answers: [string, Answer, Answer][] = [];
       if (q.kind === 'label_values') {
         const { label, match } = labelValuesCall(q.text);
@@ -226,24 +232,36 @@ ${recorderReceivers('http://127.0.0.1:9/')}remediation:
         const listed = Object.keys(EXPECTED_UNSUPPORTED).find((c) => construct.startsWith(c));
         if (listed && refused.errorType === 'bad_data' && answers.every(([, p]) => p.body.status === 'success')) {
           counts.unsupported.set(listed, (counts.unsupported.get(listed) ?? 0) + 1);
+          outcome(`unsupported ${construct}`);
           return;
         }
         unexpected.push(`${where}\n    dpmon: ${refused.errorType} ${refused.error}`);
+        outcome(`refused ${refused.error}`);
         return;
       }
       const diffs = answers.flatMap(([what, p, d]) => differences(p, d).map((x) => `${what}: ${x}`));
       if (diffs.length === 0) {
         counts.agree++;
-        if (answers.every(([, p, d]) => nonEmpty(p) && nonEmpty(d))) counts.nonEmpty++;
-      } else if (!known.has(q.text)) mismatches.push(`${where}\n    ${diffs.slice(0, 4).join('\n    ')}`);
+        tally.agree++;
+        // with data: some answer (instant, range or label values) has data on both sides
+        const data = answers.some(([, p, d]) => nonEmpty(p) && nonEmpty(d));
+        if (data) (counts.nonEmpty++, tally.data++);
+        outcome(data ? 'data' : 'empty');
+      } else {
+        outcome('differs');
+        if (!known.has(q.text)) mismatches.push(`${where}\n    ${diffs.slice(0, 4).join('\n    ')}`);
+      }
     };
     for (let i = 0; i < queries.length; i += 4) await Promise.all(queries.slice(i, i + 4).map(check));
 
     const unsupported = [...counts.unsupported].map(([c, n]) => `${c} ×${n}`).join(', ');
     t.diagnostic(
-      `${counts.queries} queries (${FIXTURES.join(', ')}); at ${sec(at)}, range ${sec(start)}..${sec(at)} step ${stepMs / 1000}s; ` +
+      `${counts.queries} queries; at ${sec(at)}, range ${sec(start)}..${sec(at)} step ${stepMs / 1000}s; ` +
         `${counts.agree} agree, ${counts.nonEmpty} of them with data on both sides; expected unsupported: ${unsupported || 'none'}`,
     );
+    for (const [f, n] of perFixture) t.diagnostic(`${f}: ${n.queries} queries, ${n.agree} agree, ${n.data} with data`);
+    // MIXIN_QUERIES_REPORT=<file>: every query's outcome, tab-separated (docs/mixin-coverage.md)
+    if (process.env.MIXIN_QUERIES_REPORT) writeFileSync(process.env.MIXIN_QUERIES_REPORT, `${report.sort().join('\n')}\n`);
     assert.deepEqual(
       [...unexpected, ...mismatches],
       [],
