@@ -60,17 +60,19 @@ describe('the filesystem of a local target’s data directory', { skip: versionS
 
   const shmSizes = (s: Awaited<ReturnType<typeof collectOnce>>) => select(s, 'node_filesystem_size_bytes', { mountpoint: SHM });
 
-  it('is reported once the target’s data_directory is known, and not before', async () => {
-    const dirs = createLocalDataDirs({ targets: [{ name: 'pg', dsn: cluster.primary.dsn, timeoutMs: 5_000 }], log });
+  it('is reported from the first run, where node_exporter’s patterns alone leave it out', async () => {
+    const without = createFilesystemCollector({ procPath: '/proc', intervalMs: 1000, monitoredPaths: [] });
+    assert.deepEqual(shmSizes(await collectOnce(without)), [], '/dev/shm is excluded by the patterns');
+    const dirs = createLocalDataDirs({ targets: [{ name: 'pg', dsn: cluster.primary.dsn, timeoutMs: 5_000 }], log, waitMs: 5_000 });
     const collector = createFilesystemCollector({ procPath: '/proc', intervalMs: 1000, monitoredPaths: [], alwaysPaths: dirs.paths });
-    // the first run only starts the lookup: node_exporter's patterns leave /dev/shm out
-    assert.deepEqual(shmSizes(await collectOnce(collector)), []);
-    const known = await waitFor('the data directory', async () => (dirs.paths().length ? dirs.paths() : undefined), 10_000);
-    assert.deepEqual(known.map((d) => realpathSync(d)), [realpathSync(cluster.primary.dataDir)]);
     const sizes = shmSizes(await collectOnce(collector));
     assert.equal(sizes.length, 1, JSON.stringify(sizes));
     assert.equal(sizes[0]!.labels.fstype, 'tmpfs');
     assert.ok(sizes[0]!.value > 0);
+    assert.deepEqual(
+      dirs.stats().map((t) => [t.name, realpathSync(t.dataDirectory!), t.failures]),
+      [['pg', realpathSync(cluster.primary.dataDir), 0]],
+    );
   });
 
   it('is not looked up for a remote target, and a role without pg_read_all_settings leaves a warning, once', async () => {
@@ -83,13 +85,14 @@ describe('the filesystem of a local target’s data directory', { skip: versionS
       ],
       log,
       retryMs: 1_000,
+      waitMs: 5_000,
       now: () => now,
     });
     const failures = () => dirs.stats().find((t) => t.name === 'unprivileged')!.failures;
-    dirs.paths();
+    assert.deepEqual(await dirs.paths(), []);
     await waitFor('a failed lookup', async () => (failures() === 1 ? true : undefined), 10_000);
     now += 1_000; // due again: the second failure has the same error, and is not logged again
-    dirs.paths();
+    assert.deepEqual(await dirs.paths(), []);
     await waitFor('a second failed lookup', async () => (failures() === 2 ? true : undefined), 10_000);
     assert.deepEqual(
       dirs.stats().map((t) => t.name),
@@ -99,6 +102,6 @@ describe('the filesystem of a local target’s data directory', { skip: versionS
     const warnings = logged.filter((l) => l.includes('"target":"unprivileged"'));
     assert.equal(warnings.length, 1, warnings.join('\n'));
     assert.match(warnings[0]!, /pg_read_all_settings/);
-    assert.deepEqual(dirs.paths(), []);
+    assert.deepEqual(await dirs.paths(), []);
   });
 });

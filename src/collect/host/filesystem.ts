@@ -31,7 +31,7 @@ export interface FilesystemCollectorOptions {
    * paths whose filesystem is always reported, excluded pattern or not, without path series: dpmon's
    * data directory and the data directories of local PostgreSQL targets (asked for on every run)
    */
-  alwaysPaths?: () => readonly string[];
+  alwaysPaths?: () => Promise<readonly string[]>;
   /** the stuck-mount guard (statfs-guard.ts); defaults: 5 s deadline, 2 hung calls */
   statfs?: Partial<StatfsGuardOptions>;
 }
@@ -71,7 +71,7 @@ export function createFilesystemCollector(opts: FilesystemCollectorOptions): Col
         emit(pathMountpoint, { path, mountpoint: mount.mountpoint }, 1);
         chosen.set(mount.mountpoint, mount);
       }
-      for (const path of opts.alwaysPaths?.() ?? []) {
+      for (const path of (await opts.alwaysPaths?.()) ?? []) {
         const mount = await mountOf(mounts, path, 'as-written');
         if (mount) chosen.set(mount.mountpoint, mount);
       }

@@ -3,8 +3,9 @@
 // holding them even where node_exporter's default patterns leave them out (docs/metrics.md,
 // `filesystem`): a DBA expects the disk of every local PostgreSQL on the filesystem panels.
 // `current_setting('data_directory')` needs superuser or pg_read_all_settings (pg_monitor has it); a
-// target that is down or whose role lacks it is asked again after `retryMs`. Lookups run in the
-// background: a run of the filesystem collector never waits on a PostgreSQL connection.
+// target that is down or whose role lacks it is asked again after `retryMs`. A run of the filesystem
+// collector waits for a due lookup at most `waitMs` (a local server answers in milliseconds, so the first
+// run already has the directory); a slower one finishes in the background for the next run.
 import pg from 'pg';
 import { parseDsn } from '../../config/dsn.ts';
 import { isLoopbackHost } from '../../config/values.ts';
@@ -14,8 +15,8 @@ import { pgClientConfig } from './client-config.ts';
 export const DATA_DIRECTORY_SQL = `/* dpmon */ SELECT current_setting('data_directory') AS data_directory`;
 
 export interface LocalDataDirs {
-  /** the data directories learned so far; starts the lookups that are due */
-  paths(): string[];
+  /** the data directories learned so far, after starting the lookups that are due and waiting up to waitMs for them */
+  paths(): Promise<string[]>;
   /** per local target: its data directory once known, and how many lookups failed */
   stats(): { name: string; dataDirectory?: string; failures: number }[];
 }
@@ -26,6 +27,8 @@ export interface LocalDataDirsOptions {
   log: Logger;
   /** how long after a failed lookup to try again; default 60 s */
   retryMs?: number;
+  /** how long paths() waits for lookups it started; default 1 s */
+  waitMs?: number;
   now?: () => number;
 }
 
@@ -40,6 +43,7 @@ export function isLocalDsn(dsn: string): boolean {
 export function createLocalDataDirs(opts: LocalDataDirsOptions): LocalDataDirs {
   const now = opts.now ?? Date.now;
   const retryMs = opts.retryMs ?? 60_000;
+  const waitMs = opts.waitMs ?? 1_000;
   const state = opts.targets
     .filter((t) => isLocalDsn(t.dsn))
     .map((t) => ({ ...t, dir: undefined as string | undefined, failedAt: -Infinity, failures: 0, busy: false, lastError: '' }));
@@ -68,12 +72,18 @@ export function createLocalDataDirs(opts: LocalDataDirsOptions): LocalDataDirs {
   }
 
   return {
-    paths() {
+    async paths() {
+      const started: Promise<void>[] = [];
       for (const s of state)
         if (s.dir === undefined && !s.busy && now() - s.failedAt >= retryMs) {
           s.busy = true;
-          void lookUp(s);
+          started.push(lookUp(s));
         }
+      if (started.length) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([Promise.all(started), new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+        clearTimeout(timer);
+      }
       return state.flatMap((s) => (s.dir === undefined ? [] : [s.dir]));
     },
     stats: () => state.map((s) => ({ name: s.name, ...(s.dir === undefined ? {} : { dataDirectory: s.dir }), failures: s.failures })),
