@@ -22,7 +22,7 @@ describe('Prometheus HTTP API', () => {
       samples.push({ labels: { __name__: 'pg_stat_activity_count', datname: 'lake', state: 'active', instance: 'db1' }, t, v: 10 + i });
       samples.push({ labels: { __name__: 'pg_stat_activity_count', datname: 'lake', state: 'idle', instance: 'db1' }, t, v: 5 });
       samples.push({ labels: { __name__: 'pg_stat_database_xact_commit', datname: 'lake', instance: 'db1' }, t, v: i * 150 });
-      // pg_stat_database's row for shared objects: no database, an empty datname
+      // a row with an empty label, as pg_stat_statements' "other" row (datname="", user="")
       samples.push({ labels: { __name__: 'pg_stat_database_blks_read', datname: '', instance: 'db1' }, t, v: i });
     }
     store.append(samples);
