@@ -38,7 +38,7 @@ const EXPECTED_UNSUPPORTED: Record<string, string> = {
 const KNOWN_DIFFERENCES: { query: string; reason: string }[] = [];
 
 /**
- * How many queries must return data on both sides (instant, range or label values): 230 on the 2-core VM of 2026-12-07 (docs/mixin-coverage.md);
+ * How many queries must return data on both sides (instant, range or label values): 231–232 on the 2-core VM of 2026-12-07 (docs/mixin-coverage.md);
  * the floor leaves room for hosts without PSI, conntrack or swap, whose panels are empty on both sides.
  */
 const MIN_NON_EMPTY = 180;
@@ -173,14 +173,17 @@ ${recorderReceivers('http://127.0.0.1:9/')}remediation:
     const both = (path: string, params: Record<string, string>) => Promise.all([getJson(promBase, path, params), getJson(dpmonBase, path, params)]);
     const instant = async (q: string, at: number) => (await getJson(promBase, '/api/v1/query', { query: q, time: String(at / 1000) })).body.data.result;
 
-    // 30 s of samples (every collector runs each second), then everything up to `end` in Prometheus:
+    // 30 runs of the target (every collector runs each second), then everything up to `end` in Prometheus:
     // remote_write delivers each endpoint's batches in order, so once a sample newer than `end` of a
     // slow collector (PostgreSQL) and of a fast one (load) is there, all older samples are too
     const first = await waitFor('a first PostgreSQL sample in Prometheus', async () => {
       const r = await instant('timestamp(pg_up{instance="pg"})', Date.now());
       return r.length ? Number(r[0].value[1]) * 1000 : undefined;
     }, 30_000);
-    const end = await waitFor('30 s of samples', async () => (Date.now() - first > 30_000 ? Date.now() - 3_000 : undefined), 40_000);
+    const end = await waitFor('30 runs of the PostgreSQL target in Prometheus', async () => {
+      const r = await instant('count_over_time(pg_up{instance="pg"}[5m])', Date.now());
+      return r.length && Number(r[0].value[1]) >= 30 ? Date.now() - 3_000 : undefined;
+    }, 60_000);
     await waitFor('samples after the end in Prometheus', async () => {
       const r = await instant('min(timestamp(pg_up{instance="pg"}) or timestamp(node_load1{job="node"}))', Date.now());
       return r.length && Number(r[0].value[1]) * 1000 > end + 2_000 ? true : undefined;
