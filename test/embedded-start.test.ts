@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { isReported, readMounts, visibleMounts } from '../src/collect/host/mounts.ts';
 import { createSqliteStore } from '../src/store/sqlite-store.ts';
 import { launchChromium, shotsDir } from './harness/browser.ts';
 import { freePort, promtoolCheckMetrics, requirePeer, runDpmon, waitFor, type DpmonProcess } from './harness/process.ts';
@@ -82,6 +83,23 @@ describe('dpmon start with no target (embedded default)', () => {
     const ratio = Number(body.data.result[0]!.value[1]);
     assert.ok(ratio > 0 && ratio < 1, String(ratio));
     assert.match((await scrape(port)) ?? "", /^dpmon_host_path_present\{[^}]*path="[^"]*"[^}]*\} 1$/m);
+  });
+
+  it("shows this host's real filesystems, though none of the spec's paths (/data, /indexes, /logs, /temp) exists", async (t) => {
+    const specPaths = ['/data', '/indexes', '/logs', '/temp'];
+    if (specPaths.some((p) => existsSync(p))) return t.skip(`this host has one of ${specPaths.join(', ')}`);
+    // mounts under /tmp come and go (other test files mount tmpfs there): not compared
+    const expected = visibleMounts(await readMounts('/proc'))
+      .filter((m) => isReported(m) && !m.mountpoint.startsWith('/tmp/'))
+      .map((m) => m.mountpoint);
+    assert.ok(expected.includes('/'), JSON.stringify(expected));
+    const text = await waitFor('node_filesystem_size_bytes in /metrics', async () => {
+      const m = await scrape(port);
+      return m && /^node_filesystem_size_bytes\{/m.test(m) ? m : undefined;
+    });
+    const served = new Set([...text.matchAll(/^node_filesystem_size_bytes\{[^}]*mountpoint="([^"]*)"/gm)].map((m) => m[1]));
+    assert.deepEqual(expected.filter((m) => !served.has(m)), [], `served: ${[...served].join(', ')}`);
+    for (const p of specPaths) assert.match(text, new RegExp(`^dpmon_host_path_present\\{[^}]*path="${p}"[^}]*\\} 0$`, 'm'));
   });
 
   it("shows the overview at / in a browser with live values on every gauge, each load under 2 s", async (t) => {

@@ -22,6 +22,8 @@ describe('Prometheus HTTP API', () => {
       samples.push({ labels: { __name__: 'pg_stat_activity_count', datname: 'lake', state: 'active', instance: 'db1' }, t, v: 10 + i });
       samples.push({ labels: { __name__: 'pg_stat_activity_count', datname: 'lake', state: 'idle', instance: 'db1' }, t, v: 5 });
       samples.push({ labels: { __name__: 'pg_stat_database_xact_commit', datname: 'lake', instance: 'db1' }, t, v: i * 150 });
+      // a row with an empty label, as pg_stat_statements' "other" row (datname="", user="")
+      samples.push({ labels: { __name__: 'pg_stat_database_blks_read', datname: '', instance: 'db1' }, t, v: i });
     }
     store.append(samples);
     app = Fastify();
@@ -81,9 +83,16 @@ describe('Prometheus HTTP API', () => {
     const names = await get('/api/v1/labels');
     assert.deepEqual(names.body.data, ['__name__', 'datname', 'instance', 'state']);
     const values = await get('/api/v1/label/__name__/values');
-    assert.deepEqual(values.body.data, ['pg_stat_activity_count', 'pg_stat_database_xact_commit']);
+    assert.deepEqual(values.body.data, ['pg_stat_activity_count', 'pg_stat_database_blks_read', 'pg_stat_database_xact_commit']);
     const states = await get(`/api/v1/label/state/values?match[]=${q('pg_stat_activity_count{state!="idle"}')}`);
     assert.deepEqual(states.body.data, ['active']);
+  });
+
+  it('shows a label with an empty value nowhere, as Prometheus (which drops it on ingest)', async () => {
+    assert.deepEqual((await get('/api/v1/label/datname/values')).body.data, ['lake']);
+    assert.deepEqual((await get(`/api/v1/label/datname/values?match[]=${q('{instance="db1"}')}`)).body.data, ['lake']);
+    assert.deepEqual((await get(`/api/v1/series?match[]=${q('pg_stat_database_blks_read')}`)).body.data, [{ __name__: 'pg_stat_database_blks_read', instance: 'db1' }]);
+    assert.deepEqual((await get(`/api/v1/labels?match[]=${q('pg_stat_database_blks_read')}`)).body.data, ['__name__', 'instance']);
   });
 
   it('gives an empty result, not an error, for a missing series', async () => {

@@ -104,7 +104,10 @@ export function registerPrometheusApi(app: FastifyInstance, deps: PrometheusApiD
     const sets = selectors(p);
     const seen = new Map<string, Labels>();
     for (const matchers of sets)
-      for (const labels of store.series(matchers, start, end)) seen.set(JSON.stringify(Object.entries(labels).sort()), labels);
+      for (const stored of store.series(matchers, start, end)) {
+        const labels = presentLabels(stored);
+        seen.set(JSON.stringify(Object.entries(labels).sort()), labels);
+      }
     // in Prometheus's order (labels.Compare), so that a limit keeps the same series on every call
     return truncated([...seen.values()].sort(compareLabels), limit);
   });
@@ -115,7 +118,7 @@ export function registerPrometheusApi(app: FastifyInstance, deps: PrometheusApiD
     const sets = selectors(p);
     if (sets.length === 0) return truncated(store.labelNames(start, end), limit);
     const names = new Set<string>();
-    for (const matchers of sets) for (const l of store.series(matchers, start, end)) for (const n of Object.keys(l)) names.add(n);
+    for (const matchers of sets) for (const l of store.series(matchers, start, end)) for (const n of Object.keys(presentLabels(l))) names.add(n);
     return truncated([...names].sort(), limit);
   });
 
@@ -138,12 +141,18 @@ export function registerPrometheusApi(app: FastifyInstance, deps: PrometheusApiD
       const sets = selectors(p);
       if (sets.length === 0) return successBody(truncated(store.labelValues(name, start, end), limit));
       const values = new Set<string>();
-      for (const matchers of sets) for (const l of store.series(matchers, start, end)) if (l[name] !== undefined) values.add(l[name]);
+      for (const matchers of sets) for (const l of store.series(matchers, start, end)) if (l[name] !== undefined && l[name] !== '') values.add(l[name]);
       return successBody(truncated([...values].sort(), limit));
     } catch (err) {
       return sendError(reply, err);
     }
   });
+}
+
+/** A stored label set as Prometheus shows it: a label with an empty value is no label (Prometheus drops them on ingest). */
+function presentLabels(l: Labels): Labels {
+  if (!Object.values(l).includes('')) return l;
+  return Object.fromEntries(Object.entries(l).filter(([, v]) => v !== ''));
 }
 
 /** The first `limit` items (0: all), with Prometheus's warning when some were cut. */

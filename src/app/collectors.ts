@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import type { Config, TargetConfig } from '../config/index.ts';
 import { createHostCollectors } from '../collect/host/index.ts';
 import { createPostgresTarget, type PostgresTarget, type PostgresTargetOptions } from '../collect/postgres/index.ts';
+import { createLocalDataDirs } from '../collect/postgres/local-data-dirs.ts';
 import { createScoreCollector } from '../collect/derived/scores.ts';
 import type { Collector } from '../model/collector.ts';
 import { createDbMaintenance } from '../db/maintenance.ts';
@@ -60,6 +61,11 @@ export function buildCollectors(
   const hostLabels = { instance: hostname() };
   // the job a scrape of node_exporter or postgres_exporter would attach: history and remote_write only
   const hostJob = { job: config.host.job };
+  // the filesystems of local PostgreSQL servers' data directories are reported like dpmon's own
+  const localDataDirs = createLocalDataDirs({
+    targets: targetConfigs.map((t) => ({ name: t.name, dsn: t.dsn, timeoutMs: t.connectTimeoutMs })),
+    log: deps.log.child({ component: 'local-data-dirs' }),
+  });
   const host = createHostCollectors({
     procPath: config.host.procPath,
     sysPath: config.host.sysPath,
@@ -69,6 +75,7 @@ export function buildCollectors(
     defaultIntervalMs: defaultMs,
     monitoredPaths: [...new Set([...sm.diskUsage.monitoredPaths, ...(deps.extraMonitoredPaths ?? [])])],
     ...(deps.dataDir !== undefined ? { dataDir: deps.dataDir } : {}),
+    localDataDirs: localDataDirs.paths,
     processGroups: sm.cpuUsage.collection.processGroups.map((g) => ({
       name: g.name,
       comm: [...g.comm],

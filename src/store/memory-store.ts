@@ -66,14 +66,14 @@ export function createMemoryStore(opts: { rollupWindowMs?: number } = {}): Store
     },
     labelNames(start, end) {
       const names = new Set<string>();
-      for (const s of series.values()) if (s.points.some((p) => p.t >= start && p.t <= end)) for (const n of Object.keys(s.labels)) names.add(n);
+      for (const s of series.values()) if (s.points.some((p) => p.t >= start && p.t <= end)) for (const [n, v] of Object.entries(s.labels)) if (v !== '') names.add(n);
       return [...names].sort();
     },
     labelValues(name, start, end) {
       const values = new Set<string>();
       for (const s of series.values()) {
         const v = s.labels[name];
-        if (v !== undefined && s.points.some((p) => p.t >= start && p.t <= end)) values.add(v);
+        if (v !== undefined && v !== '' && s.points.some((p) => p.t >= start && p.t <= end)) values.add(v);
       }
       return [...values].sort();
     },

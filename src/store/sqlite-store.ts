@@ -654,7 +654,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
       for (const s of byId.values()) {
         let unseen = false;
         for (const n of Object.keys(s.labels)) if (!names.has(n)) unseen = true;
-        if (unseen && hasPointsIn(s, start, end)) for (const n of Object.keys(s.labels)) names.add(n);
+        if (unseen && hasPointsIn(s, start, end)) for (const [n, v] of Object.entries(s.labels)) if (v !== '') names.add(n);
       }
       return [...names].sort();
     },
@@ -662,7 +662,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
       const values = new Set<string>();
       for (const s of byId.values()) {
         const v = s.labels[name];
-        if (v !== undefined && !values.has(v) && hasPointsIn(s, start, end)) values.add(v);
+        if (v !== undefined && v !== '' && !values.has(v) && hasPointsIn(s, start, end)) values.add(v);
       }
       return [...values].sort();
     },

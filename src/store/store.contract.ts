@@ -126,6 +126,16 @@ export function runStoreContract(name: string, factory: () => Store | Promise<St
         assert.equal(got[0]!.points.length, 2);
       }));
 
+    it('lists no empty label value, and no label name whose values are all empty (an empty value is no label)', () =>
+      withStore(
+        [sample({ __name__: 'd', datname: '', datid: '0' }, 1000, 1), sample({ __name__: 'd', datname: 'app', datid: '5' }, 1000, 1), sample({ __name__: 'e', tier: '' }, 1000, 1)],
+        (store) => {
+          assert.deepEqual(store.labelValues('datname', 0, 2000), ['app']);
+          assert.deepEqual(store.labelValues('tier', 0, 2000), []);
+          assert.deepEqual(store.labelNames(0, 2000), ['__name__', 'datid', 'datname']);
+        },
+      ));
+
     it('lists series, label names and label values that have points within the bounds', () =>
       withStore(
         [

@@ -72,7 +72,9 @@ export interface Store {
    * one point per window that has samples, t = the window's start, v = fn over the window's samples.
    */
   selectRollup(matchers: readonly Matcher[], fn: RollupFunction, start: number, end: number): SeriesPoints[];
+  /** Names of labels with a non-empty value on a series with points in [start, end] (an empty value is no label). */
   labelNames(start: number, end: number): string[];
+  /** The non-empty values of label `name` on series with points in [start, end]. */
   labelValues(name: string, start: number, end: number): string[];
   close(): Promise<void>;
 }

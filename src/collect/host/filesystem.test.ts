@@ -59,10 +59,10 @@ describe('filesystem collector', () => {
   });
 
   it('reports the filesystem of a monitored path or of the data directory even when the default patterns exclude it', async () => {
-    const s = await collectOnce(collector([join(root, 'overlay')], { alwaysPaths: ['/dev/shm/x'] }));
+    const s = await collectOnce(collector([join(root, 'overlay')], { alwaysPaths: async () => ['/dev/shm/x'] }));
     assert.equal(select(s, 'node_filesystem_readonly', { mountpoint: join(root, 'overlay'), fstype: 'overlay' }).length, 1);
     // the data directory's filesystem (here /dev/shm, through a path that need not be a mount point) has no path series
-    const missing = await collectOnce(collector([], { alwaysPaths: ['/dev/shm'] }));
+    const missing = await collectOnce(collector([], { alwaysPaths: async () => ['/dev/shm'] }));
     assert.equal(select(missing, 'node_filesystem_readonly', { mountpoint: '/dev/shm' }).length, 1);
     assert.equal(select(missing, 'dpmon_host_path_present').length, 0);
     assert.equal(select(s, 'node_filesystem_readonly', { mountpoint: '/dev/shm' }).length, 0, '/dev/shm/x does not exist: nothing to report');

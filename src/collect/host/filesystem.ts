@@ -1,7 +1,8 @@
 // The `filesystem` collector: size, free space and inodes of every real mounted filesystem, as
 // node_exporter's filesystem collector reports them by default (pseudo filesystems and system mount
 // points excluded with its default patterns), plus the filesystems that hold the spec's monitored paths
-// (disk_usage.monitored_paths) and dpmon's data directory whatever those patterns say. Which mount backs
+// (disk_usage.monitored_paths), dpmon's data directory and the data directories of local PostgreSQL
+// targets whatever those patterns say. Which mount backs
 // each monitored path is reported too: the monitored paths decide what the disk thresholds judge
 // (src/collect/derived/scores.ts), not which filesystems exist.
 import { realpath } from 'node:fs/promises';
@@ -26,8 +27,11 @@ export interface FilesystemCollectorOptions {
   procPath: string;
   intervalMs: number;
   monitoredPaths: string[];
-  /** paths whose filesystem is always reported, excluded pattern or not, without path series: dpmon's data directory */
-  alwaysPaths?: string[];
+  /**
+   * paths whose filesystem is always reported, excluded pattern or not, without path series: dpmon's
+   * data directory and the data directories of local PostgreSQL targets (asked for on every run)
+   */
+  alwaysPaths?: () => Promise<readonly string[]>;
   /** the stuck-mount guard (statfs-guard.ts); defaults: 5 s deadline, 2 hung calls */
   statfs?: Partial<StatfsGuardOptions>;
 }
@@ -36,13 +40,17 @@ export function createFilesystemCollector(opts: FilesystemCollectorOptions): Col
   // one guard for the collector's life: a mount stays stuck across runs until its call returns
   const guard = createStatfsGuard({ ...statfsGuardDefaults, ...opts.statfs });
 
-  /** The mount holding `path`, or null when the path does not exist. */
-  async function mountOf(mounts: readonly Mount[], path: string): Promise<Mount | undefined | null> {
+  /**
+   * The mount holding `path`, or null when the path does not exist. A path dpmon may not resolve (a
+   * PostgreSQL data directory is 0700 to its owner) is looked up as written, when `unreadable` allows.
+   */
+  async function mountOf(mounts: readonly Mount[], path: string, unreadable: 'throw' | 'as-written' = 'throw'): Promise<Mount | undefined | null> {
     try {
       return mountFor(mounts, await realpath(path));
     } catch (err) {
       // A missing path is a finding for the rules, not a collector failure.
       if (isGone(err)) return null;
+      if (unreadable === 'as-written' && (err as NodeJS.ErrnoException).code === 'EACCES') return mountFor(mounts, path);
       throw err;
     }
   }
@@ -63,8 +71,8 @@ export function createFilesystemCollector(opts: FilesystemCollectorOptions): Col
         emit(pathMountpoint, { path, mountpoint: mount.mountpoint }, 1);
         chosen.set(mount.mountpoint, mount);
       }
-      for (const path of opts.alwaysPaths ?? []) {
-        const mount = await mountOf(mounts, path);
+      for (const path of (await opts.alwaysPaths?.()) ?? []) {
+        const mount = await mountOf(mounts, path, 'as-written');
         if (mount) chosen.set(mount.mountpoint, mount);
       }
 

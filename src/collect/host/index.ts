@@ -38,6 +38,8 @@ export interface HostCollectorOptions {
   monitoredPaths: string[];
   /** dpmon's data directory: its filesystem is always reported, even where node_exporter's patterns exclude it */
   dataDir?: string;
+  /** the data directories of local PostgreSQL targets known so far (local-data-dirs.ts): reported like dataDir */
+  localDataDirs?: () => Promise<readonly string[]>;
   /** cpu_usage.collection.process_groups; regex sources, a process joins the first group any of whose lists matches */
   processGroups: ProcessGroup[];
 }
@@ -64,7 +66,7 @@ export function createHostCollectors(opts: HostCollectorOptions): Collector[] {
       procPath,
       intervalMs: opts.diskIntervalMs,
       monitoredPaths: opts.monitoredPaths,
-      alwaysPaths: opts.dataDir === undefined ? [] : [opts.dataDir],
+      alwaysPaths: async () => [...(opts.dataDir === undefined ? [] : [opts.dataDir]), ...((await opts.localDataDirs?.()) ?? [])],
     }),
     createDiskstatsCollector({ procPath, intervalMs: counterMs(opts.diskIntervalMs) }),
     createNetdevCollector({ procPath, intervalMs: opts.defaultIntervalMs }),
