@@ -103,7 +103,12 @@ function sameAnswer(a: Answer | undefined, b: Answer | undefined): boolean | nul
 
 /** VmRSS and RssAnon of a process, bytes */
 function rss(pid: number): { vm: number; anon: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch (err) {
+    throw new Error(`process ${pid} is gone (/proc/${pid}/status: ${(err as Error).message})`, { cause: err });
+  }
   const kb = (name: string) => Number(/(\d+) kB/.exec(status.slice(status.indexOf(`${name}:`)))?.[1] ?? NaN) * 1024;
   return { vm: kb('VmRSS'), anon: kb('RssAnon') };
 }
@@ -158,10 +163,11 @@ async function settledRss(side: Side): Promise<{ vm: number; anon: number }> {
   return rss(side.pid);
 }
 
-async function measureSide(side: Side, endMs: number, series: number) {
+/** `emptyRss`: the same server over an empty store, so that the at-rest figure per series leaves the runtime out */
+async function measureSide(side: Side, endMs: number, series: number, emptyRss: number) {
   const answers: Record<string, Answer | undefined> = {};
   const rest = await settledRss(side);
-  log(`${side.name}: RSS at rest ${mb(rest.vm)} MB`);
+  log(`${side.name}: RSS at rest ${mb(rest.vm)} MB (${mb(emptyRss)} MB over an empty store)`);
 
   // one 24 h sum(rate) with its memory (also the warm-up of that figure)
   const before = rss(side.pid);
@@ -216,7 +222,8 @@ async function measureSide(side: Side, endMs: number, series: number) {
       ...(lag ? { while_ten_panels: lag } : {}),
       rss_at_rest_mb: mb(rest.vm),
       rss_anon_at_rest_mb: mb(rest.anon),
-      rss_at_rest_bytes_per_series: Math.round(rest.vm / series),
+      rss_empty_store_mb: mb(emptyRss),
+      rss_at_rest_bytes_per_series: Math.round((rest.vm - emptyRss) / series),
       rss_after_queries_mb: mb(retained.vm),
     },
   };
@@ -259,6 +266,10 @@ async function startDpmon(dataDir: string): Promise<Side & { stop(): Promise<voi
       await exited;
     },
   };
+}
+
+function prometheusSide(base: string, pid: number): Side {
+  return { name: 'prometheus', base, pid, gc: async () => void (await (await fetch(`${base}/debug/pprof/heap?gc=1`)).arrayBuffer()) };
 }
 
 function buildBlocks(files: string[], tsdb: string): number {
@@ -312,32 +323,44 @@ export async function historyFigures(): Promise<Record<string, unknown>> {
       const blocks = readdirSync(tsdb).length;
       const diskBytes = dirBytes(tsdb);
       await loading; // measured alone
+      const emptyDir = join(dir, 'prometheus-empty');
+      mkdirSync(join(emptyDir, 'tsdb'), { recursive: true });
+      const emptyPort = await freePort();
+      const empty = await startPrometheus(PROMETHEUS, emptyDir, emptyPort);
+      const emptyRss = await settledRss(prometheusSide(`http://127.0.0.1:${emptyPort}`, empty.child.pid!)).finally(() => empty.stop());
       const port = await freePort();
       const server = await startPrometheus(PROMETHEUS, join(dir, 'prometheus'), port);
+      prometheus = {};
       try {
-        const base = `http://127.0.0.1:${port}`;
-        const side: Side = {
-          name: 'prometheus',
-          base,
-          pid: server.child.pid!,
-          gc: async () => void (await (await fetch(`${base}/debug/pprof/heap?gc=1`)).arrayBuffer()),
-        };
-        const m = await measureSide(side, endMs, data.series);
+        const side = prometheusSide(`http://127.0.0.1:${port}`, server.child.pid!);
+        prometheus = { version: '2.42 (Debian)', promtool_ms: round(promtoolMs, 0), blocks, disk_bytes: diskBytes, disk_bytes_per_sample: round(diskBytes / data.samples, 2) };
+        const m = await measureSide(side, endMs, data.series, emptyRss.vm);
         promAnswers = m.answers;
-        prometheus = { version: '2.42 (Debian)', promtool_ms: round(promtoolMs, 0), blocks, disk_bytes: diskBytes, disk_bytes_per_sample: round(diskBytes / data.samples, 2), ...m.figures };
+        prometheus = { ...prometheus, ...m.figures };
+      } catch (err) {
+        prometheus = { ...prometheus, failed: (err as Error).message };
+        log(`prometheus: failed: ${(err as Error).message}`);
       } finally {
         await server.stop();
       }
     }
     const { load_ms } = await loading;
     const diskBytes = dirBytes(dpmonDir);
+    const emptyDpmonDir = join(dir, 'dpmon-empty');
+    mkdirSync(emptyDpmonDir);
+    const emptyServer = await startDpmon(emptyDpmonDir);
+    const emptyRss = await settledRss(emptyServer).finally(() => emptyServer.stop());
     const server = await startDpmon(dpmonDir);
-    let dpmon: Record<string, unknown>;
-    let dpmonAnswers: Record<string, Answer | undefined>;
+    let dpmon: Record<string, unknown> = { load_ms, disk_bytes: diskBytes, disk_bytes_per_sample: round(diskBytes / data.samples, 2) };
+    let dpmonAnswers: Record<string, Answer | undefined> = {};
     try {
-      const m = await measureSide(server, endMs, data.series);
+      const m = await measureSide(server, endMs, data.series, emptyRss.vm);
       dpmonAnswers = m.answers;
-      dpmon = { load_ms, disk_bytes: diskBytes, disk_bytes_per_sample: round(diskBytes / data.samples, 2), ...m.figures };
+      dpmon = { ...dpmon, ...m.figures };
+    } catch (err) {
+      // the server died (out of memory?) or stopped answering: the figures say so, the bench goes on
+      dpmon = { ...dpmon, failed: (err as Error).message };
+      log(`dpmon: failed: ${(err as Error).message}`);
     } finally {
       await server.stop();
     }
@@ -377,7 +400,8 @@ export async function historyFigures(): Promise<Record<string, unknown>> {
         `each side alone over HTTP (/api/v1/query_range), Prometheus first; timings are medians of ${RUNS} runs after one warm-up ` +
         `(the warm-up of the 24 h sum(rate) is the run whose RSS is sampled); RSS is /proc/PID/status VmRSS sampled every ${RSS_SAMPLE_MS} ms ` +
         `(RssAnon beside it: Prometheus's VmRSS includes its memory-mapped block files); at rest = after GC (dpmon: gc() in the ` +
-        `--expose-gc child; Prometheus: GET /debug/pprof/heap?gc=1) and 1 s idle; Prometheus: promtool blocks of ${BLOCK_MS / HOUR_MS} h, ` +
+        `--expose-gc child; Prometheus: GET /debug/pprof/heap?gc=1) and 1 s idle, per series = (that − the same server's over an ` +
+        `empty store) ÷ series; Prometheus: promtool blocks of ${BLOCK_MS / HOUR_MS} h, ` +
         `default flags; dpmon: default config, the built-in rule groups evaluating every 1 s during the ten panels; disk: history.db ` +
         `(+wal) ÷ samples, the TSDB directory ÷ samples`,
     };
@@ -391,7 +415,7 @@ export async function historyFigures(): Promise<Record<string, unknown>> {
 /** A short table for a human reading stderr. */
 function summary(r: { dpmon: Record<string, unknown>; prometheus: Record<string, unknown>; ratio_dpmon_to_prometheus: Record<string, number | null>; duration_s: number; loadavg_start: string }): string {
   const lines = [`done in ${r.duration_s} s (load average at start ${r.loadavg_start})`, `${'figure'.padEnd(36)} ${'dpmon'.padStart(10)} ${'prometheus'.padStart(10)} ${'ratio'.padStart(7)}`];
-  const keys = [...RATIO_KEYS, 'ten_panels_answered', 'one_query_rss_before_mb', 'one_query_rss_after_mb', 'rss_at_rest_mb'];
+  const keys = [...RATIO_KEYS, 'ten_panels_answered', 'one_query_rss_before_mb', 'one_query_rss_after_mb', 'rss_at_rest_mb', 'rss_empty_store_mb'];
   for (const k of keys) {
     const cell = (x: unknown) => String(x ?? '—').padStart(10);
     lines.push(`${k.padEnd(36)} ${cell(r.dpmon[k])} ${cell(r.prometheus[k])} ${String(r.ratio_dpmon_to_prometheus[k] ?? '').padStart(7)}`);
