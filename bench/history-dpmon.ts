@@ -4,6 +4,8 @@
 //                            it (default config: store options, query engine limits, query gate, the HTTP
 //                            server), with the built-in rules evaluating on the system clock; prints
 //                            {"port": N} once listening.
+// The store, engine and rules options are copied from app.ts (it builds them inside createApp, so they
+// cannot be imported): a change to that wiring must be made here too, or the bench measures something else.
 // The serve mode adds three routes for the bench only: POST /bench/gc (run with --expose-gc),
 // POST /bench/mark (start a measuring window) and GET /bench/report (the window's rule lag and event-loop delay).
 import { monitorEventLoopDelay } from 'node:perf_hooks';
