@@ -27,12 +27,7 @@ const FIXTURES = ['node-mixin', 'postgres-mixin', 'node-exporter-full', 'postgre
  * names them by. A query using one must be refused with bad_data; an entry no query hits any more
  * fails the test: remove it once the construct is implemented.
  */
-const EXPECTED_UNSUPPORTED: Record<string, string> = {
-  'function "changes"': 'postgres-mixin alert PostgresReplicationRoleChanged',
-  'function "timestamp"': 'postgres-mixin alert PostgresTablesNotVaccumed',
-  'function "sort_desc"': 'node-mixin USE dashboard "Disk Space"',
-  'aggregation "SUM"': 'upper-case aggregation: PostgreSQL Database "Current fetch/insert/update data"',
-};
+const EXPECTED_UNSUPPORTED: Record<string, string> = {};
 
 /** Queries whose answers differ for a known reason (by query text, after variables); empty: every answer agrees. */
 const KNOWN_DIFFERENCES: { query: string; reason: string }[] = [];
