@@ -21,7 +21,9 @@ import {
   type AggrOp,
   type BinaryOp,
   type Expr,
+  type AtTime,
   type MatrixSelectorNode,
+  type SubqueryNode,
   type VectorMatching,
   type VectorSelectorNode,
 } from './parse.ts';
@@ -48,6 +50,11 @@ export interface QueryEngineOptions {
    * evaluator yields at step, selector and read boundaries once a slice is used up.
    */
   sliceMs?: number;
+  /**
+   * The step of a subquery written without one (`x[1h:]`): Prometheus's default evaluation interval
+   * (`global.evaluation_interval`, 1m, as its promqltest engine). Default 60_000.
+   */
+  subqueryStepMs?: number;
   /** Monotonic milliseconds for deadlines and slices (default performance.now; tests inject a clock). */
   clock?: Pick<Clock, 'now'>;
   /** How a slice ends (default setImmediate: every timer and I/O callback waiting runs first). */
@@ -123,7 +130,7 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
   function run(exprText: string, start: number, end: number, step: number, q: QueryOptions | undefined) {
     const budget = new Budget(clock, deadline(q), opts.sliceMs ?? 5, opts.yieldToLoop ?? setImmediateYield, opts.maxSamples ?? DEFAULT_MAX_SAMPLES, q?.signal);
     const expr = parseExpr(exprText, limits);
-    const ev = new Evaluator(store, lookback, start, end, rollups && step > 0 ? { step, windowMs: rollupWindowMs } : null, budget);
+    const ev = new Evaluator(store, lookback, start, end, rollups && step > 0 ? { step, windowMs: rollupWindowMs } : null, budget, opts.subqueryStepMs ?? 60_000);
     return { expr, ev, budget };
   }
 
@@ -489,6 +496,19 @@ interface RollupSeries {
   edges: Map<number, number>;
 }
 
+/** The argument of a range-vector function: a range selector or a subquery. */
+type RangeArg = MatrixSelectorNode | SubqueryNode;
+/** The times a node is evaluated at over the whole query: [from, to]. */
+interface EvalSpan {
+  from: number;
+  to: number;
+}
+
+/** The first multiple of step after t (Prometheus aligns subquery steps to absolute time). */
+function firstStepAfter(t: number, step: number): number {
+  return Math.floor(t / step) * step + step;
+}
+
 type AggrNode = Extract<Expr, { kind: 'aggr' }>;
 type BinaryNode = Extract<Expr, { kind: 'binary' }>;
 
@@ -497,6 +517,10 @@ class Evaluator {
   private readonly rollupCache = new Map<MatrixSelectorNode, RollupSeries[] | null>();
   /** start of window 0 of a selector's RollupSeries */
   private readonly rollupBase = new Map<MatrixSelectorNode, number>();
+  /** the times each selector is evaluated at (prefetch): wider than the query inside subqueries, one time with `@` */
+  private readonly spans = new Map<VectorSelectorNode, EvalSpan>();
+  /** each subquery's inner results by evaluation time: a result at t is the same whichever outer step asks */
+  private readonly subqueryResults = new Map<SubqueryNode, Map<number, Sample[]>>();
   /** label ids, name-dropped sets and signatures, computed once per label object for the whole query */
   readonly memo: LabelMemo = createLabelMemo(labelsId);
 
@@ -508,7 +532,37 @@ class Evaluator {
     /** set for a range query that may use rollups */
     private readonly rollupPlan: { step: number; windowMs: number } | null = null,
     private readonly budget: Budget = new Budget(monotonic, Infinity, Infinity, setImmediateYield, Infinity),
+    /** the step of `[range:]` subqueries */
+    private readonly defaultStepMs = 60_000,
   ) {}
+
+  /** The time a node with this `@` modifier is evaluated at, when the step asks for ts. */
+  private evalTime(at: AtTime | undefined, ts: number): number {
+    if (at === undefined) return ts;
+    if (at === 'start') return this.start;
+    if (at === 'end') return this.end;
+    return at;
+  }
+
+  /** The span of evaluation times of a node with this `@` modifier, inside a parent evaluated over span. */
+  private atSpan(at: AtTime | undefined, span: EvalSpan): EvalSpan {
+    if (at === undefined) return span;
+    const t = this.evalTime(at, span.from);
+    return { from: t, to: t };
+  }
+
+  /** The store span a selector needs: [first eval time - offset - window, last eval time - offset]. */
+  private storeSpan(vs: VectorSelectorNode, windowMs: number): { from: number; to: number } {
+    const span = this.spans.get(vs) ?? this.atSpan(vs.at, { from: this.start, to: this.end });
+    return { from: span.from - vs.offsetMs - windowMs, to: span.to - vs.offsetMs };
+  }
+
+  /** The inner evaluation times of a subquery evaluated over span: its aligned steps. */
+  private subquerySpan(sq: SubqueryNode, span: EvalSpan): EvalSpan {
+    const step = sq.stepMs || this.defaultStepMs;
+    const own = this.atSpan(sq.at, span);
+    return { from: firstStepAfter(own.from - sq.offsetMs - sq.rangeMs, step), to: own.to - sq.offsetMs };
+  }
 
 
   /**
@@ -517,27 +571,34 @@ class Evaluator {
    * instant selector), or, for an `*_over_time` the rollup rule serves, the rollups and the edge points
    * (docs/promql.md "Rollups in range queries"). Steps then only slice these arrays. The caches stay
    * the single path to the data: a selector whose rollups turn out unusable at some step is read raw
-   * then, once, for the rest of the query. There are no subqueries or `@` (parse rejects them), so no
-   * span is ever wider than that.
+   * then, once, for the rest of the query. span is the times e is evaluated at: the query's steps,
+   * or inside a subquery its steps (from start - offset - range), or one time under `@`.
    */
-  async prefetch(e: Expr): Promise<void> {
+  async prefetch(e: Expr, span: EvalSpan = { from: this.start, to: this.end }): Promise<void> {
+    const top = span.from === this.start && span.to === this.end;
     switch (e.kind) {
       case 'number':
       case 'string':
         return;
       case 'paren':
       case 'unary':
-        return this.prefetch(e.expr);
+        return this.prefetch(e.expr, span);
       case 'vector':
+        this.spans.set(e, this.atSpan(e.at, span));
         await this.read(e, this.lookback);
         return;
       case 'matrix':
+        this.spans.set(e.vs, this.atSpan(e.vs.at, span));
+        // rollups are planned for the query's own steps: not for a selector evaluated at other times
+        if (!top || e.vs.at !== undefined) this.rollupCache.set(e, null);
         await this.read(e.vs, e.rangeMs);
         return;
+      case 'subquery':
+        return this.prefetch(e.expr, this.subquerySpan(e, span));
       case 'call': {
         // the same decision as call(): the first argument of a served function, in a rollup-eligible query
         const fn = ROLLUP_SERVED[e.fn];
-        const m = fn && this.rollupPlan && e.args[0]?.kind === 'matrix' ? e.args[0] : null;
+        const m = fn && this.rollupPlan && top && e.args[0]?.kind === 'matrix' && e.args[0].vs.at === undefined ? e.args[0] : null;
         let fromRollups = false;
         if (m !== null) {
           const steps = this.rollupSteps(m, fn!);
@@ -550,15 +611,15 @@ class Evaluator {
           }
         }
         await this.budget.pause('query preparation');
-        for (const a of e.args) if (!(fromRollups && a === m)) await this.prefetch(a);
+        for (const a of e.args) if (!(fromRollups && a === m)) await this.prefetch(a, span);
         return;
       }
       case 'aggr':
-        if (e.param) await this.prefetch(e.param);
-        return this.prefetch(e.expr);
+        if (e.param) await this.prefetch(e.param, span);
+        return this.prefetch(e.expr, span);
       case 'binary':
-        await this.prefetch(e.lhs);
-        return this.prefetch(e.rhs);
+        await this.prefetch(e.lhs, span);
+        return this.prefetch(e.rhs, span);
       default:
         return assertNever(e);
     }
@@ -574,8 +635,7 @@ class Evaluator {
    */
   private async read(vs: VectorSelectorNode, windowMs: number): Promise<void> {
     if (this.cache.has(vs)) return;
-    const from = this.start - vs.offsetMs - windowMs;
-    const to = this.end - vs.offsetMs;
+    const { from, to } = this.storeSpan(vs, windowMs);
     if (!Number.isInteger(from) || !Number.isInteger(to) || to - from <= ONE_READ_MS) {
       await this.budget.pause('query preparation');
       this.fetch(vs, windowMs);
@@ -790,7 +850,8 @@ class Evaluator {
   private fetch(vs: VectorSelectorNode, windowMs: number): FetchedSeries[] {
     let got = this.cache.get(vs);
     if (!got) {
-      const found = this.store.select(vs.matchers, this.start - vs.offsetMs - windowMs, this.end - vs.offsetMs);
+      const { from, to } = this.storeSpan(vs, windowMs);
+      const found = this.store.select(vs.matchers, from, to);
       let n = 0;
       for (const s of found) n += s.points.length;
       this.budget.load(n);
@@ -806,7 +867,7 @@ class Evaluator {
    * markers when a window first reaches one (Prometheus's matrix iteration skips them).
    */
   private window(vs: VectorSelectorNode, windowMs: number, ts: number, dropStale = true): SeriesWindow[] {
-    const hi = ts - vs.offsetMs;
+    const hi = this.evalTime(vs.at, ts) - vs.offsetMs;
     const lo = hi - windowMs;
     const out: SeriesWindow[] = [];
     for (const s of this.fetch(vs, windowMs)) {
@@ -878,6 +939,8 @@ class Evaluator {
       }
       case 'matrix':
         return { type: 'matrix', series: this.window(e.vs, e.rangeMs, ts).map(toSeries) };
+      case 'subquery':
+        return { type: 'matrix', series: (yield* this.subquery(e, ts)).map(toSeries) };
       case 'unary': {
         const v = yield* this.evalSteps(e.expr, ts);
         if (e.op === '+') return v;
@@ -922,11 +985,11 @@ class Evaluator {
     }
     // range-vector functions: f(points, a, b) over the window's points [a, b) → value or null (series
     // dropped); names dropped except last_over_time
-    function* overRange(f: (pts: Cols, a: number, b: number, m: MatrixSelectorNode) => number | null, keepName = false): Generator<void, Value, void> {
-      const m = args.find((a) => a.kind === 'matrix') as MatrixSelectorNode;
+    function* overRange(f: (pts: Cols, a: number, b: number, m: RangeArg) => number | null, keepName = false): Generator<void, Value, void> {
+      const m = args.find((a) => a.kind === 'matrix' || a.kind === 'subquery') as RangeArg;
       const out: Sample[] = [];
       let i = 0;
-      for (const { s, a, b } of self.window(m.vs, m.rangeMs, ts)) {
+      for (const { s, a, b } of yield* self.rangeWindows(m, ts)) {
         const v = f(s.points, a, b, m);
         if (v !== null) out.push({ labels: keepName ? s.labels : self.memo.dropName(s.labels), v });
         if ((++i & 63) === 0) yield;
@@ -937,9 +1000,10 @@ class Evaluator {
       case 'rate':
       case 'increase':
       case 'delta':
-        return yield* overRange((pts, a, b, m) =>
-          extrapolatedRate(pts, a, b, ts - m.vs.offsetMs - m.rangeMs, ts - m.vs.offsetMs, m.rangeMs, fn !== 'delta', fn === 'rate'),
-        );
+        return yield* overRange((pts, a, b, m) => {
+          const end = this.rangeEnd(m, ts);
+          return extrapolatedRate(pts, a, b, end - m.rangeMs, end, m.rangeMs, fn !== 'delta', fn === 'rate');
+        });
       case 'irate':
         return yield* overRange((pts, a, b) => {
           if (b - a < 2) return null;
@@ -1002,8 +1066,8 @@ class Evaluator {
         return { type: 'vector', samples: [{ labels: absentLabels(args[0]!), v: 1 }] };
       }
       case 'absent_over_time': {
-        const m = args[0] as MatrixSelectorNode;
-        if (this.window(m.vs, m.rangeMs, ts).length > 0) return { type: 'vector', samples: [] };
+        const m = args[0] as RangeArg;
+        if ((yield* this.rangeWindows(m, ts)).length > 0) return { type: 'vector', samples: [] };
         return { type: 'vector', samples: [{ labels: absentLabels(m), v: 1 }] };
       }
       case 'time':
@@ -1042,6 +1106,54 @@ class Evaluator {
       default:
         throw badData(`unsupported function "${fn}"`);
     }
+  }
+
+  /** The right end of a range argument's window at step ts: the evaluation time (`@`) less the offset. */
+  private rangeEnd(m: RangeArg, ts: number): number {
+    return m.kind === 'matrix' ? this.evalTime(m.vs.at, ts) - m.vs.offsetMs : this.evalTime(m.at, ts) - m.offsetMs;
+  }
+
+  /** A range argument's series at ts: a range selector's window, or a subquery's points. */
+  private *rangeWindows(m: RangeArg, ts: number): Generator<void, SeriesWindow[], void> {
+    return m.kind === 'matrix' ? this.window(m.vs, m.rangeMs, ts) : yield* this.subquery(m, ts);
+  }
+
+  /**
+   * A subquery at ts (engine.go, SubqueryExpr): its expression at every multiple of the step in the
+   * left-open (end - range, end], end = the `@` time or ts, less the offset, as series. Results are kept
+   * by time, so a range query's overlapping windows evaluate each inner time once; those before the
+   * window are dropped (steps move forward).
+   */
+  private *subquery(sq: SubqueryNode, ts: number): Generator<void, SeriesWindow[], void> {
+    const step = sq.stepMs || this.defaultStepMs;
+    const hi = this.rangeEnd(sq, ts);
+    const lo = hi - sq.rangeMs;
+    let results = this.subqueryResults.get(sq);
+    if (!results) this.subqueryResults.set(sq, (results = new Map()));
+    const bySeries = new Map<string, { labels: Labels; t: number[]; v: number[] }>();
+    for (let t = firstStepAfter(lo, step); t <= hi; t += step) {
+      let samples = results.get(t);
+      if (!samples) {
+        const v = yield* this.evalSteps(sq.expr, t);
+        samples = v.type === 'vector' ? v.samples : [];
+        this.budget.load(samples.length);
+        results.set(t, samples);
+      }
+      for (const s of samples) {
+        const id = this.memo.id(s.labels);
+        let series = bySeries.get(id);
+        if (!series) bySeries.set(id, (series = { labels: s.labels, t: [], v: [] }));
+        series.t.push(t);
+        series.v.push(s.v);
+      }
+    }
+    for (const t of results.keys()) if (t <= lo) results.delete(t);
+    const out: SeriesWindow[] = [];
+    for (const { labels, t, v } of bySeries.values()) {
+      const points: Cols = { t: Float64Array.from(t), v: Float64Array.from(v), length: t.length };
+      out.push({ s: { labels, points, checked: points.length, a: 0, b: points.length }, a: 0, b: points.length });
+    }
+    return out;
   }
 
   private *aggregate(node: AggrNode, ts: number): Generator<void, Value, void> {

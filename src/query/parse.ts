@@ -10,15 +10,29 @@ import { compileRegex, PROMETHEUS, RegexSyntaxError } from '../model/regex.ts';
 
 export type ValueType = 'scalar' | 'vector' | 'matrix' | 'string';
 
+/** An `@` modifier: a fixed time in ms, or the query's start or end (`@ start()`, `@ end()`). */
+export type AtTime = number | 'start' | 'end';
 export interface VectorSelectorNode {
   kind: 'vector';
   matchers: Matcher[];
   offsetMs: number;
+  /** the `@` modifier: evaluated at this time at every step */
+  at?: AtTime;
 }
 export interface MatrixSelectorNode {
   kind: 'matrix';
   vs: VectorSelectorNode;
   rangeMs: number;
+}
+/** `expr[range:step]`: expr evaluated at the multiples of step in (t - range, t], t = (at ?? ts) - offset. */
+export interface SubqueryNode {
+  kind: 'subquery';
+  expr: Expr;
+  rangeMs: number;
+  /** 0 for `[range:]`: the engine's default evaluation interval */
+  stepMs: number;
+  offsetMs: number;
+  at?: AtTime;
 }
 export type BinaryOp = '+' | '-' | '*' | '/' | '%' | '^' | '==' | '!=' | '>' | '<' | '>=' | '<=' | 'and' | 'or' | 'unless';
 export interface VectorMatching {
@@ -33,6 +47,7 @@ export type Expr =
   | { kind: 'string'; value: string }
   | VectorSelectorNode
   | MatrixSelectorNode
+  | SubqueryNode
   | { kind: 'call'; fn: string; args: Expr[] }
   | { kind: 'aggr'; op: AggrOp; param: Expr | null; expr: Expr; grouping: string[]; without: boolean }
   | { kind: 'binary'; op: BinaryOp; lhs: Expr; rhs: Expr; bool: boolean; matching: VectorMatching }
@@ -91,6 +106,7 @@ export function typeOf(e: Expr): ValueType {
     case 'vector':
       return 'vector';
     case 'matrix':
+    case 'subquery':
       return 'matrix';
     case 'call':
       return FUNCTIONS[e.fn]!.returns;
@@ -134,7 +150,7 @@ export function parseExpr(input: string, limits: ParseLimits = DEFAULT_PARSE_LIM
 /** Parses a series selector as used by `match[]` (`up{job="x"}`): its matchers. */
 export function parseSeriesSelector(input: string): Matcher[] {
   const e = parseExpr(input);
-  if (e.kind !== 'vector' || e.offsetMs !== 0) throw badData(`parse error: expected a vector selector, got ${JSON.stringify(input)}`);
+  if (e.kind !== 'vector' || e.offsetMs !== 0 || e.at !== undefined) throw badData(`parse error: expected a vector selector, got ${JSON.stringify(input)}`);
   return e.matchers;
 }
 
@@ -285,9 +301,9 @@ class Builder {
       case 'AggregateExpr':
         return this.aggregate(n);
       case 'SubqueryExpr':
-        throw unsupported(`subquery "${this.text(n)}"`);
+        return this.subquery(n);
       case 'StepInvariantExpr':
-        throw unsupported('@ modifier');
+        return this.atModifier(n);
       case 'AnchoredExpr':
         throw unsupported('anchored modifier');
       case 'SmoothedExpr':
@@ -370,6 +386,35 @@ class Builder {
     return applyOffset(target, ms);
   }
 
+  subquery(n: SyntaxNode): SubqueryNode {
+    const parts = nonComment(n);
+    const expr = this.expr(parts[0]!);
+    const durs = parts.filter((p) => p.name === 'DurationExpr' || p.name === 'NumberDurationLiteralInDurationContext');
+    const rangeMs = this.duration(durs[0]!);
+    const stepMs = durs[1] ? this.duration(durs[1]) : 0;
+    const t = typeOf(expr);
+    if (t !== 'vector') throw badData(`subquery is only allowed on instant vector, got ${t} instead`);
+    if (rangeMs <= 0) throw badData(`range must be positive, got ${this.text(durs[0]!)}`);
+    if (durs[1] && stepMs <= 0) throw badData(`step must be positive, got ${this.text(durs[1])}`);
+    return { kind: 'subquery', expr, rangeMs, stepMs, offsetMs: 0 };
+  }
+
+  /** `<selector or subquery> @ <time | start() | end()>` (lezer's StepInvariantExpr). */
+  atModifier(n: SyntaxNode): Expr {
+    const parts = nonComment(n);
+    const target = this.expr(parts[0]!);
+    const value = parts[parts.length - 1]!;
+    let at: AtTime;
+    if (value.name === 'AtModifierPreprocessors') at = value.firstChild?.name === 'AtStart' ? 'start' : 'end';
+    else {
+      const secs = parseNumberOrDuration(this.text(value));
+      if (!Number.isFinite(secs) || Math.abs(secs) >= 9.223372036854776e18)
+        throw badData(`timestamp out of bounds for @ modifier: ${secs.toFixed(6)}`);
+      // as Prometheus's timestamp.FromFloatSeconds
+      at = Math.round(secs * 1000);
+    }
+    return applyAt(target, at);
+  }
 
   binary(n: SyntaxNode): Expr {
     const parts = nonComment(n);
@@ -469,6 +514,7 @@ class Builder {
 function applyOffset(target: Expr, ms: number): Expr {
   switch (target.kind) {
     case 'vector':
+    case 'subquery':
       if (target.offsetMs !== 0) throw badData('offset may not be set multiple times');
       return { ...target, offsetMs: ms };
     case 'matrix':
@@ -480,6 +526,25 @@ function applyOffset(target: Expr, ms: number): Expr {
       return { ...target, expr: applyOffset(target.expr, ms) };
     default:
       throw badData('offset modifier must be preceded by an instant vector selector or range vector selector or a subquery');
+  }
+}
+
+/** `@` applies like offset: to the selector or subquery directly before it. */
+function applyAt(target: Expr, at: AtTime): Expr {
+  switch (target.kind) {
+    case 'vector':
+    case 'subquery':
+      if (target.at !== undefined) throw badData('@ <timestamp> may not be set multiple times');
+      return { ...target, at };
+    case 'matrix':
+      if (target.vs.at !== undefined) throw badData('@ <timestamp> may not be set multiple times');
+      return { ...target, vs: { ...target.vs, at } };
+    case 'binary':
+      return { ...target, rhs: applyAt(target.rhs, at) };
+    case 'unary':
+      return { ...target, expr: applyAt(target.expr, at) };
+    default:
+      throw badData('@ modifier must be preceded by an instant vector selector or range vector selector or a subquery');
   }
 }
 
