@@ -15,6 +15,7 @@ import {
   DEFAULT_PARSE_LIMITS,
   isComparison,
   isSetOp,
+  isValidUtf8,
   parseExpr,
   typeOf,
   type ParseLimits,
@@ -1418,7 +1419,8 @@ function labelReplace(input: Sample[], dst: string, repl: string, src: string, r
     const why = err instanceof RegexSyntaxError ? `: ${err.reason}` : '';
     throw badData(`invalid regular expression in label_replace(): ${regexText}${why}`);
   }
-  if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(dst) && dst.length === 0) throw badData(`invalid destination label name in label_replace(): ${dst}`);
+  // Prometheus 3 (UTF-8 names): any non-empty valid UTF-8 name
+  if (dst.length === 0 || !isValidUtf8(dst)) throw badData(`invalid destination label name in label_replace(): ${dst}`);
   return input.map((s) => {
     const m = re.exec(s.labels[src] ?? '');
     if (!m) return s;

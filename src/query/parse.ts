@@ -252,6 +252,8 @@ function reportErrors(input: string, top: SyntaxNode): void {
   if (unknownFn) {
     const { name } = unknownFn;
     if (KNOWN_UNSUPPORTED_FUNCTIONS.has(name)) throw unsupported(`function "${name}"`);
+    // step() and range() are keywords of duration expressions (any case: `[STep()*2]`), a feature flag
+    if (/^(step|range)$/i.test(name)) throw unsupported(`duration expression "${name}()"`);
     throw badData(`unknown function with name "${name}"`);
   }
   const err = firstError as SyntaxNode;
@@ -594,6 +596,36 @@ function hexEscape(body: string, at: number, digits: number, lit: string): numbe
   return v;
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Bytes from `\x` and octal escapes as text: valid UTF-8 sequences as their characters, any other
+ * byte as the lone surrogate U+DC00 + byte (Python's surrogateescape). Go strings hold such bytes; a
+ * JS string cannot, and a lone surrogate keeps them recognisable as not UTF-8 (isValidUtf8).
+ */
+function bytesToText(bytes: number[]): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; ) {
+    const b = bytes[i]!;
+    const n = b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0;
+    if (n > 0 && i + n <= bytes.length) {
+      try {
+        out += strictUtf8.decode(Uint8Array.from(bytes.slice(i, i + n)));
+        i += n;
+        continue;
+      } catch {
+        // not a valid sequence: escape its first byte
+      }
+    }
+    out += String.fromCharCode(0xdc00 + b);
+    i++;
+  }
+  return out;
+}
+
+/** Whether a string from unquote() was valid UTF-8 in Go: no lone surrogate (with /u, pairs are one code point). */
+export const isValidUtf8 = (s: string) => !/\p{Surrogate}/u.test(s);
+
 /** Unquotes a PromQL string literal: "..." and '...' with Go escapes, `...` raw. */
 export function unquote(lit: string): string {
   const q = lit[0];
@@ -601,12 +633,20 @@ export function unquote(lit: string): string {
   if (q === '`') return body;
   if (q !== '"' && q !== "'") throw badData(`invalid string literal ${lit}`);
   let out = '';
+  // bytes of consecutive \x and octal escapes, decoded together (a UTF-8 sequence may span several)
+  let bytes: number[] = [];
+  const flush = () => {
+    if (bytes.length) out += bytesToText(bytes);
+    bytes = [];
+  };
   for (let i = 0; i < body.length; i++) {
     const ch = body[i]!;
     if (ch !== '\\') {
+      flush();
       out += ch;
       continue;
     }
+    if (body[i + 1] !== 'x' && !/[0-7]/.test(body[i + 1] ?? '')) flush();
     const e = body[++i];
     switch (e) {
       case 'n': out += '\n'; break;
@@ -617,18 +657,19 @@ export function unquote(lit: string): string {
       case 'f': out += '\f'; break;
       case 'v': out += '\v'; break;
       case '\\': case '"': case "'": out += e; break;
-      case 'x': out += String.fromCharCode(hexEscape(body, i + 1, 2, lit)); i += 2; break;
+      case 'x': bytes.push(hexEscape(body, i + 1, 2, lit)); i += 2; break;
       case 'u': out += String.fromCodePoint(hexEscape(body, i + 1, 4, lit)); i += 4; break;
       case 'U': out += String.fromCodePoint(hexEscape(body, i + 1, 8, lit)); i += 8; break;
       default: {
         // as Go's strconv.Unquote: exactly three octal digits, at most \377
         const oct = body.slice(i, i + 3);
         if (!/^[0-7]{3}$/.test(oct) || parseInt(oct, 8) > 0xff) throw badData(`invalid escape sequence in string literal ${lit}`);
-        out += String.fromCharCode(parseInt(oct, 8));
+        bytes.push(parseInt(oct, 8));
         i += 2;
       }
     }
   }
+  flush();
   return out;
 }
 

@@ -40,6 +40,8 @@ export interface EvalCmd {
   expectScalar?: number;
   expectString?: string;
   expected: { labels: Labels; values: SeqValue[]; line: number }[];
+  /** `expect range vector from … to … step …`: an instant query expected to return a matrix */
+  expectRange?: boolean;
   /** why the script asks for something this runner cannot check */
   unsupported?: string;
 }
@@ -135,17 +137,23 @@ export function parseScript(text: string): Command[] {
         const m = /^load(?:_(with_nhcb))?\s+(.+?)$/.exec(l);
         if (!m) throw new Error('invalid load command');
         const cmd: LoadCmd = { kind: 'load', line: at, stepMs: parseDurationMs(m[2]!), series: [], unsupported: [] };
+        // as Prometheus's loadCmd.set: a series defined again in the same load replaces the first
+        const byId = new Map<string, LoadCmd['series'][number]>();
         for (; i + 1 < lines.length && lines[i + 1] !== ''; ) {
           i++;
           const def = lines[i]!;
           const [sel, vals] = splitSeriesLine(def);
-          if (def.startsWith('@st') || def.includes('{{') || m[1]) {
+          // `metric{…}@st <offsets>` (test.go isSTLine): the start timestamps of the next line's samples
+          const st = isStartTimestampLine(def);
+          if (st || def.includes('{{') || m[1]) {
             const name = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(sel)?.[0] ?? '';
-            cmd.unsupported.push({ line: i + 1, name, reason: m[1] ? 'load_with_nhcb' : def.includes('{{') ? 'native histogram samples' : 'start timestamps (@st)' });
+            cmd.unsupported.push({ line: i + 1, name, reason: m[1] ? 'load_with_nhcb' : st ? 'start timestamps (@st)' : 'native histogram samples' });
             continue;
           }
-          cmd.series.push({ labels: parseSeriesLabels(sel), values: parseSequence(vals) });
+          const labels = parseSeriesLabels(sel);
+          byId.set(labelsId(labels), { labels, values: parseSequence(vals) });
         }
+        cmd.series = [...byId.values()];
         cmds.push(cmd);
       } else if (word.startsWith('eval')) {
         i = parseEval(lines, i, cmds);
@@ -156,6 +164,14 @@ export function parseScript(text: string): Command[] {
   }
   return cmds;
 }
+
+/** test.go isSTLine: the first word (metric and labels) ends in `@st`. */
+function isStartTimestampLine(def: string): boolean {
+  const first = def.trim().split(/[\t ]/)[0]!;
+  return first !== def.trim() && first.endsWith('@st');
+}
+
+const EXPECT_RANGE = /^expect range vector\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+)$/;
 
 function parseEval(lines: string[], i: number, cmds: Command[]): number {
   const l = lines[i]!;
@@ -189,7 +205,14 @@ function parseEval(lines: string[], i: number, cmds: Command[]): number {
       break;
     }
     if (def.startsWith('expect range vector')) {
-      cmd.unsupported ??= 'expect range vector';
+      // an instant query whose result is a range vector: its points at from, from + step, … to (test.go)
+      const r = EXPECT_RANGE.exec(def);
+      if (!r) throw new Error(`invalid range vector definition ${JSON.stringify(def)}`);
+      cmd.start = parseDurationMs(r[1]!.trim());
+      cmd.end = parseDurationMs(r[2]!.trim());
+      cmd.stepMs = parseDurationMs(r[3]!.trim());
+      cmd.at = cmd.end;
+      cmd.expectRange = true;
       continue;
     }
     if (def.startsWith('expect string')) {
@@ -271,7 +294,14 @@ export async function runScript(text: string, opts: { lookbackDeltaMs?: number }
           if (v !== undefined) samples.push({ labels: s.labels, t: i * cmd.stepMs, v: v === 'stale' ? STALE_NAN : v });
         });
       }
-      for (const u of cmd.unsupported) tainted.set(u.name, u.reason);
+      for (const u of cmd.unsupported) {
+        tainted.set(u.name, u.reason);
+        // load_with_nhcb also makes the native histogram `x` of classic `x_bucket`/`x_count`/`x_sum` series
+        if (u.reason === 'load_with_nhcb') tainted.set(u.name.replace(/_(bucket|count|sum)$/, ''), u.reason);
+      }
+      // __type__/__unit__ are special only with the type-and-unit-labels feature flag (dropped with the name)
+      for (const s of cmd.series)
+        if ('__type__' in s.labels || '__unit__' in s.labels) tainted.set(s.labels.__name__ ?? '', 'type-and-unit labels (__type__/__unit__)');
       // the store drops out-of-order points, so append in time order
       samples.sort((a, b) => a.t - b.t);
       store.append(samples);
@@ -285,9 +315,26 @@ export async function runScript(text: string, opts: { lookbackDeltaMs?: number }
   return res;
 }
 
+/** Functions that drop the metric name (so delayed name removal changes what follows them). */
+const NAME_DROPPING = /\b(rate|irate|increase|delta|idelta|deriv|predict_linear|(avg|sum|min|max|count|quantile|stddev|stdvar|mad)_over_time|abs|ceil|floor|round|clamp(_min|_max)?|exp|ln|log2|log10|sqrt|sgn)\s*\(/;
+
+/**
+ * Whether an expression's result depends on delayed name removal, which Prometheus's test engine
+ * enables (EnableDelayedNameRemoval) and dpmon does not implement (it drops names at once, as
+ * Prometheus without the flag): a name-dropping function whose result is then grouped or relabelled by
+ * `__name__`, or one applied to a selector without a metric name (several names whose results collide).
+ */
+export function needsDelayedNameRemoval(expr: string): boolean {
+  if (!NAME_DROPPING.test(expr)) return false;
+  const outsideSelectors = expr.replace(/\{[^}]*\}/g, '{}');
+  if (outsideSelectors.includes('__name__')) return true;
+  return new RegExp(NAME_DROPPING.source + String.raw`\{(?!\s*__name__\s*=[^~])`).test(expr);
+}
+
 async function runEval(cmd: EvalCmd, engine: ReturnType<typeof createQueryEngine>, tainted: Map<string, string>): Promise<EvalOutcome> {
   const base = { line: cmd.line, expr: cmd.expr };
   if (cmd.unsupported) return { ...base, status: 'unsupported', message: cmd.unsupported };
+  if (needsDelayedNameRemoval(cmd.expr)) return { ...base, status: 'unsupported', message: 'delayed name removal (a feature flag Prometheus\'s test engine enables)' };
   for (const [name, reason] of tainted) {
     const re = name === '' ? /__name__|\{/ : new RegExp(`(^|[^a-zA-Z0-9_:])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^a-zA-Z0-9_:])`);
     if (re.test(cmd.expr) || /__name__/.test(cmd.expr) || /(^|[^a-zA-Z0-9_])\{/.test(cmd.expr))
@@ -342,7 +389,7 @@ function compare(cmd: EvalCmd, result: QueryResult): string | null {
     return null;
   }
   if (result.resultType === 'matrix') {
-    if (cmd.instant) return `instant query returned a matrix; expected a vector`;
+    if (cmd.instant && !cmd.expectRange) return `instant query returned a matrix; expected a vector`;
     if (cmd.ordered) return 'expected ordered result, but query returned a matrix';
     const seen = new Set<string>();
     for (const s of result.result) {
