@@ -7,7 +7,7 @@ import type { Labels } from '../model/labels.ts';
 import { STALE_NAN } from '../model/stale.ts';
 import { createMemoryStore } from '../store/memory-store.ts';
 import type { StoredSample } from '../store/store.ts';
-import { compareLabels, createQueryEngine, labelsId, type QueryResult } from './engine.ts';
+import { compareLabels, createQueryEngine, labelsId, type QueryResult, type SampleValue } from './engine.ts';
 import { QueryError } from './errors.ts';
 import { parseDurationMs, parseSeriesSelector, unquote } from './parse.ts';
 
@@ -354,8 +354,37 @@ async function runEval(cmd: EvalCmd, engine: ReturnType<typeof createQueryEngine
     return { ...base, status: 'passed' };
   }
   if (cmd.fail) return { ...base, status: 'failed', message: `expected an error, got ${JSON.stringify(result).slice(0, 300)}` };
-  const problem = compare(cmd, result);
+  const problem = compare(cmd, result) ?? (await rangeModeProblem(cmd, engine, result));
   return problem ? { ...base, status: 'failed', message: problem } : { ...base, status: 'passed' };
+}
+
+/**
+ * As test.go runInstantQuery: an instant eval is run again as a range query from t - 1m to t + 1m
+ * step 1m, and its middle step must match the same expectations (not for range-vector or string
+ * results, ordered evals, or expressions using start(), end(), range() or step()).
+ */
+async function rangeModeProblem(cmd: EvalCmd, engine: ReturnType<typeof createQueryEngine>, instant: QueryResult): Promise<string | null> {
+  if (!cmd.instant || cmd.expectRange || cmd.expectString !== undefined || cmd.ordered) return null;
+  if (/(start|end|range|step)\(\)/.test(cmd.expr)) return null;
+  let r: QueryResult;
+  try {
+    r = await engine.range(cmd.expr, cmd.at - 60_000, cmd.at + 60_000, 60_000);
+  } catch (err) {
+    return `range mode: unexpected error: ${err instanceof Error ? err.message : String(err)}`;
+  }
+  if (r.resultType !== 'matrix') return `range mode: got a ${r.resultType}`;
+  const atStep: { metric: Record<string, string>; value: SampleValue }[] = [];
+  for (const s of r.result) {
+    const p = s.values.find(([t]) => Math.round(t * 1000) === cmd.at);
+    if (p) atStep.push({ metric: s.metric, value: p });
+  }
+  let asInstant: QueryResult;
+  if (instant.resultType === 'scalar') {
+    if (atStep.length !== 1) return `range mode: expected one series for a scalar, got ${atStep.length}`;
+    asInstant = { resultType: 'scalar', result: atStep[0]!.value };
+  } else asInstant = { resultType: 'vector', result: atStep };
+  const problem = compare(cmd, asInstant);
+  return problem ? `range mode: ${problem}` : null;
 }
 
 const fmtLabels = (l: Labels) => JSON.stringify(l);
