@@ -88,6 +88,12 @@ const KNOWN_UNSUPPORTED_FUNCTIONS = new Set(
   ),
 );
 
+/**
+ * The functions of duration expressions (`[step()*2]`, `offset min_of(…)`), a Prometheus feature flag;
+ * step() and range() are keywords there, of any case (`STep()`).
+ */
+const isDurationFunction = (name: string) => /^(step|range)$/i.test(name) || /^(start|end|min_of|max_of)$/.test(name);
+
 const AGGR_OPS = new Set<string>(['sum', 'avg', 'min', 'max', 'count', 'quantile', 'topk', 'bottomk']);
 const BINARY_OPS: Record<string, BinaryOp> = {
   Add: '+', Sub: '-', Mul: '*', Div: '/', Mod: '%', Pow: '^',
@@ -251,9 +257,8 @@ function reportErrors(input: string, top: SyntaxNode): void {
   if (!firstError) return;
   if (unknownFn) {
     const { name } = unknownFn;
+    if (isDurationFunction(name)) throw unsupported(`duration expression "${name}()"`);
     if (KNOWN_UNSUPPORTED_FUNCTIONS.has(name)) throw unsupported(`function "${name}"`);
-    // step() and range() are keywords of duration expressions (any case: `[STep()*2]`), a feature flag
-    if (/^(step|range)$/i.test(name)) throw unsupported(`duration expression "${name}()"`);
     throw badData(`unknown function with name "${name}"`);
   }
   const err = firstError as SyntaxNode;
@@ -470,6 +475,7 @@ class Builder {
     const [idNode, body] = nonComment(n);
     const fn = this.text(idNode!);
     const spec = FUNCTIONS[fn];
+    if (!spec && isDurationFunction(fn)) throw unsupported(`duration expression "${fn}()"`);
     if (!spec) throw unsupported(`function "${fn}"`);
     const argNodes = body ? nonComment(body) : [];
     const args = argNodes.map((a) => unwrapMatrix(this.expr(a)));

@@ -319,22 +319,22 @@ export async function runScript(text: string, opts: { lookbackDeltaMs?: number }
 const NAME_DROPPING = /\b(rate|irate|increase|delta|idelta|deriv|predict_linear|(avg|sum|min|max|count|quantile|stddev|stdvar|mad)_over_time|abs|ceil|floor|round|clamp(_min|_max)?|exp|ln|log2|log10|sqrt|sgn)\s*\(/;
 
 /**
- * Whether an expression's result depends on delayed name removal, which Prometheus's test engine
- * enables (EnableDelayedNameRemoval) and dpmon does not implement (it drops names at once, as
- * Prometheus without the flag): a name-dropping function whose result is then grouped or relabelled by
- * `__name__`, or one applied to a selector without a metric name (several names whose results collide).
+ * Delayed name removal is a feature flag Prometheus's test engine enables (EnableDelayedNameRemoval);
+ * dpmon drops names at once, as Prometheus without the flag. An eval depends on it when a name-dropping
+ * function's result is grouped or relabelled by `__name__` (decided before running), or when a
+ * name-dropping function of a selector without one metric name fails with the duplicate-labelset error
+ * the flag avoids (decided by that error, since distinct other labels would not collide).
  */
-export function needsDelayedNameRemoval(expr: string): boolean {
-  if (!NAME_DROPPING.test(expr)) return false;
-  const outsideSelectors = expr.replace(/\{[^}]*\}/g, '{}');
-  if (outsideSelectors.includes('__name__')) return true;
-  return new RegExp(NAME_DROPPING.source + String.raw`\{(?!\s*__name__\s*=[^~])`).test(expr);
+export function groupsByDroppedName(expr: string): boolean {
+  return NAME_DROPPING.test(expr) && expr.replace(/\{[^}]*\}/g, '{}').includes('__name__');
 }
+const NAMELESS_INTO_DROPPING = new RegExp(NAME_DROPPING.source + String.raw`\{(?!\s*__name__\s*=[^~])`);
+const DELAYED_NAME_REMOVAL = "delayed name removal (a feature flag Prometheus's test engine enables)";
 
 async function runEval(cmd: EvalCmd, engine: ReturnType<typeof createQueryEngine>, tainted: Map<string, string>): Promise<EvalOutcome> {
   const base = { line: cmd.line, expr: cmd.expr };
   if (cmd.unsupported) return { ...base, status: 'unsupported', message: cmd.unsupported };
-  if (needsDelayedNameRemoval(cmd.expr)) return { ...base, status: 'unsupported', message: 'delayed name removal (a feature flag Prometheus\'s test engine enables)' };
+  if (groupsByDroppedName(cmd.expr)) return { ...base, status: 'unsupported', message: DELAYED_NAME_REMOVAL };
   for (const [name, reason] of tainted) {
     const re = name === '' ? /__name__|\{/ : new RegExp(`(^|[^a-zA-Z0-9_:])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^a-zA-Z0-9_:])`);
     if (re.test(cmd.expr) || /__name__/.test(cmd.expr) || /(^|[^a-zA-Z0-9_])\{/.test(cmd.expr))
@@ -346,6 +346,8 @@ async function runEval(cmd: EvalCmd, engine: ReturnType<typeof createQueryEngine
   } catch (err) {
     if (err instanceof QueryError && err.unsupported) return { ...base, status: 'unsupported', message: err.message };
     const msg = err instanceof Error ? err.message : String(err);
+    if (!cmd.fail && msg === 'vector cannot contain metrics with the same labelset' && NAMELESS_INTO_DROPPING.test(cmd.expr))
+      return { ...base, status: 'unsupported', message: DELAYED_NAME_REMOVAL };
     if (!cmd.fail) return { ...base, status: 'failed', message: `unexpected error: ${msg}` };
     if (cmd.failMessage !== undefined && !msg.includes(cmd.failMessage))
       return { ...base, status: 'failed', message: `expected error message ${JSON.stringify(cmd.failMessage)}, got ${JSON.stringify(msg)}` };
