@@ -89,8 +89,8 @@ const KNOWN_UNSUPPORTED_FUNCTIONS = new Set(
 );
 
 /**
- * The functions of duration expressions (`[step()*2]`, `offset min_of(…)`), a Prometheus feature flag;
- * step() and range() are keywords there, of any case (`STep()`).
+ * Prometheus's experimental query-context functions (a feature flag), also the functions of duration
+ * expressions (`[step()*2]`, `offset min_of(…)`), where step() and range() are keywords of any case (`STep()`).
  */
 const isDurationFunction = (name: string) => /^(step|range)$/i.test(name) || /^(start|end|min_of|max_of)$/.test(name);
 
@@ -257,7 +257,7 @@ function reportErrors(input: string, top: SyntaxNode): void {
   if (!firstError) return;
   if (unknownFn) {
     const { name } = unknownFn;
-    if (isDurationFunction(name)) throw unsupported(`duration expression "${name}()"`);
+    if (isDurationFunction(name)) throw unsupported(`experimental function "${name}()" (feature flag)`);
     if (KNOWN_UNSUPPORTED_FUNCTIONS.has(name)) throw unsupported(`function "${name}"`);
     throw badData(`unknown function with name "${name}"`);
   }
@@ -475,7 +475,7 @@ class Builder {
     const [idNode, body] = nonComment(n);
     const fn = this.text(idNode!);
     const spec = FUNCTIONS[fn];
-    if (!spec && isDurationFunction(fn)) throw unsupported(`duration expression "${fn}()"`);
+    if (!spec && isDurationFunction(fn)) throw unsupported(`experimental function "${fn}()" (feature flag)`);
     if (!spec) throw unsupported(`function "${fn}"`);
     const argNodes = body ? nonComment(body) : [];
     const args = argNodes.map((a) => unwrapMatrix(this.expr(a)));
