@@ -169,7 +169,7 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
         if (t !== 'scalar' && t !== 'vector') throw badData(`invalid expression type "${t === 'matrix' ? 'range vector' : t}" for range query, must be Scalar or instant Vector`);
         await ev.prefetch(expr);
         // each series' points as parallel arrays of numbers: one object per series rather than 11,001
-        const out = new Map<string, { labels: Labels; t: number[]; v: number[] }>();
+        const out = new Map<string, SeriesColumns>();
         const noLabels: Labels = {};
         for (let ts = start; ts <= end; ts += stepMs) {
           // a step boundary: the place to give the event loop its turn and to stop at the deadline
@@ -178,13 +178,7 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
           const samples = v.type === 'scalar' ? [{ labels: noLabels, v: v.v }] : v.type === 'vector' ? v.samples : [];
           // the result's points are held until the end, as Prometheus counts them (currentSamples)
           budget.load(samples.length);
-          for (const s of samples) {
-            const key = ev.memo.id(s.labels);
-            let series = out.get(key);
-            if (!series) out.set(key, (series = { labels: s.labels, t: [], v: [] }));
-            series.t.push(ts);
-            series.v.push(s.v);
-          }
+          for (const s of samples) addPoint(out, ev.memo.id(s.labels), s.labels, ts, s.v);
         }
         await budget.pause('result sorting');
         const result: { metric: Record<string, string>; values: SampleValue[] }[] = [];
@@ -199,6 +193,21 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
       });
     },
   };
+}
+
+/** A series built point by point, its times and values as parallel arrays (one object per series, not per point). */
+interface SeriesColumns {
+  labels: Labels;
+  t: number[];
+  v: number[];
+}
+
+/** Adds the point (t, v) to the series with this label id. */
+function addPoint(out: Map<string, SeriesColumns>, id: string, labels: Labels, t: number, v: number): void {
+  let series = out.get(id);
+  if (!series) out.set(id, (series = { labels, t: [], v: [] }));
+  series.t.push(t);
+  series.v.push(v);
 }
 
 /**
@@ -1131,7 +1140,7 @@ class Evaluator {
     const lo = hi - sq.rangeMs;
     let results = this.subqueryResults.get(sq);
     if (!results) this.subqueryResults.set(sq, (results = new Map()));
-    const bySeries = new Map<string, { labels: Labels; t: number[]; v: number[] }>();
+    const bySeries = new Map<string, SeriesColumns>();
     for (let t = firstStepAfter(lo, step); t <= hi; t += step) {
       let samples = results.get(t);
       if (!samples) {
@@ -1140,13 +1149,7 @@ class Evaluator {
         this.budget.load(samples.length);
         results.set(t, samples);
       }
-      for (const s of samples) {
-        const id = this.memo.id(s.labels);
-        let series = bySeries.get(id);
-        if (!series) bySeries.set(id, (series = { labels: s.labels, t: [], v: [] }));
-        series.t.push(t);
-        series.v.push(s.v);
-      }
+      for (const s of samples) addPoint(bySeries, this.memo.id(s.labels), s.labels, t, s.v);
     }
     for (const t of results.keys()) if (t <= lo) results.delete(t);
     const out: SeriesWindow[] = [];

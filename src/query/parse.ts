@@ -390,7 +390,7 @@ class Builder {
     const dur = parts.find((p) => p.name === 'OffsetDurationExpr');
     if (!dur) throw badData(`parse error at char ${n.from + 1}: bad offset`);
     const ms = this.duration(dur);
-    return applyOffset(target, ms);
+    return applyModifier(target, { offsetMs: ms });
   }
 
   subquery(n: SyntaxNode): SubqueryNode {
@@ -420,7 +420,7 @@ class Builder {
       // as Prometheus's timestamp.FromFloatSeconds
       at = Math.round(secs * 1000);
     }
-    return applyAt(target, at);
+    return applyModifier(target, { at });
   }
 
   binary(n: SyntaxNode): Expr {
@@ -518,41 +518,28 @@ class Builder {
   }
 }
 
-/** `offset` applies to the selector directly before it; lezer may attach it to a whole binary expression. */
-function applyOffset(target: Expr, ms: number): Expr {
+/**
+ * `offset` and `@` apply to the selector or subquery directly before them; lezer may attach them to a
+ * whole binary or unary expression, whose right-most operand they then belong to (as Prometheus's parser).
+ */
+function applyModifier(target: Expr, mod: { offsetMs: number } | { at: AtTime }): Expr {
+  const isAt = 'at' in mod;
+  const isSet = (s: VectorSelectorNode | SubqueryNode) => (isAt ? s.at !== undefined : s.offsetMs !== 0);
+  const twice = () => badData(isAt ? '@ <timestamp> may not be set multiple times' : 'offset may not be set multiple times');
   switch (target.kind) {
     case 'vector':
     case 'subquery':
-      if (target.offsetMs !== 0) throw badData('offset may not be set multiple times');
-      return { ...target, offsetMs: ms };
+      if (isSet(target)) throw twice();
+      return { ...target, ...mod };
     case 'matrix':
-      if (target.vs.offsetMs !== 0) throw badData('offset may not be set multiple times');
-      return { ...target, vs: { ...target.vs, offsetMs: ms } };
+      if (isSet(target.vs)) throw twice();
+      return { ...target, vs: { ...target.vs, ...mod } };
     case 'binary':
-      return { ...target, rhs: applyOffset(target.rhs, ms) };
+      return { ...target, rhs: applyModifier(target.rhs, mod) };
     case 'unary':
-      return { ...target, expr: applyOffset(target.expr, ms) };
+      return { ...target, expr: applyModifier(target.expr, mod) };
     default:
-      throw badData('offset modifier must be preceded by an instant vector selector or range vector selector or a subquery');
-  }
-}
-
-/** `@` applies like offset: to the selector or subquery directly before it. */
-function applyAt(target: Expr, at: AtTime): Expr {
-  switch (target.kind) {
-    case 'vector':
-    case 'subquery':
-      if (target.at !== undefined) throw badData('@ <timestamp> may not be set multiple times');
-      return { ...target, at };
-    case 'matrix':
-      if (target.vs.at !== undefined) throw badData('@ <timestamp> may not be set multiple times');
-      return { ...target, vs: { ...target.vs, at } };
-    case 'binary':
-      return { ...target, rhs: applyAt(target.rhs, at) };
-    case 'unary':
-      return { ...target, expr: applyAt(target.expr, at) };
-    default:
-      throw badData('@ modifier must be preceded by an instant vector selector or range vector selector or a subquery');
+      throw badData(`${isAt ? '@' : 'offset'} modifier must be preceded by an instant vector selector or range vector selector or a subquery`);
   }
 }
 
