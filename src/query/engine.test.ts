@@ -53,6 +53,11 @@ describe('query engine', () => {
     assert.deepEqual(byDefault.result, [{ metric: { job: 'a' }, value: [300, '2'] }]);
     assert.deepEqual(every15s.result, [{ metric: { job: 'a' }, value: [300, '8'] }]);
   });
+  it('binds offset and @ to the selector before them, not to a binary expression lezer groups them with', async () => {
+    // at 300s x is 60 (job a): `x - x offset 1m * 0` is x - (x offset 1m * 0) = 60, not (x - x offset 1m) * 0
+    for (const q of ['x - x offset 1m * 0', 'x - x @ 240 * 0', 'x - x offset 1m @ 240 * 2 ^ -10000'])
+      assert.deepEqual((await engine().instant(q, 300_000)).result, [{ metric: { job: 'a' }, value: [300, '60'] }], q);
+  });
   it('rejects a subquery of a range vector and a second @ as Prometheus does', async () => {
     await rejects(engine().instant('x[5m][10m:1m]', 0), 'bad_data', /subquery is only allowed on instant vector, got matrix instead/);
     await rejects(engine().instant('x @ 100 @ 200', 0), 'bad_data', /@ <timestamp> may not be set multiple times/);

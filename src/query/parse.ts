@@ -100,6 +100,17 @@ const BINARY_OPS: Record<string, BinaryOp> = {
   Eql: '==', Neq: '!=', Gtr: '>', Lss: '<', Gte: '>=', Lte: '<=',
   And: 'and', Or: 'or', Unless: 'unless',
 };
+/** Prometheus's operator precedence (parser/lex.go): higher binds tighter; `^` is right-associative. */
+const PRECEDENCE: Record<BinaryOp, number> = {
+  or: 1, and: 2, unless: 2,
+  '==': 3, '!=': 3, '<': 3, '<=': 3, '>': 3, '>=': 3,
+  '+': 4, '-': 4,
+  '*': 5, '/': 5, '%': 5,
+  '^': 6,
+};
+/** Whether `x a y b z` groups as `x a (y b z)`. */
+const bindsTighter = (b: BinaryOp, a: BinaryOp) => PRECEDENCE[b] > PRECEDENCE[a] || (b === '^' && a === '^');
+
 export const isComparison = (op: BinaryOp) => op === '==' || op === '!=' || op === '>' || op === '<' || op === '>=' || op === '<=';
 export const isSetOp = (op: BinaryOp) => op === 'and' || op === 'or' || op === 'unless';
 
@@ -452,6 +463,20 @@ class Builder {
         }
       } else if (p.name.startsWith('Fill')) throw unsupported('fill modifier');
     }
+    // lezer binds `offset` and `@` looser than binary operators (`a + b @ 60 * 0` is `(a + b @ 60) * 0`),
+    // Prometheus to the selector before them (`a + ((b @ 60) * 0)`): regroup by precedence
+    const modified = parts[0]!.name === 'OffsetExpr' || parts[0]!.name === 'StepInvariantExpr';
+    const regroup = (l: Expr): Expr =>
+      modified && l.kind === 'binary' && bindsTighter(op, l.op)
+        ? this.checkedBinary(l.lhs, l.op, regroup(l.rhs), l.bool, l.matching, this.explicit.has(l))
+        : this.checkedBinary(l, op, rhs, bool, matching, explicitMatching);
+    return regroup(lhs);
+  }
+
+  /** Binary nodes written with on()/ignoring()/group_x(): vector matching needs instant vectors on both sides. */
+  private readonly explicit = new WeakSet<Expr>();
+
+  checkedBinary(lhs: Expr, op: BinaryOp, rhs: Expr, bool: boolean, matching: VectorMatching, explicitMatching: boolean): Expr {
     const lt = typeOf(lhs);
     const rt = typeOf(rhs);
     if (bool && !isComparison(op)) throw badData('bool modifier can only be used on comparison operators');
@@ -463,7 +488,9 @@ class Builder {
     if (matching.card !== 'one-to-one' && matching.card !== 'many-to-many') {
       for (const l of matching.labels) if (matching.on && matching.include.includes(l)) throw badData(`label "${l}" must not occur in ON and GROUP clause at once`);
     }
-    return { kind: 'binary', op, lhs, rhs, bool, matching };
+    const node: Expr = { kind: 'binary', op, lhs, rhs, bool, matching };
+    if (explicitMatching) this.explicit.add(node);
+    return node;
   }
 
   grouping(n: SyntaxNode | undefined): string[] {

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runScript, parseSequence } from './promqltest.ts';
+import { atModifierCases, runScript, parseSequence } from './promqltest.ts';
 
 const dir = join(import.meta.dirname, '../../test/promql');
 const files = readdirSync(dir).filter((f) => f.endsWith('.test')).sort();
@@ -65,5 +65,13 @@ describe('promqltest runner', () => {
     const r = await runScript('load 1m\n  x{__type__="counter", a="b"} 1 2\n\neval instant at 1m -x\n  {a="b"} -2\n');
     assert.deepEqual([r.passed, r.failed, r.unsupported], [0, 0, 1]);
     assert.match(r.outcomes[0]!.message!, /type-and-unit labels/);
+  });
+  it('adds `@ <eval time>` to every selector and subquery without one, as test.go atModifierTestCases', () => {
+    assert.deepEqual(
+      atModifierCases('sum(rate(x[5m])) + y offset 1m - z @ 10 + max_over_time(w[5m:1m]) - -v @ 20', 60_000),
+      [-600_000, 0, 12_000, 60_000, 600_000].map((at) => ({ expr: 'sum(rate(x[5m] @ 60)) + y @ 60 offset 1m - z @ 10 + max_over_time(w[5m:1m] @ 60) - -v @ 20', at })),
+    );
+    assert.deepEqual(atModifierCases('x', 0).map((c) => c.at), [-1000, 0, 1000]);
+    assert.deepEqual(atModifierCases('time() - timestamp(x)', 60_000), []);
   });
 });

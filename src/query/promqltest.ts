@@ -3,6 +3,8 @@
 // _warn|_info] instant at <t> <expr>`, `eval range from <t> to <t> step <d> <expr>`, expected series,
 // `expect ...` directives. `stale` loads Prometheus's stale marker (model/stale.ts). Evals that need
 // what dpmon cannot do (native histograms, unsupported PromQL) are counted as unsupported, never as passed.
+import { parser as lezer } from '@prometheus-io/lezer-promql';
+import type { SyntaxNode } from '@lezer/common';
 import type { Labels } from '../model/labels.ts';
 import { STALE_NAN } from '../model/stale.ts';
 import { createMemoryStore } from '../store/memory-store.ts';
@@ -340,6 +342,58 @@ async function runEval(cmd: EvalCmd, engine: ReturnType<typeof createQueryEngine
     if (re.test(cmd.expr) || /__name__/.test(cmd.expr) || /(^|[^a-zA-Z0-9_])\{/.test(cmd.expr))
       return { ...base, status: 'unsupported', message: `loaded data uses ${reason} (${name || 'a series without a name'})` };
   }
+  const first = await runQuery(cmd, engine);
+  if (first.status !== 'passed' || !cmd.instant) return first;
+  // as test.go execInstantEval: the same expectations with `@ <eval time>` on every selector, at other times
+  for (const c of atModifierCases(cmd.expr, cmd.at)) {
+    const out = await runQuery({ ...cmd, expr: c.expr, at: c.at }, engine);
+    if (out.status !== 'passed') return { ...out, expr: cmd.expr, message: `with ${c.expr} at ${c.at / 1000}s: ${out.message}` };
+  }
+  return first;
+}
+
+const AT_MODIFIER_UNSAFE = new Set('days_in_month day_of_month day_of_week day_of_year end hour minute month year predict_linear range start step time timestamp'.split(' '));
+
+/**
+ * test.go atModifierTestCases: the expression with `@ <eval time>` added to every selector and subquery
+ * that has none (not inside a subquery), evaluated at -10t, 0, t/5, t and 10t (-1s, 0, 1s when t = 0);
+ * none when it calls a function whose result depends on the evaluation time (AtModifierUnsafeFunctions).
+ * The insertion is made in the text at the lezer tree's positions.
+ */
+export function atModifierCases(expr: string, atMs: number): { expr: string; at: number }[] {
+  const inserts: number[] = [];
+  let unsafe = false;
+  // the selector an `@` belongs to: the right-most operand of what lezer attached it to (parse.ts applyModifier)
+  const target = (n: SyntaxNode | null): SyntaxNode | null => {
+    if (!n || n.name === 'VectorSelector' || n.name === 'MatrixSelector' || n.name === 'SubqueryExpr') return n;
+    if (n.name === 'OffsetExpr' || n.name === 'StepInvariantExpr') return target(n.firstChild);
+    if (n.name === 'BinaryExpr' || n.name === 'UnaryExpr') return target(n.lastChild);
+    return null;
+  };
+  const withAt = new Set<number>();
+  const visit = (n: SyntaxNode): void => {
+    if (n.name === 'StepInvariantExpr') {
+      const t = target(n.firstChild);
+      if (t) withAt.add(t.from);
+    }
+    if (n.name === 'VectorSelector' || n.name === 'MatrixSelector' || n.name === 'SubqueryExpr') {
+      if (!withAt.has(n.from)) inserts.push(n.to);
+      return;
+    }
+    if (n.name === 'FunctionIdentifier' && AT_MODIFIER_UNSAFE.has(expr.slice(n.from, n.to))) unsafe = true;
+    for (let c = n.firstChild; c; c = c.nextSibling) visit(c);
+  };
+  visit(lezer.parse(expr).topNode);
+  if (unsafe) return [];
+  let text = expr;
+  for (const pos of inserts.sort((a, b) => b - a)) text = `${text.slice(0, pos)} @ ${atMs / 1000}${text.slice(pos)}`;
+  const times = atMs === 0 ? [-1000, 0, 1000] : [-10 * atMs, 0, Math.trunc(atMs / 5), atMs, 10 * atMs];
+  return times.map((at) => ({ expr: text, at }));
+}
+
+/** One query of an eval (its expression at its time, or its range) checked against the expectations. */
+async function runQuery(cmd: EvalCmd, engine: ReturnType<typeof createQueryEngine>): Promise<EvalOutcome> {
+  const base = { line: cmd.line, expr: cmd.expr };
   let result: QueryResult;
   try {
     result = cmd.instant ? await engine.instant(cmd.expr, cmd.at) : await engine.range(cmd.expr, cmd.start, cmd.end, cmd.stepMs);
