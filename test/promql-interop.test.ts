@@ -132,6 +132,9 @@ const SUBQUERY_QUERIES: string[] = [
   `pg_stat_activity_count{state="active"} offset 10m @ ${AT / 1000}`,
   'pg_stat_activity_count{state="active"} @ end() - pg_stat_activity_count{state="active"} @ start()',
   'sum_over_time(pg_stat_activity_count{state="active"}[10m:1m] @ start())',
+  // offset and @ bind to their selector before a tighter operator (lezer's grammar groups them looser)
+  'pg_stat_activity_count - pg_stat_activity_count offset 5m * 2',
+  `pg_stat_activity_count + pg_stat_activity_count @ ${AT / 1000} / 2 ^ 2`,
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 // The PromQL evaluator: instant and range queries over a Store, following Prometheus's engine.go and
 // functions.go (lookback, left-open windows, extrapolatedRate, vector matching, name dropping).
 // Before the first step, `prefetch` walks the expression and reads every selector once for the whole
-// query (raw points over [start - offset - range or lookback, end - offset], or the rollups and edge
+// query (raw points over [first eval time - offset - range or lookback, last eval time - offset], where
+// the eval times are the query's steps, a subquery's steps, or the one `@` time; or the rollups and edge
 // points the rollup rule needs); range queries are then evaluated step by step on index ranges of
 // those arrays, without touching the store (Prometheus's populateSeries + rangeEval).
 import type { Labels } from '../model/labels.ts';
