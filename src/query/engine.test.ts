@@ -58,6 +58,12 @@ describe('query engine', () => {
     for (const q of ['x - x offset 1m * 0', 'x - x @ 240 * 0', 'x - x offset 1m @ 240 * 2 ^ -10000'])
       assert.deepEqual((await engine().instant(q, 300_000)).result, [{ metric: { job: 'a' }, value: [300, '60'] }], q);
   });
+  it('refuses a subquery of more than maxSubquerySteps steps before evaluating it', async () => {
+    await rejects(engine().instant('max_over_time(x[1y:1s])', 0), 'bad_data', /subquery has too many steps: \[31536000s:1s\] is 31536000 steps, the limit is 100000/);
+    const store = createMemoryStore();
+    await assert.rejects(createQueryEngine(store, { maxSubquerySteps: 10 }).instant('x[11m:1m]', 0), /is 11 steps, the limit is 10/);
+    assert.equal((await createQueryEngine(store, { maxSubquerySteps: 10 }).instant('x[10m:1m]', 0)).resultType, 'matrix');
+  });
   it('rejects a subquery of a range vector and a second @ as Prometheus does', async () => {
     await rejects(engine().instant('x[5m][10m:1m]', 0), 'bad_data', /subquery is only allowed on instant vector, got matrix instead/);
     await rejects(engine().instant('x @ 100 @ 200', 0), 'bad_data', /@ <timestamp> may not be set multiple times/);

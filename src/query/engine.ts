@@ -57,6 +57,12 @@ export interface QueryEngineOptions {
    * (`global.evaluation_interval`, 1m, as its promqltest engine). Default 60_000.
    */
   subqueryStepMs?: number;
+  /**
+   * Most steps one subquery's range may hold (default 100,000, VictoriaMetrics's
+   * -search.maxPointsSubqueryPerTimeseries; Prometheus has no such bound): `x[1y:1s]` is 31.5 M
+   * evaluations of x per step, refused as bad_data before any.
+   */
+  maxSubquerySteps?: number;
   /** Monotonic milliseconds for deadlines and slices (default performance.now; tests inject a clock). */
   clock?: Pick<Clock, 'now'>;
   /** How a slice ends (default setImmediate: every timer and I/O callback waiting runs first). */
@@ -102,6 +108,7 @@ type Value =
 export const DEFAULT_QUERY_TIMEOUT_MS = 120_000;
 export const DEFAULT_MAX_SAMPLES = 50_000_000;
 export const DEFAULT_MAX_POINTS = 11_000;
+export const DEFAULT_MAX_SUBQUERY_STEPS = 100_000;
 
 /** A span read in one call (an instant query's lookback); longer ones are read in pieces. */
 const ONE_READ_MS = 600_000;
@@ -132,7 +139,7 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
   function run(exprText: string, start: number, end: number, step: number, q: QueryOptions | undefined) {
     const budget = new Budget(clock, deadline(q), opts.sliceMs ?? 5, opts.yieldToLoop ?? setImmediateYield, opts.maxSamples ?? DEFAULT_MAX_SAMPLES, q?.signal);
     const expr = parseExpr(exprText, limits);
-    const ev = new Evaluator(store, lookback, start, end, rollups && step > 0 ? { step, windowMs: rollupWindowMs } : null, budget, opts.subqueryStepMs ?? 60_000);
+    const ev = new Evaluator(store, lookback, start, end, rollups && step > 0 ? { step, windowMs: rollupWindowMs } : null, budget, opts.subqueryStepMs ?? 60_000, opts.maxSubquerySteps ?? DEFAULT_MAX_SUBQUERY_STEPS);
     return { expr, ev, budget };
   }
 
@@ -516,6 +523,9 @@ interface EvalSpan {
 }
 
 /** The first multiple of step after t (Prometheus aligns subquery steps to absolute time). */
+/** A duration for a message: whole seconds as `90s`, else ms. */
+const formatMs = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
+
 function firstStepAfter(t: number, step: number): number {
   return Math.floor(t / step) * step + step;
 }
@@ -545,6 +555,7 @@ class Evaluator {
     private readonly budget: Budget = new Budget(monotonic, Infinity, Infinity, setImmediateYield, Infinity),
     /** the step of `[range:]` subqueries */
     private readonly defaultStepMs = 60_000,
+    private readonly maxSubquerySteps = DEFAULT_MAX_SUBQUERY_STEPS,
   ) {}
 
   /** The time a node with this `@` modifier is evaluated at, when the step asks for ts. */
@@ -568,6 +579,15 @@ class Evaluator {
     return { from: span.from - vs.offsetMs - windowMs, to: span.to - vs.offsetMs };
   }
 
+  /** Refuses a subquery whose range holds more than maxSubquerySteps steps. */
+  private checkSubquerySteps(sq: SubqueryNode): void {
+    const step = sq.stepMs || this.defaultStepMs;
+    if (sq.rangeMs / step > this.maxSubquerySteps)
+      throw badData(
+        `subquery has too many steps: [${formatMs(sq.rangeMs)}:${formatMs(step)}] is ${Math.floor(sq.rangeMs / step)} steps, the limit is ${this.maxSubquerySteps}; use a larger step`,
+      );
+  }
+
   /** The inner evaluation times of a subquery evaluated over span: its aligned steps. */
   private subquerySpan(sq: SubqueryNode, span: EvalSpan): EvalSpan {
     const step = sq.stepMs || this.defaultStepMs;
@@ -586,6 +606,7 @@ class Evaluator {
    * or inside a subquery its steps (from start - offset - range), or one time under `@`.
    */
   async prefetch(e: Expr, span: EvalSpan = { from: this.start, to: this.end }): Promise<void> {
+    if (e.kind === 'subquery') this.checkSubquerySteps(e);
     const top = span.from === this.start && span.to === this.end;
     switch (e.kind) {
       case 'number':
@@ -1136,6 +1157,7 @@ class Evaluator {
    * window are dropped (steps move forward).
    */
   private *subquery(sq: SubqueryNode, ts: number): Generator<void, SeriesWindow[], void> {
+    this.checkSubquerySteps(sq);
     const step = sq.stepMs || this.defaultStepMs;
     const hi = this.rangeEnd(sq, ts);
     const lo = hi - sq.rangeMs;
