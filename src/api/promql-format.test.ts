@@ -25,6 +25,10 @@ describe('promql-format', () => {
     assert.equal(goQuote('\u{1F600}\u{E0001}'), '"\u{1F600}\\U000e0001"');
   });
 
+  it('prints a string literal\'s bytes that are not UTF-8 back as \\x escapes, as Go does', () => {
+    assert.equal(formatPromql('label_replace(x, "\\xff", "\\xc3\\xa9", "a", "\\303")'), 'label_replace(x, "\\xff", "é", "a", "\\xc3")');
+  });
+
   it('binds offset and @ written after a binary or unary expression to its right-most selector', () => {
     assert.equal(formatPromql('a / b offset 5m'), 'a / b offset 5m');
     assert.equal(formatPromql('a + -b @ 10 offset 1m'), 'a + -b @ 10.000 offset 1m');

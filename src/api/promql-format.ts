@@ -380,6 +380,8 @@ export function goQuote(s: string): string {
     }
     if (PRINTABLE.test(ch)) out += ch;
     else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`;
+    // a byte that is not UTF-8, as unquote() keeps it (U+DC00 + the byte): Go prints it as \x
+    else if (c >= 0xdc80 && c <= 0xdcff) out += `\\x${(c - 0xdc00).toString(16)}`;
     else if (c >= 0xd800 && c <= 0xdfff) out += '\\ufffd'; // a lone surrogate: Go sees invalid UTF-8
     else if (c < 0x10000) out += `\\u${c.toString(16).padStart(4, '0')}`;
     else out += `\\U${c.toString(16).padStart(8, '0')}`;

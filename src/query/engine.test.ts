@@ -42,9 +42,32 @@ describe('query engine', () => {
   it('rejects malformed PromQL as bad_data naming the position', () => rejects(engine().instant('sum(x', 0), 'bad_data', /^parse error at char \d+/));
   it('rejects an unknown function', () => rejects(engine().instant('foo(x)', 0), 'bad_data', /unknown function with name "foo"/));
   it('rejects an unsupported function by name', () => rejects(engine().instant('histogram_count(x)', 0), 'bad_data', /unsupported function "histogram_count" \(native histograms\)/));
-  it('rejects subqueries and @ as unsupported', async () => {
-    await rejects(engine().instant('max_over_time(x[5m:1m])', 0), 'bad_data', /unsupported subquery/);
-    await rejects(engine().instant('x @ 100', 0), 'bad_data', /unsupported @ modifier/);
+  it('steps a subquery without a step by the engine option subqueryStepMs (default 1m)', async () => {
+    const store = createMemoryStore();
+    const samples = [];
+    for (let i = 0; i <= 20; i++) samples.push({ labels: { __name__: 'x', job: 'a' }, t: i * 15_000, v: i * 3 });
+    store.append(samples);
+    // (300s - 120s, 300s]: steps at 240s and 300s by default, 195s … 300s every 15s with the option
+    const byDefault = await createQueryEngine(store).instant('count_over_time(x[2m:])', 300_000);
+    const every15s = await createQueryEngine(store, { subqueryStepMs: 15_000 }).instant('count_over_time(x[2m:])', 300_000);
+    assert.deepEqual(byDefault.result, [{ metric: { job: 'a' }, value: [300, '2'] }]);
+    assert.deepEqual(every15s.result, [{ metric: { job: 'a' }, value: [300, '8'] }]);
+  });
+  it('binds offset and @ to the selector before them, not to a binary expression lezer groups them with', async () => {
+    // at 300s x is 60 (job a): `x - x offset 1m * 0` is x - (x offset 1m * 0) = 60, not (x - x offset 1m) * 0
+    for (const q of ['x - x offset 1m * 0', 'x - x @ 240 * 0', 'x - x offset 1m @ 240 * 2 ^ -10000'])
+      assert.deepEqual((await engine().instant(q, 300_000)).result, [{ metric: { job: 'a' }, value: [300, '60'] }], q);
+  });
+  it('refuses a subquery of more than maxSubquerySteps steps before evaluating it', async () => {
+    await rejects(engine().instant('max_over_time(x[1y:1s])', 0), 'bad_data', /subquery has too many steps: \[31536000s:1s\] is 31536000 steps, the limit is 100000/);
+    const store = createMemoryStore();
+    await assert.rejects(createQueryEngine(store, { maxSubquerySteps: 10 }).instant('x[11m:1m]', 0), /is 11 steps, the limit is 10/);
+    assert.equal((await createQueryEngine(store, { maxSubquerySteps: 10 }).instant('x[10m:1m]', 0)).resultType, 'matrix');
+  });
+  it('rejects a subquery of a range vector and a second @ as Prometheus does', async () => {
+    await rejects(engine().instant('x[5m][10m:1m]', 0), 'bad_data', /subquery is only allowed on instant vector, got matrix instead/);
+    await rejects(engine().instant('x @ 100 @ 200', 0), 'bad_data', /@ <timestamp> may not be set multiple times/);
+    await rejects(engine().instant('sum(x) @ 100', 0), 'bad_data', /@ modifier must be preceded by an instant vector selector or range vector selector or a subquery/);
   });
   // Prometheus (web/api/v1/api.go) refuses (end - start) / step > 11,000: 11,001 points pass
   it('rejects too many points per series', () =>

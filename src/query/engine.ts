@@ -1,7 +1,8 @@
 // The PromQL evaluator: instant and range queries over a Store, following Prometheus's engine.go and
 // functions.go (lookback, left-open windows, extrapolatedRate, vector matching, name dropping).
 // Before the first step, `prefetch` walks the expression and reads every selector once for the whole
-// query (raw points over [start - offset - range or lookback, end - offset], or the rollups and edge
+// query (raw points over [first eval time - offset - range or lookback, last eval time - offset], where
+// the eval times are the query's steps, a subquery's steps, or the one `@` time; or the rollups and edge
 // points the rollup rule needs); range queries are then evaluated step by step on index ranges of
 // those arrays, without touching the store (Prometheus's populateSeries + rangeEval).
 import type { Labels } from '../model/labels.ts';
@@ -17,13 +18,16 @@ import {
   DEFAULT_PARSE_LIMITS,
   isComparison,
   isSetOp,
+  isValidUtf8,
   parseExpr,
   typeOf,
   type ParseLimits,
   type AggrOp,
   type BinaryOp,
   type Expr,
+  type AtTime,
   type MatrixSelectorNode,
+  type SubqueryNode,
   type VectorMatching,
   type VectorSelectorNode,
 } from './parse.ts';
@@ -50,6 +54,17 @@ export interface QueryEngineOptions {
    * evaluator yields at step, selector and read boundaries once a slice is used up.
    */
   sliceMs?: number;
+  /**
+   * The step of a subquery written without one (`x[1h:]`): Prometheus's default evaluation interval
+   * (`global.evaluation_interval`, 1m, as its promqltest engine). Default 60_000.
+   */
+  subqueryStepMs?: number;
+  /**
+   * Most steps one subquery's range may hold (default 100,000, VictoriaMetrics's
+   * -search.maxPointsSubqueryPerTimeseries; Prometheus has no such bound): `x[1y:1s]` is 31.5 M
+   * evaluations of x per step, refused as bad_data before any.
+   */
+  maxSubquerySteps?: number;
   /** Monotonic milliseconds for deadlines and slices (default performance.now; tests inject a clock). */
   clock?: Pick<Clock, 'now'>;
   /** How a slice ends (default setImmediate: every timer and I/O callback waiting runs first). */
@@ -81,6 +96,7 @@ export interface QueryEngine {
 export const DEFAULT_QUERY_TIMEOUT_MS = 120_000;
 export const DEFAULT_MAX_SAMPLES = 50_000_000;
 export const DEFAULT_MAX_POINTS = 11_000;
+export const DEFAULT_MAX_SUBQUERY_STEPS = 100_000;
 
 /** A span read in one call (an instant query's lookback); longer ones are read in pieces. */
 const ONE_READ_MS = 600_000;
@@ -111,7 +127,7 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
   function run(exprText: string, start: number, end: number, step: number, q: QueryOptions | undefined) {
     const budget = new Budget(clock, deadline(q), opts.sliceMs ?? 5, opts.yieldToLoop ?? setImmediateYield, opts.maxSamples ?? DEFAULT_MAX_SAMPLES, q?.signal);
     const expr = parseExpr(exprText, limits);
-    const ev = new Evaluator(store, lookback, start, end, rollups && step > 0 ? { step, windowMs: rollupWindowMs } : null, budget);
+    const ev = new Evaluator(store, lookback, start, end, rollups && step > 0 ? { step, windowMs: rollupWindowMs } : null, budget, opts.subqueryStepMs ?? 60_000, opts.maxSubquerySteps ?? DEFAULT_MAX_SUBQUERY_STEPS);
     return { expr, ev, budget };
   }
 
@@ -149,7 +165,7 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
         if (t !== 'scalar' && t !== 'vector') throw badData(`invalid expression type "${t === 'matrix' ? 'range vector' : t}" for range query, must be Scalar or instant Vector`);
         await ev.prefetch(expr);
         // each series' points as parallel arrays of numbers: one object per series rather than 11,001
-        const out = new Map<string, { labels: Labels; t: number[]; v: number[] }>();
+        const out = new Map<string, SeriesColumns>();
         const noLabels: Labels = {};
         for (let ts = start; ts <= end; ts += stepMs) {
           // a step boundary: the place to give the event loop its turn and to stop at the deadline
@@ -158,13 +174,7 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
           const samples = v.type === 'scalar' ? [{ labels: noLabels, v: v.v }] : v.type === 'vector' ? v.samples : [];
           // the result's points are held until the end, as Prometheus counts them (currentSamples)
           budget.load(samples.length);
-          for (const s of samples) {
-            const key = ev.memo.id(s.labels);
-            let series = out.get(key);
-            if (!series) out.set(key, (series = { labels: s.labels, t: [], v: [] }));
-            series.t.push(ts);
-            series.v.push(s.v);
-          }
+          for (const s of samples) addPoint(out, ev.memo.id(s.labels), s.labels, ts, s.v);
         }
         await budget.pause('result sorting');
         const result: { metric: Record<string, string>; values: SampleValue[] }[] = [];
@@ -179,6 +189,21 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
       });
     },
   };
+}
+
+/** A series built point by point, its times and values as parallel arrays (one object per series, not per point). */
+interface SeriesColumns {
+  labels: Labels;
+  t: number[];
+  v: number[];
+}
+
+/** Adds the point (t, v) to the series with this label id. */
+function addPoint(out: Map<string, SeriesColumns>, id: string, labels: Labels, t: number, v: number): void {
+  let series = out.get(id);
+  if (!series) out.set(id, (series = { labels, t: [], v: [] }));
+  series.t.push(t);
+  series.v.push(v);
 }
 
 /**
@@ -438,6 +463,22 @@ interface RollupSeries {
   edges: Map<number, number>;
 }
 
+/** The argument of a range-vector function: a range selector or a subquery. */
+type RangeArg = MatrixSelectorNode | SubqueryNode;
+/** The times a node is evaluated at over the whole query: [from, to]. */
+interface EvalSpan {
+  from: number;
+  to: number;
+}
+
+/** The first multiple of step after t (Prometheus aligns subquery steps to absolute time). */
+/** A duration for a message: whole seconds as `90s`, else ms. */
+const formatMs = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
+
+function firstStepAfter(t: number, step: number): number {
+  return Math.floor(t / step) * step + step;
+}
+
 type AggrNode = Extract<Expr, { kind: 'aggr' }>;
 type BinaryNode = Extract<Expr, { kind: 'binary' }>;
 
@@ -446,6 +487,10 @@ class Evaluator {
   private readonly rollupCache = new Map<MatrixSelectorNode, RollupSeries[] | null>();
   /** start of window 0 of a selector's RollupSeries */
   private readonly rollupBase = new Map<MatrixSelectorNode, number>();
+  /** the times each selector is evaluated at (prefetch): wider than the query inside subqueries, one time with `@` */
+  private readonly spans = new Map<VectorSelectorNode, EvalSpan>();
+  /** each subquery's inner results by evaluation time: a result at t is the same whichever outer step asks */
+  private readonly subqueryResults = new Map<SubqueryNode, Map<number, Sample[]>>();
   /** label ids, name-dropped sets and signatures, computed once per label object for the whole query */
   readonly memo: LabelMemo = createLabelMemo(labelsId);
 
@@ -457,7 +502,47 @@ class Evaluator {
     /** set for a range query that may use rollups */
     private readonly rollupPlan: { step: number; windowMs: number } | null = null,
     private readonly budget: Budget = new Budget(monotonic, Infinity, Infinity, setImmediateYield, Infinity),
+    /** the step of `[range:]` subqueries */
+    private readonly defaultStepMs = 60_000,
+    private readonly maxSubquerySteps = DEFAULT_MAX_SUBQUERY_STEPS,
   ) {}
+
+  /** The time a node with this `@` modifier is evaluated at, when the step asks for ts. */
+  private evalTime(at: AtTime | undefined, ts: number): number {
+    if (at === undefined) return ts;
+    if (at === 'start') return this.start;
+    if (at === 'end') return this.end;
+    return at;
+  }
+
+  /** The span of evaluation times of a node with this `@` modifier, inside a parent evaluated over span. */
+  private atSpan(at: AtTime | undefined, span: EvalSpan): EvalSpan {
+    if (at === undefined) return span;
+    const t = this.evalTime(at, span.from);
+    return { from: t, to: t };
+  }
+
+  /** The store span a selector needs: [first eval time - offset - window, last eval time - offset]. */
+  private storeSpan(vs: VectorSelectorNode, windowMs: number): { from: number; to: number } {
+    const span = this.spans.get(vs) ?? this.atSpan(vs.at, { from: this.start, to: this.end });
+    return { from: span.from - vs.offsetMs - windowMs, to: span.to - vs.offsetMs };
+  }
+
+  /** Refuses a subquery whose range holds more than maxSubquerySteps steps. */
+  private checkSubquerySteps(sq: SubqueryNode): void {
+    const step = sq.stepMs || this.defaultStepMs;
+    if (sq.rangeMs / step > this.maxSubquerySteps)
+      throw badData(
+        `subquery has too many steps: [${formatMs(sq.rangeMs)}:${formatMs(step)}] is ${Math.floor(sq.rangeMs / step)} steps, the limit is ${this.maxSubquerySteps}; use a larger step`,
+      );
+  }
+
+  /** The inner evaluation times of a subquery evaluated over span: its aligned steps. */
+  private subquerySpan(sq: SubqueryNode, span: EvalSpan): EvalSpan {
+    const step = sq.stepMs || this.defaultStepMs;
+    const own = this.atSpan(sq.at, span);
+    return { from: firstStepAfter(own.from - sq.offsetMs - sq.rangeMs, step), to: own.to - sq.offsetMs };
+  }
 
 
   /**
@@ -466,27 +551,35 @@ class Evaluator {
    * instant selector), or, for an `*_over_time` the rollup rule serves, the rollups and the edge points
    * (docs/promql.md "Rollups in range queries"). Steps then only slice these arrays. The caches stay
    * the single path to the data: a selector whose rollups turn out unusable at some step is read raw
-   * then, once, for the rest of the query. There are no subqueries or `@` (parse rejects them), so no
-   * span is ever wider than that.
+   * then, once, for the rest of the query. span is the times e is evaluated at: the query's steps,
+   * or inside a subquery its steps (from start - offset - range), or one time under `@`.
    */
-  async prefetch(e: Expr): Promise<void> {
+  async prefetch(e: Expr, span: EvalSpan = { from: this.start, to: this.end }): Promise<void> {
+    if (e.kind === 'subquery') this.checkSubquerySteps(e);
+    const top = span.from === this.start && span.to === this.end;
     switch (e.kind) {
       case 'number':
       case 'string':
         return;
       case 'paren':
       case 'unary':
-        return this.prefetch(e.expr);
+        return this.prefetch(e.expr, span);
       case 'vector':
+        this.spans.set(e, this.atSpan(e.at, span));
         await this.read(e, this.lookback);
         return;
       case 'matrix':
+        this.spans.set(e.vs, this.atSpan(e.vs.at, span));
+        // rollups are planned for the query's own steps: not for a selector evaluated at other times
+        if (!top || e.vs.at !== undefined) this.rollupCache.set(e, null);
         await this.read(e.vs, e.rangeMs);
         return;
+      case 'subquery':
+        return this.prefetch(e.expr, this.subquerySpan(e, span));
       case 'call': {
         // the same decision as call(): the first argument of a served function, in a rollup-eligible query
         const fn = rollupOf(e.fn);
-        const m = fn && this.rollupPlan && e.args[0]?.kind === 'matrix' ? e.args[0] : null;
+        const m = fn && this.rollupPlan && top && e.args[0]?.kind === 'matrix' && e.args[0].vs.at === undefined ? e.args[0] : null;
         let fromRollups = false;
         if (m !== null) {
           const steps = this.rollupSteps(m, fn!);
@@ -499,15 +592,15 @@ class Evaluator {
           }
         }
         await this.budget.pause('query preparation');
-        for (const a of e.args) if (!(fromRollups && a === m)) await this.prefetch(a);
+        for (const a of e.args) if (!(fromRollups && a === m)) await this.prefetch(a, span);
         return;
       }
       case 'aggr':
-        if (e.param) await this.prefetch(e.param);
-        return this.prefetch(e.expr);
+        if (e.param) await this.prefetch(e.param, span);
+        return this.prefetch(e.expr, span);
       case 'binary':
-        await this.prefetch(e.lhs);
-        return this.prefetch(e.rhs);
+        await this.prefetch(e.lhs, span);
+        return this.prefetch(e.rhs, span);
       default:
         return assertNever(e);
     }
@@ -523,8 +616,7 @@ class Evaluator {
    */
   private async read(vs: VectorSelectorNode, windowMs: number): Promise<void> {
     if (this.cache.has(vs)) return;
-    const from = this.start - vs.offsetMs - windowMs;
-    const to = this.end - vs.offsetMs;
+    const { from, to } = this.storeSpan(vs, windowMs);
     if (!Number.isInteger(from) || !Number.isInteger(to) || to - from <= ONE_READ_MS) {
       await this.budget.pause('query preparation');
       this.fetch(vs, windowMs);
@@ -739,7 +831,8 @@ class Evaluator {
   private fetch(vs: VectorSelectorNode, windowMs: number): FetchedSeries[] {
     let got = this.cache.get(vs);
     if (!got) {
-      const found = this.store.select(vs.matchers, this.start - vs.offsetMs - windowMs, this.end - vs.offsetMs);
+      const { from, to } = this.storeSpan(vs, windowMs);
+      const found = this.store.select(vs.matchers, from, to);
       let n = 0;
       for (const s of found) n += s.points.length;
       this.budget.load(n);
@@ -755,7 +848,7 @@ class Evaluator {
    * markers when a window first reaches one (Prometheus's matrix iteration skips them).
    */
   private window(vs: VectorSelectorNode, windowMs: number, ts: number, dropStale = true): SeriesWindow[] {
-    const hi = ts - vs.offsetMs;
+    const hi = this.evalTime(vs.at, ts) - vs.offsetMs;
     const lo = hi - windowMs;
     const out: SeriesWindow[] = [];
     for (const s of this.fetch(vs, windowMs)) {
@@ -827,6 +920,8 @@ class Evaluator {
       }
       case 'matrix':
         return { type: 'matrix', series: this.window(e.vs, e.rangeMs, ts).map(toSeries) };
+      case 'subquery':
+        return { type: 'matrix', series: (yield* this.subquery(e, ts)).map(toSeries) };
       case 'unary': {
         const v = yield* this.evalSteps(e.expr, ts);
         if (e.op === '+') return v;
@@ -880,27 +975,70 @@ class Evaluator {
       return v.type === 'vector' ? { type: 'vector', samples: checkDuplicates(v.samples, this.memo) } : v;
     }
     const mi = matrixArgIndex(def);
-    const m = args[mi] as MatrixSelectorNode;
+    const m = args[mi] as RangeArg;
     if (impl.kind === 'matrix') {
-      const windows = this.window(m.vs, m.rangeMs, ts).map(({ s, a, b }) => ({ labels: s.labels, points: s.points, a, b }));
+      const windows = (yield* this.rangeWindows(m, ts)).map(({ s, a, b }) => ({ labels: s.labels, points: s.points, a, b }));
       return impl.fn(windows, ctx);
     }
-    if (impl.rollup && this.rollupPlan) {
+    if (impl.rollup && this.rollupPlan && m.kind === 'matrix') {
       const fromRollups = this.overTimeFromRollups(fn, m, ts);
       if (fromRollups) return { type: 'vector', samples: checkDuplicates(fromRollups, this.memo) };
     }
     const params: number[] = [];
     for (let i = 0; i < args.length; i++) if (i !== mi) params.push(yield* this.scalarArg(args[i]!, ts));
-    const rangeEnd = ts - m.vs.offsetMs;
+    const rangeEnd = this.rangeEnd(m, ts);
     const rctx = { ts, rangeStart: rangeEnd - m.rangeMs, rangeEnd, rangeMs: m.rangeMs, params };
     const out: Sample[] = [];
     let i = 0;
-    for (const { s, a, b } of this.window(m.vs, m.rangeMs, ts)) {
+    for (const { s, a, b } of yield* this.rangeWindows(m, ts)) {
       const v = impl.fn(s.points, a, b, rctx);
       if (v !== null) out.push({ labels: impl.keepName ? s.labels : this.memo.dropName(s.labels), v });
       if ((++i & 63) === 0) yield;
     }
     return { type: 'vector', samples: checkDuplicates(out, this.memo) };
+  }
+
+  /** The right end of a range argument's window at step ts: the evaluation time (`@`) less the offset. */
+  private rangeEnd(m: RangeArg, ts: number): number {
+    return m.kind === 'matrix' ? this.evalTime(m.vs.at, ts) - m.vs.offsetMs : this.evalTime(m.at, ts) - m.offsetMs;
+  }
+
+  /** A range argument's series at ts: a range selector's window, or a subquery's points. */
+  private *rangeWindows(m: RangeArg, ts: number): Generator<void, SeriesWindow[], void> {
+    return m.kind === 'matrix' ? this.window(m.vs, m.rangeMs, ts) : yield* this.subquery(m, ts);
+  }
+
+  /**
+   * A subquery at ts (engine.go, SubqueryExpr): its expression at every multiple of the step in the
+   * left-open (end - range, end], end = the `@` time or ts, less the offset, as series. Results are kept
+   * by time, so a range query's overlapping windows evaluate each inner time once; those before the
+   * window are dropped (steps move forward).
+   */
+  private *subquery(sq: SubqueryNode, ts: number): Generator<void, SeriesWindow[], void> {
+    this.checkSubquerySteps(sq);
+    const step = sq.stepMs || this.defaultStepMs;
+    const hi = this.rangeEnd(sq, ts);
+    const lo = hi - sq.rangeMs;
+    let results = this.subqueryResults.get(sq);
+    if (!results) this.subqueryResults.set(sq, (results = new Map()));
+    const bySeries = new Map<string, SeriesColumns>();
+    for (let t = firstStepAfter(lo, step); t <= hi; t += step) {
+      let samples = results.get(t);
+      if (!samples) {
+        const v = yield* this.evalSteps(sq.expr, t);
+        samples = v.type === 'vector' ? v.samples : [];
+        this.budget.load(samples.length);
+        results.set(t, samples);
+      }
+      for (const s of samples) addPoint(bySeries, this.memo.id(s.labels), s.labels, t, s.v);
+    }
+    for (const t of results.keys()) if (t <= lo) results.delete(t);
+    const out: SeriesWindow[] = [];
+    for (const { labels, t, v } of bySeries.values()) {
+      const points: Cols = { t: Float64Array.from(t), v: Float64Array.from(v), length: t.length };
+      out.push({ s: { labels, points, checked: points.length, a: 0, b: points.length }, a: 0, b: points.length });
+    }
+    return out;
   }
 
   private *aggregate(node: AggrNode, ts: number): Generator<void, Value, void> {

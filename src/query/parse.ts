@@ -12,15 +12,29 @@ import { AGGREGATIONS, isAggrOp, type AggrOp } from './aggregations.ts';
 
 export type { ValueType };
 
+/** An `@` modifier: a fixed time in ms, or the query's start or end (`@ start()`, `@ end()`). */
+export type AtTime = number | 'start' | 'end';
 export interface VectorSelectorNode {
   kind: 'vector';
   matchers: Matcher[];
   offsetMs: number;
+  /** the `@` modifier: evaluated at this time at every step */
+  at?: AtTime;
 }
 export interface MatrixSelectorNode {
   kind: 'matrix';
   vs: VectorSelectorNode;
   rangeMs: number;
+}
+/** `expr[range:step]`: expr evaluated at the multiples of step in (t - range, t], t = (at ?? ts) - offset. */
+export interface SubqueryNode {
+  kind: 'subquery';
+  expr: Expr;
+  rangeMs: number;
+  /** 0 for `[range:]`: the engine's default evaluation interval */
+  stepMs: number;
+  offsetMs: number;
+  at?: AtTime;
 }
 export type BinaryOp = '+' | '-' | '*' | '/' | '%' | '^' | 'atan2' | '==' | '!=' | '>' | '<' | '>=' | '<=' | 'and' | 'or' | 'unless';
 export interface VectorMatching {
@@ -35,17 +49,34 @@ export type Expr =
   | { kind: 'string'; value: string }
   | VectorSelectorNode
   | MatrixSelectorNode
+  | SubqueryNode
   | { kind: 'call'; fn: string; args: Expr[] }
   | { kind: 'aggr'; op: AggrOp; param: Expr | null; expr: Expr; grouping: string[]; without: boolean }
   | { kind: 'binary'; op: BinaryOp; lhs: Expr; rhs: Expr; bool: boolean; matching: VectorMatching }
   | { kind: 'unary'; op: '-' | '+'; expr: Expr }
   | { kind: 'paren'; expr: Expr };
 
+/**
+ * Prometheus's experimental query-context functions (a feature flag), also the functions of duration
+ * expressions (`[step()*2]`, `offset min_of(…)`), where step() and range() are keywords of any case (`STep()`).
+ */
+const isDurationFunction = (name: string) => /^(step|range)$/i.test(name) || /^(start|end|min_of|max_of)$/.test(name);
 const BINARY_OPS: Record<string, BinaryOp> = {
   Add: '+', Sub: '-', Mul: '*', Div: '/', Mod: '%', Pow: '^', Atan2: 'atan2',
   Eql: '==', Neq: '!=', Gtr: '>', Lss: '<', Gte: '>=', Lte: '<=',
   And: 'and', Or: 'or', Unless: 'unless',
 };
+/** Prometheus's operator precedence (parser/lex.go): higher binds tighter; `^` is right-associative. */
+const PRECEDENCE: Record<BinaryOp, number> = {
+  or: 1, and: 2, unless: 2,
+  '==': 3, '!=': 3, '<': 3, '<=': 3, '>': 3, '>=': 3,
+  '+': 4, '-': 4,
+  '*': 5, '/': 5, '%': 5, atan2: 5,
+  '^': 6,
+};
+/** Whether `x a y b z` groups as `x a (y b z)`. */
+const bindsTighter = (b: BinaryOp, a: BinaryOp) => PRECEDENCE[b] > PRECEDENCE[a] || (b === '^' && a === '^');
+
 export const isComparison = (op: BinaryOp) => op === '==' || op === '!=' || op === '>' || op === '<' || op === '>=' || op === '<=';
 export const isSetOp = (op: BinaryOp) => op === 'and' || op === 'or' || op === 'unless';
 
@@ -58,6 +89,7 @@ export function typeOf(e: Expr): ValueType {
     case 'vector':
       return 'vector';
     case 'matrix':
+    case 'subquery':
       return 'matrix';
     case 'call':
       return FUNCTIONS[e.fn]!.returns;
@@ -102,7 +134,7 @@ export function parseExpr(input: string, limits: ParseLimits = DEFAULT_PARSE_LIM
 /** Parses a series selector as used by `match[]` (`up{job="x"}`): its matchers. */
 export function parseSeriesSelector(input: string): Matcher[] {
   const e = parseExpr(input);
-  if (e.kind !== 'vector' || e.offsetMs !== 0) throw badData(`parse error: expected a vector selector, got ${JSON.stringify(input)}`);
+  if (e.kind !== 'vector' || e.offsetMs !== 0 || e.at !== undefined) throw badData(`parse error: expected a vector selector, got ${JSON.stringify(input)}`);
   return e.matchers;
 }
 
@@ -260,6 +292,7 @@ function reportErrors(input: string, top: SyntaxNode): void {
   if (!firstError) return;
   if (unknownFn) {
     const { name } = unknownFn;
+    if (isDurationFunction(name)) throw unsupported(`experimental function "${name}()" (feature flag)`);
     if (Object.hasOwn(UNSUPPORTED_FUNCTIONS, name)) throw unsupported(`function "${name}" (${UNSUPPORTED_FUNCTIONS[name]})`);
     throw badData(`unknown function with name "${name}"`);
   }
@@ -310,9 +343,9 @@ class Builder {
       case 'AggregateExpr':
         return this.aggregate(n);
       case 'SubqueryExpr':
-        throw unsupported(`subquery "${this.text(n)}"`);
+        return this.subquery(n);
       case 'StepInvariantExpr':
-        throw unsupported('@ modifier');
+        return this.atModifier(n);
       case 'AnchoredExpr':
         throw unsupported('anchored modifier');
       case 'SmoothedExpr':
@@ -392,9 +425,38 @@ class Builder {
     const dur = parts.find((p) => p.name === 'OffsetDurationExpr');
     if (!dur) throw badData(`parse error at char ${n.from + 1}: bad offset`);
     const ms = this.duration(dur);
-    return applyOffset(target, ms);
+    return applyModifier(target, { offsetMs: ms });
   }
 
+  subquery(n: SyntaxNode): SubqueryNode {
+    const parts = nonComment(n);
+    const expr = this.expr(parts[0]!);
+    const durs = parts.filter((p) => p.name === 'DurationExpr' || p.name === 'NumberDurationLiteralInDurationContext');
+    const rangeMs = this.duration(durs[0]!);
+    const stepMs = durs[1] ? this.duration(durs[1]) : 0;
+    const t = typeOf(expr);
+    if (t !== 'vector') throw badData(`subquery is only allowed on instant vector, got ${t} instead`);
+    if (rangeMs <= 0) throw badData(`range must be positive, got ${this.text(durs[0]!)}`);
+    if (durs[1] && stepMs <= 0) throw badData(`step must be positive, got ${this.text(durs[1])}`);
+    return { kind: 'subquery', expr, rangeMs, stepMs, offsetMs: 0 };
+  }
+
+  /** `<selector or subquery> @ <time | start() | end()>` (lezer's StepInvariantExpr). */
+  atModifier(n: SyntaxNode): Expr {
+    const parts = nonComment(n);
+    const target = this.expr(parts[0]!);
+    const value = parts[parts.length - 1]!;
+    let at: AtTime;
+    if (value.name === 'AtModifierPreprocessors') at = value.firstChild?.name === 'AtStart' ? 'start' : 'end';
+    else {
+      const secs = parseNumberOrDuration(this.text(value));
+      if (!Number.isFinite(secs) || Math.abs(secs) >= 9.223372036854776e18)
+        throw badData(`timestamp out of bounds for @ modifier: ${secs.toFixed(6)}`);
+      // as Prometheus's timestamp.FromFloatSeconds
+      at = Math.round(secs * 1000);
+    }
+    return applyModifier(target, { at });
+  }
 
   binary(n: SyntaxNode): Expr {
     const parts = nonComment(n);
@@ -425,6 +487,20 @@ class Builder {
         }
       } else if (p.name.startsWith('Fill')) throw unsupported('fill modifier');
     }
+    // lezer binds `offset` and `@` looser than binary operators (`a + b @ 60 * 0` is `(a + b @ 60) * 0`),
+    // Prometheus to the selector before them (`a + ((b @ 60) * 0)`): regroup by precedence
+    const modified = parts[0]!.name === 'OffsetExpr' || parts[0]!.name === 'StepInvariantExpr';
+    const regroup = (l: Expr): Expr =>
+      modified && l.kind === 'binary' && bindsTighter(op, l.op)
+        ? this.checkedBinary(l.lhs, l.op, regroup(l.rhs), l.bool, l.matching, this.explicit.has(l))
+        : this.checkedBinary(l, op, rhs, bool, matching, explicitMatching);
+    return regroup(lhs);
+  }
+
+  /** Binary nodes written with on()/ignoring()/group_x(): vector matching needs instant vectors on both sides. */
+  private readonly explicit = new WeakSet<Expr>();
+
+  checkedBinary(lhs: Expr, op: BinaryOp, rhs: Expr, bool: boolean, matching: VectorMatching, explicitMatching: boolean): Expr {
     const lt = typeOf(lhs);
     const rt = typeOf(rhs);
     if (bool && !isComparison(op)) throw badData('bool modifier can only be used on comparison operators');
@@ -436,7 +512,9 @@ class Builder {
     if (matching.card !== 'one-to-one' && matching.card !== 'many-to-many') {
       for (const l of matching.labels) if (matching.on && matching.include.includes(l)) throw badData(`label "${l}" must not occur in ON and GROUP clause at once`);
     }
-    return { kind: 'binary', op, lhs, rhs, bool, matching };
+    const node: Expr = { kind: 'binary', op, lhs, rhs, bool, matching };
+    if (explicitMatching) this.explicit.add(node);
+    return node;
   }
 
   grouping(n: SyntaxNode | undefined): string[] {
@@ -448,6 +526,7 @@ class Builder {
     const [idNode, body] = nonComment(n);
     const fn = this.text(idNode!);
     const spec = Object.hasOwn(FUNCTIONS, fn) ? FUNCTIONS[fn]! : null;
+    if (!spec && isDurationFunction(fn)) throw unsupported(`experimental function "${fn}()" (feature flag)`);
     if (!spec) {
       if (Object.hasOwn(UNSUPPORTED_FUNCTIONS, fn)) throw unsupported(`function "${fn}" (${UNSUPPORTED_FUNCTIONS[fn]})`);
       throw unsupported(`function "${fn}"`);
@@ -498,21 +577,28 @@ class Builder {
   }
 }
 
-/** `offset` applies to the selector directly before it; lezer may attach it to a whole binary expression. */
-function applyOffset(target: Expr, ms: number): Expr {
+/**
+ * `offset` and `@` apply to the selector or subquery directly before them; lezer may attach them to a
+ * whole binary or unary expression, whose right-most operand they then belong to (as Prometheus's parser).
+ */
+function applyModifier(target: Expr, mod: { offsetMs: number } | { at: AtTime }): Expr {
+  const isAt = 'at' in mod;
+  const isSet = (s: VectorSelectorNode | SubqueryNode) => (isAt ? s.at !== undefined : s.offsetMs !== 0);
+  const twice = () => badData(isAt ? '@ <timestamp> may not be set multiple times' : 'offset may not be set multiple times');
   switch (target.kind) {
     case 'vector':
-      if (target.offsetMs !== 0) throw badData('offset may not be set multiple times');
-      return { ...target, offsetMs: ms };
+    case 'subquery':
+      if (isSet(target)) throw twice();
+      return { ...target, ...mod };
     case 'matrix':
-      if (target.vs.offsetMs !== 0) throw badData('offset may not be set multiple times');
-      return { ...target, vs: { ...target.vs, offsetMs: ms } };
+      if (isSet(target.vs)) throw twice();
+      return { ...target, vs: { ...target.vs, ...mod } };
     case 'binary':
-      return { ...target, rhs: applyOffset(target.rhs, ms) };
+      return { ...target, rhs: applyModifier(target.rhs, mod) };
     case 'unary':
-      return { ...target, expr: applyOffset(target.expr, ms) };
+      return { ...target, expr: applyModifier(target.expr, mod) };
     default:
-      throw badData('offset modifier must be preceded by an instant vector selector or range vector selector or a subquery');
+      throw badData(`${isAt ? '@' : 'offset'} modifier must be preceded by an instant vector selector or range vector selector or a subquery`);
   }
 }
 
@@ -562,6 +648,36 @@ function hexEscape(body: string, at: number, digits: number, lit: string): numbe
   return v;
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Bytes from `\x` and octal escapes as text: valid UTF-8 sequences as their characters, any other
+ * byte as the lone surrogate U+DC00 + byte (Python's surrogateescape). Go strings hold such bytes; a
+ * JS string cannot, and a lone surrogate keeps them recognisable as not UTF-8 (isValidUtf8).
+ */
+function bytesToText(bytes: number[]): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; ) {
+    const b = bytes[i]!;
+    const n = b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0;
+    if (n > 0 && i + n <= bytes.length) {
+      try {
+        out += strictUtf8.decode(Uint8Array.from(bytes.slice(i, i + n)));
+        i += n;
+        continue;
+      } catch {
+        // not a valid sequence: escape its first byte
+      }
+    }
+    out += String.fromCharCode(0xdc00 + b);
+    i++;
+  }
+  return out;
+}
+
+/** Whether a string from unquote() was valid UTF-8 in Go: no lone surrogate (with /u, pairs are one code point). */
+export const isValidUtf8 = (s: string) => !/\p{Surrogate}/u.test(s);
+
 /** Unquotes a PromQL string literal: "..." and '...' with Go escapes, `...` raw. */
 export function unquote(lit: string): string {
   const q = lit[0];
@@ -569,12 +685,20 @@ export function unquote(lit: string): string {
   if (q === '`') return body;
   if (q !== '"' && q !== "'") throw badData(`invalid string literal ${lit}`);
   let out = '';
+  // bytes of consecutive \x and octal escapes, decoded together (a UTF-8 sequence may span several)
+  let bytes: number[] = [];
+  const flush = () => {
+    if (bytes.length) out += bytesToText(bytes);
+    bytes = [];
+  };
   for (let i = 0; i < body.length; i++) {
     const ch = body[i]!;
     if (ch !== '\\') {
+      flush();
       out += ch;
       continue;
     }
+    if (body[i + 1] !== 'x' && !/[0-7]/.test(body[i + 1] ?? '')) flush();
     const e = body[++i];
     switch (e) {
       case 'n': out += '\n'; break;
@@ -585,18 +709,19 @@ export function unquote(lit: string): string {
       case 'f': out += '\f'; break;
       case 'v': out += '\v'; break;
       case '\\': case '"': case "'": out += e; break;
-      case 'x': out += String.fromCharCode(hexEscape(body, i + 1, 2, lit)); i += 2; break;
+      case 'x': bytes.push(hexEscape(body, i + 1, 2, lit)); i += 2; break;
       case 'u': out += String.fromCodePoint(hexEscape(body, i + 1, 4, lit)); i += 4; break;
       case 'U': out += String.fromCodePoint(hexEscape(body, i + 1, 8, lit)); i += 8; break;
       default: {
         // as Go's strconv.Unquote: exactly three octal digits, at most \377
         const oct = body.slice(i, i + 3);
         if (!/^[0-7]{3}$/.test(oct) || parseInt(oct, 8) > 0xff) throw badData(`invalid escape sequence in string literal ${lit}`);
-        out += String.fromCharCode(parseInt(oct, 8));
+        bytes.push(parseInt(oct, 8));
         i += 2;
       }
     }
   }
+  flush();
   return out;
 }
 

@@ -3,11 +3,13 @@
 // _warn|_info] instant at <t> <expr>`, `eval range from <t> to <t> step <d> <expr>`, expected series,
 // `expect ...` directives. `stale` loads Prometheus's stale marker (model/stale.ts). Evals that need
 // what dpmon cannot do (native histograms, unsupported PromQL) are counted as unsupported, never as passed.
+import { parser as lezer } from '@prometheus-io/lezer-promql';
+import type { SyntaxNode } from '@lezer/common';
 import type { Labels } from '../model/labels.ts';
 import { STALE_NAN } from '../model/stale.ts';
 import { createMemoryStore } from '../store/memory-store.ts';
 import type { StoredSample } from '../store/store.ts';
-import { compareLabels, createQueryEngine, labelsId, type QueryResult } from './engine.ts';
+import { compareLabels, createQueryEngine, labelsId, type QueryResult, type SampleValue } from './engine.ts';
 import { QueryError } from './errors.ts';
 import { parseDurationMs, parseSeriesSelector, unquote } from './parse.ts';
 
@@ -40,6 +42,8 @@ export interface EvalCmd {
   expectScalar?: number;
   expectString?: string;
   expected: { labels: Labels; values: SeqValue[]; line: number }[];
+  /** `expect range vector from … to … step …`: an instant query expected to return a matrix */
+  expectRange?: boolean;
   /** why the script asks for something this runner cannot check */
   unsupported?: string;
 }
@@ -135,17 +139,23 @@ export function parseScript(text: string): Command[] {
         const m = /^load(?:_(with_nhcb))?\s+(.+?)$/.exec(l);
         if (!m) throw new Error('invalid load command');
         const cmd: LoadCmd = { kind: 'load', line: at, stepMs: parseDurationMs(m[2]!), series: [], unsupported: [] };
+        // as Prometheus's loadCmd.set: a series defined again in the same load replaces the first
+        const byId = new Map<string, LoadCmd['series'][number]>();
         for (; i + 1 < lines.length && lines[i + 1] !== ''; ) {
           i++;
           const def = lines[i]!;
           const [sel, vals] = splitSeriesLine(def);
-          if (def.startsWith('@st') || def.includes('{{') || m[1]) {
+          // `metric{…}@st <offsets>` (test.go isSTLine): the start timestamps of the next line's samples
+          const st = isStartTimestampLine(def);
+          if (st || def.includes('{{') || m[1]) {
             const name = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(sel)?.[0] ?? '';
-            cmd.unsupported.push({ line: i + 1, name, reason: m[1] ? 'load_with_nhcb' : def.includes('{{') ? 'native histogram samples' : 'start timestamps (@st)' });
+            cmd.unsupported.push({ line: i + 1, name, reason: m[1] ? 'load_with_nhcb' : st ? 'start timestamps (@st, feature flag use-start-timestamps)' : 'native histogram samples' });
             continue;
           }
-          cmd.series.push({ labels: parseSeriesLabels(sel), values: parseSequence(vals) });
+          const labels = parseSeriesLabels(sel);
+          byId.set(labelsId(labels), { labels, values: parseSequence(vals) });
         }
+        cmd.series = [...byId.values()];
         cmds.push(cmd);
       } else if (word.startsWith('eval')) {
         i = parseEval(lines, i, cmds);
@@ -156,6 +166,14 @@ export function parseScript(text: string): Command[] {
   }
   return cmds;
 }
+
+/** test.go isSTLine: the first word (metric and labels) ends in `@st`. */
+function isStartTimestampLine(def: string): boolean {
+  const first = def.trim().split(/[\t ]/)[0]!;
+  return first !== def.trim() && first.endsWith('@st');
+}
+
+const EXPECT_RANGE = /^expect range vector\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+)$/;
 
 function parseEval(lines: string[], i: number, cmds: Command[]): number {
   const l = lines[i]!;
@@ -189,7 +207,14 @@ function parseEval(lines: string[], i: number, cmds: Command[]): number {
       break;
     }
     if (def.startsWith('expect range vector')) {
-      cmd.unsupported ??= 'expect range vector';
+      // an instant query whose result is a range vector: its points at from, from + step, … to (test.go)
+      const r = EXPECT_RANGE.exec(def);
+      if (!r) throw new Error(`invalid range vector definition ${JSON.stringify(def)}`);
+      cmd.start = parseDurationMs(r[1]!.trim());
+      cmd.end = parseDurationMs(r[2]!.trim());
+      cmd.stepMs = parseDurationMs(r[3]!.trim());
+      cmd.at = cmd.end;
+      cmd.expectRange = true;
       continue;
     }
     if (def.startsWith('expect string')) {
@@ -271,7 +296,14 @@ export async function runScript(text: string, opts: { lookbackDeltaMs?: number }
           if (v !== undefined) samples.push({ labels: s.labels, t: i * cmd.stepMs, v: v === 'stale' ? STALE_NAN : v });
         });
       }
-      for (const u of cmd.unsupported) tainted.set(u.name, u.reason);
+      for (const u of cmd.unsupported) {
+        tainted.set(u.name, u.reason);
+        // load_with_nhcb also makes the native histogram `x` of classic `x_bucket`/`x_count`/`x_sum` series
+        if (u.reason === 'load_with_nhcb') tainted.set(u.name.replace(/_(bucket|count|sum)$/, ''), u.reason);
+      }
+      // __type__/__unit__ are special only with the type-and-unit-labels feature flag (dropped with the name)
+      for (const s of cmd.series)
+        if ('__type__' in s.labels || '__unit__' in s.labels) tainted.set(s.labels.__name__ ?? '', 'type-and-unit labels (__type__/__unit__)');
       // the store drops out-of-order points, so append in time order
       samples.sort((a, b) => a.t - b.t);
       store.append(samples);
@@ -285,20 +317,91 @@ export async function runScript(text: string, opts: { lookbackDeltaMs?: number }
   return res;
 }
 
+/** Functions that drop the metric name (so delayed name removal changes what follows them). */
+const NAME_DROPPING = /\b(rate|irate|increase|delta|idelta|deriv|predict_linear|(avg|sum|min|max|count|quantile|stddev|stdvar|mad)_over_time|abs|ceil|floor|round|clamp(_min|_max)?|exp|ln|log2|log10|sqrt|sgn)\s*\(/;
+
+/**
+ * Delayed name removal is a feature flag Prometheus's test engine enables (EnableDelayedNameRemoval);
+ * dpmon drops names at once, as Prometheus without the flag. An eval depends on it when a name-dropping
+ * function's result is grouped or relabelled by `__name__` (decided before running), or when a
+ * name-dropping function of a selector without one metric name fails with the duplicate-labelset error
+ * the flag avoids (decided by that error, since distinct other labels would not collide).
+ */
+export function groupsByDroppedName(expr: string): boolean {
+  return NAME_DROPPING.test(expr) && expr.replace(/\{[^}]*\}/g, '{}').includes('__name__');
+}
+const NAMELESS_INTO_DROPPING = new RegExp(NAME_DROPPING.source + String.raw`\{(?!\s*__name__\s*=[^~])`);
+const DELAYED_NAME_REMOVAL = "delayed name removal (a feature flag Prometheus's test engine enables)";
+
 async function runEval(cmd: EvalCmd, engine: ReturnType<typeof createQueryEngine>, tainted: Map<string, string>): Promise<EvalOutcome> {
   const base = { line: cmd.line, expr: cmd.expr };
   if (cmd.unsupported) return { ...base, status: 'unsupported', message: cmd.unsupported };
+  if (groupsByDroppedName(cmd.expr)) return { ...base, status: 'unsupported', message: DELAYED_NAME_REMOVAL };
   for (const [name, reason] of tainted) {
     const re = name === '' ? /__name__|\{/ : new RegExp(`(^|[^a-zA-Z0-9_:])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^a-zA-Z0-9_:])`);
     if (re.test(cmd.expr) || /__name__/.test(cmd.expr) || /(^|[^a-zA-Z0-9_])\{/.test(cmd.expr))
       return { ...base, status: 'unsupported', message: `loaded data uses ${reason} (${name || 'a series without a name'})` };
   }
+  const first = await runQuery(cmd, engine);
+  if (first.status !== 'passed' || !cmd.instant) return first;
+  // as test.go execInstantEval: the same expectations with `@ <eval time>` on every selector, at other times
+  for (const c of atModifierCases(cmd.expr, cmd.at)) {
+    const out = await runQuery({ ...cmd, expr: c.expr, at: c.at }, engine);
+    if (out.status !== 'passed') return { ...out, expr: cmd.expr, message: `with ${c.expr} at ${c.at / 1000}s: ${out.message}` };
+  }
+  return first;
+}
+
+const AT_MODIFIER_UNSAFE = new Set('days_in_month day_of_month day_of_week day_of_year end hour minute month year predict_linear range start step time timestamp'.split(' '));
+
+/**
+ * test.go atModifierTestCases: the expression with `@ <eval time>` added to every selector and subquery
+ * that has none (not inside a subquery), evaluated at -10t, 0, t/5, t and 10t (-1s, 0, 1s when t = 0);
+ * none when it calls a function whose result depends on the evaluation time (AtModifierUnsafeFunctions).
+ * The insertion is made in the text at the lezer tree's positions.
+ */
+export function atModifierCases(expr: string, atMs: number): { expr: string; at: number }[] {
+  const inserts: number[] = [];
+  let unsafe = false;
+  // the selector an `@` belongs to: the right-most operand of what lezer attached it to (parse.ts applyModifier)
+  const target = (n: SyntaxNode | null): SyntaxNode | null => {
+    if (!n || n.name === 'VectorSelector' || n.name === 'MatrixSelector' || n.name === 'SubqueryExpr') return n;
+    if (n.name === 'OffsetExpr' || n.name === 'StepInvariantExpr') return target(n.firstChild);
+    if (n.name === 'BinaryExpr' || n.name === 'UnaryExpr') return target(n.lastChild);
+    return null;
+  };
+  const withAt = new Set<number>();
+  const visit = (n: SyntaxNode): void => {
+    if (n.name === 'StepInvariantExpr') {
+      const t = target(n.firstChild);
+      if (t) withAt.add(t.from);
+    }
+    if (n.name === 'VectorSelector' || n.name === 'MatrixSelector' || n.name === 'SubqueryExpr') {
+      if (!withAt.has(n.from)) inserts.push(n.to);
+      return;
+    }
+    if (n.name === 'FunctionIdentifier' && AT_MODIFIER_UNSAFE.has(expr.slice(n.from, n.to))) unsafe = true;
+    for (let c = n.firstChild; c; c = c.nextSibling) visit(c);
+  };
+  visit(lezer.parse(expr).topNode);
+  if (unsafe) return [];
+  let text = expr;
+  for (const pos of inserts.sort((a, b) => b - a)) text = `${text.slice(0, pos)} @ ${atMs / 1000}${text.slice(pos)}`;
+  const times = atMs === 0 ? [-1000, 0, 1000] : [-10 * atMs, 0, Math.trunc(atMs / 5), atMs, 10 * atMs];
+  return times.map((at) => ({ expr: text, at }));
+}
+
+/** One query of an eval (its expression at its time, or its range) checked against the expectations. */
+async function runQuery(cmd: EvalCmd, engine: ReturnType<typeof createQueryEngine>): Promise<EvalOutcome> {
+  const base = { line: cmd.line, expr: cmd.expr };
   let result: QueryResult;
   try {
     result = cmd.instant ? await engine.instant(cmd.expr, cmd.at) : await engine.range(cmd.expr, cmd.start, cmd.end, cmd.stepMs);
   } catch (err) {
     if (err instanceof QueryError && err.unsupported) return { ...base, status: 'unsupported', message: err.message };
     const msg = err instanceof Error ? err.message : String(err);
+    if (!cmd.fail && msg === 'vector cannot contain metrics with the same labelset' && NAMELESS_INTO_DROPPING.test(cmd.expr))
+      return { ...base, status: 'unsupported', message: DELAYED_NAME_REMOVAL };
     if (!cmd.fail) return { ...base, status: 'failed', message: `unexpected error: ${msg}` };
     if (cmd.failMessage !== undefined && !msg.includes(cmd.failMessage))
       return { ...base, status: 'failed', message: `expected error message ${JSON.stringify(cmd.failMessage)}, got ${JSON.stringify(msg)}` };
@@ -307,8 +410,37 @@ async function runEval(cmd: EvalCmd, engine: ReturnType<typeof createQueryEngine
     return { ...base, status: 'passed' };
   }
   if (cmd.fail) return { ...base, status: 'failed', message: `expected an error, got ${JSON.stringify(result).slice(0, 300)}` };
-  const problem = compare(cmd, result);
+  const problem = compare(cmd, result) ?? (await rangeModeProblem(cmd, engine, result));
   return problem ? { ...base, status: 'failed', message: problem } : { ...base, status: 'passed' };
+}
+
+/**
+ * As test.go runInstantQuery: an instant eval is run again as a range query from t - 1m to t + 1m
+ * step 1m, and its middle step must match the same expectations (not for range-vector or string
+ * results, ordered evals, or expressions using start(), end(), range() or step()).
+ */
+async function rangeModeProblem(cmd: EvalCmd, engine: ReturnType<typeof createQueryEngine>, instant: QueryResult): Promise<string | null> {
+  if (!cmd.instant || cmd.expectRange || cmd.expectString !== undefined || cmd.ordered) return null;
+  if (/(start|end|range|step)\(\)/.test(cmd.expr)) return null;
+  let r: QueryResult;
+  try {
+    r = await engine.range(cmd.expr, cmd.at - 60_000, cmd.at + 60_000, 60_000);
+  } catch (err) {
+    return `range mode: unexpected error: ${err instanceof Error ? err.message : String(err)}`;
+  }
+  if (r.resultType !== 'matrix') return `range mode: got a ${r.resultType}`;
+  const atStep: { metric: Record<string, string>; value: SampleValue }[] = [];
+  for (const s of r.result) {
+    const p = s.values.find(([t]) => Math.round(t * 1000) === cmd.at);
+    if (p) atStep.push({ metric: s.metric, value: p });
+  }
+  let asInstant: QueryResult;
+  if (instant.resultType === 'scalar') {
+    if (atStep.length !== 1) return `range mode: expected one series for a scalar, got ${atStep.length}`;
+    asInstant = { resultType: 'scalar', result: atStep[0]!.value };
+  } else asInstant = { resultType: 'vector', result: atStep };
+  const problem = compare(cmd, asInstant);
+  return problem ? `range mode: ${problem}` : null;
 }
 
 const fmtLabels = (l: Labels) => JSON.stringify(l);
@@ -342,7 +474,7 @@ function compare(cmd: EvalCmd, result: QueryResult): string | null {
     return null;
   }
   if (result.resultType === 'matrix') {
-    if (cmd.instant) return `instant query returned a matrix; expected a vector`;
+    if (cmd.instant && !cmd.expectRange) return `instant query returned a matrix; expected a vector`;
     if (cmd.ordered) return 'expected ordered result, but query returned a matrix';
     const seen = new Set<string>();
     for (const s of result.result) {

@@ -122,6 +122,12 @@ const EXPRS = [
   'rate(c_total[5m]) * 60 - scalar(count(g))',
   'scalar(sum(c_total))',
   'avg without (instance) (g) and on() vector(1)',
+  'max_over_time(rate(c_total[5m])[30m:1m])',
+  'sum_over_time(g[10m:45s] offset 3m)',
+  'rate(c_total[7m:]) - deriv(avg_over_time(g[2m])[10m:2m] offset -1m)',
+  'min_over_time(max_over_time(g[3m:30s])[20m:4m])',
+  `g @ ${(T0 + 90 * M) / S}`,
+  `count_over_time(g[10m] offset 1m @ ${(T0 + H) / S})`,
 ];
 
 describe('range query prefetch', () => {
@@ -143,6 +149,31 @@ describe('range query prefetch', () => {
       [
         ['raw', 'c_total', start - 2 * M - 5 * M, end - 2 * M],
         ['raw', 'g', start + M - 5 * M, end + M],
+      ],
+    );
+  });
+
+  it("reads a subquery's selector once, over the span of all its steps: [start - offset - range (aligned) - window, end - offset]", async () => {
+    const { wrapped, reads } = recording(generated());
+    const start = T0 + H;
+    const end = T0 + 2 * H;
+    await createQueryEngine(wrapped).range('max_over_time(rate(c_total[5m] offset 1m)[30m:1m] offset 2m)', start, end, M);
+    // the subquery's first step is the first minute after start - 2m - 30m; rate's window reaches 6m before it
+    assert.equal(reads[0]!.start, start - 31 * M - 6 * M);
+    assert.equal(reads.at(-1)!.end, end - 3 * M);
+    for (let i = 1; i < reads.length; i++) assert.equal(reads[i]!.start, reads[i - 1]!.end + 1);
+    assert.ok(reads.every((r) => nameOf(r.matchers) === 'c_total'));
+  });
+
+  it('reads a selector with @ over its one fixed window, whatever the query range', async () => {
+    const { wrapped, reads } = recording(generated());
+    const at = T0 + 30 * M;
+    await createQueryEngine(wrapped).range(`g @ ${at / S} + sum_over_time(c_total[10m] @ end())`, T0 + H, T0 + 2 * H, M);
+    assert.deepEqual(
+      reads.map((r) => [nameOf(r.matchers), r.start, r.end]),
+      [
+        ['g', at - 5 * M, at],
+        ['c_total', T0 + 2 * H - 10 * M, T0 + 2 * H],
       ],
     );
   });
@@ -207,7 +238,8 @@ describe('range query prefetch', () => {
   it('answers window-aligned rollup shapes like step-by-step raw evaluation', async () => {
     const store = generated();
     const engine = createQueryEngine(store, { rollupWindowMs: 5 * M });
-    for (const q of ['min_over_time(g[10m])', 'count_over_time(c_total[15m] offset 5m)', 'last_over_time(g[10m])'])
+    // inside a subquery or under @ the same shapes read raw (rollups are planned for the query's steps)
+    for (const q of ['min_over_time(g[10m])', 'count_over_time(c_total[15m] offset 5m)', 'last_over_time(g[10m])', 'max_over_time(max_over_time(g[10m])[20m:5m])', `avg_over_time(g[10m] @ ${(T0 + 50 * M) / S})`])
       await assertStepByStep(engine, q, T0 + 20 * M, T0 + 3 * H, 5 * M);
   });
 });
