@@ -46,7 +46,7 @@ describe('promqltest runner', () => {
   it('reads `metric{…}@st` start-timestamp lines and counts evals of that metric unsupported', async () => {
     const r = await runScript('load 1m\n  x@st _ -30s -1m\n  x _ 1 2\n  y 5\n\neval instant at 2m x\n  x 2\n\neval instant at 1m y\n  y 5\n');
     assert.deepEqual([r.passed, r.failed, r.unsupported], [1, 0, 1]);
-    assert.match(r.outcomes[0]!.message!, /start timestamps \(@st\)/);
+    assert.match(r.outcomes[0]!.message!, /start timestamps \(@st, feature flag use-start-timestamps\)/);
   });
   it('checks an instant range-vector result against `expect range vector from … to … step …`', async () => {
     const script = (vals: string) => `load 10s\n  x 1+1x10\n\neval instant at 30s x[20s:10s]\n  expect range vector from 20s to 30s step 10s\n  x ${vals}\n`;
