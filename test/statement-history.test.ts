@@ -71,7 +71,7 @@ describe('statement history on PostgreSQL 16', () => {
       await c.query('CREATE TABLE locked (id int)');
     });
     const file = join(dir, 'dpmon.yaml');
-    writeFileSync(file, `targets:\n  - name: pg\n    dsn: ${cluster.primary.dsn}\n    pg_stat_statements_top: ${TOP}\n`);
+    writeFileSync(file, `targets:\n  - name: pg\n    dsn: ${cluster.primary.dsn}\n    pg_stat_statements_top: ${TOP}\ndatabase_metrics:\n  query_performance:\n    slow_query_threshold: 50ms\n`);
     config = loadConfig([file], {}).config;
     target = config.targets[0]!;
     store = openQueryHistory(join(dir, 'data'));
@@ -149,14 +149,18 @@ describe('statement history on PostgreSQL 16', () => {
     for (const r of store.rows({ since: 0 })) for (const c of COUNTERS) assert.ok(r[c] >= 0, `${c} of ${r.fingerprint} is ${r[c]}`);
   });
 
-  it(`keeps the top ${TOP} statements of an interval and sums the rest as "other"`, async () => {
+  it(`keeps the top ${TOP} statements of an interval and every slow one, and sums the rest as "other"`, async () => {
     for (let i = 0; i < TABLES; i++) await run(`SELECT count(*) FROM t_${i}`, 2);
+    // the top N: 4 × 20 ms each (80 ms, mean under the 50 ms threshold); then one slow call of 60 ms, 6th by total time
+    for (let i = 0; i < TOP; i++) await run(`SELECT pg_sleep(0.02) FROM t_${i} LIMIT 1`, 4);
+    await run('SELECT pg_sleep(0.06) AS slow_one');
     const t = await collect();
     const rows = rowsAt(t);
     const others = rows.filter((r) => r.fingerprint === OTHER);
     assert.equal(others.length, 1);
-    // nothing here is slow (1000 ms), so exactly the top N keep their own rows
-    assert.equal(rows.length - 1, TOP);
+    const slow = await pgss('SELECT pg_sleep($1) AS slow_one');
+    assert.ok(rows.some((r) => r.queryid === slow.queryid), 'the slow statement keeps its own row beyond the top N');
+    assert.equal(rows.length - 1, TOP + 1);
     assert.ok(others[0]!.entries >= TABLES - TOP, `other sums ${others[0]!.entries} entries`);
     assert.ok(others[0]!.calls >= 2 * (TABLES - TOP));
     const kept = rows.filter((r) => r.fingerprint !== OTHER).map((r) => r.exec_ms);

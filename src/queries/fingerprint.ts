@@ -11,9 +11,12 @@ import { fingerprintSync, loadModule } from 'libpg-query';
 export const MAX_TEXT = 4096;
 
 let loaded: Promise<void> | undefined;
-/** Loads the parser's WASM module once; every fingerprint call waits for it. */
+/**
+ * Loads the parser's WASM module once. Never rejects: were it to fail, fingerprintSync throws and every
+ * statement gets the folded-text fingerprint, so the history is kept rather than lost.
+ */
 export function loadFingerprinter(): Promise<void> {
-  return (loaded ??= loadModule());
+  return (loaded ??= loadModule().catch(() => {}));
 }
 
 export interface Fingerprinted {
