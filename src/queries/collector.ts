@@ -1,5 +1,5 @@
-// The statement history collector, one per target: every minute (the spec's query_performance cadence)
-// it reads pg_stat_statements' counters, computes the deltas since its previous read (deltas.ts), keeps
+// The statement history collector, one per target: every statement_history_interval (1m by default,
+// the spec's query_performance cadence) it reads pg_stat_statements' counters, computes the deltas since its previous read (deltas.ts), keeps
 // the top N (the target's pg_stat_statements_top) and every statement whose mean in the interval is at or
 // over slow_query_threshold, sums the rest as "other", and appends them to queries.db. Texts are read
 // (pg_stat_statements(true)) only for entries it has not fingerprinted yet. The first read after dpmon
@@ -16,7 +16,6 @@ import { fingerprintStatement, loadFingerprinter, type Fingerprinted } from './f
 import { OTHER, type IntervalRow, type QueryHistoryStore } from './history-db.ts';
 import { COUNTERS_SQL, INFO_SQL, sqlFor, TEXTS_SQL, VERSION_SQL } from './statements-sql.ts';
 
-export const STATEMENT_HISTORY_INTERVAL_MS = 60_000;
 /** prune queries.db at most this often */
 const PRUNE_EVERY_MS = 3_600_000;
 /** texts fingerprinted per target, kept in memory; cleared past this (they are read again as needed) */
@@ -43,7 +42,7 @@ export function createStatementHistory(config: Config, target: TargetConfig, dep
   let prunedAt = -Infinity;
   return {
     name: 'statement_history',
-    intervalMs: STATEMENT_HISTORY_INTERVAL_MS,
+    intervalMs: config.databaseMetrics.queryPerformance.statementHistoryIntervalMs,
     timeoutMs: target.connectTimeoutMs + 4 * (timeoutMs + deadlineGraceMs(timeoutMs)),
     async collect(ctx): Promise<void | CollectFailure> {
       await loadFingerprinter();

@@ -1,5 +1,5 @@
 // queries.db: the statement history, one SQLite file in dpmon's data directory beside history.db and
-// state.db (its own file: it is written once a minute per target in bulk, and is dropped without loss of
+// state.db (its own file: it is written once an interval per target in bulk, and is dropped without loss of
 // anything else when it grows old). Rows are per (target, interval, fingerprint, queryid, user,
 // database); the statements summed as "other" are one row per target and interval with fingerprint
 // "other". Bounded: at most top N + slow statements + 1 rows per target and interval, and rows older than
