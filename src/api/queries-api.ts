@@ -68,7 +68,8 @@ export function registerQueriesApi(app: FastifyInstance, opts: QueriesApiOptions
   app.get('/api/dpmon/queries/:fingerprint', async (req, reply) => {
     if (!opts.history) return reply.code(503).send({ status: 'error', error: 'the statement history is not kept' });
     const { fingerprint } = req.params as { fingerprint: string };
-    if (!/^[0-9a-zA-Z]{1,32}$/.test(fingerprint)) return bad(reply, `malformed fingerprint ${JSON.stringify(fingerprint)}: expected the hex of dpmon queries top`);
+    // libpg_query's hex, t<hex> (folded text), q<queryid> (text unread; a queryid may be negative)
+    if (!/^[0-9a-zA-Z-]{1,32}$/.test(fingerprint)) return bad(reply, `malformed fingerprint ${JSON.stringify(fingerprint)}: expected the hex of dpmon queries top`);
     const q = req.query as Params;
     const p = parseParams({ ...q, limit: undefined, order: undefined }, opts.targets(), opts.clock.now());
     if (typeof p === 'string') return bad(reply, p);
