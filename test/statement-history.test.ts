@@ -256,6 +256,15 @@ describe('statement history on PostgreSQL 16', () => {
     });
   });
 
+  it('keeps the history in queries.db across a reopen (a dpmon restart)', () => {
+    const before = store.rows({ since: 0 });
+    const fp = fingerprintSync('SELECT v FROM t_0 WHERE id = $1');
+    store.close();
+    store = openQueryHistory(join(dir, 'data'));
+    assert.deepEqual(store.rows({ since: 0 }), before);
+    assert.equal(store.text(fp)?.text, 'SELECT v FROM t_0 WHERE id = $1');
+  });
+
   it('the app serves the endpoints for its targets', async () => {
     const port = await freePort();
     const file = join(dir, 'app.yaml');
