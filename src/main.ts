@@ -3,6 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { formatConfigIssue, isLoopbackHost, parseListen, printConfig, type LoadedConfig } from './config/index.ts';
 import { createApp } from './app/app.ts';
 import { chooseTarget, runDbCommand } from './db/cli.ts';
+import { QUERIES_COMMANDS, QUERIES_HELP, runQueriesCommand } from './queries/cli.ts';
 import { createLogger } from './lib/logger.ts';
 import { createConfigCoordinator, loadCheckedConfig } from './app/reload.ts';
 import { EXPORTS, ExportUsageError } from './export/index.ts';
@@ -21,7 +22,7 @@ Usage:
   dpmon ack FINGERPRINT [--by NAME] [--comment TEXT] [--url URL] [--config PATH]...
   dpmon remediation list|approve ID [--by NAME] [--json] [--url URL] [--config PATH]...
   dpmon db install|uninstall|status [--target NAME] [--dry-run] [--json] [--config PATH]...
-${Object.entries(EXPORTS).map(([kind, e]) => `  dpmon export ${kind} ${e.usage}\n`).join('')}  dpmon COMMAND --help
+${Object.entries(QUERIES_COMMANDS).map(([name, c]) => `  dpmon queries ${name} ${c.usage.replace(/^\S+\s*/, '')}\n`).join('')}${Object.entries(EXPORTS).map(([kind, e]) => `  dpmon export ${kind} ${e.usage}\n`).join('')}  dpmon COMMAND --help
 
 --config takes a YAML file or a folder of *.yaml fragments (merged in name order) and may repeat.
 With no --config, the spec's values are the defaults. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.
@@ -109,6 +110,8 @@ Exit 0 when done (status: everything installed and current), 1 when something is
 2 on bad usage.
 `;
 
+HELP.queries = QUERIES_HELP;
+
 const OPTIONS = {
   config: { type: 'string', multiple: true },
   listen: { type: 'string' },
@@ -122,6 +125,9 @@ const OPTIONS = {
   'secrets-dir': { type: 'string' },
   target: { type: 'string' },
   'dry-run': { type: 'boolean' },
+  since: { type: 'string' },
+  limit: { type: 'string' },
+  order: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
@@ -175,6 +181,11 @@ async function main(argv: string[]): Promise<number> {
       return runExport(sub, values);
     case 'db':
       return db(sub, values);
+    case 'queries': {
+      const base = instanceUrl(values);
+      if (!base) return EXIT_USAGE;
+      return runQueriesCommand(sub, { ...values, base, args: positionals.slice(2), out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
+    }
     default:
       return unknownCommand(command);
   }

@@ -119,6 +119,7 @@ database_metrics:
   query_performance:
     deadlock_check_interval: 1s
     slow_queries_refresh: 1s
+    statement_history_interval: 1s
   replication:
     monitoring:
       interval: 1s

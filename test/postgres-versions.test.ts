@@ -10,10 +10,44 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { chooseVariant, postgresDefinitions, runDefinition, type PgDefinition, type PgVariant } from '../src/collect/postgres/index.ts';
+import { COUNTERS_SQL, INFO_SQL, TEXTS_SQL, type VersionedSql } from '../src/queries/statements-sql.ts';
+import { ACTIVITY_SQL } from '../src/queries/long-running.ts';
 import { availableVersions, startCluster, versionSkipReason, withClient, type Cluster, type PgVersion } from './harness/postgres.ts';
 
 const versions: PgVersion[] = [15, 16, 17];
 const executed = new Set<PgVariant>();
+/** the statement history's SQL (src/queries), by table: each variant valid for a server runs on it */
+const queriesSql: Record<string, readonly VersionedSql[]> = { COUNTERS_SQL, INFO_SQL };
+const executedQueriesSql = new Set<VersionedSql>();
+
+/** Runs the statement history's reads that are valid on `major` (the newest variant of each, and older ones not superseded by a rename); returns the failures. */
+async function runQueriesSql(dsn: string, major: number): Promise<string[]> {
+  const problems: string[] = [];
+  await withClient(dsn, async (c) => {
+    for (const [name, variants] of Object.entries(queriesSql)) {
+      const valid = variants.filter((v) => v.minVersion <= major);
+      // COUNTERS_SQL's 13 variant reads blk_read_time, which 17 renamed: only the newest valid one runs there
+      const toRun = name === 'COUNTERS_SQL' ? valid.slice(-1) : valid;
+      for (const v of toRun) {
+        try {
+          const rows = (await c.query(v.sql)).rows;
+          if (rows.length === 0) problems.push(`${name} (minVersion ${v.minVersion}) on ${major}: no rows`);
+          executedQueriesSql.add(v);
+        } catch (err) {
+          problems.push(`${name} (minVersion ${v.minVersion}) on ${major}: ${(err as Error).message}`);
+        }
+      }
+    }
+    for (const [name, sql, values] of [['TEXTS_SQL', TEXTS_SQL, [['1']]], ['ACTIVITY_SQL', ACTIVITY_SQL, []]] as const) {
+      try {
+        await c.query(sql, [...values]);
+      } catch (err) {
+        problems.push(`${name} on ${major}: ${(err as Error).message}`);
+      }
+    }
+  });
+  return problems;
+}
 const params = { top: 3, excludeDatabases: ['template0'] };
 
 function variantsToRun(def: PgDefinition, major: number): PgVariant[] {
@@ -87,6 +121,7 @@ for (const version of versions) {
       cluster = await startCluster({ version, standby: version === 16 });
       await prepare(cluster.primary.dsn);
       const problems = await runAll(cluster.primary.dsn, version, 'primary', version === 16);
+      problems.push(...(await runQueriesSql(cluster.primary.dsn, version)));
       if (cluster.standby) {
         await waitForReplay(cluster.standby.dsn);
         problems.push(...(await runAll(cluster.standby.dsn, version, 'standby', false)));
@@ -109,6 +144,8 @@ describe('postgres definition coverage', () => {
         if (!executed.has(v)) missing.push(`${def.name} minVersion ${v.minVersion}${v.maxVersion ? `..${v.maxVersion}` : ''}`);
       }
     }
+    for (const [name, variants] of Object.entries(queriesSql))
+      for (const v of variants) if (!executedQueriesSql.has(v)) missing.push(`queries ${name} minVersion ${v.minVersion}`);
     assert.deepEqual(missing, [], 'variants no tested server executed: add a server version to the test or fix the variant range');
   });
 });

@@ -13,6 +13,9 @@ import { registerAlertmanagerApi } from '../api/alertmanager-api.ts';
 import { registerDpmonApi } from '../api/dpmon-api.ts';
 import { registerConsole } from '../console/index.ts';
 import { registerDashboardsApi } from '../api/dashboards-api.ts';
+import { registerQueriesApi } from '../api/queries-api.ts';
+import { openQueryHistory, type QueryHistoryStore } from '../queries/history-db.ts';
+import { readLongRunning } from '../queries/long-running.ts';
 import { resolveDashboards } from '../dashboards/index.ts';
 import { openSilenceStore, type SilenceStore } from '../alerts/silences.ts';
 import { parseDsn } from '../config/dsn.ts';
@@ -77,6 +80,7 @@ export function createApp(config: Config, opts: AppOptions): App {
   let silences: SilenceStore | undefined;
   let stateDb: Database.Database | undefined;
   let remediation: RemediationRunner | undefined;
+  let queryHistory: QueryHistoryStore | undefined;
   const hostOfTarget = new Map<string, string>();
   let ready = false;
   /** the latest notifications of the dashboard channel, for the web dashboard */
@@ -234,6 +238,7 @@ export function createApp(config: Config, opts: AppOptions): App {
       log,
       storage: storage.collector,
       dataDir,
+      ...(queryHistory ? { queryHistory } : {}),
       // the embedded server's disk is judged like the spec's paths: filling it is what the disk rules are for
       ...(embedded ? { extraMonitoredPaths: [embedded.dataDir] } : {}),
     });
@@ -325,6 +330,20 @@ export function createApp(config: Config, opts: AppOptions): App {
         reject: (id, by) => remediator.reject(id, by),
       },
     });
+    registerQueriesApi(http, {
+      ...(queryHistory ? { history: queryHistory } : {}),
+      targets: () => targetConfigs.map((t) => t.name),
+      clock,
+      longRunning: async (name) => {
+        const threshold = config.databaseMetrics.queryPerformance.longRunningThresholdMs;
+        const chosen = targetConfigs.filter((t) => name === undefined || t.name === name);
+        const settled = await Promise.allSettled(chosen.map((t) => readLongRunning(t, threshold)));
+        return {
+          statements: settled.flatMap((s) => (s.status === 'fulfilled' ? s.value : [])),
+          errors: settled.flatMap((s, i) => (s.status === 'rejected' ? [{ target: chosen[i]!.name, error: (s.reason as Error).message }] : [])),
+        };
+      },
+    });
     // a reload changes what the dashboards show at once: they are resolved from the current config
     registerDashboardsApi(http, { dashboards: () => resolveDashboards(current).dashboards });
     registerConsole(http);
@@ -352,6 +371,7 @@ export function createApp(config: Config, opts: AppOptions): App {
     latest,
     async start() {
       const history = (store = openHistory());
+      queryHistory = openQueryHistory(dataDir);
       const writer = startRemoteWrite();
       const targetConfigs = await resolveTargets();
       const listen = opts.listen ?? { host: config.server.host, port: config.server.port };
@@ -379,6 +399,7 @@ export function createApp(config: Config, opts: AppOptions): App {
       alertStore?.close();
       silences?.close();
       stateDb?.close();
+      queryHistory?.close();
       await store?.close();
       await embedded?.stop();
     },

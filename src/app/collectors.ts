@@ -10,6 +10,8 @@ import { createLocalDataDirs } from '../collect/postgres/local-data-dirs.ts';
 import { createScoreCollector } from '../collect/derived/scores.ts';
 import type { Collector } from '../model/collector.ts';
 import { createDbMaintenance } from '../db/maintenance.ts';
+import { createStatementHistory } from '../queries/collector.ts';
+import type { QueryHistoryStore } from '../queries/history-db.ts';
 import type { ScheduledCollector } from '../collect/scheduler.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -25,6 +27,8 @@ export interface CollectorDeps {
   readonly dataDir?: string;
   /** paths judged like disk_usage.monitored_paths besides them: the embedded PostgreSQL's data directory */
   readonly extraMonitoredPaths?: readonly string[];
+  /** queries.db: where given, each target's statement history is kept in it (src/queries) */
+  readonly queryHistory?: QueryHistoryStore;
 }
 
 /** The options of one PostgreSQL target as the config gives them (intervals from the spec's sections). */
@@ -90,6 +94,10 @@ export function buildCollectors(
     const collector = createDbMaintenance(config, t, deps);
     return collector ? [{ collector, labels: { instance: t.name } }] : [];
   });
+  const history = deps.queryHistory;
+  const statementHistory = history
+    ? targetConfigs.map((t) => ({ collector: createStatementHistory(config, t, { store: history, retentionMs: config.storage.rawRetentionMs }), labels: { instance: t.name } }))
+    : [];
 
   const db = config.databaseMetrics;
   const scores = createScoreCollector({
@@ -108,6 +116,7 @@ export function buildCollectors(
     ...(deps.storage ? [{ collector: deps.storage, labels: hostLabels }] : []),
     ...targets.map((t, i) => ({ collector: t.collector, historyLabels: { job: targetConfigs[i]!.job } })),
     ...maintenance,
+    ...statementHistory,
     // scores read the others' latest values, so they run at the shared default interval
     { collector: scores, labels: hostLabels },
   ];

@@ -358,9 +358,11 @@ const databaseMetrics = obj({
       slow_query_threshold: duration.default(1000),
       // added: how often dpmon refreshes monitoring.slow_queries where `dpmon db install` created it
       slow_queries_refresh: duration.default(60_000),
+      // added: how often dpmon reads pg_stat_statements into its statement history (queries.db)
+      statement_history_interval: duration.default(60_000),
       monitoring: obj({ slow_query_logging: bool, execution_plans: bool, metrics: strList, analysis: strList }),
     },
-    ['long_running_threshold', 'deadlock_check_interval', 'slow_query_threshold', 'slow_queries_refresh'],
+    ['long_running_threshold', 'deadlock_check_interval', 'slow_query_threshold', 'slow_queries_refresh', 'statement_history_interval'],
   ),
   replication: obj({
     lag_threshold_warning: lagThreshold,

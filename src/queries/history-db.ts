@@ -1,0 +1,125 @@
+// queries.db: the statement history, one SQLite file in dpmon's data directory beside history.db and
+// state.db (its own file: it is written once an interval per target in bulk, and is dropped without loss of
+// anything else when it grows old). Rows are per (target, interval, fingerprint, queryid, user,
+// database); the statements summed as "other" are one row per target and interval with fingerprint
+// "other". Bounded: at most top N + slow statements + 1 rows per target and interval, and rows older than
+// the retention (storage.raw_retention, 15 days by default) are deleted, with the texts nobody refers to.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { z } from 'zod';
+import { COUNTERS, type Counters } from './deltas.ts';
+
+export const HISTORY_SCHEMA_VERSION = 1;
+export const OTHER = 'other';
+
+export interface IntervalRow extends Counters {
+  readonly target: string;
+  /** epoch ms of the read that closed the interval */
+  readonly at: number;
+  /** the interval's length in ms (since the previous read) */
+  readonly spanMs: number;
+  readonly fingerprint: string;
+  readonly queryid: string;
+  readonly user: string;
+  readonly datname: string;
+  /** temp_blks_written in bytes (the server's block_size) */
+  readonly temp_bytes: number;
+  /** pg_stat_statements entries in the row: 1, or how many "other" sums */
+  readonly entries: number;
+  /** 1 when an entry was counted from zero (new, or after a reset) */
+  readonly reset: number;
+}
+
+const intervalRow = z.object({
+  target: z.string(),
+  at: z.number(),
+  spanMs: z.number(),
+  fingerprint: z.string(),
+  queryid: z.string(),
+  user: z.string(),
+  datname: z.string(),
+  temp_bytes: z.number().nonnegative(),
+  entries: z.number().int().nonnegative(),
+  reset: z.number().int(),
+  ...Object.fromEntries(COUNTERS.map((c) => [c, z.number().nonnegative()])),
+});
+
+export interface StatementText {
+  readonly fingerprint: string;
+  readonly text: string;
+  readonly parsed: boolean;
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+}
+
+export interface QueryHistoryStore {
+  /** one interval of one target, with the texts of its fingerprints, in one transaction */
+  append(rows: readonly IntervalRow[], texts: readonly { fingerprint: string; text: string; parsed: boolean }[]): void;
+  /** rows since `since` (exclusive), optionally of one target and one fingerprint, oldest first; rows that fail validation are skipped */
+  rows(opts: { since: number; target?: string; fingerprint?: string }): IntervalRow[];
+  text(fingerprint: string): StatementText | undefined;
+  /** deletes rows older than `before` and texts no row refers to; returns the rows deleted */
+  prune(before: number): number;
+  close(): void;
+}
+
+const COLS = ['target', 'at', 'span_ms', 'fingerprint', 'queryid', 'usename', 'datname', ...COUNTERS, 'temp_bytes', 'entries', 'reset'] as const;
+
+export function openQueryHistory(dataDir: string): QueryHistoryStore {
+  mkdirSync(dataDir, { recursive: true });
+  const path = join(dataDir, 'queries.db');
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+  const version = Number(db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).pluck(true).get() ?? 0);
+  if (version > HISTORY_SCHEMA_VERSION) {
+    db.close();
+    throw new Error(`${path} has schema version ${version}, newer than this dpmon knows (${HISTORY_SCHEMA_VERSION}): run that dpmon, or move the file aside`);
+  }
+  db.exec(`CREATE TABLE IF NOT EXISTS statement_texts (
+    fingerprint TEXT PRIMARY KEY, text TEXT NOT NULL, parsed INTEGER NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS statement_intervals (
+    target TEXT NOT NULL, at INTEGER NOT NULL, span_ms INTEGER NOT NULL, fingerprint TEXT NOT NULL, queryid TEXT NOT NULL,
+    usename TEXT NOT NULL, datname TEXT NOT NULL, ${COUNTERS.map((c) => `${c} REAL NOT NULL`).join(', ')},
+    temp_bytes REAL NOT NULL, entries INTEGER NOT NULL, reset INTEGER NOT NULL);
+  CREATE INDEX IF NOT EXISTS statement_intervals_at ON statement_intervals (at);
+  CREATE INDEX IF NOT EXISTS statement_intervals_fingerprint ON statement_intervals (fingerprint, at);
+  INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '${HISTORY_SCHEMA_VERSION}');`);
+
+  const insert = db.prepare(`INSERT INTO statement_intervals (${COLS.join(', ')}) VALUES (${COLS.map(() => '?').join(', ')})`);
+  const upsertText = db.prepare(`INSERT INTO statement_texts (fingerprint, text, parsed, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (fingerprint) DO UPDATE SET last_seen = excluded.last_seen`);
+  const select = `SELECT target, at, span_ms AS spanMs, fingerprint, queryid, usename AS user, datname, ${COUNTERS.join(', ')}, temp_bytes, entries, reset FROM statement_intervals`;
+  const appendTx = db.transaction((rows: readonly IntervalRow[], texts: readonly { fingerprint: string; text: string; parsed: boolean }[]) => {
+    const at = rows[0]?.at ?? 0;
+    for (const t of texts) upsertText.run(t.fingerprint, t.text, t.parsed ? 1 : 0, at, at);
+    for (const r of rows) insert.run(r.target, r.at, r.spanMs, r.fingerprint, r.queryid, r.user, r.datname, ...COUNTERS.map((c) => r[c]), r.temp_bytes, r.entries, r.reset);
+  });
+  return {
+    append: (rows, texts) => appendTx(rows, texts),
+    rows({ since, target, fingerprint }) {
+      const where = ['at > ?', ...(target !== undefined ? ['target = ?'] : []), ...(fingerprint !== undefined ? ['fingerprint = ?'] : [])];
+      const params = [since, ...(target !== undefined ? [target] : []), ...(fingerprint !== undefined ? [fingerprint] : [])];
+      const out: IntervalRow[] = [];
+      for (const raw of db.prepare(`${select} WHERE ${where.join(' AND ')} ORDER BY at`).all(...params)) {
+        const r = intervalRow.safeParse(raw);
+        if (r.success) out.push(r.data as unknown as IntervalRow);
+      }
+      return out;
+    },
+    text(fingerprint) {
+      const r = db.prepare(`SELECT fingerprint, text, parsed, first_seen AS firstSeen, last_seen AS lastSeen FROM statement_texts WHERE fingerprint = ?`).get(fingerprint) as
+        | { fingerprint: string; text: string; parsed: number; firstSeen: number; lastSeen: number }
+        | undefined;
+      return r && { ...r, parsed: r.parsed === 1 };
+    },
+    prune(before) {
+      const n = db.prepare('DELETE FROM statement_intervals WHERE at < ?').run(before).changes;
+      if (n > 0) db.exec('DELETE FROM statement_texts WHERE fingerprint NOT IN (SELECT DISTINCT fingerprint FROM statement_intervals)');
+      return n;
+    },
+    close: () => db.close(),
+  };
+}
