@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import type { Labels } from '../model/labels.ts';
 import type { Matcher } from '../model/matcher.ts';
 import { isStaleNaN, STALE_NAN } from '../model/stale.ts';
+import { cursorsOf } from './cursors.ts';
 import type { RollupFunction, SeriesPoints, Store, StoredSample } from './store.ts';
 
 export interface ContractOptions {
@@ -23,6 +24,20 @@ const sample = (labels: Labels, t: number, v: number): StoredSample => ({ labels
 const byKey = (a: SeriesPoints, b: SeriesPoints) => JSON.stringify(a.labels).localeCompare(JSON.stringify(b.labels));
 const sorted = (xs: SeriesPoints[]) => [...xs].sort(byKey);
 const tv = (s: SeriesPoints | undefined) => s?.points.map((p) => [p.t, p.v]);
+const f64 = new Float64Array(1);
+/** a value's exact bits, so stale markers and NaN compare as themselves */
+const bitsOf = (v: number) => ((f64[0] = v), Buffer.from(f64.buffer).toString('hex'));
+const tvBits = (s: SeriesPoints): [number, string][] => s.points.map((p) => [p.t, bitsOf(p.v)]);
+
+/** A seeded PRNG (mulberry32), so failures reproduce. */
+function rng(seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 export function runStoreContract(name: string, factory: () => Store | Promise<Store>, opts: ContractOptions = {}): void {
   const settle = opts.settle ?? (async (s: Store) => s);
@@ -260,6 +275,43 @@ export function runStoreContract(name: string, factory: () => Store | Promise<St
           ]);
         },
       );
+    });
+
+    it('reads through cursors the same points as select, for random ranges and until sequences', () => {
+      const random = rng(7);
+      const samples: StoredSample[] = [];
+      // 6 series over 3 h at irregular steps (a gap in one of them), crossing windows and hours
+      for (let i = 0; i < 6; i++) {
+        for (let t = i * 1000; t < 3 * 60 * M; t += 5000 + Math.floor(random() * 30_000)) {
+          if (i === 2 && t > 40 * M && t < 100 * M) continue;
+          samples.push(sample({ __name__: 'cur', i: String(i) }, t, i === 5 && random() < 0.05 ? STALE_NAN : Math.round(random() * 1000) / 8));
+        }
+      }
+      return withStore(samples, (store) => {
+        for (let round = 0; round < 25; round++) {
+          const start = Math.floor(random() * 3 * 60 * M) - 10 * M;
+          const end = start + Math.floor(random() * 3 * 60 * M);
+          const want = new Map(store.select([eq('__name__', 'cur')], start, end).map((s) => [JSON.stringify(s.labels), tvBits(s)]));
+          const got = new Map<string, [number, string][]>();
+          for (const c of cursorsOf(store, [eq('__name__', 'cur')], start, end)) {
+            const pts: [number, string][] = [];
+            let until = start - 1;
+            let last = -Infinity;
+            while (until < end) {
+              until += round % 3 === 0 ? end - start + 1 : Math.floor(random() * 20 * M);
+              const b = c.next(until);
+              for (let k = 0; k < b.length; k++) {
+                assert.ok(b.t[k]! > last && b.t[k]! <= until && b.t[k]! >= start && b.t[k]! <= end, 'ascending, within until and the range');
+                last = b.t[k]!;
+                pts.push([b.t[k]!, bitsOf(b.v[k]!)]);
+              }
+            }
+            assert.equal(c.next(end + 1e9).length, 0, 'nothing after the end');
+            if (pts.length) got.set(JSON.stringify(c.labels), pts);
+          }
+          assert.deepEqual(got, want, `range [${start}, ${end}]`);
+        }
+      });
     });
 
     it('keeps many series apart', () => {
