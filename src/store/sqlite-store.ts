@@ -16,6 +16,7 @@ import { labelsKey, type Labels } from '../model/labels.ts';
 import { compileMatcher, matchesAll, type Matcher } from '../model/matcher.ts';
 import { isStaleNaN, STALE_NAN } from '../model/stale.ts';
 import { chunkCursor, type ChunkSegment } from './cursors.ts';
+import { createDecodedCache, type DecodedChunk } from './decoded-cache.ts';
 import {
   CHUNKS_TABLE,
   createChunkEncoder,
@@ -110,6 +111,8 @@ const LAST_TS_SLACK_MS = 60_000;
 const BATCH_ROWS = 128;
 /** numbers per rollup row: sid, w, avg, max, min, p95, count, last, first_t, first_v, last_t, inc */
 const ROLLUP_ROW = 12;
+/** points select()'s decoded-chunk cache holds at most: 16 MB of columns */
+const DECODED_CACHE_POINTS = 1_000_000;
 export const DEFAULT_MAX_BUFFERED_SAMPLES = 1_000_000;
 /** the longest wait between two background flushes while they fail */
 const FLUSH_RETRY_MAX_MS = 30_000;
@@ -166,6 +169,8 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   const firstSampleT = db.prepare('SELECT min(ts) FROM samples').pluck(true);
   const setMeta = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
   const chunkRows = prepareChunkStatements(db);
+  /** the last chunk select() decoded per series, for readers that ask a long range in pieces */
+  const decoded = createDecodedCache(DECODED_CACHE_POINTS);
   const rollupStmts = new Map<RollupFunction, Database.Statement>();
   for (const fn of Object.keys(ROLLUP_COLUMN) as RollupFunction[]) {
     rollupStmts.set(
@@ -568,6 +573,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
         }
       })();
       for (const s of gone) unindexSeries(s);
+      decoded.clear(); // chunks it holds may be gone
       for (const s of byId.values()) if (s.firstT < rawCutoff) s.firstT = rawCutoff;
     } catch (err) {
       throw writeFailed(new StoreError('STORE_WRITE', `cannot enforce retention on ${path}: ${describe(err)}`, { cause: err }));
@@ -642,7 +648,25 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     for (const s of matching(matchers)) {
       if (s.lastBound < start || s.firstT > end) continue;
       const points: Point[] = [];
-      for (const { chunk, from, to } of segmentsOf(s, start, end)) xorScan(chunk, from, to, (t, v) => points.push({ t, v }));
+      const emit = (d: DecodedChunk, from: number, to: number) => {
+        const ts = d.cols.t;
+        const vs = d.cols.v;
+        let i = 0;
+        // binary search for the first point at or after from
+        for (let hi = d.n; i < hi; ) {
+          const mid = (i + hi) >> 1;
+          if (ts[mid]! < from) i = mid + 1;
+          else hi = mid;
+        }
+        for (; i < d.n && ts[i]! <= to; i++) points.push({ t: ts[i]!, v: vs[i]! });
+      };
+      const cached = decoded.get(s.id);
+      const dbTo = Math.min(end, s.coveredFrom - 1);
+      if (cached && start < s.coveredFrom && start >= cached.firstT && dbTo <= cached.lastT) {
+        // the piece lies within the chunk the last read decoded (chunks of a series never overlap)
+        emit(cached, start, dbTo);
+        if (end >= s.coveredFrom) for (const g of segmentsOf(s, s.coveredFrom, end)) emit(decoded.decode(s.id, g.chunk), g.from, g.to);
+      } else for (const g of segmentsOf(s, start, end)) emit(decoded.decode(s.id, g.chunk), g.from, g.to);
       if (points.length) out.push({ labels: s.labels, points });
     }
     return out;
