@@ -4,6 +4,7 @@
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { createManualClock } from '../src/lib/clock.ts';
 import type { Labels } from '../src/model/labels.ts';
 import { createQueryEngine } from '../src/query/index.ts';
@@ -68,6 +69,24 @@ async function storeReadFigures(store: ReturnType<typeof createSqliteStore>, end
   // the main file alone, and with the WAL (not yet checkpointed into it)
   out.store_db_bytes_per_sample = round(size(db) / (SERIES * POINTS), 2);
   out.store_db_wal_bytes_per_sample = round((size(db) + size(`${db}-wal`)) / (SERIES * POINTS), 2);
+  // where the bytes are: pages per table (dbstat, when SQLite has it) and the chunks' own bytes
+  const ro = new Database(db, { readonly: true });
+  try {
+    const hasChunks = ro.prepare("SELECT 1 FROM sqlite_master WHERE name = 'chunks'").get() !== undefined;
+    if (hasChunks) out.store_chunk_data_bytes_per_sample = round((ro.prepare('SELECT sum(length(data)) FROM chunks').pluck().get() as number) / (SERIES * POINTS), 2);
+    try {
+      for (const r of ro.prepare('SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name').all() as { name: string; bytes: number }[])
+        if (['samples', 'chunks', 'rollups'].includes(r.name)) out[`store_table_${r.name}_bytes_per_sample`] = round(r.bytes / (SERIES * POINTS), 2);
+    } catch {
+      // SQLite built without dbstat
+    }
+    out.store_free_pages_bytes_per_sample = round(
+      ((ro.pragma('freelist_count', { simple: true }) as number) * (ro.pragma('page_size', { simple: true }) as number)) / (SERIES * POINTS),
+      2,
+    );
+  } finally {
+    ro.close();
+  }
   log(`store: ${JSON.stringify(out)}`);
   return out;
 }

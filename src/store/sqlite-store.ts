@@ -17,6 +17,7 @@ import { compileMatcher, matchesAll, type Matcher } from '../model/matcher.ts';
 import { isStaleNaN, STALE_NAN } from '../model/stale.ts';
 import { chunkCursor, type ChunkSegment } from './cursors.ts';
 import { createDecodedCache, type DecodedChunk } from './decoded-cache.ts';
+import { counterIncrease, counterWindow } from './counter-windows.ts';
 import {
   CHUNKS_TABLE,
   createChunkEncoder,
@@ -34,7 +35,16 @@ import {
   headScan,
   type HeadSeries,
 } from './sqlite-head.ts';
-import type { Point, RollupFunction, SeriesCursor, SeriesPoints, Store, StoredSample } from './store.ts';
+import type {
+  CounterWindow,
+  Point,
+  RollupFunction,
+  SeriesCounterWindows,
+  SeriesCursor,
+  SeriesPoints,
+  Store,
+  StoredSample,
+} from './store.ts';
 import type { ChunkEncoder } from './sqlite-chunks.ts';
 import { xorScan, type EncodedChunk } from './xor-chunk.ts';
 import { DpmonError } from '../lib/errors.ts';
@@ -179,6 +189,9 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     );
   }
   const deleteSamples = db.prepare('DELETE FROM samples WHERE ts < ?');
+  const counterRows = db
+    .prepare('SELECT w, first_t, first_v, last_t, last_v, inc, count_v FROM rollups WHERE sid = ? AND w >= ? AND w <= ? AND first_t IS NOT NULL ORDER BY w')
+    .raw(true);
   const sealedBeforeRow = db.prepare("SELECT value FROM meta WHERE key = 'sealed_before'").pluck(true);
   const deleteRollups = db.prepare('DELETE FROM rollups WHERE sid = ? AND w < ?');
   const deleteSeriesRow = db.prepare('DELETE FROM series WHERE id = ?');
@@ -716,6 +729,45 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     return out;
   }
 
+  function selectCounterWindows(matchers: readonly Matcher[], start: number, end: number): SeriesCounterWindows[] {
+    const out: SeriesCounterWindows[] = [];
+    const times: number[] = [];
+    const values: number[] = [];
+    for (const s of matching(matchers)) {
+      // as selectRollup: windows wholly in the head from it, older ones from the rollups table
+      const headFrom = ceilW(s.coveredFrom);
+      const windows: CounterWindow[] = [];
+      if (start < headFrom) {
+        for (const r of counterRows.iterate(s.id, start, Math.min(end, headFrom - 1)) as IterableIterator<(number | null)[]>) {
+          const [w, firstT, firstV, lastT, lastV, inc, count] = r.map((x) => x ?? NaN) as number[];
+          windows.push({ w: w!, firstT: firstT!, firstV: firstV!, lastT: lastT!, lastV: lastV!, inc: inc!, count: count! });
+        }
+      }
+      const from = Math.max(ceilW(start), headFrom);
+      const to = floorW(end) + W - 1;
+      if (from <= to && s.chunks.length) {
+        let w = NaN;
+        headScan(s, from, to, (t, v) => {
+          const tw = floorW(t);
+          if (tw !== w) {
+            if (values.length) windows.push(counterWindow(w, times, values));
+            w = tw;
+            times.length = 0;
+            values.length = 0;
+          }
+          if (isStaleNaN(v)) return;
+          times.push(t);
+          values.push(v);
+        });
+        if (values.length) windows.push(counterWindow(w, times, values));
+        times.length = 0;
+        values.length = 0;
+      }
+      if (windows.length) out.push({ labels: s.labels, windows });
+    }
+    return out;
+  }
+
   function stats(): SqliteStoreStats {
     let headChunks = 0;
     let headPoints = 0;
@@ -777,6 +829,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     select,
     cursors,
     selectRollup,
+    selectCounterWindows,
     firstPointTime(matchers, start, end) {
       let first = Infinity;
       for (const s of matching(matchers)) if (s.lastBound >= start && s.firstT <= end && s.firstT < first) first = s.firstT;
@@ -929,20 +982,6 @@ export function summarize(values: readonly number[]): Summary {
     count: values.length,
     last: values[values.length - 1]!,
   };
-}
-
-/**
- * The counter increase within one window's values (time order), reset-corrected the Prometheus way: a
- * decrease means the counter restarted from 0. Stored per window (rollups.inc) with first_t, first_v and
- * last_t, so a rate over rollups can add the windows' increases and the steps between windows.
- */
-export function counterIncrease(values: readonly number[]): number {
-  let inc = 0;
-  for (let i = 1; i < values.length; i++) {
-    const d = values[i]! - values[i - 1]!;
-    inc += d >= 0 ? d : values[i]!;
-  }
-  return inc;
 }
 
 function summarizeOne(fn: RollupFunction, values: readonly number[]): number {

@@ -277,6 +277,30 @@ export function runStoreContract(name: string, factory: () => Store | Promise<St
       );
     });
 
+    it('summarizes counter windows: first and last sample, reset-corrected increase, markers left out', () => {
+      const c: Labels = { __name__: 'reqs_total', db: 'a' };
+      return withStore(
+        [
+          sample(c, 0, 10),
+          sample(c, 60_000, 15),
+          sample(c, 120_000, 3), // a reset: counts 3, not -12
+          sample(c, 180_000, 8),
+          sample(c, 200_000, STALE_NAN),
+          sample(c, W + 15_000, 20),
+          sample(c, 3 * W, 21),
+        ],
+        (store) => {
+          assert.ok(store.selectCounterWindows, 'both stores implement it');
+          const [got] = store.selectCounterWindows!([eq('__name__', 'reqs_total')], 0, 2 * W);
+          assert.deepEqual(got!.labels, c);
+          assert.deepEqual(got!.windows, [
+            { w: 0, firstT: 0, firstV: 10, lastT: 180_000, lastV: 8, inc: 13, count: 4 },
+            { w: W, firstT: W + 15_000, firstV: 20, lastT: W + 15_000, lastV: 20, inc: 0, count: 1 },
+          ]);
+        },
+      );
+    });
+
     it('reads through cursors the same points as select, for random ranges and until sequences', () => {
       const random = rng(7);
       const samples: StoredSample[] = [];
