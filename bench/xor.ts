@@ -1,6 +1,7 @@
 // `node --import tsx bench/xor.ts`: decode speed of the XOR chunk (src/store/xor-chunk.ts) in points
 // per second, for three shapes of 120-point chunks at 15 s: a counter, a gauge stepping through a few
 // values, and random doubles with jittered times (the worst case). One JSON document on stdout.
+import { seededRandom } from '../src/lib/seeded-random.ts';
 import { createXorChunk, xorAppend, xorDecode, xorScan, xorSeal, createColumns, type XorChunk } from '../src/store/xor-chunk.ts';
 
 const CHUNKS = 2000;
@@ -9,14 +10,6 @@ const RUNS = 5;
 const round = (x: number, d = 1) => Number(x.toFixed(d));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-function seeded(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const shapes: Record<string, (s: number, i: number, v: number, r: () => number) => number> = {
   counter: (s, _i, v) => v + 15 * ((s % 10) + 1),
@@ -27,7 +20,7 @@ const shapes: Record<string, (s: number, i: number, v: number, r: () => number) 
 export function xorFigures(): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [shape, next] of Object.entries(shapes)) {
-    const r = seeded(1);
+    const r = seededRandom(1);
     const chunks: XorChunk[] = [];
     for (let s = 0; s < CHUNKS; s++) {
       let v = shape === 'counter' ? 1000 * s : 100 + s;

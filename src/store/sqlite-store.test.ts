@@ -86,6 +86,17 @@ function scrape(from: number, span: number, series = 3): StoredSample[] {
   return out;
 }
 
+/** Scrapes of `span` from 0 into both stores, a minute at a time, the SQLite store flushed after each. */
+async function ingestMinutes(store: SqliteStore, memory: Store, clock: ReturnType<typeof createManualClock>, span: number) {
+  for (let t = 0; t < span; t += M) {
+    const batch = scrape(t, M);
+    store.append(batch);
+    memory.append(batch);
+    await clock.advance(M);
+    store.flush();
+  }
+}
+
 describe('sqlite store', () => {
   it('keeps its data across close and reopen', async () => {
     const dir = tempDir();
@@ -112,13 +123,7 @@ describe('sqlite store', () => {
     const clock = createManualClock(0);
     const store = open(dir, clock);
     const memory = createMemoryStore();
-    for (let t = 0; t < 3 * H; t += M) {
-      const batch = scrape(t, M);
-      store.append(batch);
-      memory.append(batch);
-      await clock.advance(M);
-      store.flush();
-    }
+    await ingestMinutes(store, memory, clock, 3 * H);
     assert.ok(store.stats().headPoints < 3 * 3 * 4 * 60, 'the head dropped chunks older than its span');
     assert.deepEqual(store.select(all, 0, 3 * H), memory.select(all, 0, 3 * H));
     assert.deepEqual(store.select(all, 30 * M, 2 * H + 7 * S), memory.select(all, 30 * M, 2 * H + 7 * S));
@@ -266,13 +271,7 @@ describe('sqlite store: sealed chunks', () => {
     const clock = createManualClock(0);
     const store = open(dir, clock);
     const memory = createMemoryStore();
-    for (let t = 0; t < 3 * H; t += M) {
-      const batch = scrape(t, M);
-      store.append(batch);
-      memory.append(batch);
-      await clock.advance(M);
-      store.flush();
-    }
+    await ingestMinutes(store, memory, clock, 3 * H);
     // now = 3h: the hours [0, 1h) and [1h, 2h) are sealed (2h + the 5 minute grace has passed)
     assert.equal(store.stats().sealedBefore, 2 * H);
     const rows = rawRows(dir);

@@ -422,31 +422,38 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   /** Rolls up the closed windows of every series: those before its newest sample's window or before now's. */
   function rollClosedWindows(now: number, all = false) {
     const nowWindow = all ? Infinity : floorW(now);
-    const values: number[] = [];
-    const times: number[] = [];
     for (const s of byId.values()) {
       if (Number.isNaN(s.pendingWindow)) continue;
       // on close the open window is rolled up too, partial; a restart within the head span recomputes it
       const closedBefore = all ? floorW(s.lastT) + W : Math.max(floorW(s.lastT), nowWindow);
       if (s.pendingWindow >= closedBefore) continue;
-      let w = NaN;
-      headScan(s, s.pendingWindow, closedBefore - 1, (t, v) => {
-        const tw = floorW(t);
-        if (tw !== w) {
-          if (values.length) pushRollup(s.id, w, values, times);
-          w = tw;
-          values.length = 0;
-          times.length = 0;
-        }
-        if (isStaleNaN(v)) return; // a stale marker is not a value: rollups skip it
-        values.push(v);
-        times.push(t);
-      });
-      if (values.length) pushRollup(s.id, w, values, times);
-      values.length = 0;
-      times.length = 0;
+      headWindows(s, s.pendingWindow, closedBefore - 1, (w, times, values) => pushRollup(s.id, w, values, times));
       s.pendingWindow = s.lastT >= closedBefore ? closedBefore : NaN;
     }
+  }
+
+  /**
+   * Calls fn with each window's samples from the head with t in [from, to], in time order; stale
+   * markers are not values, so they are left out (a window of markers only is skipped). The arrays are
+   * reused by the next call.
+   */
+  function headWindows(s: HeadSeries, from: number, to: number, fn: (w: number, times: number[], values: number[]) => void) {
+    const times: number[] = [];
+    const values: number[] = [];
+    let w = NaN;
+    headScan(s, from, to, (t, v) => {
+      const tw = floorW(t);
+      if (tw !== w) {
+        if (values.length) fn(w, times, values);
+        w = tw;
+        values.length = 0;
+        times.length = 0;
+      }
+      if (isStaleNaN(v)) return;
+      values.push(v);
+      times.push(t);
+    });
+    if (values.length) fn(w, times, values);
   }
 
   function pushRollup(sid: number, w: number, values: number[], times: number[]) {
@@ -698,7 +705,6 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   function selectRollup(matchers: readonly Matcher[], fn: RollupFunction, start: number, end: number): SeriesPoints[] {
     const stmt = rollupStmts.get(fn)!;
     const out: SeriesPoints[] = [];
-    const values: number[] = [];
     for (const s of matching(matchers)) {
       // windows wholly in the head are computed from it (that includes the open window and windows
       // not yet committed); older windows come from the rollups table
@@ -710,20 +716,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
       }
       const from = Math.max(ceilW(start), headFrom);
       const to = floorW(end) + W - 1;
-      if (from <= to && s.chunks.length) {
-        let w = NaN;
-        headScan(s, from, to, (t, v) => {
-          const tw = floorW(t);
-          if (tw !== w) {
-            if (values.length) points.push({ t: w, v: summarizeOne(fn, values) });
-            w = tw;
-            values.length = 0;
-          }
-          if (!isStaleNaN(v)) values.push(v);
-        });
-        if (values.length) points.push({ t: w, v: summarizeOne(fn, values) });
-        values.length = 0;
-      }
+      if (from <= to && s.chunks.length) headWindows(s, from, to, (w, _t, values) => points.push({ t: w, v: summarizeOne(fn, values) }));
       if (points.length) out.push({ labels: s.labels, points });
     }
     return out;
@@ -731,8 +724,6 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
 
   function selectCounterWindows(matchers: readonly Matcher[], start: number, end: number): SeriesCounterWindows[] {
     const out: SeriesCounterWindows[] = [];
-    const times: number[] = [];
-    const values: number[] = [];
     for (const s of matching(matchers)) {
       // as selectRollup: windows wholly in the head from it, older ones from the rollups table
       const headFrom = ceilW(s.coveredFrom);
@@ -745,24 +736,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
       }
       const from = Math.max(ceilW(start), headFrom);
       const to = floorW(end) + W - 1;
-      if (from <= to && s.chunks.length) {
-        let w = NaN;
-        headScan(s, from, to, (t, v) => {
-          const tw = floorW(t);
-          if (tw !== w) {
-            if (values.length) windows.push(counterWindow(w, times, values));
-            w = tw;
-            times.length = 0;
-            values.length = 0;
-          }
-          if (isStaleNaN(v)) return;
-          times.push(t);
-          values.push(v);
-        });
-        if (values.length) windows.push(counterWindow(w, times, values));
-        times.length = 0;
-        values.length = 0;
-      }
+      if (from <= to && s.chunks.length) headWindows(s, from, to, (w, times, values) => windows.push(counterWindow(w, times, values)));
       if (windows.length) out.push({ labels: s.labels, windows });
     }
     return out;

@@ -1,5 +1,6 @@
 // The Store contract suite: one set of behaviours every Store implementation must show, run against
 // each of them (memory-store.test.ts, sqlite-store.test.ts). Windows are the default 5 minutes.
+import { seededRandom } from '../lib/seeded-random.ts';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Labels } from '../model/labels.ts';
@@ -29,15 +30,6 @@ const f64 = new Float64Array(1);
 const bitsOf = (v: number) => ((f64[0] = v), Buffer.from(f64.buffer).toString('hex'));
 const tvBits = (s: SeriesPoints): [number, string][] => s.points.map((p) => [p.t, bitsOf(p.v)]);
 
-/** A seeded PRNG (mulberry32), so failures reproduce. */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function runStoreContract(name: string, factory: () => Store | Promise<Store>, opts: ContractOptions = {}): void {
   const settle = opts.settle ?? (async (s: Store) => s);
@@ -302,7 +294,7 @@ export function runStoreContract(name: string, factory: () => Store | Promise<St
     });
 
     it('reads through cursors the same points as select, for random ranges and until sequences', () => {
-      const random = rng(7);
+      const random = seededRandom(7);
       const samples: StoredSample[] = [];
       // 6 series over 3 h at irregular steps (a gap in one of them), crossing windows and hours
       for (let i = 0; i < 6; i++) {
