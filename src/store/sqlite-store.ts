@@ -668,25 +668,13 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     for (const s of matching(matchers)) {
       if (s.lastBound < start || s.firstT > end) continue;
       const points: Point[] = [];
-      const emit = (d: DecodedChunk, from: number, to: number) => {
-        const ts = d.cols.t;
-        const vs = d.cols.v;
-        let i = 0;
-        // binary search for the first point at or after from
-        for (let hi = d.n; i < hi; ) {
-          const mid = (i + hi) >> 1;
-          if (ts[mid]! < from) i = mid + 1;
-          else hi = mid;
-        }
-        for (; i < d.n && ts[i]! <= to; i++) points.push({ t: ts[i]!, v: vs[i]! });
-      };
       const cached = decoded.get(s.id);
       const dbTo = Math.min(end, s.coveredFrom - 1);
       if (cached && start < s.coveredFrom && start >= cached.firstT && dbTo <= cached.lastT) {
         // the piece lies within the chunk the last read decoded (chunks of a series never overlap)
-        emit(cached, start, dbTo);
-        if (end >= s.coveredFrom) for (const g of segmentsOf(s, s.coveredFrom, end)) emit(decoded.decode(s.id, g.chunk), g.from, g.to);
-      } else for (const g of segmentsOf(s, start, end)) emit(decoded.decode(s.id, g.chunk), g.from, g.to);
+        pushPoints(points, cached, start, dbTo);
+        if (end >= s.coveredFrom) for (const g of segmentsOf(s, s.coveredFrom, end)) pushPoints(points, decoded.decode(s.id, g.chunk), g.from, g.to);
+      } else for (const g of segmentsOf(s, start, end)) pushPoints(points, decoded.decode(s.id, g.chunk), g.from, g.to);
       if (points.length) out.push({ labels: s.labels, points });
     }
     return out;
@@ -848,6 +836,20 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
       }
     },
   };
+}
+
+/** Appends the decoded chunk's points with t in [from, to] as Point objects. */
+function pushPoints(points: Point[], d: DecodedChunk, from: number, to: number) {
+  const ts = d.cols.t;
+  const vs = d.cols.v;
+  let i = 0;
+  // binary search for the first point at or after from
+  for (let hi = d.n; i < hi; ) {
+    const mid = (i + hi) >> 1;
+    if (ts[mid]! < from) i = mid + 1;
+    else hi = mid;
+  }
+  for (; i < d.n && ts[i]! <= to; i++) points.push({ t: ts[i]!, v: vs[i]! });
 }
 
 /**
