@@ -373,7 +373,8 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   /**
    * The buffer is full (a disk full for longer than maxBufferedSamples covers): the oldest tenth goes,
    * so that memory stays bounded and the newest samples, which rules and queries want, are kept. The
-   * dropped points stay in the head until it is trimmed; they never reach history.db.
+   * dropped points are never written as raw rows; they stay in the head (it keeps every unsealed
+   * point), so the hour's seal still writes them as chunks if a flush succeeds before a restart.
    */
   function dropOldest() {
     const drop = Math.max(1, Math.floor(maxBuffered / 10));
