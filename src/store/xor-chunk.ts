@@ -241,11 +241,11 @@ export function xorDecode(c: EncodedChunk, outT: Float64Array, outBits: Uint32Ar
       trailing = 64 - leading - (ctl & 63 || 64);
     }
     w &= (1 << nb) - 1;
-    // the meaningful bits into mh:ml, at most 16 at a time (the first piece takes the remainder)
+    // the meaningful bits into mh:ml, at most 24 at a time (the first piece takes the remainder; 24 + 7 bits fit the int32 window)
     let mh = 0;
     let ml = 0;
     for (let rem = 64 - leading - trailing; rem > 0; ) {
-      const k = rem > 16 ? rem % 16 || 16 : rem;
+      const k = rem > 24 ? rem % 24 || 24 : rem;
       while (nb < k) {
         w = (w << 8) | (p < len ? buf[p]! : 0);
         p++;
