@@ -433,14 +433,18 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     }
   }
 
+  const windowTimes: number[] = [];
+  const windowValues: number[] = [];
   /**
    * Calls fn with each window's samples from the head with t in [from, to], in time order; stale
    * markers are not values, so they are left out (a window of markers only is skipped). The arrays are
-   * reused by the next call.
+   * the store's, reused for the next window: fn copies what it keeps.
    */
   function headWindows(s: HeadSeries, from: number, to: number, fn: (w: number, times: number[], values: number[]) => void) {
-    const times: number[] = [];
-    const values: number[] = [];
+    const times = windowTimes;
+    const values = windowValues;
+    times.length = 0;
+    values.length = 0;
     let w = NaN;
     headScan(s, from, to, (t, v) => {
       const tw = floorW(t);
