@@ -1,9 +1,10 @@
 // Query latency figures of issue 4 (`npm run bench`): `rate(x[5m])` over 1,000 series and a 24 h
 // `query_range` at 5 m step, evaluated by createQueryEngine over a SQLite history store holding
 // 1,000 counter series with 24 h of 15 s samples (the last hour in the head, the rest in SQLite).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { createManualClock } from '../src/lib/clock.ts';
 import type { Labels } from '../src/model/labels.ts';
 import { createQueryEngine } from '../src/query/index.ts';
@@ -28,6 +29,66 @@ async function time(runs: number, fn: () => Promise<unknown>): Promise<number> {
     times.push(performance.now() - t0);
   }
   return median(times);
+}
+
+/**
+ * The store's own read figures over the 24 h: select of every series and of one, cursors read to the
+ * end when the store has them, and the database size per sample (WAL checkpointed first).
+ */
+async function storeReadFigures(store: ReturnType<typeof createSqliteStore>, end: number, dir: string): Promise<Record<string, number>> {
+  const all = [{ name: '__name__', type: '=' as const, value: 'bench_requests_total' }];
+  const one = [...all, { name: 'instance', type: '=' as const, value: 'i1' }];
+  const start = end - DAY;
+  let points = 0;
+  const selectAllMs = await time(3, async () => {
+    points = 0;
+    for (const s of store.select(all, start, end)) points += s.points.length;
+  });
+  if (points !== SERIES * POINTS) throw new Error(`bench query: select returned ${points} points`);
+  const selectOneMs = await time(RUNS, async () => store.select(one, start, end));
+  // a reader asking 1-minute pieces of one series over the day, as the evaluator's piecewise read does
+  const piecesMs = await time(3, async () => {
+    for (let t = start; t <= end; t += 60_000) store.select(one, t, Math.min(end, t + 59_999));
+  });
+  const out: Record<string, number> = {
+    store_select_24h_all_ms: round(selectAllMs),
+    store_select_24h_one_series_ms: round(selectOneMs, 2),
+    store_select_24h_one_series_1m_pieces_ms: round(piecesMs),
+  };
+  if (store.cursors) {
+    out.store_cursors_24h_all_ms = round(
+      await time(3, async () => {
+        let n = 0;
+        for (const c of store.cursors!(all, start, end)) for (let b = c.next(end); b.length > 0; b = c.next(end)) n += b.length;
+        if (n !== SERIES * POINTS) throw new Error(`bench query: cursors returned ${n} points`);
+      }),
+    );
+  }
+  const size = (f: string) => (existsSync(f) ? statSync(f).size : 0);
+  const db = join(dir, 'history.db');
+  // the main file alone, and with the WAL (not yet checkpointed into it)
+  out.store_db_bytes_per_sample = round(size(db) / (SERIES * POINTS), 2);
+  out.store_db_wal_bytes_per_sample = round((size(db) + size(`${db}-wal`)) / (SERIES * POINTS), 2);
+  // where the bytes are: pages per table (dbstat, when SQLite has it) and the chunks' own bytes
+  const ro = new Database(db, { readonly: true });
+  try {
+    const hasChunks = ro.prepare("SELECT 1 FROM sqlite_master WHERE name = 'chunks'").get() !== undefined;
+    if (hasChunks) out.store_chunk_data_bytes_per_sample = round((ro.prepare('SELECT sum(length(data)) FROM chunks').pluck().get() as number) / (SERIES * POINTS), 2);
+    try {
+      for (const r of ro.prepare('SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name').all() as { name: string; bytes: number }[])
+        if (['samples', 'chunks', 'rollups'].includes(r.name)) out[`store_table_${r.name}_bytes_per_sample`] = round(r.bytes / (SERIES * POINTS), 2);
+    } catch {
+      // SQLite built without dbstat
+    }
+    out.store_free_pages_bytes_per_sample = round(
+      ((ro.pragma('freelist_count', { simple: true }) as number) * (ro.pragma('page_size', { simple: true }) as number)) / (SERIES * POINTS),
+      2,
+    );
+  } finally {
+    ro.close();
+  }
+  log(`store: ${JSON.stringify(out)}`);
+  return out;
 }
 
 export async function queryFigures(): Promise<Record<string, unknown>> {
@@ -56,12 +117,19 @@ export async function queryFigures(): Promise<Record<string, unknown>> {
         // counters growing at a per-series rate of (i % 10 + 1) per second
         for (let i = 0; i < SERIES; i++) batch[i] = { labels: labels[i]!, t, v: (p * STEP * ((i % 10) + 1)) / 1000 };
         store.append(batch);
+        // flushed every hour of data, as the store's timer would: one flush of the whole day would
+        // exceed maxBufferedSamples (1,000,000) and drop the oldest samples unwritten
+        if ((p + 1) % (HOUR / STEP) === 0) {
+          await clock.advance(t - clock.now());
+          store.flush();
+        }
       }
-      await clock.advance(end - T0);
+      await clock.advance(end - clock.now());
       store.flush();
       const loadMs = performance.now() - t0;
       const samples = SERIES * POINTS;
       log(`loaded ${samples} samples in ${round(loadMs, 0)} ms`);
+      const storeFigures = await storeReadFigures(store, end, dir);
 
       const engine = createQueryEngine(store);
       const check = (ok: boolean, what: string) => {
@@ -131,6 +199,7 @@ export async function queryFigures(): Promise<Record<string, unknown>> {
           range_24h_step_1h_avg_over_time_1h_rollups_ms: round(avgRollupMs),
           range_24h_step_1h_avg_over_time_1h_raw_ms: round(avgRawMs),
           load_ms: round(loadMs),
+          ...storeFigures,
         },
       };
     } finally {

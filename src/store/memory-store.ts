@@ -4,7 +4,8 @@
 import { labelsKey, type Labels } from '../model/labels.ts';
 import { compileMatcher, matchesAll, type Matcher } from '../model/matcher.ts';
 import { isStaleNaN } from '../model/stale.ts';
-import type { Point, RollupFunction, SeriesPoints, Store, StoredSample } from './store.ts';
+import { counterWindow } from './counter-windows.ts';
+import type { CounterWindow, Point, RollupFunction, SeriesCounterWindows, SeriesPoints, Store, StoredSample } from './store.ts';
 
 export function createMemoryStore(opts: { rollupWindowMs?: number } = {}): Store {
   const windowMs = opts.rollupWindowMs ?? 300_000;
@@ -56,6 +57,33 @@ export function createMemoryStore(opts: { rollupWindowMs?: number } = {}): Store
         }
         const points = [...windows].sort((a, b) => a[0] - b[0]).map(([t, vs]) => ({ t, v: rollup(fn, vs) }));
         if (points.length) out.push({ labels: s.labels, points });
+      }
+      return out;
+    },
+    selectCounterWindows(matchers, start, end): SeriesCounterWindows[] {
+      const out: SeriesCounterWindows[] = [];
+      for (const s of matching(matchers)) {
+        const windows: CounterWindow[] = [];
+        let w = NaN;
+        const times: number[] = [];
+        const values: number[] = [];
+        const close = () => {
+          if (values.length) windows.push(counterWindow(w, times, values));
+          times.length = 0;
+          values.length = 0;
+        };
+        for (const p of s.points) {
+          const pw = Math.floor(p.t / windowMs) * windowMs;
+          if (pw < start || pw > end || isStaleNaN(p.v)) continue;
+          if (pw !== w) {
+            close();
+            w = pw;
+          }
+          times.push(p.t);
+          values.push(p.v);
+        }
+        close();
+        if (windows.length) out.push({ labels: s.labels, windows });
       }
       return out;
     },

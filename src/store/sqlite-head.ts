@@ -27,6 +27,8 @@ export interface HeadSeries {
   pendingWindow: number;
   /** last_ts as written to the series table */
   persistedLast: number;
+  /** the newest t in history.db's chunks (-Infinity when none): every older point of the series is there */
+  sealedT: number;
 }
 
 export function createHeadSeries(id: number, labels: Labels, key: string, coveredFrom: number): HeadSeries {
@@ -41,6 +43,7 @@ export function createHeadSeries(id: number, labels: Labels, key: string, covere
     coveredFrom,
     pendingWindow: NaN,
     persistedLast: -Infinity,
+    sealedT: -Infinity,
   };
 }
 

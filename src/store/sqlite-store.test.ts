@@ -3,13 +3,18 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { createManualClock } from '../lib/clock.ts';
 import type { Matcher } from '../model/matcher.ts';
 import { isStaleNaN, STALE_NAN } from '../model/stale.ts';
 import { createMemoryStore } from './memory-store.ts';
 import { createSqliteStore, StoreError, type SqliteStore, type SqliteStoreOptions } from './sqlite-store.ts';
 import { runStoreContract } from './store.contract.ts';
-import type { RollupFunction, Store, StoredSample } from './store.ts';
+import type { RollupFunction, SeriesPoints, Store, StoredSample } from './store.ts';
+
+/** the stale marker as the samples table holds it: 8 bytes of its bits, little-endian */
+const STALE_BLOB_FOR_TEST = Buffer.from('020000000000f07f', 'hex');
+const tv = (s: SeriesPoints) => s.points.map((p) => [p.t, p.v]);
 
 const S = 1000;
 const M = 60 * S;
@@ -81,6 +86,17 @@ function scrape(from: number, span: number, series = 3): StoredSample[] {
   return out;
 }
 
+/** Scrapes of `span` from 0 into both stores, a minute at a time, the SQLite store flushed after each. */
+async function ingestMinutes(store: SqliteStore, memory: Store, clock: ReturnType<typeof createManualClock>, span: number) {
+  for (let t = 0; t < span; t += M) {
+    const batch = scrape(t, M);
+    store.append(batch);
+    memory.append(batch);
+    await clock.advance(M);
+    store.flush();
+  }
+}
+
 describe('sqlite store', () => {
   it('keeps its data across close and reopen', async () => {
     const dir = tempDir();
@@ -107,13 +123,7 @@ describe('sqlite store', () => {
     const clock = createManualClock(0);
     const store = open(dir, clock);
     const memory = createMemoryStore();
-    for (let t = 0; t < 3 * H; t += M) {
-      const batch = scrape(t, M);
-      store.append(batch);
-      memory.append(batch);
-      await clock.advance(M);
-      store.flush();
-    }
+    await ingestMinutes(store, memory, clock, 3 * H);
     assert.ok(store.stats().headPoints < 3 * 3 * 4 * 60, 'the head dropped chunks older than its span');
     assert.deepEqual(store.select(all, 0, 3 * H), memory.select(all, 0, 3 * H));
     assert.deepEqual(store.select(all, 30 * M, 2 * H + 7 * S), memory.select(all, 30 * M, 2 * H + 7 * S));
@@ -237,5 +247,117 @@ describe('sqlite store', () => {
       () => open(join(file, 'data'), createManualClock(0)),
       (err: unknown) => err instanceof StoreError && err.code === 'STORE_OPEN' && err.message.includes(file) && /ENOTDIR|not a directory/.test(err.message),
     );
+  });
+});
+
+describe('sqlite store: sealed chunks', () => {
+  const rawRows = (dir: string) => {
+    const db = new Database(join(dir, 'history.db'), { readonly: true });
+    try {
+      return {
+        samples: db.prepare('SELECT count(*) FROM samples').pluck().get() as number,
+        oldestSample: db.prepare('SELECT min(ts) FROM samples').pluck().get() as number | null,
+        chunks: db.prepare('SELECT count(*) FROM chunks').pluck().get() as number,
+        chunkPoints: db.prepare('SELECT coalesce(sum(n), 0) FROM chunks').pluck().get() as number,
+        version: db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get() as string,
+      };
+    } finally {
+      db.close();
+    }
+  };
+
+  it('seals each hour into one chunk row per series and deletes its raw rows, reads unchanged', async () => {
+    const dir = tempDir();
+    const clock = createManualClock(0);
+    const store = open(dir, clock);
+    const memory = createMemoryStore();
+    await ingestMinutes(store, memory, clock, 3 * H);
+    // now = 3h: the hours [0, 1h) and [1h, 2h) are sealed (2h + the 5 minute grace has passed)
+    assert.equal(store.stats().sealedBefore, 2 * H);
+    const rows = rawRows(dir);
+    assert.equal(rows.chunks, 2 * 3, 'one row per series per sealed hour');
+    assert.equal(rows.chunkPoints, 2 * 3 * 240);
+    assert.ok(rows.oldestSample! >= 2 * H, 'no raw row older than the seal');
+    assert.deepEqual(store.select(all, 0, 3 * H), memory.select(all, 0, 3 * H));
+    assert.deepEqual(store.select(all, H - 7 * S, H + 7 * S), memory.select(all, H - 7 * S, H + 7 * S));
+    await store.close();
+  });
+
+  it('keeps a sample that arrives for an hour already sealed, as a chunk row of its own', async () => {
+    const dir = tempDir();
+    const clock = createManualClock(0);
+    let store = open(dir, clock);
+    store.append(scrape(0, 2 * H));
+    await clock.advance(2 * H);
+    store.flush();
+    assert.equal(store.stats().sealedBefore, H);
+    // a brand-new series starting with old timestamps, and an old series' point in the sealed hour
+    const late = { __name__: 'pg_connections', db: 'late' };
+    store.append([
+      { labels: late, t: 10 * M, v: 1 },
+      { labels: late, t: 20 * M, v: 2 },
+    ]);
+    store.flush();
+    await clock.advance(H);
+    store.flush(); // seals [1h, 2h) and the late points
+    assert.equal(store.stats().sealedBefore, 2 * H);
+    const want = [
+      [10 * M, 1],
+      [20 * M, 2],
+    ];
+    const lateOf = (s: Store) => tv(s.select([...all, { name: 'db', type: '=', value: 'late' }], 0, 3 * H)[0]!);
+    assert.deepEqual(lateOf(store), want);
+    await store.close();
+    await clock.advance(D);
+    store = open(dir, clock);
+    assert.deepEqual(lateOf(store), want);
+    assert.equal(rawRows(dir).samples, 0);
+    assert.equal(store.select(all, 0, 3 * H).reduce((n, s) => n + s.points.length, 0), 3 * 2 * 240 + 2);
+    await store.close();
+  });
+
+  it('converts a schema version 1 file: raw rows older than the seal become chunks, rollups gain columns', async () => {
+    const dir = tempDir();
+    const clock = createManualClock(0);
+    // the previous layout, written by SQL
+    const old = new Database(join(dir, 'history.db'));
+    old.exec(`
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE series (id INTEGER PRIMARY KEY, name TEXT NOT NULL, labels TEXT NOT NULL UNIQUE, first_ts INTEGER NOT NULL, last_ts INTEGER NOT NULL);
+      CREATE TABLE samples (ts INTEGER NOT NULL, sid INTEGER NOT NULL, v REAL, PRIMARY KEY (ts, sid)) WITHOUT ROWID;
+      CREATE TABLE rollups (sid INTEGER NOT NULL, w INTEGER NOT NULL, avg_v REAL, max_v REAL, min_v REAL, p95_v REAL, count_v INTEGER NOT NULL, last_v REAL, PRIMARY KEY (sid, w)) WITHOUT ROWID;
+      INSERT INTO meta VALUES ('schema_version', '1');
+    `);
+    const samples = scrape(0, 5 * H);
+    const ids = new Map<string, number>();
+    for (const smp of samples) {
+      const key = JSON.stringify(smp.labels);
+      if (!ids.has(key)) {
+        ids.set(key, ids.size + 1);
+        old.prepare('INSERT INTO series VALUES (?, ?, ?, 0, ?)').run(ids.size, 'pg_connections', key, 5 * H - 15 * S);
+      }
+      old.prepare('INSERT INTO samples VALUES (?, ?, ?)').run(smp.t, ids.get(key), smp.v);
+    }
+    old.prepare('INSERT INTO samples VALUES (?, ?, ?)').run(5 * H - 10 * S, 1, STALE_BLOB_FOR_TEST);
+    old.close();
+    await clock.advance(5 * H);
+    const store = open(dir, clock);
+    const rows = rawRows(dir);
+    assert.equal(rows.version, '2');
+    assert.equal(rows.chunks, 3 * 4, 'the hours before now − grace, per series');
+    assert.ok(rows.oldestSample! >= 4 * H);
+    const memory = createMemoryStore();
+    memory.append(samples);
+    const got = store.select(all, 0, 5 * H);
+    const stale = got.find((s) => s.labels.db === 'db0')!.points.at(-1)!;
+    assert.ok(isStaleNaN(stale.v), 'the stale marker row survives the conversion');
+    assert.deepEqual(
+      got.map((s) => ({ labels: s.labels, points: s.points.filter((p) => !isStaleNaN(p.v)) })),
+      memory.select(all, 0, 5 * H),
+    );
+    store.append(scrape(5 * H, 10 * M));
+    await clock.advance(10 * M);
+    store.flush(); // writes rollup rows with the version 2 columns
+    await store.close();
   });
 });

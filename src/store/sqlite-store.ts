@@ -2,11 +2,12 @@
 // `<dataDir>/history.db` (WAL, synchronous=NORMAL). Owns the schema, the flush of buffered samples,
 // the 5-minute rollups and retention. Layout, durability bound and figures: docs/storage.md.
 //
-// Raw samples are time-first rows, `samples(ts, sid, v)` keyed (ts, sid) WITHOUT ROWID: every flush
+// Raw samples land as time-first rows, `samples(ts, sid, v)` keyed (ts, sid) WITHOUT ROWID: every flush
 // appends at the right edge of the B-tree (2M rows/s measured with 128-row INSERTs; `(sid, ts)` keys
-// were 15× slower in the design probe) and retention is one range delete. The price is that a raw read
-// of an old range scans every series' rows in that range; ranges older than the head are meant to be
-// read through the rollups.
+// were 15× slower in the design probe). They are the write-ahead part only: once an aligned hour is
+// over (plus a grace), one transaction writes every series' points of it as XOR chunks (sqlite-chunks.ts)
+// and range-deletes the rows. The head keeps every point not yet sealed, so reads take the head for
+// recent points and chunk rows for older ones, never the raw rows.
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -14,6 +15,17 @@ import { systemClock, type Clock } from '../lib/clock.ts';
 import { labelsKey, type Labels } from '../model/labels.ts';
 import { compileMatcher, matchesAll, type Matcher } from '../model/matcher.ts';
 import { isStaleNaN, STALE_NAN } from '../model/stale.ts';
+import { chunkCursor, type ChunkSegment } from './cursors.ts';
+import { createDecodedCache, type DecodedChunk } from './decoded-cache.ts';
+import { counterIncrease, counterWindow } from './counter-windows.ts';
+import {
+  CHUNKS_TABLE,
+  createChunkEncoder,
+  floorSpan,
+  prepareChunkStatements,
+  SEAL_GRACE_MS,
+  SEAL_SPAN_MS,
+} from './sqlite-chunks.ts';
 import {
   chunkLastT,
   createHeadSeries,
@@ -23,7 +35,18 @@ import {
   headScan,
   type HeadSeries,
 } from './sqlite-head.ts';
-import type { Point, RollupFunction, SeriesPoints, Store, StoredSample } from './store.ts';
+import type {
+  CounterWindow,
+  Point,
+  RollupFunction,
+  SeriesCounterWindows,
+  SeriesCursor,
+  SeriesPoints,
+  Store,
+  StoredSample,
+} from './store.ts';
+import type { ChunkEncoder } from './sqlite-chunks.ts';
+import { xorScan, type EncodedChunk } from './xor-chunk.ts';
 import { DpmonError } from '../lib/errors.ts';
 
 export type StoreErrorCode = 'STORE_OPEN' | 'STORE_WRITE';
@@ -75,6 +98,8 @@ export interface SqliteStoreStats {
   writeErrors: number;
   /** samples dropped unwritten because the buffer reached maxBufferedSamples */
   droppedSamples: number;
+  /** every point older than this is in the chunks table (-Infinity before the first seal) */
+  sealedBefore: number;
 }
 
 export type SqliteStore = Store & {
@@ -94,6 +119,10 @@ const ROLLUP_COLUMN: Record<RollupFunction, string> = {
 /** series.last_ts is rewritten only when it moved by this much, so a flush does not update every series */
 const LAST_TS_SLACK_MS = 60_000;
 const BATCH_ROWS = 128;
+/** numbers per rollup row: sid, w, avg, max, min, p95, count, last, first_t, first_v, last_t, inc */
+const ROLLUP_ROW = 12;
+/** points select()'s decoded-chunk cache holds at most: 16 MB of columns */
+const DECODED_CACHE_POINTS = 1_000_000;
 export const DEFAULT_MAX_BUFFERED_SAMPLES = 1_000_000;
 /** the longest wait between two background flushes while they fail */
 const FLUSH_RETRY_MAX_MS = 30_000;
@@ -114,9 +143,14 @@ CREATE TABLE IF NOT EXISTS samples (
 CREATE TABLE IF NOT EXISTS rollups (
   sid INTEGER NOT NULL, w INTEGER NOT NULL,
   avg_v REAL, max_v REAL, min_v REAL, p95_v REAL, count_v INTEGER NOT NULL, last_v REAL,
+  first_t INTEGER, first_v REAL, last_t INTEGER, inc REAL,
   PRIMARY KEY (sid, w)
 ) WITHOUT ROWID;
-`;
+${CHUNKS_TABLE}`;
+/** history.db's layout version: 1 had no chunks table and no first_t/first_v/last_t/inc in rollups */
+export const HISTORY_SCHEMA_VERSION = 2;
+/** rollup columns added by version 2 */
+const ROLLUP_V2_COLUMNS = ['first_t INTEGER', 'first_v REAL', 'last_t INTEGER', 'inc REAL'];
 
 export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   const clock = opts.clock ?? systemClock;
@@ -137,13 +171,16 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   const updateLast = db.prepare('UPDATE series SET last_ts = ? WHERE id = ? AND last_ts < ?');
   const insertOne = db.prepare('INSERT OR IGNORE INTO samples (ts, sid, v) VALUES (?, ?, ?)');
   const insertMany = db.prepare(`INSERT OR IGNORE INTO samples (ts, sid, v) VALUES ${Array(BATCH_ROWS).fill('(?,?,?)').join(',')}`);
-  const insertRollup = db.prepare('INSERT OR REPLACE INTO rollups VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+  const insertRollup = db.prepare(
+    `INSERT OR REPLACE INTO rollups (sid, w, avg_v, max_v, min_v, p95_v, count_v, last_v, first_t, first_v, last_t, inc)
+     VALUES (${Array(ROLLUP_ROW).fill('?').join(', ')})`,
+  );
   const selectRange = db.prepare('SELECT ts, sid, v FROM samples WHERE ts >= ? AND ts <= ? ORDER BY ts').raw(true);
-  const selectRangeSids = db
-    .prepare('SELECT ts, sid, v FROM samples WHERE ts >= ? AND ts <= ? AND sid IN (SELECT value FROM json_each(?)) ORDER BY ts')
-    .raw(true);
-  const selectRangeSid = db.prepare('SELECT ts, v FROM samples WHERE ts >= ? AND ts <= ? AND sid = ? ORDER BY ts').raw(true);
-  const existsRangeSid = db.prepare('SELECT 1 FROM samples WHERE ts >= ? AND ts <= ? AND sid = ? LIMIT 1').pluck(true);
+  const firstSampleT = db.prepare('SELECT min(ts) FROM samples').pluck(true);
+  const setMeta = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
+  const chunkRows = prepareChunkStatements(db);
+  /** the last chunk select() decoded per series, for readers that ask a long range in pieces */
+  const decoded = createDecodedCache(DECODED_CACHE_POINTS);
   const rollupStmts = new Map<RollupFunction, Database.Statement>();
   for (const fn of Object.keys(ROLLUP_COLUMN) as RollupFunction[]) {
     rollupStmts.set(
@@ -152,6 +189,10 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     );
   }
   const deleteSamples = db.prepare('DELETE FROM samples WHERE ts < ?');
+  const counterRows = db
+    .prepare('SELECT w, first_t, first_v, last_t, last_v, inc, count_v FROM rollups WHERE sid = ? AND w >= ? AND w <= ? AND first_t IS NOT NULL ORDER BY w')
+    .raw(true);
+  const sealedBeforeRow = db.prepare("SELECT value FROM meta WHERE key = 'sealed_before'").pluck(true);
   const deleteRollups = db.prepare('DELETE FROM rollups WHERE sid = ? AND w < ?');
   const deleteSeriesRow = db.prepare('DELETE FROM series WHERE id = ?');
 
@@ -171,8 +212,10 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   let bufSid = new Int32Array(65_536);
   let bufV = new Float64Array(65_536);
   let bufN = 0;
-  // rollup rows computed but not yet committed: sid, w, avg, max, min, p95, count, last
+  // rollup rows computed but not yet committed: ROLLUP_ROW numbers each, in insertRollup's column order
   let rollupRows: number[] = [];
+  /** every point older than this is in the chunks table */
+  let sealedBefore = -Infinity;
 
   let flushes = 0;
   let lastFlushedT = -1;
@@ -218,8 +261,53 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     }
   }
 
-  // --- load: the series table, then the last headRetention of samples back into the head
+  /** Writes a seal's chunk rows and drops the raw rows it covers; the caller holds the transaction. */
+  function writeSeal(rows: ReturnType<ChunkEncoder['finish']>['rows'], to: number) {
+    for (const r of rows) chunkRows.insert(r.sid, r.chunk);
+    deleteSamples.run(to);
+    setMeta.run('sealed_before', String(to));
+  }
+
+  /** After a seal committed: the series' sealed times and the watermark. */
+  function sealed(maxT: Map<number, number>, to: number) {
+    for (const [sid, t] of maxT) {
+      const s = byId.get(sid);
+      if (s && t > s.sealedT) {
+        s.sealedT = t;
+        if (t > s.lastT) s.lastT = t;
+      }
+    }
+    if (to > sealedBefore) sealedBefore = to;
+  }
+
+  /**
+   * Seals the raw rows older than `to` from SQLite (on open: rows a crash left, or a version 1 file's
+   * whole history), one span per transaction, so memory holds one span's chunks and an interrupted run
+   * resumes where it stopped.
+   */
+  function sealRows(to: number) {
+    for (;;) {
+      const first = firstSampleT.get() as number | null;
+      if (first === null || first >= to) break;
+      const spanEnd = Math.min(to, floorSpan(first) + SEAL_SPAN_MS);
+      const enc = createChunkEncoder();
+      for (const [t, sid, v] of selectRange.iterate(first, spanEnd - 1) as IterableIterator<[number, number, DbValue]>) {
+        const s = byId.get(sid);
+        if (s && t > s.sealedT) enc.add(sid, t, fromDb(v));
+      }
+      const { rows, maxT } = enc.finish();
+      db.transaction(() => writeSeal(rows, spanEnd))();
+      sealed(maxT, spanEnd);
+    }
+    if (to > sealedBefore) {
+      setMeta.run('sealed_before', String(to));
+      sealedBefore = to;
+    }
+  }
+
+  // --- load: the series table, then the unsealed raw rows (at least the last headRetention) into the head
   try {
+    const sealedTimes = chunkRows.sealedTimes();
     for (const row of db.prepare('SELECT id, labels, first_ts, last_ts FROM series').iterate() as IterableIterator<{
       id: number;
       labels: string;
@@ -230,24 +318,34 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
       const s = createHeadSeries(row.id, labels, labelsKey(labels), Infinity);
       s.firstT = row.first_ts;
       s.persistedLast = row.last_ts;
-      s.lastT = row.last_ts;
-      s.lastBound = row.last_ts + LAST_TS_SLACK_MS;
+      s.sealedT = sealedTimes.get(row.id) ?? -Infinity;
+      // last_ts lags by up to LAST_TS_SLACK_MS; sealed points bound it too
+      s.lastT = Math.max(row.last_ts, s.sealedT);
+      s.lastBound = s.lastT + LAST_TS_SLACK_MS;
       indexSeries(s);
       if (row.id >= nextId) nextId = row.id + 1;
     }
+    const stored = sealedBeforeRow.get() as string | undefined;
+    if (stored !== undefined) sealedBefore = Number(stored);
+    const now = clock.now();
+    const sealTo = floorSpan(now - SEAL_GRACE_MS);
     // aligned to a window so that every window in the reloaded span is complete in the head, and its
-    // rollup can be recomputed (rollups of windows closed after the last commit were lost with the crash)
-    const loadFrom = floorW(clock.now() - headRetentionMs);
-    for (const s of byId.values()) s.coveredFrom = loadFrom;
+    // rollup can be recomputed (rollups of windows closed after the last commit were lost with the
+    // crash); and from sealTo at the latest, so that every point not sealed below is in the head
+    const loadFrom = Math.min(floorW(now - headRetentionMs), sealTo);
     for (const row of selectRange.iterate(loadFrom, Number.MAX_SAFE_INTEGER) as IterableIterator<[number, number, DbValue]>) {
       const s = byId.get(row[1]);
-      if (!s || row[0] <= lastInHead(s)) continue;
+      if (!s || row[0] <= lastInHead(s) || row[0] <= s.sealedT) continue;
+      if (s.chunks.length === 0) s.coveredFrom = row[0];
       headAppend(s, row[0], fromDb(row[2]));
       if (row[0] > s.lastT) s.lastT = row[0];
       if (row[0] > s.lastBound) s.lastBound = row[0];
       if (row[0] > lastFlushedT) lastFlushedT = row[0];
       if (Number.isNaN(s.pendingWindow)) s.pendingWindow = floorW(row[0]);
     }
+    // raw rows of spans over (all of them, for a file of schema version 1) become chunks
+    sealRows(sealTo);
+    for (const s of byId.values()) if (s.chunks.length === 0) s.coveredFrom = s.lastT + 1;
   } catch (err) {
     db.close();
     throw openError(path, err);
@@ -275,7 +373,8 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   /**
    * The buffer is full (a disk full for longer than maxBufferedSamples covers): the oldest tenth goes,
    * so that memory stays bounded and the newest samples, which rules and queries want, are kept. The
-   * dropped points stay in the head until it is trimmed; they never reach history.db.
+   * dropped points are never written as raw rows; they stay in the head (it keeps every unsealed
+   * point), so the hour's seal still writes them as chunks if a flush succeeds before a restart.
    */
   function dropOldest() {
     const drop = Math.max(1, Math.floor(maxBuffered / 10));
@@ -324,31 +423,47 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   /** Rolls up the closed windows of every series: those before its newest sample's window or before now's. */
   function rollClosedWindows(now: number, all = false) {
     const nowWindow = all ? Infinity : floorW(now);
-    const values: number[] = [];
     for (const s of byId.values()) {
       if (Number.isNaN(s.pendingWindow)) continue;
       // on close the open window is rolled up too, partial; a restart within the head span recomputes it
       const closedBefore = all ? floorW(s.lastT) + W : Math.max(floorW(s.lastT), nowWindow);
       if (s.pendingWindow >= closedBefore) continue;
-      let w = NaN;
-      headScan(s, s.pendingWindow, closedBefore - 1, (t, v) => {
-        const tw = floorW(t);
-        if (tw !== w) {
-          if (values.length) pushRollup(s.id, w, values);
-          w = tw;
-          values.length = 0;
-        }
-        if (!isStaleNaN(v)) values.push(v); // a stale marker is not a value: rollups skip it
-      });
-      if (values.length) pushRollup(s.id, w, values);
-      values.length = 0;
+      headWindows(s, s.pendingWindow, closedBefore - 1, (w, times, values) => pushRollup(s.id, w, values, times));
       s.pendingWindow = s.lastT >= closedBefore ? closedBefore : NaN;
     }
   }
 
-  function pushRollup(sid: number, w: number, values: number[]) {
+  const windowTimes: number[] = [];
+  const windowValues: number[] = [];
+  /**
+   * Calls fn with each window's samples from the head with t in [from, to], in time order; stale
+   * markers are not values, so they are left out (a window of markers only is skipped). The arrays are
+   * the store's, reused for the next window: fn copies what it keeps.
+   */
+  function headWindows(s: HeadSeries, from: number, to: number, fn: (w: number, times: number[], values: number[]) => void) {
+    const times = windowTimes;
+    const values = windowValues;
+    times.length = 0;
+    values.length = 0;
+    let w = NaN;
+    headScan(s, from, to, (t, v) => {
+      const tw = floorW(t);
+      if (tw !== w) {
+        if (values.length) fn(w, times, values);
+        w = tw;
+        values.length = 0;
+        times.length = 0;
+      }
+      if (isStaleNaN(v)) return;
+      values.push(v);
+      times.push(t);
+    });
+    if (values.length) fn(w, times, values);
+  }
+
+  function pushRollup(sid: number, w: number, values: number[], times: number[]) {
     const r = summarize(values);
-    rollupRows.push(sid, w, r.avg, r.max, r.min, r.p95, r.count, r.last);
+    rollupRows.push(sid, w, r.avg, r.max, r.min, r.p95, r.count, r.last, times[0]!, values[0]!, times[times.length - 1]!, counterIncrease(values));
   }
 
   function flush(final = false): void {
@@ -356,6 +471,22 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     const started = performance.now();
     const now = clock.now();
     rollClosedWindows(now, final);
+    // an hour over (plus the grace): its points go from the head into chunk rows in this transaction
+    const sealTo = floorSpan(now - SEAL_GRACE_MS);
+    let seal: ReturnType<ChunkEncoder['finish']> | undefined;
+    if (sealTo > sealedBefore) {
+      const enc = createChunkEncoder();
+      for (const s of byId.values()) {
+        if (s.lastT <= s.sealedT) continue;
+        const after = s.sealedT;
+        headScan(s, after, sealTo - 1, (t, v) => {
+          if (t > after) enc.add(s.id, t, v);
+        });
+      }
+      seal = enc.finish();
+    }
+    // buffered samples the seal covers need no raw row
+    const rawFrom = seal ? sealTo : -Infinity;
     const n = bufN;
     let maxT = lastFlushedT;
     const args: (number | Buffer | null)[] = new Array(BATCH_ROWS * 3);
@@ -368,30 +499,25 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
           insertSeries.run(s.id, s.labels.__name__ ?? '', JSON.stringify(s.labels), first, first);
           persisted.push([s, first]);
         }
-        let i = 0;
-        for (; i + BATCH_ROWS <= n; i += BATCH_ROWS) {
-          let k = 0;
-          for (let j = i; j < i + BATCH_ROWS; j++) {
-            args[k++] = bufT[j]!;
-            args[k++] = bufSid[j]!;
-            args[k++] = toDb(bufV[j]!);
+        let k = 0;
+        for (let j = 0; j < n; j++) {
+          if (bufT[j]! < rawFrom) continue;
+          args[k++] = bufT[j]!;
+          args[k++] = bufSid[j]!;
+          args[k++] = toDb(bufV[j]!);
+          if (k === args.length) {
+            insertMany.run(args);
+            k = 0;
           }
-          insertMany.run(args);
         }
-        for (; i < n; i++) insertOne.run(bufT[i]!, bufSid[i]!, toDb(bufV[i]!));
+        for (let j = 0; j < k; j += 3) insertOne.run(args[j], args[j + 1], args[j + 2]);
         for (let j = 0; j < n; j++) if (bufT[j]! > maxT) maxT = bufT[j]!;
-        for (let r = 0; r < rollupRows.length; r += 8) {
-          insertRollup.run(
-            rollupRows[r]!,
-            rollupRows[r + 1]!,
-            rollupNull(rollupRows[r + 2]!),
-            rollupNull(rollupRows[r + 3]!),
-            rollupNull(rollupRows[r + 4]!),
-            rollupNull(rollupRows[r + 5]!),
-            rollupRows[r + 6]!,
-            rollupNull(rollupRows[r + 7]!),
-          );
+        const row: (number | null)[] = new Array(ROLLUP_ROW);
+        for (let r = 0; r < rollupRows.length; r += ROLLUP_ROW) {
+          for (let c = 0; c < ROLLUP_ROW; c++) row[c] = rollupNull(rollupRows[r + c]!);
+          insertRollup.run(row);
         }
+        if (seal) writeSeal(seal.rows, sealTo);
         for (const s of byId.values()) {
           if (s.lastT !== -Infinity && s.lastT - s.persistedLast >= LAST_TS_SLACK_MS) {
             updateLast.run(s.lastT, s.id, s.lastT);
@@ -404,6 +530,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
       throw writeFailed(new StoreError('STORE_WRITE', `cannot write history store ${path}: ${describe(err)}`, { cause: err }));
     }
     for (const [s, t] of persisted) s.persistedLast = t;
+    if (seal) sealed(seal.maxT, sealTo);
     if (failing) {
       // the first success after failures: move the WAL into the database now, while there is room. A
       // checkpoint that fails (room ran out again) loses nothing: the WAL keeps every committed frame.
@@ -439,7 +566,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
         const c = s.chunks[drop]!;
         const last = chunkLastT(c);
         // the newest chunk stays while it can still receive points, except for series gone quiet
-        if (last >= horizon) break;
+        if (last >= horizon || last > s.sealedT) break; // unsealed points stay until their seal
         if (!Number.isNaN(s.pendingWindow) && last >= s.pendingWindow) break;
         drop++;
       }
@@ -461,6 +588,8 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
       db.transaction(() => {
         deleteSamples.run(rawCutoff);
         for (const s of byId.values()) {
+          // a chunk holding the cutoff stays until wholly older (at most one span more)
+          chunkRows.deleteOlder(s.id, rawCutoff);
           deleteRollups.run(s.id, rollupCutoff);
           if (s.lastBound < seriesCutoff && s.chunks.length === 0) {
             deleteSeriesRow.run(s.id);
@@ -469,6 +598,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
         }
       })();
       for (const s of gone) unindexSeries(s);
+      decoded.clear(); // chunks it holds may be gone
       for (const s of byId.values()) if (s.firstT < rawCutoff) s.firstT = rawCutoff;
     } catch (err) {
       throw writeFailed(new StoreError('STORE_WRITE', `cannot enforce retention on ${path}: ${describe(err)}`, { cause: err }));
@@ -500,48 +630,67 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     return out;
   }
 
+  /**
+   * The series' chunks holding its points in [start, end], in time order, each with the part to read:
+   * chunk rows of history.db for the part older than the head, then the head's chunks (the open one
+   * as it is now: later appends write past its n points and never change them).
+   */
+  function segmentsOf(s: HeadSeries, start: number, end: number): ChunkSegment[] {
+    const out: ChunkSegment[] = [];
+    if (start < s.coveredFrom) {
+      const to = Math.min(end, s.coveredFrom - 1);
+      if (start <= to) for (const chunk of chunkRows.read(s.id, start, to)) out.push({ chunk, from: start, to });
+    }
+    const from = Math.max(start, s.coveredFrom);
+    if (from <= end) {
+      for (const c of s.chunks) {
+        if (c.lastT < from) continue;
+        if (c.firstT > end) break;
+        const snapshot: EncodedChunk = { firstT: c.firstT, lastT: c.lastT, n: c.n, bytes: c.bytes };
+        out.push({ chunk: snapshot, from, to: end });
+      }
+    }
+    return out;
+  }
+
   /** Whether the series has a raw point in [start, end], in the head or in SQLite. */
   function hasPointsIn(s: HeadSeries, start: number, end: number): boolean {
     if (start > end || s.lastBound < start || s.firstT > end) return false;
     if (headHas(s, Math.max(start, s.coveredFrom), end)) return true;
     if (start >= s.coveredFrom) return false;
-    return existsRangeSid.get(start, Math.min(end, s.coveredFrom - 1), s.id) !== undefined;
+    for (const { chunk, from, to } of segmentsOf(s, start, Math.min(end, s.coveredFrom - 1))) {
+      // a chunk starting inside the range has a point there; one holding start may have a gap over it
+      if (chunk.firstT >= from) return true;
+      let found = false;
+      xorScan(chunk, from, to, () => (found = true));
+      if (found) return true;
+    }
+    return false;
   }
 
   function select(matchers: readonly Matcher[], start: number, end: number): SeriesPoints[] {
-    const found = matching(matchers).filter((s) => s.lastBound >= start && s.firstT <= end);
-    const dbPoints = new Map<number, Point[]>();
-    // the part of the range older than a series' head comes from SQLite
-    const needDb = found.filter((s) => start < s.coveredFrom);
-    if (needDb.length) {
-      let dbEnd = -Infinity;
-      for (const s of needDb) dbEnd = Math.max(dbEnd, Math.min(end, s.coveredFrom - 1));
-      if (needDb.length <= 16) {
-        for (const s of needDb) {
-          const pts: Point[] = [];
-          for (const [t, v] of selectRangeSid.iterate(start, Math.min(end, s.coveredFrom - 1), s.id) as IterableIterator<
-            [number, DbValue]
-          >)
-            pts.push({ t, v: fromDb(v) });
-          dbPoints.set(s.id, pts);
-        }
-      } else {
-        const want = new Map(needDb.map((s) => [s.id, s]));
-        const ids = JSON.stringify(needDb.map((s) => s.id));
-        for (const [t, sid, v] of selectRangeSids.iterate(start, dbEnd, ids) as IterableIterator<[number, number, DbValue]>) {
-          const s = want.get(sid);
-          if (!s || t >= s.coveredFrom) continue;
-          let pts = dbPoints.get(sid);
-          if (!pts) dbPoints.set(sid, (pts = []));
-          pts.push({ t, v: fromDb(v) });
-        }
-      }
-    }
     const out: SeriesPoints[] = [];
-    for (const s of found) {
-      const points = dbPoints.get(s.id) ?? [];
-      headScan(s, Math.max(start, s.coveredFrom), end, (t, v) => points.push({ t, v }));
+    for (const s of matching(matchers)) {
+      if (s.lastBound < start || s.firstT > end) continue;
+      const points: Point[] = [];
+      const cached = decoded.get(s.id);
+      const dbTo = Math.min(end, s.coveredFrom - 1);
+      if (cached && start < s.coveredFrom && start >= cached.firstT && dbTo <= cached.lastT) {
+        // the piece lies within the chunk the last read decoded (chunks of a series never overlap)
+        pushPoints(points, cached, start, dbTo);
+        if (end >= s.coveredFrom) for (const g of segmentsOf(s, s.coveredFrom, end)) pushPoints(points, decoded.decode(s.id, g.chunk), g.from, g.to);
+      } else for (const g of segmentsOf(s, start, end)) pushPoints(points, decoded.decode(s.id, g.chunk), g.from, g.to);
       if (points.length) out.push({ labels: s.labels, points });
+    }
+    return out;
+  }
+
+  function cursors(matchers: readonly Matcher[], start: number, end: number): SeriesCursor[] {
+    const out: SeriesCursor[] = [];
+    for (const s of matching(matchers)) {
+      if (s.lastBound < start || s.firstT > end) continue;
+      const segments = segmentsOf(s, start, end);
+      if (segments.length) out.push(chunkCursor(s.labels, segments));
     }
     return out;
   }
@@ -549,7 +698,6 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   function selectRollup(matchers: readonly Matcher[], fn: RollupFunction, start: number, end: number): SeriesPoints[] {
     const stmt = rollupStmts.get(fn)!;
     const out: SeriesPoints[] = [];
-    const values: number[] = [];
     for (const s of matching(matchers)) {
       // windows wholly in the head are computed from it (that includes the open window and windows
       // not yet committed); older windows come from the rollups table
@@ -561,21 +709,28 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
       }
       const from = Math.max(ceilW(start), headFrom);
       const to = floorW(end) + W - 1;
-      if (from <= to && s.chunks.length) {
-        let w = NaN;
-        headScan(s, from, to, (t, v) => {
-          const tw = floorW(t);
-          if (tw !== w) {
-            if (values.length) points.push({ t: w, v: summarizeOne(fn, values) });
-            w = tw;
-            values.length = 0;
-          }
-          if (!isStaleNaN(v)) values.push(v);
-        });
-        if (values.length) points.push({ t: w, v: summarizeOne(fn, values) });
-        values.length = 0;
-      }
+      if (from <= to && s.chunks.length) headWindows(s, from, to, (w, _t, values) => points.push({ t: w, v: summarizeOne(fn, values) }));
       if (points.length) out.push({ labels: s.labels, points });
+    }
+    return out;
+  }
+
+  function selectCounterWindows(matchers: readonly Matcher[], start: number, end: number): SeriesCounterWindows[] {
+    const out: SeriesCounterWindows[] = [];
+    for (const s of matching(matchers)) {
+      // as selectRollup: windows wholly in the head from it, older ones from the rollups table
+      const headFrom = ceilW(s.coveredFrom);
+      const windows: CounterWindow[] = [];
+      if (start < headFrom) {
+        for (const r of counterRows.iterate(s.id, start, Math.min(end, headFrom - 1)) as IterableIterator<(number | null)[]>) {
+          const [w, firstT, firstV, lastT, lastV, inc, count] = r.map((x) => x ?? NaN) as number[];
+          windows.push({ w: w!, firstT: firstT!, firstV: firstV!, lastT: lastT!, lastV: lastV!, inc: inc!, count: count! });
+        }
+      }
+      const from = Math.max(ceilW(start), headFrom);
+      const to = floorW(end) + W - 1;
+      if (from <= to && s.chunks.length) headWindows(s, from, to, (w, times, values) => windows.push(counterWindow(w, times, values)));
+      if (windows.length) out.push({ labels: s.labels, windows });
     }
     return out;
   }
@@ -600,13 +755,14 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
       headChunks,
       headPoints,
       bufferedSamples: bufN,
-      pendingRollups: rollupRows.length / 8,
+      pendingRollups: rollupRows.length / ROLLUP_ROW,
       flushes,
       lastFlushedT,
       lastFlushMs,
       dbBytes,
       writeErrors,
       droppedSamples,
+      sealedBefore,
     };
   }
 
@@ -638,7 +794,9 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   return {
     append,
     select,
+    cursors,
     selectRollup,
+    selectCounterWindows,
     firstPointTime(matchers, start, end) {
       let first = Infinity;
       for (const s of matching(matchers)) if (s.lastBound >= start && s.firstT <= end && s.firstT < first) first = s.firstT;
@@ -685,6 +843,20 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   };
 }
 
+/** Appends the decoded chunk's points with t in [from, to] as Point objects. */
+function pushPoints(points: Point[], d: DecodedChunk, from: number, to: number) {
+  const ts = d.cols.t;
+  const vs = d.cols.v;
+  let i = 0;
+  // binary search for the first point at or after from
+  for (let hi = d.n; i < hi; ) {
+    const mid = (i + hi) >> 1;
+    if (ts[mid]! < from) i = mid + 1;
+    else hi = mid;
+  }
+  for (; i < d.n && ts[i]! <= to; i++) points.push({ t: ts[i]!, v: vs[i]! });
+}
+
 /**
  * A sample value as SQLite holds it: a REAL, NULL for an ordinary NaN (SQLite turns NaN into NULL
  * itself), or for the stale marker an 8-byte BLOB of its bits, little-endian (a REAL column keeps a
@@ -717,13 +889,33 @@ function openDatabase(dataDir: string, path: string): Database.Database {
     db = new Database(path);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
-    db.exec(SCHEMA);
-    db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1')").run();
+    db.transaction(() => {
+      db!.exec(SCHEMA);
+      migrate(db!);
+    })();
     return db;
   } catch (err) {
     db?.close();
     throw openError(path, err);
   }
+}
+
+/**
+ * Brings the layout to HISTORY_SCHEMA_VERSION, inside the open transaction. Version 1 gains the chunks
+ * table (SCHEMA made it) and the rollup columns of version 2; its raw rows are sealed into chunks by
+ * the store's open (sealRows), in batches of one span. A newer file is refused.
+ */
+function migrate(db: Database.Database) {
+  const row = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck(true).get() as string | undefined;
+  const version = row === undefined ? HISTORY_SCHEMA_VERSION : Number(row);
+  if (!(version <= HISTORY_SCHEMA_VERSION)) {
+    throw new Error(`schema version ${row} is newer than this dpmon knows (${HISTORY_SCHEMA_VERSION}): run the newer dpmon, or move the file aside`);
+  }
+  if (version < 2) {
+    const have = new Set((db.prepare('PRAGMA table_info(rollups)').all() as { name: string }[]).map((c) => c.name));
+    for (const col of ROLLUP_V2_COLUMNS) if (!have.has(col.split(' ')[0]!)) db.exec(`ALTER TABLE rollups ADD COLUMN ${col}`);
+  }
+  db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)").run(String(HISTORY_SCHEMA_VERSION));
 }
 
 function openError(path: string, err: unknown): StoreError {

@@ -1,10 +1,12 @@
 // The Store contract suite: one set of behaviours every Store implementation must show, run against
 // each of them (memory-store.test.ts, sqlite-store.test.ts). Windows are the default 5 minutes.
+import { seededRandom } from '../lib/seeded-random.ts';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Labels } from '../model/labels.ts';
 import type { Matcher } from '../model/matcher.ts';
 import { isStaleNaN, STALE_NAN } from '../model/stale.ts';
+import { cursorsOf } from './cursors.ts';
 import type { RollupFunction, SeriesPoints, Store, StoredSample } from './store.ts';
 
 export interface ContractOptions {
@@ -23,6 +25,11 @@ const sample = (labels: Labels, t: number, v: number): StoredSample => ({ labels
 const byKey = (a: SeriesPoints, b: SeriesPoints) => JSON.stringify(a.labels).localeCompare(JSON.stringify(b.labels));
 const sorted = (xs: SeriesPoints[]) => [...xs].sort(byKey);
 const tv = (s: SeriesPoints | undefined) => s?.points.map((p) => [p.t, p.v]);
+const f64 = new Float64Array(1);
+/** a value's exact bits, so stale markers and NaN compare as themselves */
+const bitsOf = (v: number) => ((f64[0] = v), Buffer.from(f64.buffer).toString('hex'));
+const tvBits = (s: SeriesPoints): [number, string][] => s.points.map((p) => [p.t, bitsOf(p.v)]);
+
 
 export function runStoreContract(name: string, factory: () => Store | Promise<Store>, opts: ContractOptions = {}): void {
   const settle = opts.settle ?? (async (s: Store) => s);
@@ -270,6 +277,67 @@ export function runStoreContract(name: string, factory: () => Store | Promise<St
           ]);
         },
       );
+    });
+
+    it('summarizes counter windows: first and last sample, reset-corrected increase, markers left out', () => {
+      const c: Labels = { __name__: 'reqs_total', db: 'a' };
+      return withStore(
+        [
+          sample(c, 0, 10),
+          sample(c, 60_000, 15),
+          sample(c, 120_000, 3), // a reset: counts 3, not -12
+          sample(c, 180_000, 8),
+          sample(c, 200_000, STALE_NAN),
+          sample(c, W + 15_000, 20),
+          sample(c, 3 * W, 21),
+        ],
+        (store) => {
+          assert.ok(store.selectCounterWindows, 'both stores implement it');
+          const [got] = store.selectCounterWindows!([eq('__name__', 'reqs_total')], 0, 2 * W);
+          assert.deepEqual(got!.labels, c);
+          assert.deepEqual(got!.windows, [
+            { w: 0, firstT: 0, firstV: 10, lastT: 180_000, lastV: 8, inc: 13, count: 4 },
+            { w: W, firstT: W + 15_000, firstV: 20, lastT: W + 15_000, lastV: 20, inc: 0, count: 1 },
+          ]);
+        },
+      );
+    });
+
+    it('reads through cursors the same points as select, for random ranges and until sequences', () => {
+      const random = seededRandom(7);
+      const samples: StoredSample[] = [];
+      // 6 series over 3 h at irregular steps (a gap in one of them), crossing windows and hours
+      for (let i = 0; i < 6; i++) {
+        for (let t = i * 1000; t < 3 * 60 * M; t += 5000 + Math.floor(random() * 30_000)) {
+          if (i === 2 && t > 40 * M && t < 100 * M) continue;
+          samples.push(sample({ __name__: 'cur', i: String(i) }, t, i === 5 && random() < 0.05 ? STALE_NAN : Math.round(random() * 1000) / 8));
+        }
+      }
+      return withStore(samples, (store) => {
+        for (let round = 0; round < 25; round++) {
+          const start = Math.floor(random() * 3 * 60 * M) - 10 * M;
+          const end = start + Math.floor(random() * 3 * 60 * M);
+          const want = new Map(store.select([eq('__name__', 'cur')], start, end).map((s) => [JSON.stringify(s.labels), tvBits(s)]));
+          const got = new Map<string, [number, string][]>();
+          for (const c of cursorsOf(store, [eq('__name__', 'cur')], start, end)) {
+            const pts: [number, string][] = [];
+            let until = start - 1;
+            let last = -Infinity;
+            while (until < end) {
+              until += round % 3 === 0 ? end - start + 1 : Math.floor(random() * 20 * M);
+              const b = c.next(until);
+              for (let k = 0; k < b.length; k++) {
+                assert.ok(b.t[k]! > last && b.t[k]! <= until && b.t[k]! >= start && b.t[k]! <= end, 'ascending, within until and the range');
+                last = b.t[k]!;
+                pts.push([b.t[k]!, bitsOf(b.v[k]!)]);
+              }
+            }
+            assert.equal(c.next(end + 1e9).length, 0, 'nothing after the end');
+            if (pts.length) got.set(JSON.stringify(c.labels), pts);
+          }
+          assert.deepEqual(got, want, `range [${start}, ${end}]`);
+        }
+      });
     });
 
     it('keeps many series apart', () => {

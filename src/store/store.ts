@@ -45,6 +45,29 @@ export interface SeriesCursor {
   next(until: number): PointBatch;
 }
 
+/**
+ * One rollup window of a series read as a counter: its first and last sample (stale markers left out)
+ * and the reset-corrected increase between them (a decrease is a restart from 0). Enough to compute
+ * increase()/rate() over whole windows: the sum of the windows' inc plus the reset-corrected steps from
+ * one window's last to the next one's first, with Prometheus's extrapolation from firstT/lastT.
+ */
+export interface CounterWindow {
+  /** the window's start */
+  readonly w: number;
+  readonly firstT: number;
+  readonly firstV: number;
+  readonly lastT: number;
+  readonly lastV: number;
+  readonly inc: number;
+  readonly count: number;
+}
+
+export interface SeriesCounterWindows {
+  readonly labels: Labels;
+  /** ascending by w; windows with samples whose start lies in the requested range */
+  readonly windows: readonly CounterWindow[];
+}
+
 /** The spec's `metrics_aggregation.aggregation_functions`, plus min, count and last. */
 export type RollupFunction = 'avg' | 'max' | 'min' | 'percentile_95' | 'count' | 'last';
 
@@ -72,6 +95,11 @@ export interface Store {
    * one point per window that has samples, t = the window's start, v = fn over the window's samples.
    */
   selectRollup(matchers: readonly Matcher[], fn: RollupFunction, start: number, end: number): SeriesPoints[];
+  /**
+   * Counter summaries of the matching series per rollup window, windows whose start lies in
+   * [start, end]. Optional. Windows written before the columns existed (schema version 1) are left out.
+   */
+  selectCounterWindows?(matchers: readonly Matcher[], start: number, end: number): SeriesCounterWindows[];
   /** Names of labels with a non-empty value on a series with points in [start, end] (an empty value is no label). */
   labelNames(start: number, end: number): string[];
   /** The non-empty values of label `name` on series with points in [start, end]. */

@@ -1,3 +1,4 @@
+import { seededRandom } from '../lib/seeded-random.ts';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { STALE_NAN } from '../model/stale.ts';
@@ -23,15 +24,6 @@ function assertSame(got: [number, number][], want: [number, number][]) {
   }
 }
 
-/** A seeded PRNG (mulberry32), so failures reproduce. */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('xor chunk', () => {
   it('returns regular samples of a slowly moving gauge exactly, in a few bytes a point', () => {
@@ -58,7 +50,7 @@ describe('xor chunk', () => {
   });
 
   it('round-trips random values and irregular timestamps (seeded)', () => {
-    const rand = rng(42);
+    const rand = seededRandom(42);
     for (let trial = 0; trial < 50; trial++) {
       let t = Math.floor(rand() * 1e12);
       const pts: [number, number][] = [];

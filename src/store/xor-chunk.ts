@@ -94,105 +94,179 @@ export function xorSeal(c: XorChunk): void {
 }
 
 /** Calls fn(t, v) for every point with t in [start, end], in time order. */
-export function xorScan(c: XorChunk, start: number, end: number, fn: (t: number, v: number) => void): void {
+export function xorScan(c: EncodedChunk, start: number, end: number, fn: (t: number, v: number) => void): void {
   if (c.firstT > end || c.lastT < start) return;
-  const r = new BitReader(c.bytes);
-  let hi = r.read(32);
-  let lo = r.read(32);
+  // a scan inside fn (re-entry) decodes into columns of its own
+  const cols = scanDepth++ === 0 && scratch.t.length >= c.n ? scratch : createColumns(c.n);
+  try {
+    xorDecode(c, cols.t, cols.bits, 0);
+    const ts = cols.t;
+    const vs = cols.v;
+    for (let i = 0; i < c.n; i++) {
+      const t = ts[i]!;
+      if (t < start) continue;
+      if (t > end) return;
+      fn(t, vs[i]!);
+    }
+  } finally {
+    scanDepth--;
+    if (cols !== scratch && scanDepth === 0 && cols.t.length > scratch.t.length) scratch = cols;
+  }
+}
+
+/** Decoded points as columns; `bits` views the values' bytes, for xorDecode. */
+export interface Columns {
+  t: Float64Array;
+  v: Float64Array;
+  bits: Uint32Array;
+}
+
+export function createColumns(n: number): Columns {
+  const v = new Float64Array(n);
+  return { t: new Float64Array(n), v, bits: new Uint32Array(v.buffer) };
+}
+
+let scratch = createColumns(128);
+let scanDepth = 0;
+
+/** A chunk's encoded form: what the head holds and what history.db stores per chunk row. */
+export interface EncodedChunk {
+  readonly firstT: number;
+  readonly lastT: number;
+  readonly n: number;
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * Decodes the whole chunk into columns at `at`: times into outT, values' exact bits into outBits (two
+ * little-endian words per value, a Uint32Array over the values' Float64Array), so NaN payloads are
+ * copied, never converted. The hot loop of every long read, so the bit reader is inlined: `w` holds
+ * the `nb` bits not yet read (nb ≤ 31), refilled a byte at a time, every step an int32 operation.
+ * Returns the number of points written (c.n).
+ */
+export function xorDecode(c: EncodedChunk, outT: Float64Array, outBits: Uint32Array, at: number): number {
+  const buf = c.bytes;
+  const len = buf.length;
+  const n = c.n;
+  let hi = ((buf[0]! << 24) | (buf[1]! << 16) | (buf[2]! << 8) | buf[3]!) >>> 0;
+  let lo = ((buf[4]! << 24) | (buf[5]! << 16) | (buf[6]! << 8) | buf[7]!) >>> 0;
+  let p = 8;
+  let w = 0;
+  let nb = 0;
   let t = c.firstT;
   let delta = 0;
   let leading = 0;
   let trailing = 0;
-  const n = c.n;
+  let o = at;
   for (let i = 0; ; ) {
-    if (t >= start) {
-      if (t > end) return;
-      u32[1] = hi;
-      u32[0] = lo;
-      fn(t, f64[0]!);
+    outT[o] = t;
+    outBits[2 * o] = lo;
+    outBits[2 * o + 1] = hi;
+    o++;
+    if (++i === n) return n;
+    // time: a unary prefix of at most four ones, then 0, 14, 17, 20 or 32 bits of delta-of-delta
+    while (nb <= 23) {
+      w = (w << 8) | (p < len ? buf[p]! : 0);
+      p++;
+      nb += 8;
     }
-    if (++i === n) return;
-    // time: the control bits are a unary prefix of at most four ones
-    if (r.bit() === 0) {
-      // dod 0: the same delta
-    } else if (r.bit() === 0) delta += signed(r.read(14), 14);
-    else if (r.bit() === 0) delta += signed(r.read(17), 17);
-    else if (r.bit() === 0) delta += signed(r.read(20), 20);
-    else delta += signed(r.read(32), 32);
+    nb--;
+    if (((w >>> nb) & 1) !== 0) {
+      let dod: number;
+      nb--;
+      if (((w >>> nb) & 1) === 0) {
+        nb -= 14;
+        dod = (w >>> nb) & 0x3fff;
+        if (dod >= 0x2000) dod -= 0x4000;
+      } else {
+        nb--;
+        if (((w >>> nb) & 1) === 0) {
+          w &= (1 << nb) - 1;
+          while (nb < 17) {
+            w = (w << 8) | (p < len ? buf[p]! : 0);
+            p++;
+            nb += 8;
+          }
+          nb -= 17;
+          dod = (w >>> nb) & 0x1ffff;
+          if (dod >= 0x10000) dod -= 0x20000;
+        } else {
+          nb--; // the refill left at least 24 bits: the four control bits are there
+          if (((w >>> nb) & 1) === 0) {
+            w &= (1 << nb) - 1;
+            while (nb < 20) {
+              w = (w << 8) | (p < len ? buf[p]! : 0);
+              p++;
+              nb += 8;
+            }
+            nb -= 20;
+            dod = (w >>> nb) & 0xfffff;
+            if (dod >= 0x80000) dod -= 0x100000;
+          } else {
+            let whole = 0;
+            for (let half = 0; half < 2; half++) {
+              w &= (1 << nb) - 1;
+              while (nb < 16) {
+                w = (w << 8) | (p < len ? buf[p]! : 0);
+                p++;
+                nb += 8;
+              }
+              nb -= 16;
+              whole = whole * 65536 + ((w >>> nb) & 0xffff);
+            }
+            dod = whole >= 2147483648 ? whole - 4294967296 : whole;
+          }
+        }
+      }
+      delta += dod;
+    }
+    w &= (1 << nb) - 1;
     t += delta;
-    // value
-    if (r.bit() === 0) continue;
-    if (r.bit() === 1) {
-      leading = r.read(5);
-      let sig = r.read(6);
-      if (sig === 0) sig = 64;
-      trailing = 64 - leading - sig;
+    // value: 0 = unchanged; 10 = meaningful bits in the previous window; 11 = a new window first
+    while (nb <= 23) {
+      w = (w << 8) | (p < len ? buf[p]! : 0);
+      p++;
+      nb += 8;
     }
-    const sig = 64 - leading - trailing;
+    nb--;
+    if (((w >>> nb) & 1) === 0) {
+      w &= (1 << nb) - 1;
+      continue;
+    }
+    nb--;
+    if (((w >>> nb) & 1) === 1) {
+      nb -= 11;
+      const ctl = (w >>> nb) & 0x7ff;
+      leading = ctl >>> 6;
+      trailing = 64 - leading - (ctl & 63 || 64);
+    }
+    w &= (1 << nb) - 1;
+    // the meaningful bits into mh:ml, at most 24 at a time (the first piece takes the remainder; 24 + 7 bits fit the int32 window)
     let mh = 0;
-    let ml: number;
-    if (sig > 32) {
-      mh = r.read(sig - 32);
-      ml = r.read(32);
-    } else ml = r.read(sig);
-    let xh: number;
-    let xl: number;
-    if (trailing >= 32) {
-      xh = ml * 2 ** (trailing - 32);
-      xl = 0;
-    } else if (trailing > 0) {
-      xh = ((mh << trailing) | (ml >>> (32 - trailing))) >>> 0;
-      xl = (ml << trailing) >>> 0;
+    let ml = 0;
+    for (let rem = 64 - leading - trailing; rem > 0; ) {
+      const k = rem > 24 ? rem % 24 || 24 : rem;
+      while (nb < k) {
+        w = (w << 8) | (p < len ? buf[p]! : 0);
+        p++;
+        nb += 8;
+      }
+      nb -= k;
+      const part = (w >>> nb) & ((1 << k) - 1);
+      w &= (1 << nb) - 1;
+      mh = ((mh << k) | (ml >>> (32 - k))) >>> 0;
+      ml = ((ml << k) | part) >>> 0;
+      rem -= k;
+    }
+    if (trailing >= 32) hi = (hi ^ (ml << (trailing - 32))) >>> 0;
+    else if (trailing > 0) {
+      hi = (hi ^ ((mh << trailing) | (ml >>> (32 - trailing)))) >>> 0;
+      lo = (lo ^ (ml << trailing)) >>> 0;
     } else {
-      xh = mh;
-      xl = ml;
+      hi = (hi ^ mh) >>> 0;
+      lo = (lo ^ ml) >>> 0;
     }
-    hi = (hi ^ xh) >>> 0;
-    lo = (lo ^ xl) >>> 0;
   }
-}
-
-/** Reads bits most significant first; a class so V8 keeps its fields in registers-friendly slots. */
-class BitReader {
-  pos = 0;
-  constructor(private readonly buf: Uint8Array) {}
-
-  bit(): number {
-    const p = this.pos++;
-    return (this.buf[p >> 3]! >> (7 - (p & 7))) & 1;
-  }
-
-  /** n ≤ 32 bits as an unsigned number */
-  read(n: number): number {
-    const buf = this.buf;
-    let pos = this.pos;
-    let out = 0;
-    // the partial first byte, then whole bytes, then the head of the last one
-    const avail = 8 - (pos & 7);
-    if (n <= avail) {
-      out = (buf[pos >> 3]! >> (avail - n)) & ((1 << n) - 1);
-      this.pos = pos + n;
-      return out;
-    }
-    out = buf[pos >> 3]! & ((1 << avail) - 1);
-    pos += avail;
-    n -= avail;
-    while (n >= 8) {
-      out = out * 256 + buf[pos >> 3]!;
-      pos += 8;
-      n -= 8;
-    }
-    if (n > 0) {
-      out = out * (1 << n) + (buf[pos >> 3]! >> (8 - n));
-      pos += n;
-    }
-    this.pos = pos;
-    return out;
-  }
-}
-
-function signed(x: number, bits: number): number {
-  return x >= 2 ** (bits - 1) ? x - 2 ** bits : x;
 }
 
 function ctz32(x: number): number {
