@@ -1,9 +1,11 @@
 // The PromQL evaluator: instant and range queries over a Store, following Prometheus's engine.go and
 // functions.go (lookback, left-open windows, extrapolatedRate, vector matching, name dropping).
-// Before the first step, `prefetch` walks the expression and reads every selector once for the whole
-// query (raw points over [start - offset - range or lookback, end - offset], or the rollups and edge
-// points the rollup rule needs); range queries are then evaluated step by step on index ranges of
-// those arrays, without touching the store (Prometheus's populateSeries + rangeEval).
+// Before the first step, `prefetch` walks the expression and opens a reader for every raw selector
+// (selector-reader.ts: cursors over [start - offset - range or lookback, end - offset]) and reads the
+// rollups and edge points the rollup rule needs. Steps run in ascending time; before each, `advance`
+// reads every selector forward to the step's window end and drops what lies behind its start, so a
+// query holds about one window per series and its result, not every raw point of its range (issue 23;
+// Prometheus reads chunk iterators the same way).
 import type { Labels } from '../model/labels.ts';
 import { isStaleNaN } from '../model/stale.ts';
 import { compileRegex, PROMETHEUS, RegexSyntaxError, type CaptureRegex, type RegexMatch } from '../model/regex.ts';
@@ -11,6 +13,7 @@ import type { Point, RollupFunction, SeriesPoints, Store } from '../store/store.
 import type { Clock } from '../lib/clock.ts';
 import { QueryError, badData, execError } from './errors.ts';
 import { createLabelMemo, type LabelMemo } from './label-memo.ts';
+import { SelectorReader, type Cols, type ReadMode, type SeriesWindow } from './selector-reader.ts';
 import {
   DEFAULT_PARSE_LIMITS,
   isComparison,
@@ -94,17 +97,6 @@ export const DEFAULT_QUERY_TIMEOUT_MS = 120_000;
 export const DEFAULT_MAX_SAMPLES = 50_000_000;
 export const DEFAULT_MAX_POINTS = 11_000;
 
-/** A span read in one call (an instant query's lookback); longer ones are read in pieces. */
-const ONE_READ_MS = 600_000;
-/** How long one read of the store should take: the event loop waits that long at most. */
-const PIECE_TARGET_MS = 5;
-/** Empty read pieces in a row before each further one doubles the next (engine read()). */
-const EMPTY_BEFORE_DOUBLING = 1000;
-/** A piece is never made smaller once it holds fewer points than this. */
-const PIECE_MIN_POINTS = 10_000;
-/** Nor shorter than a minute (4,000 points of 1,000 series at 15 s). The memory store (tests) reads every point per call whatever the span, so pieces cost it a full scan each. */
-const PIECE_MIN_MS = 60_000;
-
 const monotonic: Pick<Clock, 'now'> = { now: () => performance.now() };
 const setImmediateYield = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -133,6 +125,7 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
       return guard(async () => {
         const { expr, ev, budget } = run(exprText, at, at, 0, q);
         await ev.prefetch(expr);
+        await ev.advance(at, 'query preparation');
         const v = await budget.drive(ev.evalSteps(expr, at), 'expression evaluation');
         switch (v.type) {
           case 'scalar':
@@ -166,6 +159,7 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
         for (let ts = start; ts <= end; ts += stepMs) {
           // a step boundary: the place to give the event loop its turn and to stop at the deadline
           await budget.pause('expression evaluation');
+          await ev.advance(ts, ts === start ? 'query preparation' : 'expression evaluation');
           const v = await budget.drive(ev.evalSteps(expr, ts), 'expression evaluation');
           const samples = v.type === 'scalar' ? [{ labels: noLabels, v: v.v }] : v.type === 'vector' ? v.samples : [];
           // the result's points are held until the end, as Prometheus counts them (currentSamples)
@@ -200,7 +194,10 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
  */
 export class Budget {
   private sliceStart: number;
-  private samples = 0;
+  /** samples held now (Prometheus's currentSamples), the most held at once, and all ever loaded */
+  private held = 0;
+  peak = 0;
+  loaded = 0;
   private ticks = 0;
   constructor(
     private readonly clock: Pick<Clock, 'now'>,
@@ -248,8 +245,15 @@ export class Budget {
 
   /** Counts n more samples held; refuses past maxSamples (Prometheus's ErrTooManySamples). */
   load(n: number): void {
-    this.samples += n;
-    if (this.samples > this.maxSamples) throw execError('query processing would load too many samples into memory in query execution');
+    this.held += n;
+    this.loaded += n;
+    if (this.held > this.peak) this.peak = this.held;
+    if (this.held > this.maxSamples) throw execError('query processing would load too many samples into memory in query execution');
+  }
+
+  /** n samples no longer held (dropped behind every window still to come). */
+  release(n: number): void {
+    this.held -= n;
   }
 }
 
@@ -308,80 +312,6 @@ function sortSeries<T extends { labels: Labels }>(s: T[]): T[] {
   return s.sort((a, b) => compareLabels(a.labels, b.labels));
 }
 
-/**
- * A series' points as parallel arrays of times and values. A query holds every point its selectors
- * read (5.8 M for a 24 h rate over 1,000 series): as {t, v} objects that was ~17 M heap objects, and
- * every scavenge copied them and every mark-compact walked them, pausing the event loop for tens of
- * ms at a time (issue 22). Two Float64Arrays per series are two objects, their bytes off the heap; a
- * Float64Array also keeps the stale marker's NaN payload (model/stale.ts).
- */
-interface Cols {
-  readonly t: Float64Array;
-  readonly v: Float64Array;
-  readonly length: number;
-}
-
-const NO_POINTS: Cols = Object.freeze({ t: new Float64Array(0), v: new Float64Array(0), length: 0 });
-
-function toCols(points: readonly Point[]): Cols {
-  const n = points.length;
-  const t = new Float64Array(n);
-  const v = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const p = points[i]!;
-    t[i] = p.t;
-    v[i] = p.v;
-  }
-  return { t, v, length: n };
-}
-
-/**
- * Columns filled a piece at a time, grown by doubling: a series read in 700 pieces holds two arrays,
- * not 1,400 small ones that all survive until the read ends (each a scavenge copies).
- */
-class ColsBuilder {
-  private t = new Float64Array(64);
-  private v = new Float64Array(64);
-  private n = 0;
-
-  push(points: readonly Point[]): void {
-    const need = this.n + points.length;
-    if (need > this.t.length) {
-      let cap = this.t.length * 2;
-      while (cap < need) cap *= 2;
-      const t = new Float64Array(cap);
-      const v = new Float64Array(cap);
-      t.set(this.t.subarray(0, this.n));
-      v.set(this.v.subarray(0, this.n));
-      this.t = t;
-      this.v = v;
-    }
-    for (const p of points) {
-      this.t[this.n] = p.t;
-      this.v[this.n] = p.v;
-      this.n++;
-    }
-  }
-
-  /** The points pushed, in arrays of their own length (the doubling's slack given back). */
-  done(): Cols {
-    return this.n === 0 ? NO_POINTS : { t: this.t.slice(0, this.n), v: this.v.slice(0, this.n), length: this.n };
-  }
-}
-
-/** The points that are not stale markers. */
-function withoutStale(c: Cols): Cols {
-  const keep: number[] = [];
-  for (let i = 0; i < c.length; i++) if (!isStaleNaN(c.v[i]!)) keep.push(i);
-  const t = new Float64Array(keep.length);
-  const v = new Float64Array(keep.length);
-  for (let k = 0; k < keep.length; k++) {
-    t[k] = c.t[keep[k]!]!;
-    v[k] = c.v[keep[k]!]!;
-  }
-  return { t, v, length: keep.length };
-}
-
 /** The values of points [a, b). */
 function values(pts: Cols, a: number, b: number): number[] {
   const out = new Array<number>(b - a);
@@ -418,55 +348,6 @@ function mod(a: number, b: number): number {
   return ((a % b) + b) % b;
 }
 
-/**
- * One series of a selector, read once for the whole query, with where the previous step's window
- * was: range query steps move forward, so the next window's bounds are found by scanning on from
- * there (a few points) instead of binary-searching the whole series at every step, and the points
- * are touched in order, once for the bounds and once by the function, while in cache.
- */
-interface FetchedSeries {
-  labels: Labels;
-  /** the store's points; replaced by a copy without stale markers once a range selector meets one */
-  points: Cols;
-  /** range selectors: points[0, checked) hold no stale marker; checked lazily as windows reach them */
-  checked: number;
-  /** the previous window [a, b): hints for the next */
-  a: number;
-  b: number;
-}
-
-/** A series' points in one step's window: indices [a, b) of its points, never empty. */
-interface SeriesWindow {
-  s: FetchedSeries;
-  a: number;
-  b: number;
-}
-
-/** Index of the first point in [from, to) with t > bound (points ascending). */
-function upperBound(points: Cols, bound: number, from = 0, to = points.length): number {
-  let lo = from;
-  let hi = to;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (points.t[mid]! > bound) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
-}
-
-/**
- * upperBound(points, bound) searched from a hint (the same bound's index at the previous step, 0 at
- * the first): a short scan forward, then a binary search over the rest; a binary search below the
- * hint if the bound moved back.
- */
-function upperBoundFrom(points: Cols, bound: number, hint: number): number {
-  const n = points.length;
-  let i = Math.min(hint, n);
-  if (i > 0 && points.t[i - 1]! > bound) return upperBound(points, bound, 0, i);
-  for (let k = 0; k < 32 && i < n; k++, i++) if (points.t[i]! > bound) return i;
-  return upperBound(points, bound, i, n);
-}
-
 /** The rollup functions an `*_over_time` function is served from. */
 const ROLLUP_SERVED: Record<string, RollupFunction> = {
   avg_over_time: 'avg',
@@ -493,7 +374,8 @@ type AggrNode = Extract<Expr, { kind: 'aggr' }>;
 type BinaryNode = Extract<Expr, { kind: 'binary' }>;
 
 class Evaluator {
-  private readonly cache = new Map<VectorSelectorNode, FetchedSeries[]>();
+  /** each raw selector's reader; a selector node is only ever an instant or a range selector */
+  private readonly readers = new Map<VectorSelectorNode, SelectorReader>();
   private readonly rollupCache = new Map<MatrixSelectorNode, RollupSeries[] | null>();
   /** start of window 0 of a selector's RollupSeries */
   private readonly rollupBase = new Map<MatrixSelectorNode, number>();
@@ -512,13 +394,12 @@ class Evaluator {
 
 
   /**
-   * Reads what every selector of the expression needs for the whole query, before the first step:
-   * raw points over [start - offset - window, end - offset] (window = range, or the lookback for an
-   * instant selector), or, for an `*_over_time` the rollup rule serves, the rollups and the edge points
-   * (docs/promql.md "Rollups in range queries"). Steps then only slice these arrays. The caches stay
-   * the single path to the data: a selector whose rollups turn out unusable at some step is read raw
-   * then, once, for the rest of the query. There are no subqueries or `@` (parse rejects them), so no
-   * span is ever wider than that.
+   * Prepares what every selector of the expression needs: a reader for each raw selector over
+   * [start - offset - window, end - offset] (window = range, or the lookback for an instant selector),
+   * filled before the first step for a whole-span reader, step by step (advance) for a streamed one;
+   * or, for an `*_over_time` the rollup rule serves, the rollups and the edge points (docs/promql.md
+   * "Rollups in range queries"). A selector whose rollups turn out unusable at some step gets a raw
+   * reader then, from that step's window on.
    */
   async prefetch(e: Expr): Promise<void> {
     switch (e.kind) {
@@ -565,72 +446,34 @@ class Evaluator {
   }
 
 
-  /**
-   * fetch() for the whole query, read from the store in pieces of time with the event loop's turn
-   * between them: the history is time-first (docs/storage.md), so a 24 h read of 1,000 series is
-   * ~5.8 M rows, seconds in one call. Each piece is sized from the last so it takes about
-   * PIECE_TARGET_MS; every piece's points count against max_samples before the next is read, and
-   * become columns (Cols) at once, so the store's point objects never outlive the piece.
-   */
+  /** Opens the selector's reader (from the first step's window); a whole-span reader is filled now. */
   private async read(vs: VectorSelectorNode, windowMs: number): Promise<void> {
-    if (this.cache.has(vs)) return;
-    const from = this.start - vs.offsetMs - windowMs;
-    const to = this.end - vs.offsetMs;
-    if (!Number.isInteger(from) || !Number.isInteger(to) || to - from <= ONE_READ_MS) {
-      await this.budget.pause('query preparation');
-      this.fetch(vs, windowMs);
-      return;
+    if (this.readers.has(vs)) return;
+    await this.budget.pause('query preparation');
+    const r = this.reader(vs, windowMs, this.start);
+    if (r.mode === 'whole') await r.fill(this.end - vs.offsetMs, 'query preparation');
+  }
+
+  /**
+   * How a selector is read. Every selector of this evaluator is read in step order, so all are
+   * streamed; one read out of step order (a subquery's inner steps, `@`) is to be 'whole'.
+   */
+  private readMode(_vs: VectorSelectorNode): ReadMode {
+    return 'streamed';
+  }
+
+  /**
+   * Reads every streamed selector forward to step ts's window end, in pieces with the event loop's
+   * turn between them, after dropping what lies behind the window's start. Steps call it in
+   * ascending ts before evaluating.
+   */
+  async advance(ts: number, where: string): Promise<void> {
+    for (const [vs, r] of this.readers) {
+      if (r.mode !== 'streamed') continue;
+      const hi = ts - vs.offsetMs;
+      r.trim(hi - r.windowMs);
+      await r.fill(hi, where);
     }
-    const byId = new Map<string, { labels: Labels; cols: ColsBuilder }>();
-    // where the data begins, when the store can say without reading: the empty prefix (`rate(x[24h])`
-    // over a 24 h history starts a day before the first point) is skipped, and the first piece with
-    // data is a small one whatever the empty pieces before it had grown to
-    const first = this.store.firstPointTime?.(vs.matchers, from, to);
-    // the piece of time asked for, adapted to take about PIECE_TARGET_MS; each read starts small:
-    // selectors differ in density (one series, or thousands), so one's size says nothing of another's
-    let pieceMs = first === undefined ? ONE_READ_MS : PIECE_MIN_MS;
-    // a store without firstPointTime, or a gap in the data, with a range that begins long before the
-    // history (`x[290y]`): after EMPTY_BEFORE_DOUBLING empty pieces in a row (cheap: the store skips them
-    // without SQL) each further empty piece doubles the next, so the empty centuries take a few dozen
-    // more calls instead of billions. Not sooner: a doubled piece that reaches the data reads it in one
-    // larger call, which is what pieces are for avoiding
-    let emptyRun = 0;
-    for (let a = first === undefined ? from : first === null ? to + 1 : Math.max(from, first); a <= to; ) {
-      await this.budget.pause('query preparation');
-      const grow = 2 ** Math.min(Math.max(0, emptyRun - EMPTY_BEFORE_DOUBLING), 40);
-      const b = Math.min(to, a + pieceMs * grow - 1);
-      const t0 = performance.now();
-      let n = 0;
-      for (const s of this.store.select(vs.matchers, a, b)) {
-        const id = labelsId(s.labels);
-        let e = byId.get(id);
-        if (!e) byId.set(id, (e = { labels: s.labels, cols: new ColsBuilder() }));
-        // into columns at once: the store's point objects die young, where collecting them is cheap
-        e.cols.push(s.points);
-        n += s.points.length;
-      }
-      this.budget.load(n);
-      const took = performance.now() - t0;
-      a = b + 1;
-      emptyRun = n > 0 ? 0 : emptyRun + 1;
-      // the next piece in proportion (at most 4× either way): the store's read costs ~4 µs a point
-      // plus a few ms a call on a loaded 2-core box (docs/architecture.md "Queries and the event loop").
-      // An empty piece (before the series began: the store skips it without SQL) teaches nothing
-      // about the pieces with data after it, so it leaves the size alone
-      if (n > 0) {
-        let scale = Math.min(4, Math.max(0.25, PIECE_TARGET_MS / Math.max(took, 0.1)));
-        // a slow piece of few points is the store's cost per call (or a store whose reads do not
-        // shrink with the span, as the memory store's): smaller pieces would only add calls
-        if (scale < 1 && n < PIECE_MIN_POINTS) scale = 1;
-        pieceMs = Math.min(86_400_000, Math.max(PIECE_MIN_MS, Math.floor(pieceMs * scale)));
-      }
-    }
-    const joined: FetchedSeries[] = [];
-    for (const e of byId.values()) {
-      joined.push({ labels: e.labels, points: e.cols.done(), checked: 0, a: 0, b: 0 });
-      if (joined.length % 64 === 0) await this.budget.pause('query preparation');
-    }
-    this.cache.set(vs, sortSeries(joined));
   }
 
   /**
@@ -784,57 +627,34 @@ class Evaluator {
   }
 
   /**
-   * All points a selector can need over the whole query, read once and sorted by labels. A selector
-   * node is only ever an instant or a range selector, so the cache (and its window hints) is per node.
+   * The selector's reader, opened at the first use when prefetch did not (a rollup-served selector
+   * read raw from the step its rollups gave up): its span starts at that step's window.
    */
-  private fetch(vs: VectorSelectorNode, windowMs: number): FetchedSeries[] {
-    let got = this.cache.get(vs);
-    if (!got) {
-      const found = this.store.select(vs.matchers, this.start - vs.offsetMs - windowMs, this.end - vs.offsetMs);
-      let n = 0;
-      for (const s of found) n += s.points.length;
-      this.budget.load(n);
-      got = sortSeries(found.map((s) => ({ labels: s.labels, points: toCols(s.points), checked: 0, a: 0, b: 0 })));
-      this.cache.set(vs, got);
+  private reader(vs: VectorSelectorNode, windowMs: number, ts: number): SelectorReader {
+    let r = this.readers.get(vs);
+    if (!r) {
+      r = new SelectorReader({
+        store: this.store,
+        matchers: vs.matchers,
+        from: ts - vs.offsetMs - windowMs,
+        to: this.end - vs.offsetMs,
+        windowMs,
+        mode: this.readMode(vs),
+        budget: this.budget,
+        compare: compareLabels,
+      });
+      this.readers.set(vs, r);
     }
-    return got;
+    return r;
   }
 
   /**
    * Each series' points in the left-open window (ts - offset - window, ts - offset], as index ranges.
-   * With dropStale (range selectors) the window holds no stale marker: a series is copied without its
-   * markers when a window first reaches one (Prometheus's matrix iteration skips them).
+   * With dropStale (range selectors) the window holds no stale marker.
    */
   private window(vs: VectorSelectorNode, windowMs: number, ts: number, dropStale = true): SeriesWindow[] {
     const hi = ts - vs.offsetMs;
-    const lo = hi - windowMs;
-    const out: SeriesWindow[] = [];
-    for (const s of this.fetch(vs, windowMs)) {
-      let b = upperBoundFrom(s.points, hi, s.b);
-      if (dropStale && b > s.checked) {
-        const pts = s.points;
-        let stale = false;
-        for (let i = s.checked; i < b; i++) {
-          const v = pts.v[i]!;
-          // v !== v first: only a NaN can be the marker, and the bit test is the slow part
-          if (v !== v && isStaleNaN(v)) {
-            stale = true;
-            break;
-          }
-        }
-        if (stale) {
-          s.points = withoutStale(pts);
-          s.checked = s.points.length;
-          s.a = 0;
-          b = upperBound(s.points, hi);
-        } else s.checked = b;
-      }
-      const a = upperBoundFrom(s.points, lo, s.a);
-      s.a = a;
-      s.b = b;
-      if (b > a) out.push({ s, a, b });
-    }
-    return out;
+    return this.reader(vs, windowMs, ts).window(hi - windowMs, hi, dropStale);
   }
 
   /** evalSteps() run to the end without pauses. */
