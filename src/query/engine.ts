@@ -12,6 +12,7 @@ import { compileRegex, PROMETHEUS, RegexSyntaxError, type CaptureRegex, type Reg
 import type { Point, RollupFunction, SeriesPoints, Store } from '../store/store.ts';
 import type { Clock } from '../lib/clock.ts';
 import { QueryError, badData, execError } from './errors.ts';
+import type { QueryPhase, QueryStats } from './stats.ts';
 import { createLabelMemo, type LabelMemo } from './label-memo.ts';
 import { SelectorReader, type Cols, type ReadMode, type SeriesWindow } from './selector-reader.ts';
 import {
@@ -55,6 +56,8 @@ export interface QueryEngineOptions {
   clock?: Pick<Clock, 'now'>;
   /** How a slice ends (default setImmediate: every timer and I/O callback waiting runs first). */
   yieldToLoop?: () => Promise<void>;
+  /** where the engine's self-metrics are recorded (dpmon_engine_*) */
+  stats?: QueryStats;
 }
 
 /** Per-query options: the `timeout` parameter (capped by the engine's timeoutMs) and the client's abort. */
@@ -112,8 +115,8 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
   const deadline = (q: QueryOptions = {}) =>
     q.deadline ?? clock.now() + (q.timeoutMs !== undefined && q.timeoutMs > 0 ? Math.min(q.timeoutMs, timeoutMs) : timeoutMs);
 
-  function run(exprText: string, start: number, end: number, step: number, q: QueryOptions | undefined) {
-    const budget = new Budget(clock, deadline(q), opts.sliceMs ?? 5, opts.yieldToLoop ?? setImmediateYield, opts.maxSamples ?? DEFAULT_MAX_SAMPLES, q?.signal);
+  function run(exprText: string, start: number, end: number, step: number, q: QueryOptions | undefined, rec: QueryRecord) {
+    const budget = (rec.budget = new Budget(clock, deadline(q), opts.sliceMs ?? 5, opts.yieldToLoop ?? setImmediateYield, opts.maxSamples ?? DEFAULT_MAX_SAMPLES, q?.signal));
     const expr = parseExpr(exprText, limits);
     const ev = new Evaluator(store, lookback, start, end, rollups && step > 0 ? { step, windowMs: rollupWindowMs } : null, budget);
     return { expr, ev, budget };
@@ -122,11 +125,13 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
   return {
     deadline,
     async instant(exprText, at, q) {
-      return guard(async () => {
-        const { expr, ev, budget } = run(exprText, at, at, 0, q);
+      return guard(opts.stats, async (rec) => {
+        const { expr, ev, budget } = run(exprText, at, at, 0, q, rec);
         await ev.prefetch(expr);
         await ev.advance(at, 'query preparation');
+        rec.phase('prepare_time');
         const v = await budget.drive(ev.evalSteps(expr, at), 'expression evaluation');
+        rec.phase('inner_eval');
         switch (v.type) {
           case 'scalar':
             return { resultType: 'scalar', result: [at / 1000, formatValue(v.v)] };
@@ -143,16 +148,17 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
       });
     },
     async range(exprText, start, end, stepMs, q) {
-      return guard(async () => {
+      return guard(opts.stats, async (rec) => {
         if (!(stepMs > 0)) throw badData('zero or negative query resolution step widths are not accepted. Try a positive integer');
         if (end < start) throw badData('end timestamp must not be before start time');
         // Prometheus (api.go): (end - start) / step may not exceed 11,000
         if (Math.floor((end - start) / stepMs) > maxPoints)
-          throw badData('exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
-        const { expr, ev, budget } = run(exprText, start, end, stepMs, q);
+          throw new QueryError('bad_data', `exceeded maximum resolution of ${maxPoints.toLocaleString('en-US')} points per timeseries. Try decreasing the query resolution (?step=XX)`, { limit: 'too_many_points' });
+        const { expr, ev, budget } = run(exprText, start, end, stepMs, q, rec);
         const t = typeOf(expr);
         if (t !== 'scalar' && t !== 'vector') throw badData(`invalid expression type "${t === 'matrix' ? 'range vector' : t}" for range query, must be Scalar or instant Vector`);
         await ev.prefetch(expr);
+        rec.phase('prepare_time');
         // each series' points as parallel arrays of numbers: one object per series rather than 11,001
         const out = new Map<string, { labels: Labels; t: number[]; v: number[] }>();
         const noLabels: Labels = {};
@@ -163,7 +169,7 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
           const v = await budget.drive(ev.evalSteps(expr, ts), 'expression evaluation');
           const samples = v.type === 'scalar' ? [{ labels: noLabels, v: v.v }] : v.type === 'vector' ? v.samples : [];
           // the result's points are held until the end, as Prometheus counts them (currentSamples)
-          budget.load(samples.length);
+          budget.hold(samples.length);
           for (const s of samples) {
             const key = ev.memo.id(s.labels);
             let series = out.get(key);
@@ -172,6 +178,7 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
             series.v.push(s.v);
           }
         }
+        rec.phase('inner_eval');
         await budget.pause('result sorting');
         const result: { metric: Record<string, string>; values: SampleValue[] }[] = [];
         // up to 11,001 points for each series (a few ms to format): a place to pause after each
@@ -181,6 +188,7 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
           result.push({ metric: { ...s.labels }, values });
           await budget.pause('result sorting');
         }
+        rec.phase('result_sort');
         return { resultType: 'matrix', result };
       });
     },
@@ -212,7 +220,7 @@ export class Budget {
 
   /** Throws the timeout error when the deadline has passed, the canceled error when the client went away. */
   check(where: string): void {
-    if (this.signal?.aborted) throw new QueryError('canceled', `query was canceled in ${where}`);
+    if (this.signal?.aborted) throw new QueryError('canceled', `query was canceled in ${where}`, { limit: 'canceled' });
     if (this.clock.now() >= this.deadline) throw timeoutError(where);
   }
 
@@ -243,12 +251,18 @@ export class Budget {
     this.check(where);
   }
 
-  /** Counts n more samples held; refuses past maxSamples (Prometheus's ErrTooManySamples). */
+  /** Counts n more samples read from the store and held; refuses past maxSamples. */
   load(n: number): void {
-    this.held += n;
     this.loaded += n;
+    this.hold(n);
+  }
+
+  /** Counts n more samples held (read, or result points); refuses past maxSamples (Prometheus's ErrTooManySamples). */
+  hold(n: number): void {
+    this.held += n;
     if (this.held > this.peak) this.peak = this.held;
-    if (this.held > this.maxSamples) throw execError('query processing would load too many samples into memory in query execution');
+    if (this.held > this.maxSamples)
+      throw new QueryError('execution', 'query processing would load too many samples into memory in query execution', { limit: 'max_samples' });
   }
 
   /** n samples no longer held (dropped behind every window still to come). */
@@ -258,15 +272,39 @@ export class Budget {
 }
 
 /** Prometheus's ErrQueryTimeout text: `query timed out in <where>`. */
-export const timeoutError = (where: string) => new QueryError('timeout', `query timed out in ${where}`);
+export const timeoutError = (where: string) => new QueryError('timeout', `query timed out in ${where}`, { limit: 'timeout' });
 
-async function guard(fn: () => Promise<QueryResult>): Promise<QueryResult> {
+/** One query's figures for the self-metrics: its budget (samples loaded) and the time of each phase. */
+interface QueryRecord {
+  budget?: Budget;
+  /** ends the phase that has been running since the last call (or the query's start) */
+  phase(p: QueryPhase): void;
+}
+
+async function guard(stats: QueryStats | undefined, fn: (rec: QueryRecord) => Promise<QueryResult>): Promise<QueryResult> {
+  let since = performance.now();
+  const rec: QueryRecord = {
+    phase(p) {
+      const now = performance.now();
+      stats?.observe(p, (now - since) / 1000);
+      since = now;
+    },
+  };
+  if (stats) stats.running++;
   try {
-    return await fn();
+    return await fn(rec);
   } catch (err) {
-    if (err instanceof QueryError) throw err;
+    if (err instanceof QueryError) {
+      if (err.limit) stats?.refused(err.limit);
+      throw err;
+    }
     // never let an evaluator bug escape as a crash: report it as an execution error naming the cause
     throw new QueryError('execution', `internal error evaluating query: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  } finally {
+    if (stats) {
+      stats.running--;
+      stats.loaded(rec.budget?.loaded ?? 0);
+    }
   }
 }
 
