@@ -78,9 +78,9 @@ describe('query limits', () => {
   });
 
   it('counts the samples held at once, not all those read: a long range of short windows passes', async () => {
-    // 20 × 481 points are read over the 2 h, but a 5 m window holds 20 × 21 at a time; the 13-step
-    // result holds 20 × 13 more
-    const r = await engine({ maxSamples: 1_000 }).range('rate(x[5m])', 0, 2 * H, 600_000);
+    // 20 × 481 points are read over the 2 h, but a 5 m window holds 20 × 21 at a time, plus at most
+    // 30 min read ahead (20 × 121); the 13-step result holds 20 × 13 more
+    const r = await engine({ maxSamples: 5_000 }).range('rate(x[5m])', 0, 2 * H, 600_000);
     assert.equal(r.resultType, 'matrix');
     if (r.resultType === 'matrix') assert.equal(r.result.length, 20);
   });

@@ -1,0 +1,128 @@
+// Issue 23's memory figures: the peak resident memory of a query server (a child process, see
+// test/harness/query-server.ts) holding 1,000 counters × 24 h at 15 s (5.76 M samples) in SQLite,
+// while it answers one 24 h `sum(rate(x[5m]))` at a 5 m step, and ten different such queries sent at
+// once (as a dashboard's panels). With BENCH_QM_BEFORE=<git rev> (default: the merge base with main)
+// the same figures are taken with that revision's src/ over the same data directory: before/after.
+// Run alone: `node --import tsx bench/query-memory.ts` prints the JSON.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { QS_END, rssPeak, startQueryServer, type QueryServer, type QueryServerOptions } from '../test/harness/query-server.ts';
+
+const SERIES = Number(process.env.BENCH_QM_SERIES ?? 1000);
+const HOURS = 24;
+const STEP_MS = 15_000;
+const MB = 1024 * 1024;
+const repo = fileURLToPath(new URL('..', import.meta.url));
+
+const log = (msg: string) => process.stderr.write(`bench query-memory: ${msg}\n`);
+const round = (x: number, d = 0) => Number(x.toFixed(d));
+
+/** Ten dashboard panels over all the series, each a different expression. */
+const PANELS = [
+  'sum(rate(qm_total[5m]))',
+  'sum by (panel) (rate(qm_total[5m]))',
+  'max(rate(qm_total[5m]))',
+  'avg(irate(qm_total[5m]))',
+  'sum(increase(qm_total[10m]))',
+  'quantile(0.9, rate(qm_total[5m]))',
+  'count(qm_total > 100)',
+  'sum(delta(qm_total[15m]))',
+  'topk(5, rate(qm_total[5m]))',
+  'sum(deriv(qm_total[10m]))',
+];
+
+async function rangeQuery(base: string, q: string): Promise<number> {
+  const url = `${base}/api/v1/query_range?query=${encodeURIComponent(q)}&start=${(QS_END - HOURS * 3_600_000) / 1000}&end=${QS_END / 1000}&step=300`;
+  const res = await fetch(url);
+  const body = (await res.json()) as { status: string; error?: string };
+  if (body.status !== 'success') throw new Error(`${q}: ${body.error}`);
+  return res.status;
+}
+
+interface Figures {
+  idle_rss_mb: number;
+  one_query_peak_rss_mb: number;
+  one_query_ms: number;
+  ten_queries_peak_rss_mb: number;
+  ten_queries_ms: number;
+}
+
+async function measure(server: QueryServer): Promise<Figures> {
+  // the first query warms SQLite's page cache and the JIT: both sides are measured after it
+  await rangeQuery(server.base, PANELS[0]!);
+  await new Promise((r) => setTimeout(r, 2000));
+  const idle = server.rss();
+  let peak = rssPeak(server.rss);
+  let t0 = performance.now();
+  await rangeQuery(server.base, PANELS[0]!);
+  const oneMs = performance.now() - t0;
+  const onePeak = peak.stop();
+  await new Promise((r) => setTimeout(r, 2000));
+  peak = rssPeak(server.rss);
+  t0 = performance.now();
+  await Promise.all(PANELS.map((q) => rangeQuery(server.base, q)));
+  const tenMs = performance.now() - t0;
+  const tenPeak = peak.stop();
+  return {
+    idle_rss_mb: round(idle / MB),
+    one_query_peak_rss_mb: round(onePeak / MB),
+    one_query_ms: round(oneMs),
+    ten_queries_peak_rss_mb: round(tenPeak / MB),
+    ten_queries_ms: round(tenMs),
+  };
+}
+
+/** src/ of `rev`, extracted beside node_modules (a symlink to this tree's). */
+function checkout(rev: string, into: string): string {
+  mkdirSync(into, { recursive: true });
+  execFileSync('sh', ['-c', `git -C "${repo}" archive "${rev}" src | tar -x -C "${into}"`]);
+  symlinkSync(join(repo, 'node_modules'), join(into, 'node_modules'));
+  return join(into, 'src') + '/';
+}
+
+export async function queryMemoryFigures(): Promise<Record<string, unknown>> {
+  const dir = mkdtempSync(join(tmpdir(), 'dpmon-bench-qm-'));
+  const opts: QueryServerOptions = { series: SERIES, hours: HOURS, stepMs: STEP_MS, dataDir: join(dir, 'data'), load: true };
+  mkdirSync(opts.dataDir);
+  try {
+    log(`loading ${SERIES} series × ${HOURS} h at ${STEP_MS / 1000} s`);
+    let server = await startQueryServer(opts);
+    log(`loaded in ${round(server.loadedMs)} ms`);
+    let after: Figures;
+    try {
+      after = await measure(server);
+    } finally {
+      await server.stop();
+    }
+    log(`after: ${JSON.stringify(after)}`);
+    const rev = process.env.BENCH_QM_BEFORE ?? execFileSync('git', ['-C', repo, 'merge-base', 'HEAD', 'main'], { encoding: 'utf8' }).trim();
+    let before: Figures | undefined;
+    if (rev !== 'none') {
+      const src = checkout(rev, join(dir, 'before'));
+      server = await startQueryServer({ ...opts, load: false }, { QS_SRC: src });
+      try {
+        before = await measure(server);
+      } finally {
+        await server.stop();
+      }
+      log(`before (${rev.slice(0, 12)}): ${JSON.stringify(before)}`);
+    }
+    return {
+      query_memory: {
+        series: SERIES,
+        samples: SERIES * ((HOURS * 3_600_000) / STEP_MS + 1),
+        query: `${PANELS[0]} over ${HOURS} h at a 5 m step; ten: ${PANELS.length} different expressions at once`,
+        load_average: loadavg().map((x) => round(x, 1)),
+        after,
+        ...(before ? { before, before_rev: rev } : {}),
+      },
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) process.stdout.write(JSON.stringify(await queryMemoryFigures(), null, 2) + '\n');
