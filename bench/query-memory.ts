@@ -85,7 +85,8 @@ function checkout(rev: string, into: string): string {
 
 export async function queryMemoryFigures(): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(join(tmpdir(), 'dpmon-bench-qm-'));
-  const opts: QueryServerOptions = { series: SERIES, hours: HOURS, stepMs: STEP_MS, dataDir: join(dir, 'data'), load: true };
+  // memory is measured, not speed: a timeout long enough that ten queries at once on a busy box finish
+  const opts: QueryServerOptions = { series: SERIES, hours: HOURS, stepMs: STEP_MS, dataDir: join(dir, 'data'), load: true, timeoutMs: 900_000 };
   mkdirSync(opts.dataDir);
   try {
     log(`loading ${SERIES} series × ${HOURS} h at ${STEP_MS / 1000} s`);

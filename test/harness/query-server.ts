@@ -20,6 +20,8 @@ export interface QueryServerOptions {
   maxSamples?: number;
   timeoutMs?: number;
   maxConcurrency?: number;
+  /** node's own flags for the child (e.g. --max-semi-space-size) */
+  nodeArgs?: string[];
 }
 
 export interface QueryServer {
@@ -39,7 +41,7 @@ const HOUR = 3_600_000;
 
 /** Starts the child and waits until it listens. */
 export async function startQueryServer(o: QueryServerOptions, env: NodeJS.ProcessEnv = {}): Promise<QueryServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
+  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), '--import', 'tsx', fileURLToPath(import.meta.url)], {
     env: { ...process.env, ...env, QS_OPTIONS: JSON.stringify(o), QS_CHILD: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
