@@ -27,8 +27,10 @@ export interface QueryStats {
   readonly collector: Collector;
 }
 
-export const queryDurationSum = counter('dpmon_engine_query_duration_seconds_sum', 'Seconds spent by queries, by phase (slice): queue_time, prepare_time, inner_eval, result_sort.');
-export const queryDurationCount = counter('dpmon_engine_query_duration_seconds_count', 'Queries that went through each phase (slice).');
+// Prometheus's prometheus_engine_query_duration_seconds is a summary; dpmon's families are counters
+// and gauges, so its _sum and _count are two counters (the mean is the ratio of their rates)
+export const queryDurationSum = counter('dpmon_engine_query_duration_seconds_total', 'Seconds spent by queries, by phase (slice): queue_time, prepare_time, inner_eval, result_sort.');
+export const queryDurationCount = counter('dpmon_engine_query_phases_total', 'Queries that went through each phase (slice).');
 export const querySamples = counter('dpmon_engine_query_samples_total', 'Samples loaded from the store by all queries.');
 export const queriesRunning = gauge('dpmon_engine_queries', 'Queries evaluating now (API and rules).');
 export const queriesQueued = gauge('dpmon_engine_queries_queued', 'API queries waiting for a place (server.query_max_concurrency).');
