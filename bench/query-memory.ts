@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { QS_END, rssPeak, startQueryServer, type QueryServer, type QueryServerOptions } from '../test/harness/query-server.ts';
+import { QS_END, rssPeak, startQueryServer, type QueryServerOptions } from '../test/harness/query-server.ts';
 
 const SERIES = Number(process.env.BENCH_QM_SERIES ?? 1000);
 const HOURS = 24;
@@ -64,28 +64,32 @@ interface Figures {
   ten_queries_ms: number;
 }
 
-async function measure(server: QueryServer): Promise<Figures> {
-  // a first query warms the JIT and opens the store's statements: both sides are measured after it
-  await get(`${server.base}/api/v1/query?query=${encodeURIComponent('count(qm_total)')}&time=${QS_END / 1000}`);
-  await new Promise((r) => setTimeout(r, 2000));
-  const idle = server.rss();
-  let peak = rssPeak(server.rss);
-  let t0 = performance.now();
-  await rangeQuery(server.base, ONE);
-  const oneMs = performance.now() - t0;
-  const onePeak = peak.stop();
-  await new Promise((r) => setTimeout(r, 2000));
-  peak = rssPeak(server.rss);
-  t0 = performance.now();
-  await Promise.all(PANELS.map((q) => rangeQuery(server.base, q)));
-  const tenMs = performance.now() - t0;
-  const tenPeak = peak.stop();
+/** One scenario on a fresh server (so that each peak is its own, not the heap an earlier one grew). */
+async function peakOf(opts: QueryServerOptions, env: NodeJS.ProcessEnv, run: (base: string) => Promise<unknown>) {
+  const server = await startQueryServer({ ...opts, load: false }, env);
+  try {
+    // a first query warms the JIT and opens the store's statements: both sides are measured after it
+    await get(`${server.base}/api/v1/query?query=${encodeURIComponent('count(qm_total)')}&time=${QS_END / 1000}`);
+    await new Promise((r) => setTimeout(r, 1000));
+    const idle = server.rss();
+    const peak = rssPeak(server.rss);
+    const t0 = performance.now();
+    await run(server.base);
+    return { idle, peak: peak.stop(), ms: performance.now() - t0 };
+  } finally {
+    await server.stop();
+  }
+}
+
+async function measure(opts: QueryServerOptions, env: NodeJS.ProcessEnv = {}): Promise<Figures> {
+  const one = await peakOf(opts, env, (base) => rangeQuery(base, ONE));
+  const ten = await peakOf(opts, env, (base) => Promise.all(PANELS.map((q) => rangeQuery(base, q))));
   return {
-    idle_rss_mb: round(idle / MB),
-    one_query_peak_rss_mb: round(onePeak / MB),
-    one_query_ms: round(oneMs),
-    ten_queries_peak_rss_mb: round(tenPeak / MB),
-    ten_queries_ms: round(tenMs),
+    idle_rss_mb: round(one.idle / MB),
+    one_query_peak_rss_mb: round(one.peak / MB),
+    one_query_ms: round(one.ms),
+    ten_queries_peak_rss_mb: round(ten.peak / MB),
+    ten_queries_ms: round(ten.ms),
   };
 }
 
@@ -104,25 +108,15 @@ export async function queryMemoryFigures(): Promise<Record<string, unknown>> {
   mkdirSync(opts.dataDir);
   try {
     log(`loading ${SERIES} series × ${HOURS} h at ${STEP_MS / 1000} s`);
-    let server = await startQueryServer(opts);
-    log(`loaded in ${round(server.loadedMs)} ms`);
-    let after: Figures;
-    try {
-      after = await measure(server);
-    } finally {
-      await server.stop();
-    }
+    const loading = await startQueryServer(opts);
+    log(`loaded in ${round(loading.loadedMs)} ms`);
+    await loading.stop();
+    const after = await measure(opts);
     log(`after: ${JSON.stringify(after)}`);
     const rev = process.env.BENCH_QM_BEFORE ?? execFileSync('git', ['-C', repo, 'merge-base', 'HEAD', 'main'], { encoding: 'utf8' }).trim();
     let before: Figures | undefined;
     if (rev !== 'none') {
-      const src = checkout(rev, join(dir, 'before'));
-      server = await startQueryServer({ ...opts, load: false }, { QS_SRC: src });
-      try {
-        before = await measure(server);
-      } finally {
-        await server.stop();
-      }
+      before = await measure(opts, { QS_SRC: checkout(rev, join(dir, 'before')) });
       log(`before (${rev.slice(0, 12)}): ${JSON.stringify(before)}`);
     }
     return {
