@@ -33,9 +33,9 @@ const ONE_READ_MS = 600_000;
 const PIECE_TARGET_MS = 5;
 /** Empty read pieces in a row before each further one doubles the next. */
 const EMPTY_BEFORE_DOUBLING = 1000;
-/** A piece is never made smaller while it holds fewer points than this (it is made larger). */
+/** A piece is never made smaller once it holds fewer points than this. */
 const PIECE_MIN_POINTS = 10_000;
-/** Nor shorter than a minute (4,000 points of 1,000 series at 15 s). The memory store (tests) reads every point per call whatever the span, so pieces cost it a full scan each. */
+/** Nor shorter than a minute (4,000 points of 1,000 series at 15 s). */
 const PIECE_MIN_MS = 60_000;
 /**
  * How far past a step's window a streamed reader may read in the same piece: a piece sized to take
@@ -188,9 +188,8 @@ export class SelectorReader {
       // the pieces with data after it
       if (n > 0) {
         let scale = Math.min(4, Math.max(0.25, PIECE_TARGET_MS / Math.max(took, 0.1)));
-        // a slow piece of few points is the store's cost per call (the memory store scans every
-        // point whatever the span): a larger piece costs about the same, so fewer calls are cheaper
-        if (scale < 1 && n < PIECE_MIN_POINTS) scale = 2;
+        // a slow piece of few points is the store's cost per call: smaller pieces would only add calls
+        if (scale < 1 && n < PIECE_MIN_POINTS) scale = 1;
         this.pieceMs = Math.min(86_400_000, Math.max(PIECE_MIN_MS, Math.floor(this.pieceMs * scale)));
       }
     }
