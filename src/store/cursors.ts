@@ -11,15 +11,16 @@ export function cursorsOf(store: Store, matchers: readonly Matcher[], start: num
 }
 
 /**
- * What one series has been given by the pieces read so far and not returned yet, as columns: the
- * store's point objects die in the read that made them (young, where collecting them is cheap)
- * instead of living on, promoted, until their cursor gets to them.
+ * What one series has been given by the pieces read so far and not returned yet: points [i, end) of
+ * columns. A piece is one pair of columns for all its series (the store's point objects die in the
+ * read that made them, young, where collecting them is cheap; and a piece of 1,000 series is two
+ * arrays, not 2,000: typed arrays are costly to make by the million).
  */
 interface Pending {
   t: Float64Array;
   v: Float64Array;
-  /** index of the first point not returned */
   i: number;
+  end: number;
 }
 
 const NONE = new Float64Array(0);
@@ -37,45 +38,62 @@ function selectCursors(store: Store, matchers: readonly Matcher[], start: number
     if (to <= readTo || to < start) return;
     // points are whole milliseconds: the next piece starts at the first one after the last piece
     const from = readTo < start ? start : Math.floor(readTo) + 1;
-    for (const s of store.select(matchers, from, to)) {
-      const p = pending.get(labelsKey(s.labels));
+    const got = store.select(matchers, from, to);
+    let n = 0;
+    for (const sp of got) n += sp.points.length;
+    const t = new Float64Array(n);
+    const v = new Float64Array(n);
+    let at = 0;
+    for (const sp of got) {
+      const p = pending.get(labelsKey(sp.labels));
       // a series created after the cursors were (not in labelSets) is not part of this read
-      if (!p || s.points.length === 0) continue;
-      const left = p.t.length - p.i;
-      const n = left + s.points.length;
-      const t = new Float64Array(n);
-      const v = new Float64Array(n);
-      t.set(p.t.subarray(p.i));
-      v.set(p.v.subarray(p.i));
-      for (let k = 0; k < s.points.length; k++) {
-        const pt = s.points[k]!;
-        t[left + k] = pt.t;
-        v[left + k] = pt.v;
+      if (!p || sp.points.length === 0) continue;
+      const first = at;
+      for (const pt of sp.points) {
+        t[at] = pt.t;
+        v[at] = pt.v;
+        at++;
       }
-      p.t = t;
-      p.v = v;
-      p.i = 0;
+      if (p.i < p.end) {
+        // the cursor has not taken all of its last piece (rare: cursors are asked in step): join them
+        const left = p.end - p.i;
+        const jt = new Float64Array(left + at - first);
+        const jv = new Float64Array(left + at - first);
+        jt.set(p.t.subarray(p.i, p.end));
+        jv.set(p.v.subarray(p.i, p.end));
+        jt.set(t.subarray(first, at), left);
+        jv.set(v.subarray(first, at), left);
+        Object.assign(p, { t: jt, v: jv, i: 0, end: jt.length });
+      } else Object.assign(p, { t, v, i: first, end: at });
     }
     readTo = to;
   };
 
   return labelSets.map((labels: Labels) => {
-    const p: Pending = { t: NONE, v: NONE, i: 0 };
+    const p: Pending = { t: NONE, v: NONE, i: 0, end: 0 };
     pending.set(labelsKey(labels), p);
+    // the batch is this cursor's own, reused by every call (the contract allows it)
+    const batch = { t: new Float64Array(16), v: new Float64Array(16), length: 0 };
     return {
       labels,
       next(until: number): PointBatch {
         readUntil(until);
         let j = p.i;
-        while (j < p.t.length && p.t[j]! <= until) j++;
-        const batch = { t: p.t.subarray(p.i, j), v: p.v.subarray(p.i, j), length: j - p.i };
-        p.i = j;
-        // a piece wholly returned is let go at once (the batch's views keep it until used)
-        if (p.i >= p.t.length) {
-          p.t = NONE;
-          p.v = NONE;
-          p.i = 0;
+        while (j < p.end && p.t[j]! <= until) j++;
+        const n = j - p.i;
+        if (n > batch.t.length) {
+          const cap = 2 ** Math.ceil(Math.log2(n));
+          batch.t = new Float64Array(cap);
+          batch.v = new Float64Array(cap);
         }
+        for (let k = 0; k < n; k++) {
+          batch.t[k] = p.t[p.i + k]!;
+          batch.v[k] = p.v[p.i + k]!;
+        }
+        batch.length = n;
+        p.i = j;
+        // a piece wholly returned is let go at once
+        if (p.i >= p.end) Object.assign(p, { t: NONE, v: NONE, i: 0, end: 0 });
         return batch;
       },
     };
