@@ -17,6 +17,7 @@ import { silentLogger } from '../src/lib/logger.ts';
 import { createManualClock, systemClock, type Clock } from '../src/lib/clock.ts';
 import { queryFigures } from './query.ts';
 import { memoryFigures } from './memory.ts';
+import { queryMemoryFigures } from './query-memory.ts';
 import { anomalyFigures } from './anomaly.ts';
 import { rulesFigures } from './rules.ts';
 import { remediationFigures } from './remediation.ts';
@@ -299,6 +300,7 @@ async function main() {
       ...storeFigures(),
       ...(await queryFigures()),
       ...(await memoryFigures()),
+      ...(await queryMemoryFigures()),
       ...(await anomalyFigures()),
       ...(await rulesFigures()),
       ...(await remediationFigures()),

@@ -102,6 +102,7 @@ describe('Prometheus status, metadata, targets and formatting API', () => {
           queryTimeoutMs: 120_000,
           queryMaxConcurrency: 20,
           queryMaxSamples: 50_000_000,
+          queryLookbackDeltaMs: 300_000,
         }),
     });
     base = await app.listen({ host: '127.0.0.1', port });

@@ -45,6 +45,7 @@ export function prometheusMetaDeps(o: {
         queryTimeoutMs: config.server.queryTimeoutMs,
         queryMaxConcurrency: config.server.queryMaxConcurrency,
         queryMaxSamples: config.server.queryMaxSamples,
+        queryLookbackDeltaMs: config.server.queryLookbackDeltaMs,
       }),
   };
 }
@@ -115,6 +116,7 @@ export function prometheusFlags(s: {
   queryTimeoutMs: number;
   queryMaxConcurrency: number;
   queryMaxSamples: number;
+  queryLookbackDeltaMs: number;
 }): Record<string, string> {
   return {
     'web.listen-address': s.listen,
@@ -124,6 +126,6 @@ export function prometheusFlags(s: {
     'query.timeout': modelDuration(s.queryTimeoutMs),
     'query.max-concurrency': String(s.queryMaxConcurrency),
     'query.max-samples': String(s.queryMaxSamples),
-    'query.lookback-delta': '5m',
+    'query.lookback-delta': modelDuration(s.queryLookbackDeltaMs),
   };
 }

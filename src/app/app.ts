@@ -27,7 +27,7 @@ import { createRemediationRunner, type RemediationRunner } from '../remediate/ru
 import { openAlertStore, type AlertStore } from '../rules/alert-store.ts';
 import { buildRules, runbookBaseUrl } from '../rules/builtin.ts';
 import { createRulesEngine, type RulesEngine } from '../rules/engine.ts';
-import { createQueryEngine, createQueryGate, type QueryEngine } from '../query/index.ts';
+import { createQueryEngine, createQueryGate, createQueryStats, type QueryEngine } from '../query/index.ts';
 import { createRemoteWriter, endpointFromConfig, type RemoteWriter } from '../remote-write/index.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -85,6 +85,8 @@ export function createApp(config: Config, opts: AppOptions): App {
   let ready = false;
   /** the latest notifications of the dashboard channel, for the web dashboard */
   const dashboardFeed = createDashboardFeed();
+  /** dpmon_engine_*: recorded by the query engine and the API's gate, reported by the scheduler */
+  const queryStats = createQueryStats({ concurrentMax: config.server.queryMaxConcurrency });
   let current = config;
   const startTime = clock.now();
   let audit: AuditLog | undefined;
@@ -204,6 +206,9 @@ export function createApp(config: Config, opts: AppOptions): App {
       rollupWindowMs: config.monitoringIntegration.metricsAggregation.windowSizeMs,
       timeoutMs: config.server.queryTimeoutMs,
       maxSamples: config.server.queryMaxSamples,
+      maxPoints: config.server.queryMaxPoints,
+      lookbackDeltaMs: config.server.queryLookbackDeltaMs,
+      stats: queryStats,
       parseLimits: { maxLength: config.server.queryMaxLength, maxDepth: config.server.queryMaxDepth },
     });
   }
@@ -244,7 +249,7 @@ export function createApp(config: Config, opts: AppOptions): App {
     });
     targets = built.targets;
     return createScheduler({
-      collectors: [...built.collectors, ...(writer ? [{ collector: writer.collector }] : []), { collector: rulesOfApp.collector }],
+      collectors: [...built.collectors, ...(writer ? [{ collector: writer.collector }] : []), { collector: rulesOfApp.collector }, { collector: queryStats.collector }],
       latest,
       clock,
       log: log.child({ component: 'collect' }),
@@ -306,7 +311,7 @@ export function createApp(config: Config, opts: AppOptions): App {
     const authToken = config.server.authToken;
     const auditLog = audit!;
     const remediator = runner.remediator;
-    registerPrometheusApi(http, { engine, store: history, clock, gate: createQueryGate(config.server.queryMaxConcurrency) });
+    registerPrometheusApi(http, { engine, store: history, clock, gate: createQueryGate(config.server.queryMaxConcurrency, undefined, queryStats) });
     registerPrometheusMetaApi(http, prometheusMetaDeps({
       config, listen, dataDir, clock, startTime, latest, postgres: targetConfigs,
       health: () => scheduler?.health() ?? [],

@@ -102,6 +102,8 @@ describe('loadConfig: the spec seed', () => {
       queryMaxConcurrency: 20,
       queryMaxLength: 65_536,
       queryMaxDepth: 200,
+      queryMaxPoints: 11_000,
+      queryLookbackDeltaMs: 300_000,
     });
     assert.deepEqual(c.storage, { dataDir: './dpmon-data', rawRetentionMs: 15 * 86_400_000, maxBufferedSamples: 1_000_000 });
     assert.deepEqual(c.host, { procPath: '/proc', sysPath: '/sys', job: 'node' });

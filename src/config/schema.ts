@@ -641,8 +641,12 @@ const server = obj(
     query_max_concurrency: posInt,
     query_max_length: posInt,
     query_max_depth: posInt,
+    query_max_points: posInt,
+    query_lookback_delta: duration.superRefine((v, ctx) => {
+      if (!(v > 0)) fail(ctx, 'CONFIG_VALUE', 'expected a positive duration (e.g. 5m)');
+    }),
   },
-  ['query_timeout'],
+  ['query_timeout', 'query_lookback_delta'],
 ).transform((s) => {
   const hp = parseListen(s.listen) ?? { host: '127.0.0.1', port: 9817 };
   return { ...s, host: hp.host, port: hp.port };

@@ -1,10 +1,13 @@
 // The PromQL evaluator: instant and range queries over a Store, following Prometheus's engine.go and
 // functions.go (lookback, left-open windows, extrapolatedRate, vector matching, name dropping).
-// Before the first step, `prefetch` walks the expression and reads every selector once for the whole
-// query (raw points over [first eval time - offset - range or lookback, last eval time - offset], where
-// the eval times are the query's steps, a subquery's steps, or the one `@` time; or the rollups and edge
-// points the rollup rule needs); range queries are then evaluated step by step on index ranges of
-// those arrays, without touching the store (Prometheus's populateSeries + rangeEval).
+// Before the first step, `prefetch` walks the expression and opens a reader for every raw selector
+// (selector-reader.ts: cursors over [first eval time - offset - range or lookback, last eval time -
+// offset]) and reads the rollups and edge points the rollup rule needs. Selectors evaluated at the
+// query's own steps are streamed: before each step `advance` reads them forward to the step's window
+// end and drops what lies behind its start, so a query holds about one window per series and its
+// result, not every raw point of its range (issue 23; Prometheus reads chunk iterators the same way).
+// Selectors evaluated out of step order (inside a subquery, or under `@`) are read whole before the
+// first step.
 import type { Labels } from '../model/labels.ts';
 import { isStaleNaN } from '../model/stale.ts';
 import type { Point, RollupFunction, SeriesPoints, Store } from '../store/store.ts';
@@ -13,7 +16,9 @@ import { FUNCTIONS, matrixArgIndex, rollupOf, type CallContext } from './functio
 import { dropName, formatValue, type Sample, type Series, type Value } from './value.ts';
 import type { Clock } from '../lib/clock.ts';
 import { QueryError, badData, execError } from './errors.ts';
+import type { QueryPhase, QueryStats } from './stats.ts';
 import { createLabelMemo, type LabelMemo } from './label-memo.ts';
+import { SelectorReader, type Cols, type ReadMode, type SeriesWindow } from './selector-reader.ts';
 import {
   DEFAULT_PARSE_LIMITS,
   isComparison,
@@ -69,6 +74,8 @@ export interface QueryEngineOptions {
   clock?: Pick<Clock, 'now'>;
   /** How a slice ends (default setImmediate: every timer and I/O callback waiting runs first). */
   yieldToLoop?: () => Promise<void>;
+  /** where the engine's self-metrics are recorded (dpmon_engine_*) */
+  stats?: QueryStats;
 }
 
 /** Per-query options: the `timeout` parameter (capped by the engine's timeoutMs) and the client's abort. */
@@ -98,17 +105,6 @@ export const DEFAULT_MAX_SAMPLES = 50_000_000;
 export const DEFAULT_MAX_POINTS = 11_000;
 export const DEFAULT_MAX_SUBQUERY_STEPS = 100_000;
 
-/** A span read in one call (an instant query's lookback); longer ones are read in pieces. */
-const ONE_READ_MS = 600_000;
-/** How long one read of the store should take: the event loop waits that long at most. */
-const PIECE_TARGET_MS = 5;
-/** Empty read pieces in a row before each further one doubles the next (engine read()). */
-const EMPTY_BEFORE_DOUBLING = 1000;
-/** A piece is never made smaller once it holds fewer points than this. */
-const PIECE_MIN_POINTS = 10_000;
-/** Nor shorter than a minute (4,000 points of 1,000 series at 15 s). The memory store (tests) reads every point per call whatever the span, so pieces cost it a full scan each. */
-const PIECE_MIN_MS = 60_000;
-
 const monotonic: Pick<Clock, 'now'> = { now: () => performance.now() };
 const setImmediateYield = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -124,8 +120,8 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
   const deadline = (q: QueryOptions = {}) =>
     q.deadline ?? clock.now() + (q.timeoutMs !== undefined && q.timeoutMs > 0 ? Math.min(q.timeoutMs, timeoutMs) : timeoutMs);
 
-  function run(exprText: string, start: number, end: number, step: number, q: QueryOptions | undefined) {
-    const budget = new Budget(clock, deadline(q), opts.sliceMs ?? 5, opts.yieldToLoop ?? setImmediateYield, opts.maxSamples ?? DEFAULT_MAX_SAMPLES, q?.signal);
+  function run(exprText: string, start: number, end: number, step: number, q: QueryOptions | undefined, rec: QueryRecord) {
+    const budget = (rec.budget = new Budget(clock, deadline(q), opts.sliceMs ?? 5, opts.yieldToLoop ?? setImmediateYield, opts.maxSamples ?? DEFAULT_MAX_SAMPLES, q?.signal));
     const expr = parseExpr(exprText, limits);
     const ev = new Evaluator(store, lookback, start, end, rollups && step > 0 ? { step, windowMs: rollupWindowMs } : null, budget, opts.subqueryStepMs ?? 60_000, opts.maxSubquerySteps ?? DEFAULT_MAX_SUBQUERY_STEPS);
     return { expr, ev, budget };
@@ -134,10 +130,13 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
   return {
     deadline,
     async instant(exprText, at, q) {
-      return guard(async () => {
-        const { expr, ev, budget } = run(exprText, at, at, 0, q);
+      return guard(opts.stats, async (rec) => {
+        const { expr, ev, budget } = run(exprText, at, at, 0, q, rec);
         await ev.prefetch(expr);
+        await ev.advance(at, 'query preparation');
+        rec.phase('prepare_time');
         const v = await budget.drive(ev.evalSteps(expr, at), 'expression evaluation');
+        rec.phase('inner_eval');
         switch (v.type) {
           case 'scalar':
             return { resultType: 'scalar', result: [at / 1000, formatValue(v.v)] };
@@ -154,28 +153,31 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
       });
     },
     async range(exprText, start, end, stepMs, q) {
-      return guard(async () => {
+      return guard(opts.stats, async (rec) => {
         if (!(stepMs > 0)) throw badData('zero or negative query resolution step widths are not accepted. Try a positive integer');
         if (end < start) throw badData('end timestamp must not be before start time');
         // Prometheus (api.go): (end - start) / step may not exceed 11,000
         if (Math.floor((end - start) / stepMs) > maxPoints)
-          throw badData('exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
-        const { expr, ev, budget } = run(exprText, start, end, stepMs, q);
+          throw new QueryError('bad_data', `exceeded maximum resolution of ${maxPoints.toLocaleString('en-US')} points per timeseries. Try decreasing the query resolution (?step=XX)`, { limit: 'too_many_points' });
+        const { expr, ev, budget } = run(exprText, start, end, stepMs, q, rec);
         const t = typeOf(expr);
         if (t !== 'scalar' && t !== 'vector') throw badData(`invalid expression type "${t === 'matrix' ? 'range vector' : t}" for range query, must be Scalar or instant Vector`);
         await ev.prefetch(expr);
+        rec.phase('prepare_time');
         // each series' points as parallel arrays of numbers: one object per series rather than 11,001
         const out = new Map<string, SeriesColumns>();
         const noLabels: Labels = {};
         for (let ts = start; ts <= end; ts += stepMs) {
           // a step boundary: the place to give the event loop its turn and to stop at the deadline
           await budget.pause('expression evaluation');
+          await ev.advance(ts, ts === start ? 'query preparation' : 'expression evaluation');
           const v = await budget.drive(ev.evalSteps(expr, ts), 'expression evaluation');
           const samples = v.type === 'scalar' ? [{ labels: noLabels, v: v.v }] : v.type === 'vector' ? v.samples : [];
           // the result's points are held until the end, as Prometheus counts them (currentSamples)
-          budget.load(samples.length);
+          budget.hold(samples.length);
           for (const s of samples) addPoint(out, ev.memo.id(s.labels), s.labels, ts, s.v);
         }
+        rec.phase('inner_eval');
         await budget.pause('result sorting');
         const result: { metric: Record<string, string>; values: SampleValue[] }[] = [];
         // up to 11,001 points for each series (a few ms to format): a place to pause after each
@@ -185,6 +187,7 @@ export function createQueryEngine(store: Store, opts: QueryEngineOptions = {}): 
           result.push({ metric: { ...s.labels }, values });
           await budget.pause('result sorting');
         }
+        rec.phase('result_sort');
         return { resultType: 'matrix', result };
       });
     },
@@ -213,7 +216,10 @@ function addPoint(out: Map<string, SeriesColumns>, id: string, labels: Labels, t
  */
 export class Budget {
   private sliceStart: number;
-  private samples = 0;
+  /** samples held now (Prometheus's currentSamples), the most held at once, and all ever loaded */
+  private held = 0;
+  peak = 0;
+  loaded = 0;
   private ticks = 0;
   constructor(
     private readonly clock: Pick<Clock, 'now'>,
@@ -228,7 +234,7 @@ export class Budget {
 
   /** Throws the timeout error when the deadline has passed, the canceled error when the client went away. */
   check(where: string): void {
-    if (this.signal?.aborted) throw new QueryError('canceled', `query was canceled in ${where}`);
+    if (this.signal?.aborted) throw new QueryError('canceled', `query was canceled in ${where}`, { limit: 'canceled' });
     if (this.clock.now() >= this.deadline) throw timeoutError(where);
   }
 
@@ -259,27 +265,65 @@ export class Budget {
     this.check(where);
   }
 
-  /** Counts n more samples held; refuses past maxSamples (Prometheus's ErrTooManySamples). */
+  /** Counts n more samples read from the store and held; refuses past maxSamples. */
   load(n: number): void {
-    this.samples += n;
-    if (this.samples > this.maxSamples) throw execError('query processing would load too many samples into memory in query execution');
+    this.loaded += n;
+    this.hold(n);
+  }
+
+  /** Counts n more samples held (read, or result points); refuses past maxSamples (Prometheus's ErrTooManySamples). */
+  hold(n: number): void {
+    this.held += n;
+    if (this.held > this.peak) this.peak = this.held;
+    if (this.held > this.maxSamples)
+      throw new QueryError('execution', 'query processing would load too many samples into memory in query execution', { limit: 'max_samples' });
+  }
+
+  /** n samples no longer held (dropped behind every window still to come). */
+  release(n: number): void {
+    this.held -= n;
   }
 }
 
 /** Prometheus's ErrQueryTimeout text: `query timed out in <where>`. */
-export const timeoutError = (where: string) => new QueryError('timeout', `query timed out in ${where}`);
+export const timeoutError = (where: string) => new QueryError('timeout', `query timed out in ${where}`, { limit: 'timeout' });
 
-async function guard(fn: () => Promise<QueryResult>): Promise<QueryResult> {
+/** One query's figures for the self-metrics: its budget (samples loaded) and the time of each phase. */
+interface QueryRecord {
+  budget?: Budget;
+  /** ends the phase that has been running since the last call (or the query's start) */
+  phase(p: QueryPhase): void;
+}
+
+async function guard(stats: QueryStats | undefined, fn: (rec: QueryRecord) => Promise<QueryResult>): Promise<QueryResult> {
+  let since = performance.now();
+  const rec: QueryRecord = {
+    phase(p) {
+      const now = performance.now();
+      stats?.observe(p, (now - since) / 1000);
+      since = now;
+    },
+  };
+  if (stats) stats.running++;
   try {
-    return await fn();
+    return await fn(rec);
   } catch (err) {
-    if (err instanceof QueryError) throw err;
+    if (err instanceof QueryError) {
+      if (err.limit) stats?.refused(err.limit);
+      throw err;
+    }
     // never let an evaluator bug escape as a crash: report it as an execution error naming the cause
     throw new QueryError('execution', `internal error evaluating query: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  } finally {
+    if (stats) {
+      stats.running--;
+      stats.loaded(rec.budget?.loaded ?? 0);
+    }
   }
 }
 
 export { formatValue };
+
 
 export function labelsId(l: Labels): string {
   return JSON.stringify(Object.keys(l).sort().map((k) => [k, l[k]]));
@@ -304,80 +348,6 @@ function sortSeries<T extends { labels: Labels }>(s: T[]): T[] {
   return s.sort((a, b) => compareLabels(a.labels, b.labels));
 }
 
-/**
- * A series' points as parallel arrays of times and values. A query holds every point its selectors
- * read (5.8 M for a 24 h rate over 1,000 series): as {t, v} objects that was ~17 M heap objects, and
- * every scavenge copied them and every mark-compact walked them, pausing the event loop for tens of
- * ms at a time (issue 22). Two Float64Arrays per series are two objects, their bytes off the heap; a
- * Float64Array also keeps the stale marker's NaN payload (model/stale.ts).
- */
-interface Cols {
-  readonly t: Float64Array;
-  readonly v: Float64Array;
-  readonly length: number;
-}
-
-const NO_POINTS: Cols = Object.freeze({ t: new Float64Array(0), v: new Float64Array(0), length: 0 });
-
-function toCols(points: readonly Point[]): Cols {
-  const n = points.length;
-  const t = new Float64Array(n);
-  const v = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const p = points[i]!;
-    t[i] = p.t;
-    v[i] = p.v;
-  }
-  return { t, v, length: n };
-}
-
-/**
- * Columns filled a piece at a time, grown by doubling: a series read in 700 pieces holds two arrays,
- * not 1,400 small ones that all survive until the read ends (each a scavenge copies).
- */
-class ColsBuilder {
-  private t = new Float64Array(64);
-  private v = new Float64Array(64);
-  private n = 0;
-
-  push(points: readonly Point[]): void {
-    const need = this.n + points.length;
-    if (need > this.t.length) {
-      let cap = this.t.length * 2;
-      while (cap < need) cap *= 2;
-      const t = new Float64Array(cap);
-      const v = new Float64Array(cap);
-      t.set(this.t.subarray(0, this.n));
-      v.set(this.v.subarray(0, this.n));
-      this.t = t;
-      this.v = v;
-    }
-    for (const p of points) {
-      this.t[this.n] = p.t;
-      this.v[this.n] = p.v;
-      this.n++;
-    }
-  }
-
-  /** The points pushed, in arrays of their own length (the doubling's slack given back). */
-  done(): Cols {
-    return this.n === 0 ? NO_POINTS : { t: this.t.slice(0, this.n), v: this.v.slice(0, this.n), length: this.n };
-  }
-}
-
-/** The points that are not stale markers. */
-function withoutStale(c: Cols): Cols {
-  const keep: number[] = [];
-  for (let i = 0; i < c.length; i++) if (!isStaleNaN(c.v[i]!)) keep.push(i);
-  const t = new Float64Array(keep.length);
-  const v = new Float64Array(keep.length);
-  for (let k = 0; k < keep.length; k++) {
-    t[k] = c.t[keep[k]!]!;
-    v[k] = c.v[keep[k]!]!;
-  }
-  return { t, v, length: keep.length };
-}
-
 /** A window as a Series of Point objects, for a range selector returned as a matrix value. */
 function toSeries({ s, a, b }: SeriesWindow): Series {
   const points: Point[] = [];
@@ -399,55 +369,6 @@ function assertNever(x: never): never {
 
 function mod(a: number, b: number): number {
   return ((a % b) + b) % b;
-}
-
-/**
- * One series of a selector, read once for the whole query, with where the previous step's window
- * was: range query steps move forward, so the next window's bounds are found by scanning on from
- * there (a few points) instead of binary-searching the whole series at every step, and the points
- * are touched in order, once for the bounds and once by the function, while in cache.
- */
-interface FetchedSeries {
-  labels: Labels;
-  /** the store's points; replaced by a copy without stale markers once a range selector meets one */
-  points: Cols;
-  /** range selectors: points[0, checked) hold no stale marker; checked lazily as windows reach them */
-  checked: number;
-  /** the previous window [a, b): hints for the next */
-  a: number;
-  b: number;
-}
-
-/** A series' points in one step's window: indices [a, b) of its points, never empty. */
-interface SeriesWindow {
-  s: FetchedSeries;
-  a: number;
-  b: number;
-}
-
-/** Index of the first point in [from, to) with t > bound (points ascending). */
-function upperBound(points: Cols, bound: number, from = 0, to = points.length): number {
-  let lo = from;
-  let hi = to;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (points.t[mid]! > bound) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
-}
-
-/**
- * upperBound(points, bound) searched from a hint (the same bound's index at the previous step, 0 at
- * the first): a short scan forward, then a binary search over the rest; a binary search below the
- * hint if the bound moved back.
- */
-function upperBoundFrom(points: Cols, bound: number, hint: number): number {
-  const n = points.length;
-  let i = Math.min(hint, n);
-  if (i > 0 && points.t[i - 1]! > bound) return upperBound(points, bound, 0, i);
-  for (let k = 0; k < 32 && i < n; k++, i++) if (points.t[i]! > bound) return i;
-  return upperBound(points, bound, i, n);
 }
 
 /**
@@ -483,7 +404,8 @@ type AggrNode = Extract<Expr, { kind: 'aggr' }>;
 type BinaryNode = Extract<Expr, { kind: 'binary' }>;
 
 class Evaluator {
-  private readonly cache = new Map<VectorSelectorNode, FetchedSeries[]>();
+  /** each raw selector's reader; a selector node is only ever an instant or a range selector */
+  private readonly readers = new Map<VectorSelectorNode, SelectorReader>();
   private readonly rollupCache = new Map<MatrixSelectorNode, RollupSeries[] | null>();
   /** start of window 0 of a selector's RollupSeries */
   private readonly rollupBase = new Map<MatrixSelectorNode, number>();
@@ -607,71 +529,37 @@ class Evaluator {
   }
 
 
-  /**
-   * fetch() for the whole query, read from the store in pieces of time with the event loop's turn
-   * between them: the history is time-first (docs/storage.md), so a 24 h read of 1,000 series is
-   * ~5.8 M rows, seconds in one call. Each piece is sized from the last so it takes about
-   * PIECE_TARGET_MS; every piece's points count against max_samples before the next is read, and
-   * become columns (Cols) at once, so the store's point objects never outlive the piece.
-   */
+  /** Opens the selector's reader (from the first step's window); a whole-span reader is filled now. */
   private async read(vs: VectorSelectorNode, windowMs: number): Promise<void> {
-    if (this.cache.has(vs)) return;
-    const { from, to } = this.storeSpan(vs, windowMs);
-    if (!Number.isInteger(from) || !Number.isInteger(to) || to - from <= ONE_READ_MS) {
-      await this.budget.pause('query preparation');
-      this.fetch(vs, windowMs);
-      return;
+    if (this.readers.has(vs)) return;
+    await this.budget.pause('query preparation');
+    const r = this.reader(vs, windowMs, this.start);
+    if (r.mode === 'whole') await r.fill(this.storeSpan(vs, windowMs).to, 'query preparation');
+  }
+
+  /**
+   * How a selector is read: streamed when it is evaluated at the query's own steps (in ascending
+   * time), whole when out of step order (a subquery's inner steps go back at every outer step; `@`
+   * fixes one time).
+   */
+  private readMode(vs: VectorSelectorNode): ReadMode {
+    const span = this.spans.get(vs);
+    const own = vs.at === undefined && (span === undefined || (span.from === this.start && span.to === this.end));
+    return own ? 'streamed' : 'whole';
+  }
+
+  /**
+   * Reads every streamed selector forward to step ts's window end, in pieces with the event loop's
+   * turn between them, after dropping what lies behind the window's start. Steps call it in
+   * ascending ts before evaluating.
+   */
+  async advance(ts: number, where: string): Promise<void> {
+    for (const [vs, r] of this.readers) {
+      if (r.mode !== 'streamed') continue;
+      const hi = ts - vs.offsetMs;
+      r.trim(hi - r.windowMs);
+      await r.fill(hi, where);
     }
-    const byId = new Map<string, { labels: Labels; cols: ColsBuilder }>();
-    // where the data begins, when the store can say without reading: the empty prefix (`rate(x[24h])`
-    // over a 24 h history starts a day before the first point) is skipped, and the first piece with
-    // data is a small one whatever the empty pieces before it had grown to
-    const first = this.store.firstPointTime?.(vs.matchers, from, to);
-    // the piece of time asked for, adapted to take about PIECE_TARGET_MS; each read starts small:
-    // selectors differ in density (one series, or thousands), so one's size says nothing of another's
-    let pieceMs = first === undefined ? ONE_READ_MS : PIECE_MIN_MS;
-    // a store without firstPointTime, or a gap in the data, with a range that begins long before the
-    // history (`x[290y]`): after EMPTY_BEFORE_DOUBLING empty pieces in a row (cheap: the store skips them
-    // without SQL) each further empty piece doubles the next, so the empty centuries take a few dozen
-    // more calls instead of billions. Not sooner: a doubled piece that reaches the data reads it in one
-    // larger call, which is what pieces are for avoiding
-    let emptyRun = 0;
-    for (let a = first === undefined ? from : first === null ? to + 1 : Math.max(from, first); a <= to; ) {
-      await this.budget.pause('query preparation');
-      const grow = 2 ** Math.min(Math.max(0, emptyRun - EMPTY_BEFORE_DOUBLING), 40);
-      const b = Math.min(to, a + pieceMs * grow - 1);
-      const t0 = performance.now();
-      let n = 0;
-      for (const s of this.store.select(vs.matchers, a, b)) {
-        const id = labelsId(s.labels);
-        let e = byId.get(id);
-        if (!e) byId.set(id, (e = { labels: s.labels, cols: new ColsBuilder() }));
-        // into columns at once: the store's point objects die young, where collecting them is cheap
-        e.cols.push(s.points);
-        n += s.points.length;
-      }
-      this.budget.load(n);
-      const took = performance.now() - t0;
-      a = b + 1;
-      emptyRun = n > 0 ? 0 : emptyRun + 1;
-      // the next piece in proportion (at most 4× either way): the store's read costs ~4 µs a point
-      // plus a few ms a call on a loaded 2-core box (docs/architecture.md "Queries and the event loop").
-      // An empty piece (before the series began: the store skips it without SQL) teaches nothing
-      // about the pieces with data after it, so it leaves the size alone
-      if (n > 0) {
-        let scale = Math.min(4, Math.max(0.25, PIECE_TARGET_MS / Math.max(took, 0.1)));
-        // a slow piece of few points is the store's cost per call (or a store whose reads do not
-        // shrink with the span, as the memory store's): smaller pieces would only add calls
-        if (scale < 1 && n < PIECE_MIN_POINTS) scale = 1;
-        pieceMs = Math.min(86_400_000, Math.max(PIECE_MIN_MS, Math.floor(pieceMs * scale)));
-      }
-    }
-    const joined: FetchedSeries[] = [];
-    for (const e of byId.values()) {
-      joined.push({ labels: e.labels, points: e.cols.done(), checked: 0, a: 0, b: 0 });
-      if (joined.length % 64 === 0) await this.budget.pause('query preparation');
-    }
-    this.cache.set(vs, sortSeries(joined));
   }
 
   /**
@@ -825,58 +713,36 @@ class Evaluator {
   }
 
   /**
-   * All points a selector can need over the whole query, read once and sorted by labels. A selector
-   * node is only ever an instant or a range selector, so the cache (and its window hints) is per node.
+   * The selector's reader, opened at the first use when prefetch did not (a rollup-served selector
+   * read raw from the step its rollups gave up): a streamed one's span starts at that step's window.
    */
-  private fetch(vs: VectorSelectorNode, windowMs: number): FetchedSeries[] {
-    let got = this.cache.get(vs);
-    if (!got) {
-      const { from, to } = this.storeSpan(vs, windowMs);
-      const found = this.store.select(vs.matchers, from, to);
-      let n = 0;
-      for (const s of found) n += s.points.length;
-      this.budget.load(n);
-      got = sortSeries(found.map((s) => ({ labels: s.labels, points: toCols(s.points), checked: 0, a: 0, b: 0 })));
-      this.cache.set(vs, got);
+  private reader(vs: VectorSelectorNode, windowMs: number, ts: number): SelectorReader {
+    let r = this.readers.get(vs);
+    if (!r) {
+      const mode = this.readMode(vs);
+      const span = this.storeSpan(vs, windowMs);
+      r = new SelectorReader({
+        store: this.store,
+        matchers: vs.matchers,
+        from: mode === 'streamed' ? ts - vs.offsetMs - windowMs : span.from,
+        to: span.to,
+        windowMs,
+        mode,
+        budget: this.budget,
+        compare: compareLabels,
+      });
+      this.readers.set(vs, r);
     }
-    return got;
+    return r;
   }
 
   /**
-   * Each series' points in the left-open window (ts - offset - window, ts - offset], as index ranges.
-   * With dropStale (range selectors) the window holds no stale marker: a series is copied without its
-   * markers when a window first reaches one (Prometheus's matrix iteration skips them).
+   * Each series' points in the left-open window (t - offset - window, t - offset], t = the `@` time or
+   * ts, as index ranges. With dropStale (range selectors) the window holds no stale marker.
    */
   private window(vs: VectorSelectorNode, windowMs: number, ts: number, dropStale = true): SeriesWindow[] {
     const hi = this.evalTime(vs.at, ts) - vs.offsetMs;
-    const lo = hi - windowMs;
-    const out: SeriesWindow[] = [];
-    for (const s of this.fetch(vs, windowMs)) {
-      let b = upperBoundFrom(s.points, hi, s.b);
-      if (dropStale && b > s.checked) {
-        const pts = s.points;
-        let stale = false;
-        for (let i = s.checked; i < b; i++) {
-          const v = pts.v[i]!;
-          // v !== v first: only a NaN can be the marker, and the bit test is the slow part
-          if (v !== v && isStaleNaN(v)) {
-            stale = true;
-            break;
-          }
-        }
-        if (stale) {
-          s.points = withoutStale(pts);
-          s.checked = s.points.length;
-          s.a = 0;
-          b = upperBound(s.points, hi);
-        } else s.checked = b;
-      }
-      const a = upperBoundFrom(s.points, lo, s.a);
-      s.a = a;
-      s.b = b;
-      if (b > a) out.push({ s, a, b });
-    }
-    return out;
+    return this.reader(vs, windowMs, ts).window(hi - windowMs, hi, dropStale);
   }
 
   /** evalSteps() run to the end without pauses. */
@@ -1027,16 +893,20 @@ class Evaluator {
       if (!samples) {
         const v = yield* this.evalSteps(sq.expr, t);
         samples = v.type === 'vector' ? v.samples : [];
-        this.budget.load(samples.length);
+        this.budget.hold(samples.length);
         results.set(t, samples);
       }
       for (const s of samples) addPoint(bySeries, this.memo.id(s.labels), s.labels, t, s.v);
     }
-    for (const t of results.keys()) if (t <= lo) results.delete(t);
+    for (const [t, kept] of results)
+      if (t <= lo) {
+        this.budget.release(kept.length);
+        results.delete(t);
+      }
     const out: SeriesWindow[] = [];
     for (const { labels, t, v } of bySeries.values()) {
       const points: Cols = { t: Float64Array.from(t), v: Float64Array.from(v), length: t.length };
-      out.push({ s: { labels, points, checked: points.length, a: 0, b: points.length }, a: 0, b: points.length });
+      out.push({ s: { labels, points }, a: 0, b: points.length });
     }
     return out;
   }

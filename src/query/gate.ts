@@ -3,6 +3,7 @@
 // deadline passes while it waits ends with Prometheus's "query timed out in query queue".
 import type { Clock } from '../lib/clock.ts';
 import { timeoutError } from './engine.ts';
+import type { QueryStats } from './stats.ts';
 
 export interface QueryGate {
   /** Waits for a place until deadline (the engine's clock); resolves to the function that gives it back. */
@@ -12,9 +13,16 @@ export interface QueryGate {
   readonly waiting: number;
 }
 
-export function createQueryGate(max: number, clock: Pick<Clock, 'now'> = { now: () => performance.now() }): QueryGate {
+export function createQueryGate(max: number, clock: Pick<Clock, 'now'> = { now: () => performance.now() }, stats?: QueryStats): QueryGate {
   let active = 0;
   const queue: { admit: () => void }[] = [];
+  if (stats) stats.concurrentMax = max;
+  // the wait in the queue as Prometheus's queue_time; the queue's length as dpmon_engine_queries_queued
+  const waited = (since: number) => {
+    if (!stats) return;
+    stats.observe('queue_time', (clock.now() - since) / 1000);
+    stats.queued = queue.length;
+  };
   const release = () => {
     const next = queue.shift();
     if (next) next.admit();
@@ -36,8 +44,10 @@ export function createQueryGate(max: number, clock: Pick<Clock, 'now'> = { now: 
       return queue.length;
     },
     enter(deadline) {
+      const since = clock.now();
       if (active < max) {
         active++;
+        waited(since);
         return Promise.resolve(once());
       }
       return new Promise((resolve, reject) => {
@@ -45,6 +55,7 @@ export function createQueryGate(max: number, clock: Pick<Clock, 'now'> = { now: 
           // the place passes straight from the query that leaves to this one: active stays as it is
           admit: () => {
             clearTimeout(timer);
+            waited(since);
             resolve(once());
           },
         };
@@ -55,10 +66,13 @@ export function createQueryGate(max: number, clock: Pick<Clock, 'now'> = { now: 
             ? setTimeout(() => {
                 const i = queue.indexOf(waiter);
                 if (i >= 0) queue.splice(i, 1);
+                waited(since);
+                stats?.refused('timeout');
                 reject(timeoutError('query queue'));
               }, wait)
             : undefined;
         queue.push(waiter);
+        if (stats) stats.queued = queue.length;
       });
     },
   };

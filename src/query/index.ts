@@ -12,5 +12,6 @@ export {
   type SampleValue,
 } from './engine.ts';
 export { createQueryGate, type QueryGate } from './gate.ts';
+export { createQueryStats, type QueryStats } from './stats.ts';
 export { QueryError, type QueryErrorType } from './errors.ts';
 export { DEFAULT_PARSE_LIMITS, parseExpr, parseSeriesSelector, type ParseLimits } from './parse.ts';

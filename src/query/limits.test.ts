@@ -68,13 +68,21 @@ describe('query limits', () => {
     await rejects(engine().instant('x', H, { signal: abort.signal }), 'canceled', /query was canceled/);
   });
 
-  it('refuses a query that would load more than max samples', async () => {
-    // 20 series × 481 points read for a 2 h range query
+  it('refuses a query that would hold more than max samples at once', async () => {
+    // a 2 h window of 20 series: 20 × 481 points held at the last step
     await rejects(
-      engine({ maxSamples: 5_000 }).range('x', 0, 2 * H, 60_000),
+      engine({ maxSamples: 5_000 }).range('count_over_time(x[2h])', 0, 2 * H, 60_000),
       'execution',
       /^query processing would load too many samples into memory in query execution$/,
     );
+  });
+
+  it('counts the samples held at once, not all those read: a long range of short windows passes', async () => {
+    // 20 × 481 points are read over the 2 h, but a 5 m window holds 20 × 21 at a time, plus at most
+    // 30 min read ahead (20 × 121); the 13-step result holds 20 × 13 more
+    const r = await engine({ maxSamples: 5_000 }).range('rate(x[5m])', 0, 2 * H, 600_000);
+    assert.equal(r.resultType, 'matrix');
+    if (r.resultType === 'matrix') assert.equal(r.result.length, 20);
   });
 
   it('counts the samples of a range query result against max samples', async () => {

@@ -1,5 +1,5 @@
-// Range queries read every selector once, before the first step, and evaluate the steps on slices
-// of what was read. These tests pin that down: the store reads (how many, over which span), and the
+// Range queries read every selector once, forward as the steps advance, and evaluate the steps on
+// windows of what was read. These tests pin that down: the store reads (how many, over which span), and the
 // answers, which must be exactly those of evaluating each step on its own — an instant query at the
 // step's time reads only its own window from the store, so it is the step-by-step reference.
 import assert from 'node:assert/strict';
@@ -130,19 +130,21 @@ const EXPRS = [
   `count_over_time(g[10m] offset 1m @ ${(T0 + H) / S})`,
 ];
 
-describe('range query prefetch', () => {
+describe('range query reads', () => {
   it('reads each raw selector once, over [start - offset - range or lookback, end - offset]', async () => {
     const { wrapped, reads } = recording(generated());
     const start = T0 + H;
     const end = T0 + 2 * H;
     await createQueryEngine(wrapped).range('sum(rate(c_total[5m] offset 2m)) + sum(g offset -1m)', start, end, M);
-    // a long span is read in consecutive pieces of time (the event loop gets its turn between them):
-    // joined, they are one read per selector
+    // each selector is read forward as the steps advance, in consecutive pieces of time (the
+    // selectors' pieces interleave): joined per selector, they are one read of its span
     const joined: [string, string | undefined, number, number][] = [];
     for (const r of reads) {
-      const last = joined.at(-1);
-      if (last && last[0] === r.fn && last[1] === nameOf(r.matchers) && last[3] + 1 === r.start) last[3] = r.end;
-      else joined.push([r.fn, nameOf(r.matchers), r.start, r.end]);
+      const last = joined.find((j) => j[0] === r.fn && j[1] === nameOf(r.matchers));
+      if (last) {
+        assert.equal(r.start, last[3] + 1, `${nameOf(r.matchers)}: the next piece starts where the last ended`);
+        last[3] = r.end;
+      } else joined.push([r.fn, nameOf(r.matchers), r.start, r.end]);
     }
     assert.deepEqual(
       joined,

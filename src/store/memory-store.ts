@@ -16,8 +16,21 @@ export function createMemoryStore(opts: { rollupWindowMs?: number } = {}): Store
     return [...series.values()].filter((s) => matchesAll(s.labels, compiled));
   }
 
+  /** Points are ascending (append drops out-of-order ones): a read costs what it returns, as a real store's. */
   function inRange(points: readonly Point[], start: number, end: number): Point[] {
-    return points.filter((p) => p.t >= start && p.t <= end);
+    return points.slice(firstWhere(points, (t) => t >= start), firstWhere(points, (t) => t > end));
+  }
+
+  /** Index of the first point whose time passes `past` (monotone over ascending times). */
+  function firstWhere(points: readonly Point[], past: (t: number) => boolean): number {
+    let lo = 0;
+    let hi = points.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (past(points[mid]!.t)) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
   }
 
   return {
