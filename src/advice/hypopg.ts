@@ -1,0 +1,62 @@
+// The what-if of a proposed index with HypoPG (https://github.com/HypoPG/hypopg): the statement's
+// estimated cost before and after a hypothetical index, which exists only in this session's planner.
+// The statement is prepared and explained with plan_cache_mode = force_generic_plan and NULL for each
+// $n, so that the plan is the generic one for any parameter values (EXPLAIN GENERIC_PLAN does the same
+// on 16+, but HypoPG runs on 12+); EXPLAIN without ANALYZE executes nothing.
+import type { Query } from './check.ts';
+
+export interface WhatIf {
+  readonly costBefore: number;
+  readonly costAfter: number;
+  /** whether the plan with the hypothetical index uses it */
+  readonly usesIndex: boolean;
+  readonly planBefore: string;
+  readonly planAfter: string;
+}
+
+const PREPARED = 'dpmon_whatif';
+
+export async function whatIfIndex(query: Query, hypopgSchema: string, statement: string, createIndex: string): Promise<WhatIf> {
+  const params = Math.max(0, ...[...statement.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
+  const args = params > 0 ? `(${Array.from({ length: params }, () => 'NULL').join(', ')})` : '';
+  const schema = `"${hypopgSchema.replace(/"/g, '""')}"`;
+  await query(`SET plan_cache_mode = force_generic_plan`);
+  try {
+    await query(`PREPARE ${PREPARED} AS ${statement}`);
+    try {
+      const before = await explain(query, args);
+      const [h] = await query(`SELECT indexname FROM ${schema}.hypopg_create_index($1)`, [createIndex]);
+      try {
+        const after = await explain(query, args);
+        return { costBefore: before.cost, costAfter: after.cost, usesIndex: after.text.includes(String(h?.indexname)), planBefore: before.top, planAfter: after.top };
+      } finally {
+        await query(`SELECT ${schema}.hypopg_reset()`);
+      }
+    } finally {
+      await query(`DEALLOCATE ${PREPARED}`);
+    }
+  } finally {
+    await query(`RESET plan_cache_mode`);
+  }
+}
+
+async function explain(query: Query, args: string): Promise<{ cost: number; text: string; top: string }> {
+  const [r] = await query(`EXPLAIN (FORMAT JSON) EXECUTE ${PREPARED}${args}`);
+  const json = r!['QUERY PLAN'];
+  const plan = (typeof json === 'string' ? JSON.parse(json) : json) as [{ Plan: Record<string, unknown> }];
+  return { cost: Number(plan[0].Plan['Total Cost']), text: JSON.stringify(plan), top: describeNode(plan[0].Plan) };
+}
+
+/** The access path of the plan, e.g. `Seq Scan on orders` or `Index Scan using <13355>btree_orders_customer_id`. */
+function describeNode(node: Record<string, unknown>): string {
+  const type = String(node['Node Type']);
+  if (/Scan/.test(type) && (node['Relation Name'] !== undefined || node['Index Name'] !== undefined)) {
+    return `${type}${node['Index Name'] ? ` using ${String(node['Index Name'])}` : ''}${node['Relation Name'] ? ` on ${String(node['Relation Name'])}` : ''}`;
+  }
+  const kids = (node.Plans as Record<string, unknown>[] | undefined) ?? [];
+  for (const k of kids) {
+    const d = describeNode(k);
+    if (/Scan/.test(d)) return d;
+  }
+  return type;
+}
