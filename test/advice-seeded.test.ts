@@ -1,0 +1,151 @@
+// The advice engine on the seeded workload (issue 17, deliverable 5), PostgreSQL 16: every seeded problem
+// is found with its evidence (recall), and a clean control database on the same server gets no finding
+// at all (precision). The idle transaction's age is judged on an injected clock 10 minutes ahead, not by
+// waiting. The recall and precision measured are printed as a JSON line (docs/query-analysis.md).
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { loadConfig, type TargetConfig } from '../src/config/index.ts';
+import { runAdvice } from '../src/advice/engine.ts';
+import type { AdviceReport, Finding } from '../src/advice/finding.ts';
+import { startCluster, versionSkipReason, type Cluster } from './harness/postgres.ts';
+import { ADVICE_CLUSTER_SETTINGS, createDatabase, holdIdleTransaction, makeDeadlock, seedControl, seedProblems } from './harness/advice-workload.ts';
+import { runDpmonSync } from './harness/process.ts';
+
+const skip = versionSkipReason(16);
+const dir = mkdtempSync(join(tmpdir(), 'dpmon-advice-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function configFile(dsn: string): string {
+  const file = join(dir, `c${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(file, `targets:\n  - name: pg\n    dsn: ${dsn}\n`);
+  return file;
+}
+const targetOf = (dsn: string): TargetConfig => loadConfig([configFile(dsn)], {}).config.targets[0]!;
+const TEN_MINUTES = 10 * 60_000;
+const aheadClock = { now: () => Date.now() + TEN_MINUTES, sleep: () => Promise.resolve() };
+
+describe('advice on the seeded workload, PostgreSQL 16', { skip }, () => {
+  let cluster: Cluster;
+  let seededDsn: string;
+  let controlDsn: string;
+  let idle: { pid: number; close(): Promise<void> };
+  let deadlockPids: [number, number];
+  let seeded: AdviceReport;
+  let control: AdviceReport;
+
+  before(async () => {
+    cluster = await startCluster({ settings: ADVICE_CLUSTER_SETTINGS });
+    seededDsn = await createDatabase(cluster.primary.dsn, 'seeded');
+    controlDsn = await createDatabase(cluster.primary.dsn, 'control');
+    await Promise.all([seedProblems(seededDsn), seedControl(controlDsn)]);
+    deadlockPids = (await makeDeadlock(seededDsn)).pids;
+    idle = await holdIdleTransaction(seededDsn);
+    const opts = { clock: aheadClock, statementTimeoutMs: 30_000, logFile: `${cluster.primary.dataDir}.log` };
+    seeded = await runAdvice(targetOf(seededDsn), opts);
+    control = await runAdvice(targetOf(controlDsn), opts);
+  });
+  after(async () => {
+    await idle?.close();
+    await cluster?.stop();
+  });
+
+  const find = (kind: string, object: string): Finding => {
+    const f = seeded.findings.find((x) => x.kind === kind && x.object === object);
+    assert.ok(f, `no ${kind} finding on ${object}; found: ${seeded.findings.map((x) => x.id).join(', ')}`);
+    return f;
+  };
+
+  it('runs every check without error on both databases', () => {
+    for (const r of [seeded, control]) assert.deepEqual(r.checks.filter((c) => !c.ok), [], `${r.database}: ${JSON.stringify(r.checks)}`);
+  });
+
+  it('finds the missing index on orders from its sequential scans and the statement that filters customer_id', () => {
+    const f = find('missing_index', 'public.orders');
+    assert.ok(Number(f.evidence.seqScan) >= 25);
+    assert.ok(Number(f.evidence.rowsPerSeqScan) >= 50_000, JSON.stringify(f.evidence));
+    assert.deepEqual(f.evidence.columns, ['customer_id']);
+    assert.match(f.statement ?? '', /FROM orders WHERE customer_id = \$1/);
+    assert.equal(f.fix[0], 'CREATE INDEX CONCURRENTLY ON public.orders (customer_id);');
+    assert.equal(f.confidence, 'medium', 'no HypoPG here: the proposal is not checked');
+  });
+
+  it('finds the exact duplicate of customers_email_idx and proposes dropping the copy', () => {
+    const f = find('duplicate_index', 'public.customers_email_dup');
+    assert.equal(f.evidence.duplicate, 'exact');
+    assert.match(String(f.evidence.keep), /customers_email_idx ON public\.customers USING btree \(email\)/);
+    assert.deepEqual(f.fix, ['DROP INDEX CONCURRENTLY public.customers_email_dup;']);
+  });
+
+  it('finds the never-scanned customers_created_idx, with low confidence because the statistics are minutes old', () => {
+    const f = find('unused_index', 'public.customers_created_idx');
+    assert.equal(f.evidence.idxScan, 0);
+    assert.ok(Number(f.evidence.bytes) >= 1024 * 1024);
+    assert.equal(f.confidence, 'low');
+    assert.equal(f.fix.at(-1), 'DROP INDEX CONCURRENTLY public.customers_created_idx;');
+  });
+
+  it('finds events never analyzed after its bulk load', () => {
+    const f = find('stale_statistics', 'public.events');
+    assert.equal(f.evidence.modifiedSinceAnalyze, 50_000);
+    assert.equal(f.evidence.lastAnalyze, null);
+    assert.equal(f.evidence.lastAutoanalyze, null);
+    assert.deepEqual(f.fix, ['ANALYZE public.events;']);
+  });
+
+  it('finds the session idle in its transaction, with its pid, idle time and xmin age', () => {
+    const f = find('idle_in_transaction', `seeded/pid ${idle.pid}`);
+    assert.equal(f.evidence.applicationName, 'forgotten-tx');
+    assert.ok(Number(f.evidence.idleSeconds) >= 600 - 5, JSON.stringify(f.evidence));
+    assert.match(f.statement ?? '', /SELECT pg_backend_pid/);
+    assert.match(f.fix[0]!, new RegExp(`pg_terminate_backend\\(${idle.pid}\\)`));
+  });
+
+  it('counts the deadlock from pg_stat_database', () => {
+    const f = find('deadlocks', 'seeded');
+    assert.equal(f.evidence.deadlocks, 1);
+  });
+
+  it("parses the server log's deadlock report into the two processes, their locks and statements", () => {
+    const f = seeded.findings.find((x) => x.kind === 'deadlock_report');
+    assert.ok(f, JSON.stringify(seeded.checks));
+    const procs = f.evidence.processes as { pid: number; waitsFor: string; lockOn: string; blockedBy: number; statement: string }[];
+    assert.deepEqual(procs.map((p) => p.pid).sort(), [...deadlockPids].sort());
+    for (const p of procs) {
+      assert.equal(p.waitsFor, 'ShareLock');
+      assert.match(p.lockOn, /^transaction \d+$/);
+      assert.ok(deadlockPids.includes(p.blockedBy) && p.blockedBy !== p.pid);
+      assert.match(p.statement, /^UPDATE accounts SET balance = balance \+ 10 WHERE id = [12]$/);
+    }
+    assert.match(String(f.evidence.context), /relation "accounts"/);
+  });
+
+  it('gives no finding at all on the clean control database (and reports recall and precision)', () => {
+    const expected = ['missing_index:public.orders', 'duplicate_index:public.customers_email_dup', 'unused_index:public.customers_created_idx',
+      'stale_statistics:public.events', `idle_in_transaction:seeded/pid ${idle.pid}`, 'deadlocks:seeded'];
+    const ids = seeded.findings.map((f) => f.id);
+    const found = expected.filter((e) => ids.includes(e)).length + (seeded.findings.some((f) => f.kind === 'deadlock_report') ? 1 : 0);
+    // on the seeded database, a finding is true when it is about a seeded object (the unused one of the duplicate pair counts)
+    const seededObjects = /orders|customers_email|customers_created_idx|events|accounts|seeded/;
+    const trueFindings = seeded.findings.filter((f) => seededObjects.test(f.object)).length;
+    console.log(JSON.stringify({
+      advice: 'seeded workload, PostgreSQL 16',
+      recall: found / (expected.length + 1),
+      seededFindings: ids,
+      precisionSeeded: trueFindings / seeded.findings.length,
+      controlFindings: control.findings.map((f) => f.id),
+    }));
+    assert.deepEqual(control.findings, []);
+    assert.equal(found, expected.length + 1);
+  });
+
+  it('`dpmon queries advice --json` prints the same findings for the configured target', () => {
+    const r = runDpmonSync(['queries', 'advice', '--json', '--config', configFile(controlDsn)]);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as AdviceReport;
+    assert.equal(report.database, 'control');
+    assert.deepEqual(report.findings, []);
+  });
+});
