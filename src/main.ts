@@ -3,6 +3,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { formatConfigIssue, isLoopbackHost, parseListen, printConfig, type LoadedConfig } from './config/index.ts';
 import { createApp } from './app/app.ts';
 import { chooseTarget, runDbCommand } from './db/cli.ts';
+import { runAdviceCommand } from './advice/cli.ts';
+import { systemClock } from './lib/clock.ts';
 import { createLogger } from './lib/logger.ts';
 import { createConfigCoordinator, loadCheckedConfig } from './app/reload.ts';
 import { EXPORTS, ExportUsageError } from './export/index.ts';
@@ -21,6 +23,7 @@ Usage:
   dpmon ack FINGERPRINT [--by NAME] [--comment TEXT] [--url URL] [--config PATH]...
   dpmon remediation list|approve ID [--by NAME] [--json] [--url URL] [--config PATH]...
   dpmon db install|uninstall|status [--target NAME] [--dry-run] [--json] [--config PATH]...
+  dpmon queries advice [--target NAME] [--json] [--server-log PATH] [--config PATH]...
 ${Object.entries(EXPORTS).map(([kind, e]) => `  dpmon export ${kind} ${e.usage}\n`).join('')}  dpmon COMMAND --help
 
 --config takes a YAML file or a folder of *.yaml fragments (merged in name order) and may repeat.
@@ -109,6 +112,22 @@ Exit 0 when done (status: everything installed and current), 1 when something is
 2 on bad usage.
 `;
 
+HELP.queries = `Usage: dpmon queries advice [--target NAME] [--json] [--server-log PATH] [--config PATH]...
+
+advice: reads one target's catalog statistics once and prints what a DBA would act on, each finding with
+its evidence, a confidence and the SQL to run (docs/query-analysis.md, "Advice"): missing indexes (checked
+with HypoPG where it is created), unused and duplicate indexes, stale statistics, table and index bloat,
+transaction-ID wraparound, sessions idle in a transaction, deadlocks and the server log's deadlock reports.
+Connects with the target's DSN, as dpmon does; --target may be left out when one target is configured.
+
+Options:
+  --target NAME      the configured target
+  --json             the report as JSON (as GET /api/dpmon/advice serves it)
+  --server-log PATH  the server's stderr log file, for the deadlock reports (else pg_current_logfile(),
+                     when logging_collector writes one and the role may read server files)
+Exit 0 when the report is printed, 1 when the target cannot be reached or a check failed, 2 on bad usage.
+`;
+
 const OPTIONS = {
   config: { type: 'string', multiple: true },
   listen: { type: 'string' },
@@ -122,6 +141,7 @@ const OPTIONS = {
   'secrets-dir': { type: 'string' },
   target: { type: 'string' },
   'dry-run': { type: 'boolean' },
+  'server-log': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
@@ -175,6 +195,8 @@ async function main(argv: string[]): Promise<number> {
       return runExport(sub, values);
     case 'db':
       return db(sub, values);
+    case 'queries':
+      return queries(sub, values);
     default:
       return unknownCommand(command);
   }
@@ -195,6 +217,28 @@ async function db(sub: string | undefined, values: { target?: string; 'dry-run'?
   return runDbCommand(sub, loaded.config, target, {
     dryRun: values['dry-run'],
     json: values.json,
+    out: (t) => process.stdout.write(t),
+    err: (t) => process.stderr.write(t),
+  });
+}
+
+// the lead folds this into the queries dispatcher (src/queries/cli.ts) beside top and show
+async function queries(sub: string | undefined, values: { target?: string; json?: boolean; 'server-log'?: string; config?: string[] }): Promise<number> {
+  if (sub !== 'advice') {
+    process.stderr.write(`dpmon: queries needs advice\n\n${HELP.queries}`);
+    return EXIT_USAGE;
+  }
+  const loaded = load(values.config);
+  if (!loaded) return EXIT_USAGE;
+  const target = chooseTarget(loaded.config, values.target);
+  if (typeof target === 'string') {
+    process.stderr.write(`dpmon: ${target}\n`);
+    return EXIT_USAGE;
+  }
+  return runAdviceCommand(loaded.config, target, {
+    json: values.json,
+    ...(values['server-log'] !== undefined ? { serverLog: values['server-log'] } : {}),
+    clock: systemClock,
     out: (t) => process.stdout.write(t),
     err: (t) => process.stderr.write(t),
   });
