@@ -13,6 +13,10 @@ import type { AdviceReport, Finding } from '../src/advice/finding.ts';
 import { startCluster, versionSkipReason, type Cluster } from './harness/postgres.ts';
 import { ADVICE_CLUSTER_SETTINGS, createDatabase, holdIdleTransaction, makeDeadlock, seedControl, seedProblems } from './harness/advice-workload.ts';
 import { runDpmonSync } from './harness/process.ts';
+import Fastify from 'fastify';
+import { registerAdviceApi } from '../src/api/advice-api.ts';
+import { createAdviceCollector } from '../src/advice/collector.ts';
+import { silentLogger } from '../src/lib/logger.ts';
 
 const skip = versionSkipReason(16);
 const dir = mkdtempSync(join(tmpdir(), 'dpmon-advice-'));
@@ -161,5 +165,48 @@ describe('advice on the seeded workload, PostgreSQL 16', { skip }, () => {
     assert.match(r.stdout, /warning missing_index public\.orders \(confidence medium\)\n.*\n    evidence: seqScan=\d+ .*\n    statement: SELECT id, status, amount FROM orders WHERE customer_id = \$1\n    do: CREATE INDEX CONCURRENTLY ON public\.orders \(customer_id\);/);
     assert.match(r.stdout, /warning stale_statistics public\.events .*\n.*\n.*\n    do: ANALYZE public\.events;/);
     assert.match(r.stdout, /warning deadlock_report seeded\/.*\n    deadlock at .*: process \d+ waits for ShareLock on transaction \d+ held by \d+; process \d+ waits for ShareLock/);
+  });
+
+  it('GET /api/dpmon/advice serves a target\'s report, and refuses a missing or unknown target with the reason', async () => {
+    const targets = { seeded: targetOf(seededDsn), control: targetOf(controlDsn) };
+    const app = Fastify();
+    registerAdviceApi(app, {
+      targets: () => Object.keys(targets),
+      report: (name) => runAdvice(targets[name as keyof typeof targets], { clock: aheadClock, statementTimeoutMs: 30_000 }),
+    });
+    try {
+      const none = await app.inject({ url: '/api/dpmon/advice' });
+      assert.equal(none.statusCode, 400);
+      assert.match(none.json().error, /2 targets configured: say which with \?target= \(seeded, control\)/);
+      const unknown = await app.inject({ url: '/api/dpmon/advice?target=nope' });
+      assert.equal(unknown.statusCode, 404);
+      const ok = await app.inject({ url: '/api/dpmon/advice?target=seeded' });
+      assert.equal(ok.statusCode, 200);
+      const ids = (ok.json().data as AdviceReport).findings.map((f) => f.id);
+      assert.ok(ids.includes('missing_index:public.orders') && ids.includes(`idle_in_transaction:seeded/pid ${idle.pid}`), ids.join(', '));
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('exports dpmon_advice_findings per kind and severity, and counts deadlocks per interval after the first run', async () => {
+    const a = createAdviceCollector(targetOf(seededDsn), { clock: aheadClock, intervalMs: 300_000 });
+    const run = async () => {
+      const samples: { name: string; labels: Record<string, string>; value: number }[] = [];
+      const r = await a.collector.collect({ now: aheadClock.now(), signal: new AbortController().signal, log: silentLogger }, (d, labels, value) => samples.push({ name: d.name, labels: { ...labels }, value }));
+      assert.equal(r, undefined);
+      return samples;
+    };
+    const value = (s: Awaited<ReturnType<typeof run>>, kind: string, severity: string) => s.find((x) => x.name === 'dpmon_advice_findings' && x.labels.kind === kind && x.labels.severity === severity)?.value;
+    const first = await run();
+    assert.equal(first.filter((x) => x.name === 'dpmon_advice_findings').length, 30, 'every kind × severity, zeros included');
+    assert.equal(value(first, 'missing_index', 'warning'), 1);
+    assert.equal(value(first, 'deadlocks', 'warning'), 1);
+    assert.ok(first.filter((x) => x.name === 'dpmon_advice_check_success').every((x) => x.value === 1));
+    // no deadlock since the first run: the interval's count is zero, the rest unchanged
+    const second = await run();
+    assert.equal(value(second, 'deadlocks', 'warning'), 0);
+    assert.equal(value(second, 'missing_index', 'warning'), 1);
+    assert.equal(a.last()?.database, 'seeded');
   });
 });

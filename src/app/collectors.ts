@@ -10,6 +10,7 @@ import { createLocalDataDirs } from '../collect/postgres/local-data-dirs.ts';
 import { createScoreCollector } from '../collect/derived/scores.ts';
 import type { Collector } from '../model/collector.ts';
 import { createDbMaintenance } from '../db/maintenance.ts';
+import { createAdviceCollector, type AdviceCollector } from '../advice/collector.ts';
 import type { ScheduledCollector } from '../collect/scheduler.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -55,7 +56,7 @@ export function buildCollectors(
   config: Config,
   targetConfigs: readonly TargetConfig[],
   deps: CollectorDeps,
-): { readonly collectors: ScheduledCollector[]; readonly targets: PostgresTarget[] } {
+): { readonly collectors: ScheduledCollector[]; readonly targets: PostgresTarget[]; readonly advice: ReadonlyMap<string, AdviceCollector> } {
   const sm = config.systemMetrics.resourceMonitoring;
   const defaultMs = config.resourceMonitoring.collectionIntervalMs;
   const hostLabels = { instance: hostname() };
@@ -92,6 +93,8 @@ export function buildCollectors(
   });
 
   const db = config.databaseMetrics;
+  // the advice checks per target, at the spec's deadlock_check_interval (their deadlocks finding counts that interval)
+  const advice = new Map(targetConfigs.map((t) => [t.name, createAdviceCollector(t, { clock: deps.clock, intervalMs: db.queryPerformance.deadlockCheckIntervalMs })]));
   const scores = createScoreCollector({
     latest: deps.latest,
     intervalMs: defaultMs,
@@ -108,8 +111,9 @@ export function buildCollectors(
     ...(deps.storage ? [{ collector: deps.storage, labels: hostLabels }] : []),
     ...targets.map((t, i) => ({ collector: t.collector, historyLabels: { job: targetConfigs[i]!.job } })),
     ...maintenance,
+    ...[...advice.values()].map((a, i) => ({ collector: a.collector, labels: { instance: targetConfigs[i]!.name } })),
     // scores read the others' latest values, so they run at the shared default interval
     { collector: scores, labels: hostLabels },
   ];
-  return { collectors, targets };
+  return { collectors, targets, advice };
 }
