@@ -17,6 +17,8 @@ export interface WhatIf {
 const PREPARED = 'dpmon_whatif';
 
 export async function whatIfIndex(query: Query, hypopgSchema: string, statement: string, createIndex: string): Promise<WhatIf> {
+  // pg_stat_statements keeps one statement per entry; text with more is not something to send to PREPARE
+  if (/;\s*\S/.test(statement)) throw new Error('the statement text holds more than one statement');
   const params = Math.max(0, ...[...statement.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
   const args = params > 0 ? `(${Array.from({ length: params }, () => 'NULL').join(', ')})` : '';
   const schema = `"${hypopgSchema.replace(/"/g, '""')}"`;

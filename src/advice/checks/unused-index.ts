@@ -31,7 +31,9 @@ ORDER BY bytes DESC`, [ctx.thresholds.unusedIndexMinBytes]);
         summary: `index ${index} on ${qualified(String(r.schemaname), String(r.relname))} has not been scanned since the statistics ${since === undefined ? 'began' : 'were reset'} (${Math.round(num(r.bytes) / 1024)} kB)`,
         evidence: { idxScan: num(r.idx_scan), bytes: num(r.bytes), statsSince: since === undefined ? null : new Date(since).toISOString(), statsAgeSeconds: ageMs === undefined ? null : Math.round(ageMs / 1000), definition: r.def },
         fix: [
-          ...(confident ? [] : ['the statistics are younger than a week: check again after the jobs that run less often']),
+          ...(confident ? [] : [ageMs === undefined
+            ? 'the statistics were never reset, so how long they cover is unknown: make sure no rare job (monthly report, restore test) uses it'
+            : 'the statistics are younger than a week: check again after the jobs that run less often']),
           `DROP INDEX CONCURRENTLY ${index};`,
         ],
       };
