@@ -135,3 +135,36 @@ export async function makeDeadlock(dsn: string): Promise<{ pids: [number, number
     await b.end().catch(() => {});
   }
 }
+
+export interface AdviceScore {
+  /** seeded problems found / seeded problems */
+  readonly recall: number;
+  readonly missed: readonly string[];
+  /** findings about seeded objects / all findings on the seeded database */
+  readonly precisionSeeded: number;
+  /** findings on the control database: precision there is 1 when this is empty */
+  readonly controlFindings: readonly string[];
+  readonly seededFindings: readonly string[];
+}
+
+/** How the advice did on the seeded workload: each seeded problem is one expected kind on one object. */
+export function scoreAdvice(seeded: { findings: readonly { id: string; kind: string; object: string }[] }, control: { findings: readonly { id: string }[] }, idlePid: number): AdviceScore {
+  const has = (kind: string, object?: RegExp) => seeded.findings.some((f) => f.kind === kind && (object === undefined || object.test(f.object)));
+  const expected: [string, boolean][] = [
+    ['missing_index public.orders', has('missing_index', /^public\.orders$/)],
+    ['duplicate_index public.customers_email_(idx|dup)', has('duplicate_index', /^public\.customers_email_(idx|dup)$/)],
+    ['unused_index public.customers_created_idx', has('unused_index', /^public\.customers_created_idx$/)],
+    ['stale_statistics public.events', has('stale_statistics', /^public\.events$/)],
+    [`idle_in_transaction pid ${idlePid}`, has('idle_in_transaction', new RegExp(`/pid ${idlePid}$`))],
+    ['deadlocks seeded', has('deadlocks', /^seeded$/)],
+    ['deadlock_report', has('deadlock_report')],
+  ];
+  const seededObjects = /orders|customers_email|customers_created_idx|events|accounts|seeded/;
+  return {
+    recall: expected.filter(([, ok]) => ok).length / expected.length,
+    missed: expected.filter(([, ok]) => !ok).map(([name]) => name),
+    precisionSeeded: seeded.findings.length === 0 ? 1 : seeded.findings.filter((f) => seededObjects.test(f.object)).length / seeded.findings.length,
+    controlFindings: control.findings.map((f) => f.id),
+    seededFindings: seeded.findings.map((f) => f.id),
+  };
+}
