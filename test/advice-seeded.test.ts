@@ -199,4 +199,14 @@ describe('advice on the seeded workload, PostgreSQL 16', { skip }, () => {
     assert.equal(value(second, 'missing_index', 'warning'), 1);
     assert.equal(a.last()?.database, 'seeded');
   });
+
+  it('`dpmon queries advice` refuses an unknown target and a missing subcommand with exit 2 and the reason', () => {
+    const file = configFile(seededDsn);
+    const unknown = runDpmonSync(['queries', 'advice', '--target', 'nope', '--config', file]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /no target named "nope" \(configured: pg\)/);
+    const bare = runDpmonSync(['queries', '--config', file]);
+    assert.equal(bare.code, 2);
+    assert.match(bare.stderr, /queries needs advice/);
+  });
 });
