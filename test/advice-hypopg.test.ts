@@ -12,6 +12,7 @@ import { loadConfig } from '../src/config/index.ts';
 import { runAdvice } from '../src/advice/engine.ts';
 import { missingIndex } from '../src/advice/checks/missing-index.ts';
 import { bloat } from '../src/advice/checks/bloat.ts';
+import { duplicateIndex } from '../src/advice/checks/duplicate-index.ts';
 import type { AdviceReport } from '../src/advice/finding.ts';
 import { systemClock } from '../src/lib/clock.ts';
 import { startCluster, versionSkipReason, withClient, type Cluster } from './harness/postgres.ts';
@@ -45,19 +46,24 @@ describe('advice with HypoPG and pgstattuple, PostgreSQL 15', { skip: skipReason
       await c.query(`INSERT INTO ledger SELECT g, repeat('n', 40) FROM generate_series(1, 300000) g`);
       await c.query(`DELETE FROM ledger WHERE id % 5 < 3`);
       await c.query('VACUUM ANALYZE ledger');
+      // a prefix duplicate: (a) is the leading column of (a, b); and an index whose leading column matches but whose opclass differs, which is not one
+      await c.query(`CREATE TABLE pairs (a text, b int)`);
+      await c.query('CREATE INDEX pairs_a ON pairs (a)');
+      await c.query('CREATE INDEX pairs_a_b ON pairs (a, b)');
+      await c.query('CREATE INDEX pairs_a_pattern ON pairs (a text_pattern_ops)');
     });
     const file = join(dir, 'c.yaml');
     writeFileSync(file, `targets:\n  - name: pg15\n    dsn: ${dsn}\n`);
     report = await runAdvice(loadConfig([file], {}).config.targets[0]!, {
       clock: systemClock,
       statementTimeoutMs: 30_000,
-      checks: [missingIndex, bloat],
+      checks: [missingIndex, bloat, duplicateIndex],
       thresholds: { bloatMinBytes: 1024 * 1024 },
     });
   });
   after(async () => cluster?.stop());
 
-  it('runs both checks without error', () => {
+  it('runs the checks without error', () => {
     assert.deepEqual(report.checks.filter((c) => !c.ok), []);
     assert.equal(report.serverMajor, 15);
   });
@@ -89,5 +95,13 @@ describe('advice with HypoPG and pgstattuple, PostgreSQL 15', { skip: skipReason
     assert.equal(i.evidence.source, 'pgstatindex');
     assert.ok(Number(i.evidence.avgLeafDensity) < 50, JSON.stringify(i.evidence));
     assert.deepEqual(i.fix, ['REINDEX INDEX CONCURRENTLY public.ledger_pkey;']);
+  });
+
+  it('finds the prefix duplicate pairs_a of pairs_a_b, and not the index with another operator class', () => {
+    const dups = report.findings.filter((x) => x.kind === 'duplicate_index');
+    assert.deepEqual(dups.map((d) => d.object), ['public.pairs_a'], JSON.stringify(dups));
+    assert.equal(dups[0]!.evidence.duplicate, 'prefix');
+    assert.equal(dups[0]!.confidence, 'medium');
+    assert.match(String(dups[0]!.evidence.keep), /pairs_a_b ON public\.pairs USING btree \(a, b\)/);
   });
 });
