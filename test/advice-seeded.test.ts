@@ -1,4 +1,4 @@
-// The advice engine on the seeded workload (issue 17, deliverable 5), PostgreSQL 16: every seeded problem
+// The advice engine on the seeded workload (issue 17, deliverable 5), PostgreSQL 16 and 17: every seeded problem
 // is found with its evidence (recall), and a clean control database on the same server gets no finding
 // at all (precision). The idle transaction's age is judged on an injected clock 10 minutes ahead, not by
 // waiting. The recall and precision measured are printed as a JSON line (docs/query-analysis.md).
@@ -18,7 +18,6 @@ import { registerAdviceApi } from '../src/api/advice-api.ts';
 import { createAdviceCollector } from '../src/advice/collector.ts';
 import { silentLogger } from '../src/lib/logger.ts';
 
-const skip = versionSkipReason(16);
 const dir = mkdtempSync(join(tmpdir(), 'dpmon-advice-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -31,7 +30,7 @@ const targetOf = (dsn: string): TargetConfig => loadConfig([configFile(dsn)], {}
 const TEN_MINUTES = 10 * 60_000;
 const aheadClock = { now: () => Date.now() + TEN_MINUTES, sleep: () => Promise.resolve() };
 
-describe('advice on the seeded workload, PostgreSQL 16', { skip }, () => {
+for (const version of [16, 17] as const) describe(`advice on the seeded workload, PostgreSQL ${version}`, { skip: versionSkipReason(version) }, () => {
   let cluster: Cluster;
   let seededDsn: string;
   let controlDsn: string;
@@ -41,7 +40,7 @@ describe('advice on the seeded workload, PostgreSQL 16', { skip }, () => {
   let control: AdviceReport;
 
   before(async () => {
-    cluster = await startCluster({ settings: ADVICE_CLUSTER_SETTINGS });
+    cluster = await startCluster({ version, settings: ADVICE_CLUSTER_SETTINGS });
     seededDsn = await createDatabase(cluster.primary.dsn, 'seeded');
     controlDsn = await createDatabase(cluster.primary.dsn, 'control');
     await Promise.all([seedProblems(seededDsn), seedControl(controlDsn)]);
@@ -133,7 +132,7 @@ describe('advice on the seeded workload, PostgreSQL 16', { skip }, () => {
 
   it('gives no finding at all on the clean control database (and reports recall and precision)', () => {
     const score = scoreAdvice(seeded, control, idle.pid);
-    console.log(JSON.stringify({ advice: 'seeded workload, PostgreSQL 16', ...score }));
+    console.log(JSON.stringify({ advice: `seeded workload, PostgreSQL ${version}`, ...score }));
     assert.deepEqual(control.findings, []);
     assert.deepEqual(score.missed, []);
     assert.equal(score.recall, 1);
@@ -151,7 +150,7 @@ describe('advice on the seeded workload, PostgreSQL 16', { skip }, () => {
   it('`dpmon queries advice` prints each seeded finding with its evidence and the SQL to run', () => {
     const r = runDpmonSync(['queries', 'advice', '--server-log', `${cluster.primary.dataDir}.log`, '--config', configFile(seededDsn)]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^target pg: PostgreSQL 16, database seeded: \d+ findings\n/);
+    assert.match(r.stdout, new RegExp(`^target pg: PostgreSQL ${version}, database seeded: \\d+ findings\\n`));
     assert.match(r.stdout, /warning missing_index public\.orders \(confidence medium\)\n.*\n    evidence: seqScan=\d+ .*\n    statement: SELECT id, status, amount FROM orders WHERE customer_id = \$1\n    do: CREATE INDEX CONCURRENTLY ON public\.orders \(customer_id\);/);
     assert.match(r.stdout, /warning stale_statistics public\.events .*\n.*\n.*\n    do: ANALYZE public\.events;/);
     assert.match(r.stdout, /warning deadlock_report seeded\/.*\n    deadlock at .*: process \d+ waits for ShareLock on transaction \d+ held by \d+; process \d+ waits for ShareLock/);
