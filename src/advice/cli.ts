@@ -30,8 +30,7 @@ export async function runAdviceCommand(_config: Config, target: TargetConfig, op
     opts.err(`dpmon: ${err instanceof AdviceConnectError ? err.message : `queries advice failed on target ${target.name}: ${(err as Error).message}`}\n`);
     return 1;
   }
-  const { deadlocksCounter: _counter, ...shown } = report as AdviceReport & { deadlocksCounter?: number };
-  if (opts.json) opts.out(`${JSON.stringify(shown, null, 2)}\n`);
+  if (opts.json) opts.out(`${JSON.stringify(report, null, 2)}\n`);
   else opts.out(formatReport(report));
   return report.checks.some((c) => !c.ok) ? 1 : 0;
 }

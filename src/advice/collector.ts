@@ -42,9 +42,8 @@ export function createAdviceCollector(target: TargetConfig, deps: { clock: Clock
           ctx.log.warn({ err }, 'advice could not reach the target');
           return { failed: 'connect_failed' };
         }
-        const { deadlocksCounter, ...shown } = report;
-        previous = { count: deadlocksCounter, at: ctx.now };
-        last = shown;
+        previous = { count: report.deadlocksCounter, at: ctx.now };
+        last = report;
         for (const kind of ADVICE_KINDS) {
           for (const severity of SEVERITIES) {
             emit(findingsGauge, { kind, severity }, report.findings.filter((f) => f.kind === kind && f.severity === severity).length);

@@ -26,7 +26,7 @@ export interface AdviceOptions {
 /** Thrown when the target cannot be reached at all; a failing check is reported instead. */
 export class AdviceConnectError extends Error {}
 
-export async function runAdvice(target: TargetConfig, opts: AdviceOptions): Promise<AdviceReport & { readonly deadlocksCounter: number }> {
+export async function runAdvice(target: TargetConfig, opts: AdviceOptions): Promise<AdviceReport> {
   const timeoutMs = opts.statementTimeoutMs;
   const client = new pg.Client({ ...pgClientConfig(target.dsn), application_name: 'dpmon', statement_timeout: timeoutMs, lock_timeout: 5_000, connectionTimeoutMillis: target.connectTimeoutMs });
   client.on('error', () => {}); // a dropped session fails the query in flight

@@ -58,6 +58,8 @@ export interface AdviceReport {
   readonly at: string;
   readonly findings: readonly Finding[];
   readonly checks: readonly CheckOutcome[];
+  /** pg_stat_database.deadlocks of the database at the run: the next periodic run counts from it */
+  readonly deadlocksCounter: number;
 }
 
 export function findingId(kind: AdviceKind, object: string): string {

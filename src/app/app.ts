@@ -336,8 +336,7 @@ export function createApp(config: Config, opts: AppOptions): App {
         const last = advice.get(name)?.last();
         if (last && !fresh) return last;
         const t = targetConfigs.find((x) => x.name === name)!;
-        const { deadlocksCounter: _counter, ...report } = await runAdvice(t, { clock, statementTimeoutMs: t.statementTimeoutMs });
-        return report;
+        return runAdvice(t, { clock, statementTimeoutMs: t.statementTimeoutMs });
       },
     });
     // a reload changes what the dashboards show at once: they are resolved from the current config
