@@ -123,7 +123,8 @@ Connects with the target's DSN, as dpmon does; --target may be left out when one
 Options:
   --target NAME      the configured target
   --json             the report as JSON (as GET /api/dpmon/advice serves it)
-  --server-log PATH  the server's stderr log file, for the deadlock reports (else pg_current_logfile(),
+  --server-log PATH  the server's log file (stderr format, or csvlog when it ends in .csv), for the
+                     deadlock reports (else pg_current_logfile(),
                      when logging_collector writes one and the role may read server files)
 Exit 0 when the report is printed, 1 when the target cannot be reached or a check failed, 2 on bad usage.
 `;

@@ -2,7 +2,8 @@
 // contrib's pgstattuple): the missing index on the seeded orders table is checked as a what-if with
 // HypoPG — the statement's estimated cost falls and the plan uses the hypothetical index, which is gone
 // afterwards — and bloat is measured by pgstattuple_approx and pgstatindex on a table 60 % of which was
-// deleted and vacuumed. Skipped here without PostgreSQL 15 or HypoPG; fails without them when CI=true.
+// deleted and vacuumed, and a deadlock's report is read from the csvlog the server's logging_collector
+// writes, through pg_current_logfile() and pg_read_file(). Skipped here without PostgreSQL 15 or HypoPG; fails without them when CI=true.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,10 +14,11 @@ import { runAdvice } from '../src/advice/engine.ts';
 import { missingIndex } from '../src/advice/checks/missing-index.ts';
 import { bloat } from '../src/advice/checks/bloat.ts';
 import { duplicateIndex } from '../src/advice/checks/duplicate-index.ts';
+import { deadlockReports } from '../src/advice/checks/deadlock-reports.ts';
 import type { AdviceReport } from '../src/advice/finding.ts';
 import { systemClock } from '../src/lib/clock.ts';
 import { startCluster, versionSkipReason, withClient, type Cluster } from './harness/postgres.ts';
-import { ADVICE_CLUSTER_SETTINGS, createDatabase, seedMissingIndex } from './harness/advice-workload.ts';
+import { ADVICE_CLUSTER_SETTINGS, createDatabase, makeDeadlock, seedMissingIndex } from './harness/advice-workload.ts';
 
 const HYPOPG_CONTROL = '/usr/share/postgresql/15/extension/hypopg.control';
 
@@ -36,9 +38,10 @@ describe('advice with HypoPG and pgstattuple, PostgreSQL 15', { skip: skipReason
   let cluster: Cluster;
   let dsn: string;
   let report: AdviceReport;
+  let deadlockPids: [number, number];
 
   before(async () => {
-    cluster = await startCluster({ version: 15, settings: ADVICE_CLUSTER_SETTINGS });
+    cluster = await startCluster({ version: 15, settings: { ...ADVICE_CLUSTER_SETTINGS, logging_collector: 'on', log_destination: 'csvlog' } });
     dsn = await createDatabase(cluster.primary.dsn, 'seeded', ['hypopg', 'pgstattuple']);
     await seedMissingIndex(dsn);
     await withClient(dsn, async (c) => {
@@ -51,13 +54,16 @@ describe('advice with HypoPG and pgstattuple, PostgreSQL 15', { skip: skipReason
       await c.query('CREATE INDEX pairs_a ON pairs (a)');
       await c.query('CREATE INDEX pairs_a_b ON pairs (a, b)');
       await c.query('CREATE INDEX pairs_a_pattern ON pairs (a text_pattern_ops)');
+      await c.query(`CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL)`);
+      await c.query(`INSERT INTO accounts VALUES (1, 100), (2, 100)`);
     });
+    deadlockPids = (await makeDeadlock(dsn)).pids;
     const file = join(dir, 'c.yaml');
     writeFileSync(file, `targets:\n  - name: pg15\n    dsn: ${dsn}\n`);
     report = await runAdvice(loadConfig([file], {}).config.targets[0]!, {
       clock: systemClock,
       statementTimeoutMs: 30_000,
-      checks: [missingIndex, bloat, duplicateIndex],
+      checks: [missingIndex, bloat, duplicateIndex, deadlockReports],
       thresholds: { bloatMinBytes: 1024 * 1024 },
     });
   });
@@ -103,5 +109,15 @@ describe('advice with HypoPG and pgstattuple, PostgreSQL 15', { skip: skipReason
     assert.equal(dups[0]!.evidence.duplicate, 'prefix');
     assert.equal(dups[0]!.confidence, 'medium');
     assert.match(String(dups[0]!.evidence.keep), /pairs_a_b ON public\.pairs USING btree \(a, b\)/);
+  });
+
+  it("reads the deadlock report from the server's csvlog through pg_current_logfile()", () => {
+    const f = report.findings.find((x) => x.kind === 'deadlock_report');
+    assert.ok(f, JSON.stringify(report.checks));
+    const procs = f.evidence.processes as { pid: number; waitsFor: string; statement: string }[];
+    assert.deepEqual(procs.map((p) => p.pid).sort(), [...deadlockPids].sort());
+    for (const p of procs) assert.match(p.statement, /^UPDATE accounts SET balance = balance \+ 10 WHERE id = [12]$/);
+    assert.match(String(f.evidence.context), /relation "accounts"/);
+    assert.equal(f.confidence, 'high', 'csvlog names the database');
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseDeadlockReports, prefixPattern } from './deadlock-log.ts';
+import { parseCsvDeadlockReports, parseDeadlockReports, prefixPattern } from './deadlock-log.ts';
 
 const REPORT = [
   '2026-12-07 20:12:55.342 UTC [11060] postgres@seeded ERROR:  deadlock detected',
@@ -58,4 +58,20 @@ describe('prefixPattern', () => {
       assert.equal(m.groups.level, 'ERROR');
     });
   }
+});
+
+describe('parseCsvDeadlockReports', () => {
+  it('reads one csvlog record, its quoted multi-line DETAIL and doubled quotes included', () => {
+    const detail = 'Process 7 waits for ShareLock on transaction 9; blocked by process 8.\nProcess 8 waits for ShareLock on transaction 10; blocked by process 7.\nProcess 7: UPDATE t SET v = \'"x"\' WHERE id = 2\nProcess 8: UPDATE t SET v = 1 WHERE id = 1';
+    const q = (v: string) => `"${v.replace(/"/g, '""')}"`;
+    const record = ['2026-12-07 20:00:00.123 UTC', 'app', 'shop', '7', '127.0.0.1:5000', 's', '3', 'UPDATE', '2026-12-07 19:59:00 UTC', '3/4', '9', 'ERROR', '40P01',
+      'deadlock detected', q(detail), 'See server log for query details.', '', '', q('while updating tuple (0,2) in relation "t"'), q('UPDATE t SET v = \'"x"\' WHERE id = 2'), '', '', 'psql', 'client backend', '', '0'].join(',');
+    const text = `2026-12-07 19:00:00.000 UTC,,,1,,s,1,,,,0,LOG,00000,"ready",,,,,,,,,,postmaster,,0\n${record}\n`;
+    const [r, ...rest] = parseCsvDeadlockReports(text);
+    assert.equal(rest.length, 0);
+    assert.equal(r?.database, 'shop');
+    assert.equal(r?.victimPid, 7);
+    assert.deepEqual(r?.processes.map((p) => [p.pid, p.blockedBy, p.statement]), [[7, 8, 'UPDATE t SET v = \'"x"\' WHERE id = 2'], [8, 7, 'UPDATE t SET v = 1 WHERE id = 1']]);
+    assert.equal(r?.context, 'while updating tuple (0,2) in relation "t"');
+  });
 });

@@ -87,39 +87,89 @@ function lines(text: string, pattern: RegExp): Line[] {
   return out;
 }
 
-/** Every deadlock report in `text`, oldest first. */
+/** The processes of a deadlock's DETAIL: who waits for which lock held by whom, and each one's statement. */
+function processesOf(detail: readonly string[]): DeadlockProcess[] {
+  const byPid = new Map<number, { pid: number; waitsFor?: string; lockOn?: string; blockedBy?: number; statement?: string }>();
+  const proc = (pid: number) => byPid.get(pid) ?? byPid.set(pid, { pid }).get(pid)!;
+  for (const d of detail) {
+    const w = /^\s*Process (\d+) waits for (\S+) on (.+?); blocked by process (\d+)\.$/.exec(d);
+    if (w) Object.assign(proc(Number(w[1])), { waitsFor: w[2], lockOn: w[3], blockedBy: Number(w[4]) });
+    const s = /^\s*Process (\d+): (.*)$/.exec(d);
+    if (s) proc(Number(s[1])).statement = s[2];
+  }
+  return [...byPid.values()];
+}
+
+function report(r: { at?: string; db?: string; pid?: number; detail: readonly string[]; context?: string; statement?: string }): DeadlockReport {
+  return {
+    ...(r.at ? { at: r.at } : {}),
+    ...(r.db !== undefined ? { database: r.db } : {}),
+    ...(r.pid !== undefined ? { victimPid: r.pid } : {}),
+    processes: processesOf(r.detail),
+    ...(r.context ? { context: r.context } : {}),
+    ...(r.statement ? { statement: r.statement } : {}),
+  };
+}
+
+/** Every deadlock report in `text` (stderr format), oldest first. */
 export function parseDeadlockReports(text: string, logLinePrefix: string): DeadlockReport[] {
   const all = lines(text, prefixPattern(logLinePrefix));
   const reports: DeadlockReport[] = [];
   for (let i = 0; i < all.length; i++) {
     const head = all[i]!;
     if (head.level !== 'ERROR' || !head.message.startsWith('deadlock detected')) continue;
-    const byPid = new Map<number, { pid: number; waitsFor?: string; lockOn?: string; blockedBy?: number; statement?: string }>();
-    const proc = (pid: number) => byPid.get(pid) ?? byPid.set(pid, { pid }).get(pid)!;
+    const detail: string[] = [];
     let context: string | undefined;
     let statement: string | undefined;
     for (let j = i + 1; j < all.length; j++) {
       const l = all[j]!;
       if (head.pid !== undefined && l.pid !== undefined && l.pid !== head.pid) continue;
       if (!ATTACHED.has(l.level)) break;
-      if (l.level === 'DETAIL') {
-        for (const d of [l.message, ...l.more]) {
-          const w = /^Process (\d+) waits for (\S+) on (.+?); blocked by process (\d+)\.$/.exec(d);
-          if (w) Object.assign(proc(Number(w[1])), { waitsFor: w[2], lockOn: w[3], blockedBy: Number(w[4]) });
-          const s = /^Process (\d+): (.*)$/.exec(d);
-          if (s) proc(Number(s[1])).statement = s[2];
-        }
-      } else if (l.level === 'CONTEXT') context = [l.message, ...l.more].join(' ');
+      if (l.level === 'DETAIL') detail.push(l.message, ...l.more);
+      else if (l.level === 'CONTEXT') context = [l.message, ...l.more].join(' ');
       else if (l.level === 'STATEMENT') statement = [l.message, ...l.more].join('\n');
     }
-    reports.push({
-      ...(head.at ? { at: head.at } : {}),
-      ...(head.db !== undefined ? { database: head.db } : {}),
-      ...(head.pid !== undefined ? { victimPid: head.pid } : {}),
-      processes: [...byPid.values()],
-      ...(context ? { context } : {}),
-      ...(statement ? { statement } : {}),
-    });
+    reports.push(report({ ...(head.at ? { at: head.at } : {}), ...(head.db !== undefined ? { db: head.db } : {}), ...(head.pid !== undefined ? { pid: head.pid } : {}), detail, ...(context ? { context } : {}), ...(statement ? { statement } : {}) }));
   }
   return reports;
+}
+
+// csvlog's columns (the same from 13 to 17 for the ones read here): log_time 0, database_name 2,
+// process_id 3, error_severity 11, message 13, detail 14, context 18, query 19
+const CSV = { at: 0, db: 2, pid: 3, severity: 11, message: 13, detail: 14, context: 18, query: 19 } as const;
+
+/** Every deadlock report in `text` (csvlog format: one record each, fields quoted over several lines), oldest first. */
+export function parseCsvDeadlockReports(text: string): DeadlockReport[] {
+  const reports: DeadlockReport[] = [];
+  for (const f of csvRecords(text)) {
+    if (f[CSV.severity] !== 'ERROR' || !f[CSV.message]?.startsWith('deadlock detected')) continue;
+    reports.push(report({
+      ...(f[CSV.at] ? { at: f[CSV.at] } : {}),
+      db: f[CSV.db] ?? '',
+      ...(f[CSV.pid] ? { pid: Number(f[CSV.pid]) } : {}),
+      detail: (f[CSV.detail] ?? '').split('\n'),
+      ...(f[CSV.context] ? { context: f[CSV.context] } : {}),
+      ...(f[CSV.query] ? { statement: f[CSV.query] } : {}),
+    }));
+  }
+  return reports;
+}
+
+/** RFC 4180 records: fields in double quotes may hold commas, newlines and doubled quotes. A partial first record (a tail cut mid-record) parses as garbage and is skipped by the severity test. */
+function* csvRecords(text: string): Generator<string[]> {
+  let field = '';
+  let record: string[] = [];
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { field += '"'; i++; }
+      else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') { record.push(field); field = ''; }
+    else if (c === '\n') { record.push(field); yield record; record = []; field = ''; }
+    else if (c !== '\r') field += c;
+  }
+  if (field !== '' || record.length > 0) { record.push(field); yield record; }
 }
