@@ -93,8 +93,10 @@ export function buildCollectors(
   });
 
   const db = config.databaseMetrics;
-  // the advice checks per target, at the spec's deadlock_check_interval (their deadlocks finding counts that interval)
-  const advice = new Map(targetConfigs.map((t) => [t.name, createAdviceCollector(t, { clock: deps.clock, intervalMs: db.queryPerformance.deadlockCheckIntervalMs })]));
+  // the advice checks per target, at the spec's deadlock_check_interval (their deadlocks finding counts
+  // that interval), unless query_performance.monitoring.analysis leaves out optimization_suggestions
+  const adviceOn = db.queryPerformance.monitoring.analysis.includes('optimization_suggestions');
+  const advice = new Map(adviceOn ? targetConfigs.map((t) => [t.name, createAdviceCollector(t, { clock: deps.clock, intervalMs: db.queryPerformance.deadlockCheckIntervalMs })]) : []);
   const scores = createScoreCollector({
     latest: deps.latest,
     intervalMs: defaultMs,
@@ -111,7 +113,7 @@ export function buildCollectors(
     ...(deps.storage ? [{ collector: deps.storage, labels: hostLabels }] : []),
     ...targets.map((t, i) => ({ collector: t.collector, historyLabels: { job: targetConfigs[i]!.job } })),
     ...maintenance,
-    ...[...advice.values()].map((a, i) => ({ collector: a.collector, labels: { instance: targetConfigs[i]!.name } })),
+    ...[...advice].map(([name, a]) => ({ collector: a.collector, labels: { instance: name } })),
     // scores read the others' latest values, so they run at the shared default interval
     { collector: scores, labels: hostLabels },
   ];
