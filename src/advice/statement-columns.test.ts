@@ -13,8 +13,10 @@ describe('filterColumns', () => {
     ['SELECT count(*) FROM orders', []],
     ['SELECT * FROM orders WHERE note = $1', []],
     ['SELECT * FROM orders WHERE "customer_id" = $1 LIMIT $2', ['customer_id']],
+    ['SELECT * FROM orders AS o JOIN customers c ON c.id = o.customer_id WHERE c.id = $1 AND o.status = $2', ['status']],
+    ['SELECT * FROM public.orders JOIN customers ON true WHERE orders.amount > $1 AND customers.status = $2', ['amount']],
   ];
-  for (const [sql, cols] of cases) it(`reads ${sql}`, () => assert.deepEqual(filterColumns(sql, COLUMNS), cols));
+  for (const [sql, cols] of cases) it(`reads ${sql}`, () => assert.deepEqual(filterColumns(sql, COLUMNS, { schema: 'public', table: 'orders' }), cols));
 });
 
 describe('mentionsTable', () => {

@@ -40,7 +40,7 @@ ORDER BY s.seq_tup_read DESC LIMIT 20`, [t.seqScanMinRows, t.seqScanMinScans, t.
       };
       const match = statements
         .filter((s) => mentionsTable(s.query, schema, name))
-        .map((s) => ({ s, cols: filterColumns(s.query, columns) }))
+        .map((s) => ({ s, cols: filterColumns(s.query, columns, { schema, table: name }) }))
         .find((m) => m.cols.length > 0 && !leading.has(m.cols[0]!));
       if (!match) {
         findings.push({
