@@ -44,11 +44,12 @@ SELECT current_setting('server_version_num')::int / 10000 AS major, current_data
     const findings: Finding[] = [];
     const checks: CheckOutcome[] = [];
     const now = opts.clock.now();
+    const thresholds = { ...DEFAULT_THRESHOLDS, ...opts.thresholds };
     for (const check of opts.checks ?? CHECKS) {
       const notes: string[] = [];
       const ctx: CheckContext = {
         query,
-        thresholds: { ...DEFAULT_THRESHOLDS, ...opts.thresholds },
+        thresholds,
         now,
         major: Number(facts!.major),
         database: String(facts!.database),

@@ -2,7 +2,7 @@
 // threshold. They hold their locks and their snapshot (backend_xmin), so vacuum cannot remove rows
 // deleted after it: the xmin's age says how much they hold back. Ages are judged on dpmon's clock.
 import { findingId, type Finding } from '../finding.ts';
-import { isoOf, msOf, num, type Check } from '../check.ts';
+import { ident, isoOf, msOf, num, type Check } from '../check.ts';
 
 export const idleInTransaction: Check = {
   name: 'idle_in_transaction',
@@ -41,7 +41,7 @@ ORDER BY state_change`);
         statement: String(r.query ?? ''),
         fix: [
           `SELECT pg_terminate_backend(${pid});  -- after asking its owner: it rolls back the transaction`,
-          `ALTER ROLE ${JSON.stringify(String(r.usename))} SET idle_in_transaction_session_timeout = '5min';`,
+          `ALTER ROLE ${ident(String(r.usename))} SET idle_in_transaction_session_timeout = '5min';`,
         ],
       });
     }
