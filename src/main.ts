@@ -4,6 +4,8 @@ import { formatConfigIssue, isLoopbackHost, parseListen, printConfig, type Loade
 import { createApp } from './app/app.ts';
 import { chooseTarget, runDbCommand } from './db/cli.ts';
 import { QUERIES_COMMANDS, QUERIES_HELP, runQueriesCommand } from './queries/cli.ts';
+import { runAdviceCommand } from './advice/cli.ts';
+import { systemClock } from './lib/clock.ts';
 import { createLogger } from './lib/logger.ts';
 import { createConfigCoordinator, loadCheckedConfig } from './app/reload.ts';
 import { EXPORTS, ExportUsageError } from './export/index.ts';
@@ -22,7 +24,8 @@ Usage:
   dpmon ack FINGERPRINT [--by NAME] [--comment TEXT] [--url URL] [--config PATH]...
   dpmon remediation list|approve ID [--by NAME] [--json] [--url URL] [--config PATH]...
   dpmon db install|uninstall|status [--target NAME] [--dry-run] [--json] [--config PATH]...
-${Object.entries(QUERIES_COMMANDS).map(([name, c]) => `  dpmon queries ${name} ${c.usage.replace(/^\S+\s*/, '')}\n`).join('')}${Object.entries(EXPORTS).map(([kind, e]) => `  dpmon export ${kind} ${e.usage}\n`).join('')}  dpmon COMMAND --help
+${Object.entries(QUERIES_COMMANDS).map(([name, c]) => `  dpmon queries ${name} ${c.usage.replace(/^\S+\s*/, '')}\n`).join('')}  dpmon queries advice [--target NAME] [--json] [--server-log PATH] [--config PATH]...
+${Object.entries(EXPORTS).map(([kind, e]) => `  dpmon export ${kind} ${e.usage}\n`).join('')}  dpmon COMMAND --help
 
 --config takes a YAML file or a folder of *.yaml fragments (merged in name order) and may repeat.
 With no --config, the spec's values are the defaults. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.
@@ -110,7 +113,22 @@ Exit 0 when done (status: everything installed and current), 1 when something is
 2 on bad usage.
 `;
 
-HELP.queries = QUERIES_HELP;
+HELP.queries = `${QUERIES_HELP}
+dpmon queries advice [--target NAME] [--json] [--server-log PATH]
+advice: reads one target's catalog statistics once and prints what a DBA would act on, each finding with
+its evidence, a confidence and the SQL to run (docs/query-analysis.md, "Advice"): missing indexes (checked
+with HypoPG where it is created), unused and duplicate indexes, stale statistics, table and index bloat,
+transaction-ID wraparound, sessions idle in a transaction, deadlocks and the server log's deadlock reports.
+Connects with the target's DSN, as dpmon does; --target may be left out when one target is configured.
+
+Options:
+  --target NAME      the configured target
+  --json             the report as JSON (as GET /api/dpmon/advice serves it)
+  --server-log PATH  the server's log file (stderr format, or csvlog when it ends in .csv), for the
+                     deadlock reports (else pg_current_logfile(),
+                     when logging_collector writes one and the role may read server files)
+Exit 0 when the report is printed, 1 when the target cannot be reached or a check failed, 2 on bad usage.
+`;
 
 const OPTIONS = {
   config: { type: 'string', multiple: true },
@@ -128,6 +146,7 @@ const OPTIONS = {
   since: { type: 'string' },
   limit: { type: 'string' },
   order: { type: 'string' },
+  'server-log': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
@@ -182,6 +201,8 @@ async function main(argv: string[]): Promise<number> {
     case 'db':
       return db(sub, values);
     case 'queries': {
+      // advice reads a target itself (its DSN, as dpmon does); the others ask the running instance
+      if (sub === 'advice') return queries(sub, values);
       const base = instanceUrl(values);
       if (!base) return EXIT_USAGE;
       return runQueriesCommand(sub, { ...values, base, args: positionals.slice(2), out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
@@ -206,6 +227,28 @@ async function db(sub: string | undefined, values: { target?: string; 'dry-run'?
   return runDbCommand(sub, loaded.config, target, {
     dryRun: values['dry-run'],
     json: values.json,
+    out: (t) => process.stdout.write(t),
+    err: (t) => process.stderr.write(t),
+  });
+}
+
+// the lead folds this into the queries dispatcher (src/queries/cli.ts) beside top and show
+async function queries(sub: string | undefined, values: { target?: string; json?: boolean; 'server-log'?: string; config?: string[] }): Promise<number> {
+  if (sub !== 'advice') {
+    process.stderr.write(`dpmon: queries needs advice\n\n${HELP.queries}`);
+    return EXIT_USAGE;
+  }
+  const loaded = load(values.config);
+  if (!loaded) return EXIT_USAGE;
+  const target = chooseTarget(loaded.config, values.target);
+  if (typeof target === 'string') {
+    process.stderr.write(`dpmon: ${target}\n`);
+    return EXIT_USAGE;
+  }
+  return runAdviceCommand(loaded.config, target, {
+    json: values.json,
+    ...(values['server-log'] !== undefined ? { serverLog: values['server-log'] } : {}),
+    clock: systemClock,
     out: (t) => process.stdout.write(t),
     err: (t) => process.stderr.write(t),
   });

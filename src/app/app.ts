@@ -11,6 +11,9 @@ import { prometheusMetaDeps } from '../api/prometheus-sources.ts';
 import { registerRulesApi } from '../api/rules-api.ts';
 import { registerAlertmanagerApi } from '../api/alertmanager-api.ts';
 import { registerDpmonApi } from '../api/dpmon-api.ts';
+import { registerAdviceApi } from '../api/advice-api.ts';
+import { runAdvice } from '../advice/engine.ts';
+import type { AdviceCollector } from '../advice/collector.ts';
 import { registerConsole } from '../console/index.ts';
 import { registerDashboardsApi } from '../api/dashboards-api.ts';
 import { registerQueriesApi } from '../api/queries-api.ts';
@@ -70,6 +73,7 @@ export function createApp(config: Config, opts: AppOptions): App {
   const dataDir = opts.dataDir ?? config.storage.dataDir;
   let embedded: EmbeddedPostgresHandle | undefined;
   let targets: PostgresTarget[] = [];
+  let advice: ReadonlyMap<string, AdviceCollector> = new Map();
   let scheduler: Scheduler | undefined;
   let server: FastifyInstance | undefined;
   let store: SqliteStore | undefined;
@@ -248,6 +252,7 @@ export function createApp(config: Config, opts: AppOptions): App {
       ...(embedded ? { extraMonitoredPaths: [embedded.dataDir] } : {}),
     });
     targets = built.targets;
+    advice = built.advice;
     return createScheduler({
       collectors: [...built.collectors, ...(writer ? [{ collector: writer.collector }] : []), { collector: rulesOfApp.collector }, { collector: queryStats.collector }],
       latest,
@@ -347,6 +352,15 @@ export function createApp(config: Config, opts: AppOptions): App {
           statements: settled.flatMap((s) => (s.status === 'fulfilled' ? s.value : [])),
           errors: settled.flatMap((s, i) => (s.status === 'rejected' ? [{ target: chosen[i]!.name, error: (s.reason as Error).message }] : [])),
         };
+      },
+    });
+    registerAdviceApi(http, {
+      targets: () => targetConfigs.map((t) => t.name),
+      report: async (name, fresh) => {
+        const last = advice.get(name)?.last();
+        if (last && !fresh) return last;
+        const t = targetConfigs.find((x) => x.name === name)!;
+        return runAdvice(t, { clock, statementTimeoutMs: t.statementTimeoutMs });
       },
     });
     // a reload changes what the dashboards show at once: they are resolved from the current config

@@ -12,6 +12,7 @@ import type { Collector } from '../model/collector.ts';
 import { createDbMaintenance } from '../db/maintenance.ts';
 import { createStatementHistory } from '../queries/collector.ts';
 import type { QueryHistoryStore } from '../queries/history-db.ts';
+import { createAdviceCollector, type AdviceCollector } from '../advice/collector.ts';
 import type { ScheduledCollector } from '../collect/scheduler.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -59,7 +60,7 @@ export function buildCollectors(
   config: Config,
   targetConfigs: readonly TargetConfig[],
   deps: CollectorDeps,
-): { readonly collectors: ScheduledCollector[]; readonly targets: PostgresTarget[] } {
+): { readonly collectors: ScheduledCollector[]; readonly targets: PostgresTarget[]; readonly advice: ReadonlyMap<string, AdviceCollector> } {
   const sm = config.systemMetrics.resourceMonitoring;
   const defaultMs = config.resourceMonitoring.collectionIntervalMs;
   const hostLabels = { instance: hostname() };
@@ -100,6 +101,10 @@ export function buildCollectors(
     : [];
 
   const db = config.databaseMetrics;
+  // the advice checks per target, at the spec's deadlock_check_interval (their deadlocks finding counts
+  // that interval), unless query_performance.monitoring.analysis leaves out optimization_suggestions
+  const adviceOn = db.queryPerformance.monitoring.analysis.includes('optimization_suggestions');
+  const advice = new Map(adviceOn ? targetConfigs.map((t) => [t.name, createAdviceCollector(t, { clock: deps.clock, intervalMs: db.queryPerformance.deadlockCheckIntervalMs })]) : []);
   const scores = createScoreCollector({
     latest: deps.latest,
     intervalMs: defaultMs,
@@ -117,8 +122,9 @@ export function buildCollectors(
     ...targets.map((t, i) => ({ collector: t.collector, historyLabels: { job: targetConfigs[i]!.job } })),
     ...maintenance,
     ...statementHistory,
+    ...[...advice].map(([name, a]) => ({ collector: a.collector, labels: { instance: name } })),
     // scores read the others' latest values, so they run at the shared default interval
     { collector: scores, labels: hostLabels },
   ];
-  return { collectors, targets };
+  return { collectors, targets, advice };
 }

@@ -26,7 +26,7 @@ export function chooseTarget(config: Config, name: string | undefined): TargetCo
     return t ?? `no target named ${JSON.stringify(name)} (configured: ${config.targets.map((x) => x.name).join(', ') || 'none'})`;
   }
   if (config.targets.length === 1) return config.targets[0]!;
-  if (config.targets.length === 0) return 'no targets configured: `dpmon db` works on a target of targets: (or DATABASE_URL)';
+  if (config.targets.length === 0) return 'no targets configured: this command works on a target of targets: (or DATABASE_URL)';
   return `${config.targets.length} targets configured: say which with --target NAME (${config.targets.map((x) => x.name).join(', ')})`;
 }
 
