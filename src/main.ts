@@ -203,6 +203,10 @@ async function main(argv: string[]): Promise<number> {
     case 'queries': {
       // advice reads a target itself (its DSN, as dpmon does); the others ask the running instance
       if (sub === 'advice') return queries(sub, values);
+      if (sub === undefined || !Object.hasOwn(QUERIES_COMMANDS, sub)) {
+        process.stderr.write(`dpmon: queries needs ${[...Object.keys(QUERIES_COMMANDS), 'advice'].join(', ')}\n\n${HELP.queries}`);
+        return EXIT_USAGE;
+      }
       const base = instanceUrl(values);
       if (!base) return EXIT_USAGE;
       return runQueriesCommand(sub, { ...values, base, args: positionals.slice(2), out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
