@@ -47,11 +47,11 @@ export function parseAutoExplainLog(text: string): { entries: AutoExplainEntry[]
   for (const m of text.matchAll(HEADER)) {
     const start = m.index! + m[0].length;
     if (start >= text.length || text[start] !== '{') {
-      if (start >= text.length) return { entries, consumed: m.index! };
+      if (start >= text.length) return { entries, consumed: lineStart(text, m.index!) };
       continue; // log_format text: not ours to read
     }
     const body = balancedObject(text, start);
-    if (body === undefined) return { entries, consumed: m.index! };
+    if (body === undefined) return { entries, consumed: lineStart(text, m.index!) };
     consumed = start + body.length;
     try {
       const plan = JSON.parse(body) as Record<string, unknown>;
@@ -63,6 +63,7 @@ export function parseAutoExplainLog(text: string): { entries: AutoExplainEntry[]
   return { entries, consumed: Math.max(consumed, lastLineEnd(text)) };
 }
 
+const lineStart = (text: string, at: number) => text.lastIndexOf('\n', at) + 1;
 /** past the last complete line, unless an unfinished plan is pending (the caller returns earlier then) */
 const lastLineEnd = (text: string) => text.lastIndexOf('\n') + 1;
 

@@ -87,8 +87,10 @@ export interface QueryHistoryStore {
   plans(fingerprint: string, opts?: { target?: string; limit?: number }): StoredPlan[];
   /** every plan collected since `since` (exclusive), optionally of one target, oldest first */
   plansSince(since: number, target?: string): StoredPlan[];
-  /** when each (target, fingerprint) was first seen in the history, and when each target's history begins */
-  firstSeen(target?: string): { fingerprints: { target: string; fingerprint: string; at: number }[]; targets: Map<string, number> };
+  /** when a (target, fingerprint) first has a row in the history */
+  firstSeen(target: string, fingerprint: string): number | undefined;
+  /** when a target's history begins */
+  historyStart(target: string): number | undefined;
   /** deletes rows older than `before` and texts no row refers to; returns the rows deleted */
   prune(before: number): number;
   close(): void;
@@ -138,6 +140,8 @@ export function openQueryHistory(dataDir: string): QueryHistoryStore {
     insertPlan.run(p.target, p.fingerprint, p.at, p.source, p.planHash, JSON.stringify({ plan: p.plan, sizes: p.sizes }));
     trimPlans.run(p.target, p.fingerprint, p.target, p.fingerprint);
   });
+  const firstSeenStmt = db.prepare('SELECT min(at) FROM statement_intervals WHERE fingerprint = ? AND target = ?').pluck(true);
+  const historyStartStmt = db.prepare('SELECT min(at) FROM statement_intervals WHERE target = ?').pluck(true);
   const planSelect = 'SELECT target, fingerprint, at, source, plan_hash AS planHash, plan FROM statement_plans';
   const toPlan = (r: Record<string, unknown>): StoredPlan => {
     const { plan, sizes } = JSON.parse(String(r.plan)) as { plan: unknown; sizes?: Record<string, RelationSize> };
@@ -157,14 +161,9 @@ export function openQueryHistory(dataDir: string): QueryHistoryStore {
         : db.prepare(`${planSelect} WHERE at > ? AND target = ? ORDER BY at, rowid`).all(since, target);
       return (rows as Record<string, unknown>[]).map(toPlan);
     },
-    firstSeen(target) {
-      const fps = (target === undefined
-        ? db.prepare(`SELECT target, fingerprint, min(at) AS at FROM statement_intervals GROUP BY target, fingerprint`).all()
-        : db.prepare(`SELECT target, fingerprint, min(at) AS at FROM statement_intervals WHERE target = ? GROUP BY target, fingerprint`).all(target)) as { target: string; fingerprint: string; at: number }[];
-      const targets = new Map<string, number>();
-      for (const f of fps) targets.set(f.target, Math.min(targets.get(f.target) ?? Infinity, f.at));
-      return { fingerprints: fps, targets };
-    },
+    // both by index: (fingerprint, at) and (at)
+    firstSeen: (target, fingerprint) => (firstSeenStmt.get(fingerprint, target) as number | null) ?? undefined,
+    historyStart: (target) => (historyStartStmt.get(target) as number | null) ?? undefined,
     rows({ since, target, fingerprint }) {
       const where = ['at > ?', ...(target !== undefined ? ['target = ?'] : []), ...(fingerprint !== undefined ? ['fingerprint = ?'] : [])];
       const params = [since, ...(target !== undefined ? [target] : []), ...(fingerprint !== undefined ? [fingerprint] : [])];

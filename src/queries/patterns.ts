@@ -88,17 +88,24 @@ const mean = (iv: readonly Interval[]) => {
 };
 
 /**
- * The earliest interval from which the statement stayed slow: its own mean and the mean of it and every
- * later interval over factor × the median of the intervals before it (those with enough calls).
+ * The earliest interval from which the statement stayed slow: its own mean, the mean of it and every
+ * later interval, and the latest interval's mean all over factor × the median of the intervals before it
+ * (those with enough calls), with at least minBaselineIntervals of them before the first slow one.
  */
 export function findRegression(intervals: readonly Interval[], t: PatternThresholds): { start: number; baselineMedianMs: number; recentMeanMs: number; baselineIntervals: number; recentCalls: number } | undefined {
   const usable = intervals.filter((i) => i.calls >= t.minCalls);
+  const meanOf = (i: Interval) => i.execMs / i.calls;
   for (let k = t.minBaselineIntervals; k < usable.length; k++) {
-    const base = median(usable.slice(0, k).map((i) => i.execMs / i.calls));
-    const recent = usable.slice(k);
-    const first = usable[k]!;
-    if (base > 0 && first.execMs / first.calls > t.regressionFactor * base && mean(recent) > t.regressionFactor * base)
-      return { start: first.at - first.spanMs, baselineMedianMs: base, recentMeanMs: mean(recent), baselineIntervals: k, recentCalls: recent.reduce((a, i) => a + i.calls, 0) };
+    const base = median(usable.slice(0, k).map(meanOf));
+    const slow = (i: Interval) => meanOf(i) > t.regressionFactor * base;
+    if (!(base > 0 && slow(usable[k]!) && slow(usable.at(-1)!) && mean(usable.slice(k)) > t.regressionFactor * base)) continue;
+    // the slowness may have begun earlier, inside what was taken as baseline
+    let s = k;
+    while (s > 0 && slow(usable[s - 1]!)) s--;
+    if (s < t.minBaselineIntervals) return undefined;
+    const recent = usable.slice(s);
+    const baseline = median(usable.slice(0, s).map(meanOf));
+    return { start: usable[s]!.at - usable[s]!.spanMs, baselineMedianMs: baseline, recentMeanMs: mean(recent), baselineIntervals: s, recentCalls: recent.reduce((a, i) => a + i.calls, 0) };
   }
   return undefined;
 }
@@ -149,21 +156,24 @@ export function findPatterns(store: QueryHistoryStore, opts: { now: number; sinc
     }
   }
   // new: first seen within the window, and not in the target's first interval (everything is new then)
-  const first = store.firstSeen(opts.target);
-  for (const f of first.fingerprints) {
-    if (f.fingerprint === OTHER || f.at <= opts.since || f.at === first.targets.get(f.target)) continue;
+  const starts = new Map<string, number | undefined>();
+  for (const g of groups.values()) {
+    const inWindow = g.intervals.filter((i) => i.at > opts.since);
+    if (inWindow.length === 0 || g.intervals[0]!.at <= opts.since) continue;
+    const at = store.firstSeen(g.target, g.fingerprint);
+    if (!starts.has(g.target)) starts.set(g.target, store.historyStart(g.target));
+    if (at === undefined || at <= opts.since || at === starts.get(g.target)) continue;
     // dpmon's own statements (its EXPLAINs, tagged) are not the application's news
-    if (textOf(f.fingerprint)?.startsWith(DPMON_TAG)) continue;
-    const g = groups.get(`${f.target}\0${f.fingerprint}`);
-    const iv = g?.intervals.filter((i) => i.at >= f.at) ?? [];
+    if (textOf(g.fingerprint)?.startsWith(DPMON_TAG)) continue;
+    const iv = g.intervals.filter((i) => i.at >= at);
     out.push({
       kind: 'new_statement',
-      target: f.target,
-      fingerprint: f.fingerprint,
-      text: textOf(f.fingerprint),
-      since: f.at - (iv[0]?.spanMs ?? 0),
+      target: g.target,
+      fingerprint: g.fingerprint,
+      text: textOf(g.fingerprint),
+      since: at - (iv[0]?.spanMs ?? 0),
       evidence: { calls: iv.reduce((a, i) => a + i.calls, 0), totalMs: iv.reduce((a, i) => a + i.execMs, 0), meanMs: mean(iv) },
-      planNode: nodeOf(f.target, f.fingerprint),
+      planNode: nodeOf(g.target, g.fingerprint),
       confidence: 1,
     });
   }
