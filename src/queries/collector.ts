@@ -17,7 +17,8 @@ import { deadlineGraceMs, queryWithin } from '../lib/pg-deadline.ts';
 import { boundDeltas, computeDeltas, COUNTERS, entryKey, type Counters, type EntryDelta, type EntryRead } from './deltas.ts';
 import { fingerprintStatement, loadFingerprinter, type Fingerprinted } from './fingerprint.ts';
 import { OTHER, type IntervalRow, type QueryHistoryStore } from './history-db.ts';
-import { createPlanCollection, type SlowStatement } from './plan-collector.ts';
+import { createPlanCollection, MAX_GENERIC_PER_RUN, type SlowStatement } from './plan-collector.ts';
+import { EXPLAIN_TIMEOUT_MS } from './generic-plan.ts';
 import { FINDINGS_WINDOW_MS, findPatterns } from './patterns.ts';
 import { counter, gauge, type Emit } from '../model/metric.ts';
 import { COUNTERS_SQL, INFO_SQL, sqlFor, TEXTS_SQL, VERSION_SQL } from './statements-sql.ts';
@@ -66,7 +67,8 @@ export function createStatementHistory(config: Config, target: TargetConfig, dep
   return {
     name: 'statement_history',
     intervalMs: config.databaseMetrics.queryPerformance.statementHistoryIntervalMs,
-    timeoutMs: target.connectTimeoutMs + 4 * (timeoutMs + deadlineGraceMs(timeoutMs)),
+    // plans: a session per database and at most MAX_GENERIC_PER_RUN EXPLAINs, each under its own timeout
+    timeoutMs: target.connectTimeoutMs + 4 * (timeoutMs + deadlineGraceMs(timeoutMs)) + (plans ? target.connectTimeoutMs + MAX_GENERIC_PER_RUN * EXPLAIN_TIMEOUT_MS : 0),
     async collect(ctx, emit): Promise<void | CollectFailure> {
       await loadFingerprinter();
       const client = new pg.Client({ ...pgClientConfig(target.dsn), application_name: 'dpmon', statement_timeout: timeoutMs, connectionTimeoutMillis: target.connectTimeoutMs });

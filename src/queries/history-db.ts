@@ -50,6 +50,16 @@ const intervalRow = z.object({
   ...Object.fromEntries(COUNTERS.map((c) => [c, z.number().nonnegative()])),
 });
 
+export interface IntervalSum {
+  readonly target: string;
+  readonly fingerprint: string;
+  readonly at: number;
+  readonly spanMs: number;
+  readonly calls: number;
+  readonly execMs: number;
+  readonly rows: number;
+}
+
 export interface StatementText {
   readonly fingerprint: string;
   readonly text: string;
@@ -81,6 +91,8 @@ export interface QueryHistoryStore {
   /** rows since `since` (exclusive), optionally of one target and one fingerprint, oldest first; rows that fail validation are skipped */
   rows(opts: { since: number; target?: string; fingerprint?: string }): IntervalRow[];
   text(fingerprint: string): StatementText | undefined;
+  /** per (target, fingerprint, interval) since `since` (exclusive), "other" left out, summed over queryids, users and databases; ordered by target, fingerprint, time (for patterns.ts: a lean read, no row validation) */
+  intervalSums(opts: { since: number; target?: string }): IntervalSum[];
   /** stores a plan and drops all but the newest PLANS_KEPT of its (target, fingerprint) */
   appendPlan(plan: StoredPlan): void;
   /** plans of a fingerprint, newest first, optionally of one target */
@@ -173,6 +185,11 @@ export function openQueryHistory(dataDir: string): QueryHistoryStore {
         if (r.success) out.push(r.data as unknown as IntervalRow);
       }
       return out;
+    },
+    intervalSums({ since, target }) {
+      const sql = `SELECT target, fingerprint, at, max(span_ms) AS spanMs, sum(calls) AS calls, sum(exec_ms) AS execMs, sum(rows) AS rows FROM statement_intervals
+        WHERE at > ? ${target !== undefined ? 'AND target = ?' : ''} AND fingerprint <> '${OTHER}' GROUP BY target, fingerprint, at ORDER BY target, fingerprint, at`;
+      return db.prepare(sql).all(...(target !== undefined ? [since, target] : [since])) as IntervalSum[];
     },
     text(fingerprint) {
       const r = db.prepare(`SELECT fingerprint, text, parsed, first_seen AS firstSeen, last_seen AS lastSeen FROM statement_texts WHERE fingerprint = ?`).get(fingerprint) as

@@ -2,7 +2,7 @@
 // statement history and the stored plans: regressions, new statements, N+1 shapes and plan changes, each
 // finding with its evidence numbers, the statement, the latest plan's top node and a confidence (0–1).
 // Pure functions of queries.db and the time: the API, the CLI and the metrics all read the same answer.
-import { OTHER, type IntervalRow, type QueryHistoryStore, type StoredPlan } from './history-db.ts';
+import type { IntervalSum, QueryHistoryStore, StoredPlan } from './history-db.ts';
 import { topPlanNodes, type PlanNodeFinding } from './plan-nodes.ts';
 
 /** the window of the findings' metrics, and of /api/dpmon/queries/findings by default */
@@ -60,19 +60,13 @@ interface Interval {
 }
 
 /** per (target, fingerprint), per interval, oldest first */
-function intervalsOf(rows: readonly IntervalRow[]): Map<string, { target: string; fingerprint: string; intervals: Interval[] }> {
+function intervalsOf(sums: readonly IntervalSum[]): Map<string, { target: string; fingerprint: string; intervals: Interval[] }> {
   const out = new Map<string, { target: string; fingerprint: string; intervals: Interval[] }>();
-  for (const r of rows) {
-    if (r.fingerprint === OTHER) continue;
+  for (const r of sums) {
     const k = `${r.target}\0${r.fingerprint}`;
     let g = out.get(k);
     if (!g) out.set(k, (g = { target: r.target, fingerprint: r.fingerprint, intervals: [] }));
-    const last = g.intervals.at(-1);
-    if (last && last.at === r.at) {
-      last.calls += r.calls;
-      last.execMs += r.exec_ms;
-      last.rows += r.rows;
-    } else g.intervals.push({ at: r.at, spanMs: r.spanMs, calls: r.calls, execMs: r.exec_ms, rows: r.rows });
+    g.intervals.push({ at: r.at, spanMs: r.spanMs, calls: r.calls, execMs: r.execMs, rows: r.rows });
   }
   return out;
 }
@@ -94,18 +88,47 @@ const mean = (iv: readonly Interval[]) => {
  */
 export function findRegression(intervals: readonly Interval[], t: PatternThresholds): { start: number; baselineMedianMs: number; recentMeanMs: number; baselineIntervals: number; recentCalls: number } | undefined {
   const usable = intervals.filter((i) => i.calls >= t.minCalls);
+  const n = usable.length;
+  if (n <= t.minBaselineIntervals) return undefined;
   const meanOf = (i: Interval) => i.execMs / i.calls;
-  for (let k = t.minBaselineIntervals; k < usable.length; k++) {
-    const base = median(usable.slice(0, k).map(meanOf));
-    const slow = (i: Interval) => meanOf(i) > t.regressionFactor * base;
-    if (!(base > 0 && slow(usable[k]!) && slow(usable.at(-1)!) && mean(usable.slice(k)) > t.regressionFactor * base)) continue;
+  // suffix sums for the recent mean, and the baseline kept sorted as it grows, so each step is cheap
+  const sufMs = new Array<number>(n + 1).fill(0);
+  const sufCalls = new Array<number>(n + 1).fill(0);
+  for (let j = n - 1; j >= 0; j--) {
+    sufMs[j] = sufMs[j + 1]! + usable[j]!.execMs;
+    sufCalls[j] = sufCalls[j + 1]! + usable[j]!.calls;
+  }
+  const sorted: number[] = [];
+  const insert = (v: number) => {
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sorted[mid]! < v) lo = mid + 1;
+      else hi = mid;
+    }
+    sorted.splice(lo, 0, v);
+  };
+  const sortedMedian = () => {
+    const m = sorted.length >> 1;
+    return sorted.length % 2 ? sorted[m]! : (sorted[m - 1]! + sorted[m]!) / 2;
+  };
+  const last = meanOf(usable[n - 1]!);
+  for (let j = 0; j < t.minBaselineIntervals; j++) insert(meanOf(usable[j]!));
+  for (let k = t.minBaselineIntervals; k < n; k++, insert(meanOf(usable[k - 1]!))) {
+    const limit = t.regressionFactor * sortedMedian();
+    if (!(limit > 0 && meanOf(usable[k]!) > limit && last > limit && sufMs[k]! / sufCalls[k]! > limit)) continue;
     // the slowness may have begun earlier, inside what was taken as baseline
     let s = k;
-    while (s > 0 && slow(usable[s - 1]!)) s--;
+    while (s > 0 && meanOf(usable[s - 1]!) > limit) s--;
     if (s < t.minBaselineIntervals) return undefined;
-    const recent = usable.slice(s);
-    const baseline = median(usable.slice(0, s).map(meanOf));
-    return { start: usable[s]!.at - usable[s]!.spanMs, baselineMedianMs: baseline, recentMeanMs: mean(recent), baselineIntervals: s, recentCalls: recent.reduce((a, i) => a + i.calls, 0) };
+    return {
+      start: usable[s]!.at - usable[s]!.spanMs,
+      baselineMedianMs: median(usable.slice(0, s).map(meanOf)),
+      recentMeanMs: sufMs[s]! / sufCalls[s]!,
+      baselineIntervals: s,
+      recentCalls: sufCalls[s]!,
+    };
   }
   return undefined;
 }
@@ -113,7 +136,7 @@ export function findRegression(intervals: readonly Interval[], t: PatternThresho
 export function findPatterns(store: QueryHistoryStore, opts: { now: number; since: number; target?: string; thresholds?: PatternThresholds }): Finding[] {
   const t = opts.thresholds ?? DEFAULT_THRESHOLDS;
   const tgt = opts.target !== undefined ? { target: opts.target } : {};
-  const groups = intervalsOf(store.rows({ since: Math.min(opts.since, opts.now - t.baselineMs), ...tgt }));
+  const groups = intervalsOf(store.intervalSums({ since: Math.min(opts.since, opts.now - t.baselineMs), ...tgt }));
   const texts = new Map<string, string | null>();
   const textOf = (fp: string) => (texts.has(fp) ? texts.get(fp)! : (texts.set(fp, store.text(fp)?.text ?? null), texts.get(fp)!));
   const nodeOf = (target: string, fp: string, plan?: StoredPlan) => {
