@@ -28,9 +28,9 @@ export interface SlowStatement {
 
 type Query = (text: string, values?: unknown[]) => Promise<Record<string, unknown>[]>;
 
-const SETTINGS_SQL = `/* dpmon */ SELECT current_setting('shared_preload_libraries') AS spl, current_setting('session_preload_libraries') AS sespl,
+export const SETTINGS_SQL = `/* dpmon */ SELECT current_setting('shared_preload_libraries') AS spl, current_setting('session_preload_libraries') AS sespl,
   current_setting('auto_explain.log_format', true) AS fmt, current_setting('data_directory') AS data_directory, pg_current_logfile('stderr') AS logfile`;
-const SIZES_SQL = `/* dpmon */ SELECT relname, relpages::float8 AS relpages, reltuples::float8 AS reltuples FROM pg_class WHERE relname = ANY($1) AND relkind IN ('r', 'm', 'p')`;
+export const SIZES_SQL = `/* dpmon */ SELECT relname, relpages::float8 AS relpages, reltuples::float8 AS reltuples FROM pg_class WHERE relname = ANY($1) AND relkind IN ('r', 'm', 'p')`;
 
 export interface PlanRunResult {
   readonly stored: number;
