@@ -206,6 +206,6 @@ for (const version of [16, 17] as const) describe(`advice on the seeded workload
     assert.match(unknown.stderr, /no target named "nope" \(configured: pg\)/);
     const bare = runDpmonSync(['queries', '--config', file]);
     assert.equal(bare.code, 2);
-    assert.match(bare.stderr, /queries needs top, show, long-running, advice/);
+    assert.match(bare.stderr, /queries needs top, show, findings, long-running, advice/);
   });
 });

@@ -12,6 +12,9 @@ import pg from 'pg';
 import { chooseVariant, postgresDefinitions, runDefinition, type PgDefinition, type PgVariant } from '../src/collect/postgres/index.ts';
 import { COUNTERS_SQL, INFO_SQL, TEXTS_SQL, type VersionedSql } from '../src/queries/statements-sql.ts';
 import { ACTIVITY_SQL } from '../src/queries/long-running.ts';
+import { SETTINGS_SQL, SIZES_SQL } from '../src/queries/plan-collector.ts';
+import { explainGeneric, GENERIC_PLAN_MIN_MAJOR } from '../src/queries/generic-plan.ts';
+import { loadFingerprinter } from '../src/queries/fingerprint.ts';
 import { availableVersions, startCluster, versionSkipReason, withClient, type Cluster, type PgVersion } from './harness/postgres.ts';
 
 const versions: PgVersion[] = [15, 16, 17];
@@ -38,7 +41,16 @@ async function runQueriesSql(dsn: string, major: number): Promise<string[]> {
         }
       }
     }
-    for (const [name, sql, values] of [['TEXTS_SQL', TEXTS_SQL, [['1']]], ['ACTIVITY_SQL', ACTIVITY_SQL, []]] as const) {
+    // the plans' reads (src/queries/plan-collector.ts, generic-plan.ts): EXPLAIN (GENERIC_PLAN) from 16
+    if (major >= GENERIC_PLAN_MIN_MAJOR) {
+      try {
+        await loadFingerprinter();
+        await explainGeneric(c, 'SELECT v FROM vt WHERE id = $1');
+      } catch (err) {
+        problems.push(`EXPLAIN (GENERIC_PLAN) on ${major}: ${(err as Error).message}`);
+      }
+    }
+    for (const [name, sql, values] of [['TEXTS_SQL', TEXTS_SQL, [['1']]], ['ACTIVITY_SQL', ACTIVITY_SQL, []], ['SETTINGS_SQL', SETTINGS_SQL, []], ['SIZES_SQL', SIZES_SQL, [['vt']]]] as const) {
       try {
         await c.query(sql, [...values]);
       } catch (err) {

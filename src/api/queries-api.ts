@@ -1,11 +1,14 @@
 // The statement history and long-running statements (src/queries): GET /api/dpmon/queries (top
 // fingerprints over a window), /api/dpmon/queries/:fingerprint (one fingerprint's history) and
-// /api/dpmon/queries/long-running (read live from each target's pg_stat_activity).
+// /api/dpmon/queries/long-running (read live from each target's pg_stat_activity), and
+// /api/dpmon/queries/findings (pattern detection over the history and the stored plans).
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { parseDuration } from '../lib/duration.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { QueryHistoryStore } from '../queries/history-db.ts';
 import type { LongRunning } from '../queries/long-running.ts';
+import { FINDING_KINDS, findPatterns, type FindingKind } from '../queries/patterns.ts';
+import { topPlanNodes } from '../queries/plan-nodes.ts';
 import { ORDERS, statementDetail, topStatements, type Order } from '../queries/report.ts';
 
 export interface QueriesApiOptions {
@@ -65,6 +68,15 @@ export function registerQueriesApi(app: FastifyInstance, opts: QueriesApiOptions
     const r = await opts.longRunning(target);
     return { status: 'success', data: r.statements, ...(r.errors.length ? { warnings: r.errors.map((e) => `target ${e.target}: ${e.error}`) } : {}) };
   });
+  app.get('/api/dpmon/queries/findings', async (req, reply) => {
+    if (!opts.history) return reply.code(503).send({ status: 'error', error: 'the statement history is not kept' });
+    const q = req.query as Params & { kind?: string };
+    const p = parseParams({ target: q.target, since: q.since }, opts.targets(), opts.clock.now());
+    if (typeof p === 'string') return bad(reply, p);
+    if (q.kind !== undefined && !FINDING_KINDS.includes(q.kind as FindingKind)) return bad(reply, `invalid kind ${JSON.stringify(q.kind)}: expected one of ${FINDING_KINDS.join(', ')}`);
+    const found = findPatterns(opts.history, { now: opts.clock.now(), since: p.since, ...(p.target !== undefined ? { target: p.target } : {}) }).filter((f) => q.kind === undefined || f.kind === q.kind);
+    return { status: 'success', data: { since: iso(p.since), findings: found.map((f) => ({ ...f, since: iso(f.since) })) } };
+  });
   app.get('/api/dpmon/queries/:fingerprint', async (req, reply) => {
     if (!opts.history) return reply.code(503).send({ status: 'error', error: 'the statement history is not kept' });
     const { fingerprint } = req.params as { fingerprint: string };
@@ -75,6 +87,11 @@ export function registerQueriesApi(app: FastifyInstance, opts: QueriesApiOptions
     if (typeof p === 'string') return bad(reply, p);
     const d = statementDetail(opts.history, fingerprint, { since: p.since, ...(p.target !== undefined ? { target: p.target } : {}) });
     if (!d) return reply.code(404).send({ status: 'error', error: `no statement with fingerprint ${fingerprint} in the history` });
-    return { status: 'success', data: { ...d, intervals: d.intervals.map((i) => ({ ...i, at: iso(i.at) })) } };
+    const plans = opts.history.plans(fingerprint, p.target !== undefined ? { target: p.target } : {}).map((pl) => ({
+      ...pl,
+      at: iso(pl.at),
+      topNodes: topPlanNodes(pl.plan, new Map(Object.entries(pl.sizes))),
+    }));
+    return { status: 'success', data: { ...d, intervals: d.intervals.map((i) => ({ ...i, at: iso(i.at) })), plans } };
   });
 }

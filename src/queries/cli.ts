@@ -77,6 +77,7 @@ interface ShowData {
   total: { calls: number; totalTimeMs: number; meanTimeMs: number; rows: number; ioTimeMs: number; tempBytes: number; walBytes: number };
   intervals: { at: string; target: string; calls: number; totalTimeMs: number; meanTimeMs: number; rows: number; reset: boolean }[];
   byDatabaseUser: { target: string; datname: string; user: string; calls: number; totalTimeMs: number; meanTimeMs: number }[];
+  plans?: { target: string; at: string; source: string; planHash: string; topNodes: { kind: string; nodeType: string; relation: string | null; why: string }[] }[];
 }
 
 const show: QueriesSubcommand = {
@@ -103,6 +104,37 @@ const show: QueriesSubcommand = {
     for (const g of d.byDatabaseUser) opts.out(`  ${g.target} ${g.datname} ${g.user}: ${ms(g.totalTimeMs)} in ${g.calls} calls (mean ${ms(g.meanTimeMs)})\n`);
     opts.out('\nintervals:\n');
     for (const i of d.intervals) opts.out(`  ${i.at} ${i.target}: ${i.calls} calls, ${ms(i.totalTimeMs)}, mean ${ms(i.meanTimeMs)}, ${i.rows} rows${i.reset ? ' (counted from zero: new or reset)' : ''}\n`);
+    const plan = d.plans?.[0];
+    if (!plan) return 0;
+    opts.out(`\nlatest plan: ${plan.at} ${plan.target} (${plan.source}, hash ${plan.planHash}; ${d.plans!.length} stored)\n`);
+    if (plan.topNodes.length === 0) opts.out('  no seq scan of a large table, spilling sort, large nested loop or estimate off by 10x\n');
+    for (const n of plan.topNodes) opts.out(`  ${n.kind}: ${n.nodeType}${n.relation ? ` on ${n.relation}` : ''}: ${n.why}\n`);
+    return 0;
+  },
+};
+
+interface FindingRow { kind: string; target: string; fingerprint: string; text: string | null; since: string; evidence: Record<string, number | string>; planNode: { nodeType: string; relation: string | null; why: string } | null; confidence: number }
+
+const num = (v: number | string) => (typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(2) : String(v));
+
+const findings: QueriesSubcommand = {
+  usage: 'findings [--target NAME] [--since 1h] [--json] [--url URL]',
+  help: `  Pattern detection over the window (GET /api/dpmon/queries/findings): regressions (with when they
+  started), new statements, N+1 shapes and plan changes, each with its evidence, plan node and confidence.
+`,
+  async run(opts) {
+    const r = await getData<{ since: string; findings: FindingRow[] }>(opts, '/api/dpmon/queries/findings', { target: opts.target, since: opts.since });
+    if ('code' in r) return r.code;
+    if (opts.json) {
+      opts.out(`${JSON.stringify(r.data, null, 2)}\n`);
+      return 0;
+    }
+    if (r.data.findings.length === 0) opts.out(`no findings since ${r.data.since}\n`);
+    for (const f of r.data.findings) {
+      opts.out(`${f.kind} ${f.target} ${f.fingerprint} since ${f.since} (confidence ${f.confidence.toFixed(2)}): ${oneLine(f.text, 80)}\n`);
+      opts.out(`  ${Object.entries(f.evidence).map(([k, v]) => `${k}=${num(v)}`).join(' ')}\n`);
+      if (f.planNode) opts.out(`  plan: ${f.planNode.nodeType}${f.planNode.relation ? ` on ${f.planNode.relation}` : ''}: ${f.planNode.why}\n`);
+    }
     return 0;
   },
 };
@@ -130,7 +162,7 @@ const longRunning: QueriesSubcommand = {
   },
 };
 
-export const QUERIES_COMMANDS: Record<string, QueriesSubcommand> = { top, show, 'long-running': longRunning };
+export const QUERIES_COMMANDS: Record<string, QueriesSubcommand> = { top, show, findings, 'long-running': longRunning };
 
 export const QUERIES_HELP = `Usage: dpmon queries SUBCOMMAND [options] [--url URL] [--config PATH]...
 

@@ -6,6 +6,9 @@
 // starts is a baseline only: counters read then hold everything since the last reset, not one interval.
 // A short session of its own per run (application_name dpmon, the target's statement_timeout under
 // dpmon's deadline), like the db maintenance, so a slow read never delays the target's metrics.
+// With monitoring.execution_plans it then collects the plans of the interval's slow statements
+// (plan-collector.ts); with pattern_detection in monitoring.analysis it reports the findings' counts
+// (patterns.ts) as dpmon_query_regressions and dpmon_query_new_statements.
 import pg from 'pg';
 import type { Config, TargetConfig } from '../config/index.ts';
 import type { Collector, CollectFailure } from '../model/collector.ts';
@@ -14,6 +17,10 @@ import { deadlineGraceMs, queryWithin } from '../lib/pg-deadline.ts';
 import { boundDeltas, computeDeltas, COUNTERS, entryKey, type Counters, type EntryDelta, type EntryRead } from './deltas.ts';
 import { fingerprintStatement, loadFingerprinter, type Fingerprinted } from './fingerprint.ts';
 import { OTHER, type IntervalRow, type QueryHistoryStore } from './history-db.ts';
+import { createPlanCollection, MAX_GENERIC_PER_RUN, type SlowStatement } from './plan-collector.ts';
+import { EXPLAIN_TIMEOUT_MS } from './generic-plan.ts';
+import { FINDINGS_WINDOW_MS, findPatterns } from './patterns.ts';
+import { counter, gauge, type Emit } from '../model/metric.ts';
 import { COUNTERS_SQL, INFO_SQL, sqlFor, TEXTS_SQL, VERSION_SQL } from './statements-sql.ts';
 
 /** prune queries.db at most this often */
@@ -26,6 +33,10 @@ export interface StatementHistoryDeps {
   /** rows older than this are deleted (storage.raw_retention) */
   readonly retentionMs: number;
 }
+
+const regressions = gauge('dpmon_query_regressions', 'Statements whose mean time rose beyond their own history (pattern detection), over the last hour.');
+const newStatements = gauge('dpmon_query_new_statements', 'Statements first seen in the statement history within the last hour.');
+const planChangesTotal = counter('dpmon_query_plan_changes_total', 'Plans of slow statements collected with another shape than the previous plan of the same statement, since dpmon started.');
 
 interface Baseline {
   readonly at: number;
@@ -40,11 +51,25 @@ export function createStatementHistory(config: Config, target: TargetConfig, dep
   let baseline: Baseline | undefined;
   const known = new Map<string, Fingerprinted>();
   let prunedAt = -Infinity;
+  const qp = config.databaseMetrics.queryPerformance;
+  const plans = qp.monitoring.executionPlans ? createPlanCollection(target, deps.store) : undefined;
+  const patterns = qp.monitoring.analysis.includes('pattern_detection');
+  let planChanges = 0;
+  /** the metrics rules alert on: bounded, one series each per target */
+  const report = (now: number, emit: Emit) => {
+    const labels = { target: target.name };
+    if (plans) emit(planChangesTotal, labels, planChanges);
+    if (!patterns) return;
+    const found = findPatterns(deps.store, { now, since: now - FINDINGS_WINDOW_MS, target: target.name });
+    emit(regressions, labels, found.filter((f) => f.kind === 'regression').length);
+    emit(newStatements, labels, found.filter((f) => f.kind === 'new_statement').length);
+  };
   return {
     name: 'statement_history',
     intervalMs: config.databaseMetrics.queryPerformance.statementHistoryIntervalMs,
-    timeoutMs: target.connectTimeoutMs + 4 * (timeoutMs + deadlineGraceMs(timeoutMs)),
-    async collect(ctx): Promise<void | CollectFailure> {
+    // plans: a session per database and at most MAX_GENERIC_PER_RUN EXPLAINs, each under its own timeout
+    timeoutMs: target.connectTimeoutMs + 4 * (timeoutMs + deadlineGraceMs(timeoutMs)) + (plans ? target.connectTimeoutMs + MAX_GENERIC_PER_RUN * EXPLAIN_TIMEOUT_MS : 0),
+    async collect(ctx, emit): Promise<void | CollectFailure> {
       await loadFingerprinter();
       const client = new pg.Client({ ...pgClientConfig(target.dsn), application_name: 'dpmon', statement_timeout: timeoutMs, connectionTimeoutMillis: target.connectTimeoutMs });
       client.on('error', () => {});
@@ -70,7 +95,7 @@ export function createStatementHistory(config: Config, target: TargetConfig, dep
         };
         const prev = baseline;
         baseline = next;
-        if (!prev) return;
+        if (!prev) return report(ctx.now, emit);
         // 14+: a changed stats_reset is a reset (pg_stat_statements_reset(), or a crash that lost the
         // saved statistics); 13 has no stats_reset: there an entry's counters going down say it
         const reset = next.statsReset !== null && prev.statsReset !== null && next.statsReset !== prev.statsReset;
@@ -97,6 +122,18 @@ export function createStatementHistory(config: Config, target: TargetConfig, dep
           prunedAt = ctx.now;
           deps.store.prune(ctx.now - deps.retentionMs);
         }
+        if (plans) {
+          const slow: SlowStatement[] = [];
+          for (const d of bounded.kept) {
+            const f = known.get(d.queryid);
+            if (f?.parsed && d.delta.calls > 0 && d.delta.exec_ms / d.delta.calls >= slowMs && !slow.some((s) => s.fingerprint === f.fingerprint))
+              slow.push({ fingerprint: f.fingerprint, text: f.text, datname: d.datname });
+          }
+          const r = await plans.run({ at: ctx.now, major, slow, query, log: ctx.log });
+          planChanges += r.changed;
+          if (r.errors.length > 0) ctx.log.debug({ errors: r.errors }, 'some plans could not be collected');
+        }
+        report(ctx.now, emit);
       } catch (err) {
         ctx.log.warn({ err }, 'statement history read failed');
         return { failed: 'error' };
