@@ -1,0 +1,167 @@
+// The audit sources against a real PostgreSQL 16 with logging_collector on and csvlog: failed logins
+// with wrong passwords over TCP, a role reading a table it may not, DDL and GRANTs from a client
+// session, log rotation mid-test, and a restart of the tailer at its kept position.
+import assert from 'node:assert/strict';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { createAuditLog, type AuditEvent } from '../src/audit/audit-log.ts';
+import { createAuditSources } from '../src/audit/sources/collector.ts';
+import { loadConfig, type TargetConfig } from '../src/config/index.ts';
+import { installParts } from '../src/db/installer.ts';
+import { silentLogger } from '../src/lib/logger.ts';
+import { startCluster, withClient, type Cluster } from './harness/postgres.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'dpmon-audit-sources-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function targetFor(dsn: string): TargetConfig {
+  const file = join(dir, `c${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(file, `targets:\n  - name: pg\n    dsn: ${dsn}\n`);
+  return loadConfig([file], {}).config.targets[0]!;
+}
+
+/** The audit log in a fresh state.db, and every event appended to it, in order. */
+function recordingLog() {
+  const log = createAuditLog(new Database(':memory:'));
+  const events: Omit<AuditEvent, 'id'>[] = [];
+  return {
+    events,
+    sink: {
+      append(e: Omit<AuditEvent, 'id'>) {
+        events.push(e);
+        return log.append(e);
+      },
+    },
+  };
+}
+
+/** Runs the sources' collector every 100 ms until `done` holds (or 10 s pass); returns the elapsed ms. */
+async function pollUntil(collect: () => Promise<unknown>, done: () => boolean, timeoutMs = 10_000): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    await collect();
+    if (done()) return Date.now() - t0;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function failLogin(port: number, user: string): Promise<void> {
+  const c = new pg.Client({ host: '127.0.0.1', port, user, password: 'wrong', database: 'postgres' });
+  await assert.rejects(c.connect(), /password authentication failed/);
+}
+
+describe('audit sources on PostgreSQL 16 with csvlog', () => {
+  let cluster: Cluster;
+  let target: TargetConfig;
+  const stateDir = join(dir, 'state');
+  before(async () => {
+    cluster = await startCluster({ settings: { logging_collector: 'on', log_destination: 'csvlog', log_directory: 'log', log_filename: 'postgresql-%Y-%m-%d_%H%M%S.log', password_encryption: 'scram-sha-256' } });
+    // dpmon and the test's admin connect as postgres without a password; everyone else with one
+    const hba = join(cluster.primary.dataDir, 'pg_hba.conf');
+    writeFileSync(hba, readFileSync(hba, 'utf8').replace('host all all 127.0.0.1/32 trust\n', 'host all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n'));
+    await withClient(cluster.primary.dsn, async (c) => {
+      await c.query('SELECT pg_reload_conf()');
+      await c.query(`CREATE ROLE alice LOGIN PASSWORD 'right'`);
+      await c.query(`CREATE ROLE bob LOGIN PASSWORD 'bobpw'`);
+      await c.query('CREATE TABLE secret (x int)');
+    });
+    target = targetFor(cluster.primary.dsn);
+    const report = await withClient(cluster.primary.dsn, (c) => installParts(async (sql, values) => (await c.query(sql, values as unknown[])).rows, loadConfig([], {}).config));
+    assert.equal(report.parts.find((p) => p.part === 'audit_ddl')?.outcome, 'installed');
+  });
+  after(async () => cluster?.stop());
+
+  const ctx = () => ({ now: Date.now(), signal: new AbortController().signal, log: silentLogger });
+  const rec = recordingLog();
+  let sources: ReturnType<typeof createAuditSources>;
+  const collect = () => sources.collector.collect(ctx(), () => {});
+
+  it('records each failed login over TCP as auth.failure with its user and client address within 2 s', async () => {
+    sources = createAuditSources(target, { sink: rec.sink, stateDir, intervalMs: 1000 });
+    await collect();
+    const elapsed: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const before = rec.events.filter((e) => e.kind === 'auth.failure').length;
+      await failLogin(cluster.primary.port, 'alice');
+      elapsed.push(await pollUntil(collect, () => rec.events.filter((e) => e.kind === 'auth.failure').length > before));
+    }
+    const failures = rec.events.filter((e) => e.kind === 'auth.failure');
+    assert.equal(failures.length, 3);
+    for (const f of failures) {
+      assert.equal(f.actor, 'alice');
+      assert.equal(f.client, '127.0.0.1');
+      assert.equal(f.database, 'postgres');
+      assert.equal(f.outcome, 'failure');
+      assert.equal(f.details.reason, 'wrong_password');
+      assert.match(f.raw!, /FATAL,28P01,"password authentication failed for user ""alice"""/);
+    }
+    assert.ok(Math.max(...elapsed) <= 2000, `failed login to event: ${elapsed.join(', ')} ms`);
+    process.stderr.write(`failed login to audit event: ${elapsed.join(', ')} ms\n`);
+    const log = sources.sources.find((s) => s.name === 'server_log')!.status();
+    assert.equal(log.state, 'available');
+    assert.match(String(log.position?.file), /postgresql-.*\.csv$/);
+  });
+
+  it('records a role reading a table it may not as access.violation', async () => {
+    const bob = cluster.primary.dsn.replace('postgres://postgres@', 'postgres://bob:bobpw@');
+    await withClient(bob, (c) => assert.rejects(c.query('SELECT * FROM secret'), /permission denied for table secret/));
+    await pollUntil(collect, () => rec.events.some((e) => e.kind === 'access.violation'));
+    const v = rec.events.find((e) => e.kind === 'access.violation')!;
+    assert.equal(v.actor, 'bob');
+    assert.equal(v.database, 'postgres');
+    assert.equal(v.client, '127.0.0.1');
+    assert.equal(v.outcome, 'denied');
+    assert.equal(v.details.statement, 'SELECT * FROM secret');
+  });
+
+  it('records DDL as schema.ddl and GRANT as permission.ddl, with the statement, and clears the rows read', async () => {
+    const alice = cluster.primary.dsn.replace('postgres://postgres@', 'postgres://alice:right@');
+    await withClient(cluster.primary.dsn, (c) => c.query('GRANT CREATE ON SCHEMA public TO alice'));
+    await withClient(alice, async (c) => {
+      await c.query('CREATE TABLE audited (id int)');
+      await c.query('GRANT SELECT ON audited TO bob');
+      await c.query('DROP TABLE audited');
+    });
+    await pollUntil(collect, () => rec.events.some((e) => e.kind === 'schema.ddl' && e.details.command_tag === 'DROP TABLE'));
+    const create = rec.events.find((e) => e.kind === 'schema.ddl' && e.details.command_tag === 'CREATE TABLE' && e.subject === 'public.audited')!;
+    assert.equal(create.actor, 'alice');
+    assert.equal(create.details.statement, 'CREATE TABLE audited (id int)');
+    assert.equal(create.client, '127.0.0.1');
+    const grants = rec.events.filter((e) => e.kind === 'permission.ddl' && e.details.command_tag === 'GRANT');
+    assert.ok(grants.some((g) => g.actor === 'alice' && g.details.statement === 'GRANT SELECT ON audited TO bob'), JSON.stringify(grants));
+    const drop = rec.events.find((e) => e.details.command_tag === 'DROP TABLE')!;
+    assert.equal(drop.subject, 'public.audited');
+    const left = await withClient(cluster.primary.dsn, async (c) => (await c.query('SELECT count(*)::int AS n FROM monitoring.ddl_events')).rows[0].n);
+    assert.equal(left, 0);
+    assert.equal(sources.sources.find((s) => s.name === 'ddl_trigger')!.status().state, 'available');
+  });
+
+  it('loses no line and reads none twice across a log rotation', async () => {
+    const users = ['r1', 'r2', 'r3', 'r4', 'r5', 'r6'];
+    await failLogin(cluster.primary.port, users[0]!);
+    await failLogin(cluster.primary.port, users[1]!);
+    await collect();
+    await failLogin(cluster.primary.port, users[2]!);
+    const fileBefore = sources.sources.find((s) => s.name === 'server_log')!.status().position?.file;
+    // a new file name needs a new second in log_filename
+    await new Promise((r) => setTimeout(r, 1100));
+    await withClient(cluster.primary.dsn, (c) => c.query('SELECT pg_rotate_logfile()'));
+    await failLogin(cluster.primary.port, users[3]!);
+    await pollUntil(collect, () => rec.events.some((e) => e.actor === users[3]));
+    assert.notEqual(sources.sources.find((s) => s.name === 'server_log')!.status().position?.file, fileBefore);
+    for (const u of users.slice(0, 4)) assert.equal(rec.events.filter((e) => e.kind === 'auth.failure' && e.actor === u).length, 1, u);
+  });
+
+  it('continues at its kept position after a restart: old lines are not read again, new ones are', async () => {
+    const countOf = (u: string) => rec.events.filter((e) => e.kind === 'auth.failure' && e.actor === u).length;
+    const restarted = createAuditSources(target, { sink: rec.sink, stateDir, intervalMs: 1000 });
+    await failLogin(cluster.primary.port, 'after_restart');
+    await pollUntil(() => restarted.collector.collect(ctx(), () => {}), () => countOf('after_restart') === 1);
+    for (const u of ['alice', 'r1', 'r2', 'r3', 'r4']) assert.equal(countOf(u), u === 'alice' ? 3 : 1, u);
+  });
+});
