@@ -1,6 +1,7 @@
 // The audit sources against a real PostgreSQL 16 with logging_collector on and csvlog: failed logins
 // with wrong passwords over TCP, a role reading a table it may not, DDL and GRANTs from a client
-// session, log rotation mid-test, and a restart of the tailer at its kept position.
+// session, role changes and a table made with the event trigger disabled (catalog snapshots), a
+// changed pg_hba.conf, log rotation mid-test, and a restart of the sources at their kept positions.
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -82,7 +83,7 @@ describe('audit sources on PostgreSQL 16 with csvlog', () => {
   const collect = () => sources.collector.collect(ctx(), () => {});
 
   it('records each failed login over TCP as auth.failure with its user and client address within 2 s', async () => {
-    sources = createAuditSources(target, { sink: rec.sink, stateDir, intervalMs: 1000 });
+    sources = createAuditSources(target, { sink: rec.sink, stateDir, intervalMs: 1000, snapshotIntervalMs: 0 });
     await collect();
     const elapsed: number[] = [];
     for (let i = 0; i < 3; i++) {
@@ -141,6 +142,51 @@ describe('audit sources on PostgreSQL 16 with csvlog', () => {
     assert.equal(sources.sources.find((s) => s.name === 'ddl_trigger')!.status().state, 'available');
   });
 
+  it('records CREATE ROLE and ALTER ROLE as permission.drift, with before and after, from the catalog snapshots', async () => {
+    await withClient(cluster.primary.dsn, async (c) => {
+      await c.query('CREATE ROLE carol');
+      await c.query('ALTER ROLE bob CREATEDB');
+      await c.query('GRANT carol TO bob');
+    });
+    await collect();
+    const drift = rec.events.filter((e) => e.kind === 'permission.drift');
+    const carol = drift.find((e) => e.subject === 'carol')!;
+    assert.equal(carol.details.change, 'created');
+    const bob = drift.find((e) => e.subject === 'bob')!;
+    assert.equal(bob.details.change, 'altered');
+    assert.equal((bob.details.before as { createdb: boolean }).createdb, false);
+    assert.equal((bob.details.after as { createdb: boolean }).createdb, true);
+    assert.ok(drift.some((e) => e.subject === 'bob in carol' && e.details.change === 'created'), JSON.stringify(drift));
+    // alice's GRANT SELECT ON audited was dropped with the table; bob's ACL entry came and went between snapshots
+    assert.ok(drift.every((e) => e.actor === 'unknown'));
+  });
+
+  it('records a table created while the event trigger was disabled as schema.drift, and says the trigger is off', async () => {
+    await withClient(cluster.primary.dsn, async (c) => {
+      await c.query('ALTER EVENT TRIGGER dpmon_ddl_command_end DISABLE');
+      await c.query('CREATE TABLE unseen (a int)');
+    });
+    await collect();
+    const created = rec.events.filter((e) => e.kind === 'schema.drift' && e.details.change === 'created');
+    assert.ok(created.some((e) => e.subject === 'public.unseen' && e.details.object_kind === 'tables'), JSON.stringify(created));
+    assert.ok(created.some((e) => e.subject === 'public.unseen.a' && e.details.object_kind === 'columns'));
+    assert.ok(!rec.events.some((e) => e.kind === 'schema.ddl' && e.subject === 'public.unseen'));
+    const ddl = sources.sources.find((s) => s.name === 'ddl_trigger')!.status();
+    assert.equal(ddl.state, 'unavailable');
+    assert.match(ddl.reason!, /event triggers are missing or disabled: a superuser runs in database postgres: CREATE EVENT TRIGGER/);
+    await withClient(cluster.primary.dsn, (c) => c.query('ALTER EVENT TRIGGER dpmon_ddl_command_end ENABLE'));
+  });
+
+  it('records a changed pg_hba.conf as permission.hba_changed', async () => {
+    const hba = join(cluster.primary.dataDir, 'pg_hba.conf');
+    appendFileSync(hba, 'host all carol 10.0.0.0/8 scram-sha-256\n');
+    await withClient(cluster.primary.dsn, (c) => c.query('SELECT pg_reload_conf()'));
+    await collect();
+    const changed = rec.events.filter((e) => e.kind === 'permission.hba_changed');
+    assert.equal(changed.length, 1);
+    assert.equal(changed[0]!.details.change, 'altered');
+  });
+
   it('loses no line and reads none twice across a log rotation', async () => {
     const users = ['r1', 'r2', 'r3', 'r4', 'r5', 'r6'];
     await failLogin(cluster.primary.port, users[0]!);
@@ -159,9 +205,11 @@ describe('audit sources on PostgreSQL 16 with csvlog', () => {
 
   it('continues at its kept position after a restart: old lines are not read again, new ones are', async () => {
     const countOf = (u: string) => rec.events.filter((e) => e.kind === 'auth.failure' && e.actor === u).length;
-    const restarted = createAuditSources(target, { sink: rec.sink, stateDir, intervalMs: 1000 });
+    const restarted = createAuditSources(target, { sink: rec.sink, stateDir, intervalMs: 1000, snapshotIntervalMs: 0 });
     await failLogin(cluster.primary.port, 'after_restart');
     await pollUntil(() => restarted.collector.collect(ctx(), () => {}), () => countOf('after_restart') === 1);
     for (const u of ['alice', 'r1', 'r2', 'r3', 'r4']) assert.equal(countOf(u), u === 'alice' ? 3 : 1, u);
+    // the kept snapshot is the baseline after a restart: nothing is reported again
+    assert.equal(rec.events.filter((e) => e.subject === 'carol').length, 1);
   });
 });

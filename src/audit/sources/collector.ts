@@ -1,5 +1,6 @@
 // A target's audit sources, run together as one collector on a session of their own (application_name
-// dpmon): the server log and the DDL event triggers, each polled every run. A source that cannot
+// dpmon): the server log and the DDL event triggers, each polled every run, and the catalog snapshots at their
+// own interval. A source that cannot
 // read reports why in its status; one failing never stops the other. The statuses of every target
 // are kept in an AuditSourcesRegistry for /api/dpmon/audit/sources.
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import type { Collector, CollectFailure } from '../../model/collector.ts';
 import { createDdlSource } from './ddl-source.ts';
 import { filePositionStore } from './position-file.ts';
 import { createServerLogSource } from './server-log-source.ts';
+import { createSnapshotSource } from './snapshot-source.ts';
 import type { AuditSink, AuditSource, AuditSourceStatus } from './source.ts';
 
 export interface AuditSourcesRegistry {
@@ -27,14 +29,19 @@ export interface AuditSourcesOptions {
   readonly sink: AuditSink;
   /** where read positions are kept (dpmon's data directory) */
   readonly stateDir: string;
+  /** how often the log and the DDL rows are read */
   readonly intervalMs: number;
+  /** how often the catalog is snapshotted and compared */
+  readonly snapshotIntervalMs: number;
   readonly registry?: AuditSourcesRegistry;
 }
 
 export function createAuditSources(target: TargetConfig, opts: AuditSourcesOptions): { collector: Collector; sources: readonly AuditSource[] } {
+  const stateFile = (source: string) => join(opts.stateDir, 'audit-positions', `${encodeURIComponent(target.name)}.${source}.json`);
   const sources: AuditSource[] = [
-    createServerLogSource({ target: target.name, sink: opts.sink, positions: filePositionStore(join(opts.stateDir, 'audit-positions', `${encodeURIComponent(target.name)}.server_log.json`)) }),
+    createServerLogSource({ target: target.name, sink: opts.sink, positions: filePositionStore(stateFile('server_log')) }),
     createDdlSource({ target: target.name, sink: opts.sink }),
+    createSnapshotSource({ target: target.name, sink: opts.sink, intervalMs: opts.snapshotIntervalMs, store: filePositionStore(stateFile('catalog_snapshot')) }),
   ];
   opts.registry?.add(sources);
   const timeoutMs = target.statementTimeoutMs;

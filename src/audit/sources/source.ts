@@ -3,7 +3,7 @@
 // and where it is (a log file and offset, the last DDL row id).
 import type { AuditLog } from '../audit-log.ts';
 
-export type AuditSourceName = 'server_log' | 'ddl_trigger';
+export type AuditSourceName = 'server_log' | 'ddl_trigger' | 'catalog_snapshot';
 
 export interface AuditSourceStatus {
   readonly target: string;
