@@ -21,10 +21,15 @@ export function createDdlSource(opts: { readonly target: string; readonly sink: 
   return {
     name: 'ddl_trigger',
     async poll(query: SourceQuery, now: number) {
-      const [state] = await query(`/* dpmon */ SELECT to_regclass('${DDL_EVENTS_TABLE}') IS NOT NULL AS installed, current_database() AS database,
+      const [state] = await query(`/* dpmon */ SELECT to_regclass('${DDL_EVENTS_TABLE}') IS NOT NULL AS installed, current_database() AS database, pg_is_in_recovery() AS standby,
   (SELECT count(*)::int FROM pg_event_trigger WHERE evtname IN (${DDL_EVENT_TRIGGERS.map((t) => `'${t.name}'`).join(', ')}) AND evtenabled <> 'D') AS enabled`);
       if (!state?.installed) {
         unavailable = 'monitoring.ddl_events does not exist: run dpmon db install';
+        return;
+      }
+      if (state.standby === true) {
+        // the rows are the primary's, replayed: its own target reads and clears them
+        unavailable = 'a standby: DDL is recorded on the primary and read from its target';
         return;
       }
       const rows = await query(`/* dpmon */ SELECT id, extract(epoch FROM at) * 1000 AS at_ms, role, command_tag, object_type, object_identity, schema_name, statement, host(client_addr) AS client, database
