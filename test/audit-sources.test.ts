@@ -9,12 +9,14 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { createApp } from '../src/app/app.ts';
 import { createAuditLog, type AuditEvent } from '../src/audit/audit-log.ts';
 import { createAuditSources } from '../src/audit/sources/collector.ts';
 import { loadConfig, type TargetConfig } from '../src/config/index.ts';
 import { installParts } from '../src/db/installer.ts';
 import { silentLogger } from '../src/lib/logger.ts';
 import { startCluster, withClient, type Cluster } from './harness/postgres.ts';
+import { freePort, waitFor } from './harness/process.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'dpmon-audit-sources-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -211,5 +213,39 @@ describe('audit sources on PostgreSQL 16 with csvlog', () => {
     for (const u of ['alice', 'r1', 'r2', 'r3', 'r4']) assert.equal(countOf(u), u === 'alice' ? 3 : 1, u);
     // the kept snapshot is the baseline after a restart: nothing is reported again
     assert.equal(rec.events.filter((e) => e.subject === 'carol').length, 1);
+  });
+
+  it('the app records a failed login on /api/dpmon/audit within 2 s, and says on /api/dpmon/audit/sources which sources a role without privileges cannot read', async () => {
+    const port = await freePort();
+    const file = join(dir, 'app.yaml');
+    const bob = cluster.primary.dsn.replace('postgres://postgres@', 'postgres://bob:bobpw@');
+    writeFileSync(file, `targets:\n  - name: pg\n    dsn: ${cluster.primary.dsn}\n  - name: limited\n    dsn: ${bob}\naudit_config:\n  source_interval: 200ms\n  snapshot_interval: 1m\n`);
+    const app = createApp(loadConfig([file], {}).config, { log: silentLogger, listen: { host: '127.0.0.1', port }, dataDir: join(dir, 'app-data') });
+    await app.start();
+    try {
+      const api = async (path: string) => ((await (await fetch(`http://127.0.0.1:${port}${path}`)).json()) as { data: Record<string, unknown>[] }).data;
+      const sources = await waitFor('both targets read once', async () => {
+        const s = await api('/api/dpmon/audit/sources');
+        if (process.env.DEBUG_AUDIT) process.stderr.write(JSON.stringify(s) + '\n');
+        return s.filter((x) => x.lastReadAt !== undefined || x.state === 'unavailable').length === 6 && s.every((x) => x.reason !== 'not read yet') ? s : undefined;
+      }, 20_000);
+      const of = (target: string, source: string) => sources.find((x) => x.target === target && x.source === source)!;
+      assert.equal(of('pg', 'server_log').state, 'available');
+      assert.equal(of('pg', 'ddl_trigger').state, 'available');
+      assert.equal(of('limited', 'server_log').state, 'unavailable');
+      assert.match(String(of('limited', 'server_log').reason), /permission denied for function pg_current_logfile.*GRANT pg_monitor TO <role>/);
+      assert.equal(of('limited', 'ddl_trigger').state, 'unavailable');
+      assert.match(String(of('limited', 'ddl_trigger').reason), /permission denied for schema monitoring/);
+      assert.match(String(of('limited', 'catalog_snapshot').reason), /hba: permission denied/);
+      const t0 = Date.now();
+      await failLogin(cluster.primary.port, 'via_app');
+      await waitFor('the failed login on /api/dpmon/audit', async () => ((await api('/api/dpmon/audit?kind=auth.failure')).some((e) => e.actor === 'via_app') ? true : undefined), 5_000);
+      const ms = Date.now() - t0;
+      process.stderr.write(`failed login to /api/dpmon/audit: ${ms} ms\n`);
+      assert.ok(ms <= 2000, `${ms} ms`);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/api/dpmon/audit/sources?target=nope`)).status, 400);
+    } finally {
+      await app.stop();
+    }
   });
 });

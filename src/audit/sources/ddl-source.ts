@@ -21,6 +21,27 @@ export function createDdlSource(opts: { readonly target: string; readonly sink: 
   return {
     name: 'ddl_trigger',
     async poll(query: SourceQuery, now: number) {
+      try {
+        await read(query, now);
+      } catch (err) {
+        const msg = (err as Error).message;
+        if (!/permission denied/.test(msg)) throw err;
+        unavailable = `${msg}: dpmon reads and clears monitoring.ddl_events as the role that ran dpmon db install (its owner)`;
+      }
+    },
+    status(): AuditSourceStatus {
+      return {
+        target: opts.target,
+        source: 'ddl_trigger',
+        state: unavailable ? 'unavailable' : 'available',
+        ...(unavailable ? { reason: unavailable } : {}),
+        ...(lastReadAt !== undefined ? { lastReadAt } : {}),
+        ...(lastId !== undefined ? { position: { last_id: lastId } } : {}),
+      };
+    },
+  };
+
+  async function read(query: SourceQuery, now: number): Promise<void> {
       const [state] = await query(`/* dpmon */ SELECT to_regclass('${DDL_EVENTS_TABLE}') IS NOT NULL AS installed, current_database() AS database, pg_is_in_recovery() AS standby,
   (SELECT count(*)::int FROM pg_event_trigger WHERE evtname IN (${DDL_EVENT_TRIGGERS.map((t) => `'${t.name}'`).join(', ')}) AND evtenabled <> 'D') AS enabled`);
       if (!state?.installed) {
@@ -57,16 +78,5 @@ FROM ${DDL_EVENTS_TABLE} ORDER BY id LIMIT ${BATCH}`);
       lastReadAt = now;
       // rows are still read while a trigger is disabled or missing (those written before), but changes made now go unseen
       unavailable = Number(state.enabled) < DDL_EVENT_TRIGGERS.length ? `the event triggers are missing or disabled: ${attachTriggersFix(String(state.database))} (or ALTER EVENT TRIGGER … ENABLE)` : undefined;
-    },
-    status(): AuditSourceStatus {
-      return {
-        target: opts.target,
-        source: 'ddl_trigger',
-        state: unavailable ? 'unavailable' : 'available',
-        ...(unavailable ? { reason: unavailable } : {}),
-        ...(lastReadAt !== undefined ? { lastReadAt } : {}),
-        ...(lastId !== undefined ? { position: { last_id: lastId } } : {}),
-      };
-    },
-  };
+  }
 }
