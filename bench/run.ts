@@ -22,6 +22,7 @@ import { anomalyFigures } from './anomaly.ts';
 import { rulesFigures } from './rules.ts';
 import { remediationFigures } from './remediation.ts';
 import { pipelineFigures } from './pipeline.ts';
+import { auditLogClassifyFigures } from './audit-log-classify.ts';
 import { historyFigures } from './history.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
@@ -305,6 +306,7 @@ async function main() {
       ...(await rulesFigures()),
       ...(await remediationFigures()),
       ...(await pipelineFigures()),
+      ...(await auditLogClassifyFigures()),
       // ~3–6 min on the 2-core machine with main's store (BENCH_HISTORY_RUNS, default 5): BENCH_SKIP_HISTORY=1 leaves it out
       ...(process.env.BENCH_SKIP_HISTORY === '1' ? { history: { skipped: 'BENCH_SKIP_HISTORY=1' } } : await historyFigures()),
     };

@@ -42,41 +42,41 @@ export function createDdlSource(opts: { readonly target: string; readonly sink: 
   };
 
   async function read(query: SourceQuery, now: number): Promise<void> {
-      const [state] = await query(`/* dpmon */ SELECT to_regclass('${DDL_EVENTS_TABLE}') IS NOT NULL AS installed, current_database() AS database, pg_is_in_recovery() AS standby,
-  (SELECT count(*)::int FROM pg_event_trigger WHERE evtname IN (${DDL_EVENT_TRIGGERS.map((t) => `'${t.name}'`).join(', ')}) AND evtenabled <> 'D') AS enabled`);
-      if (!state?.installed) {
-        unavailable = 'monitoring.ddl_events does not exist: run dpmon db install';
-        return;
-      }
-      if (state.standby === true) {
-        // the rows are the primary's, replayed: its own target reads and clears them
-        unavailable = 'a standby: DDL is recorded on the primary and read from its target';
-        return;
-      }
-      const rows = await query(`/* dpmon */ SELECT id, extract(epoch FROM at) * 1000 AS at_ms, role, command_tag, object_type, object_identity, schema_name, statement, host(client_addr) AS client, database
+    const [state] = await query(`/* dpmon */ SELECT to_regclass('${DDL_EVENTS_TABLE}') IS NOT NULL AS installed, current_database() AS database, pg_is_in_recovery() AS standby,
+(SELECT count(*)::int FROM pg_event_trigger WHERE evtname IN (${DDL_EVENT_TRIGGERS.map((t) => `'${t.name}'`).join(', ')}) AND evtenabled <> 'D') AS enabled`);
+    if (!state?.installed) {
+      unavailable = 'monitoring.ddl_events does not exist: run dpmon db install';
+      return;
+    }
+    if (state.standby === true) {
+      // the rows are the primary's, replayed: its own target reads and clears them
+      unavailable = 'a standby: DDL is recorded on the primary and read from its target';
+      return;
+    }
+    const rows = await query(`/* dpmon */ SELECT id, extract(epoch FROM at) * 1000 AS at_ms, role, command_tag, object_type, object_identity, schema_name, statement, host(client_addr) AS client, database
 FROM ${DDL_EVENTS_TABLE} ORDER BY id LIMIT ${BATCH}`);
-      for (const r of rows) {
-        const tag = String(r.command_tag);
-        opts.sink.append({
-          at: Math.round(Number(r.at_ms)),
-          kind: ddlKind(tag),
-          actor: String(r.role),
-          target: opts.target,
-          ...(r.object_identity != null ? { subject: String(r.object_identity) } : {}),
-          details: { command_tag: tag, ...(r.object_type != null ? { object_type: r.object_type } : {}), ...(r.schema_name != null ? { schema: r.schema_name } : {}), ...(r.statement != null ? { statement: r.statement } : {}) },
-          database: String(r.database),
-          ...(r.client != null ? { client: String(r.client) } : {}),
-          outcome: 'success',
-          raw: JSON.stringify(r),
-          level: 'INFO',
-        });
-      }
-      if (rows.length) {
-        lastId = Number(rows[rows.length - 1]!.id);
-        await clearRead(query, lastId);
-      }
-      lastReadAt = now;
-      // rows are still read while a trigger is disabled or missing (those written before), but changes made now go unseen
-      unavailable = Number(state.enabled) < DDL_EVENT_TRIGGERS.length ? `the event triggers are missing or disabled: ${attachTriggersFix(String(state.database))} (or ALTER EVENT TRIGGER … ENABLE)` : undefined;
+    for (const r of rows) {
+      const tag = String(r.command_tag);
+      opts.sink.append({
+        at: Math.round(Number(r.at_ms)),
+        kind: ddlKind(tag),
+        actor: String(r.role),
+        target: opts.target,
+        ...(r.object_identity != null ? { subject: String(r.object_identity) } : {}),
+        details: { command_tag: tag, ...(r.object_type != null ? { object_type: r.object_type } : {}), ...(r.schema_name != null ? { schema: r.schema_name } : {}), ...(r.statement != null ? { statement: r.statement } : {}) },
+        database: String(r.database),
+        ...(r.client != null ? { client: String(r.client) } : {}),
+        outcome: 'success',
+        raw: JSON.stringify(r),
+        level: 'INFO',
+      });
+    }
+    if (rows.length) {
+      lastId = Number(rows[rows.length - 1]!.id);
+      await clearRead(query, lastId);
+    }
+    lastReadAt = now;
+    // rows are still read while a trigger is disabled or missing (those written before), but changes made now go unseen
+    unavailable = Number(state.enabled) < DDL_EVENT_TRIGGERS.length ? `the event triggers are missing or disabled: ${attachTriggersFix(String(state.database))} (or ALTER EVENT TRIGGER … ENABLE)` : undefined;
   }
 }
