@@ -15,7 +15,7 @@ import { createAuditSources } from '../src/audit/sources/collector.ts';
 import { loadConfig, type TargetConfig } from '../src/config/index.ts';
 import { installParts } from '../src/db/installer.ts';
 import { silentLogger } from '../src/lib/logger.ts';
-import { startCluster, withClient, type Cluster } from './harness/postgres.ts';
+import { startCluster, versionSkipReason, withClient, type Cluster } from './harness/postgres.ts';
 import { freePort, waitFor } from './harness/process.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'dpmon-audit-sources-'));
@@ -248,4 +248,36 @@ describe('audit sources on PostgreSQL 16 with csvlog', () => {
       await app.stop();
     }
   });
+});
+
+describe('audit sources on PostgreSQL 15 and 17', () => {
+  for (const version of [15, 17] as const) {
+    it(`reads DDL from the event triggers and snapshots the catalog on PostgreSQL ${version}`, async (t) => {
+      const skip = versionSkipReason(version);
+      if (skip) return t.skip(skip);
+      const cluster = await startCluster({ version, settings: { logging_collector: 'on', log_destination: 'csvlog', log_directory: 'log' } });
+      try {
+        await withClient(cluster.primary.dsn, (c) => installParts(async (sql, values) => (await c.query(sql, values as unknown[])).rows, loadConfig([], {}).config));
+        const rec = recordingLog();
+        const s = createAuditSources(targetFor(cluster.primary.dsn), { sink: rec.sink, stateDir: join(dir, `state-${version}`), intervalMs: 1000, snapshotIntervalMs: 0 });
+        const collect = () => s.collector.collect({ now: Date.now(), signal: new AbortController().signal, log: silentLogger }, () => {});
+        await collect();
+        await withClient(cluster.primary.dsn, async (c) => {
+          await c.query('CREATE TABLE t_v (a int)');
+          await c.query('CREATE ROLE r_v');
+          await c.query('GRANT SELECT ON t_v TO r_v');
+        });
+        await collect();
+        const kinds = rec.events.map((e) => `${e.kind} ${e.subject ?? e.details.command_tag}`);
+        assert.ok(kinds.includes('schema.ddl public.t_v'), kinds.join('\n'));
+        assert.ok(kinds.includes('permission.ddl GRANT'), kinds.join('\n'));
+        assert.ok(kinds.includes('schema.drift public.t_v'), kinds.join('\n'));
+        assert.ok(kinds.includes('permission.drift r_v'), kinds.join('\n'));
+        assert.ok(kinds.includes('permission.drift table public.t_v: r_v SELECT'), kinds.join('\n'));
+        for (const st of s.sources.map((x) => x.status())) assert.equal(st.state, 'available', JSON.stringify(st));
+      } finally {
+        await cluster.stop();
+      }
+    });
+  }
 });
