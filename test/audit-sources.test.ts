@@ -1,5 +1,6 @@
 // The audit sources against a real PostgreSQL 16 with logging_collector on and csvlog: failed logins
-// with wrong passwords over TCP, a role reading a table it may not, DDL and GRANTs from a client
+// with wrong passwords over TCP, a role reading a table it may not (and altering one it does not own), a
+// role over its connection limit, DDL and GRANTs from a client
 // session, role changes and a table made with the event trigger disabled (catalog snapshots), a
 // changed pg_hba.conf, log rotation mid-test, and a restart of the sources at their kept positions.
 import assert from 'node:assert/strict';
@@ -120,6 +121,22 @@ describe('audit sources on PostgreSQL 16 with csvlog', () => {
     assert.equal(v.client, '127.0.0.1');
     assert.equal(v.outcome, 'denied');
     assert.equal(v.details.statement, 'SELECT * FROM secret');
+  });
+
+  it('records "must be owner of" as access.violation and a role over its connection limit as connection.refused', async () => {
+    const bob = cluster.primary.dsn.replace('postgres://postgres@', 'postgres://bob:bobpw@');
+    await withClient(bob, (c) => assert.rejects(c.query('ALTER TABLE secret ADD COLUMN y int'), /must be owner of table secret/));
+    await withClient(cluster.primary.dsn, (c) => c.query('CREATE ROLE dave LOGIN PASSWORD $$davepw$$ CONNECTION LIMIT 0'));
+    const dave = new pg.Client({ host: '127.0.0.1', port: cluster.primary.port, user: 'dave', password: 'davepw', database: 'postgres' });
+    await assert.rejects(dave.connect(), /too many connections for role "dave"/);
+    await pollUntil(collect, () => rec.events.some((e) => e.kind === 'connection.refused'));
+    const owner = rec.events.find((e) => e.kind === 'access.violation' && e.details.reason === 'must_be_owner')!;
+    assert.equal(owner.actor, 'bob');
+    assert.equal(owner.details.statement, 'ALTER TABLE secret ADD COLUMN y int');
+    const refused = rec.events.find((e) => e.kind === 'connection.refused')!;
+    assert.equal(refused.actor, 'dave');
+    assert.equal(refused.client, '127.0.0.1');
+    assert.equal(refused.details.reason, 'too_many_connections');
   });
 
   it('records DDL as schema.ddl and GRANT as permission.ddl, with the statement, and clears the rows read', async () => {
