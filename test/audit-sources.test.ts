@@ -54,6 +54,13 @@ async function pollUntil(collect: () => Promise<unknown>, done: () => boolean, t
   }
 }
 
+/** dpmon and the test's admin connect as postgres without a password; everyone else with one */
+async function requirePasswords(cluster: Cluster): Promise<void> {
+  const hba = join(cluster.primary.dataDir, 'pg_hba.conf');
+  writeFileSync(hba, readFileSync(hba, 'utf8').replace('host all all 127.0.0.1/32 trust\n', 'host all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n'));
+  await withClient(cluster.primary.dsn, (c) => c.query('SELECT pg_reload_conf()'));
+}
+
 async function failLogin(port: number, user: string): Promise<void> {
   const c = new pg.Client({ host: '127.0.0.1', port, user, password: 'wrong', database: 'postgres' });
   await assert.rejects(c.connect(), /password authentication failed/);
@@ -65,11 +72,8 @@ describe('audit sources on PostgreSQL 16 with csvlog', () => {
   const stateDir = join(dir, 'state');
   before(async () => {
     cluster = await startCluster({ settings: { logging_collector: 'on', log_destination: 'csvlog', log_directory: 'log', log_filename: 'postgresql-%Y-%m-%d_%H%M%S.log', password_encryption: 'scram-sha-256' } });
-    // dpmon and the test's admin connect as postgres without a password; everyone else with one
-    const hba = join(cluster.primary.dataDir, 'pg_hba.conf');
-    writeFileSync(hba, readFileSync(hba, 'utf8').replace('host all all 127.0.0.1/32 trust\n', 'host all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n'));
+    await requirePasswords(cluster);
     await withClient(cluster.primary.dsn, async (c) => {
-      await c.query('SELECT pg_reload_conf()');
       await c.query(`CREATE ROLE alice LOGIN PASSWORD 'right'`);
       await c.query(`CREATE ROLE bob LOGIN PASSWORD 'bobpw'`);
       await c.query('CREATE TABLE secret (x int)');
@@ -297,4 +301,27 @@ describe('audit sources on PostgreSQL 15 and 17', () => {
       }
     });
   }
+});
+
+describe('audit sources on PostgreSQL 16 with jsonlog', () => {
+  it('records a failed login from the jsonlog with its user and client address', async () => {
+    const cluster = await startCluster({ settings: { logging_collector: 'on', log_destination: 'jsonlog', log_directory: 'log', password_encryption: 'scram-sha-256' } });
+    try {
+      await requirePasswords(cluster);
+      await withClient(cluster.primary.dsn, (c) => c.query(`CREATE ROLE erin LOGIN PASSWORD 'right'`));
+      const rec = recordingLog();
+      const s = createAuditSources(targetFor(cluster.primary.dsn), { sink: rec.sink, stateDir: join(dir, 'state-jsonlog'), intervalMs: 1000, snapshotIntervalMs: 60_000 });
+      const collect = () => s.collector.collect({ now: Date.now(), signal: new AbortController().signal, log: silentLogger }, () => {});
+      await failLogin(cluster.primary.port, 'erin');
+      await pollUntil(collect, () => rec.events.some((e) => e.kind === 'auth.failure'));
+      const f = rec.events.find((e) => e.kind === 'auth.failure')!;
+      assert.equal(f.actor, 'erin');
+      assert.equal(f.client, '127.0.0.1');
+      assert.equal(f.database, 'postgres');
+      assert.equal(f.details.reason, 'wrong_password');
+      assert.match(String(s.sources.find((x) => x.name === 'server_log')!.status().position?.file), /\.json$/);
+    } finally {
+      await cluster.stop();
+    }
+  });
 });

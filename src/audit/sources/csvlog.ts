@@ -75,3 +75,38 @@ function parseRow(text: string, pos: number, n: number): { fields: string[]; end
     return { fields, end: nl };
   }
 }
+
+/** jsonlog's keys (PostgreSQL 15+) in csvlog's column positions, so one classifier reads both */
+const JSON_FIELDS: readonly [keyof typeof CSV | 'time', string][] = [
+  ['time', 'timestamp'],
+  ['user', 'user'],
+  ['database', 'dbname'],
+  ['severity', 'error_severity'],
+  ['sqlstate', 'state_code'],
+  ['message', 'message'],
+  ['detail', 'detail'],
+  ['query', 'statement'],
+];
+
+/** The complete lines of a jsonlog (one JSON object a line) as rows with csvlog's field positions. */
+export function parseJsonlogRecords(text: string, start = 0): { records: CsvRecord[]; consumed: number } {
+  const records: CsvRecord[] = [];
+  let pos = start;
+  for (;;) {
+    const nl = text.indexOf('\n', pos);
+    if (nl < 0) break;
+    const raw = text.slice(pos, nl);
+    pos = nl + 1;
+    let o: Record<string, unknown>;
+    try {
+      o = JSON.parse(raw) as Record<string, unknown>;
+    } catch {
+      continue; // not a jsonlog line: passed over, as csvlog's stray characters are
+    }
+    const fields: string[] = [];
+    for (const [col, key] of JSON_FIELDS) fields[col === 'time' ? 0 : CSV[col]] = o[key] == null ? '' : String(o[key]);
+    fields[CSV.connectionFrom] = o.remote_host == null ? '' : o.remote_port == null ? String(o.remote_host) : `${String(o.remote_host)}:${String(o.remote_port)}`;
+    records.push({ fields: Array.from(fields, (f) => f ?? ''), raw });
+  }
+  return { records, consumed: pos };
+}

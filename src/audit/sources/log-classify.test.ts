@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseCsvRecords } from './csvlog.ts';
+import { parseCsvRecords, parseJsonlogRecords } from './csvlog.ts';
 import { classifyLogRecord, clientOf, userOf } from './log-classify.ts';
 
 /** a csvlog row as PostgreSQL 16 writes it, with the given user, connection, severity, SQLSTATE and message */
@@ -52,5 +52,17 @@ describe('parseCsvRecords', () => {
     assert.equal(records.length, 1);
     assert.equal(consumed, full.length);
     assert.equal(parseCsvRecords(full.slice(0, full.length - 1)).records.length, 0);
+  });
+});
+
+describe('parseJsonlogRecords', () => {
+  it('maps a jsonlog line to the csvlog positions the classifier reads, and leaves a partial line', () => {
+    const line = JSON.stringify({ timestamp: '2026-12-07 20:42:05.378 UTC', user: 'erin', dbname: 'postgres', remote_host: '127.0.0.1', remote_port: 5000, error_severity: 'FATAL', state_code: '28P01', message: 'password authentication failed for user "erin"' });
+    const { records, consumed } = parseJsonlogRecords(`${line}\n${line.slice(0, 30)}`);
+    assert.equal(records.length, 1);
+    assert.equal(consumed, line.length + 1);
+    assert.equal(classifyLogRecord(records[0]!)?.reason, 'wrong_password');
+    assert.equal(userOf(records[0]!), 'erin');
+    assert.equal(clientOf(records[0]!.fields[4]!), '127.0.0.1');
   });
 });

@@ -1,11 +1,11 @@
-// Follows one PostgreSQL server's csvlog on this host: reads what was appended since the kept position
+// Follows one PostgreSQL server's csvlog (or jsonlog, files named .json) on this host: reads what was appended since the kept position
 // (file, inode, byte offset), across rotations (the files written since, oldest first, by name, as
 // log_filename's default %Y-%m-%d_%H%M%S names sort) and truncation (a file shorter than the offset,
 // or another inode under the same name, is read from its start). Only complete rows are handed on
 // and the position moves past them only, so a row is never read twice nor missed across a restart.
 import { closeSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import { parseCsvRecords, type CsvRecord } from './csvlog.ts';
+import { parseCsvRecords, parseJsonlogRecords, type CsvRecord } from './csvlog.ts';
 
 export interface LogPosition {
   readonly file: string;
@@ -49,6 +49,8 @@ export function createLogTailer(deps: LogTailerDeps): LogTailer {
     }
     try {
       const st = fstatSync(fd);
+      // the server names its jsonlog files .json, its csvlog files .csv
+      const parse = extname(file) === '.json' ? parseJsonlogRecords : parseCsvRecords;
       let offset = from && from.inode === st.ino && from.offset <= st.size ? from.offset : 0;
       let total = 0;
       while (offset < st.size) {
@@ -56,7 +58,7 @@ export function createLogTailer(deps: LogTailerDeps): LogTailer {
         const buf = Buffer.allocUnsafe(len);
         const got = readSync(fd, buf, 0, len, offset);
         const text = buf.toString('utf8', 0, got);
-        const { records, consumed } = parseCsvRecords(text);
+        const { records, consumed } = parse(text);
         if (consumed === 0) break; // a row still being written
         offset += Buffer.byteLength(text.slice(0, consumed));
         commit({ file, inode: st.ino, offset }, records);

@@ -1,5 +1,5 @@
 // Authentication failures, refused connections and access violations from a target's server log:
-// the csvlog file the server names (pg_current_logfile('csvlog')), read on this host. Where it cannot
+// the csvlog file the server names (pg_current_logfile('csvlog'), else its jsonlog on 15+), read on this host. Where it cannot
 // be read (csvlog off, the role may not ask, the file is on another host) the source says why.
 import { accessSync, constants } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
@@ -58,7 +58,7 @@ export function createServerLogSource(opts: ServerLogSourceOptions): AuditSource
       try {
         accessSync(file.path, constants.R_OK);
       } catch (err) {
-        unavailable = `the server's csvlog ${file.path} is not readable here (${(err as NodeJS.ErrnoException).code}): dpmon reads the log of a server on its own host, as a user that may read it (log_file_mode, the postgres group)`;
+        unavailable = `the server's log ${file.path} is not readable here (${(err as NodeJS.ErrnoException).code}): dpmon reads the log of a server on its own host, as a user that may read it (log_file_mode, the postgres group)`;
         return;
       }
       tailer.poll(file.path);
@@ -83,7 +83,9 @@ export function createServerLogSource(opts: ServerLogSourceOptions): AuditSource
 async function currentLogFile(query: SourceQuery): Promise<{ path: string } | { unavailable: string }> {
   let row: Record<string, unknown> | undefined;
   try {
-    [row] = await query(`/* dpmon */ SELECT pg_current_logfile('csvlog') AS file, current_setting('data_directory') AS data_directory`);
+    // csvlog first; jsonlog exists from PostgreSQL 15 (asking an older server for it is an error)
+    [row] = await query(`/* dpmon */ SELECT coalesce(pg_current_logfile('csvlog'), CASE WHEN current_setting('server_version_num')::int >= 150000 THEN pg_current_logfile('jsonlog') END) AS file,
+  current_setting('data_directory') AS data_directory`);
   } catch (err) {
     const msg = (err as Error).message;
     if (/permission denied/.test(msg)) {
@@ -91,7 +93,7 @@ async function currentLogFile(query: SourceQuery): Promise<{ path: string } | { 
     }
     throw err;
   }
-  if (row?.file == null) return { unavailable: "the server writes no csvlog: set logging_collector = on (restart) and log_destination = 'csvlog' (or 'stderr,csvlog'), then reload" };
+  if (row?.file == null) return { unavailable: "the server writes no csvlog nor jsonlog: set logging_collector = on (restart) and log_destination = 'csvlog' (or 'stderr,csvlog'; 'jsonlog' on 15+), then reload" };
   const file = String(row.file);
   return { path: isAbsolute(file) ? file : join(String(row.data_directory), file) };
 }
