@@ -22,6 +22,7 @@ import { anomalyFigures } from './anomaly.ts';
 import { rulesFigures } from './rules.ts';
 import { remediationFigures } from './remediation.ts';
 import { pipelineFigures } from './pipeline.ts';
+import { auditLogClassifyFigures } from './audit-log-classify.ts';
 import { historyFigures } from './history.ts';
 import { adviceFigures } from './advice.ts';
 
@@ -307,6 +308,7 @@ async function main() {
       ...(await remediationFigures()),
       ...(await pipelineFigures()),
       ...(await adviceFigures()),
+      ...(await auditLogClassifyFigures()),
       // ~3–6 min on the 2-core machine with main's store (BENCH_HISTORY_RUNS, default 5): BENCH_SKIP_HISTORY=1 leaves it out
       ...(process.env.BENCH_SKIP_HISTORY === '1' ? { history: { skipped: 'BENCH_SKIP_HISTORY=1' } } : await historyFigures()),
     };

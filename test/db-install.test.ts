@@ -84,7 +84,25 @@ describe('dpmon db on PostgreSQL 16', () => {
     const cols = await withClient(appDsn, async (c) => (await c.query(`SELECT attname FROM pg_attribute WHERE attrelid = 'monitoring.slow_queries'::regclass AND attnum > 0 ORDER BY attnum`)).rows.map((x) => x.attname));
     assert.deepEqual(cols, ['userid', 'dbid', 'queryid', 'toplevel', 'query', 'calls', 'avg_time', 'avg_rows', 'total_time']);
     const indexes = await withClient(appDsn, async (c) => (await c.query(`SELECT indexname FROM pg_indexes WHERE schemaname = 'monitoring' ORDER BY 1`)).rows.map((x) => x.indexname));
-    assert.deepEqual(indexes, ['dpmon_parts_pkey', 'idx_slow_queries_time', 'slow_queries_entry']);
+    assert.deepEqual(indexes, ['ddl_events_pkey', 'dpmon_parts_pkey', 'idx_slow_queries_time', 'slow_queries_entry']);
+  });
+
+  it('installs monitoring.ddl_events for a role that is not a superuser, and prints the event triggers a superuser attaches', async () => {
+    const r = db(['install'], configFor(appDsn));
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(
+      r.stdout,
+      /warning: monitor_user is not a superuser and may not create event triggers.*\n\s+fix: after dpmon db install, a superuser runs in database appdb: CREATE EVENT TRIGGER dpmon_ddl_command_end ON ddl_command_end EXECUTE FUNCTION monitoring.dpmon_ddl_command_end\(\); CREATE EVENT TRIGGER dpmon_sql_drop ON sql_drop EXECUTE FUNCTION monitoring.dpmon_sql_drop\(\);/,
+    );
+    const appAdmin = cluster.primary.dsn.replace(/\/postgres$/, '/appdb');
+    // the superuser runs what was printed; then any role's DDL is recorded, with the role that ran it
+    await withClient(appAdmin, async (c) => {
+      await c.query('CREATE EVENT TRIGGER dpmon_ddl_command_end ON ddl_command_end EXECUTE FUNCTION monitoring.dpmon_ddl_command_end()');
+      await c.query('CREATE EVENT TRIGGER dpmon_sql_drop ON sql_drop EXECUTE FUNCTION monitoring.dpmon_sql_drop()');
+      await c.query('CREATE TABLE IF NOT EXISTS public.ddl_probe (x int)');
+    });
+    const rows = await withClient(appDsn, async (c) => (await c.query(`SELECT role, command_tag, object_identity, statement FROM monitoring.ddl_events WHERE object_identity = 'public.ddl_probe'`)).rows);
+    assert.deepEqual(rows, [{ role: 'postgres', command_tag: 'CREATE TABLE', object_identity: 'public.ddl_probe', statement: 'CREATE TABLE IF NOT EXISTS public.ddl_probe (x int)' }]);
   });
 
   it('is idempotent, and a changed threshold replaces the view', async () => {

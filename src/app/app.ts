@@ -17,6 +17,8 @@ import type { AdviceCollector } from '../advice/collector.ts';
 import { registerConsole } from '../console/index.ts';
 import { registerDashboardsApi } from '../api/dashboards-api.ts';
 import { registerQueriesApi } from '../api/queries-api.ts';
+import { registerAuditSourcesApi } from '../api/audit-sources-api.ts';
+import { createAuditSourcesRegistry } from '../audit/sources/collector.ts';
 import { openQueryHistory, type QueryHistoryStore } from '../queries/history-db.ts';
 import { readLongRunning } from '../queries/long-running.ts';
 import { resolveDashboards } from '../dashboards/index.ts';
@@ -94,6 +96,8 @@ export function createApp(config: Config, opts: AppOptions): App {
   let current = config;
   const startTime = clock.now();
   let audit: AuditLog | undefined;
+  /** each target's audit sources and their state, for /api/dpmon/audit/sources */
+  const auditSources = createAuditSourcesRegistry();
   // failed writes of history.db, state.db and the audit log, and the room left in the data directory
   const storage = createStorageHealth({
     dataDir,
@@ -248,6 +252,7 @@ export function createApp(config: Config, opts: AppOptions): App {
       storage: storage.collector,
       dataDir,
       ...(queryHistory ? { queryHistory } : {}),
+      ...(audit ? { audit: { sink: audit, registry: auditSources } } : {}),
       // the embedded server's disk is judged like the spec's paths: filling it is what the disk rules are for
       ...(embedded ? { extraMonitoredPaths: [embedded.dataDir] } : {}),
     });
@@ -340,6 +345,7 @@ export function createApp(config: Config, opts: AppOptions): App {
         reject: (id, by) => remediator.reject(id, by),
       },
     });
+    registerAuditSourcesApi(http, { statuses: () => auditSources.statuses(), targets: () => targetConfigs.map((t) => t.name) });
     registerQueriesApi(http, {
       ...(queryHistory ? { history: queryHistory } : {}),
       targets: () => targetConfigs.map((t) => t.name),

@@ -10,6 +10,8 @@ import { createLocalDataDirs } from '../collect/postgres/local-data-dirs.ts';
 import { createScoreCollector } from '../collect/derived/scores.ts';
 import type { Collector } from '../model/collector.ts';
 import { createDbMaintenance } from '../db/maintenance.ts';
+import { createAuditSources, type AuditSourcesRegistry } from '../audit/sources/collector.ts';
+import type { AuditSink } from '../audit/sources/source.ts';
 import { createStatementHistory } from '../queries/collector.ts';
 import type { QueryHistoryStore } from '../queries/history-db.ts';
 import { createAdviceCollector, type AdviceCollector } from '../advice/collector.ts';
@@ -30,6 +32,8 @@ export interface CollectorDeps {
   readonly extraMonitoredPaths?: readonly string[];
   /** queries.db: where given, each target's statement history is kept in it (src/queries) */
   readonly queryHistory?: QueryHistoryStore;
+  /** the audit log: where given (with dataDir, and audit_config.enabled), each target's audit sources record into it */
+  readonly audit?: { readonly sink: AuditSink; readonly registry: AuditSourcesRegistry };
 }
 
 /** The options of one PostgreSQL target as the config gives them (intervals from the spec's sections). */
@@ -95,6 +99,20 @@ export function buildCollectors(
     const collector = createDbMaintenance(config, t, deps);
     return collector ? [{ collector, labels: { instance: t.name } }] : [];
   });
+  const audit = deps.audit;
+  const auditSources =
+    audit && deps.dataDir !== undefined && config.auditConfig.enabled
+      ? targetConfigs.map((t) => ({
+          collector: createAuditSources(t, {
+            sink: audit.sink,
+            stateDir: deps.dataDir!,
+            intervalMs: config.auditConfig.sourceIntervalMs,
+            snapshotIntervalMs: config.auditConfig.snapshotIntervalMs,
+            registry: audit.registry,
+          }).collector,
+          labels: { instance: t.name },
+        }))
+      : [];
   const history = deps.queryHistory;
   const statementHistory = history
     ? targetConfigs.map((t) => ({ collector: createStatementHistory(config, t, { store: history, retentionMs: config.storage.rawRetentionMs }), labels: { instance: t.name } }))
@@ -123,6 +141,7 @@ export function buildCollectors(
     ...maintenance,
     ...statementHistory,
     ...[...advice].map(([name, a]) => ({ collector: a.collector, labels: { instance: name } })),
+    ...auditSources,
     // scores read the others' latest values, so they run at the shared default interval
     { collector: scores, labels: hostLabels },
   ];

@@ -19,6 +19,16 @@ export interface AuditEvent {
   readonly target?: string;
   readonly subject?: string;
   readonly details: Readonly<Record<string, unknown>>;
+  /** the database the event happened in (audit sources) */
+  readonly database?: string;
+  /** the client address (host or IP) the event came from */
+  readonly client?: string;
+  /** how it ended: an attempt that failed or was refused is a 'failure' or 'denied' */
+  readonly outcome?: 'success' | 'failure' | 'denied';
+  /** the source line or row as read (a log line, a DDL event row), for the auditor */
+  readonly raw?: string;
+  /** the spec's audit_config.log_level scale; events below the configured level are not kept */
+  readonly level?: 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR';
 }
 
 export interface AuditLog {

@@ -566,8 +566,11 @@ const auditConfig = obj(
     log_level: z.enum(['DEBUG', 'INFO', 'NOTICE', 'WARNING', 'ERROR']),
     retention: duration,
     events: strList,
+    // added: how often each target's server log and DDL event rows are read, and its catalog snapshotted
+    source_interval: duration.default(1_000),
+    snapshot_interval: duration.default(300_000),
   },
-  ['retention'],
+  ['retention', 'source_interval', 'snapshot_interval'],
 );
 
 const CRON_FIELD = /^[0-9*,/\-A-Za-z?LW#]+$/;

@@ -1,5 +1,6 @@
 // Every part `dpmon db install` installs, in install order.
 import type { DbPart } from '../part.ts';
+import { auditDdl } from './audit-ddl.ts';
 import { slowQueries } from './slow-queries.ts';
 
-export const DB_PARTS: readonly DbPart[] = [slowQueries];
+export const DB_PARTS: readonly DbPart[] = [slowQueries, auditDdl];
