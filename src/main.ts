@@ -7,6 +7,7 @@ import { QUERIES_COMMANDS, QUERIES_HELP, runQueriesCommand } from './queries/cli
 import { createLogger } from './lib/logger.ts';
 import { createConfigCoordinator, loadCheckedConfig } from './app/reload.ts';
 import { EXPORTS, ExportUsageError } from './export/index.ts';
+import { AUDIT_HELP, runAuditCommand } from './audit/cli.ts';
 
 const EXIT_OK = 0;
 const EXIT_RUNTIME = 1;
@@ -22,6 +23,7 @@ Usage:
   dpmon ack FINGERPRINT [--by NAME] [--comment TEXT] [--url URL] [--config PATH]...
   dpmon remediation list|approve ID [--by NAME] [--json] [--url URL] [--config PATH]...
   dpmon db install|uninstall|status [--target NAME] [--dry-run] [--json] [--config PATH]...
+  dpmon audit verify [--data-dir DIR] [--json] | export [--from TIME] [--to TIME] [--out FILE] [--data-dir DIR]
 ${Object.entries(QUERIES_COMMANDS).map(([name, c]) => `  dpmon queries ${name} ${c.usage.replace(/^\S+\s*/, '')}\n`).join('')}${Object.entries(EXPORTS).map(([kind, e]) => `  dpmon export ${kind} ${e.usage}\n`).join('')}  dpmon COMMAND --help
 
 --config takes a YAML file or a folder of *.yaml fragments (merged in name order) and may repeat.
@@ -111,6 +113,7 @@ Exit 0 when done (status: everything installed and current), 1 when something is
 `;
 
 HELP.queries = QUERIES_HELP;
+HELP.audit = AUDIT_HELP;
 
 const OPTIONS = {
   config: { type: 'string', multiple: true },
@@ -126,6 +129,8 @@ const OPTIONS = {
   target: { type: 'string' },
   'dry-run': { type: 'boolean' },
   since: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
   limit: { type: 'string' },
   order: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -181,6 +186,16 @@ async function main(argv: string[]): Promise<number> {
       return runExport(sub, values);
     case 'db':
       return db(sub, values);
+    case 'audit': {
+      // the data directory of the config unless given: dpmon need not be running
+      let dataDir = values['data-dir'];
+      if (dataDir === undefined) {
+        const loaded = load(values.config);
+        if (!loaded) return EXIT_USAGE;
+        dataDir = loaded.config.storage.dataDir;
+      }
+      return runAuditCommand(sub, { ...values, dataDir, stdout: writeStdout, stderr: (t) => process.stderr.write(t) });
+    }
     case 'queries': {
       const base = instanceUrl(values);
       if (!base) return EXIT_USAGE;
