@@ -405,9 +405,26 @@ async function start(values: { config?: string[]; listen?: string; 'data-dir'?: 
   const log = createLogger();
   for (const w of loaded.warnings) log.warn({ config: formatConfigIssue(w), code: w.code }, 'config warning');
   // a reload (SIGHUP, POST /-/reload) re-reads the same paths; a bad config is refused and the old one keeps running
-  const coordinator = createConfigCoordinator({ paths: values.config ?? [], initial: loaded.config, initialPrinted: printConfig(loaded), log });
+  // the coordinator reports each reload to the audit trail, which the app opens: bound once the app exists
+  let recordReload: (r: { ok: true; changed: readonly string[] } | { ok: false; errors: number }) => void = () => {};
+  const coordinator = createConfigCoordinator({
+    paths: values.config ?? [],
+    initial: loaded.config,
+    initialPrinted: printConfig(loaded),
+    initialLoaded: loaded,
+    onReload: (r) => recordReload(r),
+    log,
+  });
   const app = createApp(loaded.config, { log, listen, dataDir: values['data-dir'], reloadConfig: coordinator.reload, configStatus: coordinator });
   coordinator.subscribe((config) => app.reload(config));
+  recordReload = (r) =>
+    app.record({
+      kind: 'dpmon.config_reload',
+      actor: 'dpmon',
+      outcome: r.ok ? 'success' : 'failure',
+      level: r.ok ? 'INFO' : 'WARNING',
+      details: r.ok ? { changed: r.changed, sources: loaded.sources } : { errors: r.errors },
+    });
   process.on('SIGHUP', () => void coordinator.reload());
   const starting = app.start();
   const stopped = new Promise<number>((resolve) => {

@@ -37,6 +37,8 @@ export interface AuditEvent {
 }
 
 export type AuditInput = Omit<AuditEvent, 'id'>;
+/** how the layers above record an event without knowing the log: the wiring stamps `at` when not given */
+export type RecordAudit = (e: Omit<AuditInput, 'at'> & { readonly at?: number }) => void;
 export type AuditOutcome = NonNullable<AuditEvent['outcome']>;
 export const AUDIT_OUTCOMES: readonly AuditOutcome[] = ['success', 'failure', 'denied'];
 
