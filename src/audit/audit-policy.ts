@@ -2,9 +2,8 @@
 // log_level. Remediation's events and the trail's own (its prune) are always kept: remediation acts on
 // production servers and its plan is written before it acts (docs/remediation.md), so switching the
 // audit off must not make it act unrecorded; a prune unrecorded would be a hole in the chain's story.
-import type { AuditEvent } from './audit-log.ts';
-
-export type AuditLevel = NonNullable<AuditEvent['level']>;
+/** AuditEvent's level (audit-log.ts has the same union, by the shared contract's text) */
+export type AuditLevel = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR';
 
 /** the spec's scale; NOTICE is accepted in config and sits between INFO and WARNING (no event carries it) */
 const RANK: Readonly<Record<AuditLevel | 'NOTICE', number>> = { DEBUG: 0, INFO: 1, NOTICE: 2, WARNING: 3, ERROR: 4 };
@@ -26,7 +25,7 @@ export function levelRank(level: AuditLevel | 'NOTICE' | undefined): number {
   return RANK[level ?? 'INFO'];
 }
 
-export function keeps(policy: AuditPolicy, e: Pick<AuditEvent, 'kind' | 'level'>): boolean {
+export function keeps(policy: AuditPolicy, e: { readonly kind: string; readonly level?: AuditLevel }): boolean {
   if (ALWAYS.some((p) => e.kind.startsWith(p))) return true;
   return policy.enabled && levelRank(e.level) >= levelRank(policy.logLevel);
 }
