@@ -276,7 +276,7 @@ export function createApp(config: Config, opts: AppOptions): App {
         { collector: queryStats.collector },
         { collector: auditMetrics.collector },
         // retention read at each prune, so a reload's audit_config.retention applies at the next one
-        { collector: createAuditRetention(audit!, () => current.auditConfig.retentionMs) },
+        { collector: createAuditRetention(audit!, { retentionMs: () => current.auditConfig.retentionMs, intervalMs: config.resourceMonitoring.collectionIntervalMs }) },
       ],
       latest,
       clock,
