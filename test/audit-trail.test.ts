@@ -10,7 +10,7 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { openStateDb } from '../src/store/state-db.ts';
 import { createAuditLog } from '../src/audit/audit-log.ts';
-import { repoRoot, runDpmonSync } from './harness/process.ts';
+import { freePort, repoRoot, runDpmon, runDpmonSync, waitFor } from './harness/process.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'dpmon-audit-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -139,5 +139,55 @@ describe('audit batches under SIGKILL', () => {
     } finally {
       db.close();
     }
+  });
+});
+
+describe("a running dpmon records its own actions", () => {
+  it('records a refused token with its address, a reload with the changed key path, and a silence; the chain verifies', async () => {
+    const data = join(dir, 'running');
+    const config = join(dir, 'running.yaml');
+    const deadPort = await freePort();
+    const yaml = (retention: string) => `targets:
+  - name: dead
+    dsn: postgres://dpmon@127.0.0.1:${deadPort}/postgres
+    connect_timeout: 1s
+server:
+  auth_token: s3cret
+audit_config:
+  retention: ${retention}
+storage:
+  data_dir: ${data}
+`;
+    writeFileSync(config, yaml('90d'));
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const dpmon = runDpmon(['start', '--config', config, '--listen', `127.0.0.1:${port}`]);
+    const auth = { authorization: 'Bearer s3cret', 'content-type': 'application/json' };
+    try {
+      await waitFor('the audit API', async () => ((await fetch(`${base}/api/dpmon/audit`).catch(() => undefined))?.ok ? true : undefined));
+      assert.equal((await fetch(`${base}/-/reload`, { method: 'POST', headers: { authorization: 'Bearer wrong' } })).status, 401);
+      writeFileSync(config, yaml('30d'));
+      assert.equal((await fetch(`${base}/-/reload`, { method: 'POST', headers: auth })).status, 200);
+      const now = Date.now();
+      const silence = await fetch(`${base}/api/v2/silences`, {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({ matchers: [{ name: 'alertname', value: 'pg_down', isRegex: false }], startsAt: new Date(now).toISOString(), endsAt: new Date(now + 3_600_000).toISOString(), createdBy: 'erin', comment: 'planned' }),
+      });
+      assert.equal(silence.status, 200);
+      type Ev = { kind: string; actor: string; client?: string; outcome?: string; details: Record<string, unknown> };
+      const events = ((await (await fetch(`${base}/api/dpmon/audit?kind=dpmon.`)).json()) as { data: Ev[] }).data;
+      const byKind = (k: string) => events.find((e) => e.kind === k);
+      assert.deepEqual([byKind('dpmon.auth_failure')?.client, byKind('dpmon.auth_failure')?.outcome], ['127.0.0.1', 'denied']);
+      assert.deepEqual(byKind('dpmon.config_reload')?.details.changed, ['audit_config.retention']);
+      assert.equal(byKind('dpmon.silence_created')?.actor, 'erin');
+      assert.ok(!JSON.stringify(events).includes('s3cret'));
+      assert.equal(((await (await fetch(`${base}/api/dpmon/audit/verify`)).json()) as { data: { ok: boolean } }).data.ok, true);
+    } finally {
+      dpmon.child.kill('SIGINT');
+    }
+    assert.equal(await dpmon.exited, 0, dpmon.output());
+    const verified = runDpmonSync(['audit', 'verify', '--config', config]);
+    assert.equal(verified.code, 0, verified.stdout + verified.stderr);
   });
 });
