@@ -22,8 +22,8 @@ Usage:
   dpmon alerts [--url URL] [--json] [--config PATH]...
   dpmon ack FINGERPRINT [--by NAME] [--comment TEXT] [--url URL] [--config PATH]...
   dpmon remediation list|approve ID [--by NAME] [--json] [--url URL] [--config PATH]...
-  dpmon db install|uninstall|status [--target NAME] [--dry-run] [--json] [--config PATH]...
   dpmon audit verify [--data-dir DIR] [--json] | export [--from TIME] [--to TIME] [--out FILE] [--data-dir DIR]
+  dpmon db install|uninstall|status [--target NAME] [--dry-run] [--json] [--config PATH]...
 ${Object.entries(QUERIES_COMMANDS).map(([name, c]) => `  dpmon queries ${name} ${c.usage.replace(/^\S+\s*/, '')}\n`).join('')}${Object.entries(EXPORTS).map(([kind, e]) => `  dpmon export ${kind} ${e.usage}\n`).join('')}  dpmon COMMAND --help
 
 --config takes a YAML file or a folder of *.yaml fragments (merged in name order) and may repeat.
@@ -87,6 +87,8 @@ approve: runs a plan waiting for approval (remediation.mode: approve) if its ale
          cooldown and rate limit allow; exit 1 when it is unknown, expired, no longer needed or refused.
 `;
 
+HELP.audit = AUDIT_HELP;
+
 HELP.export = `Usage: dpmon export KIND [options] [--config PATH]...
 
 Writes files for other tools from the configuration (docs/exports.md). Exit 0 when written, 1 when a
@@ -113,7 +115,6 @@ Exit 0 when done (status: everything installed and current), 1 when something is
 `;
 
 HELP.queries = QUERIES_HELP;
-HELP.audit = AUDIT_HELP;
 
 const OPTIONS = {
   config: { type: 'string', multiple: true },
