@@ -9,6 +9,7 @@ import { systemClock } from './lib/clock.ts';
 import { createLogger } from './lib/logger.ts';
 import { createConfigCoordinator, loadCheckedConfig } from './app/reload.ts';
 import { EXPORTS, ExportUsageError } from './export/index.ts';
+import { AUDIT_HELP, runAuditCommand } from './audit/cli.ts';
 
 const EXIT_OK = 0;
 const EXIT_RUNTIME = 1;
@@ -23,6 +24,7 @@ Usage:
   dpmon alerts [--url URL] [--json] [--config PATH]...
   dpmon ack FINGERPRINT [--by NAME] [--comment TEXT] [--url URL] [--config PATH]...
   dpmon remediation list|approve ID [--by NAME] [--json] [--url URL] [--config PATH]...
+  dpmon audit verify [--data-dir DIR] [--json] | export [--from TIME] [--to TIME] [--out FILE] [--data-dir DIR]
   dpmon db install|uninstall|status [--target NAME] [--dry-run] [--json] [--config PATH]...
 ${Object.entries(QUERIES_COMMANDS).map(([name, c]) => `  dpmon queries ${name} ${c.usage.replace(/^\S+\s*/, '')}\n`).join('')}  dpmon queries advice [--target NAME] [--json] [--server-log PATH] [--config PATH]...
 ${Object.entries(EXPORTS).map(([kind, e]) => `  dpmon export ${kind} ${e.usage}\n`).join('')}  dpmon COMMAND --help
@@ -88,6 +90,8 @@ approve: runs a plan waiting for approval (remediation.mode: approve) if its ale
          cooldown and rate limit allow; exit 1 when it is unknown, expired, no longer needed or refused.
 `;
 
+HELP.audit = AUDIT_HELP;
+
 HELP.export = `Usage: dpmon export KIND [options] [--config PATH]...
 
 Writes files for other tools from the configuration (docs/exports.md). Exit 0 when written, 1 when a
@@ -144,6 +148,8 @@ const OPTIONS = {
   target: { type: 'string' },
   'dry-run': { type: 'boolean' },
   since: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
   limit: { type: 'string' },
   order: { type: 'string' },
   'server-log': { type: 'string' },
@@ -200,6 +206,16 @@ async function main(argv: string[]): Promise<number> {
       return runExport(sub, values);
     case 'db':
       return db(sub, values);
+    case 'audit': {
+      // the data directory of the config unless given: dpmon need not be running
+      let dataDir = values['data-dir'];
+      if (dataDir === undefined) {
+        const loaded = load(values.config);
+        if (!loaded) return EXIT_USAGE;
+        dataDir = loaded.config.storage.dataDir;
+      }
+      return runAuditCommand(sub, { ...values, dataDir, stdout: writeStdout, stderr: (t) => process.stderr.write(t) });
+    }
     case 'queries': {
       // advice reads a target itself (its DSN, as dpmon does); the others ask the running instance
       if (sub === 'advice') return queries(sub, values);
@@ -437,9 +453,26 @@ async function start(values: { config?: string[]; listen?: string; 'data-dir'?: 
   const log = createLogger();
   for (const w of loaded.warnings) log.warn({ config: formatConfigIssue(w), code: w.code }, 'config warning');
   // a reload (SIGHUP, POST /-/reload) re-reads the same paths; a bad config is refused and the old one keeps running
-  const coordinator = createConfigCoordinator({ paths: values.config ?? [], initial: loaded.config, initialPrinted: printConfig(loaded), log });
+  // the coordinator reports each reload to the audit trail, which the app opens: bound once the app exists
+  let recordReload: (r: { ok: true; changed: readonly string[] } | { ok: false; errors: number }) => void = () => {};
+  const coordinator = createConfigCoordinator({
+    paths: values.config ?? [],
+    initial: loaded.config,
+    initialPrinted: printConfig(loaded),
+    initialLoaded: loaded,
+    onReload: (r) => recordReload(r),
+    log,
+  });
   const app = createApp(loaded.config, { log, listen, dataDir: values['data-dir'], reloadConfig: coordinator.reload, configStatus: coordinator });
   coordinator.subscribe((config) => app.reload(config));
+  recordReload = (r) =>
+    app.record({
+      kind: 'dpmon.config_reload',
+      actor: 'dpmon',
+      outcome: r.ok ? 'success' : 'failure',
+      level: r.ok ? 'INFO' : 'WARNING',
+      details: r.ok ? { changed: r.changed, sources: loaded.sources } : { errors: r.errors },
+    });
   process.on('SIGHUP', () => void coordinator.reload());
   const starting = app.start();
   const stopped = new Promise<number>((resolve) => {

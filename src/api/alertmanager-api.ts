@@ -15,6 +15,7 @@ import type { ApiAlertInput, PostedAlert } from '../model/alert.ts';
 import type { ActiveAlert, Inhibitor } from '../alerts/inhibit.ts';
 import type { Regex } from '../model/regex.ts';
 import { compileAmMatcher, compileGoRegex, LABEL_NAME_RE, parseMatcher, toApiMatcher, type CompiledMatcher, type Matcher } from '../model/alertmanager-matchers.ts';
+import type { RecordAudit } from '../audit/audit-log.ts';
 import { SilenceError, type SilenceInput, type SilenceMatcher, type SilenceStore, type SilenceView } from '../alerts/silences.ts';
 
 /** What the API needs of the alert pipeline. */
@@ -32,6 +33,8 @@ export interface AlertmanagerApiOptions {
   readonly inhibitor?: Inhibitor;
   readonly authToken?: string;
   readonly clock?: Clock;
+  /** silences created, replaced and expired here go to the audit trail */
+  readonly audit?: RecordAudit;
   /** epoch ms dpmon started (status.uptime); now when absent */
   readonly startedAt?: number;
   /** status.config.original: see alertmanagerConfigYaml */
@@ -349,6 +352,14 @@ export function registerAlertmanagerApi(app: FastifyInstance, opts: Alertmanager
     try {
       const { id, input } = toSilenceInput(req.body);
       const s = id === undefined ? opts.silences.add(input) : opts.silences.update(id, input);
+      opts.audit?.({
+        kind: id === undefined ? 'dpmon.silence_created' : 'dpmon.silence_updated',
+        actor: input.createdBy || 'api',
+        subject: s.id,
+        client: req.ip,
+        outcome: 'success',
+        details: { matchers: s.matchers, startsAt: new Date(s.startsAt).toISOString(), endsAt: new Date(s.endsAt).toISOString(), comment: s.comment, ...(id !== undefined && id !== s.id ? { replaced: id } : {}) },
+      });
       return { silenceID: s.id };
     } catch (err) {
       if (err instanceof BadRequest) return fail(reply, 400, err.message);
@@ -377,6 +388,7 @@ export function registerAlertmanagerApi(app: FastifyInstance, opts: Alertmanager
     if (id === undefined) return reply;
     try {
       opts.silences.expire(id);
+      opts.audit?.({ kind: 'dpmon.silence_expired', actor: 'api', subject: id, client: req.ip, outcome: 'success', details: {} });
     } catch (err) {
       if (err instanceof SilenceError && err.code === 'SILENCE_NOT_FOUND') return fail(reply, 404, err.message);
       throw err;

@@ -5,7 +5,9 @@ import type { FastifyInstance } from 'fastify';
 import { requireToken } from './auth.ts';
 import type { Escalation } from '../notify/escalation.ts';
 import type { OutboxRow, OutboxState } from '../notify/outbox.ts';
-import type { AuditEvent } from '../audit/audit-log.ts';
+import { AUDIT_OUTCOMES, type AuditEvent, type AuditOutcome, type AuditQuery, type RecordAudit } from '../audit/audit-log.ts';
+import type { VerifyResult } from '../audit/audit-chain.ts';
+import { AUDIT_LEVELS, type AuditLevel } from '../audit/audit-policy.ts';
 import type { ApprovalResult, PendingApproval } from '../remediate/remediator.ts';
 import type { IncidentView } from '../notify/incident-list.ts';
 
@@ -17,7 +19,11 @@ export interface DpmonApiOptions {
   /** firing and recently resolved alerts grouped into incidents; absent: GET /api/dpmon/incidents answers 503 */
   readonly incidents?: () => readonly IncidentView[];
   /** dpmon's audit log, newest first; absent: GET /api/dpmon/audit answers 503 */
-  readonly audit?: (opts: { kindPrefix?: string; limit: number }) => readonly AuditEvent[];
+  readonly audit?: (opts: AuditQuery & { limit: number }) => readonly AuditEvent[];
+  /** walks the audit trail's hash chain; absent: GET /api/dpmon/audit/verify answers 503 */
+  readonly auditVerify?: () => VerifyResult;
+  /** acknowledgements go to the audit trail */
+  readonly record?: RecordAudit;
   readonly authToken?: string;
   /** the remediation audit trail and approvals; absent: the endpoints answer 503 */
   readonly remediation?: {
@@ -60,7 +66,9 @@ export function registerDpmonApi(app: FastifyInstance, opts: DpmonApiOptions): v
     const body = (req.body ?? {}) as { by?: unknown; comment?: unknown };
     if (body.by !== undefined && typeof body.by !== 'string') return reply.code(400).send({ status: 'error', error: '"by" must be a string' });
     if (body.comment !== undefined && typeof body.comment !== 'string') return reply.code(400).send({ status: 'error', error: '"comment" must be a string' });
-    const e = opts.ack(fingerprint, (body.by as string | undefined) ?? 'api', (body.comment as string | undefined) ?? '');
+    const by = (body.by as string | undefined) ?? 'api';
+    const e = opts.ack(fingerprint, by, (body.comment as string | undefined) ?? '');
+    if (e) opts.record?.({ kind: 'dpmon.alert_acked', actor: by, subject: fingerprint, client: req.ip, outcome: 'success', details: { incident: e.incidentId, level: e.level, comment: e.comment ?? '' } });
     if (!e) return reply.code(404).send({ status: 'error', error: `no escalating incident holds alert ${fingerprint} (unknown, already acknowledged, or resolved)` });
     return { status: 'success', data: escalationJson(e) };
   });
@@ -113,10 +121,17 @@ export function registerDpmonApi(app: FastifyInstance, opts: DpmonApiOptions): v
   });
   app.get('/api/dpmon/audit', async (req, reply) => {
     if (!opts.audit) return reply.code(503).send({ status: 'error', error: 'the audit log is not open' });
-    const q = req.query as { limit?: string; kind?: string };
-    const limit = Number(q.limit ?? 200);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) return reply.code(400).send({ status: 'error', error: 'limit must be an integer from 1 to 10000' });
-    return { status: 'success', data: opts.audit({ limit, ...(q.kind ? { kindPrefix: q.kind } : {}) }).map((e) => ({ ...e, at: iso(e.at) })) };
+    const q = auditQuery(req.query as Record<string, unknown>);
+    if (typeof q === 'string') return reply.code(400).send({ status: 'error', error: q });
+    const events = opts.audit(q);
+    const last = events.at(-1);
+    // a full page has a next one to ask for (held events, id 0, are only on the first page)
+    const nextCursor = events.length === q.limit && last && last.id > 1 ? String(last.id) : undefined;
+    return { status: 'success', data: events.map((e) => ({ ...e, at: iso(e.at) })), ...(nextCursor ? { nextCursor } : {}) };
+  });
+  app.get('/api/dpmon/audit/verify', async (_req, reply) => {
+    if (!opts.auditVerify) return reply.code(503).send({ status: 'error', error: 'the audit log is not open' });
+    return { status: 'success', data: opts.auditVerify() };
   });
   app.get('/api/dpmon/escalations', async () => ({ status: 'success', data: opts.escalations().map(escalationJson) }));
   app.get('/api/dpmon/notifications', async (req, reply) => {
@@ -142,4 +157,48 @@ export function registerDpmonApi(app: FastifyInstance, opts: DpmonApiOptions): v
       })),
     };
   });
+}
+
+const AUDIT_PARAMS = new Set(['kind', 'target', 'actor', 'subject', 'outcome', 'level', 'from', 'to', 'limit', 'cursor']);
+
+/** RFC 3339 or unix seconds, as Prometheus's API takes them; undefined when neither */
+function auditTime(v: string): number | undefined {
+  if (/^-?\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+/** the query of GET /api/dpmon/audit, or why it is refused */
+function auditQuery(raw: Record<string, unknown>): (AuditQuery & { limit: number }) | string {
+  for (const [k, v] of Object.entries(raw)) {
+    if (!AUDIT_PARAMS.has(k)) return `unknown parameter ${JSON.stringify(k)}: expected one of ${[...AUDIT_PARAMS].join(', ')}`;
+    if (typeof v !== 'string') return `parameter ${JSON.stringify(k)} given more than once`;
+  }
+  const p = raw as Record<string, string | undefined>;
+  const limit = Number(p.limit ?? 200);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) return 'limit must be an integer from 1 to 10000';
+  const q: { -readonly [K in keyof AuditQuery]: AuditQuery[K] } & { limit: number } = { limit };
+  if (p.kind) q.kindPrefix = p.kind;
+  for (const k of ['target', 'actor', 'subject'] as const) if (p[k]) q[k] = p[k];
+  if (p.outcome !== undefined) {
+    if (!AUDIT_OUTCOMES.includes(p.outcome as AuditOutcome)) return `invalid outcome ${JSON.stringify(p.outcome)}: expected ${AUDIT_OUTCOMES.join(', ')}`;
+    q.outcome = p.outcome as AuditOutcome;
+  }
+  if (p.level !== undefined) {
+    if (!AUDIT_LEVELS.includes(p.level as AuditLevel)) return `invalid level ${JSON.stringify(p.level)}: expected ${AUDIT_LEVELS.join(', ')} (events at this level and above)`;
+    q.minLevel = p.level as AuditLevel;
+  }
+  for (const [k, field] of [['from', 'since'], ['to', 'until']] as const) {
+    if (p[k] === undefined) continue;
+    const t = auditTime(p[k]);
+    if (t === undefined) return `invalid ${k} ${JSON.stringify(p[k])}: expected RFC 3339 or unix seconds`;
+    q[field] = t;
+  }
+  if (q.since !== undefined && q.until !== undefined && q.until <= q.since) return 'to must be after from';
+  if (p.cursor !== undefined) {
+    const c = Number(p.cursor);
+    if (!/^\d+$/.test(p.cursor) || !Number.isSafeInteger(c) || c < 1) return `invalid cursor ${JSON.stringify(p.cursor)}: pass the nextCursor of the previous page`;
+    q.beforeId = c;
+  }
+  return q;
 }

@@ -41,7 +41,10 @@ import { createLatestStore, snapshotSamples, type LatestStore } from '../store/l
 import { createSqliteStore, type SqliteStore } from '../store/sqlite-store.ts';
 import { openStateDb } from '../store/state-db.ts';
 import { createStorageHealth } from '../store/storage-health.ts';
-import { createAuditLog, type AuditLog } from '../audit/audit-log.ts';
+import { createAuditLog, type AuditLog, type RecordAudit } from '../audit/audit-log.ts';
+import { createAuditMetrics } from '../audit/audit-metrics.ts';
+import { createAuditRetention } from '../audit/audit-retention.ts';
+import { auditTokenRefusals } from '../api/auth-audit.ts';
 import { buildCollectors } from './collectors.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded-postgres.ts';
 
@@ -52,6 +55,8 @@ export interface App {
   stop(): Promise<void>;
   /** Applies a new, already validated config: the rules now (their state kept); other sections need a restart. */
   reload(config: Config): void;
+  /** appends to the audit trail once it is open (dpmon's own actions: reloads from the coordinator) */
+  readonly record: RecordAudit;
   readonly latest: LatestStore;
 }
 
@@ -98,6 +103,16 @@ export function createApp(config: Config, opts: AppOptions): App {
   let audit: AuditLog | undefined;
   /** each target's audit sources and their state, for /api/dpmon/audit/sources */
   const auditSources = createAuditSourcesRegistry();
+  /** dpmon_audit_events_total and dpmon_audit_auth_failures_total, fed by every event kept */
+  const auditMetrics = createAuditMetrics({ intervalMs: config.resourceMonitoring.collectionIntervalMs, now: () => clock.now() });
+  /** dpmon's own actions into the trail; a failed write is the audit log's to report, never the request's */
+  const record: RecordAudit = (e) => {
+    try {
+      audit?.append({ ...e, at: e.at ?? clock.now() });
+    } catch (err) {
+      log.error({ err, kind: e.kind }, 'audit event not recorded');
+    }
+  };
   // failed writes of history.db, state.db and the audit log, and the room left in the data directory
   const storage = createStorageHealth({
     dataDir,
@@ -155,7 +170,12 @@ export function createApp(config: Config, opts: AppOptions): App {
     }));
     // the audit log prepares its statements before state.db is watched, so its failed writes count as
     // the audit log's, and every later statement's (alert state, outbox, silences, escalation, remediation) as state's
-    audit = createAuditLog(db, { onWriteError: (err) => storage.failed('audit', err) });
+    audit = createAuditLog(db, {
+      onWriteError: (err) => storage.failed('audit', err),
+      policy: config.auditConfig,
+      onKept: (e) => auditMetrics.observe(e),
+      now: () => clock.now(),
+    });
     storage.watch(db, 'state');
     alertStore = openAlertStore(db, { onWriteError: (err) => storage.failed('state', err) });
     silences = openSilenceStore(db, { clock });
@@ -259,7 +279,15 @@ export function createApp(config: Config, opts: AppOptions): App {
     targets = built.targets;
     advice = built.advice;
     return createScheduler({
-      collectors: [...built.collectors, ...(writer ? [{ collector: writer.collector }] : []), { collector: rulesOfApp.collector }, { collector: queryStats.collector }],
+      collectors: [
+        ...built.collectors,
+        ...(writer ? [{ collector: writer.collector }] : []),
+        { collector: rulesOfApp.collector },
+        { collector: queryStats.collector },
+        { collector: auditMetrics.collector },
+        // retention read at each prune, so a reload's audit_config.retention applies at the next one
+        { collector: createAuditRetention(audit!, { retentionMs: () => current.auditConfig.retentionMs, intervalMs: config.resourceMonitoring.collectionIntervalMs }) },
+      ],
       latest,
       clock,
       log: log.child({ component: 'collect' }),
@@ -330,13 +358,15 @@ export function createApp(config: Config, opts: AppOptions): App {
       lastConfig: () => opts.configStatus?.lastReload() ?? { success: true, at: startTime },
     }));
     registerRulesApi(http, { rules: () => rules, reload: opts.reloadConfig, authToken });
-    registerAlertmanagerApi(http, { alerts: alertPipeline, silences: silences!, inhibitor: alertPipeline.inhibitor, authToken, clock });
+    registerAlertmanagerApi(http, { alerts: alertPipeline, silences: silences!, inhibitor: alertPipeline.inhibitor, authToken, clock, audit: record });
     registerDpmonApi(http, {
       ack: (fp, by, comment) => alertPipeline.ack(fp, by, comment),
       escalations: () => alertPipeline.escalations(),
       notifications: (state) => alertPipeline.notifications(state),
       incidents: () => alertPipeline.incidents(),
       audit: (q) => auditLog.list(q),
+      auditVerify: () => auditLog.verify(),
+      record,
       authToken,
       remediation: {
         events: (limit) => auditLog.list({ kindPrefix: 'remediation.', limit }),
@@ -394,6 +424,7 @@ export function createApp(config: Config, opts: AppOptions): App {
 
   return {
     latest,
+    record,
     async start() {
       const history = (store = openHistory());
       queryHistory = openQueryHistory(dataDir);
@@ -406,6 +437,8 @@ export function createApp(config: Config, opts: AppOptions): App {
       const sched = (scheduler = schedule(targetConfigs, history, writer, rulesOfApp));
       writer?.start();
       const http = (server = serveHttp());
+      // before the routes: every API family's 401 is recorded
+      auditTokenRefusals(http, record, () => clock.now());
       remediation = startRemediation(targetConfigs, alertPipeline, listen, rulesOfApp);
       registerApis(http, engine, history, alertPipeline, remediation, listen, targetConfigs);
       const address = await http.listen(listen);
@@ -439,6 +472,7 @@ export function createApp(config: Config, opts: AppOptions): App {
         (k) => k !== 'rules' && k !== 'alertRules' && k !== 'prometheusConfig' && k !== 'dashboards' && JSON.stringify(next[k]) !== JSON.stringify(current[k]),
       );
       current = next;
+      audit?.setPolicy(next.auditConfig);
       log.info({ needRestart: changed }, changed.length ? 'config reloaded: rules applied; other changed sections apply at the next start' : 'config reloaded');
     },
   };

@@ -4,6 +4,7 @@
 import { ConfigError, formatConfigIssue, loadConfig, printConfig, type Config, type LoadedConfig } from '../config/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import { configChecks } from './config-checks.ts';
+import { changedKeyPaths } from './config-diff.ts';
 
 /** Loads and checks the config from `paths` (none: the embedded default), or every error as a line. */
 export function loadCheckedConfig(paths: readonly string[], env: NodeJS.ProcessEnv = process.env): { loaded: LoadedConfig } | { errors: string[] } {
@@ -34,8 +35,13 @@ export function createConfigCoordinator(opts: {
   readonly initial: Config;
   /** the initial config as `dpmon config print` prints it, for GET /api/v1/status/config */
   readonly initialPrinted?: string;
+  /** the initial load, so the first reload can say which key paths it changed */
+  readonly initialLoaded?: LoadedConfig;
+  /** each reload's outcome, for the audit trail: the changed key paths (no values), or how many errors refused it */
+  readonly onReload?: (r: { ok: true; changed: readonly string[] } | { ok: false; errors: number }) => void;
   readonly log: Logger;
 }): ConfigCoordinator {
+  let loaded = opts.initialLoaded;
   let current = opts.initial;
   let printed = opts.initialPrinted ?? '';
   let last = { success: true, at: Date.now() };
@@ -49,12 +55,16 @@ export function createConfigCoordinator(opts: {
       if ('errors' in r) {
         opts.log.error({ errors: r.errors }, 'config reload refused; the running config stays');
         last = { success: false, at: Date.now() };
+        opts.onReload?.({ ok: false, errors: r.errors.length });
         return r.errors;
       }
       last = { success: true, at: Date.now() };
       printed = printConfig(r.loaded);
       current = r.loaded.config;
+      const changed = loaded ? changedKeyPaths(loaded, r.loaded) : [];
+      loaded = r.loaded;
       for (const apply of subscribers) apply(current);
+      opts.onReload?.({ ok: true, changed });
       return [];
     },
     subscribe: (apply) => void subscribers.push(apply),

@@ -1,6 +1,7 @@
 // Loading: read each --config path (a file, or a folder of fragments merged in name order), merge the
 // paths, lay them over the built-in defaults, substitute ${VAR}, validate, cross-check, freeze.
 // Every problem is collected first and thrown together as one ConfigError.
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -20,6 +21,8 @@ export interface LoadedConfig {
   readonly warnings: readonly ConfigIssue[];
   /** the effective configuration in the files' snake_case with secrets as `<secret>`/`<unset>`: what printConfig prints */
   readonly redacted: Readonly<Record<string, unknown>>;
+  /** SHA-256 of each secret's value by key path (`targets[0].dsn`): a reload can say a secret changed without showing it */
+  readonly secretDigests: Readonly<Record<string, string>>;
   /** An issue located at a key path of the merged config (for checks made after loading, such as rules). */
   issueAt(path: readonly Segment[], code: ConfigIssueCode, message: string): ConfigIssue;
 }
@@ -71,6 +74,7 @@ export function loadConfig(paths: readonly string[], env: NodeJS.ProcessEnv = pr
     sources,
     warnings: sortIssues(warnings, fileOrder),
     redacted: deepFreeze(redact(root, unset)),
+    secretDigests: secretDigests(root),
     issueAt: (path, code, message) => {
       const found = locate(root, path);
       return issueAt(found.keyPos ?? found.nearest, path, code, message);
@@ -242,6 +246,20 @@ function fillTargetDefaults(root: MapNode): void {
       if (!t.entries.has(k)) t.entries.set(k, { keyPos: pos, value: fromPlain(v, pos) });
     }
   }
+}
+
+function secretDigests(root: MapNode): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (n: Node, path: Segment[]): void => {
+    if (n.kind === 'map') for (const [k, e] of n.entries) walk(e.value, [...path, k]);
+    else if (n.kind === 'seq') n.items.forEach((item, i) => walk(item, [...path, i]));
+    else if (isSecretPath(path) && n.value !== null) {
+      const key = path.map((s, i) => (typeof s === 'number' ? `[${s}]` : i ? `.${s}` : s)).join('');
+      out[key] = createHash('sha256').update(String(n.value)).digest('hex');
+    }
+  };
+  walk(root, []);
+  return out;
 }
 
 function redact(root: MapNode, unset: readonly Segment[][]): Record<string, unknown> {

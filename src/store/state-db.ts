@@ -1,6 +1,6 @@
 // state.db: dpmon's durable state in one SQLite file (WAL) and one connection shared by its stores:
 // alert instances, silences, the outbox, escalations, dispatch groups and their pages, posted alerts,
-// remediation guards, approvals and runs, and the audit log. This module owns its schema: a version in
+// remediation guards, approvals and runs, and the audit log (its events, hash chain and sources' positions). This module owns its schema: a version in
 // `meta` (as history.db keeps one) and the migrations that bring any older file up to it, in order, each
 // in one transaction. Stores read their JSON rows through readStored(), which validates them (zod): a bad
 // row is skipped, reported with its table and key (logged and counted by the app), and left in the file
@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { DpmonError } from '../lib/errors.ts';
 
 /** the schema version this dpmon writes */
-export const STATE_SCHEMA_VERSION = 1;
+export const STATE_SCHEMA_VERSION = 2;
 
 /** the tables whose rows hold JSON read through readStored(), each counted in dpmon_state_bad_rows_total */
 export const STATE_JSON_TABLES = [
@@ -89,6 +89,24 @@ const MIGRATIONS: readonly Migration[] = [
         for (let i = 0; i < bodies.length; i += SNAPSHOT_CHUNK) insert.run(`{"set":[${bodies.slice(i, i + SNAPSHOT_CHUNK).join(',')}],"deleted":[]}`);
         db.exec('DROP TABLE posted_alerts');
       }
+    },
+  },
+  {
+    version: 2,
+    what: "the audit trail: the event's database, client, outcome, raw line and level, its hash chain, and the sources' read positions",
+    up(db) {
+      // prev_hash and hash stay NULL on rows written before: the audit log chains them, in id order, when it opens
+      db.exec(`ALTER TABLE audit_events ADD COLUMN database TEXT;
+      ALTER TABLE audit_events ADD COLUMN client TEXT;
+      ALTER TABLE audit_events ADD COLUMN outcome TEXT;
+      ALTER TABLE audit_events ADD COLUMN raw TEXT;
+      ALTER TABLE audit_events ADD COLUMN level TEXT;
+      ALTER TABLE audit_events ADD COLUMN prev_hash TEXT;
+      ALTER TABLE audit_events ADD COLUMN hash TEXT;
+      CREATE TABLE IF NOT EXISTS audit_chain (
+        id INTEGER PRIMARY KEY CHECK (id = 1), anchor_id INTEGER NOT NULL, anchor_hash TEXT NOT NULL,
+        head_id INTEGER NOT NULL, head_hash TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS audit_positions (source TEXT PRIMARY KEY, position TEXT NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;`);
     },
   },
 ];
