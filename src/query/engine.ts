@@ -10,9 +10,12 @@
 // first step.
 import type { Labels } from '../model/labels.ts';
 import { isStaleNaN } from '../model/stale.ts';
-import type { Point, RollupFunction, SeriesPoints, Store } from '../store/store.ts';
+import type { CounterWindow, Point, RollupFunction, SeriesCursor, SeriesPoints, Store } from '../store/store.ts';
+import { cursorsOf } from '../store/cursors.ts';
+import { counterRateInput } from './counter-rate.ts';
+import { extrapolate } from './functions/range.ts';
 import { AGGREGATIONS, countValuesInput } from './aggregations.ts';
-import { FUNCTIONS, matrixArgIndex, rollupOf, type CallContext } from './functions.ts';
+import { FUNCTIONS, matrixArgIndex, rollupOf, type CallContext, type RollupSource } from './functions.ts';
 import { dropName, formatValue, type Sample, type Series, type Value } from './value.ts';
 import type { Clock } from '../lib/clock.ts';
 import { QueryError, badData, execError } from './errors.ts';
@@ -377,11 +380,16 @@ function mod(a: number, b: number): number {
  */
 interface RollupSeries {
   labels: Labels;
-  /** the window's count, -1 when it has no rollup */
+  /** the window's count, -1 when it has no rollup (empty for counter windows) */
   n: number[];
   /** the function's value over the window (its count where the store had no such rollup) */
   v: number[];
+  /** rate/increase: the window's counter summary, undefined when it has no samples */
+  c?: (CounterWindow | undefined)[];
+  /** raw values exactly on window edges, by edge */
   edges: Map<number, number>;
+  /** rate/increase: the first raw point after an edge that has a point, within the edge's window */
+  afterEdges?: Map<number, Point>;
 }
 
 /** The argument of a range-vector function: a range selector or a subquery. */
@@ -569,7 +577,7 @@ class Evaluator {
    * window then equals the rollup windows [lo, hi) minus a raw point exactly at lo plus one exactly
    * at hi, which are read raw (one narrow select per edge).
    */
-  private rollupData(m: MatrixSelectorNode, fn: RollupFunction): RollupSeries[] | null {
+  private rollupData(m: MatrixSelectorNode, fn: RollupSource): RollupSeries[] | null {
     const steps = this.rollupSteps(m, fn);
     for (;;) {
       const r = steps.next();
@@ -577,8 +585,8 @@ class Evaluator {
     }
   }
 
-  /** rollupData() as a generator that yields between its edge reads (one narrow select each, 2 per step). */
-  private *rollupSteps(m: MatrixSelectorNode, fn: RollupFunction): Generator<void, RollupSeries[] | null, void> {
+  /** rollupData() as a generator that yields between its edge reads (one per distinct edge). */
+  private *rollupSteps(m: MatrixSelectorNode, fn: RollupSource): Generator<void, RollupSeries[] | null, void> {
     if (this.rollupCache.has(m)) return this.rollupCache.get(m)!;
     const plan = this.rollupPlan;
     const W = plan?.windowMs ?? 0;
@@ -592,7 +600,9 @@ class Evaluator {
       mod(first, W) === 0 &&
       plan.step % W === 0 &&
       m.rangeMs % W === 0 &&
-      m.rangeMs >= 2 * W;
+      // rate/increase over one window are exact too (its own first, last and inc, plus the edges)
+      m.rangeMs >= (fn === 'counter' ? W : 2 * W) &&
+      (fn !== 'counter' || this.store.selectCounterWindows !== undefined);
     if (!eligible) {
       this.rollupCache.set(m, null);
       return null;
@@ -609,10 +619,40 @@ class Evaluator {
     const entry = (labels: Labels) => {
       const id = labelsId(labels);
       let e = byId.get(id);
-      if (!e) byId.set(id, (e = { labels, n: new Array<number>(windows).fill(-1), v: new Array<number>(windows).fill(0), edges: new Map() }));
+      if (!e) {
+        e = fn === 'counter' ? { labels, n: [], v: [], c: new Array<CounterWindow | undefined>(windows), edges: new Map(), afterEdges: new Map() } : { labels, n: new Array<number>(windows).fill(-1), v: new Array<number>(windows).fill(0), edges: new Map() };
+        byId.set(id, e);
+      }
       return e;
     };
-    const counts = this.store.selectRollup(m.vs.matchers, 'count', base, lastHi - W);
+    if (fn === 'counter') {
+      for (const s of this.store.selectCounterWindows!(m.vs.matchers, base, lastHi - W)) {
+        const e = entry(s.labels);
+        for (const w of s.windows) {
+          const k = index(w.w);
+          if (k >= 0) e.c![k] = w;
+        }
+      }
+      // six numbers per window held
+      this.budget.load(6 * windows * byId.size);
+    } else {
+      this.readRollups(m, fn, base, lastHi - W, index, entry);
+      // a count and a value per window held
+      this.budget.load(2 * windows * byId.size);
+    }
+    this.rollupBase.set(m, base);
+    // raw points exactly on the edges of the steps' windows, in one forward pass over them
+    const edges = new Set<number>();
+    for (let hi = first; hi <= lastHi; hi += plan.step) edges.add(hi).add(hi - m.rangeMs);
+    yield* this.readEdges(m, [...edges].sort((a, b) => a - b), W, fn === 'counter', entry);
+    const got = sortSeries([...byId.values()]);
+    this.rollupCache.set(m, got);
+    return got;
+  }
+
+  /** An `*_over_time`'s rollups: each window's count, and fn's value over it. */
+  private readRollups(m: MatrixSelectorNode, fn: RollupFunction, from: number, to: number, index: (t: number) => number, entry: (l: Labels) => RollupSeries): void {
+    const counts = this.store.selectRollup(m.vs.matchers, 'count', from, to);
     for (const s of counts) {
       const e = entry(s.labels);
       for (const p of s.points) {
@@ -624,7 +664,7 @@ class Evaluator {
       }
     }
     if (fn !== 'count') {
-      for (const s of this.store.selectRollup(m.vs.matchers, fn, base, lastHi - W)) {
+      for (const s of this.store.selectRollup(m.vs.matchers, fn, from, to)) {
         const e = entry(s.labels);
         for (const p of s.points) {
           const k = index(p.t);
@@ -632,21 +672,67 @@ class Evaluator {
         }
       }
     }
-    // the rollups held: a count and a value per window and series
-    this.budget.load(2 * windows * byId.size);
-    this.rollupBase.set(m, base);
-    // raw points exactly on the edges of the steps' windows (stale markers are not values here either)
-    const edges = new Set<number>();
-    for (let hi = first; hi <= lastHi; hi += plan.step) edges.add(hi).add(hi - m.rangeMs);
-    for (const b of edges) {
+  }
+
+  /**
+   * Raw points exactly on the edges (ascending, multiples of W, so at least W apart) in one forward
+   * pass of cursors over [first edge, last edge], yielding before each edge: a narrow select per edge
+   * decodes a whole chunk per series each time (SQLite store). With afterEdges, also the first point
+   * after an edge that has one, within its window. Stale markers are not values here either.
+   */
+  private *readEdges(m: MatrixSelectorNode, edges: readonly number[], W: number, afterEdges: boolean, entry: (l: Labels) => RollupSeries): Generator<void, void, void> {
+    if (edges.length === 0) return;
+    const cursors: SeriesCursor[] = cursorsOf(this.store, m.vs.matchers, edges[0]!, edges[edges.length - 1]!);
+    /** the series of cursor i when it had a point on the previous edge */
+    const onPrev = new Array<RollupSeries | undefined>(cursors.length);
+    for (let j = 0; j < edges.length; j++) {
       yield;
-      for (const s of this.store.select(m.vs.matchers, b, b)) {
-        for (const p of s.points) if (p.t === b && !isStaleNaN(p.v)) entry(s.labels).edges.set(b, p.v);
+      const b = edges[j]!;
+      const prev = j > 0 ? edges[j - 1]! : -Infinity;
+      for (let i = 0; i < cursors.length; i++) {
+        const c = cursors[i]!;
+        // the points in (previous edge, b]
+        const batch = c.next(b);
+        const e = onPrev[i];
+        if (e) {
+          onPrev[i] = undefined;
+          for (let x = 0; x < batch.length && batch.t[x]! < prev + W; x++) {
+            const v = batch.v[x]!;
+            if (isStaleNaN(v)) continue;
+            e.afterEdges!.set(prev, { t: batch.t[x]!, v });
+            break;
+          }
+        }
+        const last = batch.length - 1;
+        if (last >= 0 && batch.t[last] === b && !isStaleNaN(batch.v[last]!)) {
+          const s = entry(c.labels);
+          s.edges.set(b, batch.v[last]!);
+          if (afterEdges) onPrev[i] = s;
+        }
       }
     }
-    const got = sortSeries([...byId.values()]);
-    this.rollupCache.set(m, got);
-    return got;
+  }
+
+  /**
+   * rate/increase at ts from counter windows (docs/promql.md "Rollups in range queries"), exactly
+   * extrapolatedRate of the raw samples up to float rounding of the increase's sum; null (and raw for
+   * the rest of the query) when a value is not finite or a window's edge cannot be told.
+   */
+  private rateFromRollups(fnName: string, m: MatrixSelectorNode, ts: number, data: readonly RollupSeries[]): Sample[] | null {
+    const W = this.rollupPlan!.windowMs;
+    const hi = ts - m.vs.offsetMs;
+    const lo = hi - m.rangeMs;
+    const k0 = (lo - this.rollupBase.get(m)!) / W;
+    const k1 = k0 + m.rangeMs / W;
+    const ctx = { rangeStart: lo, rangeEnd: hi, rangeMs: m.rangeMs };
+    const isRate = fnName === 'rate';
+    const out: Sample[] = [];
+    for (const s of data) {
+      const r = counterRateInput(s.c, k0, k1, lo, hi, { atLo: s.edges.get(lo), afterLo: s.afterEdges?.get(lo), atHi: s.edges.get(hi) });
+      if (r === 'unknown') return this.giveUp(m);
+      if (r !== null) out.push({ labels: this.memo.dropName(s.labels), v: extrapolate(r, ctx, true, isRate) });
+    }
+    return out;
   }
 
   /**
@@ -659,6 +745,7 @@ class Evaluator {
     if (!fn) return null;
     const data = this.rollupData(m, fn);
     if (!data) return null;
+    if (fn === 'counter') return this.rateFromRollups(fnName, m, ts, data);
     const W = this.rollupPlan!.windowMs;
     const hi = ts - m.vs.offsetMs;
     const lo = hi - m.rangeMs;

@@ -190,7 +190,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   }
   const deleteSamples = db.prepare('DELETE FROM samples WHERE ts < ?');
   const counterRows = db
-    .prepare('SELECT w, first_t, first_v, last_t, last_v, inc, count_v FROM rollups WHERE sid = ? AND w >= ? AND w <= ? AND first_t IS NOT NULL ORDER BY w')
+    .prepare('SELECT w, first_t, first_v, last_t, last_v, inc, count_v FROM rollups WHERE sid = ? AND w >= ? AND w <= ? ORDER BY w')
     .raw(true);
   const sealedBeforeRow = db.prepare("SELECT value FROM meta WHERE key = 'sealed_before'").pluck(true);
   const deleteRollups = db.prepare('DELETE FROM rollups WHERE sid = ? AND w < ?');
