@@ -29,27 +29,9 @@ export function counterRateInput(
   hi: number,
   edges: CounterEdges,
 ): RateInput | null | 'unknown' {
-  let n = 0;
-  let firstT = 0;
-  let firstV = 0;
-  let lastT = 0;
-  let lastV = 0;
-  let inc = 0;
-  /** appends a run of samples: first, last, the increase within it and how many */
-  const add = (fT: number, fV: number, lT: number, lV: number, runInc: number, count: number): boolean => {
-    if (!Number.isFinite(fV) || !Number.isFinite(lV) || !Number.isFinite(runInc)) return false;
-    if (n === 0) {
-      firstT = fT;
-      firstV = fV;
-    } else inc += fV < lastV ? fV : fV - lastV; // a decrease between runs is a restart from 0
-    inc += runInc;
-    n += count;
-    lastT = lT;
-    lastV = lV;
-    return true;
-  };
   const { atLo, afterLo, atHi } = edges;
   if (atLo !== undefined && !Number.isFinite(atLo)) return 'unknown';
+  const r = { n: 0, firstT: 0, firstV: 0, lastT: 0, lastV: 0, inc: 0 };
   for (let k = k0; k < k1; k++) {
     const w = windows?.[k];
     if (!w) continue;
@@ -59,12 +41,33 @@ export function counterRateInput(
       if (w.count === 1) continue;
       if (!afterLo || !Number.isFinite(afterLo.v)) return 'unknown';
       const first = afterLo.v < atLo ? afterLo.v : afterLo.v - atLo;
-      if (!add(afterLo.t, afterLo.v, w.lastT, w.lastV, w.inc - first, w.count - 1)) return 'unknown';
-      continue;
-    }
-    if (!add(w.firstT, w.firstV, w.lastT, w.lastV, w.inc, w.count)) return 'unknown';
+      if (!addRun(r, afterLo.t, afterLo.v, w.lastT, w.lastV, w.inc - first, w.count - 1)) return 'unknown';
+    } else if (!addRun(r, w.firstT, w.firstV, w.lastT, w.lastV, w.inc, w.count)) return 'unknown';
   }
-  if (atHi !== undefined && !add(hi, atHi, hi, atHi, 0, 1)) return 'unknown';
-  if (n < 2) return null;
-  return { n, firstT, firstV, lastT, result: inc };
+  if (atHi !== undefined && !addRun(r, hi, atHi, hi, atHi, 0, 1)) return 'unknown';
+  if (r.n < 2) return null;
+  return { n: r.n, firstT: r.firstT, firstV: r.firstV, lastT: r.lastT, result: r.inc };
+}
+
+interface Runs {
+  n: number;
+  firstT: number;
+  firstV: number;
+  lastT: number;
+  lastV: number;
+  inc: number;
+}
+
+/** Appends a run of samples (first, last, the increase within it, how many); false on a non-finite value. */
+function addRun(r: Runs, fT: number, fV: number, lT: number, lV: number, runInc: number, count: number): boolean {
+  if (!Number.isFinite(fV) || !Number.isFinite(lV) || !Number.isFinite(runInc)) return false;
+  if (r.n === 0) {
+    r.firstT = fT;
+    r.firstV = fV;
+  } else r.inc += fV < r.lastV ? fV : fV - r.lastV; // a decrease between runs is a restart from 0
+  r.inc += runInc;
+  r.n += count;
+  r.lastT = lT;
+  r.lastV = lV;
+  return true;
 }

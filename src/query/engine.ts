@@ -610,7 +610,8 @@ class Evaluator {
     const last = this.end - m.vs.offsetMs;
     const lastHi = first + Math.floor((last - first) / plan.step) * plan.step;
     const base = first - m.rangeMs;
-    const windows = (lastHi - W - base) / W + 1;
+    // and one more: the window starting at the last step's end, whose first point may sit on it
+    const windows = (lastHi - base) / W + 1;
     const index = (t: number) => {
       const k = (t - base) / W;
       return Number.isInteger(k) && k >= 0 && k < windows ? k : -1;
@@ -625,35 +626,72 @@ class Evaluator {
       }
       return e;
     };
+    this.rollupBase.set(m, base);
+    const los = new Set<number>();
+    for (let hi = first; hi <= lastHi; hi += plan.step) los.add(hi - m.rangeMs);
     if (fn === 'counter') {
-      for (const s of this.store.selectCounterWindows!(m.vs.matchers, base, lastHi - W)) {
+      // a point exactly on a window's start is that window's first sample: the edge points come with
+      // the windows; only a left edge's next point, when the edge has one, is read raw
+      const needAfter = new Set<number>();
+      for (const s of this.store.selectCounterWindows!(m.vs.matchers, base, lastHi)) {
         const e = entry(s.labels);
         for (const w of s.windows) {
           const k = index(w.w);
-          if (k >= 0) e.c![k] = w;
+          if (k < 0) continue;
+          e.c![k] = w;
+          if (w.firstT === w.w) {
+            e.edges.set(w.w, w.firstV);
+            if (w.count > 1 && los.has(w.w)) needAfter.add(w.w);
+          }
         }
       }
       // six numbers per window held
       this.budget.load(6 * windows * byId.size);
+      yield* this.readEdges(m, [...needAfter].sort((a, b) => a - b), W, true, entry);
     } else {
-      this.readRollups(m, fn, base, lastHi - W, index, entry);
+      // the windows' counts, and the edge points from the counter windows' first samples when every
+      // window has them (one read); else from the count rollups and a raw pass over the edges
+      const edgesKnown = this.store.selectCounterWindows !== undefined && this.countsAndEdges(m, base, lastHi, index, entry);
+      this.readRollups(m, fn, base, lastHi - W, index, entry, !edgesKnown);
       // a count and a value per window held
       this.budget.load(2 * windows * byId.size);
+      if (!edgesKnown) {
+        const edges = new Set<number>(los);
+        for (let hi = first; hi <= lastHi; hi += plan.step) edges.add(hi);
+        yield* this.readEdges(m, [...edges].sort((a, b) => a - b), W, false, entry);
+      }
     }
-    this.rollupBase.set(m, base);
-    // raw points exactly on the edges of the steps' windows, in one forward pass over them
-    const edges = new Set<number>();
-    for (let hi = first; hi <= lastHi; hi += plan.step) edges.add(hi).add(hi - m.rangeMs);
-    yield* this.readEdges(m, [...edges].sort((a, b) => a - b), W, fn === 'counter', entry);
     const got = sortSeries([...byId.values()]);
     this.rollupCache.set(m, got);
     return got;
   }
 
-  /** An `*_over_time`'s rollups: each window's count, and fn's value over it. */
-  private readRollups(m: MatrixSelectorNode, fn: RollupFunction, from: number, to: number, index: (t: number) => number, entry: (l: Labels) => RollupSeries): void {
-    const counts = this.store.selectRollup(m.vs.matchers, 'count', from, to);
-    for (const s of counts) {
+  /**
+   * Each window's count and the points on window starts (a window's first sample at its start) from
+   * the counter windows over [from, to]; false, with nothing kept, when a window has no first sample
+   * time (written without the counter columns).
+   */
+  private countsAndEdges(m: MatrixSelectorNode, from: number, to: number, index: (t: number) => number, entry: (l: Labels) => RollupSeries): boolean {
+    const got = this.store.selectCounterWindows!(m.vs.matchers, from, to);
+    for (const s of got) for (const w of s.windows) if (Number.isNaN(w.firstT)) return false;
+    for (const s of got) {
+      const e = entry(s.labels);
+      for (const w of s.windows) {
+        const k = index(w.w);
+        if (k < 0) continue;
+        if (w.w < to) {
+          e.n[k] = w.count;
+          e.v[k] = w.count;
+        }
+        if (w.firstT === w.w) e.edges.set(w.w, w.firstV);
+      }
+    }
+    return true;
+  }
+
+  /** An `*_over_time`'s rollups: fn's value over each window, and each window's count unless already read. */
+  private readRollups(m: MatrixSelectorNode, fn: RollupFunction, from: number, to: number, index: (t: number) => number, entry: (l: Labels) => RollupSeries, counts: boolean): void {
+    if (counts) for (const s of this.store.selectRollup(m.vs.matchers, 'count', from, to)) {
       const e = entry(s.labels);
       for (const p of s.points) {
         const k = index(p.t);
@@ -682,12 +720,16 @@ class Evaluator {
    */
   private *readEdges(m: MatrixSelectorNode, edges: readonly number[], W: number, afterEdges: boolean, entry: (l: Labels) => RollupSeries): Generator<void, void, void> {
     if (edges.length === 0) return;
-    const cursors: SeriesCursor[] = cursorsOf(this.store, m.vs.matchers, edges[0]!, edges[edges.length - 1]!);
+    const last = edges[edges.length - 1]!;
+    const end = afterEdges ? last + W - 1 : last;
+    const cursors: SeriesCursor[] = cursorsOf(this.store, m.vs.matchers, edges[0]!, end);
     /** the series of cursor i when it had a point on the previous edge */
     const onPrev = new Array<RollupSeries | undefined>(cursors.length);
-    for (let j = 0; j < edges.length; j++) {
+    // after the last edge, one more read to end for the points after it
+    for (let j = 0; j <= edges.length; j++) {
+      if (j === edges.length && end === last) break;
       yield;
-      const b = edges[j]!;
+      const b = j < edges.length ? edges[j]! : end;
       const prev = j > 0 ? edges[j - 1]! : -Infinity;
       for (let i = 0; i < cursors.length; i++) {
         const c = cursors[i]!;
@@ -703,10 +745,10 @@ class Evaluator {
             break;
           }
         }
-        const last = batch.length - 1;
-        if (last >= 0 && batch.t[last] === b && !isStaleNaN(batch.v[last]!)) {
+        const x = batch.length - 1;
+        if (j < edges.length && x >= 0 && batch.t[x] === b && !isStaleNaN(batch.v[x]!)) {
           const s = entry(c.labels);
-          s.edges.set(b, batch.v[last]!);
+          s.edges.set(b, batch.v[x]!);
           if (afterEdges) onPrev[i] = s;
         }
       }
@@ -728,6 +770,8 @@ class Evaluator {
     const isRate = fnName === 'rate';
     const out: Sample[] = [];
     for (const s of data) {
+      // a window written without counter columns cannot say whether a point sits on hi
+      if (Number.isNaN(s.c?.[k1]?.firstT)) return this.giveUp(m);
       const r = counterRateInput(s.c, k0, k1, lo, hi, { atLo: s.edges.get(lo), afterLo: s.afterEdges?.get(lo), atHi: s.edges.get(hi) });
       if (r === 'unknown') return this.giveUp(m);
       if (r !== null) out.push({ labels: this.memo.dropName(s.labels), v: extrapolate(r, ctx, true, isRate) });
