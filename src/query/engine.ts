@@ -573,9 +573,10 @@ class Evaluator {
   /**
    * Rollups and edge points for a range selector, or null when the query's shape does not allow
    * them: every step's window (ts - offset - range, ts - offset] must be made of whole rollup windows
-   * (start - offset, step and range multiples of the window, range ≥ 2 windows). The left-open
+   * (start - offset, step and range multiples of the window, range ≥ 2 windows, ≥ 1 for rate/increase). The left-open
    * window then equals the rollup windows [lo, hi) minus a raw point exactly at lo plus one exactly
-   * at hi, which are read raw (one narrow select per edge).
+   * at hi: each window's first sample when it sits on the window's start (counter windows), else
+   * read raw (readEdges).
    */
   private rollupData(m: MatrixSelectorNode, fn: RollupSource): RollupSeries[] | null {
     const steps = this.rollupSteps(m, fn);
