@@ -217,6 +217,24 @@ describe('range queries from rollups', async () => {
               }
       assert.ok(served >= (shapes * 2) / 3, `served from counter windows: ${served} of ${shapes}`);
     });
+    it(`${name}: without counter windows, *_over_time reads the edge points raw in one pass and rate stays raw`, async () => {
+      const raw = createQueryEngine(store, { useRollups: false });
+      const { wrapped, c } = counting({ ...store, selectCounterWindows: undefined });
+      delete wrapped.selectCounterWindows;
+      const fast = createQueryEngine(wrapped, { rollupWindowMs: W });
+      for (const fn of ['max_over_time', 'avg_over_time', 'count_over_time', 'last_over_time'])
+        for (const [start, step] of [
+          [T0, W],
+          [T0 + 30 * M, H],
+        ] as const) {
+          const q = `${fn}({__name__=~"g|c_total"}[1h])`;
+          const before = { ...c };
+          assertSame(await fast.range(q, start, T0 + SPAN, step), await raw.range(q, start, T0 + SPAN, step), fn === 'avg_over_time' ? 1e-9 : 0, q);
+          assert.ok(c.rollups > before.rollups, q);
+        }
+      const q = 'rate(c_total[1h])';
+      assertSame(await fast.range(q, T0, T0 + SPAN, W), await raw.range(q, T0, T0 + SPAN, W), 0, q);
+    });
     it(`${name}: rate over unaligned shapes stays raw`, async () => {
       const raw = createQueryEngine(store, { useRollups: false });
       for (const [range, start, step] of [
