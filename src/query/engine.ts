@@ -10,7 +10,7 @@
 // first step.
 import type { Labels } from '../model/labels.ts';
 import { isStaleNaN } from '../model/stale.ts';
-import type { CounterWindow, Point, RollupFunction, SeriesCursor, SeriesPoints, Store } from '../store/store.ts';
+import type { CounterWindow, Point, RollupFunction, SeriesCounterWindows, SeriesCursor, SeriesPoints, Store } from '../store/store.ts';
 import { cursorsOf } from '../store/cursors.ts';
 import { counterRateInput } from './counter-rate.ts';
 import { extrapolate } from './functions/range.ts';
@@ -370,6 +370,9 @@ function assertNever(x: never): never {
   throw new Error(`unexpected expression ${JSON.stringify(x)}`);
 }
 
+/** windows per selectCounterWindows call (3 h of 5 m windows) */
+const COUNTER_WINDOWS_PIECE = 36;
+
 function mod(a: number, b: number): number {
   return ((a % b) + b) % b;
 }
@@ -634,7 +637,7 @@ class Evaluator {
       // a point exactly on a window's start is that window's first sample: the edge points come with
       // the windows; only a left edge's next point, when the edge has one, is read raw
       const needAfter = new Set<number>();
-      for (const s of this.store.selectCounterWindows!(m.vs.matchers, base, lastHi)) {
+      for (const s of yield* this.counterWindows(m, base, lastHi, W)) {
         const e = entry(s.labels);
         for (const w of s.windows) {
           const k = index(w.w);
@@ -652,7 +655,7 @@ class Evaluator {
     } else {
       // the windows' counts, and the edge points from the counter windows' first samples when every
       // window has them (one read); else from the count rollups and a raw pass over the edges
-      const edgesKnown = this.store.selectCounterWindows !== undefined && this.countsAndEdges(m, base, lastHi, index, entry);
+      const edgesKnown = this.store.selectCounterWindows !== undefined && this.countsAndEdges(yield* this.counterWindows(m, base, lastHi, W), lastHi, index, entry);
       this.readRollups(m, fn, base, lastHi - W, index, entry, !edgesKnown);
       // a count and a value per window held
       this.budget.load(2 * windows * byId.size);
@@ -668,12 +671,25 @@ class Evaluator {
   }
 
   /**
+   * The counter windows with starts in [from, to], read in pieces of COUNTER_WINDOWS_PIECE windows
+   * with a yield between them (a day of 1,000 series is ~289,000 rows, over a second to read); a
+   * series appears once per piece it has windows in.
+   */
+  private *counterWindows(m: MatrixSelectorNode, from: number, to: number, W: number): Generator<void, SeriesCounterWindows[], void> {
+    const out: SeriesCounterWindows[] = [];
+    for (let a = from; a <= to; a += COUNTER_WINDOWS_PIECE * W) {
+      if (a > from) yield;
+      for (const s of this.store.selectCounterWindows!(m.vs.matchers, a, Math.min(to, a + (COUNTER_WINDOWS_PIECE - 1) * W))) out.push(s);
+    }
+    return out;
+  }
+
+  /**
    * Each window's count and the points on window starts (a window's first sample at its start) from
    * the counter windows over [from, to]; false, with nothing kept, when a window has no first sample
    * time (written without the counter columns).
    */
-  private countsAndEdges(m: MatrixSelectorNode, from: number, to: number, index: (t: number) => number, entry: (l: Labels) => RollupSeries): boolean {
-    const got = this.store.selectCounterWindows!(m.vs.matchers, from, to);
+  private countsAndEdges(got: readonly SeriesCounterWindows[], to: number, index: (t: number) => number, entry: (l: Labels) => RollupSeries): boolean {
     for (const s of got) for (const w of s.windows) if (Number.isNaN(w.firstT)) return false;
     for (const s of got) {
       const e = entry(s.labels);

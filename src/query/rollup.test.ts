@@ -207,7 +207,7 @@ describe('range queries from rollups', async () => {
                 // integer counters exactly; float increases are summed in another order
                 const tol = sel === 'ci_total' ? 0 : 1e-9;
                 assertSame(await fast.range(q, start, end, step), await raw.range(q, start, end, step), tol, q);
-                assert.equal(c.counterWindows, 1, q);
+                assert.ok(c.counterWindows >= 1, q);
                 shapes++;
                 // at most one read of points after left edges, no raw reader: served from the counter windows throughout
                 if (c.rawReads <= 1) served++;
