@@ -10,9 +10,12 @@
 // first step.
 import type { Labels } from '../model/labels.ts';
 import { isStaleNaN } from '../model/stale.ts';
-import type { Point, RollupFunction, SeriesPoints, Store } from '../store/store.ts';
+import type { CounterWindow, Point, RollupFunction, SeriesCounterWindows, SeriesCursor, SeriesPoints, Store } from '../store/store.ts';
+import { cursorsOf } from '../store/cursors.ts';
+import { counterRateInput } from './counter-rate.ts';
+import { extrapolate } from './functions/range.ts';
 import { AGGREGATIONS, countValuesInput } from './aggregations.ts';
-import { FUNCTIONS, matrixArgIndex, rollupOf, type CallContext } from './functions.ts';
+import { FUNCTIONS, matrixArgIndex, rollupOf, type CallContext, type RollupSource } from './functions.ts';
 import { dropName, formatValue, type Sample, type Series, type Value } from './value.ts';
 import type { Clock } from '../lib/clock.ts';
 import { QueryError, badData, execError } from './errors.ts';
@@ -367,6 +370,9 @@ function assertNever(x: never): never {
   throw new Error(`unexpected expression ${JSON.stringify(x)}`);
 }
 
+/** windows per selectCounterWindows call (3 h of 5 m windows) */
+const COUNTER_WINDOWS_PIECE = 36;
+
 function mod(a: number, b: number): number {
   return ((a % b) + b) % b;
 }
@@ -377,11 +383,16 @@ function mod(a: number, b: number): number {
  */
 interface RollupSeries {
   labels: Labels;
-  /** the window's count, -1 when it has no rollup */
+  /** the window's count, -1 when it has no rollup (empty for counter windows) */
   n: number[];
   /** the function's value over the window (its count where the store had no such rollup) */
   v: number[];
+  /** rate/increase: the window's counter summary, undefined when it has no samples */
+  c?: (CounterWindow | undefined)[];
+  /** raw values exactly on window edges, by edge */
   edges: Map<number, number>;
+  /** rate/increase: the first raw point after an edge that has a point, within the edge's window */
+  afterEdges?: Map<number, Point>;
 }
 
 /** The argument of a range-vector function: a range selector or a subquery. */
@@ -565,11 +576,12 @@ class Evaluator {
   /**
    * Rollups and edge points for a range selector, or null when the query's shape does not allow
    * them: every step's window (ts - offset - range, ts - offset] must be made of whole rollup windows
-   * (start - offset, step and range multiples of the window, range ≥ 2 windows). The left-open
+   * (start - offset, step and range multiples of the window, range ≥ 2 windows, ≥ 1 for rate/increase). The left-open
    * window then equals the rollup windows [lo, hi) minus a raw point exactly at lo plus one exactly
-   * at hi, which are read raw (one narrow select per edge).
+   * at hi: each window's first sample when it sits on the window's start (counter windows), else
+   * read raw (readEdges).
    */
-  private rollupData(m: MatrixSelectorNode, fn: RollupFunction): RollupSeries[] | null {
+  private rollupData(m: MatrixSelectorNode, fn: RollupSource): RollupSeries[] | null {
     const steps = this.rollupSteps(m, fn);
     for (;;) {
       const r = steps.next();
@@ -577,8 +589,8 @@ class Evaluator {
     }
   }
 
-  /** rollupData() as a generator that yields between its edge reads (one narrow select each, 2 per step). */
-  private *rollupSteps(m: MatrixSelectorNode, fn: RollupFunction): Generator<void, RollupSeries[] | null, void> {
+  /** rollupData() as a generator that yields between its edge reads (one per distinct edge). */
+  private *rollupSteps(m: MatrixSelectorNode, fn: RollupSource): Generator<void, RollupSeries[] | null, void> {
     if (this.rollupCache.has(m)) return this.rollupCache.get(m)!;
     const plan = this.rollupPlan;
     const W = plan?.windowMs ?? 0;
@@ -592,7 +604,9 @@ class Evaluator {
       mod(first, W) === 0 &&
       plan.step % W === 0 &&
       m.rangeMs % W === 0 &&
-      m.rangeMs >= 2 * W;
+      // rate/increase over one window are exact too (its own first, last and inc, plus the edges)
+      m.rangeMs >= (fn === 'counter' ? W : 2 * W) &&
+      (fn !== 'counter' || this.store.selectCounterWindows !== undefined);
     if (!eligible) {
       this.rollupCache.set(m, null);
       return null;
@@ -600,7 +614,8 @@ class Evaluator {
     const last = this.end - m.vs.offsetMs;
     const lastHi = first + Math.floor((last - first) / plan.step) * plan.step;
     const base = first - m.rangeMs;
-    const windows = (lastHi - W - base) / W + 1;
+    // and one more: the window starting at the last step's end, whose first point may sit on it
+    const windows = (lastHi - base) / W + 1;
     const index = (t: number) => {
       const k = (t - base) / W;
       return Number.isInteger(k) && k >= 0 && k < windows ? k : -1;
@@ -609,11 +624,91 @@ class Evaluator {
     const entry = (labels: Labels) => {
       const id = labelsId(labels);
       let e = byId.get(id);
-      if (!e) byId.set(id, (e = { labels, n: new Array<number>(windows).fill(-1), v: new Array<number>(windows).fill(0), edges: new Map() }));
+      if (!e) {
+        e = fn === 'counter' ? { labels, n: [], v: [], c: new Array<CounterWindow | undefined>(windows), edges: new Map(), afterEdges: new Map() } : { labels, n: new Array<number>(windows).fill(-1), v: new Array<number>(windows).fill(0), edges: new Map() };
+        byId.set(id, e);
+      }
       return e;
     };
-    const counts = this.store.selectRollup(m.vs.matchers, 'count', base, lastHi - W);
-    for (const s of counts) {
+    this.rollupBase.set(m, base);
+    const los = new Set<number>();
+    for (let hi = first; hi <= lastHi; hi += plan.step) los.add(hi - m.rangeMs);
+    if (fn === 'counter') {
+      // a point exactly on a window's start is that window's first sample: the edge points come with
+      // the windows; only a left edge's next point, when the edge has one, is read raw
+      const needAfter = new Set<number>();
+      for (const s of yield* this.counterWindows(m, base, lastHi, W)) {
+        const e = entry(s.labels);
+        for (const w of s.windows) {
+          const k = index(w.w);
+          if (k < 0) continue;
+          e.c![k] = w;
+          if (w.firstT === w.w) {
+            e.edges.set(w.w, w.firstV);
+            if (w.count > 1 && los.has(w.w)) needAfter.add(w.w);
+          }
+        }
+      }
+      // six numbers per window held
+      this.budget.load(6 * windows * byId.size);
+      yield* this.readEdges(m, [...needAfter].sort((a, b) => a - b), W, true, entry);
+    } else {
+      // the windows' counts, and the edge points from the counter windows' first samples when every
+      // window has them (one read); else from the count rollups and a raw pass over the edges
+      const edgesKnown = this.store.selectCounterWindows !== undefined && this.countsAndEdges(yield* this.counterWindows(m, base, lastHi, W), lastHi, index, entry);
+      this.readRollups(m, fn, base, lastHi - W, index, entry, !edgesKnown);
+      // a count and a value per window held
+      this.budget.load(2 * windows * byId.size);
+      if (!edgesKnown) {
+        const edges = new Set<number>(los);
+        for (let hi = first; hi <= lastHi; hi += plan.step) edges.add(hi);
+        yield* this.readEdges(m, [...edges].sort((a, b) => a - b), W, false, entry);
+      }
+    }
+    const got = sortSeries([...byId.values()]);
+    this.rollupCache.set(m, got);
+    return got;
+  }
+
+  /**
+   * The counter windows with starts in [from, to], read in pieces of COUNTER_WINDOWS_PIECE windows
+   * with a yield between them (a day of 1,000 series is ~289,000 rows, over a second to read); a
+   * series appears once per piece it has windows in.
+   */
+  private *counterWindows(m: MatrixSelectorNode, from: number, to: number, W: number): Generator<void, SeriesCounterWindows[], void> {
+    const out: SeriesCounterWindows[] = [];
+    for (let a = from; a <= to; a += COUNTER_WINDOWS_PIECE * W) {
+      if (a > from) yield;
+      for (const s of this.store.selectCounterWindows!(m.vs.matchers, a, Math.min(to, a + (COUNTER_WINDOWS_PIECE - 1) * W))) out.push(s);
+    }
+    return out;
+  }
+
+  /**
+   * Each window's count and the points on window starts (a window's first sample at its start) from
+   * the counter windows over [from, to]; false, with nothing kept, when a window has no first sample
+   * time (written without the counter columns).
+   */
+  private countsAndEdges(got: readonly SeriesCounterWindows[], to: number, index: (t: number) => number, entry: (l: Labels) => RollupSeries): boolean {
+    for (const s of got) for (const w of s.windows) if (Number.isNaN(w.firstT)) return false;
+    for (const s of got) {
+      const e = entry(s.labels);
+      for (const w of s.windows) {
+        const k = index(w.w);
+        if (k < 0) continue;
+        if (w.w < to) {
+          e.n[k] = w.count;
+          e.v[k] = w.count;
+        }
+        if (w.firstT === w.w) e.edges.set(w.w, w.firstV);
+      }
+    }
+    return true;
+  }
+
+  /** An `*_over_time`'s rollups: fn's value over each window, and each window's count unless already read. */
+  private readRollups(m: MatrixSelectorNode, fn: RollupFunction, from: number, to: number, index: (t: number) => number, entry: (l: Labels) => RollupSeries, counts: boolean): void {
+    if (counts) for (const s of this.store.selectRollup(m.vs.matchers, 'count', from, to)) {
       const e = entry(s.labels);
       for (const p of s.points) {
         const k = index(p.t);
@@ -624,7 +719,7 @@ class Evaluator {
       }
     }
     if (fn !== 'count') {
-      for (const s of this.store.selectRollup(m.vs.matchers, fn, base, lastHi - W)) {
+      for (const s of this.store.selectRollup(m.vs.matchers, fn, from, to)) {
         const e = entry(s.labels);
         for (const p of s.points) {
           const k = index(p.t);
@@ -632,21 +727,73 @@ class Evaluator {
         }
       }
     }
-    // the rollups held: a count and a value per window and series
-    this.budget.load(2 * windows * byId.size);
-    this.rollupBase.set(m, base);
-    // raw points exactly on the edges of the steps' windows (stale markers are not values here either)
-    const edges = new Set<number>();
-    for (let hi = first; hi <= lastHi; hi += plan.step) edges.add(hi).add(hi - m.rangeMs);
-    for (const b of edges) {
+  }
+
+  /**
+   * Raw points exactly on the edges (ascending, multiples of W, so at least W apart) in one forward
+   * pass of cursors over [first edge, last edge], yielding before each edge: a narrow select per edge
+   * decodes a whole chunk per series each time (SQLite store). With afterEdges, also the first point
+   * after an edge that has one, within its window. Stale markers are not values here either.
+   */
+  private *readEdges(m: MatrixSelectorNode, edges: readonly number[], W: number, afterEdges: boolean, entry: (l: Labels) => RollupSeries): Generator<void, void, void> {
+    if (edges.length === 0) return;
+    const last = edges[edges.length - 1]!;
+    const end = afterEdges ? last + W - 1 : last;
+    const cursors: SeriesCursor[] = cursorsOf(this.store, m.vs.matchers, edges[0]!, end);
+    /** the series of cursor i when it had a point on the previous edge */
+    const onPrev = new Array<RollupSeries | undefined>(cursors.length);
+    // after the last edge, one more read to end for the points after it
+    for (let j = 0; j <= edges.length; j++) {
+      if (j === edges.length && end === last) break;
       yield;
-      for (const s of this.store.select(m.vs.matchers, b, b)) {
-        for (const p of s.points) if (p.t === b && !isStaleNaN(p.v)) entry(s.labels).edges.set(b, p.v);
+      const b = j < edges.length ? edges[j]! : end;
+      const prev = j > 0 ? edges[j - 1]! : -Infinity;
+      for (let i = 0; i < cursors.length; i++) {
+        const c = cursors[i]!;
+        // the points in (previous edge, b]
+        const batch = c.next(b);
+        const e = onPrev[i];
+        if (e) {
+          onPrev[i] = undefined;
+          for (let x = 0; x < batch.length && batch.t[x]! < prev + W; x++) {
+            const v = batch.v[x]!;
+            if (isStaleNaN(v)) continue;
+            e.afterEdges!.set(prev, { t: batch.t[x]!, v });
+            break;
+          }
+        }
+        const x = batch.length - 1;
+        if (j < edges.length && x >= 0 && batch.t[x] === b && !isStaleNaN(batch.v[x]!)) {
+          const s = entry(c.labels);
+          s.edges.set(b, batch.v[x]!);
+          if (afterEdges) onPrev[i] = s;
+        }
       }
     }
-    const got = sortSeries([...byId.values()]);
-    this.rollupCache.set(m, got);
-    return got;
+  }
+
+  /**
+   * rate/increase at ts from counter windows (docs/promql.md "Rollups in range queries"), exactly
+   * extrapolatedRate of the raw samples up to float rounding of the increase's sum; null (and raw for
+   * the rest of the query) when a value is not finite or a window's edge cannot be told.
+   */
+  private rateFromRollups(fnName: string, m: MatrixSelectorNode, ts: number, data: readonly RollupSeries[]): Sample[] | null {
+    const W = this.rollupPlan!.windowMs;
+    const hi = ts - m.vs.offsetMs;
+    const lo = hi - m.rangeMs;
+    const k0 = (lo - this.rollupBase.get(m)!) / W;
+    const k1 = k0 + m.rangeMs / W;
+    const ctx = { rangeStart: lo, rangeEnd: hi, rangeMs: m.rangeMs };
+    const isRate = fnName === 'rate';
+    const out: Sample[] = [];
+    for (const s of data) {
+      // a window written without counter columns cannot say whether a point sits on hi
+      if (Number.isNaN(s.c?.[k1]?.firstT)) return this.giveUp(m);
+      const r = counterRateInput(s.c, k0, k1, lo, hi, { atLo: s.edges.get(lo), afterLo: s.afterEdges?.get(lo), atHi: s.edges.get(hi) });
+      if (r === 'unknown') return this.giveUp(m);
+      if (r !== null) out.push({ labels: this.memo.dropName(s.labels), v: extrapolate(r, ctx, true, isRate) });
+    }
+    return out;
   }
 
   /**
@@ -659,6 +806,7 @@ class Evaluator {
     if (!fn) return null;
     const data = this.rollupData(m, fn);
     if (!data) return null;
+    if (fn === 'counter') return this.rateFromRollups(fnName, m, ts, data);
     const W = this.rollupPlan!.windowMs;
     const hi = ts - m.vs.offsetMs;
     const lo = hi - m.rangeMs;

@@ -34,9 +34,15 @@ export interface WindowedSeries {
   b: number;
 }
 
+/**
+ * What a range-vector function is served from in an eligible range query: a rollup function, or the
+ * store's counter windows (rate/increase; docs/promql.md "Rollups in range queries").
+ */
+export type RollupSource = RollupFunction | 'counter';
+
 export type FunctionImpl =
   /** per series of the range-vector argument; the other arguments are scalars (RangeContext.params) */
-  | { kind: 'range'; fn: RangeFn; keepName?: boolean; rollup?: RollupFunction }
+  | { kind: 'range'; fn: RangeFn; keepName?: boolean; rollup?: RollupSource }
   /** the range-vector argument as a whole (absent_over_time) */
   | { kind: 'matrix'; fn: (series: WindowedSeries[], ctx: CallContext) => Value }
   /** every argument evaluated first (instant vectors, scalars, strings) */
@@ -61,7 +67,7 @@ const samplesOf = (v: Value | undefined): Sample[] => (v?.type === 'vector' ? v.
 const scalarOf = (v: Value | undefined): number => (v?.type === 'scalar' ? v.v : NaN);
 const stringOf = (v: Value | undefined): string => (v?.type === 'string' ? v.s : '');
 
-function range(name: string, fn: RangeFn, more: { scalars?: 'before' | 'after'; n?: number; keepName?: boolean; rollup?: RollupFunction; experimental?: boolean } = {}): FunctionDef {
+function range(name: string, fn: RangeFn, more: { scalars?: 'before' | 'after'; n?: number; keepName?: boolean; rollup?: RollupSource; experimental?: boolean } = {}): FunctionDef {
   const scalars = new Array<ValueType>(more.n ?? 0).fill('scalar');
   const args: ValueType[] = more.scalars === 'before' ? [...scalars, 'matrix'] : ['matrix', ...scalars];
   const def: FunctionDef = { name, args, variadic: 0, returns: 'vector', impl: { kind: 'range', fn, keepName: more.keepName, rollup: more.rollup } };
@@ -95,9 +101,9 @@ const des = range('double_exponential_smoothing', RANGE_FUNCTIONS.double_exponen
 
 const DEFS: FunctionDef[] = [
   // range vector → instant vector
-  range('rate', RANGE_FUNCTIONS.rate),
+  range('rate', RANGE_FUNCTIONS.rate, { rollup: 'counter' }),
   range('irate', RANGE_FUNCTIONS.irate),
-  range('increase', RANGE_FUNCTIONS.increase),
+  range('increase', RANGE_FUNCTIONS.increase, { rollup: 'counter' }),
   range('delta', RANGE_FUNCTIONS.delta),
   range('idelta', RANGE_FUNCTIONS.idelta),
   range('deriv', RANGE_FUNCTIONS.deriv),
@@ -198,8 +204,8 @@ export const UNSUPPORTED_FUNCTIONS: Readonly<Record<string, string>> = Object.fr
   max_of: 'duration expressions (experimental)',
 });
 
-/** The rollup function an `*_over_time` is served from in a range query (docs/promql.md "Rollups in range queries"). */
-export function rollupOf(fn: string): RollupFunction | undefined {
+/** What a range-vector function is served from in a range query (docs/promql.md "Rollups in range queries"). */
+export function rollupOf(fn: string): RollupSource | undefined {
   const impl = FUNCTIONS[fn]?.impl;
   return impl?.kind === 'range' ? impl.rollup : undefined;
 }

@@ -40,8 +40,9 @@ function rng(seed: number) {
 function generate(): StoredSample[][] {
   const r = rng(42);
   const batches: StoredSample[][] = [];
-  const series = Array.from({ length: 12 }, (_, i) => ({
-    labels: { __name__: i < 6 ? 'g' : 'c_total', instance: `i${i}` },
+  const series = Array.from({ length: 18 }, (_, i) => ({
+    // gauges, float counters, integer counters (their rates are exact to the bit)
+    labels: { __name__: i < 6 ? 'g' : i < 12 ? 'c_total' : 'ci_total', instance: `i${i}` },
     // intervals: 15 s on the window grid (points exactly on edges), jittered 10–20 s, or sparse 2–7 min
     kind: i % 3,
     v: 0,
@@ -51,11 +52,14 @@ function generate(): StoredSample[][] {
     const batch: StoredSample[] = [];
     for (const s of series) {
       if (s.t > T0 + SPAN) continue;
-      const counter = s.labels.__name__ === 'c_total';
-      if (counter) s.v = r() < 0.01 ? r() * 10 : s.v + r() * 5; // occasional reset
+      const counter = s.labels.__name__ !== 'g';
+      if (s.labels.__name__ === 'ci_total') s.v = r() < 0.01 ? Math.floor(r() * 10) : s.v + Math.floor(r() * 5); // occasional reset, repeated values
+      else if (counter) s.v = r() < 0.01 ? r() * 10 : s.v + r() * 5; // occasional reset
       else s.v = Math.round((r() * 200 - 100) * 1000) / 1000 + (r() < 0.05 ? 1e6 : 0); // spikes, ties likely on edges
       // a gap with a stale marker in the middle of some series
-      if (s.labels.instance === 'i3' && s.t > T0 + 2 * H && s.t < T0 + 2 * H + 20 * M) batch.push({ labels: s.labels, t: s.t, v: STALE_NAN });
+      if ((s.labels.instance === 'i3' || s.labels.instance === 'i15') && s.t > T0 + 2 * H && s.t < T0 + 2 * H + 20 * M) batch.push({ labels: s.labels, t: s.t, v: STALE_NAN });
+      // one NaN in a counter: the rollups cannot say what rate does with it, so its queries read raw
+      else if (s.labels.instance === 'i17' && s.t > T0 + 4 * H && s.t <= T0 + 4 * H + 20_000) batch.push({ labels: s.labels, t: s.t, v: NaN });
       else batch.push({ labels: s.labels, t: s.t, v: s.v });
       s.t += s.kind === 0 ? 15_000 : s.kind === 1 ? 10_000 + Math.floor(r() * 10_000) : 120_000 + Math.floor(r() * 300_000);
     }
@@ -90,10 +94,19 @@ async function stores(): Promise<{ name: string; store: Store }[]> {
   ];
 }
 
-/** Counts selectRollup calls, to show which queries the rollups served. */
+/**
+ * Counts selectRollup and selectCounterWindows calls, to show which queries the rollups served, and
+ * raw reads opened (cursors, or series for a store without them: cursorsOf asks it once per reader).
+ */
 function counting(store: Store) {
-  const c = { rollups: 0 };
-  const wrapped: Store = { ...store, selectRollup: (...a) => (c.rollups++, store.selectRollup(...a)) };
+  const c = { rollups: 0, counterWindows: 0, rawReads: 0 };
+  const wrapped: Store = {
+    ...store,
+    selectRollup: (...a) => (c.rollups++, store.selectRollup(...a)),
+    selectCounterWindows: (...a) => (c.counterWindows++, store.selectCounterWindows!(...a)),
+  };
+  if (store.cursors) wrapped.cursors = (...a) => (c.rawReads++, store.cursors!(...a));
+  else wrapped.series = (...a) => (c.rawReads++, store.series(...a));
   return { wrapped, c };
 }
 
@@ -142,7 +155,8 @@ describe('range queries from rollups', async () => {
                 const fast = createQueryEngine(wrapped, { rollupWindowMs: W });
                 const want = await raw.range(q, start, end, step);
                 assertSame(await fast.range(q, start, end, step), want, fn === 'avg_over_time' ? 1e-9 : 0, q);
-                if (c.rollups > 0) served++;
+                // count_over_time reads its counts from the counter windows
+                if (c.rollups + c.counterWindows > 0) served++;
                 // also inside expressions
                 const q2 = `sum by (instance) (${q}) * 2`;
                 assertSame(await fast.range(q2, start, end, step), await raw.range(q2, start, end, step), fn === 'avg_over_time' ? 1e-9 : 0, q2);
@@ -164,14 +178,77 @@ describe('range queries from rollups', async () => {
           const { wrapped, c } = counting(store);
           const fast = createQueryEngine(wrapped, { rollupWindowMs: W });
           assertSame(await fast.range(q, start, T0 + SPAN, step), await raw.range(q, start, T0 + SPAN, step), 0, q);
-          assert.equal(c.rollups, 0, q);
+          assert.equal(c.rollups + c.counterWindows, 0, q);
         }
       // instant queries and other functions never read rollups
       const { wrapped, c } = counting(store);
       const fast = createQueryEngine(wrapped, { rollupWindowMs: W });
       await fast.instant('max_over_time(g[1h])', T0 + 3 * H);
-      await fast.range('rate(c_total[1h]) + sum_over_time(g[1h]) + quantile_over_time(0.5, g[1h])', T0, T0 + SPAN, W);
-      assert.equal(c.rollups, 0);
+      await fast.range('irate(c_total[1h]) + delta(c_total[1h]) + sum_over_time(g[1h]) + quantile_over_time(0.5, g[1h])', T0, T0 + SPAN, W);
+      await fast.instant('rate(c_total[1h])', T0 + 3 * H);
+      assert.equal(c.rollups + c.counterWindows, 0);
+    });
+    it(`${name}: window-aligned rate and increase are served from counter windows and equal the raw answers`, async () => {
+      const raw = createQueryEngine(store, { useRollups: false });
+      let served = 0;
+      let shapes = 0;
+      for (const fn of ['rate', 'increase'])
+        for (const sel of ['c_total', 'ci_total', '{__name__=~"c.*_total"}'])
+          for (const range of ['5m', '10m', '1h', '35m'])
+            for (const [start, end, step] of [
+              [T0, T0 + SPAN, W],
+              [T0 + H, T0 + SPAN + H, 3 * W], // past the data's end
+              [T0 + 30 * M, T0 + 5 * H, H],
+            ] as const)
+              for (const offset of ['', ' offset 10m']) {
+                const q = `${fn}(${sel}[${range}]${offset})`;
+                const { wrapped, c } = counting(store);
+                const fast = createQueryEngine(wrapped, { rollupWindowMs: W });
+                // integer counters exactly; float increases are summed in another order
+                const tol = sel === 'ci_total' ? 0 : 1e-9;
+                assertSame(await fast.range(q, start, end, step), await raw.range(q, start, end, step), tol, q);
+                assert.ok(c.counterWindows >= 1, q);
+                shapes++;
+                // at most one read of points after left edges, no raw reader: served from the counter windows throughout
+                if (c.rawReads <= 1) served++;
+                else assert.ok(sel.startsWith('{'), `${q} read raw: only the selector with the NaN counter gives up`);
+                const q2 = `sum by (instance) (${q}) * 2`;
+                assertSame(await fast.range(q2, start, end, step), await raw.range(q2, start, end, step), tol, q2);
+              }
+      assert.ok(served >= (shapes * 2) / 3, `served from counter windows: ${served} of ${shapes}`);
+    });
+    it(`${name}: without counter windows, *_over_time reads the edge points raw in one pass and rate stays raw`, async () => {
+      const raw = createQueryEngine(store, { useRollups: false });
+      const { wrapped, c } = counting({ ...store, selectCounterWindows: undefined });
+      delete wrapped.selectCounterWindows;
+      const fast = createQueryEngine(wrapped, { rollupWindowMs: W });
+      for (const fn of ['max_over_time', 'avg_over_time', 'count_over_time', 'last_over_time'])
+        for (const [start, step] of [
+          [T0, W],
+          [T0 + 30 * M, H],
+        ] as const) {
+          const q = `${fn}({__name__=~"g|c_total"}[1h])`;
+          const before = { ...c };
+          assertSame(await fast.range(q, start, T0 + SPAN, step), await raw.range(q, start, T0 + SPAN, step), fn === 'avg_over_time' ? 1e-9 : 0, q);
+          assert.ok(c.rollups > before.rollups, q);
+        }
+      const q = 'rate(c_total[1h])';
+      assertSame(await fast.range(q, T0, T0 + SPAN, W), await raw.range(q, T0, T0 + SPAN, W), 0, q);
+    });
+    it(`${name}: rate over unaligned shapes stays raw`, async () => {
+      const raw = createQueryEngine(store, { useRollups: false });
+      for (const [range, start, step] of [
+        ['1h', T0 + 1000, W],
+        ['1h', T0, 4 * M],
+        ['7m', T0, W],
+        ['4m', T0, W], // shorter than a window
+      ] as const) {
+        const q = `rate(c_total[${range}])`;
+        const { wrapped, c } = counting(store);
+        const fast = createQueryEngine(wrapped, { rollupWindowMs: W });
+        assertSame(await fast.range(q, start, T0 + SPAN, step), await raw.range(q, start, T0 + SPAN, step), 0, q);
+        assert.equal(c.counterWindows, 0, q);
+      }
     });
   }
 });

@@ -339,6 +339,8 @@ describe('sqlite store: sealed chunks', () => {
       old.prepare('INSERT INTO samples VALUES (?, ?, ?)').run(smp.t, ids.get(key), smp.v);
     }
     old.prepare('INSERT INTO samples VALUES (?, ?, ?)').run(5 * H - 10 * S, 1, STALE_BLOB_FOR_TEST);
+    // a rollup row of the old layout: no counter columns
+    old.prepare('INSERT INTO rollups VALUES (1, 0, 1, 1, 1, 1, 20, 1)').run();
     old.close();
     await clock.advance(5 * H);
     const store = open(dir, clock);
@@ -355,6 +357,10 @@ describe('sqlite store: sealed chunks', () => {
       got.map((s) => ({ labels: s.labels, points: s.points.filter((p) => !isStaleNaN(p.v)) })),
       memory.select(all, 0, 5 * H),
     );
+    // the old rollup row is returned with NaN counter columns, so a reader cannot take it for a gap
+    const [oldWindow] = store.selectCounterWindows!(all, 0, 0).find((s) => s.labels.db === 'db0')!.windows;
+    assert.equal(oldWindow!.count, 20);
+    assert.ok(Number.isNaN(oldWindow!.firstT) && Number.isNaN(oldWindow!.inc));
     store.append(scrape(5 * H, 10 * M));
     await clock.advance(10 * M);
     store.flush(); // writes rollup rows with the version 2 columns

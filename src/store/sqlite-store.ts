@@ -190,7 +190,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   }
   const deleteSamples = db.prepare('DELETE FROM samples WHERE ts < ?');
   const counterRows = db
-    .prepare('SELECT w, first_t, first_v, last_t, last_v, inc, count_v FROM rollups WHERE sid = ? AND w >= ? AND w <= ? AND first_t IS NOT NULL ORDER BY w')
+    .prepare('SELECT w, first_t, first_v, last_t, last_v, inc, count_v FROM rollups WHERE sid = ? AND w >= ? AND w <= ? ORDER BY w')
     .raw(true);
   const sealedBeforeRow = db.prepare("SELECT value FROM meta WHERE key = 'sealed_before'").pluck(true);
   const deleteRollups = db.prepare('DELETE FROM rollups WHERE sid = ? AND w < ?');
@@ -722,10 +722,9 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
       const headFrom = ceilW(s.coveredFrom);
       const windows: CounterWindow[] = [];
       if (start < headFrom) {
-        for (const r of counterRows.iterate(s.id, start, Math.min(end, headFrom - 1)) as IterableIterator<(number | null)[]>) {
-          const [w, firstT, firstV, lastT, lastV, inc, count] = r.map((x) => x ?? NaN) as number[];
-          windows.push({ w: w!, firstT: firstT!, firstV: firstV!, lastT: lastT!, lastV: lastV!, inc: inc!, count: count! });
-        }
+        // NULL (a version 1 row's counter columns, or a NaN value) reads as NaN
+        for (const r of counterRows.iterate(s.id, start, Math.min(end, headFrom - 1)) as IterableIterator<[number, number | null, number | null, number | null, number | null, number | null, number]>)
+          windows.push({ w: r[0], firstT: r[1] ?? NaN, firstV: r[2] ?? NaN, lastT: r[3] ?? NaN, lastV: r[4] ?? NaN, inc: r[5] ?? NaN, count: r[6] });
       }
       const from = Math.max(ceilW(start), headFrom);
       const to = floorW(end) + W - 1;

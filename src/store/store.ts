@@ -97,7 +97,8 @@ export interface Store {
   selectRollup(matchers: readonly Matcher[], fn: RollupFunction, start: number, end: number): SeriesPoints[];
   /**
    * Counter summaries of the matching series per rollup window, windows whose start lies in
-   * [start, end]. Optional. Windows written before the columns existed (schema version 1) are left out.
+   * [start, end]. Optional. Windows written before the columns existed (schema version 1) have NaN in
+   * firstT, firstV, lastT, lastV and inc (not left out: a reader must not take them for gaps).
    */
   selectCounterWindows?(matchers: readonly Matcher[], start: number, end: number): SeriesCounterWindows[];
   /** Names of labels with a non-empty value on a series with points in [start, end] (an empty value is no label). */

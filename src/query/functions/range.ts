@@ -29,9 +29,7 @@ function values(pts: Points, a: number, b: number): number[] {
 export function extrapolatedRate(pts: Points, a: number, b: number, ctx: RangeContext, isCounter: boolean, isRate: boolean): number | null {
   const n = b - a;
   if (n < 2) return null;
-  const firstT = pts.t[a]!;
   const firstV = pts.v[a]!;
-  const lastT = pts.t[b - 1]!;
   let result = pts.v[b - 1]! - firstV;
   if (isCounter) {
     let prev = firstV;
@@ -41,6 +39,23 @@ export function extrapolatedRate(pts: Points, a: number, b: number, ctx: RangeCo
       prev = cur;
     }
   }
+  return extrapolate({ n, firstT: pts.t[a]!, firstV, lastT: pts.t[b - 1]!, result }, ctx, isCounter, isRate);
+}
+
+/** What extrapolatedRate needs of a window's samples: read from raw points or from counter rollups. */
+export interface RateInput {
+  /** number of samples, ≥ 2 */
+  n: number;
+  firstT: number;
+  firstV: number;
+  lastT: number;
+  /** last − first, counters with resets added back */
+  result: number;
+}
+
+/** The second half of extrapolatedRate: the increase extrapolated to the window's edges. */
+export function extrapolate(w: RateInput, ctx: Pick<RangeContext, 'rangeStart' | 'rangeEnd' | 'rangeMs'>, isCounter: boolean, isRate: boolean): number {
+  const { n, firstT, firstV, lastT, result } = w;
   let durationToStart = (firstT - ctx.rangeStart) / 1000;
   let durationToEnd = (ctx.rangeEnd - lastT) / 1000;
   const sampledInterval = (lastT - firstT) / 1000;
