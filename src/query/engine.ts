@@ -604,8 +604,9 @@ class Evaluator {
       mod(first, W) === 0 &&
       plan.step % W === 0 &&
       m.rangeMs % W === 0 &&
-      // rate/increase over one window are exact too (its own first, last and inc, plus the edges)
-      m.rangeMs >= (fn === 'counter' ? W : 2 * W) &&
+      // at least two windows: rate/increase over one window would be exact too, but reading its rollup
+      // row costs more than decoding its 20 raw points (1.2x raw measured, docs/benchmarks.md)
+      m.rangeMs >= 2 * W &&
       (fn !== 'counter' || this.store.selectCounterWindows !== undefined);
     if (!eligible) {
       this.rollupCache.set(m, null);

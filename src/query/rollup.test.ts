@@ -186,6 +186,8 @@ describe('range queries from rollups', async () => {
       await fast.instant('max_over_time(g[1h])', T0 + 3 * H);
       await fast.range('irate(c_total[1h]) + delta(c_total[1h]) + sum_over_time(g[1h]) + quantile_over_time(0.5, g[1h])', T0, T0 + SPAN, W);
       await fast.instant('rate(c_total[1h])', T0 + 3 * H);
+      // rate over a single window reads raw: its rollup row costs more than its raw points
+      assertSame(await fast.range('rate(c_total[5m])', T0, T0 + SPAN, W), await raw.range('rate(c_total[5m])', T0, T0 + SPAN, W), 0, 'rate(c_total[5m])');
       assert.equal(c.rollups + c.counterWindows, 0);
     });
     it(`${name}: window-aligned rate and increase are served from counter windows and equal the raw answers`, async () => {
@@ -194,7 +196,7 @@ describe('range queries from rollups', async () => {
       let shapes = 0;
       for (const fn of ['rate', 'increase'])
         for (const sel of ['c_total', 'ci_total', '{__name__=~"c.*_total"}'])
-          for (const range of ['5m', '10m', '1h', '35m'])
+          for (const range of ['10m', '1h', '35m'])
             for (const [start, end, step] of [
               [T0, T0 + SPAN, W],
               [T0 + H, T0 + SPAN + H, 3 * W], // past the data's end
