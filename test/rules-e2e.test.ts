@@ -81,6 +81,15 @@ database_metrics:
   connection_pools:
     monitoring:
       interval: 1s
+  # this test counts connections to the percent: dpmon's other sessions to the target (statement history,
+  # plans, advice, audit sources: brief ones, at their own intervals) are kept out of that count
+  query_performance:
+    statement_history_interval: 1h
+    monitoring:
+      execution_plans: false
+      analysis: [pattern_detection]
+audit_config:
+  enabled: false
 alert_rules:
   high_severity:
     disk_space:
