@@ -24,17 +24,9 @@ import { findPatterns, type Finding } from '../src/queries/patterns.ts';
 import { topPlanNodes } from '../src/queries/plan-nodes.ts';
 import type { Collector } from '../src/model/collector.ts';
 import { startCluster, withClient, type Cluster } from './harness/postgres.ts';
-import { runDpmon } from './harness/process.ts';
+import { runDpmonToEnd } from './harness/process.ts';
 
-async function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const p = runDpmon(args);
-  let stdout = '';
-  let stderr = '';
-  p.child.stdout!.on('data', (d) => (stdout += d));
-  p.child.stderr!.on('data', (d) => (stderr += d));
-  const code = await new Promise<number | null>((resolve) => p.child.on('close', (c) => resolve(c)));
-  return { code, stdout, stderr };
-}
+const cli = (args: string[]) => runDpmonToEnd(args);
 
 const dir = mkdtempSync(join(tmpdir(), 'dpmon-query-plans-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

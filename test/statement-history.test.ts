@@ -22,18 +22,9 @@ import { openQueryHistory, OTHER, type QueryHistoryStore } from '../src/queries/
 import { readLongRunning } from '../src/queries/long-running.ts';
 import type { Collector } from '../src/model/collector.ts';
 import { startCluster, startServer, stopServer, withClient, type Cluster } from './harness/postgres.ts';
-import { freePort, runDpmon, waitFor } from './harness/process.ts';
+import { freePort, runDpmonToEnd, waitFor } from './harness/process.ts';
 
-/** `dpmon ARGS` as a child, without blocking this process (it serves the API the child asks) */
-async function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const p = runDpmon(args);
-  let stdout = '';
-  let stderr = '';
-  p.child.stdout!.on('data', (d) => (stdout += d));
-  p.child.stderr!.on('data', (d) => (stderr += d));
-  const code = await new Promise<number | null>((resolve) => p.child.on('close', (c) => resolve(c)));
-  return { code, stdout, stderr };
-}
+const cli = (args: string[]) => runDpmonToEnd(args);
 
 const dir = mkdtempSync(join(tmpdir(), 'dpmon-stmt-history-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

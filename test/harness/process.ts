@@ -42,6 +42,20 @@ export function runDpmonSync(args: string[], env: NodeJS.ProcessEnv = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/**
+ * runDpmonSync without blocking this process: for a CLI that asks an API served by the test itself
+ * (a synchronous child would wait on a server that cannot answer).
+ */
+export async function runDpmonToEnd(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const p = runDpmon(args, env);
+  let stdout = '';
+  let stderr = '';
+  p.child.stdout!.on('data', (d) => (stdout += d));
+  p.child.stderr!.on('data', (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => p.child.on('close', (c) => resolve(c)));
+  return { code, stdout, stderr };
+}
+
 /** Polls fn until it returns a value other than undefined, or throws after timeoutMs. */
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
